@@ -1,0 +1,117 @@
+"""Indicators by TA-Lib name: ``names``, ``compute``, ``compute_batch``, ``lookback``.
+
+Each family module (``overlap``, ``momentum``, ...) declares its indicators with
+``register``; this module validates parameters and inputs once and calls the family's
+``_seg_nb`` kernel, so one call over a concatenated batch costs no Python per symbol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from compute.errors import ParameterError
+from compute.indicators import (  # noqa: F401  (importing registers each family)
+    cycle,
+    momentum,
+    overlap,
+    patterns,
+    price,
+    statistic,
+    volatility,
+    volume,
+)
+from compute.indicators._registry import _REGISTRY, Indicator, Param
+
+__all__ = ["Indicator", "Param", "compute", "compute_batch", "lookback", "names", "spec"]
+
+
+def names() -> list[str]:
+    """Every available indicator, TA-Lib's function name in lower case, sorted."""
+    return sorted(_REGISTRY)
+
+
+def spec(name: str) -> Indicator:
+    """The declaration of ``name``: inputs, parameters with defaults and ranges, outputs."""
+    try:
+        return _REGISTRY[name.lower()]
+    except KeyError:
+        raise ParameterError(
+            f"unknown indicator {name!r}; available: {', '.join(names())}"
+        ) from None
+
+
+def lookback(name: str, **params: Any) -> int:
+    """TA-Lib's lookback: how many leading bars of ``name`` have no value."""
+    ind = spec(name)
+    return int(ind.lookback(**ind.resolve(params)))
+
+
+def compute(name: str, inputs: Mapping[str, Any], **params: Any) -> dict[str, np.ndarray]:
+    """Compute ``name`` over one series.
+
+    Parameters
+    ----------
+    name : str
+        TA-Lib function name, any case (``"sma"``, ``"MACD"``).
+    inputs : mapping
+        1-D arrays among ``open, high, low, close, volume`` (and ``periods`` for ``mavp``),
+        all of one length; only the ones the indicator needs are read.
+    **params
+        TA-Lib's parameter names; missing ones take TA-Lib's defaults.
+
+    Returns
+    -------
+    dict of str to ndarray
+        TA-Lib's output names mapped to arrays as long as the input, NaN during warm-up
+        (0 for the integer outputs of candlestick patterns).
+    """
+    ind, arrays, values = _prepare(name, inputs, params)
+    n = arrays[0].shape[0]
+    offsets = np.array([0, n], dtype=np.int64)
+    return dict(zip(ind.outputs, ind.kernel(*arrays, offsets, *values), strict=True))
+
+
+def compute_batch(
+    name: str, inputs: Mapping[str, Any], offsets: Any, **params: Any
+) -> dict[str, np.ndarray]:
+    """``compute`` over a batch: segment i of every input is ``[offsets[i], offsets[i+1])``.
+
+    Results equal calling ``compute`` on each segment; state never crosses a boundary.
+    """
+    ind, arrays, values = _prepare(name, inputs, params)
+    offs = np.ascontiguousarray(offsets, dtype=np.int64)
+    n = arrays[0].shape[0]
+    if offs.ndim != 1 or offs.shape[0] < 1 or offs[0] != 0 or offs[-1] != n:
+        raise ParameterError(
+            f"{ind.name}: offsets must be 1-D, start at 0 and end at the input length {n}"
+        )
+    if np.any(np.diff(offs) < 0):
+        raise ParameterError(f"{ind.name}: offsets must be non-decreasing")
+    return dict(zip(ind.outputs, ind.kernel(*arrays, offs, *values), strict=True))
+
+
+def _prepare(
+    name: str, inputs: Mapping[str, Any], params: Mapping[str, Any]
+) -> tuple[Indicator, list[np.ndarray], list[int | float]]:
+    ind = spec(name)
+    values = list(ind.resolve(params).values())
+    arrays = []
+    for key in ind.inputs:
+        if key not in inputs:
+            raise ParameterError(
+                f"{ind.name}: missing input {key!r}; it needs {', '.join(ind.inputs)}"
+            )
+        arr = np.ascontiguousarray(inputs[key], dtype=np.float64)
+        if arr.ndim != 1:
+            raise ParameterError(f"{ind.name}: input {key!r} must be 1-D, got shape {arr.shape}")
+        arrays.append(arr)
+    lengths = {a.shape[0] for a in arrays}
+    if len(lengths) > 1:
+        raise ParameterError(
+            f"{ind.name}: inputs differ in length: "
+            + ", ".join(f"{k}={a.shape[0]}" for k, a in zip(ind.inputs, arrays, strict=True))
+        )
+    return ind, arrays, values

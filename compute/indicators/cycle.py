@@ -1,0 +1,3 @@
+"""Cycle Indicators (TA-Lib group "Cycle Indicators")."""
+
+GROUP = "Cycle Indicators"

@@ -1,0 +1,3 @@
+"""Momentum Indicators (TA-Lib group "Momentum Indicators")."""
+
+GROUP = "Momentum Indicators"

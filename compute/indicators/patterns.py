@@ -1,0 +1,3 @@
+"""Pattern Recognition (TA-Lib group "Pattern Recognition")."""
+
+GROUP = "Pattern Recognition"

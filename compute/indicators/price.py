@@ -1,0 +1,3 @@
+"""Price Transform (TA-Lib group "Price Transform")."""
+
+GROUP = "Price Transform"

@@ -1,0 +1,3 @@
+"""Statistic Functions (TA-Lib group "Statistic Functions")."""
+
+GROUP = "Statistic Functions"

@@ -1,0 +1,3 @@
+"""Volatility Indicators (TA-Lib group "Volatility Indicators")."""
+
+GROUP = "Volatility Indicators"

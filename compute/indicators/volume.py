@@ -1,0 +1,3 @@
+"""Volume Indicators (TA-Lib group "Volume Indicators")."""
+
+GROUP = "Volume Indicators"

@@ -1,0 +1,1 @@
+"""barpipe package."""
