@@ -110,4 +110,6 @@ def period(name: str = "timeperiod", default: int = 14, low: int = 2, doc: str =
 def matype(name: str = "matype", default: int = 0) -> Param:
     """TA-Lib's moving-average type: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA,
     7 MAMA, 8 T3."""
-    return Param(name, default, 0, 8, "0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 7 MAMA, 8 T3")
+    return Param(
+        name, default, 0, 8, "0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 7 MAMA, 8 T3"
+    )

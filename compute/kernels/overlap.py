@@ -1,6 +1,5 @@
 """Overlap studies: moving averages and bands (TA-Lib group "Overlap Studies")."""
 
-import numpy as np
 from numba import njit
 
 from compute.kernels.common import ema_into_nb, nan_like_nb, sma_into_nb
