@@ -1,0 +1,148 @@
+"""Candle building blocks shared by the candlestick patterns (``compute.kernels.patterns``).
+
+A pattern compares parts of a candle (real body, shadows) with the average size of the
+previous candles, as TA-Lib's candle settings define it: each setting has a range type (the
+real body, the high-low range or the sum of both shadows), an averaging period and a factor.
+The average is kept as a running total per (setting, candle offset), started with a plain sum
+and moved one candle at a time by ``total += (new - old)``: TA-Lib's order of operations, so
+comparisons that land on a rounding boundary flip the same way.
+
+Kernels pass the four price arrays as one tuple ``bars = (open, high, low, close)``; indices
+are absolute positions in those arrays.
+"""
+
+import numpy as np
+from numba import njit
+
+REAL_BODY = 0
+HIGH_LOW = 1
+SHADOWS = 2
+
+# TA-Lib's default candle settings: (range type, averaging period, factor). A period of 0
+# means "compare with this candle's own range"; SHADOWS averages are halved (one shadow).
+BODY_LONG = (REAL_BODY, 10, 1.0)  # body longer than the average body of the 10 before
+BODY_VERY_LONG = (REAL_BODY, 10, 3.0)  # longer than 3 times that average
+BODY_SHORT = (REAL_BODY, 10, 1.0)  # body shorter than the average body of the 10 before
+BODY_DOJI = (HIGH_LOW, 10, 0.1)  # body within 10% of the average high-low range
+SHADOW_LONG = (REAL_BODY, 0, 1.0)  # shadow longer than the candle's own body
+SHADOW_VERY_LONG = (REAL_BODY, 0, 2.0)  # shadow longer than twice the candle's own body
+SHADOW_SHORT = (SHADOWS, 10, 1.0)  # shadow shorter than half the average sum of shadows
+SHADOW_VERY_SHORT = (HIGH_LOW, 10, 0.1)  # shadow within 10% of the average high-low range
+NEAR = (HIGH_LOW, 5, 0.2)  # distances within 20% of the average range of the 5 before
+FAR = (HIGH_LOW, 5, 0.6)  # distances beyond 60% of that average
+EQUAL = (HIGH_LOW, 5, 0.05)  # distances within 5% of that average
+
+
+def lookback(candles, *settings):
+    """TA-Lib's lookback of a pattern: the longest averaging period plus ``candles - 1``."""
+    return max((s[1] for s in settings), default=0) + candles - 1
+
+
+@njit(cache=True)
+def zeros_int_nb(x):
+    """``np.zeros(len(x), np.int32)``: TA-Lib's pattern output, 0 where nothing fires."""
+    return np.zeros(x.shape[0], dtype=np.int32)
+
+
+@njit(cache=True)
+def real_body_nb(bars, i):
+    """``abs(close - open)``."""
+    return abs(bars[3][i] - bars[0][i])
+
+
+@njit(cache=True)
+def upper_shadow_nb(bars, i):
+    """High minus the top of the real body."""
+    o, c = bars[0][i], bars[3][i]
+    return bars[1][i] - (c if c >= o else o)
+
+
+@njit(cache=True)
+def lower_shadow_nb(bars, i):
+    """Bottom of the real body minus the low."""
+    o, c = bars[0][i], bars[3][i]
+    return (o if c >= o else c) - bars[2][i]
+
+
+@njit(cache=True)
+def high_low_nb(bars, i):
+    """High minus low."""
+    return bars[1][i] - bars[2][i]
+
+
+@njit(cache=True)
+def color_nb(bars, i):
+    """1 for a white candle (close >= open), -1 for a black one."""
+    return 1 if bars[3][i] >= bars[0][i] else -1
+
+
+@njit(cache=True)
+def body_top_nb(bars, i):
+    """``max(open, close)``."""
+    o, c = bars[0][i], bars[3][i]
+    return o if o > c else c
+
+
+@njit(cache=True)
+def body_bottom_nb(bars, i):
+    """``min(open, close)``."""
+    o, c = bars[0][i], bars[3][i]
+    return o if o < c else c
+
+
+@njit(cache=True)
+def body_gap_up_nb(bars, i, prev):
+    """Candle ``i``'s real body lies entirely above candle ``prev``'s."""
+    return body_bottom_nb(bars, i) > body_top_nb(bars, prev)
+
+
+@njit(cache=True)
+def body_gap_down_nb(bars, i, prev):
+    """Candle ``i``'s real body lies entirely below candle ``prev``'s."""
+    return body_top_nb(bars, i) < body_bottom_nb(bars, prev)
+
+
+@njit(cache=True)
+def gap_up_nb(bars, i, prev):
+    """Candle ``i``'s low is above candle ``prev``'s high."""
+    return bars[2][i] > bars[1][prev]
+
+
+@njit(cache=True)
+def gap_down_nb(bars, i, prev):
+    """Candle ``i``'s high is below candle ``prev``'s low."""
+    return bars[1][i] < bars[2][prev]
+
+
+@njit(cache=True)
+def candle_range_nb(bars, setting, i):
+    """The size of candle ``i`` that ``setting`` measures (TA-Lib's ``TA_CANDLERANGE``)."""
+    kind = setting[0]
+    if kind == REAL_BODY:
+        return real_body_nb(bars, i)
+    if kind == HIGH_LOW:
+        return high_low_nb(bars, i)
+    return upper_shadow_nb(bars, i) + lower_shadow_nb(bars, i)
+
+
+@njit(cache=True)
+def total_nb(bars, setting, j):
+    """Running total of ``setting``'s range over the ``period`` candles before candle ``j``."""
+    total = 0.0
+    for m in range(j - setting[1], j):
+        total += candle_range_nb(bars, setting, m)
+    return total
+
+
+@njit(cache=True)
+def next_total_nb(bars, setting, total, j):
+    """The running total for candle ``j + 1`` from the one for candle ``j``."""
+    return total + (candle_range_nb(bars, setting, j) - candle_range_nb(bars, setting, j - setting[1]))
+
+
+@njit(cache=True)
+def average_nb(bars, setting, total, j):
+    """The threshold ``setting`` sets for candle ``j`` (TA-Lib's ``TA_CANDLEAVERAGE``)."""
+    period = setting[1]
+    base = total / period if period != 0 else candle_range_nb(bars, setting, j)
+    return setting[2] * base / (2.0 if setting[0] == SHADOWS else 1.0)

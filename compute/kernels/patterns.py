@@ -1,0 +1,788 @@
+"""Candlestick patterns (TA-Lib group "Pattern Recognition"), one ``_seg_nb`` kernel each.
+
+Every kernel walks each segment from ``start = a + LOOKBACK`` (TA-Lib's first output) and
+keeps one running total per (candle setting, candle offset) as TA-Lib does: started with
+``total_nb`` for the first candle it judges, moved with ``next_total_nb`` after each bar. The
+output is TA-Lib's int32 code: +-100 (some +-80 or +-200), 0 when nothing fires or during
+warm-up. Conditions are written in TA-Lib's order; the comments name the candles.
+"""
+
+from numba import njit
+
+from compute.kernels.candles import (
+    BODY_DOJI,
+    BODY_LONG,
+    BODY_SHORT,
+    EQUAL,
+    FAR,
+    NEAR,
+    SHADOW_LONG,
+    SHADOW_SHORT,
+    SHADOW_VERY_LONG,
+    SHADOW_VERY_SHORT,
+    average_nb,
+    body_bottom_nb,
+    body_gap_down_nb,
+    body_gap_up_nb,
+    body_top_nb,
+    color_nb,
+    gap_down_nb,
+    gap_up_nb,
+    high_low_nb,
+    lookback,
+    lower_shadow_nb,
+    next_total_nb,
+    real_body_nb,
+    total_nb,
+    upper_shadow_nb,
+    zeros_int_nb,
+)
+
+CDL2CROWS_LOOKBACK = lookback(3, BODY_LONG)
+
+
+@njit(cache=True)
+def cdl2crows_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDL2CROWS`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, c = open_, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDL2CROWS_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 2)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 2) == 1  # 1st: long white
+                and real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)
+                and color_nb(bars, i - 1) == -1  # 2nd: black, body gapping up
+                and body_gap_up_nb(bars, i - 1, i - 2)
+                and color_nb(bars, i) == -1  # 3rd: black, opening within the 2nd body
+                and o[i] < o[i - 1]
+                and o[i] > c[i - 1]
+                and c[i] > o[i - 2]  # closing within the 1st body
+                and c[i] < c[i - 2]
+            ):
+                out[i] = -100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
+    return (out,)
+
+
+CDL3BLACKCROWS_LOOKBACK = lookback(4, SHADOW_VERY_SHORT)
+
+
+@njit(cache=True)
+def cdl3blackcrows_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDL3BLACKCROWS`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, h, c = open_, high, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDL3BLACKCROWS_LOOKBACK
+        if start >= b:
+            continue
+        t2 = total_nb(bars, SHADOW_VERY_SHORT, start - 2)
+        t1 = total_nb(bars, SHADOW_VERY_SHORT, start - 1)
+        t0 = total_nb(bars, SHADOW_VERY_SHORT, start)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 3) == 1  # a white candle, then three black ones
+                and color_nb(bars, i - 2) == -1  # with very short lower shadows
+                and lower_shadow_nb(bars, i - 2) < average_nb(bars, SHADOW_VERY_SHORT, t2, i - 2)
+                and color_nb(bars, i - 1) == -1
+                and lower_shadow_nb(bars, i - 1) < average_nb(bars, SHADOW_VERY_SHORT, t1, i - 1)
+                and color_nb(bars, i) == -1
+                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t0, i)
+                and o[i - 1] < o[i - 2]  # each opening within the prior black body
+                and o[i - 1] > c[i - 2]
+                and o[i] < o[i - 1]
+                and o[i] > c[i - 1]
+                and h[i - 3] > c[i - 2]  # 1st black closes under the white's high
+                and c[i - 2] > c[i - 1]  # three declining closes
+                and c[i - 1] > c[i]
+            ):
+                out[i] = -100
+            t2 = next_total_nb(bars, SHADOW_VERY_SHORT, t2, i - 2)
+            t1 = next_total_nb(bars, SHADOW_VERY_SHORT, t1, i - 1)
+            t0 = next_total_nb(bars, SHADOW_VERY_SHORT, t0, i)
+    return (out,)
+
+
+CDL3INSIDE_LOOKBACK = lookback(3, BODY_SHORT, BODY_LONG)
+
+
+@njit(cache=True)
+def cdl3inside_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDL3INSIDE`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, c = open_, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDL3INSIDE_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 2)
+        t_short = total_nb(bars, BODY_SHORT, start - 1)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # 1st long
+                and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short, i - 1)
+                and body_top_nb(bars, i - 1) < body_top_nb(bars, i - 2)  # 2nd short, inside 1st
+                and body_bottom_nb(bars, i - 1) > body_bottom_nb(bars, i - 2)
+                and (  # 3rd opposite to the 1st, closing beyond the 1st open
+                    (color_nb(bars, i - 2) == 1 and color_nb(bars, i) == -1 and c[i] < o[i - 2])
+                    or (color_nb(bars, i - 2) == -1 and color_nb(bars, i) == 1 and c[i] > o[i - 2])
+                )
+            ):
+                out[i] = -color_nb(bars, i - 2) * 100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
+            t_short = next_total_nb(bars, BODY_SHORT, t_short, i - 1)
+    return (out,)
+
+
+CDL3LINESTRIKE_LOOKBACK = lookback(4, NEAR)
+
+
+@njit(cache=True)
+def cdl3linestrike_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDL3LINESTRIKE`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, c = open_, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDL3LINESTRIKE_LOOKBACK
+        if start >= b:
+            continue
+        t3 = total_nb(bars, NEAR, start - 3)
+        t2 = total_nb(bars, NEAR, start - 2)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 3) == color_nb(bars, i - 2)  # three of one color
+                and color_nb(bars, i - 2) == color_nb(bars, i - 1)
+                and color_nb(bars, i) == -color_nb(bars, i - 1)  # 4th of the other
+                # 2nd opens within or near the 1st body, 3rd within or near the 2nd
+                and o[i - 2] >= body_bottom_nb(bars, i - 3) - average_nb(bars, NEAR, t3, i - 3)
+                and o[i - 2] <= body_top_nb(bars, i - 3) + average_nb(bars, NEAR, t3, i - 3)
+                and o[i - 1] >= body_bottom_nb(bars, i - 2) - average_nb(bars, NEAR, t2, i - 2)
+                and o[i - 1] <= body_top_nb(bars, i - 2) + average_nb(bars, NEAR, t2, i - 2)
+                and (
+                    (  # three white with higher closes; 4th opens above, closes below 1st open
+                        color_nb(bars, i - 1) == 1
+                        and c[i - 1] > c[i - 2]
+                        and c[i - 2] > c[i - 3]
+                        and o[i] > c[i - 1]
+                        and c[i] < o[i - 3]
+                    )
+                    or (  # three black with lower closes; 4th opens below, closes above
+                        color_nb(bars, i - 1) == -1
+                        and c[i - 1] < c[i - 2]
+                        and c[i - 2] < c[i - 3]
+                        and o[i] < c[i - 1]
+                        and c[i] > o[i - 3]
+                    )
+                )
+            ):
+                out[i] = color_nb(bars, i - 1) * 100
+            t3 = next_total_nb(bars, NEAR, t3, i - 3)
+            t2 = next_total_nb(bars, NEAR, t2, i - 2)
+    return (out,)
+
+
+CDL3OUTSIDE_LOOKBACK = 3  # TA-Lib declares 3 although the pattern reads only 3 candles
+
+
+@njit(cache=True)
+def cdl3outside_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDL3OUTSIDE`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, c = open_, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        for i in range(a + CDL3OUTSIDE_LOOKBACK, b):
+            if (
+                color_nb(bars, i - 1) == 1  # white engulfs black, 3rd closes higher
+                and color_nb(bars, i - 2) == -1
+                and c[i - 1] > o[i - 2]
+                and o[i - 1] < c[i - 2]
+                and c[i] > c[i - 1]
+            ) or (
+                color_nb(bars, i - 1) == -1  # black engulfs white, 3rd closes lower
+                and color_nb(bars, i - 2) == 1
+                and o[i - 1] > c[i - 2]
+                and c[i - 1] < o[i - 2]
+                and c[i] < c[i - 1]
+            ):
+                out[i] = color_nb(bars, i - 1) * 100
+    return (out,)
+
+
+CDL3STARSINSOUTH_LOOKBACK = lookback(3, SHADOW_VERY_SHORT, SHADOW_LONG, BODY_LONG, BODY_SHORT)
+
+
+@njit(cache=True)
+def cdl3starsinsouth_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDL3STARSINSOUTH`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, h, lo_, c = open_, high, low, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDL3STARSINSOUTH_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 2)
+        t_shadow = total_nb(bars, SHADOW_LONG, start - 2)
+        t_vs1 = total_nb(bars, SHADOW_VERY_SHORT, start - 1)
+        t_vs0 = total_nb(bars, SHADOW_VERY_SHORT, start)
+        t_short = total_nb(bars, BODY_SHORT, start)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 2) == -1  # three black candles
+                and color_nb(bars, i - 1) == -1
+                and color_nb(bars, i) == -1
+                # 1st: long, with a long lower shadow
+                and real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)
+                and lower_shadow_nb(bars, i - 2) > average_nb(bars, SHADOW_LONG, t_shadow, i - 2)
+                # 2nd: smaller, opening higher but within the 1st range, trading lower than
+                # the 1st close but not under its low, with a lower shadow
+                and real_body_nb(bars, i - 1) < real_body_nb(bars, i - 2)
+                and o[i - 1] > c[i - 2]
+                and o[i - 1] <= h[i - 2]
+                and lo_[i - 1] < c[i - 2]
+                and lo_[i - 1] >= lo_[i - 2]
+                and lower_shadow_nb(bars, i - 1) > average_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
+                # 3rd: small marubozu inside the 2nd range
+                and real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_short, i)
+                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
+                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
+                and lo_[i] > lo_[i - 1]
+                and h[i] < h[i - 1]
+            ):
+                out[i] = 100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
+            t_shadow = next_total_nb(bars, SHADOW_LONG, t_shadow, i - 2)
+            t_vs1 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
+            t_vs0 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
+            t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
+    return (out,)
+
+
+CDL3WHITESOLDIERS_LOOKBACK = lookback(3, SHADOW_VERY_SHORT, BODY_SHORT, FAR, NEAR)
+
+
+@njit(cache=True)
+def cdl3whitesoldiers_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDL3WHITESOLDIERS`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, c = open_, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDL3WHITESOLDIERS_LOOKBACK
+        if start >= b:
+            continue
+        t_vs2 = total_nb(bars, SHADOW_VERY_SHORT, start - 2)
+        t_vs1 = total_nb(bars, SHADOW_VERY_SHORT, start - 1)
+        t_vs0 = total_nb(bars, SHADOW_VERY_SHORT, start)
+        t_near2 = total_nb(bars, NEAR, start - 2)
+        t_near1 = total_nb(bars, NEAR, start - 1)
+        t_far2 = total_nb(bars, FAR, start - 2)
+        t_far1 = total_nb(bars, FAR, start - 1)
+        t_short = total_nb(bars, BODY_SHORT, start)
+        for i in range(start, b):
+            if (
+                # three white candles with very short upper shadows
+                color_nb(bars, i - 2) == 1
+                and upper_shadow_nb(bars, i - 2) < average_nb(bars, SHADOW_VERY_SHORT, t_vs2, i - 2)
+                and color_nb(bars, i - 1) == 1
+                and upper_shadow_nb(bars, i - 1) < average_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
+                and color_nb(bars, i) == 1
+                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
+                and c[i] > c[i - 1]  # consecutive higher closes
+                and c[i - 1] > c[i - 2]
+                # each opens within or near the prior body
+                and o[i - 1] > o[i - 2]
+                and o[i - 1] <= c[i - 2] + average_nb(bars, NEAR, t_near2, i - 2)
+                and o[i] > o[i - 1]
+                and o[i] <= c[i - 1] + average_nb(bars, NEAR, t_near1, i - 1)
+                # none far shorter than the one before; the 3rd not short
+                and real_body_nb(bars, i - 1)
+                > real_body_nb(bars, i - 2) - average_nb(bars, FAR, t_far2, i - 2)
+                and real_body_nb(bars, i)
+                > real_body_nb(bars, i - 1) - average_nb(bars, FAR, t_far1, i - 1)
+                and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short, i)
+            ):
+                out[i] = 100
+            t_vs2 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs2, i - 2)
+            t_vs1 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
+            t_vs0 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
+            t_far2 = next_total_nb(bars, FAR, t_far2, i - 2)
+            t_near2 = next_total_nb(bars, NEAR, t_near2, i - 2)
+            t_far1 = next_total_nb(bars, FAR, t_far1, i - 1)
+            t_near1 = next_total_nb(bars, NEAR, t_near1, i - 1)
+            t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
+    return (out,)
+
+
+CDLABANDONEDBABY_LOOKBACK = lookback(3, BODY_DOJI, BODY_LONG, BODY_SHORT)
+
+
+@njit(cache=True)
+def cdlabandonedbaby_seg_nb(open_, high, low, close, offsets, penetration):
+    """numba equivalent of ``talib.CDLABANDONEDBABY`` applied to each segment."""
+    bars = (open_, high, low, close)
+    c = close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLABANDONEDBABY_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 2)
+        t_doji = total_nb(bars, BODY_DOJI, start - 1)
+        t_short = total_nb(bars, BODY_SHORT, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # 1st long
+                and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_DOJI, t_doji, i - 1)  # doji
+                and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short, i)  # 3rd not short
+                and (
+                    (  # white, doji gapping up, black gapping down deep into the 1st body
+                        color_nb(bars, i - 2) == 1
+                        and color_nb(bars, i) == -1
+                        and c[i] < c[i - 2] - real_body_nb(bars, i - 2) * penetration
+                        and gap_up_nb(bars, i - 1, i - 2)
+                        and gap_down_nb(bars, i, i - 1)
+                    )
+                    or (  # black, doji gapping down, white gapping up deep into the 1st body
+                        color_nb(bars, i - 2) == -1
+                        and color_nb(bars, i) == 1
+                        and c[i] > c[i - 2] + real_body_nb(bars, i - 2) * penetration
+                        and gap_down_nb(bars, i - 1, i - 2)
+                        and gap_up_nb(bars, i, i - 1)
+                    )
+                )
+            ):
+                out[i] = color_nb(bars, i) * 100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
+            t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i - 1)
+            t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
+    return (out,)
+
+
+CDLADVANCEBLOCK_LOOKBACK = lookback(3, SHADOW_LONG, SHADOW_SHORT, FAR, NEAR, BODY_LONG)
+
+
+@njit(cache=True)
+def cdladvanceblock_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLADVANCEBLOCK`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, c = open_, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLADVANCEBLOCK_LOOKBACK
+        if start >= b:
+            continue
+        t_ss2 = total_nb(bars, SHADOW_SHORT, start - 2)
+        t_ss1 = total_nb(bars, SHADOW_SHORT, start - 1)
+        t_ss0 = total_nb(bars, SHADOW_SHORT, start)
+        t_sl0 = total_nb(bars, SHADOW_LONG, start)
+        t_near2 = total_nb(bars, NEAR, start - 2)
+        t_near1 = total_nb(bars, NEAR, start - 1)
+        t_far2 = total_nb(bars, FAR, start - 2)
+        t_far1 = total_nb(bars, FAR, start - 1)
+        t_long = total_nb(bars, BODY_LONG, start - 2)
+        for i in range(start, b):
+            body2 = real_body_nb(bars, i - 2)
+            body1 = real_body_nb(bars, i - 1)
+            body0 = real_body_nb(bars, i)
+            if (
+                color_nb(bars, i - 2) == 1  # three white candles with higher closes
+                and color_nb(bars, i - 1) == 1
+                and color_nb(bars, i) == 1
+                and c[i] > c[i - 1]
+                and c[i - 1] > c[i - 2]
+                # each opens within or near the prior body
+                and o[i - 1] > o[i - 2]
+                and o[i - 1] <= c[i - 2] + average_nb(bars, NEAR, t_near2, i - 2)
+                and o[i] > o[i - 1]
+                and o[i] <= c[i - 1] + average_nb(bars, NEAR, t_near1, i - 1)
+                # 1st: long body, short upper shadow
+                and body2 > average_nb(bars, BODY_LONG, t_long, i - 2)
+                and upper_shadow_nb(bars, i - 2) < average_nb(bars, SHADOW_SHORT, t_ss2, i - 2)
+                and (
+                    # 2nd far smaller than the 1st and 3rd not longer than the 2nd
+                    (
+                        body1 < body2 - average_nb(bars, FAR, t_far2, i - 2)
+                        and body0 < body1 + average_nb(bars, NEAR, t_near1, i - 1)
+                    )
+                    # or 3rd far smaller than the 2nd
+                    or body0 < body1 - average_nb(bars, FAR, t_far1, i - 1)
+                    # or shrinking bodies with a not-short upper shadow on the 2nd or 3rd
+                    or (
+                        body0 < body1
+                        and body1 < body2
+                        and (
+                            upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_SHORT, t_ss0, i)
+                            or upper_shadow_nb(bars, i - 1)
+                            > average_nb(bars, SHADOW_SHORT, t_ss1, i - 1)
+                        )
+                    )
+                    # or a smaller 3rd with a long upper shadow
+                    or (
+                        body0 < body1
+                        and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl0, i)
+                    )
+                )
+            ):
+                out[i] = -100
+            t_ss2 = next_total_nb(bars, SHADOW_SHORT, t_ss2, i - 2)
+            t_ss1 = next_total_nb(bars, SHADOW_SHORT, t_ss1, i - 1)
+            t_ss0 = next_total_nb(bars, SHADOW_SHORT, t_ss0, i)
+            t_sl0 = next_total_nb(bars, SHADOW_LONG, t_sl0, i)
+            t_far2 = next_total_nb(bars, FAR, t_far2, i - 2)
+            t_near2 = next_total_nb(bars, NEAR, t_near2, i - 2)
+            t_far1 = next_total_nb(bars, FAR, t_far1, i - 1)
+            t_near1 = next_total_nb(bars, NEAR, t_near1, i - 1)
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
+    return (out,)
+
+
+CDLBELTHOLD_LOOKBACK = lookback(1, BODY_LONG, SHADOW_VERY_SHORT)
+
+
+@njit(cache=True)
+def cdlbelthold_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLBELTHOLD`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLBELTHOLD_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start)
+        t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
+        for i in range(start, b):
+            if real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i) and (
+                # white with a very short lower shadow, or black with a very short upper one
+                (
+                    color_nb(bars, i) == 1
+                    and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                )
+                or (
+                    color_nb(bars, i) == -1
+                    and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                )
+            ):
+                out[i] = color_nb(bars, i) * 100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i)
+            t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+    return (out,)
+
+
+CDLBREAKAWAY_LOOKBACK = lookback(5, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlbreakaway_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLBREAKAWAY`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, h, lo_, c = open_, high, low, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLBREAKAWAY_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 4)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i - 4) > average_nb(bars, BODY_LONG, t_long, i - 4)  # 1st long
+                # 1st, 2nd and 4th of one color, 5th of the other
+                and color_nb(bars, i - 4) == color_nb(bars, i - 3)
+                and color_nb(bars, i - 3) == color_nb(bars, i - 1)
+                and color_nb(bars, i - 1) == -color_nb(bars, i)
+                and (
+                    (  # black: 2nd gaps down, lower highs and lows, 5th closes in the gap
+                        color_nb(bars, i - 4) == -1
+                        and body_gap_down_nb(bars, i - 3, i - 4)
+                        and h[i - 2] < h[i - 3]
+                        and lo_[i - 2] < lo_[i - 3]
+                        and h[i - 1] < h[i - 2]
+                        and lo_[i - 1] < lo_[i - 2]
+                        and c[i] > o[i - 3]
+                        and c[i] < c[i - 4]
+                    )
+                    or (  # white: 2nd gaps up, higher highs and lows, 5th closes in the gap
+                        color_nb(bars, i - 4) == 1
+                        and body_gap_up_nb(bars, i - 3, i - 4)
+                        and h[i - 2] > h[i - 3]
+                        and lo_[i - 2] > lo_[i - 3]
+                        and h[i - 1] > h[i - 2]
+                        and lo_[i - 1] > lo_[i - 2]
+                        and c[i] < o[i - 3]
+                        and c[i] > c[i - 4]
+                    )
+                )
+            ):
+                out[i] = color_nb(bars, i) * 100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 4)
+    return (out,)
+
+
+CDLCLOSINGMARUBOZU_LOOKBACK = lookback(1, BODY_LONG, SHADOW_VERY_SHORT)
+
+
+@njit(cache=True)
+def cdlclosingmarubozu_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLCLOSINGMARUBOZU`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLCLOSINGMARUBOZU_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start)
+        t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
+        for i in range(start, b):
+            if real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i) and (
+                # white closing at its high, or black closing at its low
+                (
+                    color_nb(bars, i) == 1
+                    and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                )
+                or (
+                    color_nb(bars, i) == -1
+                    and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                )
+            ):
+                out[i] = color_nb(bars, i) * 100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i)
+            t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+    return (out,)
+
+
+CDLCONCEALBABYSWALL_LOOKBACK = lookback(4, SHADOW_VERY_SHORT)
+
+
+@njit(cache=True)
+def cdlconcealbabyswall_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLCONCEALBABYSWALL`` applied to each segment."""
+    bars = (open_, high, low, close)
+    h, lo_, c = high, low, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLCONCEALBABYSWALL_LOOKBACK
+        if start >= b:
+            continue
+        t3 = total_nb(bars, SHADOW_VERY_SHORT, start - 3)
+        t2 = total_nb(bars, SHADOW_VERY_SHORT, start - 2)
+        t1 = total_nb(bars, SHADOW_VERY_SHORT, start - 1)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 3) == -1  # four black candles
+                and color_nb(bars, i - 2) == -1
+                and color_nb(bars, i - 1) == -1
+                and color_nb(bars, i) == -1
+                # 1st and 2nd: marubozu
+                and lower_shadow_nb(bars, i - 3) < average_nb(bars, SHADOW_VERY_SHORT, t3, i - 3)
+                and upper_shadow_nb(bars, i - 3) < average_nb(bars, SHADOW_VERY_SHORT, t3, i - 3)
+                and lower_shadow_nb(bars, i - 2) < average_nb(bars, SHADOW_VERY_SHORT, t2, i - 2)
+                and upper_shadow_nb(bars, i - 2) < average_nb(bars, SHADOW_VERY_SHORT, t2, i - 2)
+                # 3rd: gaps down, with an upper shadow reaching into the 2nd body
+                and body_gap_down_nb(bars, i - 1, i - 2)
+                and upper_shadow_nb(bars, i - 1) > average_nb(bars, SHADOW_VERY_SHORT, t1, i - 1)
+                and h[i - 1] > c[i - 2]
+                # 4th: engulfs the 3rd, shadows included
+                and h[i] > h[i - 1]
+                and lo_[i] < lo_[i - 1]
+            ):
+                out[i] = 100
+            t3 = next_total_nb(bars, SHADOW_VERY_SHORT, t3, i - 3)
+            t2 = next_total_nb(bars, SHADOW_VERY_SHORT, t2, i - 2)
+            t1 = next_total_nb(bars, SHADOW_VERY_SHORT, t1, i - 1)
+    return (out,)
+
+
+CDLCOUNTERATTACK_LOOKBACK = lookback(2, EQUAL, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlcounterattack_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLCOUNTERATTACK`` applied to each segment."""
+    bars = (open_, high, low, close)
+    c = close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLCOUNTERATTACK_LOOKBACK
+        if start >= b:
+            continue
+        t_eq = total_nb(bars, EQUAL, start - 1)
+        t_long1 = total_nb(bars, BODY_LONG, start - 1)
+        t_long0 = total_nb(bars, BODY_LONG, start)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 1) == -color_nb(bars, i)  # opposite colors, both long
+                and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1)
+                and real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long0, i)
+                and c[i] <= c[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)  # equal closes
+                and c[i] >= c[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)
+            ):
+                out[i] = color_nb(bars, i) * 100
+            t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
+            t_long1 = next_total_nb(bars, BODY_LONG, t_long1, i - 1)
+            t_long0 = next_total_nb(bars, BODY_LONG, t_long0, i)
+    return (out,)
+
+
+CDLDARKCLOUDCOVER_LOOKBACK = lookback(2, BODY_LONG)
+
+
+@njit(cache=True)
+def cdldarkcloudcover_seg_nb(open_, high, low, close, offsets, penetration):
+    """numba equivalent of ``talib.CDLDARKCLOUDCOVER`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, h, c = open_, high, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLDARKCLOUDCOVER_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 1)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 1) == 1  # 1st: long white
+                and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)
+                and color_nb(bars, i) == -1  # 2nd: black, opening above the prior high
+                and o[i] > h[i - 1]
+                and c[i] > o[i - 1]  # closing within the prior body, deep enough
+                and c[i] < c[i - 1] - real_body_nb(bars, i - 1) * penetration
+            ):
+                out[i] = -100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
+    return (out,)
+
+
+CDLDOJI_LOOKBACK = lookback(1, BODY_DOJI)
+
+
+@njit(cache=True)
+def cdldoji_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLDOJI`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLDOJI_LOOKBACK
+        if start >= b:
+            continue
+        t_doji = total_nb(bars, BODY_DOJI, start)
+        for i in range(start, b):
+            if real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i):
+                out[i] = 100
+            t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
+    return (out,)
+
+
+CDLDOJISTAR_LOOKBACK = lookback(2, BODY_DOJI, BODY_LONG)
+
+
+@njit(cache=True)
+def cdldojistar_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLDOJISTAR`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLDOJISTAR_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 1)
+        t_doji = total_nb(bars, BODY_DOJI, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)  # 1st long
+                and real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)  # 2nd doji
+                and (  # gapping away in the direction of the 1st
+                    (color_nb(bars, i - 1) == 1 and body_gap_up_nb(bars, i, i - 1))
+                    or (color_nb(bars, i - 1) == -1 and body_gap_down_nb(bars, i, i - 1))
+                )
+            ):
+                out[i] = -color_nb(bars, i - 1) * 100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
+            t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
+    return (out,)
+
+
+CDLDRAGONFLYDOJI_LOOKBACK = lookback(1, BODY_DOJI, SHADOW_VERY_SHORT)
+
+
+@njit(cache=True)
+def cdldragonflydoji_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLDRAGONFLYDOJI`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLDRAGONFLYDOJI_LOOKBACK
+        if start >= b:
+            continue
+        t_doji = total_nb(bars, BODY_DOJI, start)
+        t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)
+                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+            ):
+                out[i] = 100
+            t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
+            t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+    return (out,)
+
+
+CDLENGULFING_LOOKBACK = 2  # TA-Lib declares 2 although the pattern reads only 2 candles
+
+
+@njit(cache=True)
+def cdlengulfing_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLENGULFING`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, c = open_, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        for i in range(a + CDLENGULFING_LOOKBACK, b):
+            if (
+                color_nb(bars, i) == 1  # white engulfs black
+                and color_nb(bars, i - 1) == -1
+                and (
+                    (c[i] >= o[i - 1] and o[i] < c[i - 1])
+                    or (c[i] > o[i - 1] and o[i] <= c[i - 1])
+                )
+            ) or (
+                color_nb(bars, i) == -1  # black engulfs white
+                and color_nb(bars, i - 1) == 1
+                and (
+                    (o[i] >= c[i - 1] and c[i] < o[i - 1])
+                    or (o[i] > c[i - 1] and c[i] <= o[i - 1])
+                )
+            ):
+                # 80 when one end of the bodies matches (engulfing by one side only)
+                if o[i] != c[i - 1] and c[i] != o[i - 1]:
+                    out[i] = color_nb(bars, i) * 100
+                else:
+                    out[i] = color_nb(bars, i) * 80
+    return (out,)
