@@ -786,3 +786,746 @@ def cdlengulfing_seg_nb(open_, high, low, close, offsets):
                 else:
                     out[i] = color_nb(bars, i) * 80
     return (out,)
+
+
+CDLEVENINGDOJISTAR_LOOKBACK = lookback(3, BODY_DOJI, BODY_LONG, BODY_SHORT)
+
+
+@njit(cache=True)
+def cdleveningdojistar_seg_nb(open_, high, low, close, offsets, penetration):
+    """numba equivalent of ``talib.CDLEVENINGDOJISTAR`` applied to each segment."""
+    bars = (open_, high, low, close)
+    c = close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLEVENINGDOJISTAR_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 2)
+        t_doji = total_nb(bars, BODY_DOJI, start - 1)
+        t_short = total_nb(bars, BODY_SHORT, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long white
+                and color_nb(bars, i - 2) == 1
+                and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_DOJI, t_doji, i - 1)  # doji
+                and body_gap_up_nb(bars, i - 1, i - 2)  # gapping up
+                and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short, i)  # not short
+                and color_nb(bars, i) == -1  # black, closing well within the 1st body
+                and c[i] < c[i - 2] - real_body_nb(bars, i - 2) * penetration
+            ):
+                out[i] = -100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
+            t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i - 1)
+            t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
+    return (out,)
+
+
+CDLEVENINGSTAR_LOOKBACK = lookback(3, BODY_SHORT, BODY_LONG)
+
+
+@njit(cache=True)
+def cdleveningstar_seg_nb(open_, high, low, close, offsets, penetration):
+    """numba equivalent of ``talib.CDLEVENINGSTAR`` applied to each segment."""
+    bars = (open_, high, low, close)
+    c = close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLEVENINGSTAR_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 2)
+        t_short1 = total_nb(bars, BODY_SHORT, start - 1)
+        t_short0 = total_nb(bars, BODY_SHORT, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long white
+                and color_nb(bars, i - 2) == 1
+                and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short1, i - 1)
+                and body_gap_up_nb(bars, i - 1, i - 2)  # short 2nd gapping up
+                and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short0, i)  # not short
+                and color_nb(bars, i) == -1  # black, closing well within the 1st body
+                and c[i] < c[i - 2] - real_body_nb(bars, i - 2) * penetration
+            ):
+                out[i] = -100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
+            t_short1 = next_total_nb(bars, BODY_SHORT, t_short1, i - 1)
+            t_short0 = next_total_nb(bars, BODY_SHORT, t_short0, i)
+    return (out,)
+
+
+CDLGAPSIDESIDEWHITE_LOOKBACK = lookback(3, NEAR, EQUAL)
+
+
+@njit(cache=True)
+def cdlgapsidesidewhite_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLGAPSIDESIDEWHITE`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o = open_
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLGAPSIDESIDEWHITE_LOOKBACK
+        if start >= b:
+            continue
+        t_near = total_nb(bars, NEAR, start - 1)
+        t_eq = total_nb(bars, EQUAL, start - 1)
+        for i in range(start, b):
+            if (
+                (  # 2nd and 3rd both gap away from the 1st, the same way
+                    (body_gap_up_nb(bars, i - 1, i - 2) and body_gap_up_nb(bars, i, i - 2))
+                    or (body_gap_down_nb(bars, i - 1, i - 2) and body_gap_down_nb(bars, i, i - 2))
+                )
+                and color_nb(bars, i - 1) == 1  # two white candles of about the same size
+                and color_nb(bars, i) == 1
+                and real_body_nb(bars, i)
+                >= real_body_nb(bars, i - 1) - average_nb(bars, NEAR, t_near, i - 1)
+                and real_body_nb(bars, i)
+                <= real_body_nb(bars, i - 1) + average_nb(bars, NEAR, t_near, i - 1)
+                and o[i] >= o[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)  # and the same open
+                and o[i] <= o[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
+            ):
+                out[i] = 100 if body_gap_up_nb(bars, i - 1, i - 2) else -100
+            t_near = next_total_nb(bars, NEAR, t_near, i - 1)
+            t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
+    return (out,)
+
+
+CDLGRAVESTONEDOJI_LOOKBACK = lookback(1, BODY_DOJI, SHADOW_VERY_SHORT)
+
+
+@njit(cache=True)
+def cdlgravestonedoji_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLGRAVESTONEDOJI`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLGRAVESTONEDOJI_LOOKBACK
+        if start >= b:
+            continue
+        t_doji = total_nb(bars, BODY_DOJI, start)
+        t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)
+                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+            ):
+                out[i] = 100
+            t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
+            t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+    return (out,)
+
+
+CDLHAMMER_LOOKBACK = lookback(2, BODY_SHORT, SHADOW_LONG, SHADOW_VERY_SHORT, NEAR)
+
+
+@njit(cache=True)
+def cdlhammer_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLHAMMER`` applied to each segment."""
+    bars = (open_, high, low, close)
+    lo_ = low
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLHAMMER_LOOKBACK
+        if start >= b:
+            continue
+        t_body = total_nb(bars, BODY_SHORT, start)
+        t_sl = total_nb(bars, SHADOW_LONG, start)
+        t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
+        t_near = total_nb(bars, NEAR, start - 1)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)  # small body
+                and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long lower
+                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                # body near the prior candle's low
+                and body_bottom_nb(bars, i) <= lo_[i - 1] + average_nb(bars, NEAR, t_near, i - 1)
+            ):
+                out[i] = 100
+            t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
+            t_sl = next_total_nb(bars, SHADOW_LONG, t_sl, i)
+            t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+            t_near = next_total_nb(bars, NEAR, t_near, i - 1)
+    return (out,)
+
+
+CDLHANGINGMAN_LOOKBACK = lookback(2, BODY_SHORT, SHADOW_LONG, SHADOW_VERY_SHORT, NEAR)
+
+
+@njit(cache=True)
+def cdlhangingman_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLHANGINGMAN`` applied to each segment."""
+    bars = (open_, high, low, close)
+    h = high
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLHANGINGMAN_LOOKBACK
+        if start >= b:
+            continue
+        t_body = total_nb(bars, BODY_SHORT, start)
+        t_sl = total_nb(bars, SHADOW_LONG, start)
+        t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
+        t_near = total_nb(bars, NEAR, start - 1)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)  # small body
+                and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long lower
+                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                # body near the prior candle's high
+                and body_bottom_nb(bars, i) >= h[i - 1] - average_nb(bars, NEAR, t_near, i - 1)
+            ):
+                out[i] = -100
+            t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
+            t_sl = next_total_nb(bars, SHADOW_LONG, t_sl, i)
+            t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+            t_near = next_total_nb(bars, NEAR, t_near, i - 1)
+    return (out,)
+
+
+@njit(cache=True)
+def _harami_nb(bars, out, i):
+    """Write the harami code at ``i`` once the long-then-small bodies are established."""
+    if body_top_nb(bars, i) < body_top_nb(bars, i - 1) and body_bottom_nb(
+        bars, i
+    ) > body_bottom_nb(bars, i - 1):
+        out[i] = -color_nb(bars, i - 1) * 100
+    elif body_top_nb(bars, i) <= body_top_nb(bars, i - 1) and body_bottom_nb(
+        bars, i
+    ) >= body_bottom_nb(bars, i - 1):
+        out[i] = -color_nb(bars, i - 1) * 80  # one end of the bodies matches
+
+
+CDLHARAMI_LOOKBACK = lookback(2, BODY_SHORT, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlharami_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLHARAMI`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLHARAMI_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 1)
+        t_short = total_nb(bars, BODY_SHORT, start)
+        for i in range(start, b):
+            if real_body_nb(bars, i - 1) > average_nb(
+                bars, BODY_LONG, t_long, i - 1
+            ) and real_body_nb(bars, i) <= average_nb(bars, BODY_SHORT, t_short, i):
+                _harami_nb(bars, out, i)
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
+            t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
+    return (out,)
+
+
+CDLHARAMICROSS_LOOKBACK = lookback(2, BODY_DOJI, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlharamicross_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLHARAMICROSS`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLHARAMICROSS_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 1)
+        t_doji = total_nb(bars, BODY_DOJI, start)
+        for i in range(start, b):
+            if real_body_nb(bars, i - 1) > average_nb(
+                bars, BODY_LONG, t_long, i - 1
+            ) and real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i):
+                _harami_nb(bars, out, i)
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
+            t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
+    return (out,)
+
+
+CDLHIGHWAVE_LOOKBACK = lookback(1, BODY_SHORT, SHADOW_VERY_LONG)
+
+
+@njit(cache=True)
+def cdlhighwave_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLHIGHWAVE`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLHIGHWAVE_LOOKBACK
+        if start >= b:
+            continue
+        t_body = total_nb(bars, BODY_SHORT, start)
+        t_shadow = total_nb(bars, SHADOW_VERY_LONG, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)
+                and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_LONG, t_shadow, i)
+                and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_LONG, t_shadow, i)
+            ):
+                out[i] = color_nb(bars, i) * 100
+            t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
+            t_shadow = next_total_nb(bars, SHADOW_VERY_LONG, t_shadow, i)
+    return (out,)
+
+
+# TA-Lib declares 5: the 3-candle setup plus 3 bars replayed to know a pending confirmation
+CDLHIKKAKE_LOOKBACK = 5
+
+
+@njit(cache=True)
+def cdlhikkake_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLHIKKAKE`` applied to each segment.
+
+    +-100 on the setup (an inside bar, then a bar breaking it one way), +-200 when a later
+    close within 3 bars confirms it by breaking the inside bar the other way.
+    """
+    h, lo_, c = high, low, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLHIKKAKE_LOOKBACK
+        if start >= b:
+            continue
+        setup = a  # index of the last setup bar; ``a`` (TA-Lib's 0) when none is pending
+        result = 0
+        for i in range(start - 3, b):
+            if (
+                h[i - 1] < h[i - 2]  # inside bar
+                and lo_[i - 1] > lo_[i - 2]
+                and (
+                    (h[i] < h[i - 1] and lo_[i] < lo_[i - 1])  # bullish: breaks down
+                    or (h[i] > h[i - 1] and lo_[i] > lo_[i - 1])  # bearish: breaks up
+                )
+            ):
+                result = 100 * (1 if h[i] < h[i - 1] else -1)
+                setup = i
+                if i >= start:
+                    out[i] = result
+            elif i <= setup + 3 and (
+                (result > 0 and c[i] > h[setup - 1]) or (result < 0 and c[i] < lo_[setup - 1])
+            ):
+                if i >= start:
+                    out[i] = result + 100 * (1 if result > 0 else -1)
+                setup = a
+    return (out,)
+
+
+CDLHIKKAKEMOD_LOOKBACK = max(1, NEAR[1]) + 5
+
+
+@njit(cache=True)
+def cdlhikkakemod_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLHIKKAKEMOD`` applied to each segment.
+
+    Like ``cdlhikkake_seg_nb`` with two inside bars and the first one closing near its low
+    (bullish) or high (bearish).
+    """
+    bars = (open_, high, low, close)
+    h, lo_, c = high, low, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLHIKKAKEMOD_LOOKBACK
+        if start >= b:
+            continue
+        t_near = total_nb(bars, NEAR, start - 5)
+        setup = a
+        result = 0
+        for i in range(start - 3, b):
+            if (
+                h[i - 2] < h[i - 3]  # two inside bars
+                and lo_[i - 2] > lo_[i - 3]
+                and h[i - 1] < h[i - 2]
+                and lo_[i - 1] > lo_[i - 2]
+                and (
+                    (  # bullish: breaks down, 1st inside bar closed near its low
+                        h[i] < h[i - 1]
+                        and lo_[i] < lo_[i - 1]
+                        and c[i - 2] <= lo_[i - 2] + average_nb(bars, NEAR, t_near, i - 2)
+                    )
+                    or (  # bearish: breaks up, 1st inside bar closed near its high
+                        h[i] > h[i - 1]
+                        and lo_[i] > lo_[i - 1]
+                        and c[i - 2] >= h[i - 2] - average_nb(bars, NEAR, t_near, i - 2)
+                    )
+                )
+            ):
+                result = 100 * (1 if h[i] < h[i - 1] else -1)
+                setup = i
+                if i >= start:
+                    out[i] = result
+            elif i <= setup + 3 and (
+                (result > 0 and c[i] > h[setup - 1]) or (result < 0 and c[i] < lo_[setup - 1])
+            ):
+                if i >= start:
+                    out[i] = result + 100 * (1 if result > 0 else -1)
+                setup = a
+            t_near = next_total_nb(bars, NEAR, t_near, i - 2)
+    return (out,)
+
+
+CDLHOMINGPIGEON_LOOKBACK = lookback(2, BODY_SHORT, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlhomingpigeon_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLHOMINGPIGEON`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, c = open_, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLHOMINGPIGEON_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 1)
+        t_short = total_nb(bars, BODY_SHORT, start)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 1) == -1  # two black candles
+                and color_nb(bars, i) == -1
+                and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)  # long
+                and real_body_nb(bars, i) <= average_nb(bars, BODY_SHORT, t_short, i)  # short
+                and o[i] < o[i - 1]  # 2nd inside the 1st body
+                and c[i] > c[i - 1]
+            ):
+                out[i] = 100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
+            t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
+    return (out,)
+
+
+CDLIDENTICAL3CROWS_LOOKBACK = lookback(3, SHADOW_VERY_SHORT, EQUAL)
+
+
+@njit(cache=True)
+def cdlidentical3crows_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLIDENTICAL3CROWS`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, c = open_, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLIDENTICAL3CROWS_LOOKBACK
+        if start >= b:
+            continue
+        t_vs2 = total_nb(bars, SHADOW_VERY_SHORT, start - 2)
+        t_vs1 = total_nb(bars, SHADOW_VERY_SHORT, start - 1)
+        t_vs0 = total_nb(bars, SHADOW_VERY_SHORT, start)
+        t_eq2 = total_nb(bars, EQUAL, start - 2)
+        t_eq1 = total_nb(bars, EQUAL, start - 1)
+        for i in range(start, b):
+            if (
+                # three black candles with very short lower shadows
+                color_nb(bars, i - 2) == -1
+                and lower_shadow_nb(bars, i - 2) < average_nb(bars, SHADOW_VERY_SHORT, t_vs2, i - 2)
+                and color_nb(bars, i - 1) == -1
+                and lower_shadow_nb(bars, i - 1) < average_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
+                and color_nb(bars, i) == -1
+                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
+                and c[i - 2] > c[i - 1]  # declining
+                and c[i - 1] > c[i]
+                # each opening at about the prior close
+                and o[i - 1] <= c[i - 2] + average_nb(bars, EQUAL, t_eq2, i - 2)
+                and o[i - 1] >= c[i - 2] - average_nb(bars, EQUAL, t_eq2, i - 2)
+                and o[i] <= c[i - 1] + average_nb(bars, EQUAL, t_eq1, i - 1)
+                and o[i] >= c[i - 1] - average_nb(bars, EQUAL, t_eq1, i - 1)
+            ):
+                out[i] = -100
+            t_vs2 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs2, i - 2)
+            t_vs1 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
+            t_vs0 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
+            t_eq2 = next_total_nb(bars, EQUAL, t_eq2, i - 2)
+            t_eq1 = next_total_nb(bars, EQUAL, t_eq1, i - 1)
+    return (out,)
+
+
+CDLINNECK_LOOKBACK = lookback(2, EQUAL, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlinneck_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLINNECK`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, lo_, c = open_, low, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLINNECK_LOOKBACK
+        if start >= b:
+            continue
+        t_eq = total_nb(bars, EQUAL, start - 1)
+        t_long = total_nb(bars, BODY_LONG, start - 1)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 1) == -1  # 1st: long black
+                and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)
+                and color_nb(bars, i) == 1  # 2nd: white, opening below the prior low
+                and o[i] < lo_[i - 1]
+                # closing slightly into the prior body
+                and c[i] <= c[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
+                and c[i] >= c[i - 1]
+            ):
+                out[i] = -100
+            t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
+    return (out,)
+
+
+CDLINVERTEDHAMMER_LOOKBACK = lookback(2, BODY_SHORT, SHADOW_LONG, SHADOW_VERY_SHORT)
+
+
+@njit(cache=True)
+def cdlinvertedhammer_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLINVERTEDHAMMER`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLINVERTEDHAMMER_LOOKBACK
+        if start >= b:
+            continue
+        t_body = total_nb(bars, BODY_SHORT, start)
+        t_sl = total_nb(bars, SHADOW_LONG, start)
+        t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)  # small body
+                and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long upper
+                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                and body_gap_down_nb(bars, i, i - 1)  # gapping down
+            ):
+                out[i] = 100
+            t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
+            t_sl = next_total_nb(bars, SHADOW_LONG, t_sl, i)
+            t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+    return (out,)
+
+
+@njit(cache=True)
+def _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i):
+    """Two opposite marubozu with a gap between them (CDLKICKING and CDLKICKINGBYLENGTH)."""
+    return (
+        color_nb(bars, i - 1) == -color_nb(bars, i)
+        # 1st marubozu
+        and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1)
+        and upper_shadow_nb(bars, i - 1) < average_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
+        and lower_shadow_nb(bars, i - 1) < average_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
+        # 2nd marubozu
+        and real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long0, i)
+        and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
+        and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
+        # gap away from the 1st
+        and (
+            (color_nb(bars, i - 1) == -1 and gap_up_nb(bars, i, i - 1))
+            or (color_nb(bars, i - 1) == 1 and gap_down_nb(bars, i, i - 1))
+        )
+    )
+
+
+CDLKICKING_LOOKBACK = lookback(2, SHADOW_VERY_SHORT, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlkicking_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLKICKING`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLKICKING_LOOKBACK
+        if start >= b:
+            continue
+        t_vs1 = total_nb(bars, SHADOW_VERY_SHORT, start - 1)
+        t_vs0 = total_nb(bars, SHADOW_VERY_SHORT, start)
+        t_long1 = total_nb(bars, BODY_LONG, start - 1)
+        t_long0 = total_nb(bars, BODY_LONG, start)
+        for i in range(start, b):
+            if _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i):
+                out[i] = color_nb(bars, i) * 100
+            t_long1 = next_total_nb(bars, BODY_LONG, t_long1, i - 1)
+            t_vs1 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
+            t_long0 = next_total_nb(bars, BODY_LONG, t_long0, i)
+            t_vs0 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
+    return (out,)
+
+
+CDLKICKINGBYLENGTH_LOOKBACK = lookback(2, SHADOW_VERY_SHORT, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlkickingbylength_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLKICKINGBYLENGTH`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLKICKINGBYLENGTH_LOOKBACK
+        if start >= b:
+            continue
+        t_vs1 = total_nb(bars, SHADOW_VERY_SHORT, start - 1)
+        t_vs0 = total_nb(bars, SHADOW_VERY_SHORT, start)
+        t_long1 = total_nb(bars, BODY_LONG, start - 1)
+        t_long0 = total_nb(bars, BODY_LONG, start)
+        for i in range(start, b):
+            if _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i):
+                # the direction of the longer marubozu
+                longer = i if real_body_nb(bars, i) > real_body_nb(bars, i - 1) else i - 1
+                out[i] = color_nb(bars, longer) * 100
+            t_long1 = next_total_nb(bars, BODY_LONG, t_long1, i - 1)
+            t_vs1 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
+            t_long0 = next_total_nb(bars, BODY_LONG, t_long0, i)
+            t_vs0 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
+    return (out,)
+
+
+CDLLADDERBOTTOM_LOOKBACK = lookback(5, SHADOW_VERY_SHORT)
+
+
+@njit(cache=True)
+def cdlladderbottom_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLLADDERBOTTOM`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, h, c = open_, high, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLLADDERBOTTOM_LOOKBACK
+        if start >= b:
+            continue
+        t_vs = total_nb(bars, SHADOW_VERY_SHORT, start - 1)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 4) == -1  # three black candles
+                and color_nb(bars, i - 3) == -1
+                and color_nb(bars, i - 2) == -1
+                and o[i - 4] > o[i - 3]  # with lower opens
+                and o[i - 3] > o[i - 2]
+                and c[i - 4] > c[i - 3]  # and lower closes
+                and c[i - 3] > c[i - 2]
+                and color_nb(bars, i - 1) == -1  # 4th: black with an upper shadow
+                and upper_shadow_nb(bars, i - 1) > average_nb(bars, SHADOW_VERY_SHORT, t_vs, i - 1)
+                and color_nb(bars, i) == 1  # 5th: white, opening above the prior body
+                and o[i] > o[i - 1]
+                and c[i] > h[i - 1]  # and closing above the prior high
+            ):
+                out[i] = 100
+            t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i - 1)
+    return (out,)
+
+
+CDLLONGLEGGEDDOJI_LOOKBACK = lookback(1, BODY_DOJI, SHADOW_LONG)
+
+
+@njit(cache=True)
+def cdllongleggeddoji_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLLONGLEGGEDDOJI`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLLONGLEGGEDDOJI_LOOKBACK
+        if start >= b:
+            continue
+        t_doji = total_nb(bars, BODY_DOJI, start)
+        t_sl = total_nb(bars, SHADOW_LONG, start)
+        for i in range(start, b):
+            if real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i) and (
+                lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)
+                or upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)
+            ):
+                out[i] = 100
+            t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
+            t_sl = next_total_nb(bars, SHADOW_LONG, t_sl, i)
+    return (out,)
+
+
+CDLLONGLINE_LOOKBACK = lookback(1, BODY_LONG, SHADOW_SHORT)
+
+
+@njit(cache=True)
+def cdllongline_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLLONGLINE`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLLONGLINE_LOOKBACK
+        if start >= b:
+            continue
+        t_body = total_nb(bars, BODY_LONG, start)
+        t_shadow = total_nb(bars, SHADOW_SHORT, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_body, i)
+                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i)
+                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i)
+            ):
+                out[i] = color_nb(bars, i) * 100
+            t_body = next_total_nb(bars, BODY_LONG, t_body, i)
+            t_shadow = next_total_nb(bars, SHADOW_SHORT, t_shadow, i)
+    return (out,)
+
+
+CDLMARUBOZU_LOOKBACK = lookback(1, BODY_LONG, SHADOW_VERY_SHORT)
+
+
+@njit(cache=True)
+def cdlmarubozu_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLMARUBOZU`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLMARUBOZU_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start)
+        t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i)
+                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+            ):
+                out[i] = color_nb(bars, i) * 100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i)
+            t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+    return (out,)
+
+
+CDLMATCHINGLOW_LOOKBACK = lookback(2, EQUAL)
+
+
+@njit(cache=True)
+def cdlmatchinglow_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLMATCHINGLOW`` applied to each segment."""
+    bars = (open_, high, low, close)
+    c = close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLMATCHINGLOW_LOOKBACK
+        if start >= b:
+            continue
+        t_eq = total_nb(bars, EQUAL, start - 1)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 1) == -1  # two black candles with the same close
+                and color_nb(bars, i) == -1
+                and c[i] <= c[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
+                and c[i] >= c[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)
+            ):
+                out[i] = 100
+            t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
+    return (out,)
