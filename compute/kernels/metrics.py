@@ -137,8 +137,7 @@ def annual_return_nb(returns, annualization):
     if n < 1:
         return NAN
     ending = total_return_nb(returns) + 1.0
-    if ending < 0.0:
-        return NAN  # a negative base to a fractional power: numpy gives NaN too
+    # a negative ending value gives NaN unless the exponent is integral, as in numpy
     return ending ** (1.0 / (n / annualization)) - 1.0
 
 
