@@ -1,11 +1,20 @@
-"""Building blocks shared by every family: NaN-filled allocation, rolling sums, EMA seeding.
+"""Building blocks shared by every family, written once and reused by the ``_seg_nb`` kernels.
 
-Each block writes into a caller-provided output slice so that ``_seg_nb`` kernels can run
-it segment by segment without allocating per symbol.
+Array blocks (``*_into_nb``) write into a caller-provided output slice so that ``_seg_nb``
+kernels can run them segment by segment; scalar blocks (``*_step_nb``, ``true_range_nb``,
+``directional_move_nb``) are single bar updates numba inlines into fused loops.
+
+Parity notes: the reference is the TA-Lib bundled with the ``ta-lib`` 0.8.2 wheel (C library
+0.8.1), not the 0.4 sources most ports follow. It tests for zero in three ways, chosen per
+function: exactly (``> 0.0``), within a fixed band (``TA_IS_ZERO``: |v| < 1e-14) or within a
+band scaled to the operands (``TA_IS_ZERO_SCALED``); the kernels say which they follow, and
+the flat stretches of ``synthetic_rough`` (tests/datasets.py) exercise every one of them.
 """
 
 import numpy as np
 from numba import njit
+
+ZERO_EPS = 1e-14  # TA-Lib's TA_EPSILON, the band of TA_IS_ZERO
 
 
 @njit(cache=True)
@@ -14,6 +23,18 @@ def nan_like_nb(x):
     out = np.empty(x.shape[0], dtype=np.float64)
     out[:] = np.nan
     return out
+
+
+@njit(cache=True)
+def is_zero_nb(v):
+    """TA-Lib's ``TA_IS_ZERO``: |v| below 1e-14."""
+    return -ZERO_EPS < v < ZERO_EPS
+
+
+@njit(cache=True)
+def is_zero_scaled_nb(v, scale):
+    """TA-Lib's ``TA_IS_ZERO_SCALED``: |v| within 1e-14 of ``scale`` (a difference's operands)."""
+    return abs(v) <= ZERO_EPS * scale
 
 
 @njit(cache=True)
@@ -52,3 +73,173 @@ def ema_into_nb(x, out, period, start):
     for i in range(first + 1, n):
         prev = (x[i] - prev) * k + prev
         out[i] = prev
+
+
+@njit(cache=True)
+def _centred_sums_nb(x, lo, hi, inv_period):
+    """Two-pass sums over ``x[lo:hi]``: its mean, and the sums of deviations and squares."""
+    total = 0.0
+    for j in range(lo, hi):
+        total += x[j]
+    centre = total * inv_period
+    s1 = 0.0
+    s2 = 0.0
+    for j in range(lo, hi):
+        d = x[j] - centre
+        s1 += d
+        s2 += d * d
+    return centre, s1, s2
+
+
+@njit(cache=True)
+def var_into_nb(x, out, period):
+    """Write the rolling population variance (TA-Lib VAR) into ``out``, cancellation-free.
+
+    TA-Lib >= 0.7 no longer subtracts E[x]^2 from E[x^2] on raw prices (which loses every
+    digit of a small variance of a large price): it keeps running sums of deviations from a
+    centre near the window and re-centres with an exact two-pass sum whenever the result
+    would lose digits. This does the same in its own way: re-centre when the variance falls
+    below 1e-6 of the mean squared deviation it comes from, when a removed deviation dwarfs
+    the remaining sum, or every 32 windows; after a re-centre a variance below 1e-12 of the
+    mean squared deviation is rounding noise of the mean (a window of equal values) and is
+    exactly 0, as in TA-Lib. The output is never negative.
+    """
+    n = x.shape[0]
+    if n < period:
+        return
+    inv = 1.0 / period
+    centre, s1, s2 = _centred_sums_nb(x, 0, period, inv)
+    mean = s1 * inv
+    v = s2 * inv - mean * mean
+    if v < 1e-12 * (s2 * inv):
+        v = 0.0
+    out[period - 1] = v
+    since = 0
+    for i in range(period, n):
+        d_old = x[i - period] - centre
+        d_new = x[i] - centre
+        s1 = s1 - d_old + d_new
+        s2 = s2 - d_old * d_old + d_new * d_new
+        mean = s1 * inv
+        v = s2 * inv - mean * mean
+        since += 1
+        if v < 1e-6 * (s2 * inv) or d_old * d_old > 1e6 * s2 or since >= 32 * period:
+            since = 0
+            centre, s1, s2 = _centred_sums_nb(x, i - period + 1, i + 1, inv)
+            mean = s1 * inv
+            v = s2 * inv - mean * mean
+            if v < 1e-12 * (s2 * inv):
+                v = 0.0
+        out[i] = v
+
+
+@njit(cache=True)
+def rolling_max_into_nb(x, out, period):
+    """numba equivalent of ``pd.Series(x).rolling(period).max()`` (TA-Lib MAX's values)."""
+    n = x.shape[0]
+    if n < period:
+        return
+    best_idx = -1
+    best = 0.0
+    for i in range(period - 1, n):
+        trailing = i - period + 1
+        if best_idx < trailing:  # the extreme left the window: rescan it
+            best_idx = trailing
+            best = x[trailing]
+            for j in range(trailing + 1, i + 1):
+                if x[j] >= best:
+                    best_idx = j
+                    best = x[j]
+        elif x[i] >= best:
+            best_idx = i
+            best = x[i]
+        out[i] = best
+
+
+@njit(cache=True)
+def rolling_min_into_nb(x, out, period):
+    """numba equivalent of ``pd.Series(x).rolling(period).min()`` (TA-Lib MIN's values)."""
+    n = x.shape[0]
+    if n < period:
+        return
+    best_idx = -1
+    best = 0.0
+    for i in range(period - 1, n):
+        trailing = i - period + 1
+        if best_idx < trailing:
+            best_idx = trailing
+            best = x[trailing]
+            for j in range(trailing + 1, i + 1):
+                if x[j] <= best:
+                    best_idx = j
+                    best = x[j]
+        elif x[i] <= best:
+            best_idx = i
+            best = x[i]
+        out[i] = best
+
+
+@njit(cache=True)
+def wilder_avg_step_nb(prev, value, period_minus_1, inv_period):
+    """Wilder's average (RSI, ATR): ``(prev * (n - 1) + value) / n``."""
+    return (prev * period_minus_1 + value) * inv_period
+
+
+@njit(cache=True)
+def wilder_sum_step_nb(prev, value, inv_period):
+    """Wilder's running sum (+DM, -DM, TR of the DMI family): ``prev - prev / n + value``."""
+    return prev - prev * inv_period + value
+
+
+@njit(cache=True)
+def true_range_nb(high, low, prev_close):
+    """TA-Lib's true range of one bar: max(high - low, |high - prev_close|, |low - prev_close|)."""
+    out = high - low
+    v = abs(prev_close - high)
+    if v > out:
+        out = v
+    v = abs(low - prev_close)
+    if v > out:
+        out = v
+    return out
+
+
+@njit(cache=True)
+def directional_move_nb(high, prev_high, low, prev_low):
+    """Wilder's (+DM, -DM) of one bar: the larger positive move wins, ties give (0, 0)."""
+    up = high - prev_high
+    down = prev_low - low
+    if up > 0 and up > down:
+        return up, 0.0
+    if down > 0 and up < down:
+        return 0.0, down
+    return 0.0, 0.0
+
+
+@njit(cache=True)
+def dmi_sums_into_nb(high, low, close, period, plus_dm, minus_dm, tr):
+    """Write TA-Lib's Wilder-smoothed +DM, -DM and TR sums from index ``period`` on.
+
+    TA-Lib seeds with the plain sums of bars 1..period-1 and applies one smoothing step at
+    bar ``period``; PLUS_DI, MINUS_DI, DX and ADX all start from these sums.
+    """
+    n = high.shape[0]
+    if n <= period:
+        return
+    inv = 1.0 / period
+    sum_p = 0.0
+    sum_m = 0.0
+    sum_tr = 0.0
+    for i in range(1, period):
+        p, m = directional_move_nb(high[i], high[i - 1], low[i], low[i - 1])
+        sum_p += p
+        sum_m += m
+        sum_tr += true_range_nb(high[i], low[i], close[i - 1])
+    for i in range(period, n):
+        p, m = directional_move_nb(high[i], high[i - 1], low[i], low[i - 1])
+        sum_p = wilder_sum_step_nb(sum_p, p, inv)
+        sum_m = wilder_sum_step_nb(sum_m, m, inv)
+        sum_tr = wilder_sum_step_nb(sum_tr, true_range_nb(high[i], low[i], close[i - 1]), inv)
+        plus_dm[i] = sum_p
+        minus_dm[i] = sum_m
+        tr[i] = sum_tr
