@@ -137,7 +137,9 @@ def total_nb(bars, setting, j):
 @njit(cache=True)
 def next_total_nb(bars, setting, total, j):
     """The running total for candle ``j + 1`` from the one for candle ``j``."""
-    return total + (candle_range_nb(bars, setting, j) - candle_range_nb(bars, setting, j - setting[1]))
+    return total + (
+        candle_range_nb(bars, setting, j) - candle_range_nb(bars, setting, j - setting[1])
+    )
 
 
 @njit(cache=True)

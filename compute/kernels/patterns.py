@@ -351,7 +351,8 @@ def cdlabandonedbaby_seg_nb(open_, high, low, close, offsets, penetration):
             if (
                 real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # 1st long
                 and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_DOJI, t_doji, i - 1)  # doji
-                and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short, i)  # 3rd not short
+                and real_body_nb(bars, i)
+                > average_nb(bars, BODY_SHORT, t_short, i)  # 3rd not short
                 and (
                     (  # white, doji gapping up, black gapping down deep into the 1st body
                         color_nb(bars, i - 2) == 1
@@ -769,15 +770,13 @@ def cdlengulfing_seg_nb(open_, high, low, close, offsets):
                 color_nb(bars, i) == 1  # white engulfs black
                 and color_nb(bars, i - 1) == -1
                 and (
-                    (c[i] >= o[i - 1] and o[i] < c[i - 1])
-                    or (c[i] > o[i - 1] and o[i] <= c[i - 1])
+                    (c[i] >= o[i - 1] and o[i] < c[i - 1]) or (c[i] > o[i - 1] and o[i] <= c[i - 1])
                 )
             ) or (
                 color_nb(bars, i) == -1  # black engulfs white
                 and color_nb(bars, i - 1) == 1
                 and (
-                    (o[i] >= c[i - 1] and c[i] < o[i - 1])
-                    or (o[i] > c[i - 1] and c[i] <= o[i - 1])
+                    (o[i] >= c[i - 1] and c[i] < o[i - 1]) or (o[i] > c[i - 1] and c[i] <= o[i - 1])
                 )
             ):
                 # 80 when one end of the bodies matches (engulfing by one side only)
@@ -991,9 +990,9 @@ def cdlhangingman_seg_nb(open_, high, low, close, offsets):
 @njit(cache=True)
 def _harami_nb(bars, out, i):
     """Write the harami code at ``i`` once the long-then-small bodies are established."""
-    if body_top_nb(bars, i) < body_top_nb(bars, i - 1) and body_bottom_nb(
-        bars, i
-    ) > body_bottom_nb(bars, i - 1):
+    if body_top_nb(bars, i) < body_top_nb(bars, i - 1) and body_bottom_nb(bars, i) > body_bottom_nb(
+        bars, i - 1
+    ):
         out[i] = -color_nb(bars, i - 1) * 100
     elif body_top_nb(bars, i) <= body_top_nb(bars, i - 1) and body_bottom_nb(
         bars, i
@@ -1528,4 +1527,716 @@ def cdlmatchinglow_seg_nb(open_, high, low, close, offsets):
             ):
                 out[i] = 100
             t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
+    return (out,)
+
+
+CDLMATHOLD_LOOKBACK = lookback(5, BODY_SHORT, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlmathold_seg_nb(open_, high, low, close, offsets, penetration):
+    """numba equivalent of ``talib.CDLMATHOLD`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, h, c = open_, high, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLMATHOLD_LOOKBACK
+        if start >= b:
+            continue
+        t_long4 = total_nb(bars, BODY_LONG, start - 4)
+        t_short3 = total_nb(bars, BODY_SHORT, start - 3)
+        t_short2 = total_nb(bars, BODY_SHORT, start - 2)
+        t_short1 = total_nb(bars, BODY_SHORT, start - 1)
+        for i in range(start, b):
+            reach = c[i - 4] - real_body_nb(bars, i - 4) * penetration
+            if (
+                # 1st long, then three small
+                real_body_nb(bars, i - 4) > average_nb(bars, BODY_LONG, t_long4, i - 4)
+                and real_body_nb(bars, i - 3) < average_nb(bars, BODY_SHORT, t_short3, i - 3)
+                and real_body_nb(bars, i - 2) < average_nb(bars, BODY_SHORT, t_short2, i - 2)
+                and real_body_nb(bars, i - 1) < average_nb(bars, BODY_SHORT, t_short1, i - 1)
+                # white, black, any two, white
+                and color_nb(bars, i - 4) == 1
+                and color_nb(bars, i - 3) == -1
+                and color_nb(bars, i) == 1
+                and body_gap_up_nb(bars, i - 3, i - 4)  # 2nd gaps up from the 1st
+                # 3rd and 4th hold within the 1st body, above the penetration level
+                and body_bottom_nb(bars, i - 2) < c[i - 4]
+                and body_bottom_nb(bars, i - 1) < c[i - 4]
+                and body_bottom_nb(bars, i - 2) > reach
+                and body_bottom_nb(bars, i - 1) > reach
+                # 2nd to 4th falling
+                and body_top_nb(bars, i - 2) < o[i - 3]
+                and body_top_nb(bars, i - 1) < body_top_nb(bars, i - 2)
+                # 5th opens above the prior close, closes above the reaction highs
+                and o[i] > c[i - 1]
+                and c[i] > max(max(h[i - 3], h[i - 2]), h[i - 1])
+            ):
+                out[i] = 100
+            t_long4 = next_total_nb(bars, BODY_LONG, t_long4, i - 4)
+            t_short3 = next_total_nb(bars, BODY_SHORT, t_short3, i - 3)
+            t_short2 = next_total_nb(bars, BODY_SHORT, t_short2, i - 2)
+            t_short1 = next_total_nb(bars, BODY_SHORT, t_short1, i - 1)
+    return (out,)
+
+
+CDLMORNINGDOJISTAR_LOOKBACK = lookback(3, BODY_DOJI, BODY_LONG, BODY_SHORT)
+
+
+@njit(cache=True)
+def cdlmorningdojistar_seg_nb(open_, high, low, close, offsets, penetration):
+    """numba equivalent of ``talib.CDLMORNINGDOJISTAR`` applied to each segment."""
+    bars = (open_, high, low, close)
+    c = close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLMORNINGDOJISTAR_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 2)
+        t_doji = total_nb(bars, BODY_DOJI, start - 1)
+        t_short = total_nb(bars, BODY_SHORT, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long black
+                and color_nb(bars, i - 2) == -1
+                and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_DOJI, t_doji, i - 1)  # doji
+                and body_gap_down_nb(bars, i - 1, i - 2)  # gapping down
+                and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short, i)  # not short
+                and color_nb(bars, i) == 1  # white, closing well within the 1st body
+                and c[i] > c[i - 2] + real_body_nb(bars, i - 2) * penetration
+            ):
+                out[i] = 100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
+            t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i - 1)
+            t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
+    return (out,)
+
+
+CDLMORNINGSTAR_LOOKBACK = lookback(3, BODY_SHORT, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlmorningstar_seg_nb(open_, high, low, close, offsets, penetration):
+    """numba equivalent of ``talib.CDLMORNINGSTAR`` applied to each segment."""
+    bars = (open_, high, low, close)
+    c = close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLMORNINGSTAR_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 2)
+        t_short1 = total_nb(bars, BODY_SHORT, start - 1)
+        t_short0 = total_nb(bars, BODY_SHORT, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long black
+                and color_nb(bars, i - 2) == -1
+                and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short1, i - 1)
+                and body_gap_down_nb(bars, i - 1, i - 2)  # short 2nd gapping down
+                and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short0, i)  # not short
+                and color_nb(bars, i) == 1  # white, closing well within the 1st body
+                and c[i] > c[i - 2] + real_body_nb(bars, i - 2) * penetration
+            ):
+                out[i] = 100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
+            t_short1 = next_total_nb(bars, BODY_SHORT, t_short1, i - 1)
+            t_short0 = next_total_nb(bars, BODY_SHORT, t_short0, i)
+    return (out,)
+
+
+CDLONNECK_LOOKBACK = lookback(2, EQUAL, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlonneck_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLONNECK`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, lo_, c = open_, low, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLONNECK_LOOKBACK
+        if start >= b:
+            continue
+        t_eq = total_nb(bars, EQUAL, start - 1)
+        t_long = total_nb(bars, BODY_LONG, start - 1)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 1) == -1  # 1st: long black
+                and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)
+                and color_nb(bars, i) == 1  # 2nd: white, opening below the prior low
+                and o[i] < lo_[i - 1]
+                # closing at the prior low
+                and c[i] <= lo_[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
+                and c[i] >= lo_[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)
+            ):
+                out[i] = -100
+            t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
+    return (out,)
+
+
+CDLPIERCING_LOOKBACK = lookback(2, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlpiercing_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLPIERCING`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, lo_, c = open_, low, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLPIERCING_LOOKBACK
+        if start >= b:
+            continue
+        t_long1 = total_nb(bars, BODY_LONG, start - 1)
+        t_long0 = total_nb(bars, BODY_LONG, start)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 1) == -1  # 1st: long black
+                and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1)
+                and color_nb(bars, i) == 1  # 2nd: long white
+                and real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long0, i)
+                and o[i] < lo_[i - 1]  # opening below the prior low
+                and c[i] < o[i - 1]  # closing within the prior body, above its midpoint
+                and c[i] > c[i - 1] + real_body_nb(bars, i - 1) * 0.5
+            ):
+                out[i] = 100
+            t_long1 = next_total_nb(bars, BODY_LONG, t_long1, i - 1)
+            t_long0 = next_total_nb(bars, BODY_LONG, t_long0, i)
+    return (out,)
+
+
+CDLRICKSHAWMAN_LOOKBACK = lookback(1, BODY_DOJI, SHADOW_LONG, NEAR)
+
+
+@njit(cache=True)
+def cdlrickshawman_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLRICKSHAWMAN`` applied to each segment."""
+    bars = (open_, high, low, close)
+    lo_ = low
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLRICKSHAWMAN_LOOKBACK
+        if start >= b:
+            continue
+        t_doji = total_nb(bars, BODY_DOJI, start)
+        t_sl = total_nb(bars, SHADOW_LONG, start)
+        t_near = total_nb(bars, NEAR, start)
+        for i in range(start, b):
+            mid = lo_[i] + high_low_nb(bars, i) / 2
+            if (
+                real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)  # doji
+                and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long
+                and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # shadows
+                # body near the middle of the range
+                and body_bottom_nb(bars, i) <= mid + average_nb(bars, NEAR, t_near, i)
+                and body_top_nb(bars, i) >= mid - average_nb(bars, NEAR, t_near, i)
+            ):
+                out[i] = 100
+            t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
+            t_sl = next_total_nb(bars, SHADOW_LONG, t_sl, i)
+            t_near = next_total_nb(bars, NEAR, t_near, i)
+    return (out,)
+
+
+CDLRISEFALL3METHODS_LOOKBACK = lookback(5, BODY_SHORT, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlrisefall3methods_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLRISEFALL3METHODS`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, h, lo_, c = open_, high, low, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLRISEFALL3METHODS_LOOKBACK
+        if start >= b:
+            continue
+        t_long4 = total_nb(bars, BODY_LONG, start - 4)
+        t_short3 = total_nb(bars, BODY_SHORT, start - 3)
+        t_short2 = total_nb(bars, BODY_SHORT, start - 2)
+        t_short1 = total_nb(bars, BODY_SHORT, start - 1)
+        t_long0 = total_nb(bars, BODY_LONG, start)
+        for i in range(start, b):
+            d = color_nb(bars, i - 4)  # +1 rising, -1 falling: flips the comparisons below
+            if (
+                # 1st long, then three small, 5th long
+                real_body_nb(bars, i - 4) > average_nb(bars, BODY_LONG, t_long4, i - 4)
+                and real_body_nb(bars, i - 3) < average_nb(bars, BODY_SHORT, t_short3, i - 3)
+                and real_body_nb(bars, i - 2) < average_nb(bars, BODY_SHORT, t_short2, i - 2)
+                and real_body_nb(bars, i - 1) < average_nb(bars, BODY_SHORT, t_short1, i - 1)
+                and real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long0, i)
+                # white, three black, white (or the reverse)
+                and color_nb(bars, i - 4) == -color_nb(bars, i - 3)
+                and color_nb(bars, i - 3) == color_nb(bars, i - 2)
+                and color_nb(bars, i - 2) == color_nb(bars, i - 1)
+                and color_nb(bars, i - 1) == -color_nb(bars, i)
+                # 2nd to 4th: part of each body within the 1st range
+                and body_bottom_nb(bars, i - 3) < h[i - 4]
+                and body_top_nb(bars, i - 3) > lo_[i - 4]
+                and body_bottom_nb(bars, i - 2) < h[i - 4]
+                and body_top_nb(bars, i - 2) > lo_[i - 4]
+                and body_bottom_nb(bars, i - 1) < h[i - 4]
+                and body_top_nb(bars, i - 1) > lo_[i - 4]
+                # 2nd to 4th falling (rising)
+                and c[i - 2] * d < c[i - 3] * d
+                and c[i - 1] * d < c[i - 2] * d
+                # 5th opens beyond the prior close and closes beyond the 1st close
+                and o[i] * d > c[i - 1] * d
+                and c[i] * d > c[i - 4] * d
+            ):
+                out[i] = 100 * d
+            t_long4 = next_total_nb(bars, BODY_LONG, t_long4, i - 4)
+            t_short3 = next_total_nb(bars, BODY_SHORT, t_short3, i - 3)
+            t_short2 = next_total_nb(bars, BODY_SHORT, t_short2, i - 2)
+            t_short1 = next_total_nb(bars, BODY_SHORT, t_short1, i - 1)
+            t_long0 = next_total_nb(bars, BODY_LONG, t_long0, i)
+    return (out,)
+
+
+CDLSEPARATINGLINES_LOOKBACK = lookback(2, SHADOW_VERY_SHORT, BODY_LONG, EQUAL)
+
+
+@njit(cache=True)
+def cdlseparatinglines_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLSEPARATINGLINES`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o = open_
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLSEPARATINGLINES_LOOKBACK
+        if start >= b:
+            continue
+        t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
+        t_long = total_nb(bars, BODY_LONG, start)
+        t_eq = total_nb(bars, EQUAL, start - 1)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 1) == -color_nb(bars, i)  # opposite colors, same open
+                and o[i] <= o[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
+                and o[i] >= o[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)
+                and real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i)  # belt hold
+                and (
+                    (
+                        color_nb(bars, i) == 1
+                        and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                    )
+                    or (
+                        color_nb(bars, i) == -1
+                        and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                    )
+                )
+            ):
+                out[i] = color_nb(bars, i) * 100
+            t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i)
+            t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
+    return (out,)
+
+
+CDLSHOOTINGSTAR_LOOKBACK = lookback(2, BODY_SHORT, SHADOW_LONG, SHADOW_VERY_SHORT)
+
+
+@njit(cache=True)
+def cdlshootingstar_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLSHOOTINGSTAR`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLSHOOTINGSTAR_LOOKBACK
+        if start >= b:
+            continue
+        t_body = total_nb(bars, BODY_SHORT, start)
+        t_sl = total_nb(bars, SHADOW_LONG, start)
+        t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)  # small body
+                and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long upper
+                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                and body_gap_up_nb(bars, i, i - 1)  # gapping up
+            ):
+                out[i] = -100
+            t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
+            t_sl = next_total_nb(bars, SHADOW_LONG, t_sl, i)
+            t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+    return (out,)
+
+
+CDLSHORTLINE_LOOKBACK = lookback(1, BODY_SHORT, SHADOW_SHORT)
+
+
+@njit(cache=True)
+def cdlshortline_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLSHORTLINE`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLSHORTLINE_LOOKBACK
+        if start >= b:
+            continue
+        t_body = total_nb(bars, BODY_SHORT, start)
+        t_shadow = total_nb(bars, SHADOW_SHORT, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)
+                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i)
+                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i)
+            ):
+                out[i] = color_nb(bars, i) * 100
+            t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
+            t_shadow = next_total_nb(bars, SHADOW_SHORT, t_shadow, i)
+    return (out,)
+
+
+CDLSPINNINGTOP_LOOKBACK = lookback(1, BODY_SHORT)
+
+
+@njit(cache=True)
+def cdlspinningtop_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLSPINNINGTOP`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLSPINNINGTOP_LOOKBACK
+        if start >= b:
+            continue
+        t_body = total_nb(bars, BODY_SHORT, start)
+        for i in range(start, b):
+            body = real_body_nb(bars, i)
+            if (
+                body < average_nb(bars, BODY_SHORT, t_body, i)  # small body, longer shadows
+                and upper_shadow_nb(bars, i) > body
+                and lower_shadow_nb(bars, i) > body
+            ):
+                out[i] = color_nb(bars, i) * 100
+            t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
+    return (out,)
+
+
+CDLSTALLEDPATTERN_LOOKBACK = lookback(3, BODY_LONG, BODY_SHORT, SHADOW_VERY_SHORT, NEAR)
+
+
+@njit(cache=True)
+def cdlstalledpattern_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLSTALLEDPATTERN`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, c = open_, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLSTALLEDPATTERN_LOOKBACK
+        if start >= b:
+            continue
+        t_long2 = total_nb(bars, BODY_LONG, start - 2)
+        t_long1 = total_nb(bars, BODY_LONG, start - 1)
+        t_short = total_nb(bars, BODY_SHORT, start)
+        t_vs = total_nb(bars, SHADOW_VERY_SHORT, start - 1)
+        t_near2 = total_nb(bars, NEAR, start - 2)
+        t_near1 = total_nb(bars, NEAR, start - 1)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 2) == 1  # three white candles with higher closes
+                and color_nb(bars, i - 1) == 1
+                and color_nb(bars, i) == 1
+                and c[i] > c[i - 1]
+                and c[i - 1] > c[i - 2]
+                # 1st and 2nd long, the 2nd with a very short upper shadow
+                and real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long2, i - 2)
+                and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1)
+                and upper_shadow_nb(bars, i - 1) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i - 1)
+                # 2nd opens within or near the 1st body
+                and o[i - 1] > o[i - 2]
+                and o[i - 1] <= c[i - 2] + average_nb(bars, NEAR, t_near2, i - 2)
+                # 3rd: small, riding on the shoulder of the 2nd
+                and real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_short, i)
+                and o[i]
+                >= c[i - 1] - real_body_nb(bars, i) - average_nb(bars, NEAR, t_near1, i - 1)
+            ):
+                out[i] = -100
+            t_long2 = next_total_nb(bars, BODY_LONG, t_long2, i - 2)
+            t_near2 = next_total_nb(bars, NEAR, t_near2, i - 2)
+            t_long1 = next_total_nb(bars, BODY_LONG, t_long1, i - 1)
+            t_near1 = next_total_nb(bars, NEAR, t_near1, i - 1)
+            t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
+            t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i - 1)
+    return (out,)
+
+
+CDLSTICKSANDWICH_LOOKBACK = lookback(3, EQUAL)
+
+
+@njit(cache=True)
+def cdlsticksandwich_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLSTICKSANDWICH`` applied to each segment."""
+    bars = (open_, high, low, close)
+    lo_, c = low, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLSTICKSANDWICH_LOOKBACK
+        if start >= b:
+            continue
+        t_eq = total_nb(bars, EQUAL, start - 2)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 2) == -1  # black, white, black
+                and color_nb(bars, i - 1) == 1
+                and color_nb(bars, i) == -1
+                and lo_[i - 1] > c[i - 2]  # 2nd trades above the 1st close
+                and c[i] <= c[i - 2] + average_nb(bars, EQUAL, t_eq, i - 2)  # 1st, 3rd same close
+                and c[i] >= c[i - 2] - average_nb(bars, EQUAL, t_eq, i - 2)
+            ):
+                out[i] = 100
+            t_eq = next_total_nb(bars, EQUAL, t_eq, i - 2)
+    return (out,)
+
+
+CDLTAKURI_LOOKBACK = lookback(1, BODY_DOJI, SHADOW_VERY_SHORT, SHADOW_VERY_LONG)
+
+
+@njit(cache=True)
+def cdltakuri_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLTAKURI`` applied to each segment."""
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLTAKURI_LOOKBACK
+        if start >= b:
+            continue
+        t_doji = total_nb(bars, BODY_DOJI, start)
+        t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
+        t_vl = total_nb(bars, SHADOW_VERY_LONG, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)
+                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_LONG, t_vl, i)
+            ):
+                out[i] = 100
+            t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
+            t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+            t_vl = next_total_nb(bars, SHADOW_VERY_LONG, t_vl, i)
+    return (out,)
+
+
+CDLTASUKIGAP_LOOKBACK = lookback(3, NEAR)
+
+
+@njit(cache=True)
+def cdltasukigap_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLTASUKIGAP`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, c = open_, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLTASUKIGAP_LOOKBACK
+        if start >= b:
+            continue
+        t_near = total_nb(bars, NEAR, start - 1)
+        for i in range(start, b):
+            if (  # upside gap; white, then black opening in its body, closing in the gap
+                body_gap_up_nb(bars, i - 1, i - 2)
+                and color_nb(bars, i - 1) == 1
+                and color_nb(bars, i) == -1
+                and o[i] < c[i - 1]
+                and o[i] > o[i - 1]
+                and c[i] < o[i - 1]
+                and c[i] > body_top_nb(bars, i - 2)
+                # bodies of about the same size
+                and abs(real_body_nb(bars, i - 1) - real_body_nb(bars, i))
+                < average_nb(bars, NEAR, t_near, i - 1)
+            ) or (  # downside gap; black, then white opening in its body, closing in the gap
+                body_gap_down_nb(bars, i - 1, i - 2)
+                and color_nb(bars, i - 1) == -1
+                and color_nb(bars, i) == 1
+                and o[i] < o[i - 1]
+                and o[i] > c[i - 1]
+                and c[i] > o[i - 1]
+                and c[i] < body_bottom_nb(bars, i - 2)
+                and abs(real_body_nb(bars, i - 1) - real_body_nb(bars, i))
+                < average_nb(bars, NEAR, t_near, i - 1)
+            ):
+                out[i] = color_nb(bars, i - 1) * 100
+            t_near = next_total_nb(bars, NEAR, t_near, i - 1)
+    return (out,)
+
+
+CDLTHRUSTING_LOOKBACK = lookback(2, EQUAL, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlthrusting_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLTHRUSTING`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, lo_, c = open_, low, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLTHRUSTING_LOOKBACK
+        if start >= b:
+            continue
+        t_eq = total_nb(bars, EQUAL, start - 1)
+        t_long = total_nb(bars, BODY_LONG, start - 1)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 1) == -1  # 1st: long black
+                and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)
+                and color_nb(bars, i) == 1  # 2nd: white, opening below the prior low
+                and o[i] < lo_[i - 1]
+                # closing into the prior body, but not above its midpoint
+                and c[i] > c[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
+                and c[i] <= c[i - 1] + real_body_nb(bars, i - 1) * 0.5
+            ):
+                out[i] = -100
+            t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
+    return (out,)
+
+
+CDLTRISTAR_LOOKBACK = lookback(3, BODY_DOJI)
+
+
+@njit(cache=True)
+def cdltristar_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLTRISTAR`` applied to each segment.
+
+    TA-Lib judges all three dojis against the average before the first one.
+    """
+    bars = (open_, high, low, close)
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLTRISTAR_LOOKBACK
+        if start >= b:
+            continue
+        t_doji = total_nb(bars, BODY_DOJI, start - 2)
+        for i in range(start, b):
+            doji = average_nb(bars, BODY_DOJI, t_doji, i - 2)
+            if (
+                real_body_nb(bars, i - 2) <= doji
+                and real_body_nb(bars, i - 1) <= doji
+                and real_body_nb(bars, i) <= doji
+            ):
+                # 2nd gaps up and the 3rd is not higher: bearish; the reverse: bullish
+                if body_gap_up_nb(bars, i - 1, i - 2) and body_top_nb(bars, i) < body_top_nb(
+                    bars, i - 1
+                ):
+                    out[i] = -100
+                if body_gap_down_nb(bars, i - 1, i - 2) and body_bottom_nb(
+                    bars, i
+                ) > body_bottom_nb(bars, i - 1):
+                    out[i] = 100
+            t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i - 2)
+    return (out,)
+
+
+CDLUNIQUE3RIVER_LOOKBACK = lookback(3, BODY_SHORT, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlunique3river_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLUNIQUE3RIVER`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, lo_, c = open_, low, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLUNIQUE3RIVER_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 2)
+        t_short = total_nb(bars, BODY_SHORT, start)
+        for i in range(start, b):
+            if (
+                real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long black
+                and color_nb(bars, i - 2) == -1
+                and color_nb(bars, i - 1) == -1  # 2nd: black harami with a lower low
+                and c[i - 1] > c[i - 2]
+                and o[i - 1] <= o[i - 2]
+                and lo_[i - 1] < lo_[i - 2]
+                and real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_short, i)  # 3rd: short
+                and color_nb(bars, i) == 1  # white, opening not below the 2nd low
+                and o[i] > lo_[i - 1]
+            ):
+                out[i] = 100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
+            t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
+    return (out,)
+
+
+CDLUPSIDEGAP2CROWS_LOOKBACK = lookback(3, BODY_SHORT, BODY_LONG)
+
+
+@njit(cache=True)
+def cdlupsidegap2crows_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLUPSIDEGAP2CROWS`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, c = open_, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        start = a + CDLUPSIDEGAP2CROWS_LOOKBACK
+        if start >= b:
+            continue
+        t_long = total_nb(bars, BODY_LONG, start - 2)
+        t_short = total_nb(bars, BODY_SHORT, start - 1)
+        for i in range(start, b):
+            if (
+                color_nb(bars, i - 2) == 1  # 1st: long white
+                and real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)
+                and color_nb(bars, i - 1) == -1  # 2nd: short black gapping up
+                and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short, i - 1)
+                and body_gap_up_nb(bars, i - 1, i - 2)
+                and color_nb(bars, i) == -1  # 3rd: black engulfing the 2nd body
+                and o[i] > o[i - 1]
+                and c[i] < c[i - 1]
+                and c[i] > c[i - 2]  # closing above the 1st
+            ):
+                out[i] = -100
+            t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
+            t_short = next_total_nb(bars, BODY_SHORT, t_short, i - 1)
+    return (out,)
+
+
+CDLXSIDEGAP3METHODS_LOOKBACK = lookback(3)
+
+
+@njit(cache=True)
+def cdlxsidegap3methods_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.CDLXSIDEGAP3METHODS`` applied to each segment."""
+    bars = (open_, high, low, close)
+    o, c = open_, close
+    out = zeros_int_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        for i in range(a + CDLXSIDEGAP3METHODS_LOOKBACK, b):
+            if (
+                color_nb(bars, i - 2) == color_nb(bars, i - 1)  # two of one color
+                and color_nb(bars, i - 1) == -color_nb(bars, i)  # 3rd of the other
+                and o[i] < body_top_nb(bars, i - 1)  # opening within the 2nd body
+                and o[i] > body_bottom_nb(bars, i - 1)
+                and c[i] < body_top_nb(bars, i - 2)  # closing within the 1st body
+                and c[i] > body_bottom_nb(bars, i - 2)
+                and (
+                    (color_nb(bars, i - 2) == 1 and body_gap_up_nb(bars, i - 1, i - 2))
+                    or (color_nb(bars, i - 2) == -1 and body_gap_down_nb(bars, i - 1, i - 2))
+                )
+            ):
+                out[i] = color_nb(bars, i - 2) * 100
     return (out,)
