@@ -18,6 +18,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 # Per bar: timestamp (int64) + OHLCV (5 float64) as Arrow, then as numpy copies for kernels.
 _INPUT_BYTES = 6 * 8
 # Per strategy and bar: target, position/equity/cash scratch in the backtest, and the equity
@@ -122,3 +124,20 @@ def plan_batches(
 
 def _batch(index: int, symbols: Sequence[str], bars: int, bytes_per_bar: int) -> Batch:
     return Batch(index, tuple(symbols), bars, bars * bytes_per_bar)
+
+
+def infer_annualization(n_rows: np.ndarray, first_us: np.ndarray, last_us: np.ndarray) -> float:
+    """Bars per year from the input's row counts and time spans (microseconds since epoch).
+
+    The median over symbols of observed bars per calendar year; anything between 200 and 270
+    (daily bars on trading days or weekdays) is taken as the usual 252.
+    """
+    n = np.asarray(n_rows, dtype=np.float64)
+    span_years = (
+        np.asarray(last_us, dtype=np.float64) - np.asarray(first_us, dtype=np.float64)
+    ) / (365.25 * 86_400e6)
+    ok = (n > 1) & (span_years > 0)
+    if not ok.any():
+        return 252.0
+    per_year = float(np.median((n[ok] - 1) / span_years[ok]))
+    return 252.0 if 200 <= per_year <= 270 else round(per_year, 1)

@@ -67,3 +67,18 @@ def test_estimate_grows_with_outputs_and_strategies(outs, strats):
     base = estimate_bytes_per_bar(outs, strats)
     assert estimate_bytes_per_bar(outs + 1, strats) > base
     assert estimate_bytes_per_bar(outs, strats + 1) > base
+
+
+def test_annualization_is_252_for_daily_and_observed_for_hourly():
+    import numpy as np
+
+    from compute.planner import infer_annualization
+
+    year_us = 365.25 * 86_400e6
+    daily = infer_annualization(
+        np.array([2521, 2600]), np.array([0, 0]), np.array([10 * year_us] * 2)
+    )
+    hourly = infer_annualization(np.array([8767]), np.array([0]), np.array([year_us]))
+    assert daily == 252.0
+    assert hourly == 8766.0
+    assert infer_annualization(np.array([1]), np.array([0]), np.array([0])) == 252.0

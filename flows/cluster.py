@@ -1,0 +1,118 @@
+"""The Dask side of a run: a LocalCluster on 127.0.0.1 by default, or any scheduler address.
+
+Workers get a writable numba cache directory (set before numba is imported in a spawned
+worker, and re-read on workers of an existing cluster) so compiled kernels are reused
+across runs; ``warm_up`` compiles the kernels once per worker before any batch is timed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from distributed import Client, LocalCluster
+
+from compute.errors import ConfigError
+
+log = logging.getLogger("barpipe.cluster")
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What a run needs to know about the cluster it got."""
+
+    address: str
+    dashboard: str | None
+    n_workers: int
+    n_threads: int
+    worker_memory: int
+    local: bool
+
+
+def numba_cache_dir() -> str:
+    """The numba cache folder: ``$NUMBA_CACHE_DIR`` or ``~/.cache/barpipe/numba``."""
+    path = os.environ.get("NUMBA_CACHE_DIR") or str(Path.home() / ".cache" / "barpipe" / "numba")
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _set_numba_cache(path: str) -> str:
+    """Runs on a worker: point numba's cache at ``path`` even if numba is already imported."""
+    os.environ["NUMBA_CACHE_DIR"] = path
+    import numba
+
+    numba.config.reload_config()
+    return numba.config.CACHE_DIR
+
+
+@contextlib.contextmanager
+def open_cluster(
+    *,
+    address: str | None,
+    n_workers: int | None,
+    threads_per_worker: int,
+    memory_limit: str | int,
+    dashboard_address: str | None,
+    host: str = "127.0.0.1",
+    processes: bool = True,
+) -> Iterator[tuple[Client, ClusterInfo]]:
+    """Connect to ``address`` or start a LocalCluster; close what was started on exit."""
+    cache = numba_cache_dir()
+    os.environ["NUMBA_CACHE_DIR"] = cache  # inherited by spawned local workers
+    cluster: LocalCluster | None = None
+    try:
+        if address:
+            try:
+                client = Client(address, timeout="20s")
+            except OSError as err:
+                raise ConfigError(
+                    f"cannot reach the Dask scheduler at {address!r} ({err}); "
+                    "check cluster.address / --scheduler"
+                ) from err
+        else:
+            cluster = LocalCluster(
+                n_workers=n_workers or os.cpu_count() or 1,
+                threads_per_worker=threads_per_worker,
+                memory_limit=memory_limit,
+                processes=processes,
+                host=host,
+                scheduler_port=0,
+                dashboard_address=dashboard_address or f"{host}:0",
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster)
+    except ValueError as err:  # dask's parse errors for memory_limit and addresses
+        raise ConfigError(f"cannot start the Dask cluster: {err}") from err
+    try:
+        if address:
+            client.run(_set_numba_cache, cache)
+        yield client, describe(client, local=cluster is not None)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def describe(client: Client, *, local: bool) -> ClusterInfo:
+    """Workers, threads and the smallest worker memory limit of ``client``'s cluster."""
+    info = client.scheduler_info(n_workers=-1)
+    workers = info.get("workers", {}).values()
+    limits = [w.get("memory_limit") or 0 for w in workers]
+    return ClusterInfo(
+        address=client.scheduler.address,
+        dashboard=client.dashboard_link if info.get("services", {}).get("dashboard") else None,
+        n_workers=len(limits),
+        n_threads=sum(w.get("nthreads", 1) for w in workers),
+        worker_memory=min((x for x in limits if x), default=4 * 2**30),
+        local=local,
+    )
+
+
+def warm_up(client: Client, fn: Callable[[], Any]) -> None:
+    """Run ``fn`` once on every worker (compiles or loads the numba kernels)."""
+    client.run(fn)

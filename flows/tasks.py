@@ -1,0 +1,134 @@
+"""What runs on a Dask worker: one batch from input to staged outputs.
+
+``process_batch`` is a short adapter: load the batch's bars (storage), validate them
+(storage), compute everything (compute.pipeline), stage the outputs (storage), and return a
+small summary (counts, quarantine records, seconds per stage, the worker's peak RSS), never
+data. Staged file names depend only on (run id, table, batch), so a task that Dask runs twice
+after a worker dies overwrites its own files and the run's results do not change.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from compute import pipeline
+from storage import bars, outputs, validate
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """Everything a worker needs for one batch, as plain picklable values."""
+
+    run_id: str
+    batch: int
+    symbols: tuple[str, ...]
+    input_path: str
+    input_options: dict[str, Any]
+    output_path: str
+    output_options: dict[str, Any]
+    start: str | None
+    end: str | None
+    min_bars: int
+    indicators: tuple[pipeline.IndicatorRequest, ...]
+    strategies: tuple[pipeline.StrategyRequest, ...]
+    backtest: dict[str, Any]
+    annualization: float
+    risk_free: float
+    write_equity: bool
+    write_indicators: bool = False
+
+
+@dataclass
+class BatchSummary:
+    """What a batch reports back to the flow."""
+
+    batch: int
+    n_rows_in: int = 0
+    n_rows_processed: int = 0
+    n_rows_quarantined: int = 0
+    n_symbols: int = 0
+    n_trades: int = 0
+    trades_by_side: dict[str, int] = field(default_factory=dict)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    peak_rss_bytes: int = 0
+    worker: str = ""
+
+
+def _filesystem(options: dict[str, Any], path: str) -> Any:
+    """An fsspec filesystem built with ``options`` for URLs that need them, else None."""
+    if not options or "://" not in path:
+        return None
+    import fsspec
+
+    return fsspec.filesystem(path.split("://", 1)[0], **options)
+
+
+def process_batch(job: BatchJob) -> dict[str, Any]:
+    """Load, validate, compute and stage one batch; return its ``BatchSummary`` as a dict."""
+    summary = BatchSummary(batch=job.batch)
+    clock = time.perf_counter()
+    table = bars.load_bars(
+        job.input_path,
+        symbols=job.symbols,
+        start=job.start,
+        end=job.end,
+        filesystem=_filesystem(job.input_options, job.input_path),
+        allow_empty=True,
+    )
+    summary.seconds["load"] = time.perf_counter() - clock
+    summary.n_rows_in = table.num_rows
+
+    clock = time.perf_counter()
+    clean, records, notes = validate.validate_bars(table, job.min_bars)
+    del table
+    summary.seconds["validate"] = time.perf_counter() - clock
+    summary.notes = notes
+    summary.quarantine = [asdict(r) for r in records]
+    summary.n_rows_quarantined = sum(r.n_rows for r in records)
+    summary.n_rows_processed = clean.num_rows
+
+    result = pipeline.run_batch(
+        clean,
+        run_id=job.run_id,
+        indicator_requests=job.indicators,
+        strategy_requests=job.strategies,
+        backtest_params=job.backtest,
+        annualization=job.annualization,
+        risk_free=job.risk_free,
+        with_equity=job.write_equity,
+        with_indicators=job.write_indicators,
+    )
+    summary.seconds.update(result.seconds)
+    summary.n_symbols = result.n_symbols
+    summary.n_trades = result.trades.num_rows
+    if result.trades.num_rows:
+        sides, counts = np.unique(
+            result.trades["side"].to_numpy(zero_copy_only=False), return_counts=True
+        )
+        summary.trades_by_side = {str(s): int(c) for s, c in zip(sides, counts, strict=True)}
+
+    clock = time.perf_counter()
+    fs = _filesystem(job.output_options, job.output_path)
+    staged = {
+        "trades": result.trades,
+        "metrics": result.metrics,
+        "quarantine": validate.quarantine_table(records, job.run_id),
+    }
+    if result.equity is not None:
+        staged["equity"] = result.equity
+    for name, data in staged.items():
+        if data.num_columns:
+            outputs.write_staged(data, job.output_path, job.run_id, name, job.batch, fs)
+    summary.seconds["write"] = time.perf_counter() - clock
+    summary.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    summary.worker = f"{socket.gethostname()}:{os.getpid()}"
+    return asdict(summary)
