@@ -1,0 +1,497 @@
+"""Ehlers' Hilbert-transform family as TA-Lib computes it: HT_* and MAMA.
+
+One pass, ``hilbert_nb``, runs the machinery every function shares, in TA-Lib's arithmetic
+order: the 4-bar WMA price smoother (running-sum form), the four 4-bar weighted filters
+(detrender, Q1, jI, jQ) with separate histories for odd and even bars, the homodyne
+discriminator (I2/Q2, Re/Im) and the period clamped to [0.67x, 1.5x] of the previous one and
+to [6, 50], then smoothed 0.2/0.8 and 0.33/0.67. It writes per-bar arrays (I1, Q1, smoothed
+price, smoothed period); each function then derives its outputs from them:
+
+- HT_DCPERIOD, HT_PHASOR, MAMA: state starts at bar 12, first output at 32;
+- HT_DCPHASE, HT_SINE, HT_TRENDLINE, HT_TRENDMODE: state starts at bar 37, first output at
+  63, so their internal period differs from HT_DCPERIOD's on the same bar (TA-Lib's warm-up
+  loops differ: 9 versus 34 smoother bars before the Hilbert state starts);
+- the DC phase is a DFT of the smoothed price over the last int(period + 0.5) bars (a
+  50-bar ring that holds zeros before the state starts); the trendline averages the raw
+  price over the same window.
+
+TA-Lib's default unstable period is 0, which is what these reproduce. Like TA-Lib's Python
+wrapper, leading NaNs are skipped: a series starts at its first non-NaN value.
+
+TA-Lib 0.8 computes several of the smoothing steps with C's ``fma`` (one rounding for
+``a*b + c``), in both its generic and its FMA-instruction builds; ``fma_nb`` reproduces each
+of them, which makes every output here equal to TA-Lib's to the bit (tests/unit/test_cycle.py).
+Where an expression has two products, which one is fused follows TA-Lib's binary.
+"""
+
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+from compute.kernels.common import nan_like_nb
+
+A = 0.0962
+B = 0.5769
+_ATAN1 = math.atan(1.0)
+# TA-Lib writes 180/(4*atan(1)) in some functions and 45/atan(1) in others: equal to the bit,
+# since multiplying by 4 is exact.
+RAD2DEG = 45.0 / _ATAN1
+DEG2RAD = 1.0 / RAD2DEG
+TWO_PI = _ATAN1 * 8.0
+
+SHORT_WARM = 9  # smoother bars before the Hilbert state starts, lookback 32 functions
+LONG_WARM = 34  # same, lookback 63 functions
+SHORT_LOOKBACK = 32
+LONG_LOOKBACK = 63
+
+DETRENDER, Q1, JI, JQ = 0, 1, 2, 3
+
+
+@intrinsic
+def fma_nb(typingctx, a, b, c):
+    """``a * b + c`` rounded once, like C's ``fma`` (LLVM's ``llvm.fma``: one instruction on
+    CPUs with FMA, a correctly rounded fallback elsewhere)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        # numba has already cast the arguments to the float64 of ``sig``
+        dbl = ir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.fma", [dbl], ir.FunctionType(dbl, [dbl] * 3))
+        return builder.call(fn, list(args))
+
+    return sig, codegen
+
+
+def mama_lookback() -> int:
+    """TA-Lib's MAMA lookback (unstable period 0), whatever the limits."""
+    return SHORT_LOOKBACK
+
+
+@njit(cache=True)
+def first_valid_nb(x):
+    """Index of the first non-NaN value of ``x``, or ``len(x)``."""
+    for i in range(x.shape[0]):
+        if not np.isnan(x[i]):
+            return i
+    return x.shape[0]
+
+
+@njit(cache=True)
+def hilbert_filter_nb(state, f, parity, k, value, adjust):
+    """TA-Lib's 4-bar Hilbert filter ``f`` on a bar of ``parity``, in its operation order.
+
+    Equals ``(A*v[t] + B*v[t-2] - B*v[t-4] - A*v[t-6]) * adjust``: each parity keeps its own
+    3-slot ring of ``A*v`` (slot ``k``), the previous ``B*v`` and the previous input.
+    """
+    scaled = A * value
+    out = 0.0 - state[f, parity, k]
+    state[f, parity, k] = scaled
+    out += scaled
+    out -= state[f, parity, 3]
+    state[f, parity, 3] = B * state[f, parity, 4]
+    out += state[f, parity, 3]
+    state[f, parity, 4] = value
+    return out * adjust
+
+
+@njit(cache=True)
+def hilbert_nb(x, warm, i1_out, q1_out, smooth_out, period_out):
+    """TA-Lib's shared Hilbert pass over ``x``; returns ``t0``, the first bar it writes.
+
+    After ``3 + warm`` bars of the price smoother the Hilbert state starts, and every bar
+    ``t >= t0`` gets I1 (the detrender 3 bars earlier), Q1, the smoothed price and the
+    smoothed period. An output passed as an empty array is not written. Which bars count as
+    odd does not matter: the two histories start at zero, so swapping them changes nothing.
+    """
+    n = x.shape[0]
+    t0 = 3 + warm
+    if n <= t0:
+        return t0
+    keep_i1 = i1_out.shape[0] > 0
+    keep_q1 = q1_out.shape[0] > 0
+    keep_smooth = smooth_out.shape[0] > 0
+    keep_period = period_out.shape[0] > 0
+
+    wsub = x[0]
+    wsum = x[0]
+    wsub += x[1]
+    wsum += x[1] * 2.0
+    wsub += x[2]
+    wsum += x[2] * 3.0
+    trailing = 0.0
+    trail_idx = 0
+    for t in range(3, t0):
+        v = x[t]
+        wsub += v
+        wsub -= trailing
+        wsum += v * 4.0
+        trailing = x[trail_idx]
+        trail_idx += 1
+        wsum -= wsub
+
+    state = np.zeros((4, 2, 5))
+    i1_prev2 = np.zeros(2)  # by parity of the bar that will read it
+    i1_prev3 = np.zeros(2)
+    k = 0
+    period = 0.0
+    smooth_period = 0.0
+    prev_q2 = 0.0
+    prev_i2 = 0.0
+    re = 0.0
+    im = 0.0
+    for t in range(t0, n):
+        adjust = fma_nb(0.075, period, 0.54)
+        v = x[t]
+        wsub += v
+        wsub -= trailing
+        wsum += v * 4.0
+        trailing = x[trail_idx]
+        trail_idx += 1
+        smoothed = wsum * 0.1
+        wsum -= wsub
+
+        p = t % 2
+        i1 = i1_prev3[p]
+        detrender = hilbert_filter_nb(state, DETRENDER, p, k, smoothed, adjust)
+        q1 = hilbert_filter_nb(state, Q1, p, k, detrender, adjust)
+        ji = hilbert_filter_nb(state, JI, p, k, i1, adjust)
+        jq = hilbert_filter_nb(state, JQ, p, k, q1, adjust)
+        if p == 0:
+            k += 1
+            if k == 3:
+                k = 0
+        q2 = fma_nb(0.2, q1 + ji, 0.8 * prev_q2)
+        i2 = fma_nb(0.2, i1 - jq, 0.8 * prev_i2)
+        # this bar's detrender is I1 three bars later, i.e. on a bar of the other parity
+        i1_prev3[1 - p] = i1_prev2[1 - p]
+        i1_prev2[1 - p] = detrender
+
+        re = fma_nb(0.8, re, 0.2 * fma_nb(i2, prev_i2, q2 * prev_q2))
+        im = fma_nb(0.8, im, 0.2 * (i2 * prev_q2 - q2 * prev_i2))
+        prev_q2 = q2
+        prev_i2 = i2
+        prev_period = period
+        if im != 0.0 and re != 0.0:
+            period = 360.0 / (math.atan(im / re) * RAD2DEG)
+        limit = 1.5 * prev_period
+        if period > limit:
+            period = limit
+        limit = 0.67 * prev_period
+        if period < limit:
+            period = limit
+        if period < 6.0:
+            period = 6.0
+        elif period > 50.0:
+            period = 50.0
+        period = fma_nb(0.2, period, 0.8 * prev_period)
+        smooth_period = fma_nb(0.67, smooth_period, 0.33 * period)
+
+        if keep_i1:
+            i1_out[t] = i1
+        if keep_q1:
+            q1_out[t] = q1
+        if keep_smooth:
+            smooth_out[t] = smoothed
+        if keep_period:
+            period_out[t] = smooth_period
+    return t0
+
+
+@njit(cache=True)
+def dc_phase_nb(smooth, smooth_period, t0, out):
+    """TA-Lib's dominant-cycle phase (degrees) for bars ``t >= t0`` of ``hilbert_nb``'s pass.
+
+    A DFT of the smoothed price over the last int(period + 0.5) bars; when its imaginary
+    part is zero TA-Lib keeps the previous phase, moved by +-90 degrees.
+    """
+    phase = 0.0
+    for t in range(t0, smooth.shape[0]):
+        sp = smooth_period[t]
+        dc_int = int(sp + 0.5)
+        real_part = 0.0
+        imag_part = 0.0
+        for i in range(dc_int):
+            angle = i * TWO_PI / dc_int
+            j = t - i
+            # TA-Lib's 50-slot ring of smoothed prices holds zeros before the state starts
+            value = smooth[j] if j >= t0 else 0.0
+            real_part += math.sin(angle) * value
+            imag_part += math.cos(angle) * value
+        magnitude = abs(imag_part)
+        if magnitude > 0.0:
+            phase = math.atan(real_part / imag_part) * RAD2DEG
+        elif magnitude <= 0.01:
+            if real_part < 0.0:
+                phase -= 90.0
+            elif real_part > 0.0:
+                phase += 90.0
+        phase += 90.0
+        phase += 360.0 / sp  # compensates the one-bar lag of the WMA smoother
+        if imag_part < 0.0:
+            phase += 180.0
+        if phase > 315.0:
+            phase -= 360.0
+        out[t] = phase
+
+
+@njit(cache=True)
+def trendline_nb(x, smooth_period, t0, out):
+    """TA-Lib's instantaneous trendline for bars ``t >= t0``: a 4-3-2-1 WMA of the raw
+    price averaged over the last int(period + 0.5) bars."""
+    it1 = 0.0
+    it2 = 0.0
+    it3 = 0.0
+    for t in range(t0, x.shape[0]):
+        dc_int = int(smooth_period[t] + 0.5)
+        total = 0.0
+        # the window never reaches before bar 0 (the period starts at 1.2 on bar 37 and
+        # grows at most 10% a bar); min() only keeps the read in bounds
+        for i in range(min(dc_int, t + 1)):
+            total += x[t - i]
+        if dc_int > 0:
+            total = total / dc_int
+        out[t] = (4.0 * total + 3.0 * it1 + 2.0 * it2 + it3) / 10.0
+        it3 = it2
+        it2 = it1
+        it1 = total
+
+
+@njit(cache=True)
+def ht_dcperiod_into_nb(x, out):
+    """Write ``talib.HT_DCPERIOD(x)`` into the NaN-filled ``out``."""
+    b = first_valid_nb(x)
+    x, out = x[b:], out[b:]
+    if x.shape[0] <= SHORT_LOOKBACK:
+        return
+    empty = np.empty(0)
+    t0 = hilbert_nb(x, SHORT_WARM, empty, empty, empty, out)
+    out[t0:SHORT_LOOKBACK] = np.nan
+
+
+@njit(cache=True)
+def ht_phasor_into_nb(x, inphase, quadrature):
+    """Write ``talib.HT_PHASOR(x)`` into the NaN-filled outputs."""
+    b = first_valid_nb(x)
+    x, inphase, quadrature = x[b:], inphase[b:], quadrature[b:]
+    if x.shape[0] <= SHORT_LOOKBACK:
+        return
+    empty = np.empty(0)
+    t0 = hilbert_nb(x, SHORT_WARM, inphase, quadrature, empty, empty)
+    inphase[t0:SHORT_LOOKBACK] = np.nan
+    quadrature[t0:SHORT_LOOKBACK] = np.nan
+
+
+@njit(cache=True)
+def mama_into_nb(x, mama_out, fama_out, fastlimit, slowlimit):
+    """Write ``talib.MAMA(x, fastlimit, slowlimit)`` into the NaN-filled outputs.
+
+    For a moving-average dispatcher: TA-Lib's ``TA_MA`` with MAMA calls ``TA_MAMA`` over the
+    bars it is given; a caller that starts MAMA later passes the slice from that bar.
+    """
+    b = first_valid_nb(x)
+    x, mama_out, fama_out = x[b:], mama_out[b:], fama_out[b:]
+    n = x.shape[0]
+    if n <= SHORT_LOOKBACK:
+        return
+    empty = np.empty(0)
+    # I1 and Q1 go through the outputs, each read before it is overwritten
+    t0 = hilbert_nb(x, SHORT_WARM, mama_out, fama_out, empty, empty)
+    prev_phase = 0.0
+    mama = 0.0
+    fama = 0.0
+    for t in range(t0, n):
+        i1 = mama_out[t]
+        q1 = fama_out[t]
+        phase = math.atan(q1 / i1) * RAD2DEG if i1 != 0.0 else 0.0
+        delta = prev_phase - phase
+        prev_phase = phase
+        if delta < 1.0:
+            delta = 1.0
+        if delta > 1.0:
+            alpha = fastlimit / delta
+            if alpha < slowlimit:
+                alpha = slowlimit
+        else:
+            alpha = fastlimit
+        mama = fma_nb(1.0 - alpha, mama, alpha * x[t])
+        alpha *= 0.5
+        fama = fma_nb(1.0 - alpha, fama, alpha * mama)
+        mama_out[t] = mama
+        fama_out[t] = fama
+    mama_out[t0:SHORT_LOOKBACK] = np.nan
+    fama_out[t0:SHORT_LOOKBACK] = np.nan
+
+
+@njit(cache=True)
+def ht_dcphase_into_nb(x, out, smooth, smooth_period):
+    """Write ``talib.HT_DCPHASE(x)`` into the NaN-filled ``out``; the rest is scratch."""
+    b = first_valid_nb(x)
+    x, out, smooth, smooth_period = x[b:], out[b:], smooth[b:], smooth_period[b:]
+    if x.shape[0] <= LONG_LOOKBACK:
+        return
+    empty = np.empty(0)
+    t0 = hilbert_nb(x, LONG_WARM, empty, empty, smooth, smooth_period)
+    dc_phase_nb(smooth, smooth_period, t0, out)
+    out[t0:LONG_LOOKBACK] = np.nan
+
+
+@njit(cache=True)
+def ht_sine_into_nb(x, sine, leadsine, smooth, smooth_period):
+    """Write ``talib.HT_SINE(x)`` into the NaN-filled outputs; the rest is scratch."""
+    b = first_valid_nb(x)
+    x, sine, leadsine = x[b:], sine[b:], leadsine[b:]
+    smooth, smooth_period = smooth[b:], smooth_period[b:]
+    n = x.shape[0]
+    if n <= LONG_LOOKBACK:
+        return
+    empty = np.empty(0)
+    t0 = hilbert_nb(x, LONG_WARM, empty, empty, smooth, smooth_period)
+    dc_phase_nb(smooth, smooth_period, t0, sine)
+    for t in range(LONG_LOOKBACK, n):
+        phase = sine[t]
+        sine[t] = math.sin(phase * DEG2RAD)
+        leadsine[t] = math.sin((phase + 45.0) * DEG2RAD)
+    sine[t0:LONG_LOOKBACK] = np.nan
+
+
+@njit(cache=True)
+def ht_trendline_into_nb(x, out, smooth_period):
+    """Write ``talib.HT_TRENDLINE(x)`` into the NaN-filled ``out``; the rest is scratch."""
+    b = first_valid_nb(x)
+    x, out, smooth_period = x[b:], out[b:], smooth_period[b:]
+    if x.shape[0] <= LONG_LOOKBACK:
+        return
+    empty = np.empty(0)
+    t0 = hilbert_nb(x, LONG_WARM, empty, empty, empty, smooth_period)
+    trendline_nb(x, smooth_period, t0, out)
+    out[t0:LONG_LOOKBACK] = np.nan
+
+
+@njit(cache=True)
+def ht_trendmode_into_nb(x, out, smooth, smooth_period, phase, trendline):
+    """Write ``talib.HT_TRENDMODE(x)`` (1 trend, 0 cycle) into the zero-filled int ``out``;
+    the rest is scratch."""
+    b = first_valid_nb(x)
+    x, out, smooth, smooth_period = x[b:], out[b:], smooth[b:], smooth_period[b:]
+    phase, trendline = phase[b:], trendline[b:]
+    n = x.shape[0]
+    if n <= LONG_LOOKBACK:
+        return
+    empty = np.empty(0)
+    t0 = hilbert_nb(x, LONG_WARM, empty, empty, smooth, smooth_period)
+    dc_phase_nb(smooth, smooth_period, t0, phase)
+    trendline_nb(x, smooth_period, t0, trendline)
+    days_in_trend = 0
+    prev_phase = 0.0
+    sine = 0.0
+    lead = 0.0
+    for t in range(t0, n):
+        prev_sine = sine
+        prev_lead = lead
+        sine = math.sin(phase[t] * DEG2RAD)
+        lead = math.sin((phase[t] + 45.0) * DEG2RAD)
+        trend = 1
+        # a crossing of the sine and lead sine restarts the count of bars in trend
+        if (sine > lead and prev_sine <= prev_lead) or (sine < lead and prev_sine >= prev_lead):
+            days_in_trend = 0
+            trend = 0
+        days_in_trend += 1
+        sp = smooth_period[t]
+        if days_in_trend < 0.5 * sp:
+            trend = 0
+        change = phase[t] - prev_phase
+        prev_phase = phase[t]
+        if sp != 0.0 and (change > 0.67 * 360.0 / sp and change < 1.5 * 360.0 / sp):
+            trend = 0
+        line = trendline[t]
+        if line != 0.0 and abs((smooth[t] - line) / line) >= 0.015:
+            trend = 1
+        if t >= LONG_LOOKBACK:
+            out[t] = trend
+
+
+@njit(cache=True)
+def ht_dcperiod_seg_nb(close, offsets):
+    """numba equivalent of ``talib.HT_DCPERIOD`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        ht_dcperiod_into_nb(close[a:b], out[a:b])
+    return (out,)
+
+
+@njit(cache=True)
+def ht_phasor_seg_nb(close, offsets):
+    """numba equivalent of ``talib.HT_PHASOR`` applied to each segment."""
+    inphase = nan_like_nb(close)
+    quadrature = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        ht_phasor_into_nb(close[a:b], inphase[a:b], quadrature[a:b])
+    return (inphase, quadrature)
+
+
+@njit(cache=True)
+def mama_seg_nb(close, offsets, fastlimit, slowlimit):
+    """numba equivalent of ``talib.MAMA`` applied to each segment."""
+    mama = nan_like_nb(close)
+    fama = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        mama_into_nb(close[a:b], mama[a:b], fama[a:b], fastlimit, slowlimit)
+    return (mama, fama)
+
+
+@njit(cache=True)
+def ht_dcphase_seg_nb(close, offsets):
+    """numba equivalent of ``talib.HT_DCPHASE`` applied to each segment."""
+    out = nan_like_nb(close)
+    smooth = np.empty_like(close)
+    smooth_period = np.empty_like(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        ht_dcphase_into_nb(close[a:b], out[a:b], smooth[a:b], smooth_period[a:b])
+    return (out,)
+
+
+@njit(cache=True)
+def ht_sine_seg_nb(close, offsets):
+    """numba equivalent of ``talib.HT_SINE`` applied to each segment."""
+    sine = nan_like_nb(close)
+    leadsine = nan_like_nb(close)
+    smooth = np.empty_like(close)
+    smooth_period = np.empty_like(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        ht_sine_into_nb(close[a:b], sine[a:b], leadsine[a:b], smooth[a:b], smooth_period[a:b])
+    return (sine, leadsine)
+
+
+@njit(cache=True)
+def ht_trendline_seg_nb(close, offsets):
+    """numba equivalent of ``talib.HT_TRENDLINE`` applied to each segment."""
+    out = nan_like_nb(close)
+    smooth_period = np.empty_like(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        ht_trendline_into_nb(close[a:b], out[a:b], smooth_period[a:b])
+    return (out,)
+
+
+@njit(cache=True)
+def ht_trendmode_seg_nb(close, offsets):
+    """numba equivalent of ``talib.HT_TRENDMODE`` (int32, 0 during warm-up) per segment."""
+    out = np.zeros(close.shape[0], dtype=np.int32)
+    smooth = np.empty_like(close)
+    smooth_period = np.empty_like(close)
+    phase = np.empty_like(close)
+    trendline = np.empty_like(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        ht_trendmode_into_nb(
+            close[a:b], out[a:b], smooth[a:b], smooth_period[a:b], phase[a:b], trendline[a:b]
+        )
+    return (out,)
