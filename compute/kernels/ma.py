@@ -30,10 +30,16 @@ MAMA_LOOKBACK = 32  # TA_MAMA_Lookback: 32 bars for any limits (unstable period 
 
 def ma_lookback(period: int, matype: int) -> int:
     """TA-Lib's ``TA_MA_Lookback``: leading bars without a value for an MA of this type."""
+    if matype not in MATYPE_NAMES:
+        raise ValueError(f"unknown MA type {matype}; valid: {sorted(MATYPE_NAMES)}")
+    return int(ma_lookback_nb(period, matype))
+
+
+@njit(cache=True)
+def ma_lookback_nb(period, matype):
+    """``ma_lookback`` for kernels (MA types 0-8; period 1 is a copy, lookback 0)."""
     if period <= 1:
         return 0
-    if matype in (0, 1, 2, 5):
-        return period - 1
     if matype == 3:
         return 2 * (period - 1)
     if matype == 4:
@@ -44,7 +50,7 @@ def ma_lookback(period: int, matype: int) -> int:
         return MAMA_LOOKBACK
     if matype == 8:
         return 6 * (period - 1)
-    raise ValueError(f"unknown MA type {matype}")
+    return period - 1
 
 
 @njit(cache=True)
