@@ -255,3 +255,22 @@ def test_run_key_defaults_to_run_date() -> None:
 def test_several_problems_are_counted_on_one_line(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, {"cluster": {"n_workers": 0, "threads_per_worker": 0}}))
     assert message.endswith("[+1 more problem]")
+
+
+def test_unknown_strategy_lists_the_choices(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, {"strategies": [{"name": "momentom"}]}))
+    assert message.startswith("config key 'strategies[0].name' = 'momentom' is not allowed;")
+    assert "momentum" in message
+
+
+def test_unknown_strategy_parameter_is_named(tmp_path: Path) -> None:
+    data = {"strategies": [{"name": "zscore"}, {"name": "momentum", "params": {"nope": 1}}]}
+    assert "unknown config key 'strategies[1].params.nope'" in error_of(write(tmp_path, data))
+
+
+def test_strategies_with_one_label_are_rejected() -> None:
+    twice = [{"name": "zscore"}, {"name": "zscore"}]
+    with pytest.raises(ConfigError, match=r"'strategies\[1\]\.label' = 'zscore'"):
+        load_settings(None, {"strategies": twice}, environ={})
+    labelled = [{"name": "zscore"}, {"name": "zscore", "label": "zscore_wide"}]
+    assert len(load_settings(None, {"strategies": labelled}, environ={}).strategies) == 2

@@ -1,0 +1,718 @@
+"""The ``barpipe`` command: generate data, run the nightly flow, inspect runs and settings.
+
+Every command builds what it needs and calls into ``flows``, ``storage`` and ``compute``;
+heavy modules (the flow, Prefect, Dask, SQLite access) are imported inside the command that
+needs them, so ``barpipe --help`` and ``barpipe config`` stay fast. Errors that barpipe
+raises (``BarpipeError``) print as one line, ``error: <message>``, and exit 2 for a
+configuration or usage problem, 1 for anything that went wrong while running; ``--debug``
+adds the traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import importlib.util
+import re
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from compute.errors import BarpipeError, ConfigError, ParameterError, StorageError
+from flows.settings import Settings, load_settings
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+DEMO_CONFIG = CONFIGS / "demo.yaml"
+DEMO_DATA = "demo-data/bars"
+DEMO_REAL_SYMBOLS = ("AAPL", "GOOG", "IBM", "MSFT", "FB")
+_DEMO_MARK = "_barpipe_demo"
+_ROWS_PER_CHUNK = 1_000_000  # rows held in memory at once while generating
+
+app = typer.Typer(
+    name="barpipe",
+    help="Batch pipeline for trading research: indicators, strategies and backtests over a "
+    "universe of symbols, on Dask, orchestrated by Prefect, published to Parquet and SQLite.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+out = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _State:
+    debug = False
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"barpipe {version('barpipe')}")
+        except PackageNotFoundError:
+            typer.echo("barpipe (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback when a command fails.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Batch pipeline for trading research (run `barpipe COMMAND --help` for a command)."""
+    _State.debug = _State.debug or debug
+
+
+def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    """``--set a.b=value`` pairs; values are read as YAML (``2``, ``true``, ``[A, B]``)."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", key.strip()):
+            raise ConfigError(f"--set expects KEY=VALUE with a dotted key, got {item!r}")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        overrides[key.strip()] = value
+    return overrides
+
+
+def _build_settings(
+    config: Path | None, sets: Sequence[str] = (), **flags: Any
+) -> tuple[Settings, dict[str, Any]]:
+    """Settings from a file, the environment, ``--set`` pairs and then the named flags."""
+    overrides = _parse_sets(sets)
+    overrides.update({key: value for key, value in flags.items() if value is not None})
+    return load_settings(config, overrides), overrides
+
+
+def _require(module: str, what: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise BarpipeError(f"{what} needs {module}, which this installation does not have yet")
+
+
+def _is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def _symbols(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [s.strip() for s in value.split(",") if s.strip()]
+    if not names:
+        raise ConfigError(f"--symbols expects names separated by commas, got {value!r}")
+    return names
+
+
+def _date(value: str | None, flag: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{flag} = {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML settings file (configs/*.yaml); without it, the built-in defaults.",
+        dir_okay=False,
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override any setting: --set cluster.n_workers=2 (repeatable; flags win).",
+        metavar="KEY=VALUE",
+    ),
+]
+
+
+# --------------------------------------------------------------------------- generate
+
+
+def _bars_table(names: Sequence[str], arrays: Sequence[Mapping[str, Any]]) -> Any:
+    """One Arrow table in the ``BARS`` column order from per-symbol arrays."""
+    import numpy as np
+    import pyarrow as pa
+
+    lengths = [len(a["timestamp"]) for a in arrays]
+    symbol = pa.DictionaryArray.from_arrays(
+        pa.array(np.repeat(np.arange(len(names), dtype=np.int32), lengths)), pa.array(names)
+    ).cast(pa.string())
+    columns = {"symbol": symbol}
+    timestamps = np.concatenate([a["timestamp"] for a in arrays]).astype(np.int64)
+    columns["timestamp"] = pa.array(timestamps).view(pa.timestamp("us", tz="UTC"))
+    for field in ("open", "high", "low", "close", "volume"):
+        columns[field] = pa.array(np.concatenate([a[field] for a in arrays]).astype(np.float64))
+    return pa.table(columns)
+
+
+def _synthetic_chunks(
+    n_symbols: int, n_bars: int, freq: str, start: str, seed: int, advance: Any
+) -> Iterator[Any]:
+    from compute.synthetic import generate_symbol, symbol_names
+
+    names = symbol_names(n_symbols)
+    per_chunk = max(1, _ROWS_PER_CHUNK // max(n_bars, 1))
+    for first in range(0, n_symbols, per_chunk):
+        chunk = range(first, min(first + per_chunk, n_symbols))
+        arrays = [generate_symbol(n_bars, seed, freq=freq, index=i, start=start) for i in chunk]
+        yield _bars_table([names[i] for i in chunk], arrays)
+        advance(len(chunk))
+
+
+def _write(chunks: Iterator[Any], root: str, *, overwrite: bool, flat: bool) -> list[str]:
+    _require("storage.bars", "writing bars")
+    from storage.bars import write_bars
+
+    return write_bars(chunks, root, partition_by_symbol=not flat, overwrite=overwrite)
+
+
+class _Progress:
+    """A rich progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, description: str, total: int) -> None:
+        self.bar = None
+        if _is_tty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=out,
+                transient=True,
+            )
+            self.task = self.bar.add_task(description, total=total)
+
+    def __enter__(self) -> _Progress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, n)
+
+
+@app.command()
+def generate(
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Dataset directory (local path or fsspec URL).")
+    ],
+    symbols: Annotated[int, typer.Option("--symbols", "-n", min=1, help="Number of symbols.")],
+    bars: Annotated[int, typer.Option("--bars", "-b", min=1, help="Bars per symbol.")],
+    freq: Annotated[
+        str, typer.Option("--freq", help="Bar frequency: 1d (business days), 1h or 1min (24/7).")
+    ] = "1d",
+    start: Annotated[
+        str, typer.Option("--start", help="Date of the first bar, YYYY-MM-DD.")
+    ] = "2015-01-02",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same data.")] = 0,
+    flat: Annotated[
+        bool,
+        typer.Option(
+            "--flat", help="Write part-NNNNN.parquet files instead of symbol=... directories."
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace OUTPUT if it is not empty.")
+    ] = False,
+) -> None:
+    """Write a synthetic OHLCV Parquet dataset: regime-switching random walks, valid OHLC.
+
+    Symbols are generated and written in chunks, so memory stays flat for any size.
+    """
+    from compute.synthetic import FREQUENCIES
+
+    if freq not in FREQUENCIES:
+        raise ConfigError(f"--freq = {freq!r} is not allowed; choose one of: 1d, 1h, 1min")
+    first = _date(start, "--start") or dt.date(2015, 1, 2)
+    local = Path(output.removeprefix("file://"))
+    if "://" not in output.replace("file://", "") and local.is_dir() and any(local.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"--output {output} is not empty; pass --overwrite to replace it")
+    began = time.perf_counter()
+    with _Progress("generating symbols", symbols) as progress:
+        chunks = _synthetic_chunks(symbols, bars, freq, first.isoformat(), seed, progress.advance)
+        files = _write(chunks, output, overwrite=overwrite, flat=flat)
+    out.print(
+        f"wrote {symbols} symbols x {bars} {freq} bars ({symbols * bars:,} rows, "
+        f"{len(files)} files) to {output} in {time.perf_counter() - began:.1f}s"
+    )
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _load_flow(what: str) -> Any:
+    _require("flows.nightly", what)
+    from flows import nightly
+
+    return nightly
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}s" if value < 120 else f"{value / 60:.1f}min"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def _records_table(title: str, records: Sequence[Mapping[str, Any]]) -> Table:
+    """A table of dict rows, columns in first-seen order (best/worst symbols, quarantine)."""
+    columns: list[str] = []
+    for record in records:
+        columns += [key for key in record if key not in columns and key != "run_id"]
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    for column in columns:
+        table.add_column(column.replace("_", " "))
+    for record in records:
+        table.add_row(*(escape(_cell(record.get(column))) for column in columns))
+    return table
+
+
+def _print_summary(summary: Any, db_path: str | None = None) -> None:
+    """The end-of-run report: counts, stage timings, best/worst symbols, where outputs are."""
+    if summary is None:
+        return
+    if hasattr(summary, "__rich__") or hasattr(summary, "__rich_console__"):
+        out.print(summary)
+        return
+    get = lambda name, default=None: getattr(summary, name, default)  # noqa: E731
+    status = str(get("status", ""))
+    colour = "green" if status == "succeeded" else "red"
+    out.print(
+        f"run [bold]{escape(str(get('run_id', '?')))}[/] (key {escape(str(get('run_key', '?')))}) "
+        f"[{colour}]{escape(status)}[/] in {_seconds(float(get('wall_seconds', 0.0) or 0.0))}"
+    )
+    quarantine = list(get("quarantine", []) or [])
+    out.print(
+        f"  symbols {get('n_symbols', 0):,}  bars {get('n_bars', 0):,}  "
+        f"trades {get('n_trades', 0):,}  quarantined {len(quarantine):,} "
+        f"({get('n_rows_quarantined', 0):,} rows)"
+    )
+    stages = dict(get("stages", {}) or {})
+    if stages:
+        parts = [f"{name} {_seconds(sec)}" for name, sec in stages.items()]
+        out.print("  stages (summed over tasks): " + ", ".join(parts))
+    peak = dict(get("peak_rss", {}) or {})
+    if peak:
+        out.print(
+            f"  peak memory: {max(peak.values()) / 2**20:,.0f} MiB on the busiest of "
+            f"{len(peak)} worker(s)"
+        )
+    for title, key in (("best by Sharpe", "best"), ("worst by Sharpe", "worst")):
+        records = list(get(key, []) or [])
+        if records:
+            out.print(_records_table(title, records))
+    if quarantine:
+        out.print(_records_table(f"quarantined (first {min(5, len(quarantine))})", quarantine[:5]))
+    for note in list(get("notes", []) or [])[:5]:
+        out.print(f"  note: {escape(str(note))}")
+    outputs = dict(get("outputs", {}) or {})
+    for name, path in outputs.items():
+        out.print(f"  {name}: {escape(str(path))}")
+    if db_path:
+        out.print(f"  database: {escape(db_path)}  (`barpipe runs` lists runs)")
+
+
+def _finish(summary: Any, settings: Settings) -> None:
+    """Print the summary; a run that reports a non-success status exits 1."""
+    _print_summary(summary, settings.output.resolved_db_path())
+    status = getattr(summary, "status", "succeeded")
+    if status not in ("succeeded", "success", None):
+        error = getattr(summary, "error", None)
+        run = getattr(summary, "run_id", None)
+        label = f"run {run}" if run else "the run"
+        raise BarpipeError(f"{label} {status}" + (f": {error}" if error else ""))
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="Input bars (path or URL).")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output root (path or URL).")
+    ] = None,
+    run_date: Annotated[
+        str | None,
+        typer.Option("--run-date", help="The run's date, YYYY-MM-DD (default: today, UTC)."),
+    ] = None,
+    symbols: Annotated[
+        str | None,
+        typer.Option("--symbols", help="Only these symbols, comma-separated: A,B,C."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Existing Dask scheduler (tcp://host:8786)."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="LocalCluster worker count.")
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option("--memory-limit", help="Memory limit per worker: auto, 600MB, 4GiB."),
+    ] = None,
+    strict: Annotated[
+        bool | None,
+        typer.Option("--strict/--no-strict", help="Fail on any quarantined symbol or row."),
+    ] = None,
+    sets: SetOpt = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback when the run fails.")
+    ] = False,
+) -> None:
+    """Run the nightly flow now: load bars, compute on Dask, publish Parquet and SQLite.
+
+    Settings come from --config, then BARPIPE_... environment variables, then --set, then
+    these flags. Exit 0 on success, 1 if the run fails, 2 for a configuration problem.
+    """
+    _State.debug = _State.debug or debug
+    settings, _ = _build_settings(
+        config,
+        sets or (),
+        **{
+            "input.path": input,
+            "output.path": output,
+            "run.run_date": _date(run_date, "--run-date"),
+            "universe.symbols": _symbols(symbols),
+            "cluster.address": scheduler,
+            "cluster.n_workers": workers,
+            "cluster.memory_limit": memory_limit,
+            "run.strict": strict,
+        },
+    )
+    nightly = _load_flow("barpipe run")
+    _finish(nightly.run_nightly(settings), settings)
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def _real_stocks() -> tuple[list[str], list[dict[str, Any]]]:
+    """Real daily bars from ``bokeh_sampledata`` (2000-2013, unadjusted); empty without it."""
+    import numpy as np
+
+    if importlib.util.find_spec("bokeh_sampledata") is None:
+        err_console.print("note: bokeh_sampledata is not installed; the demo is synthetic only")
+        return [], []
+    from bokeh_sampledata import stocks
+
+    names, arrays = [], []
+    for name in DEMO_REAL_SYMBOLS:
+        raw = getattr(stocks, name)
+        days = np.array(raw["date"], dtype="datetime64[D]")
+        bars = {"timestamp": days.astype("datetime64[us]").astype(np.int64)}
+        for field in ("open", "high", "low", "close", "volume"):
+            bars[field] = np.asarray(raw[field], dtype=np.float64)
+        names.append(name)
+        arrays.append(bars)
+    return names, arrays
+
+
+def _write_demo_data(root: Path, n_symbols: int, n_bars: int) -> None:
+    if root.exists() and any(root.iterdir()) and not (root / _DEMO_MARK).exists():
+        raise ConfigError(
+            f"{root} holds data that `barpipe demo` did not write; choose another --output"
+        )
+    began = time.perf_counter()
+    names, arrays = _real_stocks()
+
+    def chunks(advance: Any) -> Iterator[Any]:
+        if names:
+            yield _bars_table(names, arrays)
+        yield from _synthetic_chunks(n_symbols, n_bars, "1d", "2014-01-02", 2026, advance)
+
+    with _Progress("writing demo data", n_symbols) as progress:
+        _write(chunks(progress.advance), str(root), overwrite=True, flat=False)
+    (root / _DEMO_MARK).write_text("written by barpipe demo; safe to delete\n")
+    out.print(
+        f"demo data: {len(names)} real + {n_symbols} synthetic symbols x ~{n_bars} daily bars "
+        f"in {root} ({time.perf_counter() - began:.1f}s)"
+    )
+
+
+@app.command()
+def demo(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Directory for data (DIR/data) and results (DIR); default demo-data/ and "
+            "demo-output/ as in configs/demo.yaml.",
+            file_okay=False,
+        ),
+    ] = None,
+    symbols: Annotated[
+        int, typer.Option("--symbols", min=1, help="Synthetic symbols besides the real ones.")
+    ] = 500,
+    bars: Annotated[
+        int, typer.Option("--bars", min=1, help="Daily bars per synthetic symbol (2520 = 10y).")
+    ] = 2520,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="LocalCluster worker count.")
+    ] = None,
+) -> None:
+    """Write demo data (real AAPL, GOOG, IBM, MSFT, FB + a synthetic universe) and run on it.
+
+    This is what `make demo` runs, with configs/demo.yaml.
+    """
+    if not DEMO_CONFIG.exists():
+        raise ConfigError(f"the demo config {DEMO_CONFIG} is missing from this installation")
+    flags: dict[str, Any] = {"cluster.n_workers": workers}
+    if output is not None:
+        flags["input.path"] = str(output / "data")
+        flags["output.path"] = str(output)
+    settings, _ = _build_settings(DEMO_CONFIG, **flags)
+    nightly = _load_flow("barpipe demo")
+    _write_demo_data(Path(settings.input.path), symbols, bars)
+    _finish(nightly.run_nightly(settings), settings)
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def _duration(started: Any, finished: Any) -> str:
+    def as_time(value: Any) -> dt.datetime | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, int | float):
+            return dt.datetime.fromtimestamp(value, dt.UTC)
+        try:
+            return dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+
+    begin, end = as_time(started), as_time(finished)
+    if begin is None or end is None:
+        return ""
+    seconds = (end - begin).total_seconds()
+    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}min"
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    if isinstance(row, Mapping):
+        return dict(row)
+    if hasattr(row, "keys"):
+        return {key: row[key] for key in row.keys()}
+    if dataclasses.is_dataclass(row) and not isinstance(row, type):
+        return dataclasses.asdict(row)
+    raise StorageError(f"storage.db.list_runs returned rows of an unknown type: {type(row)}")
+
+
+@app.command()
+def runs(
+    config: ConfigOpt = None,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Output root whose barpipe.db to read."),
+    ] = None,
+    db_path: Annotated[
+        str | None, typer.Option("--db", help="The SQLite file itself (overrides --output).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N runs.")] = 20,
+) -> None:
+    """List recent runs: id, run key, status, symbols, trades, duration."""
+    settings, _ = _build_settings(config, **{"output.path": output, "output.db_path": db_path})
+    path = Path(settings.output.resolved_db_path())
+    if not path.exists():
+        raise StorageError(f"no run database at {path}; nothing has run with this output yet")
+    _require("storage.db", "barpipe runs")
+    from storage import db
+
+    conn = db.connect(str(path))
+    try:
+        rows = [_row_dict(r) for r in db.list_runs(conn, limit)]
+    finally:
+        conn.close()
+    table = Table(title=f"runs in {path}" if _is_tty() else None)
+    for column in ("run id", "run key", "status", "started", "symbols", "trades", "duration"):
+        table.add_column(column, justify="right" if column in ("symbols", "trades") else "left")
+    colours = {"succeeded": "green", "failed": "red", "abandoned": "yellow", "running": "cyan"}
+    for row in rows:
+        status = str(row.get("status", ""))
+        table.add_row(
+            str(row.get("run_id", "")),
+            str(row.get("run_key", "")),
+            f"[{colours[status]}]{status}[/]" if status in colours else status,
+            str(row.get("started_at", "") or ""),
+            str(row.get("n_symbols", "") if row.get("n_symbols") is not None else ""),
+            str(row.get("n_trades", "") if row.get("n_trades") is not None else ""),
+            _duration(row.get("started_at"), row.get("finished_at")),
+        )
+    if not rows:
+        out.print(f"no runs recorded in {path}")
+        return
+    out.print(table)
+
+
+# --------------------------------------------------------------------------- indicators
+
+
+def _fmt_number(value: Any) -> str:
+    if isinstance(value, float):
+        return "inf" if value == float("inf") else f"{value:g}"
+    return str(value)
+
+
+@app.command()
+def indicators(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="NAME", help="Only these indicators (default: all)."),
+    ] = None,
+) -> None:
+    """List the indicators configs can name: parameters, defaults, ranges, outputs, lookback."""
+    from compute import indicators as registry
+
+    available = registry.names()
+    wanted = [n.lower() for n in names] if names else available
+    for name in wanted:
+        if name not in available:
+            close = difflib.get_close_matches(name, available, n=3, cutoff=0.6)
+            hint = ("did you mean " + " or ".join(map(repr, close)) + "? ") if close else ""
+            raise ConfigError(
+                f"unknown indicator {name!r}; {hint}`barpipe indicators` lists all {len(available)}"
+            )
+    rows = []
+    for name in wanted:
+        spec = registry.spec(name)
+        params = ", ".join(
+            f"{p.name}={_fmt_number(p.default)} [{_fmt_number(p.low)}..{_fmt_number(p.high)}]"
+            for p in spec.params
+        )
+        rows.append(
+            (
+                spec.name,
+                spec.group,
+                ", ".join(spec.inputs),
+                params or "-",
+                ", ".join(spec.outputs),
+                str(registry.lookback(spec.name)),
+            )
+        )
+    header = ("name", "group", "inputs", "parameters (default [range])", "outputs", "lookback")
+    if not _is_tty():
+        typer.echo("\t".join(header))
+        for row in rows:
+            typer.echo("\t".join(row))
+        return
+    table = Table(title=f"{len(rows)} indicators (TA-Lib names; lookback at the defaults)")
+    for column in header:
+        table.add_column(escape(column), justify="right" if column == "lookback" else "left")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    out.print(table)
+
+
+# --------------------------------------------------------------------------- config
+
+
+@app.command("config")
+def config_(
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    validate: Annotated[
+        bool,
+        typer.Option("--validate", help="Only check: exit 0 if valid, 2 with the error if not."),
+    ] = False,
+) -> None:
+    """Print the resolved settings as YAML (file + BARPIPE_... environment + --set)."""
+    settings, _ = _build_settings(config, sets or ())
+    if validate:
+        source = str(config) if config is not None else "the built-in defaults"
+        out.print(f"ok: {source} resolve to valid settings (config hash {settings.config_hash()})")
+        return
+    typer.echo(f"# config hash {settings.config_hash()}")
+    typer.echo(settings.to_yaml(), nl=False)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point: run the command; every failure is one ``error:`` line.
+
+    Exit codes: 0 success, 1 the run failed (or an unexpected error), 2 a configuration or
+    usage problem, 130 Ctrl-C.
+    """
+    args = list(sys.argv[1:] if argv is None else argv) or ["--help"]
+    try:
+        code = app(args=args, prog_name="barpipe", standalone_mode=False)
+    except typer.TyperException as err:  # usage errors: unknown option, bad flag value
+        ctx = getattr(err, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        _print_error(err.format_message() + hint)
+        return err.exit_code
+    except BarpipeError as err:
+        if _State.debug or "--debug" in args:
+            traceback.print_exc()
+        _print_error(str(err) or type(err).__name__)
+        return 2 if isinstance(err, ConfigError | ParameterError) else 1
+    except (KeyboardInterrupt, typer.Abort):
+        _print_error("interrupted")
+        return 130
+    except Exception as err:  # a bug or a third-party failure: still one line, exit 1
+        if _State.debug or "--debug" in args:
+            traceback.print_exc()
+            _print_error(f"{type(err).__name__}: {err}")
+        else:
+            _print_error(f"{type(err).__name__}: {err} (run with --debug for the traceback)")
+        return 1
+    return code if isinstance(code, int) else 0
+
+
+def _print_error(message: str) -> None:
+    text = " ".join(part.strip() for part in message.strip().splitlines() if part.strip())
+    err_console.print(f"error: {text}", markup=False)
+
+
+__all__ = ["app", "main"]
