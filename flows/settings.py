@@ -441,8 +441,10 @@ def _resolve_params(section: str, i: int, spec: Any, params: Mapping[str, Any]) 
             try:
                 check(spec.name, value)
             except ParameterError as err:
-                text = str(err)
-                allowed = text.split("; ", 1)[1] if "; " in text else text
+                # "sma: parameter 'x' must be an integer, got 2.5; valid range is [2, 100000]"
+                before, _, after = str(err).partition("; ")
+                reason = re.search(r"must be [^,;]+", before)
+                allowed = "; ".join(p for p in (reason and reason.group(0), after) if p) or before
                 key = f"{base}.{pname}"
                 raise _fail(
                     key, f"config key {key!r} = {value!r} is not allowed; {allowed}"

@@ -274,3 +274,15 @@ def test_strategies_with_one_label_are_rejected() -> None:
         load_settings(None, {"strategies": twice}, environ={})
     labelled = [{"name": "zscore"}, {"name": "zscore", "label": "zscore_wide"}]
     assert len(load_settings(None, {"strategies": labelled}, environ={}).strategies) == 2
+
+
+def test_json_dump_validates_back_to_equal_settings() -> None:
+    # The flow passes settings.model_dump(mode="json") to Prefect and validates it again.
+    settings = load_settings(CONFIGS / "demo.yaml", environ={})
+    assert Settings.model_validate(settings.model_dump(mode="json")) == settings
+
+
+def test_parameter_type_error_says_what_type() -> None:
+    bad = {"indicators": [{"name": "sma", "params": {"timeperiod": 2.5}}]}
+    message = error_of(None, bad)
+    assert "'indicators[0].params.timeperiod' = 2.5 is not allowed; must be an integer" in message
