@@ -24,8 +24,26 @@ from compute.indicators import (  # noqa: F401  (importing registers each family
     volume,
 )
 from compute.indicators._registry import _REGISTRY, Indicator, Param
+from compute.indicators.derived import (
+    compute_derived,
+    derived_lookback,
+    derived_names,
+    derived_spec,
+)
 
-__all__ = ["Indicator", "Param", "compute", "compute_batch", "lookback", "names", "spec"]
+__all__ = [
+    "Indicator",
+    "Param",
+    "compute",
+    "compute_batch",
+    "compute_derived",
+    "derived_lookback",
+    "derived_names",
+    "derived_spec",
+    "lookback",
+    "names",
+    "spec",
+]
 
 
 def names() -> list[str]:

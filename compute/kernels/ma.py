@@ -54,26 +54,43 @@ def ma_lookback_nb(period, matype):
 
 
 @njit(cache=True)
+def _wma_sums_nb(x, lo, hi):
+    """Weighted (1..n, oldest first) and plain sums of ``x[lo:hi]``."""
+    total = 0.0
+    plain = 0.0
+    w = 1
+    for j in range(lo, hi):
+        total += x[j] * w
+        plain += x[j]
+        w += 1
+    return total, plain
+
+
+@njit(cache=True)
 def wma_into_nb(x, out, period):
-    """Write TA-Lib WMA (weights 1..period, newest heaviest) into ``out``."""
+    """Write TA-Lib WMA (weights 1..period, newest heaviest) into ``out``.
+
+    Running sums slide in O(1) per bar and are rebuilt from the window every 32 periods and
+    whenever the value leaving outweighs the rest of the window, as TA-Lib 0.8 re-anchors
+    them: a series that drops to exact zeros (a flat %K under STOCH) then gives exact zeros
+    rather than the old values' rounding residue (``test_ma_typed_indicators_match_talib``).
+    """
     n = x.shape[0]
     if n < period:
         return
-    inv_divider = 1.0 / ((period * (period + 1)) >> 1)
-    total = 0.0  # sum of weight * value over the window
-    plain = 0.0  # plain sum over the window
-    for i in range(period - 1):
-        total += x[i] * (i + 1)
-        plain += x[i]
-    trailing = 0.0
-    for i in range(period - 1, n):
-        v = x[i]
-        plain += v
-        plain -= trailing
-        total += v * period
-        trailing = x[i - period + 1]
+    inv_divider = 1.0 / (period * (period + 1) / 2.0)
+    total, plain = _wma_sums_nb(x, 0, period)
+    out[period - 1] = total * inv_divider
+    since = 0
+    for i in range(period, n):
+        old = x[i - period]
+        total = total - plain + x[i] * period
+        plain = plain - old + x[i]
+        since += 1
+        if since >= 32 * period or abs(old) > abs(plain):
+            since = 0
+            total, plain = _wma_sums_nb(x, i - period + 1, i + 1)
         out[i] = total * inv_divider
-        total -= plain
 
 
 @njit(cache=True)
@@ -125,22 +142,40 @@ def trima_into_nb(x, out, period):
 
 
 @njit(cache=True)
+def _abs_change_sum_nb(x, lo, hi):
+    """Sum of |x[j] - x[j - 1]| for j in [lo, hi)."""
+    total = 0.0
+    for j in range(lo, hi):
+        total += abs(x[j] - x[j - 1])
+    return total
+
+
+@njit(cache=True)
 def kama_into_nb(x, out, period):
-    """Write TA-Lib KAMA (Kaufman adaptive MA, fast 2 / slow 30) into ``out``."""
+    """Write TA-Lib KAMA (Kaufman adaptive MA, fast 2 / slow 30) into ``out``.
+
+    The efficiency ratio's denominator, the sum of |changes| over the window, slides in O(1)
+    and is rebuilt when the change leaving outweighs the rest (or every 32 periods), so a
+    window of no change has exactly 0 volatility and an efficiency of 1, as in TA-Lib 0.8.
+    """
     n = x.shape[0]
     if n <= period:
         return
     const_max = 2.0 / (30.0 + 1.0)
     const_diff = 2.0 / (2.0 + 1.0) - const_max
-    volatility = 0.0
-    for i in range(period):
-        volatility += abs(x[i] - x[i + 1])
+    volatility = _abs_change_sum_nb(x, 1, period + 1)
     prev = x[period - 1]
+    since = 0
     for i in range(period, n):
         trailing = i - period
         if i > period:
-            volatility -= abs(x[trailing - 1] - x[trailing])
+            leaving = abs(x[trailing] - x[trailing - 1])
+            volatility -= leaving
             volatility += abs(x[i] - x[i - 1])
+            since += 1
+            if since >= 32 * period or leaving > volatility:
+                since = 0
+                volatility = _abs_change_sum_nb(x, trailing + 1, i + 1)
         change = x[i] - x[trailing]
         if volatility <= change or is_zero_nb(volatility):
             ratio = 1.0

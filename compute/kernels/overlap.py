@@ -89,3 +89,16 @@ def bbands_seg_nb(close, offsets, timeperiod, nbdevup, nbdevdn, matype):
             close[a:b], upper[a:b], middle[a:b], lower[a:b], timeperiod, nbdevup, nbdevdn, matype
         )
     return upper, middle, lower
+
+
+@njit(cache=True)
+def bb_position_seg_nb(close, offsets, timeperiod, nbdevup, nbdevdn, matype):
+    """(close - lowerband) / (upperband - lowerband) of ``talib.BBANDS``, per segment; NaN in
+    the warm-up and where the band width is 0."""
+    upper, _, lower = bbands_seg_nb(close, offsets, timeperiod, nbdevup, nbdevdn, matype)
+    out = nan_like_nb(close)
+    for i in range(close.shape[0]):
+        width = upper[i] - lower[i]
+        if width != 0.0:  # a NaN width (warm-up) passes and gives NaN
+            out[i] = (close[i] - lower[i]) / width
+    return (out,)
