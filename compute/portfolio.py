@@ -1,0 +1,352 @@
+"""Portfolio arithmetic for the report: sleeves summed into a portfolio, drawdowns, summaries.
+
+Data flow: the published equity table (one curve per (symbol, strategy), each starting at the
+backtest's ``init_cash``) goes into ``portfolio_curves``, which builds one equal-allocation
+portfolio per strategy and its drawdown. The other helpers turn published rows into what a
+chart shows: ``downsample_indices`` (a long curve for display), ``histogram`` (Sharpe ratios
+across symbols), ``rank_symbols`` (best and worst symbols), ``choose_period`` and
+``count_per_period`` (trades over time) and ``sum_by_key`` (stage timings). Everything here is
+numpy and pyarrow over arrays already in memory; nothing reads files.
+
+Times are int64 microseconds since the epoch (UTC), the storage type ``timestamp[us, UTC]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from compute.errors import DataError, ParameterError
+
+__all__ = [
+    "PERIODS",
+    "PortfolioCurve",
+    "choose_period",
+    "combine_sleeves",
+    "count_per_period",
+    "downsample_indices",
+    "drawdown",
+    "histogram",
+    "portfolio_curves",
+    "rank_symbols",
+    "sum_by_key",
+]
+
+_US_PER_DAY = 86_400_000_000
+
+
+@dataclass(frozen=True)
+class PortfolioCurve:
+    """One strategy's portfolio: equity and drawdown on the union of its sleeves' timestamps."""
+
+    strategy: str
+    timestamp_us: np.ndarray  # int64, strictly increasing
+    equity: np.ndarray  # float64
+    drawdown: np.ndarray  # float64, <= 0
+    n_sleeves: int
+    initial_capital: float
+
+
+def drawdown(equity: np.ndarray) -> np.ndarray:
+    """``equity / running max - 1``: 0 at each new high, negative below it (the first value is the first peak)."""
+    values = np.asarray(equity, dtype=np.float64)
+    if values.size == 0:
+        return values.copy()
+    return values / np.maximum.accumulate(values) - 1.0
+
+
+def combine_sleeves(
+    sleeve: np.ndarray,
+    timestamp_us: np.ndarray,
+    equity: np.ndarray,
+    initial_capital: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Equal-allocation sum of equity curves ("sleeves") given as rows.
+
+    Rows must be sorted by (sleeve, timestamp); ``sleeve`` is an integer id per row. Each of
+    the N sleeves is scaled to ``initial_capital / N`` at its first bar, i.e. its curve is
+    multiplied by ``initial_capital / (N * first value)``, so the portfolio is what
+    ``initial_capital`` split evenly at the start would have become.
+
+    The portfolio is evaluated at every timestamp of any sleeve. Where a sleeve has no bar at
+    that time, it contributes its most recent value: its starting value (``initial_capital /
+    N``, held as cash) before its first bar, the last value of its curve after its last bar
+    (the sleeve is closed out and held as cash), and its previous bar's value in gaps.
+
+    Parameters
+    ----------
+    sleeve, timestamp_us, equity
+        One element per row: sleeve id, int64 microseconds, equity (finite, first value > 0).
+    initial_capital
+        The portfolio's starting value; default the mean of the sleeves' first values (the
+        backtest's ``init_cash`` when every sleeve started with it).
+
+    Returns
+    -------
+    (timestamp_us, equity, initial_capital)
+        The sorted unique timestamps, the portfolio value at each, and the capital used.
+    """
+    sleeve = np.asarray(sleeve)
+    ts = np.asarray(timestamp_us, dtype=np.int64)
+    values = np.asarray(equity, dtype=np.float64)
+    if not (sleeve.shape == ts.shape == values.shape) or values.ndim != 1:
+        raise ParameterError(
+            f"sleeve, timestamp_us and equity must be 1-D of one length, got shapes "
+            f"{sleeve.shape}, {ts.shape}, {values.shape}"
+        )
+    if values.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.float64), float(initial_capital or 0.0)
+    new_sleeve = np.empty(values.size, dtype=bool)
+    new_sleeve[0] = True
+    new_sleeve[1:] = sleeve[1:] != sleeve[:-1]
+    unsorted = (~new_sleeve[1:]) & (ts[1:] < ts[:-1])
+    if unsorted.any() or (np.diff(sleeve[new_sleeve]) < 0).any():
+        row = int(np.flatnonzero(unsorted)[0]) + 1 if unsorted.any() else -1
+        raise ParameterError(
+            f"rows must be sorted by (sleeve, timestamp); first row out of order: {row}"
+        )
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise DataError(
+            f"equity must be finite; row {int(np.flatnonzero(bad)[0])} is {values[bad][0]}"
+        )
+    first_rows = np.flatnonzero(new_sleeve)
+    firsts = values[first_rows]
+    if (firsts <= 0).any():
+        row = int(first_rows[np.flatnonzero(firsts <= 0)[0]])
+        raise DataError(f"a sleeve's first equity value must be > 0; row {row} is {values[row]}")
+    n = first_rows.size
+    capital = float(firsts.mean()) if initial_capital is None else float(initial_capital)
+    if not (np.isfinite(capital) and capital > 0):
+        raise ParameterError(f"initial_capital must be finite and > 0, got {initial_capital}")
+    allocation = capital / n
+    sleeve_index = np.cumsum(new_sleeve) - 1
+    scaled = values * (allocation / firsts)[sleeve_index]
+    # Each sleeve's value only changes at its own bars, so the portfolio is the starting
+    # capital plus the running sum of every sleeve's changes, bucketed by timestamp.
+    change = np.empty_like(scaled)
+    change[1:] = scaled[1:] - scaled[:-1]
+    change[first_rows] = scaled[first_rows] - allocation
+    times = np.unique(ts)
+    steps = np.bincount(np.searchsorted(times, ts), weights=change, minlength=times.size)
+    return times, capital + np.cumsum(steps), capital
+
+
+def portfolio_curves(
+    equity: pa.Table, initial_capital: float | None = None
+) -> dict[str, PortfolioCurve]:
+    """One ``PortfolioCurve`` per strategy from equity rows (columns symbol, strategy, timestamp, equity).
+
+    Rows may come in any order; the sleeves of a strategy are its symbols. See
+    ``combine_sleeves`` for the allocation and for symbols whose date ranges differ.
+    """
+    needed = ("symbol", "strategy", "timestamp", "equity")
+    missing = [c for c in needed if c not in equity.column_names]
+    if missing:
+        raise DataError(f"equity rows lack column(s) {missing}; have {equity.column_names}")
+    table = equity.select(list(needed))
+    if table.num_rows == 0:
+        return {}
+    keys = [("strategy", "ascending"), ("symbol", "ascending"), ("timestamp", "ascending")]
+    table = table.take(pc.sort_indices(table, sort_keys=keys))
+    strategy = table["strategy"].to_numpy(zero_copy_only=False).astype(str)
+    symbol = table["symbol"].to_numpy(zero_copy_only=False).astype(str)
+    ts = _micros(table["timestamp"])
+    values = table["equity"].to_numpy(zero_copy_only=False).astype(np.float64)
+    new_sleeve = np.r_[True, (strategy[1:] != strategy[:-1]) | (symbol[1:] != symbol[:-1])]
+    bad = ~np.isfinite(values) | (new_sleeve & (values <= 0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        when = np.datetime64(int(ts[row]), "us")
+        raise DataError(
+            f"equity of symbol {str(symbol[row])!r}, strategy {str(strategy[row])!r} at {when}Z is "
+            f"{values[row]}; equity must be finite and start > 0"
+        )
+    boundaries = np.flatnonzero(np.r_[True, strategy[1:] != strategy[:-1], True])
+    curves: dict[str, PortfolioCurve] = {}
+    for lo, hi in zip(boundaries[:-1], boundaries[1:], strict=True):
+        sleeve = np.cumsum(new_sleeve[lo:hi])
+        times, port, capital = combine_sleeves(sleeve, ts[lo:hi], values[lo:hi], initial_capital)
+        curves[str(strategy[lo])] = PortfolioCurve(
+            strategy=str(strategy[lo]),
+            timestamp_us=times,
+            equity=port,
+            drawdown=drawdown(port),
+            n_sleeves=int(sleeve[-1]),
+            initial_capital=capital,
+        )
+    return curves
+
+
+def _micros(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """int64 microseconds from a timestamp column of any unit (or an integer column)."""
+    if pa.types.is_timestamp(column.type):
+        column = pc.cast(column, pa.timestamp("us", tz=column.type.tz))
+        column = column.cast(pa.int64())
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def downsample_indices(series: np.ndarray | Sequence[np.ndarray], max_points: int) -> np.ndarray:
+    """At most ``max_points`` sorted row indices that keep each series' shape for a chart.
+
+    The rows are cut into equal buckets; each bucket keeps the rows of its minimum and
+    maximum of every series (so peaks and the deepest drawdown survive), and the first and
+    last rows are always kept. All indices are returned when there are no more than
+    ``max_points`` rows.
+    """
+    arrays = (
+        [np.asarray(series, np.float64)]
+        if isinstance(series, np.ndarray)
+        else [np.asarray(s, np.float64) for s in series]
+    )
+    if not arrays or any(a.ndim != 1 or a.size != arrays[0].size for a in arrays):
+        raise ParameterError("downsample_indices needs 1-D series of one length")
+    n = arrays[0].size
+    per_bucket = 2 * len(arrays)
+    if max_points < 2 + per_bucket:
+        raise ParameterError(
+            f"max_points={max_points} must be >= {2 + per_bucket} for {len(arrays)} series"
+        )
+    if n <= max_points:
+        return np.arange(n)
+    n_buckets = (max_points - 2) // per_bucket
+    edges = np.linspace(0, n, n_buckets + 1).astype(np.int64)
+    keep = [np.array([0, n - 1])]
+    starts = edges[:-1]
+    for values in arrays:
+        # NaNs (none expected) would make argmin/argmax pick them; treat them as the row itself
+        filled = np.where(np.isnan(values), 0.0, values)
+        for reducer in (np.minimum, np.maximum):
+            extreme = reducer.reduceat(filled, starts)
+            hits = np.flatnonzero(filled == np.repeat(extreme, np.diff(edges)))
+            bucket = np.searchsorted(edges, hits, side="right") - 1
+            first_hit = np.r_[True, bucket[1:] != bucket[:-1]]
+            keep.append(hits[first_hit])
+    return np.unique(np.concatenate(keep))
+
+
+def histogram(values: np.ndarray, bins: int = 30) -> tuple[np.ndarray, np.ndarray, int]:
+    """``numpy.histogram`` of the finite values; returns (edges, counts, number of non-finite values left out)."""
+    if bins < 1:
+        raise ParameterError(f"bins={bins} must be >= 1")
+    data = np.asarray(values, dtype=np.float64)
+    finite = data[np.isfinite(data)]
+    if finite.size == 0:
+        return np.array([0.0, 1.0]), np.zeros(1, np.int64), int(data.size)
+    counts, edges = np.histogram(finite, bins=bins)
+    return edges, counts.astype(np.int64), int(data.size - finite.size)
+
+
+def rank_symbols(
+    metrics: pa.Table, column: str = "sharpe_ratio", n: int = 10
+) -> dict[str, tuple[pa.Table, pa.Table]]:
+    """Per strategy, the ``n`` best and ``n`` worst rows of ``metrics`` by ``column``.
+
+    Rows where ``column`` is NaN or null are left out of both lists. Best is ordered from the
+    highest value down, worst from the lowest up; ties keep symbol order.
+    """
+    if column not in metrics.column_names or "strategy" not in metrics.column_names:
+        raise DataError(f"metrics rows need 'strategy' and {column!r}; have {metrics.column_names}")
+    if n < 1:
+        raise ParameterError(f"n={n} must be >= 1")
+    ranked: dict[str, tuple[pa.Table, pa.Table]] = {}
+    valid = metrics.filter(pc.is_finite(metrics[column]))
+    for name in sorted(set(metrics["strategy"].to_pylist())):
+        rows = valid.filter(pc.equal(valid["strategy"], name))
+        if "symbol" in rows.column_names:
+            rows = rows.take(pc.sort_indices(rows, sort_keys=[("symbol", "ascending")]))
+        best = rows.take(pc.sort_indices(rows, sort_keys=[(column, "descending")]))[:n]
+        worst = rows.take(pc.sort_indices(rows, sort_keys=[(column, "ascending")]))[:n]
+        ranked[str(name)] = (best, worst)
+    return ranked
+
+
+PERIODS = ("h", "D", "W", "M", "Q", "Y")
+"""Calendar periods ``count_per_period`` knows: hour, day, week (starting Monday), month, quarter, year."""
+
+
+def _period_start(ts_us: np.ndarray, period: str) -> np.ndarray:
+    """Start (int64 us, UTC) of the period holding each time."""
+    ts = np.asarray(ts_us, dtype=np.int64)
+    if period == "h":
+        return ts - np.mod(ts, 3_600_000_000)
+    if period == "D":
+        return ts - np.mod(ts, _US_PER_DAY)
+    if period == "W":  # 1970-01-01 was a Thursday: Monday-based weeks start 3 days earlier
+        days = np.floor_divide(ts, _US_PER_DAY)
+        return (days - np.mod(days + 3, 7)) * _US_PER_DAY
+    months = ts.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+    if period == "M":
+        pass
+    elif period == "Q":
+        months = months - np.mod(months, 3)
+    elif period == "Y":
+        months = months - np.mod(months, 12)
+    else:
+        raise ParameterError(f"period={period!r} is not one of {list(PERIODS)}")
+    return months.astype("datetime64[M]").astype("datetime64[us]").astype(np.int64)
+
+
+def choose_period(first_us: int, last_us: int, max_bins: int = 120) -> str:
+    """The finest period of ``PERIODS`` that splits [first, last] into at most ``max_bins`` periods."""
+    if max_bins < 1:
+        raise ParameterError(f"max_bins={max_bins} must be >= 1")
+    for period in PERIODS:
+        starts = _period_start(np.array([first_us, last_us], np.int64), period)
+        if _n_periods(int(starts[0]), int(starts[1]), period) <= max_bins:
+            return period
+    return PERIODS[-1]
+
+
+def _n_periods(first_start: int, last_start: int, period: str) -> int:
+    if period in ("M", "Q", "Y"):
+        months = (
+            np.array([first_start, last_start])
+            .astype("datetime64[us]")
+            .astype("datetime64[M]")
+            .astype(np.int64)
+        )
+        return int(months[1] - months[0]) // {"M": 1, "Q": 3, "Y": 12}[period] + 1
+    width = {"h": 3_600_000_000, "D": _US_PER_DAY, "W": 7 * _US_PER_DAY}[period]
+    return (last_start - first_start) // width + 1
+
+
+def count_per_period(
+    timestamp_us: np.ndarray, group: np.ndarray, period: str, groups: Sequence[str] | None = None
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Count events per calendar period and group (e.g. trades per month and side).
+
+    Returns (period starts as int64 us, sorted ascending, only periods with at least one
+    event; group names; counts of shape (len(groups), len(starts))). ``groups`` fixes the
+    names and their order (events of other groups are left out); default: the sorted
+    distinct values of ``group``.
+    """
+    ts = np.asarray(timestamp_us, dtype=np.int64)
+    labels = np.asarray(group).astype(str)
+    if ts.shape != labels.shape:
+        raise ParameterError(
+            f"timestamp_us and group differ in shape: {ts.shape} vs {labels.shape}"
+        )
+    names = sorted(set(labels.tolist())) if groups is None else [str(g) for g in groups]
+    starts = _period_start(ts, period)
+    periods = np.unique(starts)
+    counts = np.zeros((len(names), periods.size), dtype=np.int64)
+    column = np.searchsorted(periods, starts)
+    for row, name in enumerate(names):
+        counts[row] = np.bincount(column[labels == name], minlength=periods.size)
+    return periods, names, counts
+
+
+def sum_by_key(keys: Sequence[str], values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Totals of ``values`` per key, keys in order of first appearance (e.g. seconds per stage)."""
+    data = np.asarray(values, dtype=np.float64)
+    if len(keys) != data.size:
+        raise ParameterError(f"keys and values differ in length: {len(keys)} vs {data.size}")
+    order: dict[str, int] = {}
+    index = np.array([order.setdefault(str(k), len(order)) for k in keys], dtype=np.int64)
+    totals = np.bincount(index, weights=data, minlength=len(order)) if data.size else np.zeros(0)
+    return list(order), totals
