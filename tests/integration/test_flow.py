@@ -1,0 +1,138 @@
+"""The nightly flow end to end on a real LocalCluster, checked against the compute core."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pyarrow.compute as pc
+import pytest
+
+from compute import pipeline
+from flows.nightly import run_nightly
+from flows.settings import load_settings
+from storage import bars, outputs
+
+pytestmark = pytest.mark.slow
+
+STRATEGIES = ["momentum", "zscore", "ma_crossover", "bollinger"]
+
+
+def _settings(input_path, output_path, **extra):
+    overrides = {
+        "input.path": str(input_path),
+        "output.path": str(output_path),
+        "run.run_date": "2026-11-20",
+        "cluster.n_workers": 1,
+        "cluster.threads_per_worker": 2,
+        "cluster.memory_limit": "2GB",
+        "cluster.dashboard_address": "127.0.0.1:0",
+        "indicators": [{"name": "rsi"}, {"name": "bbands", "params": {"timeperiod": 20}}],
+        "strategies": [{"name": s} for s in STRATEGIES],
+        "backtest.fees_bps": 2.0,
+        "backtest.slippage_bps": 1.0,
+        "metrics.annualization": 252,
+    }
+    overrides.update(extra)
+    return load_settings(None, overrides=overrides)
+
+
+@pytest.fixture(scope="module")
+def finished_run(prefect_harness, small_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    settings = _settings(small_dataset, out)
+    messages: list[str] = []
+    summary = run_nightly(settings, echo=messages.append, progress=False)
+    return settings, summary, out, messages
+
+
+def _sorted(table, keys):
+    return table.sort_by([(k, "ascending") for k in keys])
+
+
+def test_run_succeeds_and_reports_counts(finished_run):
+    settings, summary, out, messages = finished_run
+    assert summary.status == "succeeded"
+    assert summary.n_symbols == 6
+    assert summary.n_bars == 6 * 400
+    assert summary.n_trades > 0
+    assert any(m.startswith("Dask dashboard: http://127.0.0.1:") for m in messages)
+
+
+def test_outputs_equal_the_compute_core_run_directly(finished_run):
+    settings, summary, out, _ = finished_run
+    table = bars.load_bars(settings.input.path, sort_timestamps=True)
+    direct = pipeline.run_batch(
+        table,
+        run_id=summary.run_id,
+        indicator_requests=[],
+        strategy_requests=[pipeline.StrategyRequest(s) for s in STRATEGIES],
+        backtest_params=dict(
+            fees_bps=2.0,
+            slippage_bps=1.0,
+            direction="long_short",
+            init_cash=10_000.0,
+            fraction=1.0,
+            sizing="fixed",
+            stop_loss=None,
+            take_profit=None,
+        ),
+        annualization=252.0,
+    )
+    for name, keys, got_table in [
+        ("trades", ["symbol", "strategy", "entry_time"], direct.trades),
+        ("metrics", ["symbol", "strategy"], direct.metrics),
+    ]:
+        published = outputs.read_output(str(out), name, run_key=summary.run_key)
+        a = _sorted(published.select(got_table.column_names), keys)
+        b = _sorted(got_table.cast(a.schema), keys)
+        assert a.num_rows == b.num_rows, name
+        for col in a.column_names:
+            x, y = a[col].to_numpy(zero_copy_only=False), b[col].to_numpy(zero_copy_only=False)
+            if x.dtype.kind == "f":
+                np.testing.assert_array_equal(x, y, err_msg=f"{name}.{col}")
+            else:
+                assert list(x) == list(y), f"{name}.{col}"
+
+
+def test_sqlite_agrees_with_parquet_row_for_row(finished_run):
+    _, summary, out, _ = finished_run
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        run = conn.execute(
+            "SELECT status, n_symbols, n_trades FROM runs WHERE run_id = ?", (summary.run_id,)
+        ).fetchone()
+        n_trades = conn.execute(
+            "SELECT count(*) FROM trades WHERE run_id = ?", (summary.run_id,)
+        ).fetchone()[0]
+        net = conn.execute(
+            "SELECT sum(net_pnl) FROM trades WHERE run_id = ?", (summary.run_id,)
+        ).fetchone()[0]
+        n_metrics = conn.execute(
+            "SELECT count(*) FROM metrics WHERE run_id = ?", (summary.run_id,)
+        ).fetchone()[0]
+    trades = outputs.read_output(str(out), "trades", run_key=summary.run_key)
+    assert run == ("succeeded", 6, trades.num_rows)
+    assert n_trades == trades.num_rows
+    assert net == pytest.approx(pc.sum(trades["net_pnl"]).as_py(), rel=1e-12)
+    assert n_metrics == 6 * len(STRATEGIES)
+
+
+def test_equity_has_one_row_per_bar_and_strategy(finished_run):
+    _, summary, out, _ = finished_run
+    equity = outputs.read_output(str(out), "equity", run_key=summary.run_key)
+    assert equity.num_rows == 6 * 400 * len(STRATEGIES)
+    assert pc.min(equity["equity"]).as_py() > 0
+
+
+def test_rerun_of_the_same_key_replaces_results(prefect_harness, small_dataset, finished_run):
+    settings, first, out, _ = finished_run
+    second = run_nightly(settings, echo=lambda _m: None, progress=False)
+    assert second.run_key == first.run_key
+    assert second.run_id != first.run_id
+    trades = outputs.read_output(str(out), "trades", run_key=second.run_key)
+    assert set(trades["run_id"].to_pylist()) == {second.run_id}
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        ids = {r[0] for r in conn.execute("SELECT DISTINCT run_id FROM trades")}
+        runs = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+    assert ids == {second.run_id}
+    assert runs == 2
