@@ -45,6 +45,37 @@ def zeros_int_nb(x):
 
 
 @njit(cache=True)
+def first_valid_nb(bars, a, b):
+    """First index in ``[a, b)`` where no price is NaN, ``b`` if none.
+
+    The ``talib`` wrapper starts TA-Lib at that bar (leading NaNs are skipped, not fed to the
+    running totals), so each segment starts there too.
+    """
+    o, h, lo, c = bars
+    for i in range(a, b):
+        if not (np.isnan(o[i]) or np.isnan(h[i]) or np.isnan(lo[i]) or np.isnan(c[i])):
+            return i
+    return b
+
+
+@njit(cache=True)
+def c_max_nb(a, b):
+    """TA-Lib's ``max(a, b)``: ``a if a > b else b``, so ``b`` when either is NaN.
+
+    numba's ``max(x, y)`` keeps ``x`` unless ``y > x``; swapping the arguments gives the C
+    macro's result, NaN included, and unlike a conditional expression it compiles to a
+    branch-free max (a branch on ``close >= open`` mispredicts half the time).
+    """
+    return max(b, a)
+
+
+@njit(cache=True)
+def c_min_nb(a, b):
+    """TA-Lib's ``min(a, b)``: ``a if a < b else b``, so ``b`` when either is NaN."""
+    return min(b, a)
+
+
+@njit(cache=True)
 def real_body_nb(bars, i):
     """``abs(close - open)``."""
     return abs(bars[3][i] - bars[0][i])
@@ -52,16 +83,14 @@ def real_body_nb(bars, i):
 
 @njit(cache=True)
 def upper_shadow_nb(bars, i):
-    """High minus the top of the real body."""
-    o, c = bars[0][i], bars[3][i]
-    return bars[1][i] - (c if c >= o else o)
+    """High minus the top of the real body (TA-Lib: ``close >= open ? close : open``)."""
+    return bars[1][i] - c_max_nb(bars[3][i], bars[0][i])
 
 
 @njit(cache=True)
 def lower_shadow_nb(bars, i):
-    """Bottom of the real body minus the low."""
-    o, c = bars[0][i], bars[3][i]
-    return (o if c >= o else c) - bars[2][i]
+    """Bottom of the real body minus the low (TA-Lib: ``close >= open ? open : close``)."""
+    return c_min_nb(bars[3][i], bars[0][i]) - bars[2][i]
 
 
 @njit(cache=True)
@@ -78,16 +107,14 @@ def color_nb(bars, i):
 
 @njit(cache=True)
 def body_top_nb(bars, i):
-    """``max(open, close)``."""
-    o, c = bars[0][i], bars[3][i]
-    return o if o > c else c
+    """TA-Lib's ``max(open, close)``; some patterns take ``max(close, open)`` instead."""
+    return c_max_nb(bars[0][i], bars[3][i])
 
 
 @njit(cache=True)
 def body_bottom_nb(bars, i):
-    """``min(open, close)``."""
-    o, c = bars[0][i], bars[3][i]
-    return o if o < c else c
+    """TA-Lib's ``min(open, close)``; some patterns take ``min(close, open)`` instead."""
+    return c_min_nb(bars[0][i], bars[3][i])
 
 
 @njit(cache=True)

@@ -25,7 +25,10 @@ from compute.kernels.candles import (
     body_gap_down_nb,
     body_gap_up_nb,
     body_top_nb,
+    c_max_nb,
+    c_min_nb,
     color_nb,
+    first_valid_nb,
     gap_down_nb,
     gap_up_nb,
     high_low_nb,
@@ -48,13 +51,14 @@ def cdl2crows_seg_nb(open_, high, low, close, offsets):
     o, c = open_, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDL2CROWS_LOOKBACK
         if start >= b:
             continue
         t_long = total_nb(bars, BODY_LONG, start - 2)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 2) == 1  # 1st: long white
                 and real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)
                 and color_nb(bars, i - 1) == -1  # 2nd: black, body gapping up
@@ -64,8 +68,8 @@ def cdl2crows_seg_nb(open_, high, low, close, offsets):
                 and o[i] > c[i - 1]
                 and c[i] > o[i - 2]  # closing within the 1st body
                 and c[i] < c[i - 2]
-            ):
-                out[i] = -100
+            )
+            out[i] = -100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
     return (out,)
 
@@ -80,7 +84,8 @@ def cdl3blackcrows_seg_nb(open_, high, low, close, offsets):
     o, h, c = open_, high, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDL3BLACKCROWS_LOOKBACK
         if start >= b:
             continue
@@ -88,7 +93,7 @@ def cdl3blackcrows_seg_nb(open_, high, low, close, offsets):
         t1 = total_nb(bars, SHADOW_VERY_SHORT, start - 1)
         t0 = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 3) == 1  # a white candle, then three black ones
                 and color_nb(bars, i - 2) == -1  # with very short lower shadows
                 and lower_shadow_nb(bars, i - 2) < average_nb(bars, SHADOW_VERY_SHORT, t2, i - 2)
@@ -103,8 +108,8 @@ def cdl3blackcrows_seg_nb(open_, high, low, close, offsets):
                 and h[i - 3] > c[i - 2]  # 1st black closes under the white's high
                 and c[i - 2] > c[i - 1]  # three declining closes
                 and c[i - 1] > c[i]
-            ):
-                out[i] = -100
+            )
+            out[i] = -100 if hit else 0
             t2 = next_total_nb(bars, SHADOW_VERY_SHORT, t2, i - 2)
             t1 = next_total_nb(bars, SHADOW_VERY_SHORT, t1, i - 1)
             t0 = next_total_nb(bars, SHADOW_VERY_SHORT, t0, i)
@@ -121,24 +126,26 @@ def cdl3inside_seg_nb(open_, high, low, close, offsets):
     o, c = open_, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDL3INSIDE_LOOKBACK
         if start >= b:
             continue
         t_long = total_nb(bars, BODY_LONG, start - 2)
         t_short = total_nb(bars, BODY_SHORT, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # 1st long
                 and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short, i - 1)
-                and body_top_nb(bars, i - 1) < body_top_nb(bars, i - 2)  # 2nd short, inside 1st
-                and body_bottom_nb(bars, i - 1) > body_bottom_nb(bars, i - 2)
+                # 2nd short, inside the 1st body
+                and c_max_nb(c[i - 1], o[i - 1]) < c_max_nb(c[i - 2], o[i - 2])
+                and c_min_nb(c[i - 1], o[i - 1]) > c_min_nb(c[i - 2], o[i - 2])
                 and (  # 3rd opposite to the 1st, closing beyond the 1st open
                     (color_nb(bars, i - 2) == 1 and color_nb(bars, i) == -1 and c[i] < o[i - 2])
                     or (color_nb(bars, i - 2) == -1 and color_nb(bars, i) == 1 and c[i] > o[i - 2])
                 )
-            ):
-                out[i] = -color_nb(bars, i - 2) * 100
+            )
+            out[i] = -color_nb(bars, i - 2) * 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
             t_short = next_total_nb(bars, BODY_SHORT, t_short, i - 1)
     return (out,)
@@ -154,14 +161,15 @@ def cdl3linestrike_seg_nb(open_, high, low, close, offsets):
     o, c = open_, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDL3LINESTRIKE_LOOKBACK
         if start >= b:
             continue
         t3 = total_nb(bars, NEAR, start - 3)
         t2 = total_nb(bars, NEAR, start - 2)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 3) == color_nb(bars, i - 2)  # three of one color
                 and color_nb(bars, i - 2) == color_nb(bars, i - 1)
                 and color_nb(bars, i) == -color_nb(bars, i - 1)  # 4th of the other
@@ -186,8 +194,8 @@ def cdl3linestrike_seg_nb(open_, high, low, close, offsets):
                         and c[i] > o[i - 3]
                     )
                 )
-            ):
-                out[i] = color_nb(bars, i - 1) * 100
+            )
+            out[i] = color_nb(bars, i - 1) * 100 if hit else 0
             t3 = next_total_nb(bars, NEAR, t3, i - 3)
             t2 = next_total_nb(bars, NEAR, t2, i - 2)
     return (out,)
@@ -203,9 +211,10 @@ def cdl3outside_seg_nb(open_, high, low, close, offsets):
     o, c = open_, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         for i in range(a + CDL3OUTSIDE_LOOKBACK, b):
-            if (
+            hit = (
                 color_nb(bars, i - 1) == 1  # white engulfs black, 3rd closes higher
                 and color_nb(bars, i - 2) == -1
                 and c[i - 1] > o[i - 2]
@@ -217,8 +226,8 @@ def cdl3outside_seg_nb(open_, high, low, close, offsets):
                 and o[i - 1] > c[i - 2]
                 and c[i - 1] < o[i - 2]
                 and c[i] < c[i - 1]
-            ):
-                out[i] = color_nb(bars, i - 1) * 100
+            )
+            out[i] = color_nb(bars, i - 1) * 100 if hit else 0
     return (out,)
 
 
@@ -232,7 +241,8 @@ def cdl3starsinsouth_seg_nb(open_, high, low, close, offsets):
     o, h, lo_, c = open_, high, low, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDL3STARSINSOUTH_LOOKBACK
         if start >= b:
             continue
@@ -242,7 +252,7 @@ def cdl3starsinsouth_seg_nb(open_, high, low, close, offsets):
         t_vs0 = total_nb(bars, SHADOW_VERY_SHORT, start)
         t_short = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 2) == -1  # three black candles
                 and color_nb(bars, i - 1) == -1
                 and color_nb(bars, i) == -1
@@ -263,8 +273,8 @@ def cdl3starsinsouth_seg_nb(open_, high, low, close, offsets):
                 and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
                 and lo_[i] > lo_[i - 1]
                 and h[i] < h[i - 1]
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
             t_shadow = next_total_nb(bars, SHADOW_LONG, t_shadow, i - 2)
             t_vs1 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
@@ -283,7 +293,8 @@ def cdl3whitesoldiers_seg_nb(open_, high, low, close, offsets):
     o, c = open_, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDL3WHITESOLDIERS_LOOKBACK
         if start >= b:
             continue
@@ -296,7 +307,7 @@ def cdl3whitesoldiers_seg_nb(open_, high, low, close, offsets):
         t_far1 = total_nb(bars, FAR, start - 1)
         t_short = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 # three white candles with very short upper shadows
                 color_nb(bars, i - 2) == 1
                 and upper_shadow_nb(bars, i - 2) < average_nb(bars, SHADOW_VERY_SHORT, t_vs2, i - 2)
@@ -317,8 +328,8 @@ def cdl3whitesoldiers_seg_nb(open_, high, low, close, offsets):
                 and real_body_nb(bars, i)
                 > real_body_nb(bars, i - 1) - average_nb(bars, FAR, t_far1, i - 1)
                 and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short, i)
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_vs2 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs2, i - 2)
             t_vs1 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
             t_vs0 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
@@ -340,7 +351,8 @@ def cdlabandonedbaby_seg_nb(open_, high, low, close, offsets, penetration):
     c = close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLABANDONEDBABY_LOOKBACK
         if start >= b:
             continue
@@ -348,7 +360,7 @@ def cdlabandonedbaby_seg_nb(open_, high, low, close, offsets, penetration):
         t_doji = total_nb(bars, BODY_DOJI, start - 1)
         t_short = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # 1st long
                 and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_DOJI, t_doji, i - 1)  # doji
                 and real_body_nb(bars, i)
@@ -369,8 +381,8 @@ def cdlabandonedbaby_seg_nb(open_, high, low, close, offsets, penetration):
                         and gap_up_nb(bars, i, i - 1)
                     )
                 )
-            ):
-                out[i] = color_nb(bars, i) * 100
+            )
+            out[i] = color_nb(bars, i) * 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i - 1)
             t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
@@ -387,7 +399,8 @@ def cdladvanceblock_seg_nb(open_, high, low, close, offsets):
     o, c = open_, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLADVANCEBLOCK_LOOKBACK
         if start >= b:
             continue
@@ -404,7 +417,7 @@ def cdladvanceblock_seg_nb(open_, high, low, close, offsets):
             body2 = real_body_nb(bars, i - 2)
             body1 = real_body_nb(bars, i - 1)
             body0 = real_body_nb(bars, i)
-            if (
+            hit = (
                 color_nb(bars, i - 2) == 1  # three white candles with higher closes
                 and color_nb(bars, i - 1) == 1
                 and color_nb(bars, i) == 1
@@ -442,8 +455,8 @@ def cdladvanceblock_seg_nb(open_, high, low, close, offsets):
                         and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl0, i)
                     )
                 )
-            ):
-                out[i] = -100
+            )
+            out[i] = -100 if hit else 0
             t_ss2 = next_total_nb(bars, SHADOW_SHORT, t_ss2, i - 2)
             t_ss1 = next_total_nb(bars, SHADOW_SHORT, t_ss1, i - 1)
             t_ss0 = next_total_nb(bars, SHADOW_SHORT, t_ss0, i)
@@ -465,14 +478,15 @@ def cdlbelthold_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLBELTHOLD_LOOKBACK
         if start >= b:
             continue
         t_long = total_nb(bars, BODY_LONG, start)
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
-            if real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i) and (
+            hit = real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i) and (
                 # white with a very short lower shadow, or black with a very short upper one
                 (
                     color_nb(bars, i) == 1
@@ -482,8 +496,8 @@ def cdlbelthold_seg_nb(open_, high, low, close, offsets):
                     color_nb(bars, i) == -1
                     and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
                 )
-            ):
-                out[i] = color_nb(bars, i) * 100
+            )
+            out[i] = color_nb(bars, i) * 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i)
             t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
     return (out,)
@@ -499,13 +513,14 @@ def cdlbreakaway_seg_nb(open_, high, low, close, offsets):
     o, h, lo_, c = open_, high, low, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLBREAKAWAY_LOOKBACK
         if start >= b:
             continue
         t_long = total_nb(bars, BODY_LONG, start - 4)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i - 4) > average_nb(bars, BODY_LONG, t_long, i - 4)  # 1st long
                 # 1st, 2nd and 4th of one color, 5th of the other
                 and color_nb(bars, i - 4) == color_nb(bars, i - 3)
@@ -533,8 +548,8 @@ def cdlbreakaway_seg_nb(open_, high, low, close, offsets):
                         and c[i] > c[i - 4]
                     )
                 )
-            ):
-                out[i] = color_nb(bars, i) * 100
+            )
+            out[i] = color_nb(bars, i) * 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 4)
     return (out,)
 
@@ -548,14 +563,15 @@ def cdlclosingmarubozu_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLCLOSINGMARUBOZU_LOOKBACK
         if start >= b:
             continue
         t_long = total_nb(bars, BODY_LONG, start)
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
-            if real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i) and (
+            hit = real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i) and (
                 # white closing at its high, or black closing at its low
                 (
                     color_nb(bars, i) == 1
@@ -565,8 +581,8 @@ def cdlclosingmarubozu_seg_nb(open_, high, low, close, offsets):
                     color_nb(bars, i) == -1
                     and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
                 )
-            ):
-                out[i] = color_nb(bars, i) * 100
+            )
+            out[i] = color_nb(bars, i) * 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i)
             t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
     return (out,)
@@ -582,7 +598,8 @@ def cdlconcealbabyswall_seg_nb(open_, high, low, close, offsets):
     h, lo_, c = high, low, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLCONCEALBABYSWALL_LOOKBACK
         if start >= b:
             continue
@@ -590,7 +607,7 @@ def cdlconcealbabyswall_seg_nb(open_, high, low, close, offsets):
         t2 = total_nb(bars, SHADOW_VERY_SHORT, start - 2)
         t1 = total_nb(bars, SHADOW_VERY_SHORT, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 3) == -1  # four black candles
                 and color_nb(bars, i - 2) == -1
                 and color_nb(bars, i - 1) == -1
@@ -607,8 +624,8 @@ def cdlconcealbabyswall_seg_nb(open_, high, low, close, offsets):
                 # 4th: engulfs the 3rd, shadows included
                 and h[i] > h[i - 1]
                 and lo_[i] < lo_[i - 1]
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t3 = next_total_nb(bars, SHADOW_VERY_SHORT, t3, i - 3)
             t2 = next_total_nb(bars, SHADOW_VERY_SHORT, t2, i - 2)
             t1 = next_total_nb(bars, SHADOW_VERY_SHORT, t1, i - 1)
@@ -625,7 +642,8 @@ def cdlcounterattack_seg_nb(open_, high, low, close, offsets):
     c = close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLCOUNTERATTACK_LOOKBACK
         if start >= b:
             continue
@@ -633,14 +651,14 @@ def cdlcounterattack_seg_nb(open_, high, low, close, offsets):
         t_long1 = total_nb(bars, BODY_LONG, start - 1)
         t_long0 = total_nb(bars, BODY_LONG, start)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 1) == -color_nb(bars, i)  # opposite colors, both long
                 and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1)
                 and real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long0, i)
                 and c[i] <= c[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)  # equal closes
                 and c[i] >= c[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)
-            ):
-                out[i] = color_nb(bars, i) * 100
+            )
+            out[i] = color_nb(bars, i) * 100 if hit else 0
             t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
             t_long1 = next_total_nb(bars, BODY_LONG, t_long1, i - 1)
             t_long0 = next_total_nb(bars, BODY_LONG, t_long0, i)
@@ -657,21 +675,22 @@ def cdldarkcloudcover_seg_nb(open_, high, low, close, offsets, penetration):
     o, h, c = open_, high, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLDARKCLOUDCOVER_LOOKBACK
         if start >= b:
             continue
         t_long = total_nb(bars, BODY_LONG, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 1) == 1  # 1st: long white
                 and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)
                 and color_nb(bars, i) == -1  # 2nd: black, opening above the prior high
                 and o[i] > h[i - 1]
                 and c[i] > o[i - 1]  # closing within the prior body, deep enough
                 and c[i] < c[i - 1] - real_body_nb(bars, i - 1) * penetration
-            ):
-                out[i] = -100
+            )
+            out[i] = -100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
     return (out,)
 
@@ -685,14 +704,15 @@ def cdldoji_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLDOJI_LOOKBACK
         if start >= b:
             continue
         t_doji = total_nb(bars, BODY_DOJI, start)
         for i in range(start, b):
-            if real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i):
-                out[i] = 100
+            hit = real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)
+            out[i] = 100 if hit else 0
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
     return (out,)
 
@@ -706,22 +726,23 @@ def cdldojistar_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLDOJISTAR_LOOKBACK
         if start >= b:
             continue
         t_long = total_nb(bars, BODY_LONG, start - 1)
         t_doji = total_nb(bars, BODY_DOJI, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)  # 1st long
                 and real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)  # 2nd doji
                 and (  # gapping away in the direction of the 1st
                     (color_nb(bars, i - 1) == 1 and body_gap_up_nb(bars, i, i - 1))
                     or (color_nb(bars, i - 1) == -1 and body_gap_down_nb(bars, i, i - 1))
                 )
-            ):
-                out[i] = -color_nb(bars, i - 1) * 100
+            )
+            out[i] = -color_nb(bars, i - 1) * 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
     return (out,)
@@ -736,19 +757,20 @@ def cdldragonflydoji_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLDRAGONFLYDOJI_LOOKBACK
         if start >= b:
             continue
         t_doji = total_nb(bars, BODY_DOJI, start)
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)
                 and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
                 and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
             t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
     return (out,)
@@ -764,9 +786,10 @@ def cdlengulfing_seg_nb(open_, high, low, close, offsets):
     o, c = open_, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         for i in range(a + CDLENGULFING_LOOKBACK, b):
-            if (
+            hit = (
                 color_nb(bars, i) == 1  # white engulfs black
                 and color_nb(bars, i - 1) == -1
                 and (
@@ -778,12 +801,10 @@ def cdlengulfing_seg_nb(open_, high, low, close, offsets):
                 and (
                     (o[i] >= c[i - 1] and c[i] < o[i - 1]) or (o[i] > c[i - 1] and c[i] <= o[i - 1])
                 )
-            ):
-                # 80 when one end of the bodies matches (engulfing by one side only)
-                if o[i] != c[i - 1] and c[i] != o[i - 1]:
-                    out[i] = color_nb(bars, i) * 100
-                else:
-                    out[i] = color_nb(bars, i) * 80
+            )
+            # 80 when one end of the bodies matches (engulfing on one side only)
+            size = 100 if o[i] != c[i - 1] and c[i] != o[i - 1] else 80
+            out[i] = color_nb(bars, i) * size if hit else 0
     return (out,)
 
 
@@ -797,7 +818,8 @@ def cdleveningdojistar_seg_nb(open_, high, low, close, offsets, penetration):
     c = close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLEVENINGDOJISTAR_LOOKBACK
         if start >= b:
             continue
@@ -805,7 +827,7 @@ def cdleveningdojistar_seg_nb(open_, high, low, close, offsets, penetration):
         t_doji = total_nb(bars, BODY_DOJI, start - 1)
         t_short = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long white
                 and color_nb(bars, i - 2) == 1
                 and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_DOJI, t_doji, i - 1)  # doji
@@ -813,8 +835,8 @@ def cdleveningdojistar_seg_nb(open_, high, low, close, offsets, penetration):
                 and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short, i)  # not short
                 and color_nb(bars, i) == -1  # black, closing well within the 1st body
                 and c[i] < c[i - 2] - real_body_nb(bars, i - 2) * penetration
-            ):
-                out[i] = -100
+            )
+            out[i] = -100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i - 1)
             t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
@@ -831,7 +853,8 @@ def cdleveningstar_seg_nb(open_, high, low, close, offsets, penetration):
     c = close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLEVENINGSTAR_LOOKBACK
         if start >= b:
             continue
@@ -839,7 +862,7 @@ def cdleveningstar_seg_nb(open_, high, low, close, offsets, penetration):
         t_short1 = total_nb(bars, BODY_SHORT, start - 1)
         t_short0 = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long white
                 and color_nb(bars, i - 2) == 1
                 and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short1, i - 1)
@@ -847,8 +870,8 @@ def cdleveningstar_seg_nb(open_, high, low, close, offsets, penetration):
                 and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short0, i)  # not short
                 and color_nb(bars, i) == -1  # black, closing well within the 1st body
                 and c[i] < c[i - 2] - real_body_nb(bars, i - 2) * penetration
-            ):
-                out[i] = -100
+            )
+            out[i] = -100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
             t_short1 = next_total_nb(bars, BODY_SHORT, t_short1, i - 1)
             t_short0 = next_total_nb(bars, BODY_SHORT, t_short0, i)
@@ -865,14 +888,15 @@ def cdlgapsidesidewhite_seg_nb(open_, high, low, close, offsets):
     o = open_
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLGAPSIDESIDEWHITE_LOOKBACK
         if start >= b:
             continue
         t_near = total_nb(bars, NEAR, start - 1)
         t_eq = total_nb(bars, EQUAL, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 (  # 2nd and 3rd both gap away from the 1st, the same way
                     (body_gap_up_nb(bars, i - 1, i - 2) and body_gap_up_nb(bars, i, i - 2))
                     or (body_gap_down_nb(bars, i - 1, i - 2) and body_gap_down_nb(bars, i, i - 2))
@@ -885,8 +909,9 @@ def cdlgapsidesidewhite_seg_nb(open_, high, low, close, offsets):
                 <= real_body_nb(bars, i - 1) + average_nb(bars, NEAR, t_near, i - 1)
                 and o[i] >= o[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)  # and the same open
                 and o[i] <= o[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
-            ):
-                out[i] = 100 if body_gap_up_nb(bars, i - 1, i - 2) else -100
+            )
+            up = body_gap_up_nb(bars, i - 1, i - 2)
+            out[i] = (100 if up else -100) if hit else 0
             t_near = next_total_nb(bars, NEAR, t_near, i - 1)
             t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
     return (out,)
@@ -901,19 +926,20 @@ def cdlgravestonedoji_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLGRAVESTONEDOJI_LOOKBACK
         if start >= b:
             continue
         t_doji = total_nb(bars, BODY_DOJI, start)
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)
                 and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
                 and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
             t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
     return (out,)
@@ -926,10 +952,11 @@ CDLHAMMER_LOOKBACK = lookback(2, BODY_SHORT, SHADOW_LONG, SHADOW_VERY_SHORT, NEA
 def cdlhammer_seg_nb(open_, high, low, close, offsets):
     """numba equivalent of ``talib.CDLHAMMER`` applied to each segment."""
     bars = (open_, high, low, close)
-    lo_ = low
+    o, lo_, c = open_, low, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLHAMMER_LOOKBACK
         if start >= b:
             continue
@@ -938,14 +965,14 @@ def cdlhammer_seg_nb(open_, high, low, close, offsets):
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         t_near = total_nb(bars, NEAR, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)  # small body
                 and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long lower
                 and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
                 # body near the prior candle's low
-                and body_bottom_nb(bars, i) <= lo_[i - 1] + average_nb(bars, NEAR, t_near, i - 1)
-            ):
-                out[i] = 100
+                and c_min_nb(c[i], o[i]) <= lo_[i - 1] + average_nb(bars, NEAR, t_near, i - 1)
+            )
+            out[i] = 100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
             t_sl = next_total_nb(bars, SHADOW_LONG, t_sl, i)
             t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
@@ -960,10 +987,11 @@ CDLHANGINGMAN_LOOKBACK = lookback(2, BODY_SHORT, SHADOW_LONG, SHADOW_VERY_SHORT,
 def cdlhangingman_seg_nb(open_, high, low, close, offsets):
     """numba equivalent of ``talib.CDLHANGINGMAN`` applied to each segment."""
     bars = (open_, high, low, close)
-    h = high
+    o, h, c = open_, high, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLHANGINGMAN_LOOKBACK
         if start >= b:
             continue
@@ -972,14 +1000,14 @@ def cdlhangingman_seg_nb(open_, high, low, close, offsets):
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         t_near = total_nb(bars, NEAR, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)  # small body
                 and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long lower
                 and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
                 # body near the prior candle's high
-                and body_bottom_nb(bars, i) >= h[i - 1] - average_nb(bars, NEAR, t_near, i - 1)
-            ):
-                out[i] = -100
+                and c_min_nb(c[i], o[i]) >= h[i - 1] - average_nb(bars, NEAR, t_near, i - 1)
+            )
+            out[i] = -100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
             t_sl = next_total_nb(bars, SHADOW_LONG, t_sl, i)
             t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
@@ -988,16 +1016,16 @@ def cdlhangingman_seg_nb(open_, high, low, close, offsets):
 
 
 @njit(cache=True)
-def _harami_nb(bars, out, i):
-    """Write the harami code at ``i`` once the long-then-small bodies are established."""
-    if body_top_nb(bars, i) < body_top_nb(bars, i - 1) and body_bottom_nb(bars, i) > body_bottom_nb(
-        bars, i - 1
-    ):
-        out[i] = -color_nb(bars, i - 1) * 100
-    elif body_top_nb(bars, i) <= body_top_nb(bars, i - 1) and body_bottom_nb(
-        bars, i
-    ) >= body_bottom_nb(bars, i - 1):
-        out[i] = -color_nb(bars, i - 1) * 80  # one end of the bodies matches
+def _harami_code_nb(bars, i):
+    """The harami code at ``i`` once the long-then-small bodies are established."""
+    o, c = bars[0], bars[3]
+    top, bottom = c_max_nb(c[i], o[i]), c_min_nb(c[i], o[i])
+    prev_top, prev_bottom = c_max_nb(c[i - 1], o[i - 1]), c_min_nb(c[i - 1], o[i - 1])
+    if top < prev_top and bottom > prev_bottom:
+        return -color_nb(bars, i - 1) * 100
+    if top <= prev_top and bottom >= prev_bottom:  # one end of the bodies matches
+        return -color_nb(bars, i - 1) * 80
+    return 0
 
 
 CDLHARAMI_LOOKBACK = lookback(2, BODY_SHORT, BODY_LONG)
@@ -1009,17 +1037,19 @@ def cdlharami_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLHARAMI_LOOKBACK
         if start >= b:
             continue
         t_long = total_nb(bars, BODY_LONG, start - 1)
         t_short = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
-            if real_body_nb(bars, i - 1) > average_nb(
-                bars, BODY_LONG, t_long, i - 1
-            ) and real_body_nb(bars, i) <= average_nb(bars, BODY_SHORT, t_short, i):
-                _harami_nb(bars, out, i)
+            hit = (
+                real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)  # 1st long
+                and real_body_nb(bars, i) <= average_nb(bars, BODY_SHORT, t_short, i)  # 2nd short
+            )
+            out[i] = _harami_code_nb(bars, i) if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
             t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
     return (out,)
@@ -1034,17 +1064,19 @@ def cdlharamicross_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLHARAMICROSS_LOOKBACK
         if start >= b:
             continue
         t_long = total_nb(bars, BODY_LONG, start - 1)
         t_doji = total_nb(bars, BODY_DOJI, start)
         for i in range(start, b):
-            if real_body_nb(bars, i - 1) > average_nb(
-                bars, BODY_LONG, t_long, i - 1
-            ) and real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i):
-                _harami_nb(bars, out, i)
+            hit = (
+                real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)  # 1st long
+                and real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)  # 2nd doji
+            )
+            out[i] = _harami_code_nb(bars, i) if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
     return (out,)
@@ -1059,19 +1091,20 @@ def cdlhighwave_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLHIGHWAVE_LOOKBACK
         if start >= b:
             continue
         t_body = total_nb(bars, BODY_SHORT, start)
         t_shadow = total_nb(bars, SHADOW_VERY_LONG, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)
                 and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_LONG, t_shadow, i)
                 and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_LONG, t_shadow, i)
-            ):
-                out[i] = color_nb(bars, i) * 100
+            )
+            out[i] = color_nb(bars, i) * 100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
             t_shadow = next_total_nb(bars, SHADOW_VERY_LONG, t_shadow, i)
     return (out,)
@@ -1088,10 +1121,12 @@ def cdlhikkake_seg_nb(open_, high, low, close, offsets):
     +-100 on the setup (an inside bar, then a bar breaking it one way), +-200 when a later
     close within 3 bars confirms it by breaking the inside bar the other way.
     """
+    bars = (open_, high, low, close)
     h, lo_, c = high, low, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLHIKKAKE_LOOKBACK
         if start >= b:
             continue
@@ -1133,7 +1168,8 @@ def cdlhikkakemod_seg_nb(open_, high, low, close, offsets):
     h, lo_, c = high, low, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLHIKKAKEMOD_LOOKBACK
         if start >= b:
             continue
@@ -1183,22 +1219,23 @@ def cdlhomingpigeon_seg_nb(open_, high, low, close, offsets):
     o, c = open_, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLHOMINGPIGEON_LOOKBACK
         if start >= b:
             continue
         t_long = total_nb(bars, BODY_LONG, start - 1)
         t_short = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 1) == -1  # two black candles
                 and color_nb(bars, i) == -1
                 and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)  # long
                 and real_body_nb(bars, i) <= average_nb(bars, BODY_SHORT, t_short, i)  # short
                 and o[i] < o[i - 1]  # 2nd inside the 1st body
                 and c[i] > c[i - 1]
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
             t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
     return (out,)
@@ -1214,7 +1251,8 @@ def cdlidentical3crows_seg_nb(open_, high, low, close, offsets):
     o, c = open_, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLIDENTICAL3CROWS_LOOKBACK
         if start >= b:
             continue
@@ -1224,7 +1262,7 @@ def cdlidentical3crows_seg_nb(open_, high, low, close, offsets):
         t_eq2 = total_nb(bars, EQUAL, start - 2)
         t_eq1 = total_nb(bars, EQUAL, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 # three black candles with very short lower shadows
                 color_nb(bars, i - 2) == -1
                 and lower_shadow_nb(bars, i - 2) < average_nb(bars, SHADOW_VERY_SHORT, t_vs2, i - 2)
@@ -1239,8 +1277,8 @@ def cdlidentical3crows_seg_nb(open_, high, low, close, offsets):
                 and o[i - 1] >= c[i - 2] - average_nb(bars, EQUAL, t_eq2, i - 2)
                 and o[i] <= c[i - 1] + average_nb(bars, EQUAL, t_eq1, i - 1)
                 and o[i] >= c[i - 1] - average_nb(bars, EQUAL, t_eq1, i - 1)
-            ):
-                out[i] = -100
+            )
+            out[i] = -100 if hit else 0
             t_vs2 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs2, i - 2)
             t_vs1 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
             t_vs0 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
@@ -1259,14 +1297,15 @@ def cdlinneck_seg_nb(open_, high, low, close, offsets):
     o, lo_, c = open_, low, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLINNECK_LOOKBACK
         if start >= b:
             continue
         t_eq = total_nb(bars, EQUAL, start - 1)
         t_long = total_nb(bars, BODY_LONG, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 1) == -1  # 1st: long black
                 and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)
                 and color_nb(bars, i) == 1  # 2nd: white, opening below the prior low
@@ -1274,8 +1313,8 @@ def cdlinneck_seg_nb(open_, high, low, close, offsets):
                 # closing slightly into the prior body
                 and c[i] <= c[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
                 and c[i] >= c[i - 1]
-            ):
-                out[i] = -100
+            )
+            out[i] = -100 if hit else 0
             t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
     return (out,)
@@ -1290,7 +1329,8 @@ def cdlinvertedhammer_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLINVERTEDHAMMER_LOOKBACK
         if start >= b:
             continue
@@ -1298,13 +1338,13 @@ def cdlinvertedhammer_seg_nb(open_, high, low, close, offsets):
         t_sl = total_nb(bars, SHADOW_LONG, start)
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)  # small body
                 and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long upper
                 and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
                 and body_gap_down_nb(bars, i, i - 1)  # gapping down
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
             t_sl = next_total_nb(bars, SHADOW_LONG, t_sl, i)
             t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
@@ -1341,7 +1381,8 @@ def cdlkicking_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLKICKING_LOOKBACK
         if start >= b:
             continue
@@ -1350,8 +1391,8 @@ def cdlkicking_seg_nb(open_, high, low, close, offsets):
         t_long1 = total_nb(bars, BODY_LONG, start - 1)
         t_long0 = total_nb(bars, BODY_LONG, start)
         for i in range(start, b):
-            if _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i):
-                out[i] = color_nb(bars, i) * 100
+            hit = _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i)
+            out[i] = color_nb(bars, i) * 100 if hit else 0
             t_long1 = next_total_nb(bars, BODY_LONG, t_long1, i - 1)
             t_vs1 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
             t_long0 = next_total_nb(bars, BODY_LONG, t_long0, i)
@@ -1368,7 +1409,8 @@ def cdlkickingbylength_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLKICKINGBYLENGTH_LOOKBACK
         if start >= b:
             continue
@@ -1377,10 +1419,10 @@ def cdlkickingbylength_seg_nb(open_, high, low, close, offsets):
         t_long1 = total_nb(bars, BODY_LONG, start - 1)
         t_long0 = total_nb(bars, BODY_LONG, start)
         for i in range(start, b):
-            if _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i):
-                # the direction of the longer marubozu
-                longer = i if real_body_nb(bars, i) > real_body_nb(bars, i - 1) else i - 1
-                out[i] = color_nb(bars, longer) * 100
+            hit = _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i)
+            # the direction of the longer marubozu
+            longer = i if real_body_nb(bars, i) > real_body_nb(bars, i - 1) else i - 1
+            out[i] = color_nb(bars, longer) * 100 if hit else 0
             t_long1 = next_total_nb(bars, BODY_LONG, t_long1, i - 1)
             t_vs1 = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
             t_long0 = next_total_nb(bars, BODY_LONG, t_long0, i)
@@ -1398,13 +1440,14 @@ def cdlladderbottom_seg_nb(open_, high, low, close, offsets):
     o, h, c = open_, high, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLLADDERBOTTOM_LOOKBACK
         if start >= b:
             continue
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 4) == -1  # three black candles
                 and color_nb(bars, i - 3) == -1
                 and color_nb(bars, i - 2) == -1
@@ -1417,8 +1460,8 @@ def cdlladderbottom_seg_nb(open_, high, low, close, offsets):
                 and color_nb(bars, i) == 1  # 5th: white, opening above the prior body
                 and o[i] > o[i - 1]
                 and c[i] > h[i - 1]  # and closing above the prior high
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i - 1)
     return (out,)
 
@@ -1432,18 +1475,19 @@ def cdllongleggeddoji_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLLONGLEGGEDDOJI_LOOKBACK
         if start >= b:
             continue
         t_doji = total_nb(bars, BODY_DOJI, start)
         t_sl = total_nb(bars, SHADOW_LONG, start)
         for i in range(start, b):
-            if real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i) and (
+            hit = real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i) and (
                 lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)
                 or upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
             t_sl = next_total_nb(bars, SHADOW_LONG, t_sl, i)
     return (out,)
@@ -1458,19 +1502,20 @@ def cdllongline_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLLONGLINE_LOOKBACK
         if start >= b:
             continue
         t_body = total_nb(bars, BODY_LONG, start)
         t_shadow = total_nb(bars, SHADOW_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_body, i)
                 and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i)
                 and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i)
-            ):
-                out[i] = color_nb(bars, i) * 100
+            )
+            out[i] = color_nb(bars, i) * 100 if hit else 0
             t_body = next_total_nb(bars, BODY_LONG, t_body, i)
             t_shadow = next_total_nb(bars, SHADOW_SHORT, t_shadow, i)
     return (out,)
@@ -1485,19 +1530,20 @@ def cdlmarubozu_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLMARUBOZU_LOOKBACK
         if start >= b:
             continue
         t_long = total_nb(bars, BODY_LONG, start)
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i)
                 and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
                 and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
-            ):
-                out[i] = color_nb(bars, i) * 100
+            )
+            out[i] = color_nb(bars, i) * 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i)
             t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
     return (out,)
@@ -1513,19 +1559,20 @@ def cdlmatchinglow_seg_nb(open_, high, low, close, offsets):
     c = close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLMATCHINGLOW_LOOKBACK
         if start >= b:
             continue
         t_eq = total_nb(bars, EQUAL, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 1) == -1  # two black candles with the same close
                 and color_nb(bars, i) == -1
                 and c[i] <= c[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
                 and c[i] >= c[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
     return (out,)
 
@@ -1540,7 +1587,8 @@ def cdlmathold_seg_nb(open_, high, low, close, offsets, penetration):
     o, h, c = open_, high, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLMATHOLD_LOOKBACK
         if start >= b:
             continue
@@ -1550,7 +1598,7 @@ def cdlmathold_seg_nb(open_, high, low, close, offsets, penetration):
         t_short1 = total_nb(bars, BODY_SHORT, start - 1)
         for i in range(start, b):
             reach = c[i - 4] - real_body_nb(bars, i - 4) * penetration
-            if (
+            hit = (
                 # 1st long, then three small
                 real_body_nb(bars, i - 4) > average_nb(bars, BODY_LONG, t_long4, i - 4)
                 and real_body_nb(bars, i - 3) < average_nb(bars, BODY_SHORT, t_short3, i - 3)
@@ -1567,13 +1615,13 @@ def cdlmathold_seg_nb(open_, high, low, close, offsets, penetration):
                 and body_bottom_nb(bars, i - 2) > reach
                 and body_bottom_nb(bars, i - 1) > reach
                 # 2nd to 4th falling
-                and body_top_nb(bars, i - 2) < o[i - 3]
-                and body_top_nb(bars, i - 1) < body_top_nb(bars, i - 2)
+                and c_max_nb(c[i - 2], o[i - 2]) < o[i - 3]
+                and c_max_nb(c[i - 1], o[i - 1]) < c_max_nb(c[i - 2], o[i - 2])
                 # 5th opens above the prior close, closes above the reaction highs
                 and o[i] > c[i - 1]
-                and c[i] > max(max(h[i - 3], h[i - 2]), h[i - 1])
-            ):
-                out[i] = 100
+                and c[i] > c_max_nb(c_max_nb(h[i - 3], h[i - 2]), h[i - 1])
+            )
+            out[i] = 100 if hit else 0
             t_long4 = next_total_nb(bars, BODY_LONG, t_long4, i - 4)
             t_short3 = next_total_nb(bars, BODY_SHORT, t_short3, i - 3)
             t_short2 = next_total_nb(bars, BODY_SHORT, t_short2, i - 2)
@@ -1591,7 +1639,8 @@ def cdlmorningdojistar_seg_nb(open_, high, low, close, offsets, penetration):
     c = close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLMORNINGDOJISTAR_LOOKBACK
         if start >= b:
             continue
@@ -1599,7 +1648,7 @@ def cdlmorningdojistar_seg_nb(open_, high, low, close, offsets, penetration):
         t_doji = total_nb(bars, BODY_DOJI, start - 1)
         t_short = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long black
                 and color_nb(bars, i - 2) == -1
                 and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_DOJI, t_doji, i - 1)  # doji
@@ -1607,8 +1656,8 @@ def cdlmorningdojistar_seg_nb(open_, high, low, close, offsets, penetration):
                 and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short, i)  # not short
                 and color_nb(bars, i) == 1  # white, closing well within the 1st body
                 and c[i] > c[i - 2] + real_body_nb(bars, i - 2) * penetration
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i - 1)
             t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
@@ -1625,7 +1674,8 @@ def cdlmorningstar_seg_nb(open_, high, low, close, offsets, penetration):
     c = close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLMORNINGSTAR_LOOKBACK
         if start >= b:
             continue
@@ -1633,7 +1683,7 @@ def cdlmorningstar_seg_nb(open_, high, low, close, offsets, penetration):
         t_short1 = total_nb(bars, BODY_SHORT, start - 1)
         t_short0 = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long black
                 and color_nb(bars, i - 2) == -1
                 and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short1, i - 1)
@@ -1641,8 +1691,8 @@ def cdlmorningstar_seg_nb(open_, high, low, close, offsets, penetration):
                 and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short0, i)  # not short
                 and color_nb(bars, i) == 1  # white, closing well within the 1st body
                 and c[i] > c[i - 2] + real_body_nb(bars, i - 2) * penetration
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
             t_short1 = next_total_nb(bars, BODY_SHORT, t_short1, i - 1)
             t_short0 = next_total_nb(bars, BODY_SHORT, t_short0, i)
@@ -1659,14 +1709,15 @@ def cdlonneck_seg_nb(open_, high, low, close, offsets):
     o, lo_, c = open_, low, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLONNECK_LOOKBACK
         if start >= b:
             continue
         t_eq = total_nb(bars, EQUAL, start - 1)
         t_long = total_nb(bars, BODY_LONG, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 1) == -1  # 1st: long black
                 and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)
                 and color_nb(bars, i) == 1  # 2nd: white, opening below the prior low
@@ -1674,8 +1725,8 @@ def cdlonneck_seg_nb(open_, high, low, close, offsets):
                 # closing at the prior low
                 and c[i] <= lo_[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
                 and c[i] >= lo_[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)
-            ):
-                out[i] = -100
+            )
+            out[i] = -100 if hit else 0
             t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
     return (out,)
@@ -1691,14 +1742,15 @@ def cdlpiercing_seg_nb(open_, high, low, close, offsets):
     o, lo_, c = open_, low, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLPIERCING_LOOKBACK
         if start >= b:
             continue
         t_long1 = total_nb(bars, BODY_LONG, start - 1)
         t_long0 = total_nb(bars, BODY_LONG, start)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 1) == -1  # 1st: long black
                 and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1)
                 and color_nb(bars, i) == 1  # 2nd: long white
@@ -1706,8 +1758,8 @@ def cdlpiercing_seg_nb(open_, high, low, close, offsets):
                 and o[i] < lo_[i - 1]  # opening below the prior low
                 and c[i] < o[i - 1]  # closing within the prior body, above its midpoint
                 and c[i] > c[i - 1] + real_body_nb(bars, i - 1) * 0.5
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_long1 = next_total_nb(bars, BODY_LONG, t_long1, i - 1)
             t_long0 = next_total_nb(bars, BODY_LONG, t_long0, i)
     return (out,)
@@ -1723,7 +1775,8 @@ def cdlrickshawman_seg_nb(open_, high, low, close, offsets):
     lo_ = low
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLRICKSHAWMAN_LOOKBACK
         if start >= b:
             continue
@@ -1732,15 +1785,15 @@ def cdlrickshawman_seg_nb(open_, high, low, close, offsets):
         t_near = total_nb(bars, NEAR, start)
         for i in range(start, b):
             mid = lo_[i] + high_low_nb(bars, i) / 2
-            if (
+            hit = (
                 real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)  # doji
                 and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long
                 and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # shadows
                 # body near the middle of the range
                 and body_bottom_nb(bars, i) <= mid + average_nb(bars, NEAR, t_near, i)
                 and body_top_nb(bars, i) >= mid - average_nb(bars, NEAR, t_near, i)
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
             t_sl = next_total_nb(bars, SHADOW_LONG, t_sl, i)
             t_near = next_total_nb(bars, NEAR, t_near, i)
@@ -1757,7 +1810,8 @@ def cdlrisefall3methods_seg_nb(open_, high, low, close, offsets):
     o, h, lo_, c = open_, high, low, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLRISEFALL3METHODS_LOOKBACK
         if start >= b:
             continue
@@ -1768,7 +1822,7 @@ def cdlrisefall3methods_seg_nb(open_, high, low, close, offsets):
         t_long0 = total_nb(bars, BODY_LONG, start)
         for i in range(start, b):
             d = color_nb(bars, i - 4)  # +1 rising, -1 falling: flips the comparisons below
-            if (
+            hit = (
                 # 1st long, then three small, 5th long
                 real_body_nb(bars, i - 4) > average_nb(bars, BODY_LONG, t_long4, i - 4)
                 and real_body_nb(bars, i - 3) < average_nb(bars, BODY_SHORT, t_short3, i - 3)
@@ -1793,8 +1847,8 @@ def cdlrisefall3methods_seg_nb(open_, high, low, close, offsets):
                 # 5th opens beyond the prior close and closes beyond the 1st close
                 and o[i] * d > c[i - 1] * d
                 and c[i] * d > c[i - 4] * d
-            ):
-                out[i] = 100 * d
+            )
+            out[i] = 100 * d if hit else 0
             t_long4 = next_total_nb(bars, BODY_LONG, t_long4, i - 4)
             t_short3 = next_total_nb(bars, BODY_SHORT, t_short3, i - 3)
             t_short2 = next_total_nb(bars, BODY_SHORT, t_short2, i - 2)
@@ -1813,7 +1867,8 @@ def cdlseparatinglines_seg_nb(open_, high, low, close, offsets):
     o = open_
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLSEPARATINGLINES_LOOKBACK
         if start >= b:
             continue
@@ -1821,7 +1876,7 @@ def cdlseparatinglines_seg_nb(open_, high, low, close, offsets):
         t_long = total_nb(bars, BODY_LONG, start)
         t_eq = total_nb(bars, EQUAL, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 1) == -color_nb(bars, i)  # opposite colors, same open
                 and o[i] <= o[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
                 and o[i] >= o[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)
@@ -1836,8 +1891,8 @@ def cdlseparatinglines_seg_nb(open_, high, low, close, offsets):
                         and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
                     )
                 )
-            ):
-                out[i] = color_nb(bars, i) * 100
+            )
+            out[i] = color_nb(bars, i) * 100 if hit else 0
             t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
             t_long = next_total_nb(bars, BODY_LONG, t_long, i)
             t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
@@ -1853,7 +1908,8 @@ def cdlshootingstar_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLSHOOTINGSTAR_LOOKBACK
         if start >= b:
             continue
@@ -1861,13 +1917,13 @@ def cdlshootingstar_seg_nb(open_, high, low, close, offsets):
         t_sl = total_nb(bars, SHADOW_LONG, start)
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)  # small body
                 and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long upper
                 and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
                 and body_gap_up_nb(bars, i, i - 1)  # gapping up
-            ):
-                out[i] = -100
+            )
+            out[i] = -100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
             t_sl = next_total_nb(bars, SHADOW_LONG, t_sl, i)
             t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
@@ -1883,19 +1939,20 @@ def cdlshortline_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLSHORTLINE_LOOKBACK
         if start >= b:
             continue
         t_body = total_nb(bars, BODY_SHORT, start)
         t_shadow = total_nb(bars, SHADOW_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)
                 and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i)
                 and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i)
-            ):
-                out[i] = color_nb(bars, i) * 100
+            )
+            out[i] = color_nb(bars, i) * 100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
             t_shadow = next_total_nb(bars, SHADOW_SHORT, t_shadow, i)
     return (out,)
@@ -1910,19 +1967,20 @@ def cdlspinningtop_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLSPINNINGTOP_LOOKBACK
         if start >= b:
             continue
         t_body = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
             body = real_body_nb(bars, i)
-            if (
+            hit = (
                 body < average_nb(bars, BODY_SHORT, t_body, i)  # small body, longer shadows
                 and upper_shadow_nb(bars, i) > body
                 and lower_shadow_nb(bars, i) > body
-            ):
-                out[i] = color_nb(bars, i) * 100
+            )
+            out[i] = color_nb(bars, i) * 100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
     return (out,)
 
@@ -1937,7 +1995,8 @@ def cdlstalledpattern_seg_nb(open_, high, low, close, offsets):
     o, c = open_, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLSTALLEDPATTERN_LOOKBACK
         if start >= b:
             continue
@@ -1948,7 +2007,7 @@ def cdlstalledpattern_seg_nb(open_, high, low, close, offsets):
         t_near2 = total_nb(bars, NEAR, start - 2)
         t_near1 = total_nb(bars, NEAR, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 2) == 1  # three white candles with higher closes
                 and color_nb(bars, i - 1) == 1
                 and color_nb(bars, i) == 1
@@ -1965,8 +2024,8 @@ def cdlstalledpattern_seg_nb(open_, high, low, close, offsets):
                 and real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_short, i)
                 and o[i]
                 >= c[i - 1] - real_body_nb(bars, i) - average_nb(bars, NEAR, t_near1, i - 1)
-            ):
-                out[i] = -100
+            )
+            out[i] = -100 if hit else 0
             t_long2 = next_total_nb(bars, BODY_LONG, t_long2, i - 2)
             t_near2 = next_total_nb(bars, NEAR, t_near2, i - 2)
             t_long1 = next_total_nb(bars, BODY_LONG, t_long1, i - 1)
@@ -1986,21 +2045,22 @@ def cdlsticksandwich_seg_nb(open_, high, low, close, offsets):
     lo_, c = low, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLSTICKSANDWICH_LOOKBACK
         if start >= b:
             continue
         t_eq = total_nb(bars, EQUAL, start - 2)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 2) == -1  # black, white, black
                 and color_nb(bars, i - 1) == 1
                 and color_nb(bars, i) == -1
                 and lo_[i - 1] > c[i - 2]  # 2nd trades above the 1st close
                 and c[i] <= c[i - 2] + average_nb(bars, EQUAL, t_eq, i - 2)  # 1st, 3rd same close
                 and c[i] >= c[i - 2] - average_nb(bars, EQUAL, t_eq, i - 2)
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_eq = next_total_nb(bars, EQUAL, t_eq, i - 2)
     return (out,)
 
@@ -2014,7 +2074,8 @@ def cdltakuri_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLTAKURI_LOOKBACK
         if start >= b:
             continue
@@ -2022,12 +2083,12 @@ def cdltakuri_seg_nb(open_, high, low, close, offsets):
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         t_vl = total_nb(bars, SHADOW_VERY_LONG, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)
                 and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
                 and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_LONG, t_vl, i)
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
             t_vs = next_total_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
             t_vl = next_total_nb(bars, SHADOW_VERY_LONG, t_vl, i)
@@ -2044,20 +2105,21 @@ def cdltasukigap_seg_nb(open_, high, low, close, offsets):
     o, c = open_, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLTASUKIGAP_LOOKBACK
         if start >= b:
             continue
         t_near = total_nb(bars, NEAR, start - 1)
         for i in range(start, b):
-            if (  # upside gap; white, then black opening in its body, closing in the gap
+            hit = (  # upside gap; white, then black opening in its body, closing in the gap
                 body_gap_up_nb(bars, i - 1, i - 2)
                 and color_nb(bars, i - 1) == 1
                 and color_nb(bars, i) == -1
                 and o[i] < c[i - 1]
                 and o[i] > o[i - 1]
                 and c[i] < o[i - 1]
-                and c[i] > body_top_nb(bars, i - 2)
+                and c[i] > c_max_nb(c[i - 2], o[i - 2])
                 # bodies of about the same size
                 and abs(real_body_nb(bars, i - 1) - real_body_nb(bars, i))
                 < average_nb(bars, NEAR, t_near, i - 1)
@@ -2068,11 +2130,11 @@ def cdltasukigap_seg_nb(open_, high, low, close, offsets):
                 and o[i] < o[i - 1]
                 and o[i] > c[i - 1]
                 and c[i] > o[i - 1]
-                and c[i] < body_bottom_nb(bars, i - 2)
+                and c[i] < c_min_nb(c[i - 2], o[i - 2])
                 and abs(real_body_nb(bars, i - 1) - real_body_nb(bars, i))
                 < average_nb(bars, NEAR, t_near, i - 1)
-            ):
-                out[i] = color_nb(bars, i - 1) * 100
+            )
+            out[i] = color_nb(bars, i - 1) * 100 if hit else 0
             t_near = next_total_nb(bars, NEAR, t_near, i - 1)
     return (out,)
 
@@ -2087,14 +2149,15 @@ def cdlthrusting_seg_nb(open_, high, low, close, offsets):
     o, lo_, c = open_, low, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLTHRUSTING_LOOKBACK
         if start >= b:
             continue
         t_eq = total_nb(bars, EQUAL, start - 1)
         t_long = total_nb(bars, BODY_LONG, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 1) == -1  # 1st: long black
                 and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)
                 and color_nb(bars, i) == 1  # 2nd: white, opening below the prior low
@@ -2102,8 +2165,8 @@ def cdlthrusting_seg_nb(open_, high, low, close, offsets):
                 # closing into the prior body, but not above its midpoint
                 and c[i] > c[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
                 and c[i] <= c[i - 1] + real_body_nb(bars, i - 1) * 0.5
-            ):
-                out[i] = -100
+            )
+            out[i] = -100 if hit else 0
             t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
     return (out,)
@@ -2121,27 +2184,30 @@ def cdltristar_seg_nb(open_, high, low, close, offsets):
     bars = (open_, high, low, close)
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLTRISTAR_LOOKBACK
         if start >= b:
             continue
         t_doji = total_nb(bars, BODY_DOJI, start - 2)
         for i in range(start, b):
             doji = average_nb(bars, BODY_DOJI, t_doji, i - 2)
-            if (
+            hit = (
                 real_body_nb(bars, i - 2) <= doji
                 and real_body_nb(bars, i - 1) <= doji
                 and real_body_nb(bars, i) <= doji
+            )
+            # 2nd gaps up and the 3rd is not higher: bearish; the reverse: bullish
+            code = 0
+            if body_gap_up_nb(bars, i - 1, i - 2) and body_top_nb(bars, i) < body_top_nb(
+                bars, i - 1
             ):
-                # 2nd gaps up and the 3rd is not higher: bearish; the reverse: bullish
-                if body_gap_up_nb(bars, i - 1, i - 2) and body_top_nb(bars, i) < body_top_nb(
-                    bars, i - 1
-                ):
-                    out[i] = -100
-                if body_gap_down_nb(bars, i - 1, i - 2) and body_bottom_nb(
-                    bars, i
-                ) > body_bottom_nb(bars, i - 1):
-                    out[i] = 100
+                code = -100
+            if body_gap_down_nb(bars, i - 1, i - 2) and body_bottom_nb(bars, i) > body_bottom_nb(
+                bars, i - 1
+            ):
+                code = 100
+            out[i] = code if hit else 0
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i - 2)
     return (out,)
 
@@ -2156,14 +2222,15 @@ def cdlunique3river_seg_nb(open_, high, low, close, offsets):
     o, lo_, c = open_, low, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLUNIQUE3RIVER_LOOKBACK
         if start >= b:
             continue
         t_long = total_nb(bars, BODY_LONG, start - 2)
         t_short = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
-            if (
+            hit = (
                 real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long black
                 and color_nb(bars, i - 2) == -1
                 and color_nb(bars, i - 1) == -1  # 2nd: black harami with a lower low
@@ -2173,8 +2240,8 @@ def cdlunique3river_seg_nb(open_, high, low, close, offsets):
                 and real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_short, i)  # 3rd: short
                 and color_nb(bars, i) == 1  # white, opening not below the 2nd low
                 and o[i] > lo_[i - 1]
-            ):
-                out[i] = 100
+            )
+            out[i] = 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
             t_short = next_total_nb(bars, BODY_SHORT, t_short, i)
     return (out,)
@@ -2190,14 +2257,15 @@ def cdlupsidegap2crows_seg_nb(open_, high, low, close, offsets):
     o, c = open_, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         start = a + CDLUPSIDEGAP2CROWS_LOOKBACK
         if start >= b:
             continue
         t_long = total_nb(bars, BODY_LONG, start - 2)
         t_short = total_nb(bars, BODY_SHORT, start - 1)
         for i in range(start, b):
-            if (
+            hit = (
                 color_nb(bars, i - 2) == 1  # 1st: long white
                 and real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)
                 and color_nb(bars, i - 1) == -1  # 2nd: short black gapping up
@@ -2207,8 +2275,8 @@ def cdlupsidegap2crows_seg_nb(open_, high, low, close, offsets):
                 and o[i] > o[i - 1]
                 and c[i] < c[i - 1]
                 and c[i] > c[i - 2]  # closing above the 1st
-            ):
-                out[i] = -100
+            )
+            out[i] = -100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
             t_short = next_total_nb(bars, BODY_SHORT, t_short, i - 1)
     return (out,)
@@ -2224,19 +2292,20 @@ def cdlxsidegap3methods_seg_nb(open_, high, low, close, offsets):
     o, c = open_, close
     out = zeros_int_nb(close)
     for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
+        b = offsets[s + 1]
+        a = first_valid_nb(bars, offsets[s], b)
         for i in range(a + CDLXSIDEGAP3METHODS_LOOKBACK, b):
-            if (
+            hit = (
                 color_nb(bars, i - 2) == color_nb(bars, i - 1)  # two of one color
                 and color_nb(bars, i - 1) == -color_nb(bars, i)  # 3rd of the other
-                and o[i] < body_top_nb(bars, i - 1)  # opening within the 2nd body
-                and o[i] > body_bottom_nb(bars, i - 1)
-                and c[i] < body_top_nb(bars, i - 2)  # closing within the 1st body
-                and c[i] > body_bottom_nb(bars, i - 2)
+                and o[i] < c_max_nb(c[i - 1], o[i - 1])  # opening within the 2nd body
+                and o[i] > c_min_nb(c[i - 1], o[i - 1])
+                and c[i] < c_max_nb(c[i - 2], o[i - 2])  # closing within the 1st body
+                and c[i] > c_min_nb(c[i - 2], o[i - 2])
                 and (
                     (color_nb(bars, i - 2) == 1 and body_gap_up_nb(bars, i - 1, i - 2))
                     or (color_nb(bars, i - 2) == -1 and body_gap_down_nb(bars, i - 1, i - 2))
                 )
-            ):
-                out[i] = color_nb(bars, i - 2) * 100
+            )
+            out[i] = color_nb(bars, i - 2) * 100 if hit else 0
     return (out,)
