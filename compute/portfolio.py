@@ -31,6 +31,8 @@ __all__ = [
     "downsample_indices",
     "drawdown",
     "histogram",
+    "max_by_key",
+    "micros",
     "portfolio_curves",
     "rank_symbols",
     "sum_by_key",
@@ -155,7 +157,7 @@ def portfolio_curves(
     table = table.take(pc.sort_indices(table, sort_keys=keys))
     strategy = table["strategy"].to_numpy(zero_copy_only=False).astype(str)
     symbol = table["symbol"].to_numpy(zero_copy_only=False).astype(str)
-    ts = _micros(table["timestamp"])
+    ts = micros(table["timestamp"])
     values = table["equity"].to_numpy(zero_copy_only=False).astype(np.float64)
     new_sleeve = np.r_[True, (strategy[1:] != strategy[:-1]) | (symbol[1:] != symbol[:-1])]
     bad = ~np.isfinite(values) | (new_sleeve & (values <= 0))
@@ -182,7 +184,7 @@ def portfolio_curves(
     return curves
 
 
-def _micros(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def micros(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """int64 microseconds from a timestamp column of any unit (or an integer column)."""
     if pa.types.is_timestamp(column.type):
         column = pc.cast(column, pa.timestamp("us", tz=column.type.tz))
@@ -229,12 +231,17 @@ def downsample_indices(series: np.ndarray | Sequence[np.ndarray], max_points: in
     return np.unique(np.concatenate(keep))
 
 
-def histogram(values: np.ndarray, bins: int = 30) -> tuple[np.ndarray, np.ndarray, int]:
-    """``numpy.histogram`` of the finite values; returns (edges, counts, number of non-finite values left out)."""
-    if bins < 1:
-        raise ParameterError(f"bins={bins} must be >= 1")
+def histogram(values: np.ndarray, bins: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """``numpy.histogram`` of the finite values: (edges, counts, number of non-finite values left out).
+
+    ``bins=None`` picks ``ceil(sqrt(n))`` bins, clipped to [10, 50], for n finite values.
+    """
     data = np.asarray(values, dtype=np.float64)
     finite = data[np.isfinite(data)]
+    if bins is None:
+        bins = int(np.clip(np.ceil(np.sqrt(finite.size)), 10, 50))
+    if bins < 1:
+        raise ParameterError(f"bins={bins} must be >= 1")
     if finite.size == 0:
         return np.array([0.0, 1.0]), np.zeros(1, np.int64), int(data.size)
     counts, edges = np.histogram(finite, bins=bins)
@@ -350,3 +357,15 @@ def sum_by_key(keys: Sequence[str], values: np.ndarray) -> tuple[list[str], np.n
     index = np.array([order.setdefault(str(k), len(order)) for k in keys], dtype=np.int64)
     totals = np.bincount(index, weights=data, minlength=len(order)) if data.size else np.zeros(0)
     return list(order), totals
+
+
+def max_by_key(keys: Sequence[str], values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Maximum of ``values`` per key, keys in order of first appearance (e.g. peak memory per worker)."""
+    data = np.asarray(values, dtype=np.float64)
+    if len(keys) != data.size:
+        raise ParameterError(f"keys and values differ in length: {len(keys)} vs {data.size}")
+    order: dict[str, int] = {}
+    index = np.array([order.setdefault(str(k), len(order)) for k in keys], dtype=np.int64)
+    peaks = np.full(len(order), -np.inf)
+    np.maximum.at(peaks, index, data)
+    return list(order), peaks

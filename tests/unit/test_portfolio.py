@@ -16,6 +16,8 @@ from compute.portfolio import (
     downsample_indices,
     drawdown,
     histogram,
+    max_by_key,
+    micros,
     portfolio_curves,
     rank_symbols,
     sum_by_key,
@@ -29,7 +31,7 @@ def day(n: int) -> dt.datetime:
     return dt.datetime(2024, 1, 1, tzinfo=UTC) + dt.timedelta(days=n)
 
 
-def micros(when: dt.datetime) -> int:
+def us(when: dt.datetime) -> int:
     return (when - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1)
 
 
@@ -62,7 +64,7 @@ def test_overlapping_date_ranges_hold_start_before_and_last_after():
     curve = portfolio_curves(table)["s"]
     assert curve.n_sleeves == 2
     assert curve.initial_capital == 150.0
-    assert curve.timestamp_us.tolist() == [micros(day(n)) for n in (1, 2, 3, 4)]
+    assert curve.timestamp_us.tolist() == [us(day(n)) for n in (1, 2, 3, 4)]
     # day 1: A 75 + B not started (75); day 2: 82.5 + 75; day 3: 90.75 + 67.5; day 4: A ended (90.75) + 56.25
     np.testing.assert_allclose(curve.equity, [150.0, 157.5, 158.25, 147.0], rtol=1e-13)
     np.testing.assert_allclose(
@@ -208,7 +210,7 @@ def test_rank_symbols_best_and_worst_per_strategy():
 
 def test_count_per_period_by_week_starting_monday():
     # 2024-01-01 is a Monday: days 0-6 are week 1, day 7 starts week 2.
-    times = np.array([micros(day(n)) for n in (0, 6, 7, 8, 8)])
+    times = np.array([us(day(n)) for n in (0, 6, 7, 8, 8)])
     starts, names, counts = count_per_period(
         times, np.array(["long", "short", "long", "short", "short"]), "W"
     )
@@ -250,3 +252,20 @@ def test_sum_by_key_keeps_first_appearance_order():
     keys, totals = sum_by_key(["load", "kernels", "load"], np.array([1.0, 2.0, 0.5]))
     assert keys == ["load", "kernels"]
     np.testing.assert_allclose(totals, [1.5, 2.0])
+
+
+def test_histogram_default_bins_grow_with_the_sample():
+    assert histogram(np.arange(20.0))[1].size == 10
+    assert histogram(np.arange(900.0))[1].size == 30
+    assert histogram(np.arange(10_000.0))[1].size == 50
+
+
+def test_max_by_key_keeps_first_appearance_order():
+    keys, peaks = max_by_key(["w2", "w1", "w2"], np.array([5.0, 7.0, 9.0]))
+    assert keys == ["w2", "w1"]
+    np.testing.assert_allclose(peaks, [9.0, 7.0])
+
+
+def test_micros_from_any_timestamp_unit():
+    column = pa.array([0, 1_500], pa.timestamp("ms", tz="UTC"))
+    assert micros(column).tolist() == [0, 1_500_000]

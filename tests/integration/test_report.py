@@ -1,0 +1,337 @@
+"""flows.report: a report built from a hand-made output root, rendered in headless Chromium offline."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from compute.errors import StorageError
+from flows.report import MAX_POINTS, write_report
+from storage.outputs import publish_parquet, write_staged
+from storage.schemas import sqlite_ddl
+from tests.browser import CHROMIUM_MISSING, find_chromium, run_chromium
+
+pytestmark = pytest.mark.slow
+
+STRATEGIES = ("momentum", "zscore")
+N_SYMBOLS = 24
+DAY_US = 86_400_000_000
+START_US = int(np.datetime64("2005-01-03", "us").astype(np.int64))
+LONG_BARS = 6_000  # > MAX_POINTS: the longest sleeves get thinned for display
+RUN_ID = "20261123T020000Z-aaaa0001"
+OLD_RUN_ID = "20261122T020000Z-bbbb0002"
+
+
+def _symbols() -> list[str]:
+    return [f"SYM{i:03d}" for i in range(N_SYMBOLS)]
+
+
+def _tables(run_id: str, seed: int) -> dict[str, pa.Table]:
+    """Equity, metrics and trades of a run: ragged date ranges, one symbol with a NaN Sharpe."""
+    rng = np.random.default_rng(seed)
+    equity: dict[str, list] = {k: [] for k in ("symbol", "strategy", "timestamp", "equity")}
+    metrics: dict[str, list] = {
+        k: []
+        for k in ("symbol", "strategy", "sharpe_ratio", "total_return", "max_drawdown", "n_trades")
+    }
+    trades: dict[str, list] = {
+        k: [] for k in ("symbol", "strategy", "side", "entry_time", "exit_time")
+    }
+    for s, strategy in enumerate(STRATEGIES):
+        for i, symbol in enumerate(_symbols()):
+            first = 0 if i % 3 == 0 else int(rng.integers(0, 3000))  # later listings
+            n = LONG_BARS - first if i % 3 == 0 else int(rng.integers(300, LONG_BARS - first))
+            times = START_US + (first + np.arange(n)) * DAY_US
+            drift = 0.0004 if s == 0 else -0.0001
+            curve = 10_000.0 * np.cumprod(np.r_[1.0, 1 + rng.normal(drift, 0.012, n - 1)])
+            equity["symbol"] += [symbol] * n
+            equity["strategy"] += [strategy] * n
+            equity["timestamp"] += times.tolist()
+            equity["equity"] += curve.tolist()
+            returns = np.diff(curve) / curve[:-1]
+            sharpe = float(returns.mean() / returns.std(ddof=1) * np.sqrt(252))
+            metrics["symbol"].append(symbol)
+            metrics["strategy"].append(strategy)
+            metrics["sharpe_ratio"].append(float("nan") if i == 5 else sharpe)
+            metrics["total_return"].append(float(curve[-1] / curve[0] - 1))
+            metrics["max_drawdown"].append(float((curve / np.maximum.accumulate(curve) - 1).min()))
+            k = int(rng.integers(5, 40))
+            entries = np.sort(rng.choice(n - 1, size=k, replace=False))
+            trades["symbol"] += [symbol] * k
+            trades["strategy"] += [strategy] * k
+            trades["side"] += rng.choice(["long", "short"], size=k, p=[0.7, 0.3]).tolist()
+            trades["entry_time"] += times[entries].tolist()
+            trades["exit_time"] += times[entries + 1].tolist()
+            metrics["n_trades"].append(k)
+    ts = pa.timestamp("us", tz="UTC")
+
+    def table(columns: dict[str, list], times: tuple[str, ...]) -> pa.Table:
+        n = len(next(iter(columns.values())))
+        arrays = {"run_id": pa.array([run_id] * n)}
+        for name, values in columns.items():
+            arrays[name] = pa.array(values, ts) if name in times else pa.array(values)
+        return pa.table(arrays)
+
+    trades_table = table(trades, ("entry_time", "exit_time"))
+    n_trades = trades_table.num_rows
+    filler_f = pa.array(np.ones(n_trades))
+    for name in (
+        "entry_price",
+        "exit_price",
+        "quantity",
+        "gross_pnl",
+        "fees",
+        "net_pnl",
+        "return_pct",
+    ):
+        trades_table = trades_table.append_column(name, filler_f)
+    trades_table = trades_table.append_column("bars_held", pa.array(np.ones(n_trades, np.int64)))
+    trades_table = trades_table.append_column("exit_reason", pa.array(["signal"] * n_trades))
+    metrics_table = table(metrics, ())
+    n_metrics = metrics_table.num_rows
+    for name in ("n_bars",):
+        metrics_table = metrics_table.append_column(
+            name, pa.array(np.full(n_metrics, 100, np.int64))
+        )
+    nulls_ts = pa.nulls(n_metrics, ts)
+    metrics_table = metrics_table.append_column("max_drawdown_peak", nulls_ts).append_column(
+        "max_drawdown_trough", nulls_ts
+    )
+    for name in (
+        "annual_return",
+        "annual_volatility",
+        "sortino_ratio",
+        "calmar_ratio",
+        "win_rate",
+        "profit_factor",
+        "expectancy",
+        "avg_trade_return",
+        "best_trade_return",
+        "worst_trade_return",
+        "exposure",
+        "kelly_fraction",
+    ):
+        metrics_table = metrics_table.append_column(name, pa.array(np.zeros(n_metrics)))
+    return {
+        "equity": table(equity, ("timestamp",)),
+        "metrics": metrics_table,
+        "trades": trades_table,
+    }
+
+
+def _publish(root: Path, run_id: str, run_key: str, seed: int) -> dict[str, pa.Table]:
+    tables = _tables(run_id, seed)
+    for name, data in tables.items():
+        write_staged(data, str(root), run_id, name, 0)
+    publish_parquet(str(root), run_id, run_key, tables=tuple(tables))
+    return tables
+
+
+def _iso(micros: int) -> str:
+    return np.datetime64(micros, "us").astype(str) + "Z"
+
+
+def _register(
+    db: Path,
+    run_id: str,
+    run_key: str,
+    status: str,
+    started_us: int,
+    tables: dict[str, pa.Table] | None,
+) -> None:
+    conn = sqlite3.connect(db)
+    with conn:
+        for statement in sqlite_ddl():
+            conn.execute(statement)
+        n_trades = tables["trades"].num_rows if tables else 0
+        n_bars = tables["equity"].num_rows // len(STRATEGIES) if tables else 0
+        conn.execute(
+            "INSERT INTO runs (run_id, run_key, status, started_at, finished_at, n_symbols, n_bars, n_trades, "
+            "n_quarantined, n_rows_in, n_rows_processed, n_rows_quarantined, config_hash, input_fingerprint, error, pid, host) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                run_key,
+                status,
+                _iso(started_us),
+                _iso(started_us + 95_500_000),
+                N_SYMBOLS,
+                n_bars,
+                n_trades,
+                1,
+                n_bars + 17,
+                n_bars,
+                17,
+                "c0ffee12",
+                "fp",
+                None if status == "succeeded" else "DataError: something broke",
+                4242,
+                "testhost",
+            ),
+        )
+        stages = [
+            ("load", 3.2),
+            ("validate", 0.4),
+            ("kernels", 11.5),
+            ("backtest", 6.1),
+            ("metrics", 1.2),
+            ("write", 2.0),
+            ("publish", 0.9),
+        ]
+        for stage, seconds in stages:
+            for worker in ("tcp://127.0.0.1:40001", "tcp://127.0.0.1:40002"):
+                conn.execute(
+                    "INSERT INTO run_stages VALUES (?, ?, ?, ?, ?)",
+                    (run_id, stage, seconds / 2, 400 * 2**20 + len(stage) * 2**20, worker),
+                )
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def output_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("report") / "out"
+    db = root / "barpipe.db"
+    root.mkdir()
+    # an older succeeded run of another key, the run under test, and a later failed run
+    _register(
+        db,
+        OLD_RUN_ID,
+        "2026-11-22",
+        "succeeded",
+        START_US + 7000 * DAY_US,
+        _publish(root, OLD_RUN_ID, "2026-11-22", seed=1),
+    )
+    _register(
+        db,
+        RUN_ID,
+        "2026-11-23",
+        "succeeded",
+        START_US + 7001 * DAY_US,
+        _publish(root, RUN_ID, "2026-11-23", seed=2),
+    )
+    _register(
+        db, "20261124T020000Z-cccc0003", "2026-11-24", "failed", START_US + 7002 * DAY_US, None
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(output_root) -> Path:
+    return Path(write_report(str(output_root)))
+
+
+def test_default_report_is_the_latest_succeeded_run(output_root, report):
+    assert report == output_root / "reports" / f"{RUN_ID}.html"
+    text = report.read_text()
+    assert RUN_ID in text
+    assert "2026-11-23" in text
+
+
+def test_report_is_self_contained(report):
+    text = report.read_text()
+    assert re.search(r"<script[^>]+src=", text) is None, "a script is loaded from elsewhere"
+    assert re.search(r"<link[^>]+href=", text) is None, "a stylesheet is loaded from elsewhere"
+    assert "cdn.bokeh.org" not in text
+    cdn = re.findall(r"https?://[^\s\"'`<>]*(?:cdn|googleapis|unpkg|jsdelivr)[^\s\"'`<>]*", text)
+    assert cdn == [], f"CDN addresses in the report: {cdn}"
+    assert "Bokeh.embed.embed_items" in text  # bokeh inlined, not referenced
+    assert len(text) < 4 * 2**20, f"report is {len(text) / 2**20:.1f} MiB"
+
+
+def test_report_says_when_curves_are_downsampled(report):
+    assert f"downsampled to \\u2264 {MAX_POINTS:,} points" in report.read_text()
+
+
+def test_report_of_a_named_failed_run_without_outputs(output_root, tmp_path):
+    target = tmp_path / "failed.html"
+    written = write_report(
+        str(output_root), run_id="20261124T020000Z-cccc0003", destination=str(target)
+    )
+    assert written == str(target)
+    text = target.read_text()
+    assert "something broke" in text
+    assert "No equity curves for this run." in text
+
+
+def test_unknown_run_and_missing_database_are_clear_errors(output_root, tmp_path):
+    with pytest.raises(StorageError, match="run 'nope' is not in"):
+        write_report(str(output_root), run_id="nope")
+    with pytest.raises(StorageError, match="no run database"):
+        write_report(str(tmp_path))
+    with pytest.raises(StorageError, match="pass db_path"):
+        write_report("memory://somewhere/out")
+
+
+def test_report_written_to_an_fsspec_url(output_root):
+    import fsspec
+
+    url = "memory://report-test/reports/r.html"
+    assert write_report(str(output_root), destination=url) == url
+    with fsspec.open(url, "rb") as handle:
+        assert RUN_ID.encode() in handle.read()
+    fsspec.filesystem("memory").rm("memory://report-test", recursive=True)
+
+
+def _png_pixels(path: Path) -> np.ndarray:
+    """RGB pixels of a PNG as (height, width, 3) (Pillow comes with bokeh)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.int32)
+
+
+@pytest.fixture(scope="module")
+def browser_run(report, tmp_path_factory):
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip(f"no Chromium: {'; '.join(CHROMIUM_MISSING)}")
+    return run_chromium(chromium, report.as_uri(), tmp_path_factory.mktemp("chromium"))
+
+
+def test_browser_draws_the_plots(browser_run, report):
+    dom = browser_run.dom
+    assert "barpipe run report" in dom
+    # the file holds an empty placeholder; bokeh's JS replaced it with its root view (the
+    # plots themselves live in shadow DOM, which --dump-dom leaves out: see the screenshot test)
+    assert 'class="bk-Column' not in report.read_text()
+    assert 'class="bk-Column' in dom
+    assert 'class="bokeh-error-box-into-flames"' not in dom  # bokeh shows errors in such a box
+
+
+def test_browser_makes_no_request_off_the_machine(browser_run):
+    net = browser_run.net
+    assert [u for u in net.page_requests if not u.startswith(("file:", "data:", "blob:"))] == []
+    # Chromium's own background checks (updater, accounts) are refused by the resolver rule too:
+    # no TCP connection was attempted by anyone
+    assert net.tcp_connects == []
+
+
+def test_the_netlog_check_sees_a_page_request(tmp_path):
+    """Control for the test above: a page that loads a remote image shows up as a page request."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip(f"no Chromium: {'; '.join(CHROMIUM_MISSING)}")
+    page = tmp_path / "leaky.html"
+    page.write_text('<html><body><img src="http://example.invalid/pixel.png"></body></html>')
+    net = run_chromium(chromium, page.as_uri(), tmp_path, budget_ms=1000).net
+    assert "http://example.invalid/pixel.png" in net.page_requests
+    assert net.tcp_connects == []
+
+
+def test_screenshot_shows_the_strategy_colours(browser_run):
+    pixels = _png_pixels(browser_run.screenshot)
+    packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
+    assert np.unique(packed).size > 50, "the page looks blank"
+    for hex_color in (
+        "#1f77b4",
+        "#ff7f0e",
+        "#2ca02c",
+        "#d62728",
+    ):  # strategies, then long/short bars
+        rgb = np.array([int(hex_color[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(pixels - rgb).sum(axis=2) <= 12).sum() > 200, f"no {hex_color} drawn"
