@@ -12,7 +12,9 @@ the flat stretches of ``synthetic_rough`` (tests/datasets.py) exercise every one
 """
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 ZERO_EPS = 1e-14  # TA-Lib's TA_EPSILON, the band of TA_IS_ZERO
 
@@ -37,19 +39,37 @@ def is_zero_scaled_nb(v, scale):
     return abs(v) <= ZERO_EPS * scale
 
 
+@intrinsic
+def fma_nb(typingctx, a, b, c):
+    """``a * b + c`` rounded once, like C's ``fma`` (LLVM's ``llvm.fma``)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        dbl = ir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.fma", [dbl], ir.FunctionType(dbl, [dbl] * 3))
+        return builder.call(fn, list(args))
+
+    return sig, codegen
+
+
 @njit(cache=True)
 def sma_into_nb(x, out, period):
-    """Write TA-Lib SMA of ``x`` into ``out`` (same length); leading ``period - 1`` stay NaN."""
+    """Write TA-Lib SMA of ``x`` into ``out`` (same length); leading ``period - 1`` stay NaN.
+
+    Divides rather than multiplying by 1/period: the division is off the loop-carried chain
+    (free in practice) and keeps the output equal to TA-Lib's to the bit, which MA-typed
+    indicators need when a MAMA smooths this output (MAMA turns a last-bit difference into a
+    visible one: ``test_ma_typed_indicators_match_talib_for_every_ma_type``).
+    """
     n = x.shape[0]
     if n < period:
         return
-    inv = 1.0 / period
     total = 0.0
     for i in range(period - 1):
         total += x[i]
     for i in range(period - 1, n):
         total += x[i]
-        out[i] = total * inv
+        out[i] = total / period
         total -= x[i - period + 1]
 
 
@@ -58,7 +78,8 @@ def ema_into_nb(x, out, period, start):
     """Write TA-Lib EMA into ``out``, seeded with mean(x[start:start+period]) at start+period-1.
 
     ``start`` lets callers seed later than index 0 (MACD seeds its fast EMA at the slow
-    EMA's start; DEMA/TEMA chain EMAs over earlier EMAs' valid region).
+    EMA's start; DEMA/TEMA chain EMAs over earlier EMAs' valid region). Each step is
+    TA-Lib 0.8's ``fma(x - prev, k, prev)``, which makes the output equal to TA-Lib's to the bit.
     """
     n = x.shape[0]
     first = start + period - 1
@@ -71,7 +92,7 @@ def ema_into_nb(x, out, period, start):
     prev = total / period
     out[first] = prev
     for i in range(first + 1, n):
-        prev = (x[i] - prev) * k + prev
+        prev = fma_nb(x[i] - prev, k, prev)
         out[i] = prev
 
 

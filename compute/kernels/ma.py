@@ -1,16 +1,17 @@
 """Moving averages by TA-Lib MA type, and ``ma_into_nb``, the dispatcher every MA-typed
 indicator (BBANDS, STOCH, STOCHF, ...) runs over its input's valid region.
 
-MA types: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 7 MAMA, 8 T3. MAMA lives in
-``compute.kernels.cycle``; until it is wired in here, ``SUPPORTED_MATYPES`` leaves 7 out and
-the registry refuses it (numba's cache does not see changes to callees in other modules, so
-wiring it in means editing this file, which also invalidates the cached callers).
+MA types: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 7 MAMA, 8 T3; MAMA comes from
+``compute.kernels.cycle``. The registry refuses any type left out of ``SUPPORTED_MATYPES``.
+numba's on-disk cache does not notice when a callee in another module changes: after editing
+``common`` or ``cycle``, clear ``$NUMBA_CACHE_DIR`` so the kernels here are recompiled.
 """
 
 import numpy as np
 from numba import njit
 
-from compute.kernels.common import ema_into_nb, is_zero_nb, sma_into_nb
+from compute.kernels.common import ema_into_nb, fma_nb, is_zero_nb, sma_into_nb
+from compute.kernels.cycle import mama_into_nb
 
 MATYPE_NAMES = {
     0: "SMA",
@@ -23,9 +24,11 @@ MATYPE_NAMES = {
     7: "MAMA",
     8: "T3",
 }
-SUPPORTED_MATYPES = frozenset((0, 1, 2, 3, 4, 5, 6, 8))
+SUPPORTED_MATYPES = frozenset(MATYPE_NAMES)
 T3_VFACTOR = 0.7  # TA_MA calls T3 with TA-Lib's default volume factor
 MAMA_LOOKBACK = 32  # TA_MAMA_Lookback: 32 bars for any limits (unstable period 0)
+MAMA_FASTLIMIT = 0.5  # TA_MA calls MAMA with TA-Lib's default limits
+MAMA_SLOWLIMIT = 0.05
 
 
 def ma_lookback(period: int, matype: int) -> int:
@@ -60,8 +63,8 @@ def _wma_sums_nb(x, lo, hi):
     plain = 0.0
     w = 1
     for j in range(lo, hi):
-        total += x[j] * w
         plain += x[j]
+        total += x[j] * w
         w += 1
     return total, plain
 
@@ -70,27 +73,29 @@ def _wma_sums_nb(x, lo, hi):
 def wma_into_nb(x, out, period):
     """Write TA-Lib WMA (weights 1..period, newest heaviest) into ``out``.
 
-    Running sums slide in O(1) per bar and are rebuilt from the window every 32 periods and
-    whenever the value leaving outweighs the rest of the window, as TA-Lib 0.8 re-anchors
-    them: a series that drops to exact zeros (a flat %K under STOCH) then gives exact zeros
-    rather than the old values' rounding residue (``test_ma_typed_indicators_match_talib``).
+    The weighted sum slides in O(1) (add period * new value, subtract the plain sum) and both
+    sums are rebuilt from the window every 8 periods, on TA-Lib 0.8's schedule, so rounding
+    residue cannot pile up and the output is TA-Lib's to the bit.
     """
     n = x.shape[0]
     if n < period:
         return
-    inv_divider = 1.0 / (period * (period + 1) / 2.0)
-    total, plain = _wma_sums_nb(x, 0, period)
-    out[period - 1] = total * inv_divider
-    since = 0
-    for i in range(period, n):
-        old = x[i - period]
-        total = total - plain + x[i] * period
-        plain = plain - old + x[i]
-        since += 1
-        if since >= 32 * period or abs(old) > abs(plain):
-            since = 0
+    divider = period * (period + 1) / 2.0
+    total, plain = _wma_sums_nb(x, 0, period - 1)
+    leaving = 0.0
+    countdown = 8 * period
+    for i in range(period - 1, n):
+        v = x[i]
+        plain += v
+        plain -= leaving
+        total += v * period
+        countdown -= 1
+        if countdown <= 0:
+            countdown = 8 * period
             total, plain = _wma_sums_nb(x, i - period + 1, i + 1)
-        out[i] = total * inv_divider
+        leaving = x[i - period + 1]
+        out[i] = total / divider
+        total -= plain
 
 
 @njit(cache=True)
@@ -127,27 +132,47 @@ def tema_into_nb(x, out, period):
 
 @njit(cache=True)
 def trima_into_nb(x, out, period):
-    """Write TA-Lib TRIMA, the SMA of an SMA (triangular weights), into ``out``."""
+    """Write TA-Lib TRIMA (triangular weights 1, 2, .., 2, 1) into ``out``.
+
+    One numerator slides in O(1): the window's older half (weights falling towards the past)
+    and newer half (weights falling towards the present) are kept as plain sums whose
+    transfers update it, in TA-Lib's order, so the output is TA-Lib's to the bit.
+    """
     n = x.shape[0]
     if n < period:
         return
     half = period >> 1
-    if period % 2 == 1:
-        first, second = half + 1, half + 1
+    odd = period % 2 == 1
+    if odd:
+        factor = 1.0 / ((half + 1.0) * (half + 1))
+        mid = half  # bars [0, mid] are the older half, with the peak weight
     else:
-        first, second = half, half + 1
-    inner = np.empty(n)
-    sma_into_nb(x, inner, first)
-    sma_into_nb(inner[first - 1 :], out[first - 1 :], second)
-
-
-@njit(cache=True)
-def _abs_change_sum_nb(x, lo, hi):
-    """Sum of |x[j] - x[j - 1]| for j in [lo, hi)."""
-    total = 0.0
-    for j in range(lo, hi):
-        total += abs(x[j] - x[j - 1])
-    return total
+        factor = 1.0 / (float(half) * (half + 1))
+        mid = half - 1
+    num = 0.0
+    older = 0.0
+    for j in range(mid, -1, -1):
+        older += x[j]
+        num += older
+    newer = 0.0
+    for j in range(mid + 1, period):
+        newer += x[j]
+        num += newer
+    out[period - 1] = num * factor
+    for i in range(period, n):
+        moving = x[i - period + mid + 1]  # crosses from the newer half to the older one
+        num -= older
+        older -= x[i - period]
+        older += moving
+        if odd:
+            num += newer
+            newer -= moving
+        else:
+            newer -= moving
+            num += newer
+        newer += x[i]
+        num += x[i]
+        out[i] = num * factor
 
 
 @njit(cache=True)
@@ -155,35 +180,41 @@ def kama_into_nb(x, out, period):
     """Write TA-Lib KAMA (Kaufman adaptive MA, fast 2 / slow 30) into ``out``.
 
     The efficiency ratio's denominator, the sum of |changes| over the window, slides in O(1)
-    and is rebuilt when the change leaving outweighs the rest (or every 32 periods), so a
-    window of no change has exactly 0 volatility and an efficiency of 1, as in TA-Lib 0.8.
+    and is set to exactly 0 once ``period`` changes in a row were 0 (dropping the rounding
+    residue, as TA-Lib 0.8 does), so a flat window has an efficiency of 1. The smoothing
+    constant and the step use ``fma`` as TA-Lib 0.8 does.
     """
     n = x.shape[0]
     if n <= period:
         return
     const_max = 2.0 / (30.0 + 1.0)
     const_diff = 2.0 / (2.0 + 1.0) - const_max
-    volatility = _abs_change_sum_nb(x, 1, period + 1)
+    volatility = 0.0
+    still = 0  # consecutive zero changes
+    for i in range(1, period + 1):
+        d = abs(x[i] - x[i - 1])
+        volatility += d
+        still = still + 1 if d == 0.0 else 0
+    if still >= period:
+        volatility = 0.0
     prev = x[period - 1]
-    since = 0
     for i in range(period, n):
         trailing = i - period
         if i > period:
-            leaving = abs(x[trailing] - x[trailing - 1])
-            volatility -= leaving
-            volatility += abs(x[i] - x[i - 1])
-            since += 1
-            if since >= 32 * period or leaving > volatility:
-                since = 0
-                volatility = _abs_change_sum_nb(x, trailing + 1, i + 1)
+            volatility -= abs(x[trailing - 1] - x[trailing])
+            d = abs(x[i] - x[i - 1])
+            volatility += d
+            still = still + 1 if d == 0.0 else 0
+            if still >= period:
+                volatility = 0.0
         change = x[i] - x[trailing]
         if volatility <= change or is_zero_nb(volatility):
             ratio = 1.0
         else:
             ratio = abs(change / volatility)
-        sc = ratio * const_diff + const_max
+        sc = fma_nb(ratio, const_diff, const_max)
         sc *= sc
-        prev = (x[i] - prev) * sc + prev
+        prev = fma_nb(x[i] - prev, sc, prev)
         out[i] = prev
 
 
@@ -198,6 +229,8 @@ def t3_into_nb(x, out, period, vfactor):
     k1 = 1.0 - k
     # Each EMA level is seeded with the mean of its first ``period`` inputs, the inputs being
     # the previous level's values as they appear; level j's seed lands at j * (period - 1).
+    # each step is TA-Lib 0.8's fma((1 - k), e, k * input); the output's four terms are fused
+    # the way its binary does, which makes T3 equal to TA-Lib's to the bit
     e = np.zeros(6)
     today = 0
     total = 0.0
@@ -208,9 +241,9 @@ def t3_into_nb(x, out, period, vfactor):
     for level in range(1, 6):
         total = e[level - 1]
         for _ in range(period - 1):
-            e[0] = k * x[today] + k1 * e[0]
+            e[0] = fma_nb(k1, e[0], k * x[today])
             for j in range(1, level):
-                e[j] = k * e[j - 1] + k1 * e[j]
+                e[j] = fma_nb(k1, e[j], k * e[j - 1])
             total += e[level - 1]
             today += 1
         e[level] = total / period
@@ -219,19 +252,19 @@ def t3_into_nb(x, out, period, vfactor):
     c2 = 3.0 * (v2 - c1)
     c3 = -6.0 * v2 - 3.0 * (vfactor - c1)
     c4 = 1.0 + 3.0 * vfactor - c1 + 3.0 * v2
-    out[lb] = c1 * e[5] + c2 * e[4] + c3 * e[3] + c4 * e[2]
+    out[lb] = fma_nb(c4, e[2], fma_nb(c3, e[3], fma_nb(c1, e[5], c2 * e[4])))
     for i in range(lb + 1, n):
-        e[0] = k * x[i] + k1 * e[0]
+        e[0] = fma_nb(k1, e[0], k * x[i])
         for j in range(1, 6):
-            e[j] = k * e[j - 1] + k1 * e[j]
-        out[i] = c1 * e[5] + c2 * e[4] + c3 * e[3] + c4 * e[2]
+            e[j] = fma_nb(k1, e[j], k * e[j - 1])
+        out[i] = fma_nb(c4, e[2], fma_nb(c3, e[3], fma_nb(c1, e[5], c2 * e[4])))
 
 
 @njit(cache=True)
 def ma_into_nb(x, out, period, matype):
     """Write TA-Lib ``MA(x, period, matype)`` into ``out``; period 1 copies ``x`` (as TA_MA).
 
-    MA type 7 (MAMA) is not wired in yet and leaves ``out`` untouched; the registry refuses it.
+    MAMA (7) writes its MAMA line and drops FAMA, with TA-Lib's default limits 0.5 / 0.05.
     """
     if period == 1:
         for i in range(x.shape[0]):
@@ -250,5 +283,7 @@ def ma_into_nb(x, out, period, matype):
         trima_into_nb(x, out, period)
     elif matype == 6:
         kama_into_nb(x, out, period)
+    elif matype == 7:
+        mama_into_nb(x, out, np.full(x.shape[0], np.nan), MAMA_FASTLIMIT, MAMA_SLOWLIMIT)
     elif matype == 8:
         t3_into_nb(x, out, period, T3_VFACTOR)

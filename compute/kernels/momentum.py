@@ -101,7 +101,9 @@ def fast_k_into_nb(high, low, close, out, period):
         if is_zero_scaled_nb(rng, abs(h) + abs(lo)):
             out[i] = 0.0
         else:
-            out[i] = (close[i] - lo) / (rng / 100.0)
+            # this operation order is TA-Lib 0.8's, bit for bit: MAMA-smoothed %K (STOCH
+            # with an MA type of 7) amplifies a last-bit difference into a visible one
+            out[i] = (close[i] - lo) / rng * 100.0
 
 
 @njit(cache=True)
@@ -151,8 +153,8 @@ def willr_into_nb(high, low, close, out, period):
     rolling_max_into_nb(high, hh, period)
     rolling_min_into_nb(low, ll, period)
     for i in range(period - 1, n):
-        diff = (hh[i] - ll[i]) / -100.0
-        out[i] = (hh[i] - close[i]) / diff if diff != 0.0 else 0.0
+        rng = hh[i] - ll[i]
+        out[i] = (hh[i] - close[i]) / rng * -100.0 if rng != 0.0 else 0.0
 
 
 @njit(cache=True)

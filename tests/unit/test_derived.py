@@ -22,6 +22,7 @@ PARAM_SETS = [
     {"timeperiod": 5, "nbdevup": 1.0, "nbdevdn": 1.0, "matype": 0},
     {"timeperiod": 20, "nbdevup": 2.5, "nbdevdn": 1.5, "matype": 1},
     {"timeperiod": 14, "nbdevup": 2.0, "nbdevdn": 2.0, "matype": 2},
+    {"timeperiod": 40, "nbdevup": 2.0, "nbdevdn": 2.0, "matype": 7},
 ]
 
 
@@ -88,7 +89,10 @@ def test_bb_position_batch_equals_per_symbol():
             r"bb_position: parameter 'nbdevdn' = -2.0 is out of range; valid range is \[0.0, 3e\+37\]",
         ),
         ({"timeperiod": 1}, r"bb_position: parameter 'timeperiod' = 1 is out of range"),
-        ({"matype": 7}, r"bb_position: parameter 'matype' = 7 \(MAMA\) is not supported"),
+        (
+            {"matype": 9},
+            r"bb_position: parameter 'matype' = 9 is out of range; valid range is \[0, 8\]",
+        ),
         ({"period": 5}, r"bb_position: unknown parameter 'period'"),
     ],
 )
