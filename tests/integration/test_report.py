@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,8 @@ import pytest
 
 from compute.errors import StorageError
 from flows.report import MAX_POINTS, write_report
+from storage import db
 from storage.outputs import publish_parquet, write_staged
-from storage.schemas import sqlite_ddl
 from tests.browser import CHROMIUM_MISSING, find_chromium, run_chromium
 
 pytestmark = pytest.mark.slow
@@ -25,6 +24,7 @@ START_US = int(np.datetime64("2005-01-03", "us").astype(np.int64))
 LONG_BARS = 6_000  # > MAX_POINTS: the longest sleeves get thinned for display
 RUN_ID = "20261123T020000Z-aaaa0001"
 OLD_RUN_ID = "20261122T020000Z-bbbb0002"
+FAILED_RUN_ID = "20261124T020000Z-cccc0003"
 
 
 def _symbols() -> list[str]:
@@ -132,91 +132,61 @@ def _publish(root: Path, run_id: str, run_key: str, seed: int) -> dict[str, pa.T
     return tables
 
 
-def _iso(micros: int) -> str:
-    return np.datetime64(micros, "us").astype(str) + "Z"
+STAGES = {
+    "load": 3.2,
+    "validate": 0.4,
+    "kernels": 11.5,
+    "backtest": 6.1,
+    "metrics": 1.2,
+    "write": 2.0,
+    "publish": 0.9,
+}
+PEAK_RSS = {"tcp://127.0.0.1:40001": 410 * 2**20, "tcp://127.0.0.1:40002": 395 * 2**20}
 
 
 def _register(
-    db: Path,
-    run_id: str,
-    run_key: str,
-    status: str,
-    started_us: int,
-    tables: dict[str, pa.Table] | None,
+    db_file: Path, run_id: str, run_key: str, status: str, tables: dict[str, pa.Table] | None
 ) -> None:
-    conn = sqlite3.connect(db)
-    with conn:
-        for statement in sqlite_ddl():
-            conn.execute(statement)
-        n_trades = tables["trades"].num_rows if tables else 0
-        n_bars = tables["equity"].num_rows // len(STRATEGIES) if tables else 0
-        conn.execute(
-            "INSERT INTO runs (run_id, run_key, status, started_at, finished_at, n_symbols, n_bars, n_trades, "
-            "n_quarantined, n_rows_in, n_rows_processed, n_rows_quarantined, config_hash, input_fingerprint, error, pid, host) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                run_key,
-                status,
-                _iso(started_us),
-                _iso(started_us + 95_500_000),
-                N_SYMBOLS,
-                n_bars,
-                n_trades,
-                1,
-                n_bars + 17,
-                n_bars,
-                17,
-                "c0ffee12",
-                "fp",
-                None if status == "succeeded" else "DataError: something broke",
-                4242,
-                "testhost",
-            ),
+    """Record a run the way the flow does (storage.db)."""
+    conn = db.connect(db_file)
+    try:
+        db.start_run(
+            conn,
+            run_id=run_id,
+            run_key=run_key,
+            config_hash="c0ffee12",
+            input_fingerprint="fp",
+            pid=4242,
+            host="testhost",
         )
-        stages = [
-            ("load", 3.2),
-            ("validate", 0.4),
-            ("kernels", 11.5),
-            ("backtest", 6.1),
-            ("metrics", 1.2),
-            ("write", 2.0),
-            ("publish", 0.9),
-        ]
-        for stage, seconds in stages:
-            for worker in ("tcp://127.0.0.1:40001", "tcp://127.0.0.1:40002"):
-                conn.execute(
-                    "INSERT INTO run_stages VALUES (?, ?, ?, ?, ?)",
-                    (run_id, stage, seconds / 2, 400 * 2**20 + len(stage) * 2**20, worker),
-                )
-    conn.close()
+        n_bars = tables["equity"].num_rows // len(STRATEGIES) if tables else 0
+        counts = {
+            "n_symbols": N_SYMBOLS,
+            "n_bars": n_bars,
+            "n_trades": tables["trades"].num_rows if tables else 0,
+            "n_quarantined": 1,
+            "n_rows_in": n_bars + 17,
+            "n_rows_processed": n_bars,
+            "n_rows_quarantined": 17,
+        }
+        error = None if status == "succeeded" else "DataError: something broke"
+        db.finish_run(conn, run_id, status=status, error=error, **counts)
+        db.record_stages(conn, run_id, STAGES, PEAK_RSS)
+    finally:
+        conn.close()
 
 
 @pytest.fixture(scope="module")
 def output_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("report") / "out"
-    db = root / "barpipe.db"
-    root.mkdir()
+    db_file = root / "barpipe.db"
     # an older succeeded run of another key, the run under test, and a later failed run
+    old = _publish(root, OLD_RUN_ID, "2026-11-22", seed=1)
+    _register(db_file, OLD_RUN_ID, "2026-11-22", "succeeded", old)
     _register(
-        db,
-        OLD_RUN_ID,
-        "2026-11-22",
-        "succeeded",
-        START_US + 7000 * DAY_US,
-        _publish(root, OLD_RUN_ID, "2026-11-22", seed=1),
+        db_file, RUN_ID, "2026-11-23", "succeeded", _publish(root, RUN_ID, "2026-11-23", seed=2)
     )
-    _register(
-        db,
-        RUN_ID,
-        "2026-11-23",
-        "succeeded",
-        START_US + 7001 * DAY_US,
-        _publish(root, RUN_ID, "2026-11-23", seed=2),
-    )
-    _register(
-        db, "20261124T020000Z-cccc0003", "2026-11-24", "failed", START_US + 7002 * DAY_US, None
-    )
+    _register(db_file, FAILED_RUN_ID, "2026-11-24", "failed", None)
     return root
 
 
@@ -249,9 +219,7 @@ def test_report_says_when_curves_are_downsampled(report):
 
 def test_report_of_a_named_failed_run_without_outputs(output_root, tmp_path):
     target = tmp_path / "failed.html"
-    written = write_report(
-        str(output_root), run_id="20261124T020000Z-cccc0003", destination=str(target)
-    )
+    written = write_report(str(output_root), run_id=FAILED_RUN_ID, destination=str(target))
     assert written == str(target)
     text = target.read_text()
     assert "something broke" in text
