@@ -21,7 +21,7 @@ def _as_task(fn: Any) -> Any:
 
 @flow(name="nightly", log_prints=False, validate_parameters=False)
 def nightly(
-    config: dict[str, Any], scheduler: str | None = None, progress: bool = False, _echo: Any = None
+    config: dict[str, Any], scheduler: str | None = None, progress: bool = False
 ) -> RunSummary:
     """Plan batches, compute them on Dask, publish trades/equity/metrics; see flows.nightly."""
     settings = Settings.model_validate(config)

@@ -88,13 +88,13 @@ def run_nightly(
         if info.dashboard:
             echo(f"Dask dashboard: {info.dashboard}")
         backend.wait()
-        from flows.flow import nightly
+        from flows import flow
 
-        return nightly(
+        flow.ECHO[0] = echo
+        return flow.nightly(
             settings.model_dump(mode="json"),
             scheduler=info.address,
             progress=sys.stdout.isatty() if progress is None else progress,
-            _echo=echo,
         )
 
 
@@ -277,12 +277,12 @@ def publish_run(settings: Settings, conn: Any, summary: RunSummary) -> dict[str,
         conn,
         summary.run_id,
         summary.run_key,
-        trades=outputs.read_output(out.path, "trades", fs, run_key=summary.run_key),
-        metrics=outputs.read_output(out.path, "metrics", fs, run_key=summary.run_key),
-        quarantine=outputs.read_output(out.path, "quarantine", fs, run_key=summary.run_key),
+        trades=outputs.read_output(out.path, "trades", fs, run_keys=[summary.run_key]),
+        metrics=outputs.read_output(out.path, "metrics", fs, run_keys=[summary.run_key]),
+        quarantine=outputs.read_output(out.path, "quarantine", fs, run_keys=[summary.run_key]),
     )
     outputs.remove_staging(out.path, summary.run_id, fs)
-    return {name: p.path for name, p in published.items()}
+    return {name: p.partition for name, p in published.items()}
 
 
 def _collect(summary: RunSummary, plan: planner.Plan, results: Iterable[dict[str, Any]]) -> None:

@@ -83,7 +83,7 @@ def test_outputs_equal_the_compute_core_run_directly(finished_run):
         ("trades", ["symbol", "strategy", "entry_time"], direct.trades),
         ("metrics", ["symbol", "strategy"], direct.metrics),
     ]:
-        published = outputs.read_output(str(out), name, run_key=summary.run_key)
+        published = outputs.read_output(str(out), name, run_keys=[summary.run_key])
         a = _sorted(published.select(got_table.column_names), keys)
         b = _sorted(got_table.cast(a.schema), keys)
         assert a.num_rows == b.num_rows, name
@@ -110,7 +110,7 @@ def test_sqlite_agrees_with_parquet_row_for_row(finished_run):
         n_metrics = conn.execute(
             "SELECT count(*) FROM metrics WHERE run_id = ?", (summary.run_id,)
         ).fetchone()[0]
-    trades = outputs.read_output(str(out), "trades", run_key=summary.run_key)
+    trades = outputs.read_output(str(out), "trades", run_keys=[summary.run_key])
     assert run == ("succeeded", 6, trades.num_rows)
     assert n_trades == trades.num_rows
     assert net == pytest.approx(pc.sum(trades["net_pnl"]).as_py(), rel=1e-12)
@@ -119,7 +119,7 @@ def test_sqlite_agrees_with_parquet_row_for_row(finished_run):
 
 def test_equity_has_one_row_per_bar_and_strategy(finished_run):
     _, summary, out, _ = finished_run
-    equity = outputs.read_output(str(out), "equity", run_key=summary.run_key)
+    equity = outputs.read_output(str(out), "equity", run_keys=[summary.run_key])
     assert equity.num_rows == 6 * 400 * len(STRATEGIES)
     assert pc.min(equity["equity"]).as_py() > 0
 
@@ -129,7 +129,7 @@ def test_rerun_of_the_same_key_replaces_results(prefect_harness, small_dataset, 
     second = run_nightly(settings, echo=lambda _m: None, progress=False)
     assert second.run_key == first.run_key
     assert second.run_id != first.run_id
-    trades = outputs.read_output(str(out), "trades", run_key=second.run_key)
+    trades = outputs.read_output(str(out), "trades", run_keys=[second.run_key])
     assert set(trades["run_id"].to_pylist()) == {second.run_id}
     with sqlite3.connect(out / "barpipe.db") as conn:
         ids = {r[0] for r in conn.execute("SELECT DISTINCT run_id FROM trades")}
