@@ -1,10 +1,20 @@
 """Candlestick patterns (TA-Lib group "Pattern Recognition"), one ``_seg_nb`` kernel each.
 
-Every kernel walks each segment from ``start = a + LOOKBACK`` (TA-Lib's first output) and
-keeps one running total per (candle setting, candle offset) as TA-Lib does: started with
-``total_nb`` for the first candle it judges, moved with ``next_total_nb`` after each bar. The
-output is TA-Lib's int32 code: +-100 (some +-80 or +-200), 0 when nothing fires or during
-warm-up. Conditions are written in TA-Lib's order; the comments name the candles.
+Every kernel walks each segment from ``start = a + LOOKBACK`` (TA-Lib's first output; ``a`` is
+the segment's first bar without a NaN price, where the ``talib`` wrapper starts) and keeps one
+running total per (candle setting, candle offset) as TA-Lib does: started with ``total_nb``
+for the first candle it judges, moved with ``next_total_nb`` after each bar. The output is
+TA-Lib's int32 code: +-100 (some +-80 or +-200), 0 when nothing fires or during warm-up.
+
+Conditions are TA-Lib's, in its order; the comments name the candles. Where TA-Lib's
+``min``/``max`` take (close, open) rather than (open, close), ``c_min_nb``/``c_max_nb`` keep
+that order so NaN prices give TA-Lib's answer. Every bar stores its code (``x if hit else
+0``) rather than storing only on a hit: a conditional store is a branch that mispredicts on
+noisy prices. Most kernels combine the tests with ``&``, evaluated whole and branch-free; the
+multi-candle patterns whose leading color tests reject most bars keep the short-circuit
+``and``, which measured faster for them (3WHITESOLDIERS, 3BLACKCROWS, 3LINESTRIKE,
+IDENTICAL3CROWS, CONCEALBABYSWALL, EVENING/MORNINGDOJISTAR, INNECK, THRUSTING, LADDERBOTTOM,
+STICKSANDWICH, STALLEDPATTERN). Both forms give the same result: no test has side effects.
 """
 
 from numba import njit
@@ -59,15 +69,15 @@ def cdl2crows_seg_nb(open_, high, low, close, offsets):
         t_long = total_nb(bars, BODY_LONG, start - 2)
         for i in range(start, b):
             hit = (
-                color_nb(bars, i - 2) == 1  # 1st: long white
-                and real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)
-                and color_nb(bars, i - 1) == -1  # 2nd: black, body gapping up
-                and body_gap_up_nb(bars, i - 1, i - 2)
-                and color_nb(bars, i) == -1  # 3rd: black, opening within the 2nd body
-                and o[i] < o[i - 1]
-                and o[i] > c[i - 1]
-                and c[i] > o[i - 2]  # closing within the 1st body
-                and c[i] < c[i - 2]
+                (color_nb(bars, i - 2) == 1)  # 1st: long white
+                & (real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2))
+                & (color_nb(bars, i - 1) == -1)  # 2nd: black, body gapping up
+                & body_gap_up_nb(bars, i - 1, i - 2)
+                & (color_nb(bars, i) == -1)  # 3rd: black, opening within the 2nd body
+                & (o[i] < o[i - 1])
+                & (o[i] > c[i - 1])
+                & (c[i] > o[i - 2])  # closing within the 1st body
+                & (c[i] < c[i - 2])
             )
             out[i] = -100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
@@ -135,14 +145,14 @@ def cdl3inside_seg_nb(open_, high, low, close, offsets):
         t_short = total_nb(bars, BODY_SHORT, start - 1)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # 1st long
-                and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short, i - 1)
+                (real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2))  # 1st long
+                & (real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short, i - 1))
                 # 2nd short, inside the 1st body
-                and c_max_nb(c[i - 1], o[i - 1]) < c_max_nb(c[i - 2], o[i - 2])
-                and c_min_nb(c[i - 1], o[i - 1]) > c_min_nb(c[i - 2], o[i - 2])
-                and (  # 3rd opposite to the 1st, closing beyond the 1st open
-                    (color_nb(bars, i - 2) == 1 and color_nb(bars, i) == -1 and c[i] < o[i - 2])
-                    or (color_nb(bars, i - 2) == -1 and color_nb(bars, i) == 1 and c[i] > o[i - 2])
+                & (c_max_nb(c[i - 1], o[i - 1]) < c_max_nb(c[i - 2], o[i - 2]))
+                & (c_min_nb(c[i - 1], o[i - 1]) > c_min_nb(c[i - 2], o[i - 2]))
+                & (  # 3rd opposite to the 1st, closing beyond the 1st open
+                    ((color_nb(bars, i - 2) == 1) & (color_nb(bars, i) == -1) & (c[i] < o[i - 2]))
+                    | ((color_nb(bars, i - 2) == -1) & (color_nb(bars, i) == 1) & (c[i] > o[i - 2]))
                 )
             )
             out[i] = -color_nb(bars, i - 2) * 100 if hit else 0
@@ -215,17 +225,17 @@ def cdl3outside_seg_nb(open_, high, low, close, offsets):
         a = first_valid_nb(bars, offsets[s], b)
         for i in range(a + CDL3OUTSIDE_LOOKBACK, b):
             hit = (
-                color_nb(bars, i - 1) == 1  # white engulfs black, 3rd closes higher
-                and color_nb(bars, i - 2) == -1
-                and c[i - 1] > o[i - 2]
-                and o[i - 1] < c[i - 2]
-                and c[i] > c[i - 1]
-            ) or (
-                color_nb(bars, i - 1) == -1  # black engulfs white, 3rd closes lower
-                and color_nb(bars, i - 2) == 1
-                and o[i - 1] > c[i - 2]
-                and c[i - 1] < o[i - 2]
-                and c[i] < c[i - 1]
+                (color_nb(bars, i - 1) == 1)  # white engulfs black, 3rd closes higher
+                & (color_nb(bars, i - 2) == -1)
+                & (c[i - 1] > o[i - 2])
+                & (o[i - 1] < c[i - 2])
+                & (c[i] > c[i - 1])
+            ) | (
+                (color_nb(bars, i - 1) == -1)  # black engulfs white, 3rd closes lower
+                & (color_nb(bars, i - 2) == 1)
+                & (o[i - 1] > c[i - 2])
+                & (c[i - 1] < o[i - 2])
+                & (c[i] < c[i - 1])
             )
             out[i] = color_nb(bars, i - 1) * 100 if hit else 0
     return (out,)
@@ -253,26 +263,26 @@ def cdl3starsinsouth_seg_nb(open_, high, low, close, offsets):
         t_short = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
             hit = (
-                color_nb(bars, i - 2) == -1  # three black candles
-                and color_nb(bars, i - 1) == -1
-                and color_nb(bars, i) == -1
+                (color_nb(bars, i - 2) == -1)  # three black candles
+                & (color_nb(bars, i - 1) == -1)
+                & (color_nb(bars, i) == -1)
                 # 1st: long, with a long lower shadow
-                and real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)
-                and lower_shadow_nb(bars, i - 2) > average_nb(bars, SHADOW_LONG, t_shadow, i - 2)
+                & (real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2))
+                & (lower_shadow_nb(bars, i - 2) > average_nb(bars, SHADOW_LONG, t_shadow, i - 2))
                 # 2nd: smaller, opening higher but within the 1st range, trading lower than
                 # the 1st close but not under its low, with a lower shadow
-                and real_body_nb(bars, i - 1) < real_body_nb(bars, i - 2)
-                and o[i - 1] > c[i - 2]
-                and o[i - 1] <= h[i - 2]
-                and lo_[i - 1] < c[i - 2]
-                and lo_[i - 1] >= lo_[i - 2]
-                and lower_shadow_nb(bars, i - 1) > average_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
+                & (real_body_nb(bars, i - 1) < real_body_nb(bars, i - 2))
+                & (o[i - 1] > c[i - 2])
+                & (o[i - 1] <= h[i - 2])
+                & (lo_[i - 1] < c[i - 2])
+                & (lo_[i - 1] >= lo_[i - 2])
+                & (lower_shadow_nb(bars, i - 1) > average_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1))
                 # 3rd: small marubozu inside the 2nd range
-                and real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_short, i)
-                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
-                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
-                and lo_[i] > lo_[i - 1]
-                and h[i] < h[i - 1]
+                & (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_short, i))
+                & (lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i))
+                & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i))
+                & (lo_[i] > lo_[i - 1])
+                & (h[i] < h[i - 1])
             )
             out[i] = 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
@@ -361,24 +371,25 @@ def cdlabandonedbaby_seg_nb(open_, high, low, close, offsets, penetration):
         t_short = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # 1st long
-                and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_DOJI, t_doji, i - 1)  # doji
-                and real_body_nb(bars, i)
-                > average_nb(bars, BODY_SHORT, t_short, i)  # 3rd not short
-                and (
+                (real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2))  # 1st long
+                & (real_body_nb(bars, i - 1) <= average_nb(bars, BODY_DOJI, t_doji, i - 1))  # doji
+                & (
+                    real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short, i)
+                )  # 3rd not short
+                & (
                     (  # white, doji gapping up, black gapping down deep into the 1st body
-                        color_nb(bars, i - 2) == 1
-                        and color_nb(bars, i) == -1
-                        and c[i] < c[i - 2] - real_body_nb(bars, i - 2) * penetration
-                        and gap_up_nb(bars, i - 1, i - 2)
-                        and gap_down_nb(bars, i, i - 1)
+                        (color_nb(bars, i - 2) == 1)
+                        & (color_nb(bars, i) == -1)
+                        & (c[i] < c[i - 2] - real_body_nb(bars, i - 2) * penetration)
+                        & gap_up_nb(bars, i - 1, i - 2)
+                        & gap_down_nb(bars, i, i - 1)
                     )
-                    or (  # black, doji gapping down, white gapping up deep into the 1st body
-                        color_nb(bars, i - 2) == -1
-                        and color_nb(bars, i) == 1
-                        and c[i] > c[i - 2] + real_body_nb(bars, i - 2) * penetration
-                        and gap_down_nb(bars, i - 1, i - 2)
-                        and gap_up_nb(bars, i, i - 1)
+                    | (  # black, doji gapping down, white gapping up deep into the 1st body
+                        (color_nb(bars, i - 2) == -1)
+                        & (color_nb(bars, i) == 1)
+                        & (c[i] > c[i - 2] + real_body_nb(bars, i - 2) * penetration)
+                        & gap_down_nb(bars, i - 1, i - 2)
+                        & gap_up_nb(bars, i, i - 1)
                     )
                 )
             )
@@ -418,41 +429,43 @@ def cdladvanceblock_seg_nb(open_, high, low, close, offsets):
             body1 = real_body_nb(bars, i - 1)
             body0 = real_body_nb(bars, i)
             hit = (
-                color_nb(bars, i - 2) == 1  # three white candles with higher closes
-                and color_nb(bars, i - 1) == 1
-                and color_nb(bars, i) == 1
-                and c[i] > c[i - 1]
-                and c[i - 1] > c[i - 2]
+                (color_nb(bars, i - 2) == 1)  # three white candles with higher closes
+                & (color_nb(bars, i - 1) == 1)
+                & (color_nb(bars, i) == 1)
+                & (c[i] > c[i - 1])
+                & (c[i - 1] > c[i - 2])
                 # each opens within or near the prior body
-                and o[i - 1] > o[i - 2]
-                and o[i - 1] <= c[i - 2] + average_nb(bars, NEAR, t_near2, i - 2)
-                and o[i] > o[i - 1]
-                and o[i] <= c[i - 1] + average_nb(bars, NEAR, t_near1, i - 1)
+                & (o[i - 1] > o[i - 2])
+                & (o[i - 1] <= c[i - 2] + average_nb(bars, NEAR, t_near2, i - 2))
+                & (o[i] > o[i - 1])
+                & (o[i] <= c[i - 1] + average_nb(bars, NEAR, t_near1, i - 1))
                 # 1st: long body, short upper shadow
-                and body2 > average_nb(bars, BODY_LONG, t_long, i - 2)
-                and upper_shadow_nb(bars, i - 2) < average_nb(bars, SHADOW_SHORT, t_ss2, i - 2)
-                and (
+                & (body2 > average_nb(bars, BODY_LONG, t_long, i - 2))
+                & (upper_shadow_nb(bars, i - 2) < average_nb(bars, SHADOW_SHORT, t_ss2, i - 2))
+                & (
                     # 2nd far smaller than the 1st and 3rd not longer than the 2nd
                     (
-                        body1 < body2 - average_nb(bars, FAR, t_far2, i - 2)
-                        and body0 < body1 + average_nb(bars, NEAR, t_near1, i - 1)
+                        (body1 < body2 - average_nb(bars, FAR, t_far2, i - 2))
+                        & (body0 < body1 + average_nb(bars, NEAR, t_near1, i - 1))
                     )
                     # or 3rd far smaller than the 2nd
-                    or body0 < body1 - average_nb(bars, FAR, t_far1, i - 1)
+                    | (body0 < body1 - average_nb(bars, FAR, t_far1, i - 1))
                     # or shrinking bodies with a not-short upper shadow on the 2nd or 3rd
-                    or (
-                        body0 < body1
-                        and body1 < body2
-                        and (
-                            upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_SHORT, t_ss0, i)
-                            or upper_shadow_nb(bars, i - 1)
-                            > average_nb(bars, SHADOW_SHORT, t_ss1, i - 1)
+                    | (
+                        (body0 < body1)
+                        & (body1 < body2)
+                        & (
+                            (upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_SHORT, t_ss0, i))
+                            | (
+                                upper_shadow_nb(bars, i - 1)
+                                > average_nb(bars, SHADOW_SHORT, t_ss1, i - 1)
+                            )
                         )
                     )
                     # or a smaller 3rd with a long upper shadow
-                    or (
-                        body0 < body1
-                        and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl0, i)
+                    | (
+                        (body0 < body1)
+                        & (upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl0, i))
                     )
                 )
             )
@@ -486,15 +499,15 @@ def cdlbelthold_seg_nb(open_, high, low, close, offsets):
         t_long = total_nb(bars, BODY_LONG, start)
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
-            hit = real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i) and (
+            hit = (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i)) & (
                 # white with a very short lower shadow, or black with a very short upper one
                 (
-                    color_nb(bars, i) == 1
-                    and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                    (color_nb(bars, i) == 1)
+                    & (lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
                 )
-                or (
-                    color_nb(bars, i) == -1
-                    and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                | (
+                    (color_nb(bars, i) == -1)
+                    & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
                 )
             )
             out[i] = color_nb(bars, i) * 100 if hit else 0
@@ -521,31 +534,31 @@ def cdlbreakaway_seg_nb(open_, high, low, close, offsets):
         t_long = total_nb(bars, BODY_LONG, start - 4)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i - 4) > average_nb(bars, BODY_LONG, t_long, i - 4)  # 1st long
+                (real_body_nb(bars, i - 4) > average_nb(bars, BODY_LONG, t_long, i - 4))  # 1st long
                 # 1st, 2nd and 4th of one color, 5th of the other
-                and color_nb(bars, i - 4) == color_nb(bars, i - 3)
-                and color_nb(bars, i - 3) == color_nb(bars, i - 1)
-                and color_nb(bars, i - 1) == -color_nb(bars, i)
-                and (
+                & (color_nb(bars, i - 4) == color_nb(bars, i - 3))
+                & (color_nb(bars, i - 3) == color_nb(bars, i - 1))
+                & (color_nb(bars, i - 1) == -color_nb(bars, i))
+                & (
                     (  # black: 2nd gaps down, lower highs and lows, 5th closes in the gap
-                        color_nb(bars, i - 4) == -1
-                        and body_gap_down_nb(bars, i - 3, i - 4)
-                        and h[i - 2] < h[i - 3]
-                        and lo_[i - 2] < lo_[i - 3]
-                        and h[i - 1] < h[i - 2]
-                        and lo_[i - 1] < lo_[i - 2]
-                        and c[i] > o[i - 3]
-                        and c[i] < c[i - 4]
+                        (color_nb(bars, i - 4) == -1)
+                        & body_gap_down_nb(bars, i - 3, i - 4)
+                        & (h[i - 2] < h[i - 3])
+                        & (lo_[i - 2] < lo_[i - 3])
+                        & (h[i - 1] < h[i - 2])
+                        & (lo_[i - 1] < lo_[i - 2])
+                        & (c[i] > o[i - 3])
+                        & (c[i] < c[i - 4])
                     )
-                    or (  # white: 2nd gaps up, higher highs and lows, 5th closes in the gap
-                        color_nb(bars, i - 4) == 1
-                        and body_gap_up_nb(bars, i - 3, i - 4)
-                        and h[i - 2] > h[i - 3]
-                        and lo_[i - 2] > lo_[i - 3]
-                        and h[i - 1] > h[i - 2]
-                        and lo_[i - 1] > lo_[i - 2]
-                        and c[i] < o[i - 3]
-                        and c[i] > c[i - 4]
+                    | (  # white: 2nd gaps up, higher highs and lows, 5th closes in the gap
+                        (color_nb(bars, i - 4) == 1)
+                        & body_gap_up_nb(bars, i - 3, i - 4)
+                        & (h[i - 2] > h[i - 3])
+                        & (lo_[i - 2] > lo_[i - 3])
+                        & (h[i - 1] > h[i - 2])
+                        & (lo_[i - 1] > lo_[i - 2])
+                        & (c[i] < o[i - 3])
+                        & (c[i] > c[i - 4])
                     )
                 )
             )
@@ -571,15 +584,15 @@ def cdlclosingmarubozu_seg_nb(open_, high, low, close, offsets):
         t_long = total_nb(bars, BODY_LONG, start)
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
-            hit = real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i) and (
+            hit = (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i)) & (
                 # white closing at its high, or black closing at its low
                 (
-                    color_nb(bars, i) == 1
-                    and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                    (color_nb(bars, i) == 1)
+                    & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
                 )
-                or (
-                    color_nb(bars, i) == -1
-                    and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                | (
+                    (color_nb(bars, i) == -1)
+                    & (lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
                 )
             )
             out[i] = color_nb(bars, i) * 100 if hit else 0
@@ -652,11 +665,11 @@ def cdlcounterattack_seg_nb(open_, high, low, close, offsets):
         t_long0 = total_nb(bars, BODY_LONG, start)
         for i in range(start, b):
             hit = (
-                color_nb(bars, i - 1) == -color_nb(bars, i)  # opposite colors, both long
-                and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1)
-                and real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long0, i)
-                and c[i] <= c[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)  # equal closes
-                and c[i] >= c[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)
+                (color_nb(bars, i - 1) == -color_nb(bars, i))  # opposite colors, both long
+                & (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1))
+                & (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long0, i))
+                & (c[i] <= c[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1))  # equal closes
+                & (c[i] >= c[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1))
             )
             out[i] = color_nb(bars, i) * 100 if hit else 0
             t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
@@ -683,12 +696,12 @@ def cdldarkcloudcover_seg_nb(open_, high, low, close, offsets, penetration):
         t_long = total_nb(bars, BODY_LONG, start - 1)
         for i in range(start, b):
             hit = (
-                color_nb(bars, i - 1) == 1  # 1st: long white
-                and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)
-                and color_nb(bars, i) == -1  # 2nd: black, opening above the prior high
-                and o[i] > h[i - 1]
-                and c[i] > o[i - 1]  # closing within the prior body, deep enough
-                and c[i] < c[i - 1] - real_body_nb(bars, i - 1) * penetration
+                (color_nb(bars, i - 1) == 1)  # 1st: long white
+                & (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1))
+                & (color_nb(bars, i) == -1)  # 2nd: black, opening above the prior high
+                & (o[i] > h[i - 1])
+                & (c[i] > o[i - 1])  # closing within the prior body, deep enough
+                & (c[i] < c[i - 1] - real_body_nb(bars, i - 1) * penetration)
             )
             out[i] = -100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
@@ -735,11 +748,11 @@ def cdldojistar_seg_nb(open_, high, low, close, offsets):
         t_doji = total_nb(bars, BODY_DOJI, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)  # 1st long
-                and real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)  # 2nd doji
-                and (  # gapping away in the direction of the 1st
-                    (color_nb(bars, i - 1) == 1 and body_gap_up_nb(bars, i, i - 1))
-                    or (color_nb(bars, i - 1) == -1 and body_gap_down_nb(bars, i, i - 1))
+                (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1))  # 1st long
+                & (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i))  # 2nd doji
+                & (  # gapping away in the direction of the 1st
+                    ((color_nb(bars, i - 1) == 1) & body_gap_up_nb(bars, i, i - 1))
+                    | ((color_nb(bars, i - 1) == -1) & body_gap_down_nb(bars, i, i - 1))
                 )
             )
             out[i] = -color_nb(bars, i - 1) * 100 if hit else 0
@@ -766,9 +779,9 @@ def cdldragonflydoji_seg_nb(open_, high, low, close, offsets):
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)
-                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
-                and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i))
+                & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
+                & (lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
             )
             out[i] = 100 if hit else 0
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
@@ -790,16 +803,18 @@ def cdlengulfing_seg_nb(open_, high, low, close, offsets):
         a = first_valid_nb(bars, offsets[s], b)
         for i in range(a + CDLENGULFING_LOOKBACK, b):
             hit = (
-                color_nb(bars, i) == 1  # white engulfs black
-                and color_nb(bars, i - 1) == -1
-                and (
-                    (c[i] >= o[i - 1] and o[i] < c[i - 1]) or (c[i] > o[i - 1] and o[i] <= c[i - 1])
+                (color_nb(bars, i) == 1)  # white engulfs black
+                & (color_nb(bars, i - 1) == -1)
+                & (
+                    ((c[i] >= o[i - 1]) & (o[i] < c[i - 1]))
+                    | ((c[i] > o[i - 1]) & (o[i] <= c[i - 1]))
                 )
-            ) or (
-                color_nb(bars, i) == -1  # black engulfs white
-                and color_nb(bars, i - 1) == 1
-                and (
-                    (o[i] >= c[i - 1] and c[i] < o[i - 1]) or (o[i] > c[i - 1] and c[i] <= o[i - 1])
+            ) | (
+                (color_nb(bars, i) == -1)  # black engulfs white
+                & (color_nb(bars, i - 1) == 1)
+                & (
+                    ((o[i] >= c[i - 1]) & (c[i] < o[i - 1]))
+                    | ((o[i] > c[i - 1]) & (c[i] <= o[i - 1]))
                 )
             )
             # 80 when one end of the bodies matches (engulfing on one side only)
@@ -863,13 +878,15 @@ def cdleveningstar_seg_nb(open_, high, low, close, offsets, penetration):
         t_short0 = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long white
-                and color_nb(bars, i - 2) == 1
-                and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short1, i - 1)
-                and body_gap_up_nb(bars, i - 1, i - 2)  # short 2nd gapping up
-                and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short0, i)  # not short
-                and color_nb(bars, i) == -1  # black, closing well within the 1st body
-                and c[i] < c[i - 2] - real_body_nb(bars, i - 2) * penetration
+                (
+                    real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)
+                )  # long white
+                & (color_nb(bars, i - 2) == 1)
+                & (real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short1, i - 1))
+                & body_gap_up_nb(bars, i - 1, i - 2)  # short 2nd gapping up
+                & (real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short0, i))  # not short
+                & (color_nb(bars, i) == -1)  # black, closing well within the 1st body
+                & (c[i] < c[i - 2] - real_body_nb(bars, i - 2) * penetration)
             )
             out[i] = -100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
@@ -898,17 +915,21 @@ def cdlgapsidesidewhite_seg_nb(open_, high, low, close, offsets):
         for i in range(start, b):
             hit = (
                 (  # 2nd and 3rd both gap away from the 1st, the same way
-                    (body_gap_up_nb(bars, i - 1, i - 2) and body_gap_up_nb(bars, i, i - 2))
-                    or (body_gap_down_nb(bars, i - 1, i - 2) and body_gap_down_nb(bars, i, i - 2))
+                    (body_gap_up_nb(bars, i - 1, i - 2) & body_gap_up_nb(bars, i, i - 2))
+                    | (body_gap_down_nb(bars, i - 1, i - 2) & body_gap_down_nb(bars, i, i - 2))
                 )
-                and color_nb(bars, i - 1) == 1  # two white candles of about the same size
-                and color_nb(bars, i) == 1
-                and real_body_nb(bars, i)
-                >= real_body_nb(bars, i - 1) - average_nb(bars, NEAR, t_near, i - 1)
-                and real_body_nb(bars, i)
-                <= real_body_nb(bars, i - 1) + average_nb(bars, NEAR, t_near, i - 1)
-                and o[i] >= o[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)  # and the same open
-                and o[i] <= o[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
+                & (color_nb(bars, i - 1) == 1)  # two white candles of about the same size
+                & (color_nb(bars, i) == 1)
+                & (
+                    real_body_nb(bars, i)
+                    >= real_body_nb(bars, i - 1) - average_nb(bars, NEAR, t_near, i - 1)
+                )
+                & (
+                    real_body_nb(bars, i)
+                    <= real_body_nb(bars, i - 1) + average_nb(bars, NEAR, t_near, i - 1)
+                )
+                & (o[i] >= o[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1))  # and the same open
+                & (o[i] <= o[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1))
             )
             up = body_gap_up_nb(bars, i - 1, i - 2)
             out[i] = (100 if up else -100) if hit else 0
@@ -935,9 +956,9 @@ def cdlgravestonedoji_seg_nb(open_, high, low, close, offsets):
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)
-                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
-                and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i))
+                & (lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
+                & (upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
             )
             out[i] = 100 if hit else 0
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
@@ -966,11 +987,11 @@ def cdlhammer_seg_nb(open_, high, low, close, offsets):
         t_near = total_nb(bars, NEAR, start - 1)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)  # small body
-                and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long lower
-                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i))  # small body
+                & (lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))  # long lower
+                & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
                 # body near the prior candle's low
-                and c_min_nb(c[i], o[i]) <= lo_[i - 1] + average_nb(bars, NEAR, t_near, i - 1)
+                & (c_min_nb(c[i], o[i]) <= lo_[i - 1] + average_nb(bars, NEAR, t_near, i - 1))
             )
             out[i] = 100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
@@ -1001,11 +1022,11 @@ def cdlhangingman_seg_nb(open_, high, low, close, offsets):
         t_near = total_nb(bars, NEAR, start - 1)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)  # small body
-                and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long lower
-                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i))  # small body
+                & (lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))  # long lower
+                & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
                 # body near the prior candle's high
-                and c_min_nb(c[i], o[i]) >= h[i - 1] - average_nb(bars, NEAR, t_near, i - 1)
+                & (c_min_nb(c[i], o[i]) >= h[i - 1] - average_nb(bars, NEAR, t_near, i - 1))
             )
             out[i] = -100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
@@ -1046,8 +1067,8 @@ def cdlharami_seg_nb(open_, high, low, close, offsets):
         t_short = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)  # 1st long
-                and real_body_nb(bars, i) <= average_nb(bars, BODY_SHORT, t_short, i)  # 2nd short
+                (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1))  # 1st long
+                & (real_body_nb(bars, i) <= average_nb(bars, BODY_SHORT, t_short, i))  # 2nd short
             )
             out[i] = _harami_code_nb(bars, i) if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
@@ -1073,8 +1094,8 @@ def cdlharamicross_seg_nb(open_, high, low, close, offsets):
         t_doji = total_nb(bars, BODY_DOJI, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)  # 1st long
-                and real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)  # 2nd doji
+                (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1))  # 1st long
+                & (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i))  # 2nd doji
             )
             out[i] = _harami_code_nb(bars, i) if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
@@ -1100,9 +1121,9 @@ def cdlhighwave_seg_nb(open_, high, low, close, offsets):
         t_shadow = total_nb(bars, SHADOW_VERY_LONG, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)
-                and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_LONG, t_shadow, i)
-                and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_LONG, t_shadow, i)
+                (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i))
+                & (upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_LONG, t_shadow, i))
+                & (lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_LONG, t_shadow, i))
             )
             out[i] = color_nb(bars, i) * 100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
@@ -1228,12 +1249,12 @@ def cdlhomingpigeon_seg_nb(open_, high, low, close, offsets):
         t_short = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
             hit = (
-                color_nb(bars, i - 1) == -1  # two black candles
-                and color_nb(bars, i) == -1
-                and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)  # long
-                and real_body_nb(bars, i) <= average_nb(bars, BODY_SHORT, t_short, i)  # short
-                and o[i] < o[i - 1]  # 2nd inside the 1st body
-                and c[i] > c[i - 1]
+                (color_nb(bars, i - 1) == -1)  # two black candles
+                & (color_nb(bars, i) == -1)
+                & (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1))  # long
+                & (real_body_nb(bars, i) <= average_nb(bars, BODY_SHORT, t_short, i))  # short
+                & (o[i] < o[i - 1])  # 2nd inside the 1st body
+                & (c[i] > c[i - 1])
             )
             out[i] = 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 1)
@@ -1339,10 +1360,10 @@ def cdlinvertedhammer_seg_nb(open_, high, low, close, offsets):
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)  # small body
-                and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long upper
-                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
-                and body_gap_down_nb(bars, i, i - 1)  # gapping down
+                (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i))  # small body
+                & (upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))  # long upper
+                & (lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
+                & body_gap_down_nb(bars, i, i - 1)  # gapping down
             )
             out[i] = 100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
@@ -1355,19 +1376,19 @@ def cdlinvertedhammer_seg_nb(open_, high, low, close, offsets):
 def _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i):
     """Two opposite marubozu with a gap between them (CDLKICKING and CDLKICKINGBYLENGTH)."""
     return (
-        color_nb(bars, i - 1) == -color_nb(bars, i)
+        (color_nb(bars, i - 1) == -color_nb(bars, i))
         # 1st marubozu
-        and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1)
-        and upper_shadow_nb(bars, i - 1) < average_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
-        and lower_shadow_nb(bars, i - 1) < average_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1)
+        & (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1))
+        & (upper_shadow_nb(bars, i - 1) < average_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1))
+        & (lower_shadow_nb(bars, i - 1) < average_nb(bars, SHADOW_VERY_SHORT, t_vs1, i - 1))
         # 2nd marubozu
-        and real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long0, i)
-        and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
-        and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i)
+        & (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long0, i))
+        & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i))
+        & (lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs0, i))
         # gap away from the 1st
-        and (
-            (color_nb(bars, i - 1) == -1 and gap_up_nb(bars, i, i - 1))
-            or (color_nb(bars, i - 1) == 1 and gap_down_nb(bars, i, i - 1))
+        & (
+            ((color_nb(bars, i - 1) == -1) & gap_up_nb(bars, i, i - 1))
+            | ((color_nb(bars, i - 1) == 1) & gap_down_nb(bars, i, i - 1))
         )
     )
 
@@ -1483,9 +1504,9 @@ def cdllongleggeddoji_seg_nb(open_, high, low, close, offsets):
         t_doji = total_nb(bars, BODY_DOJI, start)
         t_sl = total_nb(bars, SHADOW_LONG, start)
         for i in range(start, b):
-            hit = real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i) and (
-                lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)
-                or upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)
+            hit = (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)) & (
+                (lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))
+                | (upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))
             )
             out[i] = 100 if hit else 0
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
@@ -1511,9 +1532,9 @@ def cdllongline_seg_nb(open_, high, low, close, offsets):
         t_shadow = total_nb(bars, SHADOW_SHORT, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_body, i)
-                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i)
-                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i)
+                (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_body, i))
+                & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i))
+                & (lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i))
             )
             out[i] = color_nb(bars, i) * 100 if hit else 0
             t_body = next_total_nb(bars, BODY_LONG, t_body, i)
@@ -1539,9 +1560,9 @@ def cdlmarubozu_seg_nb(open_, high, low, close, offsets):
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i)
-                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
-                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i))
+                & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
+                & (lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
             )
             out[i] = color_nb(bars, i) * 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i)
@@ -1567,10 +1588,10 @@ def cdlmatchinglow_seg_nb(open_, high, low, close, offsets):
         t_eq = total_nb(bars, EQUAL, start - 1)
         for i in range(start, b):
             hit = (
-                color_nb(bars, i - 1) == -1  # two black candles with the same close
-                and color_nb(bars, i) == -1
-                and c[i] <= c[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
-                and c[i] >= c[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)
+                (color_nb(bars, i - 1) == -1)  # two black candles with the same close
+                & (color_nb(bars, i) == -1)
+                & (c[i] <= c[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1))
+                & (c[i] >= c[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1))
             )
             out[i] = 100 if hit else 0
             t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
@@ -1600,26 +1621,26 @@ def cdlmathold_seg_nb(open_, high, low, close, offsets, penetration):
             reach = c[i - 4] - real_body_nb(bars, i - 4) * penetration
             hit = (
                 # 1st long, then three small
-                real_body_nb(bars, i - 4) > average_nb(bars, BODY_LONG, t_long4, i - 4)
-                and real_body_nb(bars, i - 3) < average_nb(bars, BODY_SHORT, t_short3, i - 3)
-                and real_body_nb(bars, i - 2) < average_nb(bars, BODY_SHORT, t_short2, i - 2)
-                and real_body_nb(bars, i - 1) < average_nb(bars, BODY_SHORT, t_short1, i - 1)
+                (real_body_nb(bars, i - 4) > average_nb(bars, BODY_LONG, t_long4, i - 4))
+                & (real_body_nb(bars, i - 3) < average_nb(bars, BODY_SHORT, t_short3, i - 3))
+                & (real_body_nb(bars, i - 2) < average_nb(bars, BODY_SHORT, t_short2, i - 2))
+                & (real_body_nb(bars, i - 1) < average_nb(bars, BODY_SHORT, t_short1, i - 1))
                 # white, black, any two, white
-                and color_nb(bars, i - 4) == 1
-                and color_nb(bars, i - 3) == -1
-                and color_nb(bars, i) == 1
-                and body_gap_up_nb(bars, i - 3, i - 4)  # 2nd gaps up from the 1st
+                & (color_nb(bars, i - 4) == 1)
+                & (color_nb(bars, i - 3) == -1)
+                & (color_nb(bars, i) == 1)
+                & body_gap_up_nb(bars, i - 3, i - 4)  # 2nd gaps up from the 1st
                 # 3rd and 4th hold within the 1st body, above the penetration level
-                and body_bottom_nb(bars, i - 2) < c[i - 4]
-                and body_bottom_nb(bars, i - 1) < c[i - 4]
-                and body_bottom_nb(bars, i - 2) > reach
-                and body_bottom_nb(bars, i - 1) > reach
+                & (body_bottom_nb(bars, i - 2) < c[i - 4])
+                & (body_bottom_nb(bars, i - 1) < c[i - 4])
+                & (body_bottom_nb(bars, i - 2) > reach)
+                & (body_bottom_nb(bars, i - 1) > reach)
                 # 2nd to 4th falling
-                and c_max_nb(c[i - 2], o[i - 2]) < o[i - 3]
-                and c_max_nb(c[i - 1], o[i - 1]) < c_max_nb(c[i - 2], o[i - 2])
+                & (c_max_nb(c[i - 2], o[i - 2]) < o[i - 3])
+                & (c_max_nb(c[i - 1], o[i - 1]) < c_max_nb(c[i - 2], o[i - 2]))
                 # 5th opens above the prior close, closes above the reaction highs
-                and o[i] > c[i - 1]
-                and c[i] > c_max_nb(c_max_nb(h[i - 3], h[i - 2]), h[i - 1])
+                & (o[i] > c[i - 1])
+                & (c[i] > c_max_nb(c_max_nb(h[i - 3], h[i - 2]), h[i - 1]))
             )
             out[i] = 100 if hit else 0
             t_long4 = next_total_nb(bars, BODY_LONG, t_long4, i - 4)
@@ -1684,13 +1705,15 @@ def cdlmorningstar_seg_nb(open_, high, low, close, offsets, penetration):
         t_short0 = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long black
-                and color_nb(bars, i - 2) == -1
-                and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short1, i - 1)
-                and body_gap_down_nb(bars, i - 1, i - 2)  # short 2nd gapping down
-                and real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short0, i)  # not short
-                and color_nb(bars, i) == 1  # white, closing well within the 1st body
-                and c[i] > c[i - 2] + real_body_nb(bars, i - 2) * penetration
+                (
+                    real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)
+                )  # long black
+                & (color_nb(bars, i - 2) == -1)
+                & (real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short1, i - 1))
+                & body_gap_down_nb(bars, i - 1, i - 2)  # short 2nd gapping down
+                & (real_body_nb(bars, i) > average_nb(bars, BODY_SHORT, t_short0, i))  # not short
+                & (color_nb(bars, i) == 1)  # white, closing well within the 1st body
+                & (c[i] > c[i - 2] + real_body_nb(bars, i - 2) * penetration)
             )
             out[i] = 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
@@ -1718,13 +1741,13 @@ def cdlonneck_seg_nb(open_, high, low, close, offsets):
         t_long = total_nb(bars, BODY_LONG, start - 1)
         for i in range(start, b):
             hit = (
-                color_nb(bars, i - 1) == -1  # 1st: long black
-                and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)
-                and color_nb(bars, i) == 1  # 2nd: white, opening below the prior low
-                and o[i] < lo_[i - 1]
+                (color_nb(bars, i - 1) == -1)  # 1st: long black
+                & (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1))
+                & (color_nb(bars, i) == 1)  # 2nd: white, opening below the prior low
+                & (o[i] < lo_[i - 1])
                 # closing at the prior low
-                and c[i] <= lo_[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
-                and c[i] >= lo_[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)
+                & (c[i] <= lo_[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1))
+                & (c[i] >= lo_[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1))
             )
             out[i] = -100 if hit else 0
             t_eq = next_total_nb(bars, EQUAL, t_eq, i - 1)
@@ -1751,13 +1774,13 @@ def cdlpiercing_seg_nb(open_, high, low, close, offsets):
         t_long0 = total_nb(bars, BODY_LONG, start)
         for i in range(start, b):
             hit = (
-                color_nb(bars, i - 1) == -1  # 1st: long black
-                and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1)
-                and color_nb(bars, i) == 1  # 2nd: long white
-                and real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long0, i)
-                and o[i] < lo_[i - 1]  # opening below the prior low
-                and c[i] < o[i - 1]  # closing within the prior body, above its midpoint
-                and c[i] > c[i - 1] + real_body_nb(bars, i - 1) * 0.5
+                (color_nb(bars, i - 1) == -1)  # 1st: long black
+                & (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1))
+                & (color_nb(bars, i) == 1)  # 2nd: long white
+                & (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long0, i))
+                & (o[i] < lo_[i - 1])  # opening below the prior low
+                & (c[i] < o[i - 1])  # closing within the prior body, above its midpoint
+                & (c[i] > c[i - 1] + real_body_nb(bars, i - 1) * 0.5)
             )
             out[i] = 100 if hit else 0
             t_long1 = next_total_nb(bars, BODY_LONG, t_long1, i - 1)
@@ -1786,12 +1809,12 @@ def cdlrickshawman_seg_nb(open_, high, low, close, offsets):
         for i in range(start, b):
             mid = lo_[i] + high_low_nb(bars, i) / 2
             hit = (
-                real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)  # doji
-                and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long
-                and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # shadows
+                (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i))  # doji
+                & (lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))  # long
+                & (upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))  # shadows
                 # body near the middle of the range
-                and body_bottom_nb(bars, i) <= mid + average_nb(bars, NEAR, t_near, i)
-                and body_top_nb(bars, i) >= mid - average_nb(bars, NEAR, t_near, i)
+                & (body_bottom_nb(bars, i) <= mid + average_nb(bars, NEAR, t_near, i))
+                & (body_top_nb(bars, i) >= mid - average_nb(bars, NEAR, t_near, i))
             )
             out[i] = 100 if hit else 0
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
@@ -1824,29 +1847,29 @@ def cdlrisefall3methods_seg_nb(open_, high, low, close, offsets):
             d = color_nb(bars, i - 4)  # +1 rising, -1 falling: flips the comparisons below
             hit = (
                 # 1st long, then three small, 5th long
-                real_body_nb(bars, i - 4) > average_nb(bars, BODY_LONG, t_long4, i - 4)
-                and real_body_nb(bars, i - 3) < average_nb(bars, BODY_SHORT, t_short3, i - 3)
-                and real_body_nb(bars, i - 2) < average_nb(bars, BODY_SHORT, t_short2, i - 2)
-                and real_body_nb(bars, i - 1) < average_nb(bars, BODY_SHORT, t_short1, i - 1)
-                and real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long0, i)
+                (real_body_nb(bars, i - 4) > average_nb(bars, BODY_LONG, t_long4, i - 4))
+                & (real_body_nb(bars, i - 3) < average_nb(bars, BODY_SHORT, t_short3, i - 3))
+                & (real_body_nb(bars, i - 2) < average_nb(bars, BODY_SHORT, t_short2, i - 2))
+                & (real_body_nb(bars, i - 1) < average_nb(bars, BODY_SHORT, t_short1, i - 1))
+                & (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long0, i))
                 # white, three black, white (or the reverse)
-                and color_nb(bars, i - 4) == -color_nb(bars, i - 3)
-                and color_nb(bars, i - 3) == color_nb(bars, i - 2)
-                and color_nb(bars, i - 2) == color_nb(bars, i - 1)
-                and color_nb(bars, i - 1) == -color_nb(bars, i)
+                & (color_nb(bars, i - 4) == -color_nb(bars, i - 3))
+                & (color_nb(bars, i - 3) == color_nb(bars, i - 2))
+                & (color_nb(bars, i - 2) == color_nb(bars, i - 1))
+                & (color_nb(bars, i - 1) == -color_nb(bars, i))
                 # 2nd to 4th: part of each body within the 1st range
-                and body_bottom_nb(bars, i - 3) < h[i - 4]
-                and body_top_nb(bars, i - 3) > lo_[i - 4]
-                and body_bottom_nb(bars, i - 2) < h[i - 4]
-                and body_top_nb(bars, i - 2) > lo_[i - 4]
-                and body_bottom_nb(bars, i - 1) < h[i - 4]
-                and body_top_nb(bars, i - 1) > lo_[i - 4]
+                & (body_bottom_nb(bars, i - 3) < h[i - 4])
+                & (body_top_nb(bars, i - 3) > lo_[i - 4])
+                & (body_bottom_nb(bars, i - 2) < h[i - 4])
+                & (body_top_nb(bars, i - 2) > lo_[i - 4])
+                & (body_bottom_nb(bars, i - 1) < h[i - 4])
+                & (body_top_nb(bars, i - 1) > lo_[i - 4])
                 # 2nd to 4th falling (rising)
-                and c[i - 2] * d < c[i - 3] * d
-                and c[i - 1] * d < c[i - 2] * d
+                & (c[i - 2] * d < c[i - 3] * d)
+                & (c[i - 1] * d < c[i - 2] * d)
                 # 5th opens beyond the prior close and closes beyond the 1st close
-                and o[i] * d > c[i - 1] * d
-                and c[i] * d > c[i - 4] * d
+                & (o[i] * d > c[i - 1] * d)
+                & (c[i] * d > c[i - 4] * d)
             )
             out[i] = 100 * d if hit else 0
             t_long4 = next_total_nb(bars, BODY_LONG, t_long4, i - 4)
@@ -1877,18 +1900,18 @@ def cdlseparatinglines_seg_nb(open_, high, low, close, offsets):
         t_eq = total_nb(bars, EQUAL, start - 1)
         for i in range(start, b):
             hit = (
-                color_nb(bars, i - 1) == -color_nb(bars, i)  # opposite colors, same open
-                and o[i] <= o[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1)
-                and o[i] >= o[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1)
-                and real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i)  # belt hold
-                and (
+                (color_nb(bars, i - 1) == -color_nb(bars, i))  # opposite colors, same open
+                & (o[i] <= o[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1))
+                & (o[i] >= o[i - 1] - average_nb(bars, EQUAL, t_eq, i - 1))
+                & (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i))  # belt hold
+                & (
                     (
-                        color_nb(bars, i) == 1
-                        and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                        (color_nb(bars, i) == 1)
+                        & (lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
                     )
-                    or (
-                        color_nb(bars, i) == -1
-                        and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
+                    | (
+                        (color_nb(bars, i) == -1)
+                        & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
                     )
                 )
             )
@@ -1918,10 +1941,10 @@ def cdlshootingstar_seg_nb(open_, high, low, close, offsets):
         t_vs = total_nb(bars, SHADOW_VERY_SHORT, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)  # small body
-                and upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i)  # long upper
-                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
-                and body_gap_up_nb(bars, i, i - 1)  # gapping up
+                (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i))  # small body
+                & (upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))  # long upper
+                & (lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
+                & body_gap_up_nb(bars, i, i - 1)  # gapping up
             )
             out[i] = -100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
@@ -1948,9 +1971,9 @@ def cdlshortline_seg_nb(open_, high, low, close, offsets):
         t_shadow = total_nb(bars, SHADOW_SHORT, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i)
-                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i)
-                and lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i)
+                (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i))
+                & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i))
+                & (lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i))
             )
             out[i] = color_nb(bars, i) * 100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
@@ -1976,9 +1999,9 @@ def cdlspinningtop_seg_nb(open_, high, low, close, offsets):
         for i in range(start, b):
             body = real_body_nb(bars, i)
             hit = (
-                body < average_nb(bars, BODY_SHORT, t_body, i)  # small body, longer shadows
-                and upper_shadow_nb(bars, i) > body
-                and lower_shadow_nb(bars, i) > body
+                (body < average_nb(bars, BODY_SHORT, t_body, i))  # small body, longer shadows
+                & (upper_shadow_nb(bars, i) > body)
+                & (lower_shadow_nb(bars, i) > body)
             )
             out[i] = color_nb(bars, i) * 100 if hit else 0
             t_body = next_total_nb(bars, BODY_SHORT, t_body, i)
@@ -2084,9 +2107,9 @@ def cdltakuri_seg_nb(open_, high, low, close, offsets):
         t_vl = total_nb(bars, SHADOW_VERY_LONG, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)
-                and upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i)
-                and lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_LONG, t_vl, i)
+                (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i))
+                & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
+                & (lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_LONG, t_vl, i))
             )
             out[i] = 100 if hit else 0
             t_doji = next_total_nb(bars, BODY_DOJI, t_doji, i)
@@ -2114,25 +2137,29 @@ def cdltasukigap_seg_nb(open_, high, low, close, offsets):
         for i in range(start, b):
             hit = (  # upside gap; white, then black opening in its body, closing in the gap
                 body_gap_up_nb(bars, i - 1, i - 2)
-                and color_nb(bars, i - 1) == 1
-                and color_nb(bars, i) == -1
-                and o[i] < c[i - 1]
-                and o[i] > o[i - 1]
-                and c[i] < o[i - 1]
-                and c[i] > c_max_nb(c[i - 2], o[i - 2])
+                & (color_nb(bars, i - 1) == 1)
+                & (color_nb(bars, i) == -1)
+                & (o[i] < c[i - 1])
+                & (o[i] > o[i - 1])
+                & (c[i] < o[i - 1])
+                & (c[i] > c_max_nb(c[i - 2], o[i - 2]))
                 # bodies of about the same size
-                and abs(real_body_nb(bars, i - 1) - real_body_nb(bars, i))
-                < average_nb(bars, NEAR, t_near, i - 1)
-            ) or (  # downside gap; black, then white opening in its body, closing in the gap
+                & (
+                    abs(real_body_nb(bars, i - 1) - real_body_nb(bars, i))
+                    < average_nb(bars, NEAR, t_near, i - 1)
+                )
+            ) | (  # downside gap; black, then white opening in its body, closing in the gap
                 body_gap_down_nb(bars, i - 1, i - 2)
-                and color_nb(bars, i - 1) == -1
-                and color_nb(bars, i) == 1
-                and o[i] < o[i - 1]
-                and o[i] > c[i - 1]
-                and c[i] > o[i - 1]
-                and c[i] < c_min_nb(c[i - 2], o[i - 2])
-                and abs(real_body_nb(bars, i - 1) - real_body_nb(bars, i))
-                < average_nb(bars, NEAR, t_near, i - 1)
+                & (color_nb(bars, i - 1) == -1)
+                & (color_nb(bars, i) == 1)
+                & (o[i] < o[i - 1])
+                & (o[i] > c[i - 1])
+                & (c[i] > o[i - 1])
+                & (c[i] < c_min_nb(c[i - 2], o[i - 2]))
+                & (
+                    abs(real_body_nb(bars, i - 1) - real_body_nb(bars, i))
+                    < average_nb(bars, NEAR, t_near, i - 1)
+                )
             )
             out[i] = color_nb(bars, i - 1) * 100 if hit else 0
             t_near = next_total_nb(bars, NEAR, t_near, i - 1)
@@ -2193,9 +2220,9 @@ def cdltristar_seg_nb(open_, high, low, close, offsets):
         for i in range(start, b):
             doji = average_nb(bars, BODY_DOJI, t_doji, i - 2)
             hit = (
-                real_body_nb(bars, i - 2) <= doji
-                and real_body_nb(bars, i - 1) <= doji
-                and real_body_nb(bars, i) <= doji
+                (real_body_nb(bars, i - 2) <= doji)
+                & (real_body_nb(bars, i - 1) <= doji)
+                & (real_body_nb(bars, i) <= doji)
             )
             # 2nd gaps up and the 3rd is not higher: bearish; the reverse: bullish
             code = 0
@@ -2231,15 +2258,17 @@ def cdlunique3river_seg_nb(open_, high, low, close, offsets):
         t_short = total_nb(bars, BODY_SHORT, start)
         for i in range(start, b):
             hit = (
-                real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long black
-                and color_nb(bars, i - 2) == -1
-                and color_nb(bars, i - 1) == -1  # 2nd: black harami with a lower low
-                and c[i - 1] > c[i - 2]
-                and o[i - 1] <= o[i - 2]
-                and lo_[i - 1] < lo_[i - 2]
-                and real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_short, i)  # 3rd: short
-                and color_nb(bars, i) == 1  # white, opening not below the 2nd low
-                and o[i] > lo_[i - 1]
+                (
+                    real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)
+                )  # long black
+                & (color_nb(bars, i - 2) == -1)
+                & (color_nb(bars, i - 1) == -1)  # 2nd: black harami with a lower low
+                & (c[i - 1] > c[i - 2])
+                & (o[i - 1] <= o[i - 2])
+                & (lo_[i - 1] < lo_[i - 2])
+                & (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_short, i))  # 3rd: short
+                & (color_nb(bars, i) == 1)  # white, opening not below the 2nd low
+                & (o[i] > lo_[i - 1])
             )
             out[i] = 100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
@@ -2266,15 +2295,15 @@ def cdlupsidegap2crows_seg_nb(open_, high, low, close, offsets):
         t_short = total_nb(bars, BODY_SHORT, start - 1)
         for i in range(start, b):
             hit = (
-                color_nb(bars, i - 2) == 1  # 1st: long white
-                and real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)
-                and color_nb(bars, i - 1) == -1  # 2nd: short black gapping up
-                and real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short, i - 1)
-                and body_gap_up_nb(bars, i - 1, i - 2)
-                and color_nb(bars, i) == -1  # 3rd: black engulfing the 2nd body
-                and o[i] > o[i - 1]
-                and c[i] < c[i - 1]
-                and c[i] > c[i - 2]  # closing above the 1st
+                (color_nb(bars, i - 2) == 1)  # 1st: long white
+                & (real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2))
+                & (color_nb(bars, i - 1) == -1)  # 2nd: short black gapping up
+                & (real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short, i - 1))
+                & body_gap_up_nb(bars, i - 1, i - 2)
+                & (color_nb(bars, i) == -1)  # 3rd: black engulfing the 2nd body
+                & (o[i] > o[i - 1])
+                & (c[i] < c[i - 1])
+                & (c[i] > c[i - 2])  # closing above the 1st
             )
             out[i] = -100 if hit else 0
             t_long = next_total_nb(bars, BODY_LONG, t_long, i - 2)
@@ -2296,15 +2325,15 @@ def cdlxsidegap3methods_seg_nb(open_, high, low, close, offsets):
         a = first_valid_nb(bars, offsets[s], b)
         for i in range(a + CDLXSIDEGAP3METHODS_LOOKBACK, b):
             hit = (
-                color_nb(bars, i - 2) == color_nb(bars, i - 1)  # two of one color
-                and color_nb(bars, i - 1) == -color_nb(bars, i)  # 3rd of the other
-                and o[i] < c_max_nb(c[i - 1], o[i - 1])  # opening within the 2nd body
-                and o[i] > c_min_nb(c[i - 1], o[i - 1])
-                and c[i] < c_max_nb(c[i - 2], o[i - 2])  # closing within the 1st body
-                and c[i] > c_min_nb(c[i - 2], o[i - 2])
-                and (
-                    (color_nb(bars, i - 2) == 1 and body_gap_up_nb(bars, i - 1, i - 2))
-                    or (color_nb(bars, i - 2) == -1 and body_gap_down_nb(bars, i - 1, i - 2))
+                (color_nb(bars, i - 2) == color_nb(bars, i - 1))  # two of one color
+                & (color_nb(bars, i - 1) == -color_nb(bars, i))  # 3rd of the other
+                & (o[i] < c_max_nb(c[i - 1], o[i - 1]))  # opening within the 2nd body
+                & (o[i] > c_min_nb(c[i - 1], o[i - 1]))
+                & (c[i] < c_max_nb(c[i - 2], o[i - 2]))  # closing within the 1st body
+                & (c[i] > c_min_nb(c[i - 2], o[i - 2]))
+                & (
+                    ((color_nb(bars, i - 2) == 1) & body_gap_up_nb(bars, i - 1, i - 2))
+                    | ((color_nb(bars, i - 2) == -1) & body_gap_down_nb(bars, i - 1, i - 2))
                 )
             )
             out[i] = color_nb(bars, i - 2) * 100 if hit else 0
