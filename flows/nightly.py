@@ -58,6 +58,7 @@ class RunSummary:
     best: list[dict[str, Any]] = field(default_factory=list)
     worst: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    trades_by_side: dict[str, int] = field(default_factory=dict)
     plan: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float = 0.0
     dashboard: str | None = None
@@ -154,13 +155,20 @@ def execute(
                 summary.status = "succeeded"
             except BaseException as err:
                 summary.status = "failed"
+                summary.wall_seconds = time.perf_counter() - started
                 db.finish_run(conn, run_id, status="failed", error=_one_line(err))
                 outputs.remove_staging(out.path, run_id, _fs(out.storage_options, out.path))
+                write_prom(settings, conn, summary)
                 raise
             summary.wall_seconds = time.perf_counter() - started
             db.finish_run(conn, run_id, status="succeeded", **_counts(summary))
             db.record_stages(conn, run_id, summary.stages, summary.peak_rss)
             summary.best, summary.worst = db.best_and_worst(conn, run_id, n=5)
+            summary.outputs["metrics file"] = write_prom(settings, conn, summary)
+            if settings.run.report:
+                from flows.report import write_report
+
+                summary.outputs["report"] = write_report(out.path, run_id, db_path=db_path)
         finally:
             conn.close()
     return summary
@@ -299,6 +307,27 @@ def _collect(summary: RunSummary, plan: planner.Plan, results: Iterable[dict[str
         summary.peak_rss[r["worker"]] = max(
             summary.peak_rss.get(r["worker"], 0), r["peak_rss_bytes"]
         )
+
+
+def write_prom(settings: Settings, conn: Any, summary: RunSummary) -> str:
+    """Write ``barpipe.prom`` (node-exporter textfile format) in the output root."""
+    from storage import db, prom
+
+    metrics = prom.build_run_metrics(
+        {
+            "status": summary.status,
+            "n_bars": summary.n_bars,
+            "n_symbols": summary.n_symbols,
+            "wall_seconds": summary.wall_seconds,
+        },
+        summary.stages,
+        summary.trades_by_side,
+        len(summary.quarantine),
+        db.last_success(conn),
+    )
+    out = settings.output
+    target = out.path.rstrip("/") + "/barpipe.prom"
+    return prom.write_textfile(target, metrics, _fs(out.storage_options, out.path))
 
 
 def _counts(s: RunSummary) -> dict[str, int]:
