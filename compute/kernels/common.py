@@ -155,49 +155,32 @@ def var_into_nb(x, out, period):
 
 
 @njit(cache=True)
-def rolling_max_into_nb(x, out, period):
-    """numba equivalent of ``pd.Series(x).rolling(period).max()`` (TA-Lib MAX's values)."""
-    n = x.shape[0]
-    if n < period:
-        return
-    best_idx = -1
-    best = 0.0
-    for i in range(period - 1, n):
-        trailing = i - period + 1
-        if best_idx < trailing:  # the extreme left the window: rescan it
-            best_idx = trailing
-            best = x[trailing]
-            for j in range(trailing + 1, i + 1):
-                if x[j] >= best:
-                    best_idx = j
-                    best = x[j]
-        elif x[i] >= best:
-            best_idx = i
-            best = x[i]
-        out[i] = best
+def window_max_nb(x, lo, hi):
+    """(index, value) of the maximum of ``x[lo : hi + 1]``, the latest one on ties.
+
+    The rescan of a rolling maximum (TA-Lib's MAX, WILLR, STOCH): kernels keep the current
+    maximum and its index, take a new bar when ``x[i] >= value``, and call this only when
+    the index falls out of the window; ties keep the latest bar, which stays longest.
+    """
+    idx = lo
+    best = x[lo]
+    for j in range(lo + 1, hi + 1):
+        if x[j] >= best:
+            idx = j
+            best = x[j]
+    return idx, best
 
 
 @njit(cache=True)
-def rolling_min_into_nb(x, out, period):
-    """numba equivalent of ``pd.Series(x).rolling(period).min()`` (TA-Lib MIN's values)."""
-    n = x.shape[0]
-    if n < period:
-        return
-    best_idx = -1
-    best = 0.0
-    for i in range(period - 1, n):
-        trailing = i - period + 1
-        if best_idx < trailing:
-            best_idx = trailing
-            best = x[trailing]
-            for j in range(trailing + 1, i + 1):
-                if x[j] <= best:
-                    best_idx = j
-                    best = x[j]
-        elif x[i] <= best:
-            best_idx = i
-            best = x[i]
-        out[i] = best
+def window_min_nb(x, lo, hi):
+    """(index, value) of the minimum of ``x[lo : hi + 1]``, the latest one on ties."""
+    idx = lo
+    best = x[lo]
+    for j in range(lo + 1, hi + 1):
+        if x[j] <= best:
+            idx = j
+            best = x[j]
+    return idx, best
 
 
 @njit(cache=True)
@@ -238,16 +221,8 @@ def directional_move_nb(high, prev_high, low, prev_low):
 
 
 @njit(cache=True)
-def dmi_sums_into_nb(high, low, close, period, plus_dm, minus_dm, tr):
-    """Write TA-Lib's Wilder-smoothed +DM, -DM and TR sums from index ``period`` on.
-
-    TA-Lib seeds with the plain sums of bars 1..period-1 and applies one smoothing step at
-    bar ``period``; PLUS_DI, MINUS_DI, DX and ADX all start from these sums.
-    """
-    n = high.shape[0]
-    if n <= period:
-        return
-    inv = 1.0 / period
+def dmi_seed_nb(high, low, close, period):
+    """TA-Lib's seed of the DMI family: plain sums of +DM, -DM and TR over bars 1..period-1."""
     sum_p = 0.0
     sum_m = 0.0
     sum_tr = 0.0
@@ -256,11 +231,19 @@ def dmi_sums_into_nb(high, low, close, period, plus_dm, minus_dm, tr):
         sum_p += p
         sum_m += m
         sum_tr += true_range_nb(high[i], low[i], close[i - 1])
-    for i in range(period, n):
-        p, m = directional_move_nb(high[i], high[i - 1], low[i], low[i - 1])
-        sum_p = wilder_sum_step_nb(sum_p, p, inv)
-        sum_m = wilder_sum_step_nb(sum_m, m, inv)
-        sum_tr = wilder_sum_step_nb(sum_tr, true_range_nb(high[i], low[i], close[i - 1]), inv)
-        plus_dm[i] = sum_p
-        minus_dm[i] = sum_m
-        tr[i] = sum_tr
+    return sum_p, sum_m, sum_tr
+
+
+@njit(cache=True, inline="always")
+def dmi_step_nb(high, low, close, i, inv_period, sum_p, sum_m, sum_tr):
+    """One bar of Wilder's smoothed +DM, -DM and TR sums (PLUS_DI, MINUS_DI, DX, ADX).
+
+    From ``dmi_seed_nb``, the first step (bar ``period``) gives the first values.
+    """
+    p, m = directional_move_nb(high[i], high[i - 1], low[i], low[i - 1])
+    tr = true_range_nb(high[i], low[i], close[i - 1])
+    return (
+        wilder_sum_step_nb(sum_p, p, inv_period),
+        wilder_sum_step_nb(sum_m, m, inv_period),
+        wilder_sum_step_nb(sum_tr, tr, inv_period),
+    )

@@ -8,15 +8,16 @@ import numpy as np
 from numba import njit
 
 from compute.kernels.common import (
-    dmi_sums_into_nb,
-    ema_into_nb,
+    dmi_seed_nb,
+    dmi_step_nb,
+    fma_nb,
     is_zero_nb,
     is_zero_scaled_nb,
     nan_like_nb,
-    rolling_max_into_nb,
-    rolling_min_into_nb,
     true_range_nb,
     wilder_avg_step_nb,
+    window_max_nb,
+    window_min_nb,
 )
 from compute.kernels.ma import ma_into_nb, ma_lookback_nb
 
@@ -26,7 +27,8 @@ def macd_into_nb(x, macd, signal, hist, fast, slow, signal_period):
     """Write TA-Lib MACD: fast EMA seeded at the slow EMA's first bar, signal EMA of the line.
 
     Periods are swapped when slow < fast; every output starts at slow + signal - 2, and a
-    signal period of 1 makes the signal the line itself (histogram 0).
+    signal period of 1 makes the signal the line itself (histogram 0). The three EMAs run in
+    one pass, each seeded and stepped exactly as ``ema_into_nb`` does.
     """
     if slow < fast:
         fast, slow = slow, fast
@@ -35,22 +37,41 @@ def macd_into_nb(x, macd, signal, hist, fast, slow, signal_period):
     start = first + signal_period - 1
     if start >= n:
         return
-    slow_ema = np.empty(n)
-    fast_ema = np.empty(n)
-    ema_into_nb(x, slow_ema, slow, 0)
-    ema_into_nb(x, fast_ema, fast, slow - fast)
-    line = np.empty(n)
-    for i in range(first, n):
-        line[i] = fast_ema[i] - slow_ema[i]
-    sig = np.empty(n)
+    k_slow = 2.0 / (slow + 1)
+    k_fast = 2.0 / (fast + 1)
+    k_signal = 2.0 / (signal_period + 1)
+    total = 0.0
+    for i in range(slow):
+        total += x[i]
+    slow_ema = total / slow
+    total = 0.0
+    for i in range(slow - fast, slow):
+        total += x[i]
+    fast_ema = total / fast
+    line = fast_ema - slow_ema
+    total = line  # the signal's seed: the mean of the first signal_period line values
+    sig = line
     if signal_period == 1:
-        sig[first:] = line[first:]
-    else:
-        ema_into_nb(line[first:], sig[first:], signal_period, 0)
-    for i in range(start, n):
-        macd[i] = line[i]
-        signal[i] = sig[i]
-        hist[i] = line[i] - sig[i]
+        macd[first] = line
+        signal[first] = line
+        hist[first] = 0.0
+    for i in range(first + 1, n):
+        v = x[i]
+        slow_ema = fma_nb(v - slow_ema, k_slow, slow_ema)
+        fast_ema = fma_nb(v - fast_ema, k_fast, fast_ema)
+        line = fast_ema - slow_ema
+        if signal_period == 1:
+            sig = line
+        elif i < start:
+            total += line
+            continue
+        elif i == start:
+            sig = (total + line) / signal_period
+        else:
+            sig = fma_nb(line - sig, k_signal, sig)
+        macd[i] = line
+        signal[i] = sig
+        hist[i] = line - sig
 
 
 @njit(cache=True)
@@ -88,17 +109,19 @@ def fast_k_into_nb(high, low, close, out, period):
 
     0 where the window's range is zero within TA-Lib's scaled band (``TA_IS_ZERO_SCALED``).
     """
-    n = high.shape[0]
-    if n < period:
-        return
-    hh = np.empty(n)
-    ll = np.empty(n)
-    rolling_max_into_nb(high, hh, period)
-    rolling_min_into_nb(low, ll, period)
-    for i in range(period - 1, n):
-        h, lo = hh[i], ll[i]
-        rng = h - lo
-        if is_zero_scaled_nb(rng, abs(h) + abs(lo)):
+    hi_idx, hi = -1, 0.0
+    lo_idx, lo = -1, 0.0
+    for i in range(period - 1, high.shape[0]):
+        if hi_idx <= i - period:
+            hi_idx, hi = window_max_nb(high, i - period + 1, i)
+        elif high[i] >= hi:
+            hi_idx, hi = i, high[i]
+        if lo_idx <= i - period:
+            lo_idx, lo = window_min_nb(low, i - period + 1, i)
+        elif low[i] <= lo:
+            lo_idx, lo = i, low[i]
+        rng = hi - lo
+        if is_zero_scaled_nb(rng, abs(hi) + abs(lo)):
             out[i] = 0.0
         else:
             # this operation order is TA-Lib 0.8's, bit for bit: MAMA-smoothed %K (STOCH
@@ -145,16 +168,19 @@ def stochf_into_nb(high, low, close, fastk, fastd, fastk_p, fastd_p, fastd_t):
 def willr_into_nb(high, low, close, out, period):
     """Write TA-Lib WILLR, -100 (highest high - close) / (highest high - lowest low); 0 where
     the range is exactly 0."""
-    n = high.shape[0]
-    if n < period:
-        return
-    hh = np.empty(n)
-    ll = np.empty(n)
-    rolling_max_into_nb(high, hh, period)
-    rolling_min_into_nb(low, ll, period)
-    for i in range(period - 1, n):
-        rng = hh[i] - ll[i]
-        out[i] = (hh[i] - close[i]) / rng * -100.0 if rng != 0.0 else 0.0
+    hi_idx, hi = -1, 0.0
+    lo_idx, lo = -1, 0.0
+    for i in range(period - 1, high.shape[0]):
+        if hi_idx <= i - period:
+            hi_idx, hi = window_max_nb(high, i - period + 1, i)
+        elif high[i] >= hi:
+            hi_idx, hi = i, high[i]
+        if lo_idx <= i - period:
+            lo_idx, lo = window_min_nb(low, i - period + 1, i)
+        elif low[i] <= lo:
+            lo_idx, lo = i, low[i]
+        rng = hi - lo
+        out[i] = (hi - close[i]) / rng * -100.0 if rng != 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -209,20 +235,20 @@ def di_one_bar_into_nb(high, low, close, out, plus):
 
 @njit(cache=True)
 def di_into_nb(high, low, close, out, period, plus):
-    """Write TA-Lib PLUS_DI (``plus``) or MINUS_DI: 100 smoothed DM / smoothed TR."""
+    """Write TA-Lib PLUS_DI (``plus``) or MINUS_DI: 100 smoothed DM / smoothed TR, 0 where
+    the smoothed TR is not positive."""
     n = high.shape[0]
     if period == 1:
         di_one_bar_into_nb(high, low, close, out, plus)
         return
     if n <= period:
         return
-    pdm = np.empty(n)
-    mdm = np.empty(n)
-    tr = np.empty(n)
-    dmi_sums_into_nb(high, low, close, period, pdm, mdm, tr)
-    dm = pdm if plus else mdm
+    inv = 1.0 / period
+    sum_p, sum_m, sum_tr = dmi_seed_nb(high, low, close, period)
     for i in range(period, n):
-        out[i] = 100.0 * (dm[i] / tr[i]) if tr[i] > 0.0 else 0.0
+        sum_p, sum_m, sum_tr = dmi_step_nb(high, low, close, i, inv, sum_p, sum_m, sum_tr)
+        dm = sum_p if plus else sum_m
+        out[i] = 100.0 * (dm / sum_tr) if sum_tr > 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -236,18 +262,16 @@ def adx_into_nb(high, low, close, out, period):
     first = 2 * period - 1
     if n <= first:
         return
-    pdm = np.empty(n)
-    mdm = np.empty(n)
-    tr = np.empty(n)
-    dmi_sums_into_nb(high, low, close, period, pdm, mdm, tr)
     inv = 1.0 / period
+    sum_p, sum_m, sum_tr = dmi_seed_nb(high, low, close, period)
     adx = 0.0
     for i in range(period, n):
+        sum_p, sum_m, sum_tr = dmi_step_nb(high, low, close, i, inv, sum_p, sum_m, sum_tr)
         has_dx = False
         dx = 0.0
-        if tr[i] > 0.0:
-            minus_di = 100.0 * (mdm[i] / tr[i])
-            plus_di = 100.0 * (pdm[i] / tr[i])
+        if sum_tr > 0.0:
+            minus_di = 100.0 * (sum_m / sum_tr)
+            plus_di = 100.0 * (sum_p / sum_tr)
             total = minus_di + plus_di
             if not is_zero_nb(total):
                 has_dx = True
