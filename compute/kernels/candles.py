@@ -21,7 +21,7 @@ SHADOWS = 2
 # TA-Lib's default candle settings: (range type, averaging period, factor). A period of 0
 # means "compare with this candle's own range"; SHADOWS averages are halved (one shadow).
 BODY_LONG = (REAL_BODY, 10, 1.0)  # body longer than the average body of the 10 before
-BODY_VERY_LONG = (REAL_BODY, 10, 3.0)  # longer than 3 times that average
+BODY_VERY_LONG = (REAL_BODY, 10, 3.0)  # 3 times that average (no TA-Lib pattern uses it)
 BODY_SHORT = (REAL_BODY, 10, 1.0)  # body shorter than the average body of the 10 before
 BODY_DOJI = (HIGH_LOW, 10, 0.1)  # body within 10% of the average high-low range
 SHADOW_LONG = (REAL_BODY, 0, 1.0)  # shadow longer than the candle's own body
