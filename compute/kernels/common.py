@@ -1,8 +1,14 @@
 """Building blocks shared by every family, written once and reused by the ``_seg_nb`` kernels.
 
-Array blocks (``*_into_nb``) write into a caller-provided output slice so that ``_seg_nb``
-kernels can run them segment by segment; scalar blocks (``*_step_nb``, ``true_range_nb``,
-``directional_move_nb``) are single bar updates numba inlines into fused loops.
+Array blocks (``*_into_nb``: SMA, EMA, rolling variance) write into a caller-provided output
+slice so that ``_seg_nb`` kernels can run them segment by segment; scalar blocks are one bar
+of a fused loop: Wilder's average and running sum (``wilder_*_step_nb``), the true range,
+directional movement and the DMI sums (``dmi_seed_nb``/``dmi_step_nb``), and the rescan of a
+rolling extreme (``window_max_nb``/``window_min_nb``). ``fma_nb`` is C's ``fma``, which
+TA-Lib 0.8 uses in its EMA-type recurrences.
+
+numba's on-disk cache keys a kernel on its own source file only: after editing this module,
+clear ``$NUMBA_CACHE_DIR`` so the kernels that inline these blocks are recompiled.
 
 Parity notes: the reference is the TA-Lib bundled with the ``ta-lib`` 0.8.2 wheel (C library
 0.8.1), not the 0.4 sources most ports follow. It tests for zero in three ways, chosen per

@@ -10,6 +10,7 @@ numba's on-disk cache does not notice when a callee in another module changes: a
 import numpy as np
 from numba import njit
 
+from compute.errors import ParameterError
 from compute.kernels.common import ema_into_nb, fma_nb, is_zero_nb, sma_into_nb
 from compute.kernels.cycle import mama_into_nb
 
@@ -34,7 +35,7 @@ MAMA_SLOWLIMIT = 0.05
 def ma_lookback(period: int, matype: int) -> int:
     """TA-Lib's ``TA_MA_Lookback``: leading bars without a value for an MA of this type."""
     if matype not in MATYPE_NAMES:
-        raise ValueError(f"unknown MA type {matype}; valid: {sorted(MATYPE_NAMES)}")
+        raise ParameterError(f"unknown MA type {matype}; valid: {sorted(MATYPE_NAMES)}")
     return int(ma_lookback_nb(period, matype))
 
 
