@@ -1,0 +1,133 @@
+"""Price transforms (TA-Lib group "Price Transform"): per-bar combinations of a bar's prices,
+the mean absolute deviation, and Heikin-Ashi candles.
+
+Sums are taken in TA-Lib's order (AVGPRICE adds ((high + low) + close) + open, HA adds
+((open + high) + low) + close): a different order is a different double on some bars.
+"""
+
+import numpy as np
+from numba import njit
+
+from compute.kernels.common import nan_like_nb
+
+
+@njit(cache=True)
+def avgprice_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.AVGPRICE``: (open + high + low + close) / 4 per bar.
+
+    Segments need no handling: the value of a bar depends on that bar alone.
+    """
+    out = np.empty(close.shape[0])
+    for i in range(close.shape[0]):
+        out[i] = (high[i] + low[i] + close[i] + open_[i]) / 4.0
+    return (out,)
+
+
+@njit(cache=True)
+def medprice_seg_nb(high, low, offsets):
+    """numba equivalent of ``talib.MEDPRICE``: (high + low) / 2 per bar."""
+    out = np.empty(high.shape[0])
+    for i in range(high.shape[0]):
+        out[i] = (high[i] + low[i]) / 2.0
+    return (out,)
+
+
+@njit(cache=True)
+def typprice_seg_nb(high, low, close, offsets):
+    """numba equivalent of ``talib.TYPPRICE``: (high + low + close) / 3 per bar."""
+    out = np.empty(close.shape[0])
+    for i in range(close.shape[0]):
+        out[i] = (high[i] + low[i] + close[i]) / 3.0
+    return (out,)
+
+
+@njit(cache=True)
+def wclprice_seg_nb(high, low, close, offsets):
+    """numba equivalent of ``talib.WCLPRICE``: (high + low + 2 close) / 4 per bar."""
+    out = np.empty(close.shape[0])
+    for i in range(close.shape[0]):
+        out[i] = (high[i] + low[i] + close[i] * 2.0) / 4.0
+    return (out,)
+
+
+@njit(cache=True)
+def avgdev_into_nb(x, out, period):
+    """Write TA-Lib AVGDEV, the mean absolute deviation from the window's mean, into ``out``.
+
+    Two passes over each window, as TA-Lib does: the sum from the newest bar back, then the
+    deviations from ``sum / period``; a running sum would differ in the last bits.
+    """
+    for i in range(period - 1, x.shape[0]):
+        total = 0.0
+        for j in range(i, i - period, -1):
+            total += x[j]
+        dev = 0.0
+        for j in range(i, i - period, -1):
+            dev += abs(x[j] - total / period)
+        out[i] = dev / period
+
+
+@njit(cache=True)
+def avgdev_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.AVGDEV`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        avgdev_into_nb(close[a:b], out[a:b], timeperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def ha_into_nb(open_, high, low, close, ha_open, ha_high, ha_low, ha_close):
+    """Write TA-Lib HA (Heikin-Ashi) candles.
+
+    The first candle opens at (open + close) / 2 of its bar; each later one opens at the
+    midpoint of the previous candle's open and close. The close is the bar's mean price, and
+    the high (low) is the largest (smallest) of the bar's high (low) and the candle's open
+    and close.
+    """
+    n = close.shape[0]
+    if n == 0:
+        return
+    o = (open_[0] + close[0]) / 2.0
+    c = (open_[0] + high[0] + low[0] + close[0]) / 4.0
+    for i in range(n):
+        if i > 0:
+            o = (o + c) / 2.0
+            c = (open_[i] + high[i] + low[i] + close[i]) / 4.0
+        hi = high[i]
+        if o > hi:
+            hi = o
+        if c > hi:
+            hi = c
+        lo = low[i]
+        if o < lo:
+            lo = o
+        if c < lo:
+            lo = c
+        ha_open[i] = o
+        ha_high[i] = hi
+        ha_low[i] = lo
+        ha_close[i] = c
+
+
+@njit(cache=True)
+def ha_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.HA`` applied to each segment."""
+    ha_open = nan_like_nb(close)
+    ha_high = nan_like_nb(close)
+    ha_low = nan_like_nb(close)
+    ha_close = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        ha_into_nb(
+            open_[a:b],
+            high[a:b],
+            low[a:b],
+            close[a:b],
+            ha_open[a:b],
+            ha_high[a:b],
+            ha_low[a:b],
+            ha_close[a:b],
+        )
+    return ha_open, ha_high, ha_low, ha_close
