@@ -1,0 +1,1 @@
+"""Benchmark scripts (``make bench``; run one with ``python -m bench.<name>``)."""
