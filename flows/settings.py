@@ -100,6 +100,7 @@ class OutputConfig(_Section):
     storage_options: dict[str, Any] = Field(default_factory=dict)
     target_file_mib: int = Field(128, ge=1, le=4096)
     write_equity: bool = True
+    write_indicators: bool = True
     db_path: str | None = None
 
     @_model_validator(mode="after")

@@ -95,7 +95,9 @@ _SORT_KEYS: dict[str, tuple[str, ...]] = {
     "equity": ("symbol", "strategy", "timestamp"),
     "metrics": ("symbol", "strategy"),
     "quarantine": ("symbol",),
+    "indicators": ("symbol", "timestamp"),
 }
+_DYNAMIC = "indicators"  # schema = key columns + the run's indicator columns
 
 
 @dataclass(frozen=True)
@@ -120,9 +122,19 @@ def _schema(table: str) -> pa.Schema:
         raise StorageError(f"unknown output table {table!r}; valid: {sorted(OUTPUT_TABLES)}") from None
 
 
+def _dynamic_schema(data_schema: pa.Schema, table: str) -> pa.Schema:
+    """The ``indicators`` schema: its key columns, then every other column of the data."""
+    keys = _schema(table)
+    rest = [f for f in data_schema if f.name not in keys.names]
+    bad = [f"{f.name} ({f.type})" for f in rest if not (pa.types.is_floating(f.type) or pa.types.is_integer(f.type))]
+    if bad:
+        raise StorageError(f"{table} value columns must be numeric; got {', '.join(bad)}")
+    return pa.schema(list(keys) + rest)
+
+
 def _conform(data: pa.Table, table: str) -> pa.Table:
     """Select and cast to the table's schema and sort by its natural key."""
-    schema = _schema(table)
+    schema = _dynamic_schema(data.schema, table) if table == _DYNAMIC else _schema(table)
     missing = [c for c in schema.names if c not in data.column_names]
     if missing:
         raise StorageError(f"{table} rows lack column(s) {missing}; have {data.column_names}")
@@ -307,6 +319,9 @@ def _repack(
     fs: pafs.FileSystem, staged: Sequence[str], directory: str, prefix: str, table: str, target_bytes: int
 ) -> list[tuple[str, int]]:
     schema = _schema(table)
+    if table == _DYNAMIC and staged:
+        with fs.open_input_file(staged[0]) as handle:
+            schema = pq.read_schema(handle)
     fs.create_dir(directory, recursive=True)
     repacker = _Repacker(fs, directory, prefix, schema, target_bytes)
     for path in staged:
@@ -460,13 +475,15 @@ def read_output(
     publish in progress (or of a killed one) are never seen.
     """
     schema = _schema(table)
+    fs, path = resolve(root, filesystem)
+    if table == _DYNAMIC:
+        schema = _published_schema(fs, join(path, table), run_keys) or schema
     wanted = list(schema.names) if columns is None else list(columns)
     unknown = [c for c in wanted if c not in schema.names]
     if unknown:
         raise StorageError(f"unknown {table} column(s) {unknown}; valid: {list(schema.names)}")
     projected = pa.schema([schema.field(c) for c in wanted])
     keys = None if run_keys is None else set(run_keys)
-    fs, path = resolve(root, filesystem)
     parts: list[pa.Table] = []
     for info in list_dir(fs, join(path, table)):
         name = str(info.base_name)
@@ -488,6 +505,22 @@ def read_output(
     if not parts:
         return projected.append(pa.field("run_key", pa.string())).empty_table()
     return pa.concat_tables(parts)
+
+
+def _published_schema(fs: pafs.FileSystem, table_dir: str, run_keys: Iterable[str] | None) -> pa.Schema | None:
+    """Schema of the first committed file of the wanted run keys (dynamic tables)."""
+    keys = None if run_keys is None else set(run_keys)
+    for info in list_dir(fs, table_dir):
+        name = str(info.base_name)
+        if info.type != pafs.FileType.Directory or not name.startswith("run_key="):
+            continue
+        if keys is not None and unquote(name[len("run_key=") :]) not in keys:
+            continue
+        manifest = _committed(fs, str(info.path))
+        if manifest and manifest["files"]:
+            with fs.open_input_file(join(str(info.path), manifest["files"][0]["name"])) as handle:
+                return pq.read_schema(handle)
+    return None
 
 
 def recover_outputs(root: str | os.PathLike[str], filesystem: FilesystemLike = None) -> list[str]:

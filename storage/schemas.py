@@ -154,13 +154,24 @@ RUN_STAGES = _schema(
 )
 """Per-stage timings and peak memory of a run (SQLite only)."""
 
+INDICATOR_KEYS = _schema(
+    ("run_id", _S),
+    ("symbol", _S),
+    ("timestamp", TIMESTAMP),
+)
+"""The key columns of the ``indicators`` table; one more column per configured indicator
+output, named by ``compute.pipeline.IndicatorRequest.columns`` (so its schema depends on
+the run's configuration and is read from the data)."""
+
 OUTPUT_TABLES: dict[str, pa.Schema] = {
     "trades": TRADES,
     "equity": EQUITY,
     "metrics": METRICS,
     "quarantine": QUARANTINE,
+    "indicators": INDICATOR_KEYS,
 }
-"""Tables that can be staged and published as Parquet, by name."""
+"""Tables that can be staged and published as Parquet, by name (``indicators``: key columns
+only, see ``INDICATOR_KEYS``)."""
 
 SQLITE_TABLES: dict[str, pa.Schema] = {
     "runs": RUNS,

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from compute.errors import DataError
+from compute.errors import DataError, StorageError
 from storage import bars, outputs, schemas, validate
 
 UTC = dt.UTC
@@ -145,3 +145,19 @@ def test_publish_is_idempotent_and_a_rerun_replaces_the_key(tmp_path):
     outputs.publish_parquet(root, "r2", "2024-01-01", ["metrics"])
     got = outputs.read_output(root, "metrics")
     assert got["run_id"].to_pylist() == ["r2"]
+
+
+def test_indicators_table_keeps_the_runs_columns(tmp_path):
+    root = str(tmp_path / "out")
+    t = _bars("AAA", 4)
+    ind = pa.table({
+        "run_id": ["r1"] * 4, "symbol": t["symbol"], "timestamp": t["timestamp"],
+        "rsi_14": [np.nan, 1.0, 2.0, 3.0], "cdldoji": pa.array([0, 100, 0, -100], pa.int32()),
+    })
+    outputs.write_staged(ind, root, "r1", "indicators", 0)
+    outputs.publish_parquet(root, "r1", "k", ["indicators"])
+    got = outputs.read_output(root, "indicators")
+    assert got.column_names == ["run_id", "symbol", "timestamp", "rsi_14", "cdldoji", "run_key"]
+    assert got["cdldoji"].to_pylist() == [0, 100, 0, -100]
+    with pytest.raises(StorageError, match="value columns must be numeric"):
+        outputs.write_staged(ind.append_column("bad", pa.array(list("abcd"))), root, "r1", "indicators", 1)
