@@ -53,7 +53,9 @@ def _message(err: BaseException) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
-def open_dataset(source: str | os.PathLike[str], filesystem: FilesystemLike = None) -> ds.FileSystemDataset:
+def open_dataset(
+    source: str | os.PathLike[str], filesystem: FilesystemLike = None
+) -> ds.FileSystemDataset:
     """Open a Parquet file, directory or hive-partitioned directory as a pyarrow dataset.
 
     Files and directories whose names start with "." or "_" are ignored (pyarrow's default),
@@ -77,9 +79,17 @@ def open_dataset(source: str | os.PathLike[str], filesystem: FilesystemLike = No
         if partitioning is not None and "symbol" in partitioning.schema.names:
             fields = partitioning.schema
             if fields.field("symbol").type != pa.string():  # "symbol=123" alone is read as int32
-                schema = pa.schema([pa.field(f.name, pa.string() if f.name == "symbol" else f.type) for f in fields])
+                schema = pa.schema(
+                    [
+                        pa.field(f.name, pa.string() if f.name == "symbol" else f.type)
+                        for f in fields
+                    ]
+                )
                 dataset = ds.dataset(
-                    path, filesystem=fs, format="parquet", partitioning=ds.partitioning(schema, flavor="hive")
+                    path,
+                    filesystem=fs,
+                    format="parquet",
+                    partitioning=ds.partitioning(schema, flavor="hive"),
                 )
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"cannot read Parquet dataset {shown}: {_message(err)}") from err
@@ -110,13 +120,17 @@ def _timestamp_us(value: TimeLike, name: str) -> int | None:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _cast_timestamp(array: pa.ChunkedArray | pa.Array, where: str, column: str) -> pa.ChunkedArray | pa.Array:
+def _cast_timestamp(
+    array: pa.ChunkedArray | pa.Array, where: str, column: str
+) -> pa.ChunkedArray | pa.Array:
     """Any timestamp, date or ISO string column as timestamp[us, UTC]; naive values are UTC."""
     type_ = array.type
     try:
         if pa.types.is_timestamp(type_):
             if type_.tz is None:
-                array = pc.cast(array, pa.timestamp(type_.unit, "UTC"))  # naive: reinterpreted as UTC
+                array = pc.cast(
+                    array, pa.timestamp(type_.unit, "UTC")
+                )  # naive: reinterpreted as UTC
             return pc.cast(array, TIMESTAMP, safe=False)  # ns -> us truncates sub-microseconds
         if pa.types.is_date(type_):
             return pc.cast(pc.cast(array, pa.timestamp("us")), TIMESTAMP)
@@ -126,29 +140,47 @@ def _cast_timestamp(array: pa.ChunkedArray | pa.Array, where: str, column: str) 
             except pa.ArrowInvalid:
                 return pc.cast(pc.cast(array, pa.timestamp("us")), TIMESTAMP)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-        raise DataError(f"{where}: column {column!r} of type {type_} cannot be cast to {TIMESTAMP}: {_message(err)}") from err
-    raise DataError(f"{where}: column {column!r} has type {type_}, which cannot be cast to {TIMESTAMP}")
+        raise DataError(
+            f"{where}: column {column!r} of type {type_} cannot be cast to {TIMESTAMP}: {_message(err)}"
+        ) from err
+    raise DataError(
+        f"{where}: column {column!r} has type {type_}, which cannot be cast to {TIMESTAMP}"
+    )
 
 
-def _cast_float(array: pa.ChunkedArray | pa.Array, where: str, column: str) -> pa.ChunkedArray | pa.Array:
+def _cast_float(
+    array: pa.ChunkedArray | pa.Array, where: str, column: str
+) -> pa.ChunkedArray | pa.Array:
     type_ = array.type
-    numeric = pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_decimal(type_)
+    numeric = (
+        pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_decimal(type_)
+    )
     textual = pa.types.is_string(type_) or pa.types.is_large_string(type_)
     if not (numeric or textual or pa.types.is_null(type_)):
-        raise DataError(f"{where}: column {column!r} has type {type_}, which cannot be cast to double")
+        raise DataError(
+            f"{where}: column {column!r} has type {type_}, which cannot be cast to double"
+        )
     try:
         # int64 -> float64 loses precision only above 2**53, far beyond any price or volume
         return pc.cast(array, pa.float64(), safe=not numeric)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-        raise DataError(f"{where}: column {column!r} of type {type_} cannot be cast to double: {_message(err)}") from err
+        raise DataError(
+            f"{where}: column {column!r} of type {type_} cannot be cast to double: {_message(err)}"
+        ) from err
 
 
 def _cast_symbol(array: pa.ChunkedArray | pa.Array, where: str) -> pa.ChunkedArray | pa.Array:
     type_ = array.type
     value_type = type_.value_type if pa.types.is_dictionary(type_) else type_
-    ok = pa.types.is_string(value_type) or pa.types.is_large_string(value_type) or pa.types.is_integer(value_type)
+    ok = (
+        pa.types.is_string(value_type)
+        or pa.types.is_large_string(value_type)
+        or pa.types.is_integer(value_type)
+    )
     if not ok:
-        raise DataError(f"{where}: column 'symbol' has type {type_}, which cannot be cast to string")
+        raise DataError(
+            f"{where}: column 'symbol' has type {type_}, which cannot be cast to string"
+        )
     return pc.cast(array, pa.string())
 
 
@@ -200,17 +232,23 @@ class _Reader:
         names = physical.names
         time_column = _time_column(names)
         if time_column is None:
-            raise DataError(f"{where}: missing required column 'timestamp' (or 'date' for daily bars); found {names}")
+            raise DataError(
+                f"{where}: missing required column 'timestamp' (or 'date' for daily bars); found {names}"
+            )
         has_symbol = "symbol" in names
         if not has_symbol and part_symbol is None:
-            raise DataError(f"{where}: missing required column 'symbol' (and no symbol= directory); found {names}")
+            raise DataError(
+                f"{where}: missing required column 'symbol' (and no symbol= directory); found {names}"
+            )
         values = [c for c in self.wanted if c in VALUE_COLUMNS]
         for column in values:
             if column not in names:
                 raise DataError(f"{where}: missing required column {column!r}; found {names}")
         read = (["symbol"] if has_symbol else []) + [time_column, *values]
         try:
-            table = fragment.to_table(columns=read, filter=self._pushdown(physical, has_symbol, time_column))
+            table = fragment.to_table(
+                columns=read, filter=self._pushdown(physical, has_symbol, time_column)
+            )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as err:
             raise DataError(f"cannot read Parquet file {where}: {_message(err)}") from err
         columns: dict[str, pa.ChunkedArray | pa.Array] = {}
@@ -224,14 +262,19 @@ class _Reader:
         out = pa.table({c: columns[c] for c in self.wanted}, schema=_projection(self.wanted))
         return self._exact_filter(out)
 
-    def _pushdown(self, physical: pa.Schema, has_symbol: bool, time_column: str) -> ds.Expression | None:
+    def _pushdown(
+        self, physical: pa.Schema, has_symbol: bool, time_column: str
+    ) -> ds.Expression | None:
         parts: list[ds.Expression] = []
         if self.symbols is not None and has_symbol:
             type_ = physical.field("symbol").type
             if pa.types.is_string(type_) or pa.types.is_large_string(type_):
                 parts.append(pc.field("symbol").isin(pa.array(sorted(self.symbols), type_)))
         type_ = physical.field(time_column).type
-        if self.start_us is not None and (bound := _physical_bound(self.start_us, type_)) is not None:
+        if (
+            self.start_us is not None
+            and (bound := _physical_bound(self.start_us, type_)) is not None
+        ):
             parts.append(pc.field(time_column) >= bound)
         if self.end_us is not None and (bound := _physical_bound(self.end_us, type_)) is not None:
             parts.append(pc.field(time_column) <= bound)
@@ -246,9 +289,13 @@ class _Reader:
         mask: pa.ChunkedArray | None = None
         conditions = []
         if self.symbols is not None:
-            conditions.append(pc.is_in(table["symbol"], value_set=pa.array(sorted(self.symbols), pa.string())))
+            conditions.append(
+                pc.is_in(table["symbol"], value_set=pa.array(sorted(self.symbols), pa.string()))
+            )
         if self.start_us is not None:
-            conditions.append(pc.greater_equal(table["timestamp"], pa.scalar(self.start_us, TIMESTAMP)))
+            conditions.append(
+                pc.greater_equal(table["timestamp"], pa.scalar(self.start_us, TIMESTAMP))
+            )
         if self.end_us is not None:
             conditions.append(pc.less_equal(table["timestamp"], pa.scalar(self.end_us, TIMESTAMP)))
         for condition in conditions:
@@ -348,17 +395,25 @@ def load_bars(
             return _projection(wanted).empty_table()
         filters = [
             f"{name}={value!r}"
-            for name, value in (("symbols", None if symbol_set is None else sorted(symbol_set)[:5]), ("start", start), ("end", end))
+            for name, value in (
+                ("symbols", None if symbol_set is None else sorted(symbol_set)[:5]),
+                ("start", start),
+                ("end", end),
+            )
             if value is not None
         ]
-        raise DataError(f"no rows in {os.fspath(source)}" + (f" for {', '.join(filters)}" if filters else ""))
+        raise DataError(
+            f"no rows in {os.fspath(source)}" + (f" for {', '.join(filters)}" if filters else "")
+        )
     return _sort(pa.concat_tables(parts), sort_timestamps).combine_chunks()
 
 
 # --- scanning -----------------------------------------------------------------------------
 
 
-def _stats_time(fragment: ds.ParquetFileFragment, column: str, type_: pa.DataType) -> tuple[Any, Any]:
+def _stats_time(
+    fragment: ds.ParquetFileFragment, column: str, type_: pa.DataType
+) -> tuple[Any, Any]:
     """(min, max) raw statistics of a time column over a file's row groups; None when missing."""
     metadata = fragment.metadata
     lows: list[int] = []
@@ -388,7 +443,9 @@ def _stats_usable(type_: pa.DataType) -> bool:
     return pa.types.is_timestamp(type_) or type_ == pa.date32()
 
 
-def _row_group_symbols(fragment: ds.ParquetFileFragment) -> list[tuple[str, int, int | None, int | None]] | None:
+def _row_group_symbols(
+    fragment: ds.ParquetFileFragment,
+) -> list[tuple[str, int, int | None, int | None]] | None:
     """Per row group (symbol, rows, min, max) when every row group holds a single symbol."""
     metadata = fragment.metadata
     physical = fragment.physical_schema
@@ -428,7 +485,9 @@ def _scan_fragment(fragment: ds.ParquetFileFragment) -> pa.Table:
     physical = _physical_schema(fragment)
     time_column = _time_column(physical.names)
     if time_column is None:
-        raise DataError(f"{where}: missing required column 'timestamp' (or 'date' for daily bars); found {physical.names}")
+        raise DataError(
+            f"{where}: missing required column 'timestamp' (or 'date' for daily bars); found {physical.names}"
+        )
     time_type = physical.field(time_column).type
     part_symbol = _partition_symbol(fragment)
     try:
@@ -461,7 +520,11 @@ def _scan_by_reading(fragment: ds.Fragment, part_symbol: str | None, time_column
         table = fragment.to_table(columns=(["symbol"] if has_symbol else []) + [time_column])
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"cannot read Parquet file {where}: {_message(err)}") from err
-    symbol = _cast_symbol(table["symbol"], where) if has_symbol else _constant_strings(str(part_symbol), table.num_rows)
+    symbol = (
+        _cast_symbol(table["symbol"], where)
+        if has_symbol
+        else _constant_strings(str(part_symbol), table.num_rows)
+    )
     times = _cast_timestamp(table[time_column], where, time_column)
     grouped = (
         pa.table({"symbol": symbol, "t": times})
@@ -540,7 +603,9 @@ def _as_bars(chunk: pa.Table | pa.RecordBatch) -> pa.Table:
         raise StorageError(f"bars to write do not fit the BARS schema: {_message(err)}") from err
 
 
-def _chunks(data: pa.Table | pa.RecordBatch | Iterable[pa.Table | pa.RecordBatch]) -> Iterator[pa.Table]:
+def _chunks(
+    data: pa.Table | pa.RecordBatch | Iterable[pa.Table | pa.RecordBatch],
+) -> Iterator[pa.Table]:
     if isinstance(data, pa.Table | pa.RecordBatch):
         yield _as_bars(data)
         return
@@ -582,11 +647,15 @@ def write_bars(
         The written file paths, in writing order.
     """
     if rows_per_file < 1 or row_group_rows < 1:
-        raise StorageError(f"rows_per_file={rows_per_file} and row_group_rows={row_group_rows} must be >= 1")
+        raise StorageError(
+            f"rows_per_file={rows_per_file} and row_group_rows={row_group_rows} must be >= 1"
+        )
     fs, path = resolve(root, filesystem)
     if list_dir(fs, path):
         if not overwrite:
-            raise StorageError(f"{os.fspath(root)} is not empty (pass overwrite=True to replace it)")
+            raise StorageError(
+                f"{os.fspath(root)} is not empty (pass overwrite=True to replace it)"
+            )
         delete_dir(fs, path)
     fs.create_dir(path, recursive=True)
     options = {"filesystem": fs, "row_group_size": row_group_rows, "compression": "zstd"}
@@ -619,7 +688,11 @@ def write_bars(
 
 
 def _write_partitioned(
-    table: pa.Table, path: str, next_part: dict[str, int], rows_per_file: int, options: dict[str, Any]
+    table: pa.Table,
+    path: str,
+    next_part: dict[str, int],
+    rows_per_file: int,
+    options: dict[str, Any],
 ) -> list[str]:
     if table.num_rows == 0:
         return []

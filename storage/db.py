@@ -9,9 +9,18 @@ A run's life: ``start_run`` inserts it as ``running``; the flow computes and pub
 ``finish_run`` records the outcome. A run left ``running`` by a process that no longer exists
 is marked ``abandoned`` by ``mark_abandoned`` at the start of the next run.
 
+Runs on one output root are serialised by ``run_lock``, a file lock (``barpipe.db.lock``)
+that a run holds from before ``mark_abandoned`` until its outcome is recorded, so SQLite never
+sees two runs writing at once; a second run waits for it or is refused, as configured. The
+lock dies with its process, so a killed run never blocks the next one.
+
 Writes use ``BEGIN IMMEDIATE`` (the write lock is taken up front, so two writers queue on
 ``busy_timeout`` instead of failing on lock upgrade); a lock held past the timeout raises
-StorageError. Every value goes through ``?`` parameters. Times are ISO-8601 UTC text.
+StorageError. Every value goes through ``?`` parameters; table and column names come from
+``storage.schemas`` only. Times are ISO-8601 UTC text.
+
+``run_notes`` (created here, not a Parquet output) holds what validation fixed rather than
+quarantined, e.g. a symbol whose timestamps were sorted: one row per (run, symbol, kind).
 """
 
 from __future__ import annotations
@@ -19,10 +28,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import errno
+import fcntl
 import os
 import socket
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +58,20 @@ from storage.schemas import (
 
 __all__ = [
     "DB_NAME",
+    "best_and_worst",
     "connect",
     "db_path",
     "finish_run",
     "get_run",
+    "last_success",
     "list_runs",
     "mark_abandoned",
     "publish_run_rows",
+    "read_notes",
     "read_table",
+    "record_notes",
+    "record_stages",
+    "run_lock",
     "start_run",
     "utc_now",
 ]
@@ -61,11 +79,25 @@ __all__ = [
 DB_NAME = "barpipe.db"
 _SCHEMA_VERSION = 1
 _INSERT_CHUNK = 50_000  # rows converted to Python at a time
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+_NOTES_DDL = (
+    """CREATE TABLE IF NOT EXISTS run_notes (
+    run_id TEXT NOT NULL,
+    run_key TEXT NOT NULL,
+    symbol TEXT,
+    kind TEXT NOT NULL,
+    n_rows INTEGER,
+    first_bad_timestamp TEXT,
+    detail TEXT NOT NULL
+)""",
+    "CREATE INDEX IF NOT EXISTS ix_run_notes_run_id ON run_notes (run_id)",
+)
 
 
 def utc_now() -> str:
     """The current time as stored in SQLite."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.now(dt.UTC).strftime(_TIME_FORMAT)
 
 
 def _iso(value: dt.datetime | str | None) -> str | None:
@@ -73,10 +105,12 @@ def _iso(value: dt.datetime | str | None) -> str | None:
         return value
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(dt.UTC).strftime(_TIME_FORMAT)
 
 
-def db_path(output_root: str | os.PathLike[str], local_dir: str | os.PathLike[str] | None = None) -> Path:
+def db_path(
+    output_root: str | os.PathLike[str], local_dir: str | os.PathLike[str] | None = None
+) -> Path:
     """Where ``barpipe.db`` lives: in a local output root, else in ``local_dir``.
 
     SQLite needs a local filesystem (locking, WAL shared memory), so for ``s3://`` and other
@@ -90,13 +124,24 @@ def db_path(output_root: str | os.PathLike[str], local_dir: str | os.PathLike[st
     return Path(text.removeprefix("file://")) / DB_NAME
 
 
-def connect(path: str | os.PathLike[str], busy_timeout_s: float = 60.0) -> sqlite3.Connection:
-    """Open (creating if needed) barpipe.db: WAL, ``busy_timeout``, tables and indexes.
+def connect(
+    path: str | os.PathLike[str], *, readonly: bool = False, busy_timeout_s: float = 60.0
+) -> sqlite3.Connection:
+    """Open barpipe.db: WAL, ``busy_timeout``, tables and indexes created if missing.
 
+    ``readonly`` opens an existing database for queries only (``barpipe runs``, the report).
     The connection is in autocommit mode; barpipe's writes open their own transactions.
     """
     path = Path(path)
     try:
+        if readonly:
+            if not path.exists():
+                raise StorageError(f"no run database at {path}")
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_s
+            )
+            conn.row_factory = sqlite3.Row
+            return conn
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
     except (OSError, sqlite3.Error) as err:
@@ -106,10 +151,12 @@ def connect(path: str | os.PathLike[str], busy_timeout_s: float = 60.0) -> sqlit
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
-            raise StorageError(f"database {path} cannot use WAL mode (got {mode}); is it on a local filesystem?")
+            raise StorageError(
+                f"database {path} cannot use WAL mode (got {mode}); is it on a local filesystem?"
+            )
         conn.execute("PRAGMA synchronous = FULL")  # a committed run survives power loss
         with _transaction(conn):
-            for statement in sqlite_ddl():
+            for statement in (*sqlite_ddl(), *_NOTES_DDL):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
     except sqlite3.Error as err:
@@ -125,7 +172,9 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as err:
         if "locked" in str(err) or "busy" in str(err):
-            raise StorageError(f"database is locked by another writer (waited for the busy timeout): {err}") from err
+            raise StorageError(
+                f"database is locked by another writer (waited for the busy timeout): {err}"
+            ) from err
         raise StorageError(f"cannot start a transaction: {err}") from err
     try:
         yield
@@ -133,6 +182,68 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _lock_holder(lock_path: Path) -> str:
+    try:
+        return lock_path.read_text().strip() or "another run"
+    except OSError:
+        return "another run"
+
+
+@contextlib.contextmanager
+def run_lock(
+    db_file: str | os.PathLike[str],
+    *,
+    mode: str = "wait",
+    timeout: float = 600.0,
+    echo: Callable[[str], None] | None = None,
+    poll: float = 0.2,
+) -> Iterator[None]:
+    """Hold the output root's run lock (``<db>.lock``, an ``flock``) for the duration of a run.
+
+    ``mode="wait"`` waits up to ``timeout`` seconds for the run holding it (saying so once
+    through ``echo``); ``"refuse"`` fails at once. Either way the StorageError names the lock
+    file and the run holding it. The kernel releases the lock when its process dies.
+    """
+    if mode not in ("wait", "refuse"):
+        raise StorageError(f"run.lock = {mode!r} is not allowed; choose one of: wait, refuse")
+    lock_path = Path(f"{os.fspath(db_file)}.lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise StorageError(f"cannot open the run lock {lock_path}: {err}") from err
+    try:
+        deadline = time.monotonic() + timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise StorageError(f"cannot lock {lock_path}: {err}") from err
+            holder = _lock_holder(lock_path)
+            if mode == "refuse":
+                raise StorageError(
+                    f"another run is using this output root ({holder}); run.lock is 'refuse', "
+                    f"so this run stops (lock file: {lock_path})"
+                )
+            if time.monotonic() >= deadline:
+                raise StorageError(
+                    f"gave up after waiting {timeout:g}s (run.lock_timeout_s) for another run "
+                    f"({holder}) to release {lock_path}"
+                )
+            if echo is not None and not told:
+                echo(f"waiting up to {timeout:g}s for another run ({holder}) to finish")
+                told = True
+            time.sleep(poll)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {utc_now()}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
 
 
 def start_run(
@@ -197,7 +308,9 @@ def finish_run(
     Counts left as None keep their stored value.
     """
     if status not in RUN_STATUSES or status == "running":
-        raise StorageError(f"status {status!r} is not a final run status; valid: succeeded, failed, abandoned")
+        raise StorageError(
+            f"status {status!r} is not a final run status; valid: succeeded, failed, abandoned"
+        )
     counts = {
         "n_symbols": n_symbols,
         "n_bars": n_bars,
@@ -264,13 +377,13 @@ def publish_run_rows(
     trades: pa.Table,
     metrics: pa.Table,
     quarantine: pa.Table | Sequence[Any] = (),
-    stages: pa.Table | Sequence[Mapping[str, Any]] = (),
+    stages: pa.Table | Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, int]:
     """Replace the run key's trades, metrics and quarantine rows with this run's, atomically.
 
     In ONE transaction: delete every row of ``run_key`` (older runs of the key, or an earlier
     attempt of this one) from trades, metrics and quarantine, insert the new rows, and replace
-    this run's ``run_stages`` rows. On any error nothing changes.
+    this run's ``run_stages`` rows when ``stages`` is given. On any error nothing changes.
 
     Parameters
     ----------
@@ -279,7 +392,8 @@ def publish_run_rows(
     quarantine
         A ``QUARANTINE`` table, or ``QuarantineRecord`` objects / mappings (run_id filled in).
     stages
-        A ``RUN_STAGES`` table or mappings with stage, seconds, peak_rss_bytes, worker.
+        A ``RUN_STAGES`` table or mappings with stage, seconds, peak_rss_bytes, worker; None
+        leaves ``run_stages`` alone (see ``record_stages``).
 
     Returns
     -------
@@ -290,16 +404,17 @@ def publish_run_rows(
         "trades": _rows_table(trades, TRADES, run_id),
         "metrics": _rows_table(metrics, METRICS, run_id),
         "quarantine": _rows_table(quarantine, QUARANTINE, run_id),
-        "run_stages": _rows_table(stages, RUN_STAGES, run_id),
     }
+    stage_rows = None if stages is None else _rows_table(stages, RUN_STAGES, run_id)
     inserted: dict[str, int] = {}
     try:
         with _transaction(conn):
             for name in ("trades", "metrics", "quarantine"):
                 conn.execute(f"DELETE FROM {name} WHERE run_key = ?", (run_key,))
                 inserted[name] = _insert(conn, name, tables[name], run_key)
-            conn.execute("DELETE FROM run_stages WHERE run_id = ?", (run_id,))
-            inserted["run_stages"] = _insert(conn, "run_stages", tables["run_stages"], None)
+            if stage_rows is not None:
+                conn.execute("DELETE FROM run_stages WHERE run_id = ?", (run_id,))
+                inserted["run_stages"] = _insert(conn, "run_stages", stage_rows, None)
     except sqlite3.Error as err:
         raise StorageError(f"cannot publish rows of run {run_id!r}: {err}") from err
     return inserted
@@ -307,7 +422,9 @@ def publish_run_rows(
 
 def list_runs(conn: sqlite3.Connection, limit: int = 20) -> list[dict[str, Any]]:
     """The most recent runs first, as dicts with the ``runs`` columns."""
-    cursor = conn.execute("SELECT * FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?", (limit,))
+    cursor = conn.execute(
+        "SELECT * FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?", (limit,)
+    )
     return [dict(row) for row in cursor.fetchall()]
 
 
@@ -320,15 +437,19 @@ def get_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
 def _process_gone(pid: int, started_at: str | None) -> bool:
     """True if ``pid`` no longer runs the process that started the run (dead, or pid reused)."""
     try:
-        created = psutil.Process(pid).create_time()
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:  # killed, not yet reaped by its parent
+            return True
+        created = process.create_time()
     except psutil.NoSuchProcess:
         return True
     except psutil.Error:
         return False  # e.g. access denied: it exists, assume it is ours
     if started_at is None:
         return False
-    started = dt.datetime.strptime(started_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
-    return created > started.timestamp() + 1.0  # a process born after the run started is another one
+    started = dt.datetime.strptime(started_at, _TIME_FORMAT).replace(tzinfo=dt.UTC)
+    # a process born after the run started is another one that reuses the pid
+    return created > started.timestamp() + 1.0
 
 
 def mark_abandoned(conn: sqlite3.Connection, host: str | None = None) -> list[str]:
@@ -341,14 +462,22 @@ def mark_abandoned(conn: sqlite3.Connection, host: str | None = None) -> list[st
     rows = conn.execute(
         "SELECT run_id, pid, started_at FROM runs WHERE status = 'running' AND host = ?", (host,)
     ).fetchall()
-    dead = [row for row in rows if row["pid"] is None or _process_gone(int(row["pid"]), row["started_at"])]
+    dead = [
+        row
+        for row in rows
+        if row["pid"] is None or _process_gone(int(row["pid"]), row["started_at"])
+    ]
     if not dead:
         return []
     with _transaction(conn):
         for row in dead:
             conn.execute(
                 "UPDATE runs SET status = 'abandoned', finished_at = ?, error = ? WHERE run_id = ? AND status = 'running'",
-                (utc_now(), f"process {row['pid']} on {host} ended without finishing the run", row["run_id"]),
+                (
+                    utc_now(),
+                    f"process {row['pid']} on {host} ended without finishing the run",
+                    row["run_id"],
+                ),
             )
     return [str(row["run_id"]) for row in dead]
 
@@ -367,7 +496,9 @@ def read_table(
     if run_id is not None:
         where.append("run_id = ?")
         params.append(run_id)
-    sql = f"SELECT {', '.join(columns)} FROM {name}" + (f" WHERE {' AND '.join(where)}" if where else "")
+    sql = f"SELECT {', '.join(columns)} FROM {name}" + (
+        f" WHERE {' AND '.join(where)}" if where else ""
+    )
     rows = conn.execute(sql + " ORDER BY rowid", params).fetchall()
     schema = SQLITE_TABLES[name]
     data: dict[str, pa.Array] = {}
@@ -379,3 +510,72 @@ def read_table(
         else:
             data[column] = pa.array(values, type_)
     return pa.table(data)
+
+
+def record_stages(
+    conn: sqlite3.Connection, run_id: str, stages: Mapping[str, float], peak_rss: Mapping[str, int]
+) -> None:
+    """Store per-stage seconds (worker '') and each worker's peak RSS (stage 'worker')."""
+    rows = [(run_id, stage, float(sec), None, "") for stage, sec in stages.items()]
+    rows += [(run_id, "worker", None, int(rss), worker) for worker, rss in peak_rss.items()]
+    with _transaction(conn):
+        conn.execute("DELETE FROM run_stages WHERE run_id = ?", (run_id,))
+        conn.executemany(
+            "INSERT INTO run_stages (run_id, stage, seconds, peak_rss_bytes, worker) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def record_notes(
+    conn: sqlite3.Connection, run_id: str, run_key: str, notes: Sequence[Mapping[str, Any]]
+) -> None:
+    """Replace a run's ``run_notes`` rows: mappings with symbol, kind, n_rows, first_bad_timestamp, detail."""
+    rows = [
+        (
+            run_id,
+            run_key,
+            note.get("symbol"),
+            str(note["kind"]),
+            note.get("n_rows"),
+            _iso(note.get("first_bad_timestamp")),
+            str(note["detail"]),
+        )
+        for note in notes
+    ]
+    with _transaction(conn):
+        conn.execute("DELETE FROM run_notes WHERE run_id = ?", (run_id,))
+        conn.executemany(
+            "INSERT INTO run_notes (run_id, run_key, symbol, kind, n_rows, first_bad_timestamp, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def read_notes(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
+    """A run's notes (what validation fixed), in the order they were recorded."""
+    cursor = conn.execute(
+        "SELECT symbol, kind, n_rows, first_bad_timestamp, detail FROM run_notes WHERE run_id = ? ORDER BY rowid",
+        (run_id,),
+    )
+    return [dict(row) for row in cursor.fetchall()]
+
+
+def best_and_worst(
+    conn: sqlite3.Connection, run_id: str, n: int = 5
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ``n`` best and worst (symbol, strategy) sleeves of a run by Sharpe ratio."""
+    query = (
+        "SELECT symbol, strategy, sharpe_ratio, total_return, n_trades FROM metrics "
+        "WHERE run_id = ? AND sharpe_ratio IS NOT NULL ORDER BY sharpe_ratio {}, symbol, strategy LIMIT ?"
+    )
+    best = [dict(r) for r in conn.execute(query.format("DESC"), (run_id, n))]
+    worst = [dict(r) for r in conn.execute(query.format("ASC"), (run_id, n))]
+    return best, worst
+
+
+def last_success(conn: sqlite3.Connection) -> float | None:
+    """Epoch seconds at which a run last finished successfully, or None if none has."""
+    row = conn.execute("SELECT max(finished_at) FROM runs WHERE status = 'succeeded'").fetchone()
+    if row is None or row[0] is None:
+        return None
+    return dt.datetime.strptime(row[0], _TIME_FORMAT).replace(tzinfo=dt.UTC).timestamp()

@@ -38,7 +38,9 @@ FilesystemLike = pafs.FileSystem | fsspec.AbstractFileSystem | None
 """What callers may pass as ``filesystem``: pyarrow's, fsspec's, or None (infer from the path)."""
 
 
-def resolve(source: str | os.PathLike[str], filesystem: FilesystemLike = None) -> tuple[pafs.FileSystem, str]:
+def resolve(
+    source: str | os.PathLike[str], filesystem: FilesystemLike = None
+) -> tuple[pafs.FileSystem, str]:
     """Return (pyarrow filesystem, path inside it) for a local path or fsspec URL."""
     text = os.fspath(source)
     if filesystem is None:
@@ -59,7 +61,9 @@ def resolve(source: str | os.PathLike[str], filesystem: FilesystemLike = None) -
         if type(filesystem).__name__ == "LocalFileSystem":
             return pafs.LocalFileSystem(), os.path.abspath(path)
         return pafs.PyFileSystem(pafs.FSSpecHandler(filesystem)), path
-    raise StorageError(f"filesystem must be a pyarrow or fsspec filesystem, not {type(filesystem).__name__}")
+    raise StorageError(
+        f"filesystem must be a pyarrow or fsspec filesystem, not {type(filesystem).__name__}"
+    )
 
 
 def is_local(fs: pafs.FileSystem) -> bool:

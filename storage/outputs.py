@@ -119,14 +119,20 @@ def _schema(table: str) -> pa.Schema:
     try:
         return OUTPUT_TABLES[table]
     except KeyError:
-        raise StorageError(f"unknown output table {table!r}; valid: {sorted(OUTPUT_TABLES)}") from None
+        raise StorageError(
+            f"unknown output table {table!r}; valid: {sorted(OUTPUT_TABLES)}"
+        ) from None
 
 
 def _dynamic_schema(data_schema: pa.Schema, table: str) -> pa.Schema:
     """The ``indicators`` schema: its key columns, then every other column of the data."""
     keys = _schema(table)
     rest = [f for f in data_schema if f.name not in keys.names]
-    bad = [f"{f.name} ({f.type})" for f in rest if not (pa.types.is_floating(f.type) or pa.types.is_integer(f.type))]
+    bad = [
+        f"{f.name} ({f.type})"
+        for f in rest
+        if not (pa.types.is_floating(f.type) or pa.types.is_integer(f.type))
+    ]
     if bad:
         raise StorageError(f"{table} value columns must be numeric; got {', '.join(bad)}")
     return pa.schema(list(keys) + rest)
@@ -148,7 +154,9 @@ def _conform(data: pa.Table, table: str) -> pa.Table:
     return data
 
 
-def staging_dir(root: str | os.PathLike[str], run_id: str, filesystem: FilesystemLike = None) -> str:
+def staging_dir(
+    root: str | os.PathLike[str], run_id: str, filesystem: FilesystemLike = None
+) -> str:
     """Path (inside the resolved filesystem) of a run's staging directory."""
     _, path = resolve(root, filesystem)
     return join(path, STAGING, require_component(run_id, "run_id"))
@@ -194,34 +202,52 @@ def write_staged(
 
 
 def write_trades(
-    data: pa.Table, root: str | os.PathLike[str], run_id: str, batch: int | str, filesystem: FilesystemLike = None
+    data: pa.Table,
+    root: str | os.PathLike[str],
+    run_id: str,
+    batch: int | str,
+    filesystem: FilesystemLike = None,
 ) -> str:
     """Stage one batch's trades (``TRADES`` schema)."""
     return write_staged(data, root, run_id, "trades", batch, filesystem)
 
 
 def write_equity(
-    data: pa.Table, root: str | os.PathLike[str], run_id: str, batch: int | str, filesystem: FilesystemLike = None
+    data: pa.Table,
+    root: str | os.PathLike[str],
+    run_id: str,
+    batch: int | str,
+    filesystem: FilesystemLike = None,
 ) -> str:
     """Stage one batch's equity curves (``EQUITY`` schema)."""
     return write_staged(data, root, run_id, "equity", batch, filesystem)
 
 
 def write_metrics(
-    data: pa.Table, root: str | os.PathLike[str], run_id: str, batch: int | str, filesystem: FilesystemLike = None
+    data: pa.Table,
+    root: str | os.PathLike[str],
+    run_id: str,
+    batch: int | str,
+    filesystem: FilesystemLike = None,
 ) -> str:
     """Stage one batch's metrics (``METRICS`` schema)."""
     return write_staged(data, root, run_id, "metrics", batch, filesystem)
 
 
 def write_quarantine(
-    data: pa.Table, root: str | os.PathLike[str], run_id: str, batch: int | str, filesystem: FilesystemLike = None
+    data: pa.Table,
+    root: str | os.PathLike[str],
+    run_id: str,
+    batch: int | str,
+    filesystem: FilesystemLike = None,
 ) -> str:
     """Stage one batch's quarantine records (``QUARANTINE`` schema)."""
     return write_staged(data, root, run_id, "quarantine", batch, filesystem)
 
 
-def remove_staging(root: str | os.PathLike[str], run_id: str, filesystem: FilesystemLike = None) -> None:
+def remove_staging(
+    root: str | os.PathLike[str], run_id: str, filesystem: FilesystemLike = None
+) -> None:
     """Delete a run's staging directory (after publishing, or for an abandoned run)."""
     fs, path = resolve(root, filesystem)
     delete_dir(fs, join(path, STAGING, require_component(run_id, "run_id")))
@@ -316,7 +342,12 @@ class _Repacker:
 
 
 def _repack(
-    fs: pafs.FileSystem, staged: Sequence[str], directory: str, prefix: str, table: str, target_bytes: int
+    fs: pafs.FileSystem,
+    staged: Sequence[str],
+    directory: str,
+    prefix: str,
+    table: str,
+    target_bytes: int,
 ) -> list[tuple[str, int]]:
     schema = _schema(table)
     if table == _DYNAMIC and staged:
@@ -501,13 +532,17 @@ def read_output(
                 part = pq.read_table(file, filesystem=fs, columns=wanted).cast(projected)
             except (pa.ArrowInvalid, OSError) as err:
                 raise StorageError(f"cannot read published file {file}: {err}") from err
-            parts.append(part.append_column("run_key", pa.nulls(part.num_rows, pa.string()).fill_null(key)))
+            parts.append(
+                part.append_column("run_key", pa.nulls(part.num_rows, pa.string()).fill_null(key))
+            )
     if not parts:
         return projected.append(pa.field("run_key", pa.string())).empty_table()
     return pa.concat_tables(parts)
 
 
-def _published_schema(fs: pafs.FileSystem, table_dir: str, run_keys: Iterable[str] | None) -> pa.Schema | None:
+def _published_schema(
+    fs: pafs.FileSystem, table_dir: str, run_keys: Iterable[str] | None
+) -> pa.Schema | None:
     """Schema of the first committed file of the wanted run keys (dynamic tables)."""
     keys = None if run_keys is None else set(run_keys)
     for info in list_dir(fs, table_dir):
@@ -556,7 +591,11 @@ def recover_outputs(root: str | os.PathLike[str], filesystem: FilesystemLike = N
                 keep = set() if manifest is None else {f["name"] for f in manifest["files"]}
                 for entry in list_dir(fs, str(info.path)):
                     base = str(entry.base_name)
-                    if entry.type == pafs.FileType.File and base.startswith("part-") and base not in keep:
+                    if (
+                        entry.type == pafs.FileType.File
+                        and base.startswith("part-")
+                        and base not in keep
+                    ):
                         fs.delete_file(str(entry.path))
                         actions.append(f"deleted uncommitted {entry.path}")
     return actions

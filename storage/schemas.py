@@ -223,7 +223,11 @@ def sqlite_ddl() -> list[str]:
             columns[0] += " PRIMARY KEY"
             statuses = ", ".join(f"'{s}'" for s in RUN_STATUSES)
             columns[2] += f" NOT NULL CHECK (status IN ({statuses}))"
-        statements.append(f"CREATE TABLE IF NOT EXISTS {table} (\n    " + ",\n    ".join(columns) + "\n)")
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {table} (\n    " + ",\n    ".join(columns) + "\n)"
+        )
         for column in _INDEXES[table]:
-            statements.append(f"CREATE INDEX IF NOT EXISTS ix_{table}_{column} ON {table} ({column})")
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS ix_{table}_{column} ON {table} ({column})"
+            )
     return statements

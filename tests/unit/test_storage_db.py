@@ -1,0 +1,245 @@
+"""storage.db: the run registry, one-transaction publish, parameterized SQL, abandoned runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import sqlite3
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+
+from compute.errors import StorageError
+from storage import db, schemas
+from storage.validate import QuarantineRecord
+
+HOSTILE = "x'); DROP TABLE runs;--"
+T0 = dt.datetime(2024, 1, 2, 14, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def conn(tmp_path):
+    connection = db.connect(tmp_path / db.DB_NAME)
+    yield connection
+    connection.close()
+
+
+def trades(run_id: str, symbols: list[str]) -> pa.Table:
+    base = {name: None for name in schemas.TRADES.names}
+    rows = [
+        base
+        | {
+            "run_id": run_id,
+            "symbol": s,
+            "strategy": "zscore",
+            "side": "short",
+            "entry_time": T0,
+            "exit_time": T0 + dt.timedelta(days=3),
+            "entry_price": 10.0,
+            "net_pnl": float("nan"),
+            "bars_held": 3,
+            "exit_reason": "signal",
+        }
+        for s in symbols
+    ]
+    return pa.Table.from_pylist(rows, schema=schemas.TRADES)
+
+
+def metrics(run_id: str, symbols: list[str]) -> pa.Table:
+    base = {name: None for name in schemas.METRICS.names}
+    rows = [
+        base | {"run_id": run_id, "symbol": s, "strategy": "zscore", "sharpe_ratio": float(i)}
+        for i, s in enumerate(symbols)
+    ]
+    return pa.Table.from_pylist(rows, schema=schemas.METRICS)
+
+
+def rows(conn, sql: str) -> list[tuple]:
+    return [tuple(row) for row in conn.execute(sql)]
+
+
+def register(conn, run_id: str, run_key: str = "2024-01-02", **kwargs) -> None:
+    db.start_run(conn, run_id, run_key, config_hash="c", input_fingerprint="f", **kwargs)
+
+
+def test_database_has_wal_and_the_tables_of_the_schemas(conn):
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    for table in schemas.SQLITE_TABLES:
+        columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+        assert columns == schemas.sqlite_columns(table)
+    indexes = {
+        row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+    }
+    assert {
+        "ix_trades_run_key",
+        "ix_trades_symbol",
+        "ix_metrics_run_id",
+        "ix_runs_run_key",
+    } <= indexes
+
+
+def test_run_life_and_list_runs(conn):
+    register(conn, "r1", started_at=T0)
+    register(conn, "r2", started_at=T0 + dt.timedelta(hours=1))
+    db.finish_run(
+        conn,
+        "r1",
+        "succeeded",
+        n_symbols=3,
+        n_trades=7,
+        n_rows_in=10,
+        n_rows_processed=8,
+        n_rows_quarantined=2,
+    )
+    db.finish_run(conn, "r2", "failed", error="input path not found: /x")
+    runs = db.list_runs(conn, limit=10)
+    assert [r["run_id"] for r in runs] == ["r2", "r1"]
+    assert runs[1]["status"] == "succeeded"
+    assert (runs[1]["n_trades"], runs[1]["n_rows_in"], runs[1]["started_at"]) == (
+        7,
+        10,
+        "2024-01-02T14:30:00.000000Z",
+    )
+    assert runs[0]["error"] == "input path not found: /x"
+    assert runs[0]["pid"] > 0
+    assert runs[0]["host"] == socket.gethostname()
+    assert len(db.list_runs(conn, limit=1)) == 1
+
+
+def test_run_registry_misuse_is_a_storage_error(conn):
+    register(conn, "r1")
+    with pytest.raises(StorageError, match="already registered"):
+        register(conn, "r1")
+    with pytest.raises(StorageError, match="not a final run status"):
+        db.finish_run(conn, "r1", "done")
+    with pytest.raises(StorageError, match="not registered"):
+        db.finish_run(conn, "nope", "failed")
+
+
+def test_publish_replaces_the_keys_rows_in_one_go(conn):
+    register(conn, "r1")
+    db.publish_run_rows(conn, "r1", "k", trades("r1", ["A", "B"]), metrics("r1", ["A", "B"]))
+    register(conn, "r2")
+    counts = db.publish_run_rows(
+        conn,
+        "r2",
+        "k",
+        trades("r2", ["C"]),
+        metrics("r2", ["C"]),
+        [QuarantineRecord("D", "too_few_bars", 4, T0, "4 bars, fewer than the 30 required")],
+        [{"stage": "load", "seconds": 1.5, "peak_rss_bytes": 10, "worker": "w1"}],
+    )
+    assert counts == {"trades": 1, "metrics": 1, "quarantine": 1, "run_stages": 1}
+    assert rows(conn, "SELECT DISTINCT run_id FROM trades") == [("r2",)]
+    assert rows(conn, "SELECT run_id, run_key, symbol, first_bad_timestamp FROM quarantine")[0] == (
+        "r2",
+        "k",
+        "D",
+        "2024-01-02T14:30:00.000000Z",
+    )
+
+
+def test_sqlite_rows_agree_with_the_arrow_rows(conn):
+    register(conn, "r1")
+    data = trades("r1", ["A", "B"])
+    db.publish_run_rows(conn, "r1", "k", data, metrics("r1", ["A"]))
+    back = db.read_table(conn, "trades", run_key="k")
+    assert back.drop_columns(["run_key"]).select(schemas.TRADES.names).cast(
+        schemas.TRADES
+    ).to_pylist() == [
+        row | {"net_pnl": None}
+        for row in data.to_pylist()  # SQLite stores NaN as NULL
+    ]
+    assert (
+        conn.execute("SELECT entry_time FROM trades LIMIT 1").fetchone()[0]
+        == "2024-01-02T14:30:00.000000Z"
+    )
+
+
+def test_an_error_mid_publish_leaves_the_previous_rows_intact(conn):
+    register(conn, "r1")
+    db.publish_run_rows(conn, "r1", "k", trades("r1", ["A"]), metrics("r1", ["A"]))
+    conn.execute(
+        "CREATE TRIGGER fail_quarantine BEFORE INSERT ON quarantine BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    register(conn, "r2")
+    bad = [QuarantineRecord("Q", "bad_volume", 1, None, "x")]
+    with pytest.raises(StorageError, match="disk full"):
+        db.publish_run_rows(conn, "r2", "k", trades("r2", ["B", "C"]), metrics("r2", ["B"]), bad)
+    assert rows(conn, "SELECT run_id, symbol FROM trades") == [("r1", "A")]
+    assert rows(conn, "SELECT run_id, symbol FROM metrics") == [("r1", "A")]
+    assert not conn.in_transaction
+
+
+def test_hostile_names_are_data_not_sql(conn):
+    register(conn, HOSTILE, run_key=HOSTILE, host=HOSTILE)
+    db.publish_run_rows(
+        conn, HOSTILE, HOSTILE, trades(HOSTILE, [HOSTILE]), metrics(HOSTILE, [HOSTILE])
+    )
+    db.finish_run(conn, HOSTILE, "succeeded", error=HOSTILE)
+    assert (
+        conn.execute("SELECT symbol FROM trades WHERE run_key = ?", (HOSTILE,)).fetchone()[0]
+        == HOSTILE
+    )
+    assert db.list_runs(conn)[0]["run_id"] == HOSTILE
+    assert db.read_table(conn, "metrics", run_key=HOSTILE)["symbol"].to_pylist() == [HOSTILE]
+
+
+def test_runs_of_dead_processes_on_this_host_are_abandoned(conn):
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    register(conn, "dead", pid=child.pid)
+    register(conn, "alive")  # this process
+    register(conn, "elsewhere", pid=child.pid, host="another-host")
+    assert db.mark_abandoned(conn) == ["dead"]
+    runs = {r["run_id"]: r for r in db.list_runs(conn)}
+    assert runs["dead"]["status"] == "abandoned"
+    assert str(child.pid) in runs["dead"]["error"]
+    assert runs["dead"]["finished_at"] is not None
+    assert (runs["alive"]["status"], runs["elsewhere"]["status"]) == ("running", "running")
+    assert db.mark_abandoned(conn) == []
+
+
+def test_a_reused_pid_does_not_keep_a_dead_run_alive(conn):
+    # our pid, but this process is younger than the run
+    register(conn, "old", started_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    assert db.mark_abandoned(conn) == ["old"]
+
+
+def test_a_writer_holding_the_lock_past_the_busy_timeout_gives_a_clear_error(tmp_path):
+    path = tmp_path / db.DB_NAME
+    first = db.connect(path)
+    second = db.connect(path, busy_timeout_s=0.2)
+    try:
+        first.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StorageError, match="locked by another writer"):
+            register(second, "r1")
+        first.execute("ROLLBACK")
+        register(second, "r1")
+        assert [r["run_id"] for r in db.list_runs(first)] == ["r1"]
+    finally:
+        first.close()
+        second.close()
+
+
+def test_readonly_connection_reads_and_refuses_writes(tmp_path, conn):
+    register(conn, "r1")
+    reader = db.connect(tmp_path / db.DB_NAME, readonly=True)
+    try:
+        assert [r["run_id"] for r in db.list_runs(reader)] == ["r1"]
+        with pytest.raises(sqlite3.OperationalError):
+            reader.execute("DELETE FROM runs")
+    finally:
+        reader.close()
+    with pytest.raises(StorageError, match="no run database"):
+        db.connect(tmp_path / "missing" / db.DB_NAME, readonly=True)
+
+
+def test_db_path_needs_a_local_directory_for_remote_roots(tmp_path):
+    assert db.db_path(tmp_path) == tmp_path / db.DB_NAME
+    assert db.db_path(f"file://{tmp_path}") == tmp_path / db.DB_NAME
+    assert db.db_path("s3://bucket/out", tmp_path) == tmp_path / db.DB_NAME
+    with pytest.raises(StorageError, match="not local"):
+        db.db_path("s3://bucket/out")
