@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit
 
-from compute.kernels.common import nan_like_nb, var_into_nb
+from compute.kernels.common import fma_nb, nan_like_nb, var_into_nb
 
 
 @njit(cache=True)
@@ -25,4 +25,421 @@ def stddev_seg_nb(close, offsets, timeperiod, nbdev):
         var_into_nb(close[a:b], out[a:b], timeperiod)
         for i in range(a + timeperiod - 1, b):
             out[i] = np.sqrt(out[i]) * nbdev
+    return (out,)
+
+
+@njit(cache=True)
+def _return_nb(price, prev, shift):
+    """One-bar return of ``price`` over ``prev`` less ``shift``; a zero ``prev`` counts as 0."""
+    if prev == 0.0:
+        return -shift
+    return (price - prev) / prev - shift
+
+
+@njit(cache=True)
+def _beta_rebuild_nb(x0, x1, lo, hi, n):
+    """Beta's reseed over the returns of bars ``lo..hi-1`` (each over the bar before it):
+    re-centre both on their window means and redo the five sums in one pass."""
+    sum_x = 0.0
+    sum_y = 0.0
+    for j in range(lo, hi):
+        if x0[j - 1] != 0.0:
+            sum_x += (x0[j] - x0[j - 1]) / x0[j - 1]
+        if x1[j - 1] != 0.0:
+            sum_y += (x1[j] - x1[j - 1]) / x1[j - 1]
+    shift_x = sum_x / n
+    shift_y = sum_y / n
+    s_xx = 0.0
+    s_xy = 0.0
+    s_x = 0.0
+    s_y = 0.0
+    s_yy = 0.0
+    for j in range(lo, hi):
+        x = _return_nb(x0[j], x0[j - 1], shift_x)
+        y = _return_nb(x1[j], x1[j - 1], shift_y)
+        s_xx += x * x
+        s_x += x
+        s_y += y
+        s_yy += y * y
+        s_xy += x * y
+    return shift_x, shift_y, s_xx, s_xy, s_x, s_y, s_yy
+
+
+@njit(cache=True)
+def beta_into_nb(x0, x1, out, period):
+    """Write TA-Lib BETA into ``out``: the regression slope of x1's one-bar returns on x0's
+    over ``period`` returns; 0 where the denominator is below 1e-14 of its scale.
+
+    As TA-Lib 0.8 does, the running sums hold returns less a shift (first the window's first
+    return, after a reseed the window's mean return) and are rebuilt when the denominator
+    n*Sxx - Sx^2 falls below 1e-6 of n*Sxx, when the departing squared return of either series
+    exceeds 1000 times the remaining sum of squares, or every 32 * period bars.
+    """
+    n = x0.shape[0]
+    if n <= period:
+        return
+    fn = float(period)
+    shift_x = _return_nb(x0[1], x0[0], 0.0)
+    shift_y = _return_nb(x1[1], x1[0], 0.0)
+    s_xx = 0.0
+    s_xy = 0.0
+    s_x = 0.0
+    s_y = 0.0
+    s_yy = 0.0
+    for i in range(1, period):
+        x = _return_nb(x0[i], x0[i - 1], shift_x)
+        y = _return_nb(x1[i], x1[i - 1], shift_y)
+        s_xx += x * x
+        s_x += x
+        s_y += y
+        s_yy += y * y
+        s_xy += x * y
+    leaving_xx = 0.0
+    leaving_yy = 0.0
+    budget = 32 * period
+    for i in range(period, n):
+        x = _return_nb(x0[i], x0[i - 1], shift_x)
+        y = _return_nb(x1[i], x1[i - 1], shift_y)
+        s_x += x
+        s_xx += x * x
+        s_yy += y * y
+        s_xy += x * y
+        s_y += y
+        scale = fn * s_xx
+        den = scale - s_x * s_x
+        budget -= 1
+        if (
+            den < 1e-6 * scale
+            or leaving_xx > 1000.0 * s_xx
+            or leaving_yy > 1000.0 * s_yy
+            or budget <= 0
+        ):
+            budget = 32 * period
+            shift_x, shift_y, s_xx, s_xy, s_x, s_y, s_yy = _beta_rebuild_nb(
+                x0, x1, i - period + 1, i + 1, fn
+            )
+            scale = fn * s_xx
+            den = max(scale - s_x * s_x, 0.0)
+        t = i - period + 1  # the departing return: bar t over bar t - 1
+        x = _return_nb(x0[t], x0[t - 1], shift_x)
+        y = _return_nb(x1[t], x1[t - 1], shift_y)
+        out[i] = (fn * s_xy - s_x * s_y) / den if den > 1e-14 * scale else 0.0
+        leaving_xx = x * x
+        leaving_yy = y * y
+        s_x -= x
+        s_y -= y
+        s_xy -= x * y
+        s_xx -= leaving_xx
+        s_yy -= leaving_yy
+
+
+@njit(cache=True)
+def beta_seg_nb(high, low, offsets, timeperiod):
+    """numba equivalent of ``talib.BETA(high, low)`` applied to each segment.
+
+    TA-Lib's ``price0``/``price1`` are ``high``/``low`` in ``talib.abstract``; beta is the slope
+    of ``low``'s returns regressed on ``high``'s (x = price0, y = price1).
+    """
+    out = nan_like_nb(high)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        beta_into_nb(high[a:b], low[a:b], out[a:b], timeperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def _correl_rebuild_nb(x0, x1, lo, hi, inv):
+    """CORREL's reseed: re-centre both series on their window means, redo the five sums."""
+    tot_x = 0.0
+    tot_y = 0.0
+    for j in range(lo, hi):
+        tot_x += x0[j]
+        tot_y += x1[j]
+    shift_x = tot_x * inv
+    shift_y = tot_y * inv
+    s_x = 0.0
+    s_y = 0.0
+    s_x2 = 0.0
+    s_y2 = 0.0
+    s_xy = 0.0
+    for j in range(lo, hi):
+        x = x0[j] - shift_x
+        y = x1[j] - shift_y
+        s_x += x
+        s_x2 += x * x
+        s_xy += x * y
+        s_y += y
+        s_y2 += y * y
+    return shift_x, shift_y, s_x, s_y, s_x2, s_y2, s_xy
+
+
+@njit(cache=True)
+def correl_into_nb(x0, x1, out, period):
+    """Write TA-Lib CORREL into ``out``: Pearson's r over each ``period``-bar window, clamped
+    to [-1, 1]; 0 where either sum of squared deviations is below 1e-14 of its scale.
+
+    As TA-Lib 0.8 does, the running sums hold values less a shift (first the window's first
+    values, after a reseed the window means) and are rebuilt when either extracted sum of
+    squares falls below 1e-6 of the raw one, when a departing squared deviation exceeds 1e6
+    times the remaining sum, or every 32 * period bars.
+    """
+    n = x0.shape[0]
+    if n < period:
+        return
+    inv = 1.0 / float(period)
+    shift_x = x0[0]
+    shift_y = x1[0]
+    s_x = 0.0
+    s_y = 0.0
+    s_x2 = 0.0
+    s_y2 = 0.0
+    s_xy = 0.0
+    for j in range(period - 1):
+        x = x0[j] - shift_x
+        y = x1[j] - shift_y
+        s_x += x
+        s_x2 += x * x
+        s_xy += x * y
+        s_y += y
+        s_y2 += y * y
+    leaving_x = 0.0
+    leaving_y = 0.0
+    budget = 32 * period
+    for t in range(period - 1, n):
+        x = x0[t] - shift_x
+        y = x1[t] - shift_y
+        s_x += x
+        s_x2 += x * x
+        s_xy += x * y
+        s_y += y
+        s_y2 += y * y
+        ss_x = s_x2 - (s_x * s_x) * inv
+        ss_y = s_y2 - (s_y * s_y) * inv
+        sp_xy = s_xy - (s_x * s_y) * inv
+        budget -= 1
+        if (
+            ss_x < 1e-6 * s_x2
+            or ss_y < 1e-6 * s_y2
+            or leaving_x > 1e6 * s_x2
+            or leaving_y > 1e6 * s_y2
+            or budget <= 0
+        ):
+            budget = 32 * period
+            shift_x, shift_y, s_x, s_y, s_x2, s_y2, s_xy = _correl_rebuild_nb(
+                x0, x1, t - period + 1, t + 1, inv
+            )
+            ss_x = max(s_x2 - (s_x * s_x) * inv, 0.0)
+            ss_y = max(s_y2 - (s_y * s_y) * inv, 0.0)
+            sp_xy = s_xy - (s_x * s_y) * inv
+        tx = x0[t - period + 1] - shift_x
+        ty = x1[t - period + 1] - shift_y
+        if ss_x > 1e-14 * s_x2 and ss_y > 1e-14 * s_y2:
+            out[t] = min(max(sp_xy / np.sqrt(ss_x * ss_y), -1.0), 1.0)
+        else:
+            out[t] = 0.0
+        leaving_x = tx * tx
+        leaving_y = ty * ty
+        s_x -= tx
+        s_x2 -= leaving_x
+        s_xy -= tx * ty
+        s_y -= ty
+        s_y2 -= leaving_y
+
+
+@njit(cache=True)
+def correl_seg_nb(high, low, offsets, timeperiod):
+    """numba equivalent of ``talib.CORREL(high, low)`` applied to each segment."""
+    out = nan_like_nb(high)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        correl_into_nb(high[a:b], low[a:b], out[a:b], timeperiod)
+    return (out,)
+
+
+LINREG_VALUE = 0  # LINEARREG: the fitted value at the newest bar
+LINREG_SLOPE = 1
+LINREG_INTERCEPT = 2
+LINREG_ANGLE = 3  # the slope in degrees
+LINREG_TSF = 4  # TSF: the fit extrapolated one bar ahead
+RAD_TO_DEG = 57.29577951308232  # 180 / pi as TA-Lib rounds it
+
+
+@njit(cache=True)
+def _linreg_sums_nb(x, lo, hi, period):
+    """Fresh (sum_y, sum_xy, sum_|y|) over ``x[lo:hi]``, the oldest bar weighted period - 1."""
+    sum_y = 0.0
+    sum_xy = 0.0
+    sum_abs = 0.0
+    w = float(period - 1)
+    for j in range(lo, hi):
+        v = x[j]
+        prod = v * w
+        sum_y += v
+        sum_abs += abs(v)
+        w -= 1.0
+        sum_xy += prod
+    return sum_y, sum_xy, sum_abs
+
+
+@njit(cache=True)
+def linreg_into_nb(x, out, period, kind):
+    """Write TA-Lib's least-squares line over each ``period``-bar window into ``out``: the
+    value at the newest bar, slope, intercept, angle or one-bar forecast (``kind``).
+
+    TA-Lib 0.8 keeps running sums (x counts bars back from the newest, so the intercept is the
+    line's value at the oldest bar) and recomputes them from scratch every 32 * period bars or
+    when the departing term dwarfs the window (|period * old| > 100 * sum |y|); LINEARREG and
+    TSF finish with one fused multiply-add, m * (period - 1) + b and m * period + b.
+    """
+    n = x.shape[0]
+    if n < period:
+        return
+    fn = float(period)
+    sum_x = fn * (fn - 1.0) * 0.5
+    sum_x_sqr = (2.0 * fn - 1.0) * (fn * (fn - 1.0)) / 6.0
+    divisor = sum_x * sum_x - sum_x_sqr * fn
+    sum_y, sum_xy, sum_abs = _linreg_sums_nb(x, 0, period, period)
+    budget = 32 * period
+    for t in range(period - 1, n):
+        if t >= period:
+            budget -= 1
+            if budget == 0:
+                sum_y, sum_xy, sum_abs = _linreg_sums_nb(x, t - period + 1, t + 1, period)
+                budget = 32 * period
+            else:
+                new = x[t]
+                old = x[t - period]
+                n_old = fn * old
+                sum_abs = abs(new) + (sum_abs - abs(old))
+                if abs(n_old) > 100.0 * sum_abs:
+                    sum_y, sum_xy, sum_abs = _linreg_sums_nb(x, t - period + 1, t + 1, period)
+                    budget = 32 * period
+                else:
+                    sum_xy = (sum_xy + sum_y) - n_old
+                    sum_y = (sum_y - old) + new
+        m = (fn * sum_xy - sum_x * sum_y) / divisor
+        if kind == LINREG_SLOPE:
+            out[t] = m
+        elif kind == LINREG_ANGLE:
+            out[t] = np.arctan(m) * RAD_TO_DEG
+        else:
+            b = (sum_y - sum_x * m) / fn
+            if kind == LINREG_VALUE:
+                out[t] = fma_nb(m, fn - 1.0, b)
+            elif kind == LINREG_TSF:
+                out[t] = fma_nb(m, fn, b)
+            else:
+                out[t] = b
+
+
+@njit(cache=True)
+def linreg_seg_nb(close, offsets, timeperiod, kind):
+    """``linreg_into_nb`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        linreg_into_nb(close[a:b], out[a:b], timeperiod, kind)
+    return (out,)
+
+
+@njit(cache=True)
+def linearreg_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.LINEARREG`` applied to each segment."""
+    return linreg_seg_nb(close, offsets, timeperiod, LINREG_VALUE)
+
+
+@njit(cache=True)
+def linearreg_slope_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.LINEARREG_SLOPE`` applied to each segment."""
+    return linreg_seg_nb(close, offsets, timeperiod, LINREG_SLOPE)
+
+
+@njit(cache=True)
+def linearreg_intercept_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.LINEARREG_INTERCEPT`` applied to each segment."""
+    return linreg_seg_nb(close, offsets, timeperiod, LINREG_INTERCEPT)
+
+
+@njit(cache=True)
+def linearreg_angle_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.LINEARREG_ANGLE`` applied to each segment."""
+    return linreg_seg_nb(close, offsets, timeperiod, LINREG_ANGLE)
+
+
+@njit(cache=True)
+def tsf_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.TSF`` applied to each segment."""
+    return linreg_seg_nb(close, offsets, timeperiod, LINREG_TSF)
+
+
+@njit(cache=True)
+def percentile_into_nb(x, out, period, percentile):
+    """Write TA-Lib PERCENTILE into ``out``: the nearest-rank percentile of each window, the
+    ceil(percentile * period / 100)-th smallest value (at least the 1st), no interpolation.
+
+    The window is kept sorted: each bar inserts its value by binary search and removes the
+    departing one, O(period) memory moves per bar.
+    """
+    n = x.shape[0]
+    if n < period:
+        return
+    rank = int(np.ceil(percentile * float(period) / 100.0))
+    rank = min(max(rank, 1), period)
+    window = np.empty(period, dtype=np.float64)
+    size = 0
+    for t in range(n):
+        v = x[t]
+        if t >= period:
+            old = x[t - period]
+            lo = 0
+            hi = size
+            while lo < hi:  # first slot holding a value >= old
+                mid = (lo + hi) // 2
+                if window[mid] < old:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            for j in range(lo, size - 1):
+                window[j] = window[j + 1]
+            size -= 1
+        lo = 0
+        hi = size
+        while lo < hi:  # after its equals
+            mid = (lo + hi) // 2
+            if window[mid] <= v:
+                lo = mid + 1
+            else:
+                hi = mid
+        for j in range(size, lo, -1):
+            window[j] = window[j - 1]
+        window[lo] = v
+        size += 1
+        if t >= period - 1:
+            out[t] = window[rank - 1]
+
+
+@njit(cache=True)
+def percentile_seg_nb(close, offsets, timeperiod, percentile):
+    """numba equivalent of ``talib.PERCENTILE`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        percentile_into_nb(close[a:b], out[a:b], timeperiod, percentile)
+    return (out,)
+
+
+@njit(cache=True)
+def percentrank_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.PERCENTRANK`` applied to each segment: the share (in %) of
+    the ``timeperiod`` bars before each bar, excluding the bar itself, strictly below it."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        for t in range(a + timeperiod, b):
+            current = close[t]
+            count = 0
+            for j in range(t - timeperiod, t):
+                if close[j] < current:
+                    count += 1
+            out[t] = float(count) / float(timeperiod) * 100.0
     return (out,)
