@@ -41,7 +41,7 @@ import datetime as dt
 import json
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -355,14 +355,23 @@ def _repack(
             schema = pq.read_schema(handle)
     fs.create_dir(directory, recursive=True)
     repacker = _Repacker(fs, directory, prefix, schema, target_bytes)
-    for path in staged:
-        try:
-            with fs.open_input_file(path) as handle:
-                for batch in pq.ParquetFile(handle).iter_batches(batch_size=65_536):
-                    repacker.add(batch.cast(schema))
-        except (pa.ArrowInvalid, OSError) as err:
-            raise StorageError(f"cannot read staged file {path}: {err}") from err
-    return repacker.finish()
+    try:
+        for path in staged:
+            for batch in _staged_batches(fs, path, schema):
+                repacker.add(batch)
+        return repacker.finish()
+    except (pa.ArrowInvalid, OSError) as err:
+        raise StorageError(f"cannot write {directory}: {err}") from err
+
+
+def _staged_batches(fs: pafs.FileSystem, path: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """A staged file's rows in the published schema; errors name the staged file."""
+    try:
+        with fs.open_input_file(path) as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=65_536):
+                yield batch.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as err:
+        raise StorageError(f"cannot read staged file {path}: {err}") from err
 
 
 def _manifest(table: str, run_key: str, run_id: str, files: list[tuple[str, int]]) -> bytes:
@@ -389,6 +398,25 @@ def _swap_in(new: str, final: str, old: str) -> None:
     elif not exchange_dirs(new, final):
         os.rename(final, old)  # readers may find no partition until the next line: never a mix
         os.rename(new, final)
+
+
+def _discard(
+    fs: pafs.FileSystem,
+    path: str,
+    tables: Sequence[str],
+    partition: str,
+    run_id: str,
+    prefix: str,
+    local: bool,
+) -> None:
+    """Remove what a failed publish wrote before any commit (nothing visible changes)."""
+    for table in tables:
+        if local:
+            delete_dir(fs, join(path, table, f".tmp-{partition}+{run_id}"))
+            continue
+        for info in list_dir(fs, join(path, table, partition)):
+            if info.type == pafs.FileType.File and str(info.base_name).startswith(prefix):
+                fs.delete_file(str(info.path))
 
 
 def publish_parquet(
@@ -436,22 +464,26 @@ def publish_parquet(
     for table in names:
         _schema(table)
 
+    # unique per publish: a rerun of this run id must not overwrite files a manifest lists
+    prefix = "part-" if local else f"part-{run_id}-{uuid.uuid4().hex[:8]}-"
     prepared: dict[str, tuple[str, list[tuple[str, int]], bytes]] = {}
-    for table in names:
-        staged = _staged_files(fs, join(path, STAGING, run_id, table))
-        final = join(path, table, partition)
-        if local:
-            building = join(path, table, f".tmp-{partition}+{run_id}")
-            delete_dir(fs, building)  # a previous attempt of this same run
-            files = _repack(fs, staged, building, "part-", table, target_bytes)
-            manifest = _manifest(table, run_key, run_id, files)
-            write_bytes_atomic(fs, join(building, MANIFEST), manifest)
-        else:
-            # unique per publish: a rerun of this run id must not overwrite files a manifest lists
-            prefix = f"part-{run_id}-{uuid.uuid4().hex[:8]}-"
-            files = _repack(fs, staged, final, prefix, table, target_bytes)
-            manifest = _manifest(table, run_key, run_id, files)
-        prepared[table] = (final, files, manifest)
+    try:
+        for table in names:
+            staged = _staged_files(fs, join(path, STAGING, run_id, table))
+            final = join(path, table, partition)
+            if local:
+                building = join(path, table, f".tmp-{partition}+{run_id}")
+                delete_dir(fs, building)  # a previous attempt of this same run
+                files = _repack(fs, staged, building, prefix, table, target_bytes)
+                manifest = _manifest(table, run_key, run_id, files)
+                write_bytes_atomic(fs, join(building, MANIFEST), manifest)
+            else:
+                files = _repack(fs, staged, final, prefix, table, target_bytes)
+                manifest = _manifest(table, run_key, run_id, files)
+            prepared[table] = (final, files, manifest)
+    except BaseException:
+        _discard(fs, path, names, partition, run_id, prefix, local)
+        raise
 
     for table, (final, _, manifest) in prepared.items():  # commit point of each table
         if local:

@@ -233,3 +233,13 @@ def test_object_store_publish_commits_by_manifest():
         assert len(recover_outputs(root)) == 1
     finally:
         fs.rm(root.removeprefix("memory://"), recursive=True)
+
+
+def test_a_corrupt_staged_file_is_named(tmp_path):
+    stage_run(tmp_path, "r1", [["A"]])
+    bad = tmp_path / "_staging" / "r1" / "equity" / "part-00001.parquet"
+    bad.write_bytes(b"PAR1 truncated by a dying worker")
+    with pytest.raises(StorageError, match=r"cannot read staged file .*part-00001\.parquet"):
+        publish_parquet(tmp_path, "r1", "k", ["equity"])
+    assert read_output(tmp_path, "equity").num_rows == 0  # nothing was committed
+    assert os.listdir(tmp_path / "equity") == []  # and nothing was left behind
