@@ -56,7 +56,9 @@ class Indicator:
     ``outputs``. ``lookback`` takes the validated parameters as keywords and returns TA-Lib's
     lookback (the number of leading bars without a value). ``examples`` are extra parameter
     sets the parity tests run besides the defaults. ``integer`` marks functions whose outputs
-    are TA-Lib integers (candlestick patterns): 0 instead of NaN during warm-up.
+    are TA-Lib integers (candlestick patterns): 0 instead of NaN during warm-up;
+    ``integer_outputs`` names such outputs of a function whose others are real (SUPERTREND's
+    ``trend``).
     """
 
     name: str
@@ -68,8 +70,13 @@ class Indicator:
     lookback: Callable[..., int]
     examples: tuple[Mapping[str, int | float], ...] = ()
     integer: bool = False
+    integer_outputs: tuple[str, ...] = ()
     doc: str = ""
     checks: tuple[Callable[[Mapping[str, int | float]], str | None], ...] = field(default=())
+
+    def is_integer_output(self, output: str) -> bool:
+        """Whether ``output`` holds TA-Lib integers (0, not NaN, during warm-up)."""
+        return self.integer or output in self.integer_outputs
 
     def resolve(self, params: Mapping[str, Any]) -> dict[str, int | float]:
         """Validated parameters with defaults filled in, in declaration order."""

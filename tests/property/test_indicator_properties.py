@@ -55,7 +55,7 @@ def test_first_value_at_lookback(name):
             continue
         out = indicators.compute(name, bars, **params)
         for key, values in out.items():
-            if ind.integer:
+            if ind.is_integer_output(key):
                 assert not np.any(values[:lb]), f"{name}.{key} {params}: nonzero before lookback"
             else:
                 assert np.all(np.isnan(values[:lb])), f"{name}.{key} {params}: value before {lb}"
