@@ -244,10 +244,10 @@ register(
         checks=(supported_matypes("matype"), min_not_above_max),
         doc=(
             "Moving average with a period per bar, read from the `periods` input: truncated to "
-            "an integer and clamped to [minperiod, maxperiod] (NaN, infinite or out-of-int "
-            "periods take minperiod, as C's cast gives INT_MIN for them). Every bar starts at "
-            "maxperiod's lookback, and a recursive MA of a shorter period is seeded just its "
-            "own lookback before that bar, as TA-Lib does"
+            "an integer and clamped to [minperiod, maxperiod] (a NaN period takes minperiod). "
+            "Every bar starts at maxperiod's lookback, and a recursive MA of a shorter period "
+            "is seeded just its own lookback before that bar, as TA-Lib does, so it differs "
+            "from the plain MA of that period"
         ),
     )
 )

@@ -155,20 +155,14 @@ def t3_seg_nb(close, offsets, timeperiod, vfactor):
 
 @njit(cache=True)
 def mavp_period_nb(value, minperiod, maxperiod):
-    """TA-Lib MAVP's period for one bar: C's ``(int)value`` clamped to [minperiod, maxperiod].
-
-    The C cast truncates toward zero and gives INT_MIN for NaN, infinities and anything
-    outside the int range (x86's "integer indefinite"), so those bars take ``minperiod``,
-    not ``maxperiod``.
-    """
-    if not (-2147483648.0 < value < 2147483648.0):
+    """TA-Lib MAVP's period for one bar: ``value`` truncated and clamped to [minperiod,
+    maxperiod]; NaN takes ``minperiod``, and so does -inf, while +inf and values beyond the
+    int range take ``maxperiod`` (what TA-Lib 0.8's binary does)."""
+    if not value >= minperiod:  # NaN too
         return minperiod
-    p = int(value)
-    if p < minperiod:
-        return minperiod
-    if p > maxperiod:
+    if value > maxperiod:
         return maxperiod
-    return p
+    return int(value)
 
 
 @njit(cache=True)
