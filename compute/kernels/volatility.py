@@ -1,8 +1,15 @@
 """Volatility indicators (TA-Lib group "Volatility Indicators")."""
 
+import numpy as np
 from numba import njit
 
-from compute.kernels.common import is_zero_nb, nan_like_nb, true_range_nb, wilder_avg_step_nb
+from compute.kernels.common import (
+    fma_nb,
+    is_zero_nb,
+    nan_like_nb,
+    true_range_nb,
+    wilder_avg_step_nb,
+)
 
 
 @njit(cache=True)
@@ -70,4 +77,225 @@ def natr_seg_nb(high, low, close, offsets, timeperiod):
             for i in range(a + timeperiod, b):
                 c = close[i]
                 out[i] = 0.0 if is_zero_nb(c) else (out[i] / c) * 100.0
+    return (out,)
+
+
+@njit(cache=True)
+def adr_seg_nb(high, low, offsets, timeperiod):
+    """numba equivalent of ``talib.ADR`` applied to each segment: the SMA of high - low.
+
+    TA-Lib sums the ranges (not SMA(high) - SMA(low)) with SMA's running-sum order and divides
+    by the period, which this repeats.
+    """
+    out = nan_like_nb(high)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        if b - a < timeperiod:
+            continue
+        total = 0.0
+        for i in range(a, a + timeperiod - 1):
+            total += high[i] - low[i]
+        for i in range(a + timeperiod - 1, b):
+            total += high[i] - low[i]
+            out[i] = total / timeperiod
+            j = i - timeperiod + 1
+            total -= high[j] - low[j]
+    return (out,)
+
+
+@njit(cache=True)
+def cvi_into_nb(high, low, out, period, roc_period):
+    """Write TA-Lib CVI into ``out``: Chaikin volatility, the ``roc_period``-bar rate of change
+    (in %) of an EMA of high - low seeded with the mean of its first ``period`` ranges; 0 where
+    the earlier EMA is exactly 0. The EMA step is TA-Lib 0.8's ``fma(x - prev, k, prev)``."""
+    n = high.shape[0]
+    first = period - 1
+    if n <= first + roc_period:
+        return
+    k = 2.0 / (period + 1)
+    total = 0.0
+    for i in range(period):
+        total += high[i] - low[i]
+    ema = total / period
+    out[first] = ema
+    for i in range(period, n):
+        ema = fma_nb((high[i] - low[i]) - ema, k, ema)
+        out[i] = ema
+    # out holds the EMA; turn it into its rate of change from the end, in place
+    for i in range(n - 1, first + roc_period - 1, -1):
+        lagged = out[i - roc_period]
+        out[i] = 100.0 * ((out[i] - lagged) / lagged) if lagged != 0.0 else 0.0
+    for i in range(first, first + roc_period):
+        out[i] = np.nan
+
+
+@njit(cache=True)
+def cvi_seg_nb(high, low, offsets, timeperiod, rocperiod):
+    """numba equivalent of ``talib.CVI`` applied to each segment."""
+    out = nan_like_nb(high)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        cvi_into_nb(high[a:b], low[a:b], out[a:b], timeperiod, rocperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def massi_into_nb(high, low, out, fast, slow):
+    """Write TA-Lib MASSI into ``out``: the Mass Index, the ``slow``-bar sum of
+    EMA(high - low) / EMA(EMA(high - low)), both EMAs of period ``fast`` seeded with the mean
+    of their first ``fast`` inputs (steps ``fma(x - prev, k, prev)``, as TA-Lib 0.8); a ratio
+    whose denominator is exactly 0 counts as 1."""
+    n = high.shape[0]
+    lb_ema = fast - 1
+    lb_ratio = 2 * lb_ema
+    lb = lb_ratio + slow - 1
+    if n <= lb:
+        return
+    k = 2.0 / (fast + 1)
+    ring = np.empty(slow, dtype=np.float64)
+    pos = 0
+    sum1 = 0.0
+    sum2 = 0.0
+    ema1 = 0.0
+    ema2 = 0.0
+    total = 0.0
+    for t in range(n):
+        hl = high[t] - low[t]
+        if t < fast:
+            sum1 += hl
+            if t == fast - 1:
+                ema1 = sum1 / fast
+        else:
+            ema1 = fma_nb(hl - ema1, k, ema1)
+        if t >= lb_ema:
+            t2 = t - lb_ema
+            if t2 < fast:
+                sum2 += ema1
+                if t2 == fast - 1:
+                    ema2 = sum2 / fast
+            else:
+                ema2 = fma_nb(ema1 - ema2, k, ema2)
+        if t >= lb_ratio:
+            ratio = 1.0 if ema2 == 0.0 else ema1 / ema2
+            ring[pos] = ratio
+            total += ratio
+            pos += 1
+            if pos == slow:
+                pos = 0
+            if t >= lb:
+                out[t] = total
+                total -= ring[pos]
+
+
+@njit(cache=True)
+def massi_seg_nb(high, low, offsets, fastperiod, slowperiod):
+    """numba equivalent of ``talib.MASSI`` applied to each segment."""
+    out = nan_like_nb(high)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        massi_into_nb(high[a:b], low[a:b], out[a:b], fastperiod, slowperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def _rvi_reseed_nb(x, lo, hi, inv):
+    """RVI's two-pass reseed over ``x[lo:hi]``: (shift, sum of deviations, sum of squares,
+    variance), the variance floored to 0 below 1e-12 of the mean square."""
+    total = 0.0
+    for j in range(lo, hi):
+        total += x[j]
+    shift = total * inv
+    s1 = 0.0
+    s2 = 0.0
+    for j in range(lo, hi):
+        d = x[j] - shift
+        s1 += d
+        s2 += d * d
+    mean = s1 * inv
+    var = s2 * inv - mean * mean
+    if var < 1e-12 * (s2 * inv):
+        var = 0.0
+    return shift, s1, s2, var
+
+
+@njit(cache=True)
+def rvi_into_nb(x, out, period, sd_period):
+    """Write TA-Lib RVI into ``out``: Dorsey's relative volatility index, 100 * up / (up + down)
+    where up and down are Wilder averages of the ``sd_period`` population standard deviation
+    on up and down bars (seeded with their plain mean over the first ``period`` bars); 50 when
+    both are exactly 0.
+
+    The standard deviation is TA-Lib 0.8's running one: sums of deviations from a shift near
+    the window, re-centred with a two-pass sum when the variance falls below 1e-6 of the mean
+    square, when the departing squared deviation exceeds 1e6 times the remaining sum, or every
+    32 * sd_period bars.
+    """
+    n = x.shape[0]
+    lb = sd_period - 1 + period - 1
+    if n <= lb:
+        return
+    w_beta = float(period - 1) / float(period)
+    w_alpha = 1.0 - w_beta
+    inv = 1.0 / float(sd_period)
+    shift = x[0]
+    s1 = 0.0
+    s2 = 0.0
+    for j in range(sd_period - 1):
+        d = x[j] - shift
+        s1 += d
+        s2 += d * d
+    budget = 32 * sd_period
+    up_total = 0.0
+    dn_total = 0.0
+    prev_up = 0.0
+    prev_dn = 0.0
+    for t in range(sd_period - 1, n):
+        d = x[t] - shift
+        s1 += d
+        s2 += d * d
+        mean = s1 * inv
+        var = s2 * inv - mean * mean
+        d = x[t - sd_period + 1] - shift
+        s1 -= d
+        d *= d
+        s2 -= d
+        budget -= 1
+        if var < 1e-6 * (s2 * inv) or d > 1e6 * s2 or budget <= 0:
+            budget = 32 * sd_period
+            lo = t - sd_period + 1
+            shift, s1, s2, var = _rvi_reseed_nb(x, lo, t + 1, inv)
+            d = x[lo] - shift
+            s1 -= d
+            s2 -= d * d
+        sigma = np.sqrt(var)
+        delta = x[t] - x[t - 1]
+        if t < lb:
+            if delta > 0.0:
+                up_total += sigma
+            elif delta < 0.0:
+                dn_total += sigma
+            continue
+        if t == lb:
+            if delta > 0.0:
+                up_total += sigma
+            elif delta < 0.0:
+                dn_total += sigma
+            prev_up = up_total / period
+            prev_dn = dn_total / period
+        else:
+            up = sigma if delta > 0.0 else 0.0
+            dn = sigma if delta < 0.0 else 0.0
+            prev_up = fma_nb(w_beta, prev_up, w_alpha * up)
+            prev_dn = fma_nb(w_beta, prev_dn, w_alpha * dn)
+        total = prev_up + prev_dn
+        out[t] = 50.0 if total == 0.0 else 100.0 * (prev_up / total)
+
+
+@njit(cache=True)
+def rvi_seg_nb(close, offsets, timeperiod, stddevperiod):
+    """numba equivalent of ``talib.RVI`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        rvi_into_nb(close[a:b], out[a:b], timeperiod, stddevperiod)
     return (out,)
