@@ -253,3 +253,27 @@ def dmi_step_nb(high, low, close, i, inv_period, sum_p, sum_m, sum_tr):
         wilder_sum_step_nb(sum_m, m, inv_period),
         wilder_sum_step_nb(sum_tr, tr, inv_period),
     )
+
+
+@njit(cache=True)
+def smma_into_nb(x, out, period):
+    """Write TA-Lib 0.8's MA type 13, Wilder's smoothed MA, into ``out``: seeded with the mean
+    of the first ``period`` values at ``period - 1``, then ``fma(b, prev, k * x)``.
+
+    ``b = (n - 1) / n`` and ``k = 1 - b``, with ``b`` then recomputed as ``1 - k``: TA-Lib's
+    spelling of the weights, which (with that fused step) makes the output equal to
+    ``talib.MA(x, n, 13)`` to the bit; ``(prev * (n - 1) + x) / n`` differs in the last bit.
+    """
+    n = x.shape[0]
+    if n < period:
+        return
+    k = 1.0 - (period - 1.0) / period
+    b = 1.0 - k
+    total = 0.0
+    for i in range(period):
+        total += x[i]
+    prev = total / period
+    out[period - 1] = prev
+    for i in range(period, n):
+        prev = fma_nb(b, prev, k * x[i])
+        out[i] = prev

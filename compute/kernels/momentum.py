@@ -8,14 +8,18 @@ import numpy as np
 from numba import njit
 
 from compute.kernels.common import (
+    directional_move_nb,
     dmi_seed_nb,
     dmi_step_nb,
+    ema_into_nb,
     fma_nb,
     is_zero_nb,
     is_zero_scaled_nb,
     nan_like_nb,
+    smma_into_nb,
     true_range_nb,
     wilder_avg_step_nb,
+    wilder_sum_step_nb,
     window_max_nb,
     window_min_nb,
 )
@@ -479,4 +483,1228 @@ def mfi_seg_nb(high, low, close, volume, offsets, timeperiod):
     for s in range(offsets.shape[0] - 1):
         a, b = offsets[s], offsets[s + 1]
         mfi_into_nb(high[a:b], low[a:b], close[a:b], volume[a:b], out[a:b], timeperiod)
+    return (out,)
+
+
+# --- The rest of TA-Lib's momentum group: AO/AC, APO/PPO, MACDEXT/MACDFIX, AROON, DM/DX/ADXR,
+# CMO, STOCHRSI, KDJ, SMI, TSI, TRIX, ULTOSC, VORTEX, WAD and the plain ratios. ---------------
+
+MA_IDENTITY = 10  # TA-Lib 0.8's MA type 10: the input itself, lookback 0 for any period
+MA_OWN_DEFAULT = 11  # MA type 11: the function's own default MA type (kernels resolve it)
+MA_WILDER = 13  # MA type 13: Wilder's smoothed MA (``smma_into_nb``)
+
+
+@njit(cache=True)
+def own_default_nb(matype, default):
+    """Resolve TA-Lib 0.8's MA type 11, "the function's own default", to ``default``."""
+    return default if matype == MA_OWN_DEFAULT else matype
+
+
+@njit(cache=True)
+def ma_ext_lookback_nb(period, matype):
+    """``ma_lookback_nb`` extended with MA types 10 (identity) and 13 (Wilder)."""
+    if matype == MA_IDENTITY or period <= 1:
+        return 0
+    if matype == MA_WILDER:
+        return period - 1
+    return ma_lookback_nb(period, matype)
+
+
+@njit(cache=True)
+def ma_ext_into_nb(x, out, period, matype):
+    """``ma_into_nb`` extended with MA types 10 (identity) and 13 (Wilder)."""
+    if matype == MA_IDENTITY or period == 1:
+        for i in range(x.shape[0]):
+            out[i] = x[i]
+    elif matype == MA_WILDER:
+        smma_into_nb(x, out, period)
+    else:
+        ma_into_nb(x, out, period, matype)
+
+
+@njit(cache=True)
+def ao_into_nb(high, low, out, fast, slow):
+    """Write TA-Lib AO, SMA(median, fast) - SMA(median, slow), periods never swapped.
+
+    Both running sums add the new median, are divided as they stand, then drop their oldest
+    median: TA_SMA's order, which TA-Lib's fused AO keeps bit for bit.
+    """
+    n = high.shape[0]
+    first = max(fast, slow) - 1
+    if n <= first:
+        return
+    sum_f = 0.0
+    sum_s = 0.0
+    for i in range(first):
+        m = (high[i] + low[i]) / 2.0
+        if i >= first - (fast - 1):
+            sum_f += m
+        if i >= first - (slow - 1):
+            sum_s += m
+    for i in range(first, n):
+        m = (high[i] + low[i]) / 2.0
+        sum_f += m
+        sum_s += m
+        out[i] = sum_f / fast - sum_s / slow
+        t = i - fast + 1
+        sum_f -= (high[t] + low[t]) / 2.0
+        t = i - slow + 1
+        sum_s -= (high[t] + low[t]) / 2.0
+
+
+@njit(cache=True)
+def ac_into_nb(high, low, out, fast, slow, signal):
+    """Write TA-Lib AC, AO - SMA(AO, signal), the SMA in TA_SMA's add/divide/drop order."""
+    n = high.shape[0]
+    first = max(fast, slow) - 1
+    if n <= first + signal - 1:
+        return
+    ao = nan_like_nb(high)
+    ao_into_nb(high, low, ao, fast, slow)
+    total = 0.0
+    for i in range(first, first + signal - 1):
+        total += ao[i]
+    for i in range(first + signal - 1, n):
+        total += ao[i]
+        out[i] = ao[i] - total / signal
+        total -= ao[i - signal + 1]
+
+
+@njit(cache=True)
+def adxr_into_nb(high, low, close, out, period):
+    """Write TA-Lib ADXR, the mean of today's ADX and the ADX ``period - 1`` bars ago."""
+    n = high.shape[0]
+    first = 3 * period - 2
+    if n <= first:
+        return
+    adx = nan_like_nb(high)
+    adx_into_nb(high, low, close, adx, period)
+    for i in range(first, n):
+        out[i] = (adx[i] + adx[i - (period - 1)]) / 2.0
+
+
+@njit(cache=True)
+def apo_into_nb(x, out, fast, slow, matype, percent):
+    """Write TA-Lib APO (MA(fast) - MA(slow)) or, with ``percent``, PPO (that over MA(slow),
+    times 100, 0 where MA(slow) is within ``TA_IS_ZERO``).
+
+    Periods are swapped when slow < fast; each MA runs over the whole series, so the fast EMA
+    is seeded at its own lookback (unlike MACD, which seeds it at the slow one's).
+    """
+    if slow < fast:
+        fast, slow = slow, fast
+    n = x.shape[0]
+    start = ma_ext_lookback_nb(slow, matype)
+    if start >= n:
+        return
+    f = nan_like_nb(x)
+    s = nan_like_nb(x)
+    ma_ext_into_nb(x, f, fast, matype)
+    ma_ext_into_nb(x, s, slow, matype)
+    for i in range(start, n):
+        if not percent:
+            out[i] = f[i] - s[i]
+        elif is_zero_nb(s[i]):
+            out[i] = 0.0
+        else:
+            out[i] = ((f[i] - s[i]) / s[i]) * 100.0
+
+
+@njit(cache=True)
+def aroon_into_nb(high, low, down, up, period, osc):
+    """Write TA-Lib AROON (``down``, ``up``) or, with ``osc``, AROONOSC into ``up``.
+
+    The window is ``period + 1`` bars; ties go to the latest extreme. Each line is
+    (100 / period) * (period - bars since the extreme), the oscillator (100 / period) *
+    (index of the high - index of the low), as TA-Lib forms them.
+    """
+    n = high.shape[0]
+    factor = 100.0 / period
+    hi_idx, hi = -1, 0.0
+    lo_idx, lo = -1, 0.0
+    for i in range(period, n):
+        trailing = i - period
+        if lo_idx < trailing:
+            lo_idx, lo = window_min_nb(low, trailing, i)
+        elif low[i] <= lo:
+            lo_idx, lo = i, low[i]
+        if hi_idx < trailing:
+            hi_idx, hi = window_max_nb(high, trailing, i)
+        elif high[i] >= hi:
+            hi_idx, hi = i, high[i]
+        if osc:
+            up[i] = factor * (hi_idx - lo_idx)
+        else:
+            up[i] = factor * (period - (i - hi_idx))
+            down[i] = factor * (period - (i - lo_idx))
+
+
+@njit(cache=True)
+def cmo_into_nb(x, out, period):
+    """Write TA-Lib CMO: Wilder averages of gains and losses as RSI, then
+    100 (gain - loss) / (gain + loss), 0 where the sum is not positive.
+
+    Each Wilder step is TA-Lib's (avg * (n - 1) +- change) / n, divided, not multiplied by
+    1 / n; the zero test is exact (TA-Lib 0.8 dropped the 1e-14 band: prices scaled by 1e-15
+    keep their values).
+    """
+    n = x.shape[0]
+    if n <= period:
+        return
+    gain = 0.0
+    loss = 0.0
+    for i in range(1, period + 1):
+        d = x[i] - x[i - 1]
+        if d < 0.0:
+            loss -= d
+        else:
+            gain += d
+    gain /= period
+    loss /= period
+    total = gain + loss
+    out[period] = 100.0 * ((gain - loss) / total) if total > 0.0 else 0.0
+    for i in range(period + 1, n):
+        d = x[i] - x[i - 1]
+        loss *= period - 1
+        gain *= period - 1
+        if d < 0.0:
+            loss -= d
+        else:
+            gain += d
+        loss /= period
+        gain /= period
+        total = gain + loss
+        out[i] = 100.0 * ((gain - loss) / total) if total > 0.0 else 0.0
+
+
+@njit(cache=True)
+def cmou_into_nb(x, out, period):
+    """Write TA-Lib CMOU, the unsmoothed CMO: 100 (up - down) / (up + down) over the last
+    ``period`` changes, 0 for an exactly flat window.
+
+    The sums slide (drop the oldest change, add the newest) and are reset to exactly 0 after
+    ``period`` zero changes in a row, dropping their rounding residue, as TA-Lib does.
+    """
+    n = x.shape[0]
+    if n <= period:
+        return
+    up = 0.0
+    down = 0.0
+    still = 0
+    for i in range(1, period + 1):
+        d = x[i] - x[i - 1]
+        if d > 0.0:
+            up += d
+        elif d < 0.0:
+            down -= d
+        still = still + 1 if d == 0.0 else 0
+    total = up + down
+    out[period] = (100.0 * (up - down)) / total if total > 0.0 else 0.0
+    for i in range(period + 1, n):
+        d = x[i - period] - x[i - period - 1]
+        if d > 0.0:
+            up -= d
+        elif d < 0.0:
+            down += d
+        d = x[i] - x[i - 1]
+        if d > 0.0:
+            up += d
+        elif d < 0.0:
+            down -= d
+        still = still + 1 if d == 0.0 else 0
+        if still >= period:
+            still = period
+            up = 0.0
+            down = 0.0
+        total = up + down
+        out[i] = (100.0 * (up - down)) / total if total > 0.0 else 0.0
+
+
+@njit(cache=True)
+def coppock_into_nb(x, out, wma_period, roc1, roc2):
+    """Write TA-Lib COPPOCK, WMA(ROC(roc1) + ROC(roc2)), each ROC 0 where its base is 0."""
+    n = x.shape[0]
+    first = max(roc1, roc2)
+    if n <= first + wma_period - 1:
+        return
+    s = nan_like_nb(x)
+    for i in range(first, n):
+        b1 = x[i - roc1]
+        b2 = x[i - roc2]
+        r1 = ((x[i] / b1) - 1.0) * 100.0 if b1 != 0.0 else 0.0
+        r2 = ((x[i] / b2) - 1.0) * 100.0 if b2 != 0.0 else 0.0
+        s[i] = r1 + r2
+    ma_into_nb(s[first:], out[first:], wma_period, 2)
+
+
+@njit(cache=True)
+def dpo_into_nb(x, out, period):
+    """Write TA-Lib DPO, x[t - (period // 2 + 1)] - SMA(x, period)[t].
+
+    The first value waits for the displaced bar as well as the SMA (period 2 starts at bar
+    2); the SMA's running sum starts where that first value needs it, as TA-Lib's does.
+    """
+    n = x.shape[0]
+    shift = period // 2 + 1
+    first = max(period - 1, shift)
+    if n <= first:
+        return
+    total = 0.0
+    for i in range(first - period + 1, first):
+        total += x[i]
+    for i in range(first, n):
+        total += x[i]
+        value = total
+        total -= x[i - period + 1]
+        out[i] = x[i - shift] - value / period
+
+
+@njit(cache=True)
+def dx_into_nb(high, low, close, out, period):
+    """Write TA-Lib DX, 100 |-DI - +DI| / (-DI + +DI) from Wilder's DMI sums.
+
+    The first value is 0 when it cannot be formed; afterwards a bar whose TR sum is 0, or
+    whose DIs sum to 0 (``TA_IS_ZERO``), repeats the previous DX.
+    """
+    n = high.shape[0]
+    if n <= period:
+        return
+    inv = 1.0 / period
+    sum_p, sum_m, sum_tr = dmi_seed_nb(high, low, close, period)
+    prev = 0.0
+    for i in range(period, n):
+        sum_p, sum_m, sum_tr = dmi_step_nb(high, low, close, i, inv, sum_p, sum_m, sum_tr)
+        if sum_tr > 0.0:
+            minus_di = 100.0 * (sum_m / sum_tr)
+            plus_di = 100.0 * (sum_p / sum_tr)
+            total = minus_di + plus_di
+            if not is_zero_nb(total):
+                prev = 100.0 * (abs(minus_di - plus_di) / total)
+        out[i] = prev
+
+
+@njit(cache=True)
+def dm_into_nb(high, low, out, period, plus):
+    """Write TA-Lib PLUS_DM (``plus``) or MINUS_DM: Wilder's running sum of the one-bar DM.
+
+    The first value (bar ``period - 1``) is the plain sum of the first ``period - 1`` DMs;
+    period 1 gives each bar's DM from bar 1.
+    """
+    n = high.shape[0]
+    if period == 1:
+        for i in range(1, n):
+            p, m = directional_move_nb(high[i], high[i - 1], low[i], low[i - 1])
+            out[i] = p if plus else m
+        return
+    if n < period:
+        return
+    inv = 1.0 / period
+    total = 0.0
+    for i in range(1, period):
+        p, m = directional_move_nb(high[i], high[i - 1], low[i], low[i - 1])
+        total += p if plus else m
+    out[period - 1] = total
+    for i in range(period, n):
+        p, m = directional_move_nb(high[i], high[i - 1], low[i], low[i - 1])
+        total = wilder_sum_step_nb(total, p if plus else m, inv)
+        out[i] = total
+
+
+@njit(cache=True)
+def er_into_nb(x, out, period):
+    """Write TA-Lib ER (Kaufman's efficiency ratio): |x[t] - x[t-n]| / sum |one-bar changes|.
+
+    1 where the path sum is at most |net change| (a flat window, or a straight run either way:
+    unlike KAMA's ratio, which compares with the signed change, a straight fall is pinned to 1
+    too, never 1 + 1 ulp); the path sum slides (subtract, then add) and is reset to exactly 0
+    after ``period`` zero changes in a row.
+    """
+    n = x.shape[0]
+    if n <= period:
+        return
+    path = 0.0
+    still = 0
+    for i in range(period):
+        d = x[i] - x[i + 1]
+        path += abs(d)
+        still = still + 1 if d == 0.0 else 0
+    net = x[period] - x[0]
+    out[period] = 1.0 if path <= abs(net) else abs(net / path)
+    for i in range(period + 1, n):
+        old = x[i - period]
+        net = x[i] - old
+        path -= abs(x[i - period - 1] - old)
+        d = x[i] - x[i - 1]
+        path += abs(d)
+        still = still + 1 if d == 0.0 else 0
+        if still >= period:
+            still = period
+            path = 0.0
+        out[i] = 1.0 if path <= abs(net) else abs(net / path)
+
+
+@njit(cache=True)
+def eri_into_nb(high, low, close, bull, bear, period):
+    """Write TA-Lib ERI (Elder ray): high - EMA(close) and low - EMA(close)."""
+    n = high.shape[0]
+    if n < period:
+        return
+    ema = nan_like_nb(close)
+    if period == 1:
+        ema[:] = close
+    else:
+        ema_into_nb(close, ema, period, 0)
+    for i in range(period - 1, n):
+        bull[i] = high[i] - ema[i]
+        bear[i] = low[i] - ema[i]
+
+
+@njit(cache=True)
+def fractal_into_nb(high, low, swing_high, swing_low, left, right):
+    """Write TA-Lib FRACTAL's integer flags: 100 at bar t when bar t - right has a high
+    (low) strictly above (below) every other bar of the ``left + right + 1`` window."""
+    n = high.shape[0]
+    for t in range(left + right, n):
+        pivot = t - right
+        oldest = t - left - right
+        other_hi = high[oldest]
+        other_lo = low[oldest]
+        for j in range(oldest + 1, t + 1):
+            if j == pivot:
+                continue
+            if high[j] > other_hi:
+                other_hi = high[j]
+            if low[j] < other_lo:
+                other_lo = low[j]
+        swing_high[t] = 100 if high[pivot] > other_hi else 0
+        swing_low[t] = 100 if low[pivot] < other_lo else 0
+
+
+@njit(cache=True)
+def imi_into_nb(open_, close, out, period):
+    """Write TA-Lib IMI, 100 up / (up + down) over the candle bodies of ``period`` bars; 50
+    (neutral) where every body in the window is exactly empty."""
+    n = open_.shape[0]
+    for t in range(period - 1, n):
+        up = 0.0
+        down = 0.0
+        for i in range(t - period + 1, t + 1):
+            if close[i] > open_[i]:
+                up += close[i] - open_[i]
+            else:
+                down += open_[i] - close[i]
+        total = up + down
+        out[t] = 100.0 * (up / total) if total > 0.0 else 50.0
+
+
+@njit(cache=True)
+def kdj_into_nb(high, low, close, k, d, j, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t):
+    """Write TA-Lib KDJ: STOCH's %K and %D (any MA type, Wilder's by default) and
+    J = 3 K - 2 D."""
+    n = high.shape[0]
+    lb_k = fastk_p - 1
+    lb_sk = ma_ext_lookback_nb(slowk_p, slowk_t)
+    start = lb_k + lb_sk + ma_ext_lookback_nb(slowd_p, slowd_t)
+    if start >= n:
+        return
+    raw = nan_like_nb(high)
+    fast_k_into_nb(high, low, close, raw, fastk_p)
+    sk = nan_like_nb(high)
+    ma_ext_into_nb(raw[lb_k:], sk[lb_k:], slowk_p, slowk_t)
+    sd = nan_like_nb(high)
+    ma_ext_into_nb(sk[lb_k + lb_sk :], sd[lb_k + lb_sk :], slowd_p, slowd_t)
+    for i in range(start, n):
+        k[i] = sk[i]
+        d[i] = sd[i]
+        j[i] = 3.0 * sk[i] - 2.0 * sd[i]
+
+
+@njit(cache=True)
+def macdext_into_nb(x, macd, signal, hist, fast, fast_t, slow, slow_t, signal_p, signal_t):
+    """Write TA-Lib MACDEXT: MA(fast) - MA(slow) of any MA types, and MA(signal) of that.
+
+    Periods (with their types) are swapped when slow < fast. Both MAs start at the larger
+    of their lookbacks, as TA-Lib calls them with that start index: each one runs over the
+    series from its start minus its own lookback, so a shorter MA is seeded later, not at
+    bar 0 (an EMA fast leg is seeded like MACD's).
+    """
+    if slow < fast:
+        fast, slow = slow, fast
+        fast_t, slow_t = slow_t, fast_t
+    n = x.shape[0]
+    lb_fast = ma_ext_lookback_nb(fast, fast_t)
+    lb_slow = ma_ext_lookback_nb(slow, slow_t)
+    lb_line = max(lb_fast, lb_slow)
+    start = lb_line + ma_ext_lookback_nb(signal_p, signal_t)
+    if start >= n:
+        return
+    f = nan_like_nb(x)
+    s = nan_like_nb(x)
+    ma_ext_into_nb(x[lb_line - lb_fast :], f[lb_line - lb_fast :], fast, fast_t)
+    ma_ext_into_nb(x[lb_line - lb_slow :], s[lb_line - lb_slow :], slow, slow_t)
+    line = nan_like_nb(x)
+    for i in range(lb_line, n):
+        line[i] = f[i] - s[i]
+    sig = nan_like_nb(x)
+    ma_ext_into_nb(line[lb_line:], sig[lb_line:], signal_p, signal_t)
+    for i in range(start, n):
+        macd[i] = line[i]
+        signal[i] = sig[i]
+        hist[i] = line[i] - sig[i]
+
+
+@njit(cache=True)
+def macdfix_into_nb(x, macd, signal, hist, signal_period):
+    """Write TA-Lib MACDFIX: MACD 12/26 with the fixed EMA constants 0.15 and 0.075 (not
+    2 / (n + 1): 0.1538... and 0.0741...), seeded as MACD; the signal EMA uses 2 / (n + 1)."""
+    n = x.shape[0]
+    fast, slow = 12, 26
+    first = slow - 1
+    start = first + signal_period - 1
+    if start >= n:
+        return
+    k_slow = 0.075
+    k_fast = 0.15
+    k_signal = 2.0 / (signal_period + 1)
+    total = 0.0
+    for i in range(slow):
+        total += x[i]
+    slow_ema = total / slow
+    total = 0.0
+    for i in range(slow - fast, slow):
+        total += x[i]
+    fast_ema = total / fast
+    line = fast_ema - slow_ema
+    total = line
+    sig = line
+    if signal_period == 1:
+        macd[first] = line
+        signal[first] = line
+        hist[first] = 0.0
+    for i in range(first + 1, n):
+        v = x[i]
+        slow_ema = fma_nb(v - slow_ema, k_slow, slow_ema)
+        fast_ema = fma_nb(v - fast_ema, k_fast, fast_ema)
+        line = fast_ema - slow_ema
+        if signal_period == 1:
+            sig = line
+        elif i < start:
+            total += line
+            continue
+        elif i == start:
+            sig = (total + line) / signal_period
+        else:
+            sig = fma_nb(line - sig, k_signal, sig)
+        macd[i] = line
+        signal[i] = sig
+        hist[i] = line - sig
+
+
+@njit(cache=True)
+def smi_into_nb(high, low, close, smi, smi_signal, period, fast, slow, signal_p):
+    """Write TA-Lib SMI (Blau's stochastic momentum index) and its signal EMA.
+
+    The momentum close - (highest + lowest) / 2 and the range highest - lowest of each
+    ``period``-bar window are smoothed by EMA(slow) then EMA(fast), each seeded with the mean
+    of its first inputs; SMI = 100 num / (den / 2), 0 where the smoothed range is not positive.
+    """
+    n = high.shape[0]
+    start = (period - 1) + (slow - 1) + (fast - 1) + (signal_p - 1)
+    if start >= n:
+        return
+    k_slow = 2.0 / (slow + 1)
+    k_fast = 2.0 / (fast + 1)
+    k_sig = 2.0 / (signal_p + 1)
+    hi_idx, hi = -1, 0.0
+    lo_idx, lo = -1, 0.0
+    s_num = s_den = f_num = f_den = sig = 0.0
+    sum_num = sum_den = 0.0
+    bar = 0
+    for i in range(period - 1, n):
+        if hi_idx <= i - period:
+            hi_idx, hi = window_max_nb(high, i - period + 1, i)
+        elif high[i] >= hi:
+            hi_idx, hi = i, high[i]
+        if lo_idx <= i - period:
+            lo_idx, lo = window_min_nb(low, i - period + 1, i)
+        elif low[i] <= lo:
+            lo_idx, lo = i, low[i]
+        den = hi - lo
+        num = close[i] - ((hi + lo) * 0.5)
+        # stage 1: EMA(slow) of the raw lines
+        if bar < slow:
+            sum_num += num
+            sum_den += den
+            if bar == slow - 1:
+                s_num = sum_num / slow
+                s_den = sum_den / slow
+                sum_num = sum_den = 0.0
+        else:
+            s_num = fma_nb(num - s_num, k_slow, s_num)
+            s_den = fma_nb(den - s_den, k_slow, s_den)
+        # stage 2: EMA(fast) of stage 1
+        b2 = bar - (slow - 1)
+        if b2 < 0:
+            pass
+        elif b2 < fast:
+            sum_num += s_num
+            sum_den += s_den
+            if b2 == fast - 1:
+                f_num = sum_num / fast
+                f_den = sum_den / fast
+                sum_num = 0.0
+        else:
+            f_num = fma_nb(s_num - f_num, k_fast, f_num)
+            f_den = fma_nb(s_den - f_den, k_fast, f_den)
+        # stage 3: the SMI line and its signal EMA
+        b3 = b2 - (fast - 1)
+        bar += 1
+        if b3 < 0:
+            continue
+        half = 0.5 * f_den
+        value = (100.0 * f_num) / half if half > 0.0 else 0.0
+        if b3 < signal_p:
+            sum_num += value
+            if b3 == signal_p - 1:
+                sig = sum_num / signal_p
+            else:
+                continue
+        else:
+            sig = fma_nb(value - sig, k_sig, sig)
+        smi[i] = value
+        smi_signal[i] = sig
+
+
+@njit(cache=True)
+def stochrsi_into_nb(x, fastk, fastd, period, fastk_p, fastd_p, fastd_t):
+    """Write TA-Lib STOCHRSI: STOCHF run over the RSI line as its high, low and close.
+
+    So %K is the raw (unsmoothed) stochastic of RSI, 0 where RSI's window has no range, and
+    %D its MA; there is no slow %K, whatever the name suggests.
+    """
+    n = x.shape[0]
+    lb_k = period + fastk_p - 1
+    start = lb_k + ma_ext_lookback_nb(fastd_p, fastd_t)
+    if start >= n:
+        return
+    rsi = nan_like_nb(x)
+    rsi_into_nb(x, rsi, period)
+    raw = nan_like_nb(x)
+    r = rsi[period:]
+    fast_k_into_nb(r, r, r, raw[period:], fastk_p)
+    d = nan_like_nb(x)
+    ma_ext_into_nb(raw[lb_k:], d[lb_k:], fastd_p, fastd_t)
+    fastk[start:] = raw[start:]
+    fastd[start:] = d[start:]
+
+
+@njit(cache=True)
+def trix_into_nb(x, out, period):
+    """Write TA-Lib TRIX: the one-bar rate of change, in percent, of EMA(EMA(EMA(x)))."""
+    n = x.shape[0]
+    lb = period - 1
+    if n <= 3 * lb + 1:
+        return
+    e1 = nan_like_nb(x)
+    e2 = nan_like_nb(x)
+    e3 = nan_like_nb(x)
+    ema_into_nb(x, e1, period, 0)
+    ema_into_nb(e1[lb:], e2[lb:], period, 0)
+    ema_into_nb(e2[2 * lb :], e3[2 * lb :], period, 0)
+    for i in range(3 * lb + 1, n):
+        prev = e3[i - 1]
+        out[i] = ((e3[i] / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
+
+
+@njit(cache=True)
+def tsi_into_nb(x, out, first_p, second_p):
+    """Write TA-Lib TSI: 100 EMA(EMA(change)) / EMA(EMA(|change|)), 0 where the smoothed
+    magnitude is not positive; each EMA is seeded with the mean of its first inputs."""
+    n = x.shape[0]
+    start = 1 + (first_p - 1) + (second_p - 1)
+    if start >= n:
+        return
+    k1 = 2.0 / (first_p + 1)
+    k2 = 2.0 / (second_p + 1)
+    e1_num = e1_den = e2_num = e2_den = 0.0
+    sum_num = sum_den = 0.0
+    for i in range(1, n):
+        bar = i - 1
+        mom = x[i] - x[i - 1]
+        size = abs(mom)
+        if bar < first_p:
+            sum_num += mom
+            sum_den += size
+            if bar == first_p - 1:
+                e1_num = sum_num / first_p
+                e1_den = sum_den / first_p
+                sum_num = sum_den = 0.0
+        else:
+            e1_num = fma_nb(mom - e1_num, k1, e1_num)
+            e1_den = fma_nb(size - e1_den, k1, e1_den)
+        b2 = bar - (first_p - 1)
+        if b2 < 0:
+            continue
+        if b2 < second_p:
+            sum_num += e1_num
+            sum_den += e1_den
+            if b2 < second_p - 1:
+                continue
+            e2_num = sum_num / second_p
+            e2_den = sum_den / second_p
+        else:
+            e2_num = fma_nb(e1_num - e2_num, k2, e2_num)
+            e2_den = fma_nb(e1_den - e2_den, k2, e2_den)
+        out[i] = (100.0 * e2_num) / e2_den if e2_den > 0.0 else 0.0
+
+
+@njit(cache=True)
+def ultosc_into_nb(high, low, close, out, p1, p2, p3):
+    """Write TA-Lib ULTOSC: 100 (4 A1/B1 + 2 A2/B2 + A3/B3) / 7 over the three periods sorted
+    shortest first, A the sums of close - true low and B of true range.
+
+    As TA-Lib 0.8: once a window holds only bars of zero true range (so zero A terms too),
+    its two sums are reset to exactly 0, dropping their rounding residue; a ratio whose B sum
+    is not positive is left out (its weight still counts in the 7). Caught on the flat
+    stretches of ``synthetic_rough`` and confirmed on prices scaled by 1e-15.
+    """
+    a = min(p1, p2, p3)
+    c = max(p1, p2, p3)
+    b = p1 + p2 + p3 - a - c
+    n = high.shape[0]
+    if n <= c:
+        return
+    cmtl = np.empty(n)
+    tr = np.empty(n)
+    for i in range(1, n):
+        cmtl[i] = close[i] - min(low[i], close[i - 1])
+        tr[i] = true_range_nb(high[i], low[i], close[i - 1])
+    a1 = b1 = a2 = b2 = a3 = b3 = 0.0
+    still = 0  # bars of zero true range in a row
+    for i in range(1, c):
+        if i >= c - a + 1:
+            a1 += cmtl[i]
+            b1 += tr[i]
+        if i >= c - b + 1:
+            a2 += cmtl[i]
+            b2 += tr[i]
+        a3 += cmtl[i]
+        b3 += tr[i]
+        still = still + 1 if tr[i] == 0.0 else 0
+    for i in range(c, n):
+        a1 += cmtl[i]
+        a2 += cmtl[i]
+        a3 += cmtl[i]
+        b1 += tr[i]
+        b2 += tr[i]
+        b3 += tr[i]
+        still = still + 1 if tr[i] == 0.0 else 0
+        if still >= a:
+            a1 = b1 = 0.0
+            if still >= b:
+                a2 = b2 = 0.0
+                if still >= c:
+                    still = c
+                    a3 = b3 = 0.0
+        value = 0.0
+        if b1 > 0.0:
+            value += 4.0 * (a1 / b1)
+        if b2 > 0.0:
+            value += 2.0 * (a2 / b2)
+        if b3 > 0.0:
+            value += a3 / b3
+        a1 -= cmtl[i - a + 1]
+        b1 -= tr[i - a + 1]
+        a2 -= cmtl[i - b + 1]
+        b2 -= tr[i - b + 1]
+        a3 -= cmtl[i - c + 1]
+        b3 -= tr[i - c + 1]
+        out[i] = 100.0 * (value / 7.0)
+
+
+@njit(cache=True)
+def vhf_into_nb(x, out, period):
+    """Write TA-Lib VHF: (highest - lowest of the last ``period`` closes) / the sum of the last
+    ``period`` |changes|, summed afresh for each bar; 0 for an exactly flat window."""
+    n = x.shape[0]
+    for t in range(period, n):
+        hi = x[t]
+        lo = hi
+        path = 0.0
+        for i in range(t - period + 1, t + 1):
+            v = x[i]
+            path += abs(v - x[i - 1])
+            if v > hi:
+                hi = v
+            if v < lo:
+                lo = v
+        out[t] = (hi - lo) / path if path > 0.0 else 0.0
+
+
+@njit(cache=True)
+def vortex_into_nb(high, low, close, plus_vi, minus_vi, period):
+    """Write TA-Lib VORTEX: sums over ``period`` bars of |high - previous low| and
+    |low - previous high|, each over the sum of true ranges; 0 where that sum is not positive.
+
+    The TR sum (only it) is reset to exactly 0 after ``period`` zero true ranges in a row.
+    """
+    n = high.shape[0]
+    if n <= period:
+        return
+    s_tr = s_p = s_m = 0.0
+    still = 0
+    for i in range(1, period):
+        tr = true_range_nb(high[i], low[i], close[i - 1])
+        s_tr += tr
+        s_p += abs(high[i] - low[i - 1])
+        s_m += abs(low[i] - high[i - 1])
+        still = still + 1 if tr == 0.0 else 0
+    for i in range(period, n):
+        tr = true_range_nb(high[i], low[i], close[i - 1])
+        s_tr += tr
+        s_p += abs(high[i] - low[i - 1])
+        s_m += abs(low[i] - high[i - 1])
+        still = still + 1 if tr == 0.0 else 0
+        if still >= period:
+            still = period
+            s_tr = 0.0
+        cur_tr, cur_p, cur_m = s_tr, s_p, s_m
+        t = i - period + 1
+        s_tr -= true_range_nb(high[t], low[t], close[t - 1])
+        s_p -= abs(high[t] - low[t - 1])
+        s_m -= abs(low[t] - high[t - 1])
+        if cur_tr > 0.0:
+            plus_vi[i] = cur_p / cur_tr
+            minus_vi[i] = cur_m / cur_tr
+        else:
+            plus_vi[i] = 0.0
+            minus_vi[i] = 0.0
+
+
+@njit(cache=True)
+def wad_into_nb(high, low, close, out):
+    """Write TA-Lib WAD (Williams' accumulation/distribution, no volume): the running sum of
+    close - min(low, previous close) on up closes and close - max(high, previous close) on
+    down closes; the first bar adds 0."""
+    n = high.shape[0]
+    if n == 0:
+        return
+    total = 0.0
+    prev = close[0]
+    for i in range(n):
+        c = close[i]
+        if c > prev:
+            total += c - min(low[i], prev)
+        elif c < prev:
+            total += c - max(high[i], prev)
+        out[i] = total
+        prev = c
+
+
+@njit(cache=True)
+def ac_seg_nb(high, low, offsets, fastperiod, slowperiod, signalperiod):
+    """numba equivalent of ``talib.AC`` applied to each segment."""
+    out = nan_like_nb(high)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        ac_into_nb(high[a:b], low[a:b], out[a:b], fastperiod, slowperiod, signalperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def adxr_seg_nb(high, low, close, offsets, timeperiod):
+    """numba equivalent of ``talib.ADXR`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        adxr_into_nb(high[a:b], low[a:b], close[a:b], out[a:b], timeperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def ao_seg_nb(high, low, offsets, fastperiod, slowperiod):
+    """numba equivalent of ``talib.AO`` applied to each segment."""
+    out = nan_like_nb(high)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        ao_into_nb(high[a:b], low[a:b], out[a:b], fastperiod, slowperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def apo_seg_nb(close, offsets, fastperiod, slowperiod, matype):
+    """numba equivalent of ``talib.APO`` applied to each segment."""
+    out = nan_like_nb(close)
+    t = own_default_nb(matype, 1)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        apo_into_nb(close[a:b], out[a:b], fastperiod, slowperiod, t, False)
+    return (out,)
+
+
+@njit(cache=True)
+def aroon_seg_nb(high, low, offsets, timeperiod):
+    """numba equivalent of ``talib.AROON`` applied to each segment."""
+    down = nan_like_nb(high)
+    up = nan_like_nb(high)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        aroon_into_nb(high[a:b], low[a:b], down[a:b], up[a:b], timeperiod, False)
+    return down, up
+
+
+@njit(cache=True)
+def aroonosc_seg_nb(high, low, offsets, timeperiod):
+    """numba equivalent of ``talib.AROONOSC`` applied to each segment."""
+    out = nan_like_nb(high)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        aroon_into_nb(high[a:b], low[a:b], out[a:b], out[a:b], timeperiod, True)
+    return (out,)
+
+
+@njit(cache=True)
+def bop_seg_nb(open_, high, low, close, offsets):
+    """numba equivalent of ``talib.BOP``: (close - open) / (high - low), 0 where the range is
+    not positive (tested exactly, as TA-Lib 0.8: prices scaled by 1e-15 keep their values)."""
+    out = np.empty(close.shape[0])
+    for i in range(close.shape[0]):
+        rng = high[i] - low[i]
+        out[i] = (close[i] - open_[i]) / rng if rng > 0.0 else 0.0
+    return (out,)
+
+
+@njit(cache=True)
+def cmo_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.CMO`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        cmo_into_nb(close[a:b], out[a:b], timeperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def cmou_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.CMOU`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        cmou_into_nb(close[a:b], out[a:b], timeperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def coppock_seg_nb(close, offsets, wmaperiod, roc1period, roc2period):
+    """numba equivalent of ``talib.COPPOCK`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        coppock_into_nb(close[a:b], out[a:b], wmaperiod, roc1period, roc2period)
+    return (out,)
+
+
+@njit(cache=True)
+def dpo_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.DPO`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        dpo_into_nb(close[a:b], out[a:b], timeperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def dx_seg_nb(high, low, close, offsets, timeperiod):
+    """numba equivalent of ``talib.DX`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        dx_into_nb(high[a:b], low[a:b], close[a:b], out[a:b], timeperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def er_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.ER`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        er_into_nb(close[a:b], out[a:b], timeperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def eri_seg_nb(high, low, close, offsets, timeperiod):
+    """numba equivalent of ``talib.ERI`` applied to each segment."""
+    bull = nan_like_nb(close)
+    bear = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        eri_into_nb(high[a:b], low[a:b], close[a:b], bull[a:b], bear[a:b], timeperiod)
+    return bull, bear
+
+
+@njit(cache=True)
+def fractal_seg_nb(high, low, offsets, leftbars, rightbars):
+    """numba equivalent of ``talib.FRACTAL`` applied to each segment (int32, 0 in warm-up)."""
+    swing_high = np.zeros(high.shape[0], dtype=np.int32)
+    swing_low = np.zeros(high.shape[0], dtype=np.int32)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        fractal_into_nb(high[a:b], low[a:b], swing_high[a:b], swing_low[a:b], leftbars, rightbars)
+    return swing_high, swing_low
+
+
+@njit(cache=True)
+def imi_seg_nb(open_, close, offsets, timeperiod):
+    """numba equivalent of ``talib.IMI`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        imi_into_nb(open_[a:b], close[a:b], out[a:b], timeperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def kdj_seg_nb(
+    high, low, close, offsets, fastk_period, slowk_period, slowk_matype, slowd_period, slowd_matype
+):
+    """numba equivalent of ``talib.KDJ`` applied to each segment."""
+    k = nan_like_nb(close)
+    d = nan_like_nb(close)
+    j = nan_like_nb(close)
+    kt = own_default_nb(slowk_matype, MA_WILDER)
+    dt = own_default_nb(slowd_matype, MA_WILDER)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        kdj_into_nb(
+            high[a:b],
+            low[a:b],
+            close[a:b],
+            k[a:b],
+            d[a:b],
+            j[a:b],
+            fastk_period,
+            slowk_period,
+            kt,
+            slowd_period,
+            dt,
+        )
+    return k, d, j
+
+
+@njit(cache=True)
+def macdext_seg_nb(
+    close, offsets, fastperiod, fastmatype, slowperiod, slowmatype, signalperiod, signalmatype
+):
+    """numba equivalent of ``talib.MACDEXT`` applied to each segment."""
+    macd = nan_like_nb(close)
+    signal = nan_like_nb(close)
+    hist = nan_like_nb(close)
+    ft = own_default_nb(fastmatype, 0)
+    st = own_default_nb(slowmatype, 0)
+    gt = own_default_nb(signalmatype, 0)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        macdext_into_nb(
+            close[a:b],
+            macd[a:b],
+            signal[a:b],
+            hist[a:b],
+            fastperiod,
+            ft,
+            slowperiod,
+            st,
+            signalperiod,
+            gt,
+        )
+    return macd, signal, hist
+
+
+@njit(cache=True)
+def macdfix_seg_nb(close, offsets, signalperiod):
+    """numba equivalent of ``talib.MACDFIX`` applied to each segment."""
+    macd = nan_like_nb(close)
+    signal = nan_like_nb(close)
+    hist = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        macdfix_into_nb(close[a:b], macd[a:b], signal[a:b], hist[a:b], signalperiod)
+    return macd, signal, hist
+
+
+@njit(cache=True)
+def minus_dm_seg_nb(high, low, offsets, timeperiod):
+    """numba equivalent of ``talib.MINUS_DM`` applied to each segment."""
+    out = nan_like_nb(high)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        dm_into_nb(high[a:b], low[a:b], out[a:b], timeperiod, False)
+    return (out,)
+
+
+@njit(cache=True)
+def plus_dm_seg_nb(high, low, offsets, timeperiod):
+    """numba equivalent of ``talib.PLUS_DM`` applied to each segment."""
+    out = nan_like_nb(high)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        dm_into_nb(high[a:b], low[a:b], out[a:b], timeperiod, True)
+    return (out,)
+
+
+@njit(cache=True)
+def ppo_seg_nb(close, offsets, fastperiod, slowperiod, matype):
+    """numba equivalent of ``talib.PPO`` applied to each segment."""
+    out = nan_like_nb(close)
+    t = own_default_nb(matype, 1)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        apo_into_nb(close[a:b], out[a:b], fastperiod, slowperiod, t, True)
+    return (out,)
+
+
+@njit(cache=True)
+def qstick_seg_nb(open_, close, offsets, timeperiod):
+    """numba equivalent of ``talib.QSTICK``: SMA(close - open) over each segment."""
+    body = close - open_
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        ma_into_nb(body[a:b], out[a:b], timeperiod, 0)
+    return (out,)
+
+
+@njit(cache=True)
+def rocp_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.ROCP``, (price - old) / old, 0 where the old price is 0."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        for i in range(a + timeperiod, b):
+            old = close[i - timeperiod]
+            out[i] = (close[i] - old) / old if old != 0.0 else 0.0
+    return (out,)
+
+
+@njit(cache=True)
+def rocr_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.ROCR``, price / old, 0 where the old price is 0."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        for i in range(a + timeperiod, b):
+            old = close[i - timeperiod]
+            out[i] = close[i] / old if old != 0.0 else 0.0
+    return (out,)
+
+
+@njit(cache=True)
+def rocr100_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.ROCR100``, 100 price / old, 0 where the old price is 0."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        for i in range(a + timeperiod, b):
+            old = close[i - timeperiod]
+            out[i] = (close[i] / old) * 100.0 if old != 0.0 else 0.0
+    return (out,)
+
+
+@njit(cache=True)
+def smi_seg_nb(high, low, close, offsets, timeperiod, fastperiod, slowperiod, signalperiod):
+    """numba equivalent of ``talib.SMI`` applied to each segment."""
+    smi = nan_like_nb(close)
+    smi_signal = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        smi_into_nb(
+            high[a:b],
+            low[a:b],
+            close[a:b],
+            smi[a:b],
+            smi_signal[a:b],
+            timeperiod,
+            fastperiod,
+            slowperiod,
+            signalperiod,
+        )
+    return smi, smi_signal
+
+
+@njit(cache=True)
+def stochrsi_seg_nb(close, offsets, timeperiod, fastk_period, fastd_period, fastd_matype):
+    """numba equivalent of ``talib.STOCHRSI`` applied to each segment."""
+    fastk = nan_like_nb(close)
+    fastd = nan_like_nb(close)
+    t = own_default_nb(fastd_matype, 0)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        stochrsi_into_nb(
+            close[a:b], fastk[a:b], fastd[a:b], timeperiod, fastk_period, fastd_period, t
+        )
+    return fastk, fastd
+
+
+@njit(cache=True)
+def trix_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.TRIX`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        trix_into_nb(close[a:b], out[a:b], timeperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def tsi_seg_nb(close, offsets, firstperiod, secondperiod):
+    """numba equivalent of ``talib.TSI`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        tsi_into_nb(close[a:b], out[a:b], firstperiod, secondperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def ultosc_seg_nb(high, low, close, offsets, timeperiod1, timeperiod2, timeperiod3):
+    """numba equivalent of ``talib.ULTOSC`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        ultosc_into_nb(
+            high[a:b], low[a:b], close[a:b], out[a:b], timeperiod1, timeperiod2, timeperiod3
+        )
+    return (out,)
+
+
+@njit(cache=True)
+def vhf_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.VHF`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        vhf_into_nb(close[a:b], out[a:b], timeperiod)
+    return (out,)
+
+
+@njit(cache=True)
+def vortex_seg_nb(high, low, close, offsets, timeperiod):
+    """numba equivalent of ``talib.VORTEX`` applied to each segment."""
+    plus_vi = nan_like_nb(close)
+    minus_vi = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        vortex_into_nb(high[a:b], low[a:b], close[a:b], plus_vi[a:b], minus_vi[a:b], timeperiod)
+    return plus_vi, minus_vi
+
+
+@njit(cache=True)
+def wad_seg_nb(high, low, close, offsets):
+    """numba equivalent of ``talib.WAD`` applied to each segment (each restarts at 0)."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        wad_into_nb(high[a:b], low[a:b], close[a:b], out[a:b])
     return (out,)
