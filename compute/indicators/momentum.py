@@ -528,6 +528,20 @@ register(
 
 register(
     Indicator(
+        name="fosc",
+        group=GROUP,
+        inputs=("close",),
+        params=(period(default=5),),
+        outputs=("real",),
+        kernel=k.fosc_seg_nb,
+        lookback=lambda timeperiod: timeperiod,
+        examples=({"timeperiod": 2}, {"timeperiod": 14}, {"timeperiod": 40}),
+        doc="Forecast oscillator: 100 (close - TSF one bar earlier) / close",
+    )
+)
+
+register(
+    Indicator(
         name="fractal",
         group=GROUP,
         inputs=HL,

@@ -24,6 +24,7 @@ from compute.kernels.common import (
     window_min_nb,
 )
 from compute.kernels.ma import ma_into_nb, ma_lookback_nb
+from compute.kernels.statistic import LINREG_TSF, linreg_into_nb
 
 
 @njit(cache=True)
@@ -860,6 +861,20 @@ def eri_into_nb(high, low, close, bull, bear, period):
 
 
 @njit(cache=True)
+def fosc_into_nb(x, out, period):
+    """Write TA-Lib FOSC (forecast oscillator): 100 (x[t] - TSF[t - 1]) / x[t], the close
+    against the regression forecast made one bar earlier; 0 where the close is 0."""
+    n = x.shape[0]
+    if n <= period:
+        return
+    tsf = nan_like_nb(x)
+    linreg_into_nb(x[: n - 1], tsf[: n - 1], period, LINREG_TSF)
+    for t in range(period, n):
+        v = x[t]
+        out[t] = 100.0 * (v - tsf[t - 1]) / v if v != 0.0 else 0.0
+
+
+@njit(cache=True)
 def fractal_into_nb(high, low, swing_high, swing_low, left, right):
     """Write TA-Lib FRACTAL's integer flags: 100 at bar t when bar t - right has a high
     (low) strictly above (below) every other bar of the ``left + right + 1`` window."""
@@ -1443,6 +1458,16 @@ def eri_seg_nb(high, low, close, offsets, timeperiod):
         a, b = offsets[s], offsets[s + 1]
         eri_into_nb(high[a:b], low[a:b], close[a:b], bull[a:b], bear[a:b], timeperiod)
     return bull, bear
+
+
+@njit(cache=True)
+def fosc_seg_nb(close, offsets, timeperiod):
+    """numba equivalent of ``talib.FOSC`` applied to each segment."""
+    out = nan_like_nb(close)
+    for s in range(offsets.shape[0] - 1):
+        a, b = offsets[s], offsets[s + 1]
+        fosc_into_nb(close[a:b], out[a:b], timeperiod)
+    return (out,)
 
 
 @njit(cache=True)
