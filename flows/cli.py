@@ -675,6 +675,145 @@ def config_(
     typer.echo(settings.to_yaml(), nl=False)
 
 
+# --------------------------------------------------------------------------- operations
+
+
+@app.command()
+def server(
+    host: Annotated[
+        str, typer.Option("--host", help="Interface to bind; keep 127.0.0.1 unless proxied.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to bind.")] = 4200,
+) -> None:
+    """Run a Prefect server in the foreground (what `serve` and `trigger` talk to).
+
+    It wraps `prefect server start` with barpipe's PREFECT_HOME and quiet, offline settings;
+    point barpipe at it with PREFECT_API_URL=http://127.0.0.1:4200/api. Ctrl-C or SIGTERM
+    stops it.
+    """
+    from flows.serve import start_server
+
+    start_server(host, port, echo=out.print)
+
+
+@app.command()
+def serve(config: ConfigOpt = None, sets: SetOpt = None) -> None:
+    """Register the nightly deployment on its cron schedule and run it when due.
+
+    Needs a Prefect server (prefect.api_url, PREFECT_API_URL, or `barpipe server` on
+    127.0.0.1:4200). The deployment is `nightly/<schedule.deployment_name>` with
+    schedule.cron in schedule.timezone; its runs use these settings. Stop with Ctrl-C or
+    SIGTERM (exit 0); the schedule is paused until it is served again.
+    """
+    settings, _ = _build_settings(config, sets or ())
+    from flows.serve import serve_nightly
+
+    serve_nightly(settings, echo=out.print)
+
+
+@app.command()
+def trigger(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Run with this YAML's settings instead of the ones the deployment was served "
+            "with (its schedule and prefect keys also pick the deployment and server).",
+            dir_okay=False,
+        ),
+    ] = None,
+    run_date: Annotated[
+        str | None,
+        typer.Option("--run-date", help="The run's date, YYYY-MM-DD (default: today, UTC)."),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait/--no-wait", help="Wait for the run to finish (exit 1 if it fails)."),
+    ] = True,
+    start_timeout: Annotated[
+        float,
+        typer.Option(
+            "--start-timeout",
+            min=1,
+            help="Seconds to wait for `barpipe serve` to pick the run up before cancelling it.",
+        ),
+    ] = 120.0,
+) -> None:
+    """Run the served nightly deployment now, through the Prefect server.
+
+    `barpipe serve` must be running against the same server; otherwise this says what to
+    start. Without --config the run uses the settings the deployment was served with.
+    """
+    settings, _ = _build_settings(config)
+    day = _date(run_date, "--run-date")
+    from flows.serve import trigger_nightly
+
+    flow_run = trigger_nightly(
+        settings,
+        run_date=day,
+        use_settings=config is not None,
+        wait=wait,
+        start_timeout=start_timeout,
+        echo=out.print,
+    )
+    if wait:
+        _print_triggered_run(flow_run.parameters.get("config") or {})
+
+
+def _print_triggered_run(config: Mapping[str, Any]) -> None:
+    """The newest run of the triggered run's key, when its SQLite file is on this machine."""
+    settings = Settings.model_validate(config)
+    path = Path(settings.output.resolved_db_path())
+    if not path.exists():
+        return
+    from storage import db
+
+    key = settings.run.resolved_key()
+    conn = db.connect(str(path))
+    try:
+        rows = [_row_dict(r) for r in db.list_runs(conn, 50)]
+    finally:
+        conn.close()
+    row = next((r for r in rows if r.get("run_key") == key), None)
+    if row is not None:
+        out.print(
+            f"run {row['run_id']} (key {key}) {row['status']}: {row.get('n_symbols') or 0:,} "
+            f"symbols, {row.get('n_trades') or 0:,} trades; outputs in {settings.output.path}"
+        )
+
+
+@app.command()
+def report(
+    config: ConfigOpt = None,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Output root of the run (path or URL)."),
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run", help="Run id (`barpipe runs` lists them); default: the latest."),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to", help="Where to write the HTML (default <output>/reports/<run id>.html)."
+        ),
+    ] = None,
+    db_path: Annotated[
+        str | None, typer.Option("--db", help="The SQLite file (needed when --output is a URL).")
+    ] = None,
+) -> None:
+    """Write a run's self-contained HTML report (works offline) and print its path."""
+    settings, _ = _build_settings(config, **{"output.path": output, "output.db_path": db_path})
+    from flows.report import write_report
+
+    path = write_report(
+        settings.output.path, run_id, destination=to, db_path=settings.output.resolved_db_path()
+    )
+    out.print(f"report: {escape(path)}")
+
+
 # --------------------------------------------------------------------------- entry point
 
 
