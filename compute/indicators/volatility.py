@@ -134,7 +134,9 @@ register(
         ),
         doc=(
             "Relative volatility index (Dorsey): 100 * up / (up + down), Wilder averages of "
-            "the rolling standard deviation on up and down closes; 50 when both are 0"
+            "the rolling standard deviation on up and down closes; 50 when both are 0. Like "
+            "every Wilder average its value depends on where the series starts (TA-Lib's "
+            "unstable period for RVI is 0 and is not adjustable here)"
         ),
     )
 )
