@@ -2,13 +2,19 @@
 
 Steps:
 1. ``estimate_bytes_per_bar`` prices one bar of one symbol through the whole batch task:
-   the loaded Arrow table and its float64 copies, every indicator output, and per strategy
-   the target, the backtest's equity and scratch, and the output tables built from them.
+   the loaded and validated Arrow table with its numpy views, per strategy the target,
+   the backtest's equity and scratch and the trades, the equity output table when it is
+   written, and every computed indicator output. The constants are calibrated against
+   measured batches (``python -m bench.memory --calibrate-only``; bench/RESULTS.md).
 2. ``plan_batches`` turns row counts per symbol into batches whose estimated bytes stay
-   under ``memory_fraction`` of a worker's limit, and splits the work into at least
-   ``min_batches_per_thread`` batches per worker thread so the cluster stays balanced.
-   A symbol that alone exceeds the cap cannot be processed safely and is returned in
-   ``refused`` with the reason, never sent to a worker.
+   under a cap: ``memory_fraction`` of a worker's limit, and never more than the room the
+   worker has left below Dask's pause threshold once its own process memory
+   (``worker_reserved``) is counted, shared by its threads. A batch costs ``batch_fixed``
+   (reader and writer buffers) plus its bars times the estimate. It splits the work into at
+   least ``min_batches_per_thread`` batches per worker thread so the cluster stays
+   balanced. A symbol that alone exceeds the cap cannot be processed safely and is
+   returned in ``refused`` with the reason, never sent to a worker; so is every symbol
+   when the limit leaves no room for any batch.
 Planning is deterministic: the same rows and limits give the same batches.
 """
 
@@ -20,13 +26,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# Per bar: timestamp (int64) + OHLCV (5 float64) as Arrow, then as numpy copies for kernels.
-_INPUT_BYTES = 6 * 8
-# Per strategy and bar: target, position/equity/cash scratch in the backtest, and the equity
-# output table (timestamp, equity, dictionary-encoded labels).
-_STRATEGY_BYTES = 8 * 8
-# Peak overhead over the plain sum: temporaries inside pyarrow/numpy and allocator slack.
-_SAFETY = 1.5
+# Bytes per bar, calibrated by bench/memory.py: the peak of numpy's allocations (tracemalloc)
+# plus the peak of Arrow's, over batches of 50k-800k bars (the two peaks do not coincide, so
+# their sum over-counts a little). Measured per bar: 89 for the inputs, 32 per strategy,
+# 89 more per strategy whose equity is written, 9 per computed indicator output, and up to
+# 15 MiB per batch whatever its size.
+_BASE_BYTES = 112  # the Arrow table as loaded and as validated, numpy views, segment labels
+_STRATEGY_BYTES = 32  # target, equity array, backtest scratch, trades and metrics tables
+_EQUITY_BYTES = 92  # the equity table (run id, symbol, strategy, time, value) and its staged copy
+_OUTPUT_BYTES = 10  # one float64 indicator output and its column in the indicators table
+# Allocator slack and fragmentation over the live bytes (resident memory of a worker).
+_SAFETY = 1.25
+
+# Per batch, whatever its size: Parquet read-ahead and decompression buffers, write buffers.
+BATCH_FIXED_BYTES = 32 * 2**20
+# A Dask worker process with barpipe imported and its kernels loaded, before any batch
+# (measured: ~210 MiB after the imports, ~280 MiB after the first batch; bench/RESULTS.md).
+WORKER_BASELINE_BYTES = 320 * 2**20
+# Dask pauses a worker whose process memory passes this fraction of its limit
+# (distributed.worker.memory.pause); batches must fit below it, not below the limit.
+PAUSE_FRACTION = 0.8
 
 
 @dataclass(frozen=True)
@@ -67,10 +86,34 @@ class Plan:
         }
 
 
-def estimate_bytes_per_bar(n_indicator_outputs: int, n_strategies: int) -> int:
-    """Estimated peak bytes one bar costs inside a batch task."""
-    raw = 2 * _INPUT_BYTES + 8 * n_indicator_outputs + _STRATEGY_BYTES * n_strategies
+def estimate_bytes_per_bar(
+    n_indicator_outputs: int, n_strategies: int, *, with_equity: bool = True
+) -> int:
+    """Estimated peak bytes one bar costs inside a batch task (resident memory).
+
+    ``n_indicator_outputs`` counts the indicator outputs the task computes (0 when the run
+    does not write indicators); ``with_equity`` is whether equity curves are written.
+    """
+    per_strategy = _STRATEGY_BYTES + (_EQUITY_BYTES if with_equity else 0)
+    raw = _BASE_BYTES + per_strategy * n_strategies + _OUTPUT_BYTES * n_indicator_outputs
     return int(math.ceil(raw * _SAFETY))
+
+
+def batch_cap(
+    worker_memory: int,
+    *,
+    memory_fraction: float = 0.25,
+    worker_reserved: int = WORKER_BASELINE_BYTES,
+    threads_per_worker: int = 1,
+) -> int:
+    """Largest estimated bytes of one batch on a worker with limit ``worker_memory``.
+
+    The smaller of ``memory_fraction`` of the limit and the room below Dask's pause
+    threshold left by the worker's own process (``worker_reserved``), shared by the batches
+    its ``threads_per_worker`` threads run at once. 0 when there is no room at all.
+    """
+    room = (PAUSE_FRACTION * worker_memory - worker_reserved) / max(threads_per_worker, 1)
+    return max(0, int(min(worker_memory * memory_fraction, room)))
 
 
 def plan_batches(
@@ -82,23 +125,49 @@ def plan_batches(
     memory_fraction: float = 0.25,
     min_batches_per_thread: int = 3,
     max_symbols_per_batch: int = 500,
+    worker_reserved: int = WORKER_BASELINE_BYTES,
+    threads_per_worker: int = 1,
+    batch_fixed: int = BATCH_FIXED_BYTES,
 ) -> Plan:
     """Pack ``rows`` (bars per symbol) into batches; see the module docstring."""
-    cap = int(worker_memory * memory_fraction)
+    cap = batch_cap(
+        worker_memory,
+        memory_fraction=memory_fraction,
+        worker_reserved=worker_reserved,
+        threads_per_worker=threads_per_worker,
+    )
+    mib = 2**20
+    limits = (
+        f"{memory_fraction:g} of {worker_memory / mib:.0f} MiB per worker, and at most "
+        f"{PAUSE_FRACTION:g} x {worker_memory / mib:.0f} - {worker_reserved / mib:.0f} MiB "
+        f"the worker process uses, over {threads_per_worker} thread(s)"
+    )
+    if cap <= batch_fixed:
+        least = (worker_reserved + batch_fixed + 32 * mib) / PAUSE_FRACTION
+        why = (
+            f"the worker memory limit of {worker_memory / mib:.0f} MiB leaves no room for a "
+            f"batch: a worker process uses about {worker_reserved / mib:.0f} MiB by itself "
+            f"and Dask pauses it at {PAUSE_FRACTION:.0%} of its limit; give workers at least "
+            f"{least / mib:.0f} MiB (--memory-limit)"
+        )
+        return Plan((), {s: why for s in sorted(rows)}, bytes_per_bar, cap, why)
+    room = cap - batch_fixed  # for the bars, once the batch's fixed buffers are counted
     refused = {
         s: (
-            f"{n} bars need ~{n * bytes_per_bar / 2**20:.0f} MiB, over the batch cap of "
-            f"{cap / 2**20:.0f} MiB ({memory_fraction:g} of {worker_memory / 2**20:.0f} MiB "
-            "per worker); raise the worker memory limit or batches.memory_fraction"
+            f"{n} bars need ~{(n * bytes_per_bar + batch_fixed) / mib:.0f} MiB, over the "
+            "batch cap of "
+            f"{cap / mib:.0f} MiB ({limits}); it would have to be processed in time chunks, "
+            "which barpipe does not do yet: raise the worker memory limit or "
+            "batches.memory_fraction"
         )
         for s, n in sorted(rows.items())
-        if n * bytes_per_bar > cap
+        if n * bytes_per_bar > room
     }
     todo = [(s, n) for s, n in sorted(rows.items()) if s not in refused]
     total = sum(n for _, n in todo) * bytes_per_bar
     wanted = max(1, n_threads * min_batches_per_thread)
     # Balance first (enough batches for every thread), memory second (never above the cap).
-    target = max(1, min(cap, math.ceil(total / wanted))) if todo else cap
+    target = max(1, min(room, math.ceil(total / wanted))) if todo else room
     batches: list[Batch] = []
     current: list[str] = []
     bars = 0
@@ -107,23 +176,24 @@ def plan_batches(
         if current and (
             (bars * bytes_per_bar + cost > target) or len(current) >= max_symbols_per_batch
         ):
-            batches.append(_batch(len(batches), current, bars, bytes_per_bar))
+            batches.append(_batch(len(batches), current, bars, bytes_per_bar, batch_fixed))
             current, bars = [], 0
         current.append(symbol)
         bars += n
     if current:
-        batches.append(_batch(len(batches), current, bars, bytes_per_bar))
+        batches.append(_batch(len(batches), current, bars, bytes_per_bar, batch_fixed))
     reason = (
-        f"{len(todo)} symbols, {total / 2**20:.1f} MiB estimated at {bytes_per_bar} B/bar; "
-        f"batch target {target / 2**20:.1f} MiB = min(cap {cap / 2**20:.1f} MiB, total / "
-        f"{wanted} for {n_threads} threads x {min_batches_per_thread}); "
+        f"{len(todo)} symbols, {total / mib:.1f} MiB estimated at {bytes_per_bar} B/bar "
+        f"plus {batch_fixed / mib:.0f} MiB per batch; bars per batch up to {target / mib:.1f} "
+        f"MiB = min(cap {cap / mib:.1f} MiB - {batch_fixed / mib:.0f}, total / "
+        f"{wanted} for {n_threads} threads x {min_batches_per_thread}); the cap is {limits}; "
         f"at most {max_symbols_per_batch} symbols per batch"
     )
     return Plan(tuple(batches), refused, bytes_per_bar, cap, reason)
 
 
-def _batch(index: int, symbols: Sequence[str], bars: int, bytes_per_bar: int) -> Batch:
-    return Batch(index, tuple(symbols), bars, bars * bytes_per_bar)
+def _batch(index: int, symbols: Sequence[str], bars: int, bytes_per_bar: int, fixed: int) -> Batch:
+    return Batch(index, tuple(symbols), bars, fixed + bars * bytes_per_bar)
 
 
 def infer_annualization(n_rows: np.ndarray, first_us: np.ndarray, last_us: np.ndarray) -> float:

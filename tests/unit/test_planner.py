@@ -1,14 +1,33 @@
-"""Batch packing: memory caps, balance across threads, refusals, determinism."""
+"""Batch packing: memory caps, balance across threads, refusals, determinism; and the
+bytes-per-bar estimate against the memory a real batch task allocates."""
 
+import threading
+import time
+import tracemalloc
+
+import numpy as np
+import pyarrow as pa
 import pytest
 
-from compute.planner import estimate_bytes_per_bar, plan_batches
+from compute import indicators, pipeline, synthetic
+from compute.planner import (
+    BATCH_FIXED_BYTES,
+    PAUSE_FRACTION,
+    WORKER_BASELINE_BYTES,
+    batch_cap,
+    estimate_bytes_per_bar,
+    plan_batches,
+)
 
 MIB = 2**20
 
 
 def _plan(rows, **kw):
-    args = dict(bytes_per_bar=100, worker_memory=400 * MIB, n_threads=2)
+    # Packing tests use a worker with no process memory of its own; the cap tests below
+    # cover worker_reserved.
+    args = dict(
+        bytes_per_bar=100, worker_memory=400 * MIB, n_threads=2, worker_reserved=0, batch_fixed=0
+    )
     args.update(kw)
     return plan_batches(rows, **args)
 
@@ -70,8 +89,6 @@ def test_estimate_grows_with_outputs_and_strategies(outs, strats):
 
 
 def test_annualization_is_252_for_daily_and_observed_for_hourly():
-    import numpy as np
-
     from compute.planner import infer_annualization
 
     year_us = 365.25 * 86_400e6
@@ -82,3 +99,179 @@ def test_annualization_is_252_for_daily_and_observed_for_hourly():
     assert daily == 252.0
     assert hourly == 8766.0
     assert infer_annualization(np.array([1]), np.array([0]), np.array([0])) == 252.0
+
+
+# --- the cap: a fraction of the limit, and the room the worker process leaves ---------------
+
+
+def test_cap_is_the_memory_fraction_when_the_worker_has_room():
+    cap = batch_cap(2000 * MIB, memory_fraction=0.25, worker_reserved=300 * MIB)
+    assert cap == 500 * MIB
+
+
+def test_cap_leaves_room_for_the_worker_process_below_the_pause_threshold():
+    cap = batch_cap(500 * MIB, memory_fraction=0.25, worker_reserved=320 * MIB)
+    assert cap == int(PAUSE_FRACTION * 500 * MIB - 320 * MIB)
+    assert 320 * MIB + cap <= PAUSE_FRACTION * 500 * MIB
+
+
+def test_cap_is_shared_by_the_threads_of_a_worker():
+    one = batch_cap(1000 * MIB, memory_fraction=1.0, worker_reserved=200 * MIB)
+    two = batch_cap(
+        1000 * MIB, memory_fraction=1.0, worker_reserved=200 * MIB, threads_per_worker=2
+    )
+    assert two == one // 2
+
+
+def test_a_batch_costs_its_fixed_buffers_plus_its_bars():
+    plan = _plan({"A": 1000, "B": 3000}, batch_fixed=5 * MIB, n_threads=1, min_batches_per_thread=1)
+    assert [b.est_bytes for b in plan.batches] == [5 * MIB + 4000 * 100]
+    plan = _plan({"A": 10}, batch_fixed=5 * MIB, worker_memory=20 * MIB)  # cap 5 MiB
+    assert plan.batches == ()
+    assert "no room for a batch" in plan.refused["A"]
+
+
+def test_plan_uses_the_default_worker_baseline():
+    plan = plan_batches(
+        {"A": 10}, bytes_per_bar=100, worker_memory=600 * MIB, n_threads=2, memory_fraction=1.0
+    )
+    assert plan.cap_bytes == int(PAUSE_FRACTION * 600 * MIB - WORKER_BASELINE_BYTES)
+
+
+def test_limit_too_small_for_any_batch_refuses_every_symbol_and_names_a_workable_limit():
+    plan = plan_batches({"A": 10, "B": 20}, bytes_per_bar=100, worker_memory=300 * MIB, n_threads=2)
+    assert plan.batches == ()
+    assert sorted(plan.refused) == ["A", "B"]
+    message = plan.refused["A"]
+    assert "300 MiB leaves no room for a batch" in message
+    assert "--memory-limit" in message
+
+
+def test_refusal_of_a_large_symbol_names_the_cap_and_time_chunking():
+    plan = _plan({"HUGE": 10_000_000}, worker_memory=100 * MIB)
+    assert "over the batch cap of 25 MiB" in plan.refused["HUGE"]
+    assert "time chunks" in plan.refused["HUGE"]
+
+
+def test_batches_never_exceed_the_cap_unless_one_symbol_fills_it():
+    rng = np.random.default_rng(4)
+    rows = {f"S{i:03d}": int(n) for i, n in enumerate(rng.integers(1, 400_000, 300))}
+    plan = _plan(rows, worker_memory=160 * MIB, n_threads=4)
+    assert all(b.est_bytes <= plan.cap_bytes for b in plan.batches)
+    assert len(plan.batches) >= 4 * 3
+
+
+def test_plan_reason_says_how_the_cap_was_chosen():
+    plan = _plan({"A": 1000})
+    assert "B/bar" in plan.reason
+    assert "per worker" in plan.reason
+    assert plan.to_dict()["cap_bytes"] == plan.cap_bytes
+
+
+# --- the estimate against a measured batch task ---------------------------------------------
+
+
+def test_equity_and_computed_outputs_add_to_the_estimate():
+    base = estimate_bytes_per_bar(0, 1, with_equity=False)
+    assert estimate_bytes_per_bar(0, 1, with_equity=True) > base
+    assert estimate_bytes_per_bar(3, 1, with_equity=False) > base
+
+
+@pytest.fixture(scope="module")
+def minute_bars(tmp_path_factory):
+    from storage.bars import write_bars
+
+    root = tmp_path_factory.mktemp("planner") / "bars"
+    n = 50_000
+
+    def chunks():
+        for i, name in enumerate(synthetic.symbol_names(5)):
+            b = synthetic.generate_symbol(n, 9, freq="1min", index=i)
+            yield pa.table(
+                {
+                    "symbol": pa.array([name] * n, pa.string()),
+                    "timestamp": pa.array(b["timestamp"], pa.timestamp("us", tz="UTC")),
+                    **{f: b[f] for f in ("open", "high", "low", "close", "volume")},
+                }
+            )
+
+    write_bars(chunks(), root)
+    return root
+
+
+def _job(root, out, batch, symbols, strategies, equity, inds):
+    from flows.tasks import BatchJob
+
+    return BatchJob(
+        run_id="calibration",
+        batch=batch,
+        symbols=tuple(symbols),
+        input_path=str(root),
+        input_options={},
+        output_path=str(out),
+        output_options={},
+        start=None,
+        end=None,
+        min_bars=40,
+        indicators=tuple(pipeline.IndicatorRequest(n) for n in inds),
+        strategies=tuple(pipeline.StrategyRequest(s) for s in strategies),
+        backtest={"direction": "long_short", "fees_bps": 1.0, "slippage_bps": 1.0},
+        annualization=525_600.0,
+        risk_free=0.0,
+        write_equity=equity,
+        write_indicators=bool(inds),
+    )
+
+
+def _measured_peak(job) -> tuple[int, int]:
+    """Rows in, and numpy's peak allocations plus Arrow's peak allocated bytes."""
+    from flows.tasks import process_batch
+
+    arrow_base = pa.total_allocated_bytes()
+    arrow_peak = [arrow_base]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            arrow_peak[0] = max(arrow_peak[0], pa.total_allocated_bytes())
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=sample)
+    tracemalloc.start()
+    thread.start()
+    try:
+        summary = process_batch(job)
+    finally:
+        stop.set()
+        thread.join()
+        _, numpy_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return summary["n_rows_in"], numpy_peak + arrow_peak[0] - arrow_base
+
+
+@pytest.mark.parametrize(
+    ("strategies", "equity", "inds"),
+    [
+        (["momentum"], True, []),
+        (["momentum", "zscore", "ma_crossover", "bollinger"], True, []),
+        (["momentum", "zscore", "ma_crossover", "bollinger"], False, []),
+        (["zscore"], False, ["macd", "bbands", "rsi"]),
+    ],
+    ids=["momentum-equity", "four-equity", "four-no-equity", "zscore-indicators"],
+)
+def test_estimate_covers_a_measured_batch_without_being_loose(
+    minute_bars, tmp_path, strategies, equity, inds
+):
+    from flows.tasks import process_batch
+
+    symbols = synthetic.symbol_names(5)
+    process_batch(_job(minute_bars, tmp_path, 0, symbols[:1], strategies, equity, inds))  # warm
+    n_bars, measured = _measured_peak(
+        _job(minute_bars, tmp_path, 1, symbols[1:], strategies, equity, inds)
+    )
+    n_outputs = sum(len(indicators.spec(n).outputs) for n in inds)
+    per_bar = estimate_bytes_per_bar(n_outputs, len(strategies), with_equity=equity)
+    estimate = BATCH_FIXED_BYTES + per_bar * n_bars
+    assert n_bars == 4 * 50_000
+    assert measured <= estimate, f"measured {measured / n_bars:.0f} B/bar > estimate"
+    assert estimate <= 2.5 * measured, f"estimate {estimate / measured:.1f}x the measurement"
