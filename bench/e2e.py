@@ -1,0 +1,204 @@
+"""End to end: ``barpipe run`` on 10M minute bars against the I/O floor and the bot's approach.
+
+Measured in one run (best of ``--repeat``, the contenders interleaved):
+
+- ``barpipe run`` on 200 symbols x 50,000 one-minute bars (the bot's indicators, the
+  momentum strategy, long/short, 1 bp fees and slippage, equity written), and the same
+  command on a tiny dataset (2 x 200 bars): their difference is the marginal cost of the
+  data, without the fixed start-up cost (``overhead.py`` measures that one);
+- the I/O floor: pyarrow alone reading the same input columns and writing the same output
+  tables (trades, metrics, equity, read back from the run's outputs beforehand) as zstd
+  Parquet; marginal ratio = (run - tiny run) / floor, target <= 1.5;
+- the bot's approach (``baseline_bot.py``) on the same universe, target: barpipe >= 30x
+  faster end to end. With ``--baseline-symbols N`` it runs on the first N symbols and is
+  scaled by bars to the full universe (said so in the output).
+
+Usage: ``python -m bench.e2e [--symbols 200 --bars 50000] [--repeat N] [--baseline-symbols N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import common
+
+
+def io_floor(input_path: Path, output: Path, repeat: int) -> dict[str, float]:
+    """Seconds pyarrow alone needs to read the input columns and write the run's outputs."""
+    code = f"""
+import json, time, tempfile
+import pyarrow.dataset as ds, pyarrow.parquet as pq
+from storage import outputs
+tables = {{n: outputs.read_output({str(output)!r}, n) for n in ("trades", "metrics", "equity")}}
+cols = ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
+best = {{"read": 1e9, "write": 1e9}}
+for _ in range({repeat}):
+    t = time.perf_counter()
+    table = ds.dataset({str(input_path)!r}, format="parquet", partitioning="hive").to_table(columns=cols)
+    best["read"] = min(best["read"], time.perf_counter() - t)
+    del table
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        for name, tab in tables.items():
+            pq.write_table(tab, f"{{d}}/{{name}}.parquet", compression="zstd")
+        best["write"] = min(best["write"], time.perf_counter() - t)
+best["rows_written"] = sum(t.num_rows for t in tables.values())
+print(json.dumps(best))
+"""
+    out = subprocess.run(
+        [common.PYTHON, "-c", code], capture_output=True, text=True, check=True, cwd=common.ROOT
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def baseline(input_path: Path, symbols: int | None, loop: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(dir=common.CACHE) as out:
+        cmd = [
+            common.PYTHON,
+            "-m",
+            "bench.baseline_bot",
+            "--input",
+            str(input_path),
+            "--output",
+            out,
+            "--loop",
+            loop,
+        ]
+        if symbols:
+            cmd += ["--symbols", str(symbols)]
+        m = common.run_measured(cmd)
+    result = json.loads(m.stdout.strip().splitlines()[-1])
+    result["wall_seconds"] = m.seconds
+    result["peak_rss"] = m.memory.peak_total
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    quick = common.quick()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--symbols", type=int, default=40 if quick else 200)
+    p.add_argument("--bars", type=int, default=25_000 if quick else 50_000)
+    p.add_argument("--repeat", type=int, default=1 if quick else 2)
+    p.add_argument(
+        "--baseline-symbols",
+        type=int,
+        default=None,
+        help="run the baseline on the first N symbols and scale by bars (default: all)",
+    )
+    p.add_argument("--workers", type=int, default=None, help="barpipe --workers (default: cores)")
+    p.add_argument("--json")
+    args = p.parse_args(argv)
+    env_note = common.machine_line()
+    print(f"machine: {env_note}", flush=True)
+
+    big = common.dataset(args.symbols, args.bars)
+    tiny = common.dataset(2, 200)
+    config = common.write_config(common.CACHE / "e2e.yaml")
+    out_big = common.CACHE / "out-e2e"
+    out_tiny = common.CACHE / "out-e2e-tiny"
+    extra = ["--workers", str(args.workers)] if args.workers else []
+
+    print("warm-up tiny run (numba cache, Prefect database)...", flush=True)
+    common.barpipe_run(config, tiny, out_tiny, *extra)
+    runs: list[float] = []
+    tinies: list[float] = []
+    peak = 0
+    for i in range(args.repeat):
+        m = common.barpipe_run(config, big, out_big, *extra)
+        runs.append(m.seconds)
+        peak = max(peak, m.memory.peak_total)
+        t = common.barpipe_run(config, tiny, out_tiny, *extra)
+        tinies.append(t.seconds)
+        print(f"  round {i + 1}: run {m.seconds:.1f} s, tiny run {t.seconds:.1f} s", flush=True)
+    stages = common.stage_rows(out_big)
+    print("I/O floor (pyarrow read + write of the same data)...", flush=True)
+    floor = io_floor(big, out_big, max(2, args.repeat))
+    run_s, tiny_s = min(runs), min(tinies)
+    floor_s = floor["read"] + floor["write"]
+    marginal = run_s - tiny_s
+
+    print("bot baseline (thread pool, pandas, per-bar Python loop)...", flush=True)
+    clock = time.perf_counter()
+    base = baseline(big, args.baseline_symbols, "itertuples")
+    scale = (args.symbols * args.bars) / base["n_bars"]
+    base_full = base["wall_seconds"] * scale
+    print(f"  baseline {base['wall_seconds']:.1f} s on {base['n_symbols']} symbols", flush=True)
+    lists_symbols = args.baseline_symbols or max(1, args.symbols // 4)
+    lists = baseline(big, lists_symbols, "lists")
+    lists_full = lists["wall_seconds"] * (args.symbols * args.bars) / lists["n_bars"]
+    base_clock = time.perf_counter() - clock
+
+    n = args.symbols * args.bars
+    lines = [
+        common.table(
+            ["what", "seconds", "notes"],
+            [
+                [
+                    "barpipe run (best)",
+                    f"{run_s:.1f}",
+                    f"{n:,} bars; rounds: {', '.join(f'{x:.1f}' for x in runs)}",
+                ],
+                ["tiny run (best)", f"{tiny_s:.1f}", "2 x 200 bars, same config"],
+                ["marginal (run - tiny)", f"{marginal:.1f}", ""],
+                [
+                    "I/O floor",
+                    f"{floor_s:.1f}",
+                    f"read {floor['read']:.1f} + write {floor['write']:.1f} "
+                    f"({int(floor['rows_written']):,} output rows)",
+                ],
+                [
+                    "bot baseline, itertuples loop",
+                    f"{base_full:.1f}",
+                    f"measured {base['wall_seconds']:.1f} s on {base['n_symbols']} symbols"
+                    + (f", scaled x{scale:.2f}" if scale != 1 else ", full universe"),
+                ],
+                [
+                    "bot baseline, list loop",
+                    f"{lists_full:.1f}",
+                    f"measured {lists['wall_seconds']:.1f} s on {lists['n_symbols']} symbols, "
+                    "scaled by bars",
+                ],
+            ],
+        ),
+        "",
+        f"- marginal ratio (run - tiny) / floor = {marginal / floor_s:.2f} (target <= 1.5); "
+        f"whole run / floor = {run_s / floor_s:.2f}.",
+        f"- bot baseline / barpipe run = {base_full / run_s:.1f}x end to end (target >= 30x); "
+        f"on the marginal time {base_full / marginal:.1f}x. With the fastest per-bar loop "
+        f"(plain lists) {lists_full / run_s:.1f}x end to end.",
+        f"- baseline thread-seconds by stage ({base['n_symbols']} symbols): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in base["thread_seconds"].items())
+        + f"; load {base['seconds']['load']:.1f} s, write {base['seconds']['write']:.1f} s.",
+        "- barpipe stage seconds summed over tasks: "
+        + ", ".join(f"{s} {sec:.1f}" for s, sec, _, _ in stages),
+        f"- peak RSS of the barpipe process tree {common.mib(peak)}, of the baseline "
+        f"{common.mib(base['peak_rss'])} ({base['n_symbols']} symbols).",
+    ]
+    print("\n".join(lines))
+    print(f"load after: {common.load()} (baseline part took {base_clock:.0f} s)")
+    result = {
+        "run_s": runs,
+        "tiny_s": tinies,
+        "floor": floor,
+        "baseline": base,
+        "baseline_lists": lists,
+        "baseline_full_s": base_full,
+        "stages": stages,
+        "marginal_ratio": marginal / floor_s,
+        "speedup_vs_bot": base_full / run_s,
+        "markdown": "\n".join(lines),
+    }
+    common.save("e2e", result, args.json)
+    shutil.rmtree(out_tiny, ignore_errors=True)
+    return result
+
+
+if __name__ == "__main__":
+    main()
