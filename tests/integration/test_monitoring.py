@@ -252,3 +252,30 @@ def test_progress_bar_on_a_terminal(runs) -> None:
     assert {total for _, total in counts} == {str(N_GOOD + 1)}  # one batch per symbol
     assert "Dask dashboard: http://127.0.0.1:" in run.text
     _stages_line(run.text)
+
+
+def test_report_command_writes_the_html_and_prints_its_path(pipe_run: Run, tmp_path) -> None:
+    target = tmp_path / "report.html"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BARPIPE_")}
+    result = subprocess.run(
+        [str(BARPIPE), "report", "--output", str(pipe_run.output), "--to", str(target)],
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "200"},
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"report: {target}"
+    assert "<html" in target.read_text()[:500].lower()
+    missing = subprocess.run(
+        [str(BARPIPE), "report", "--output", str(pipe_run.output), "--run", "no-such-run"],
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "200"},
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error: run 'no-such-run' is not in")
+    assert len(missing.stderr.strip().splitlines()) == 1

@@ -207,6 +207,21 @@ def served(server: Server, prefect_client, tmp_path_factory) -> Iterator[Served]
 # --------------------------------------------------------------------------- no server
 
 
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ("server", ["--host", "--port"]),
+        ("serve", ["--config", "--set"]),
+        ("trigger", ["--config", "--run-date", "--wait", "--no-wait", "--start-timeout"]),
+        ("report", ["--output", "--run", "--to", "--db"]),
+    ],
+)
+def test_help(command: str, options: list[str]) -> None:
+    result = barpipe(command, "--help", env=_env())
+    assert result.returncode == 0, result.stderr
+    assert [o for o in options if o not in result.stdout] == []
+
+
 def test_serve_without_a_server_says_to_start_one(tmp_path) -> None:
     port = _free_port()  # nothing listens there
     result = barpipe("serve", env=_env(PREFECT_API_URL=f"http://127.0.0.1:{port}/api"))
