@@ -29,8 +29,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# BENCH_QUICK=1 runs smaller sizes (results go to .cache/bench/RESULTS-quick.md).
 bench: install
-	$(BIN)/python bench/kernels.py
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.run_all
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info

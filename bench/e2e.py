@@ -177,7 +177,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         + ", ".join(f"{k} {v:.1f}" for k, v in base["thread_seconds"].items())
         + f"; load {base['seconds']['load']:.1f} s, write {base['seconds']['write']:.1f} s.",
         "- barpipe stage seconds summed over tasks: "
-        + ", ".join(f"{s} {sec:.1f}" for s, sec, _, _ in stages),
+        + ", ".join(f"{s} {sec:.1f}" for s, sec, _, _ in stages if sec is not None)
+        + "; peak RSS per worker (reported): "
+        + ", ".join(common.mib(rss) for _, _, rss, w in stages if rss),
         f"- peak RSS of the barpipe process tree {common.mib(peak)}, of the baseline "
         f"{common.mib(base['peak_rss'])} ({base['n_symbols']} symbols).",
     ]
