@@ -85,13 +85,24 @@ def start_server(host: str = "127.0.0.1", port: int = 4200, *, echo: Echo = prin
             try:
                 code = proc.wait()
                 break
-            except KeyboardInterrupt:  # the terminal sent SIGINT to the server as well
+            except KeyboardInterrupt:
+                # from a terminal the server got SIGINT too; a SIGINT sent to barpipe alone
+                # did not reach it, so it gets SIGTERM if it is still up a moment later
                 stopping = True
+                try:
+                    code = proc.wait(timeout=10)
+                    break
+                except subprocess.TimeoutExpired:
+                    proc.terminate()
     finally:
         signal.signal(signal.SIGTERM, previous)
         if proc.poll() is None:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     if stopping:
         echo("Prefect server stopped")
         return 0
