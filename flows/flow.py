@@ -1,7 +1,14 @@
-"""The Prefect flow object; importing this module imports Prefect (configure it first)."""
+"""The Prefect flow object; importing this module imports Prefect (configure it first).
+
+A failed run is reported once, by barpipe: the CLI prints one ``error:`` line (and the
+traceback with ``--debug``). Prefect would also print each failed task and flow run with its
+traceback on the console, so ``quiet_console_failures`` drops those ERROR records from the
+console handler only; Prefect's API (the UI's run logs) still receives them.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from prefect import flow, task
@@ -13,6 +20,29 @@ from flows.settings import Settings
 
 # Where the flow's messages go: the CLI points this at its console; deployments log nothing.
 ECHO: list[Any] = [lambda _msg: None]
+
+_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+
+
+class _DropRunFailures(logging.Filter):
+    """Drops Prefect's ERROR records about failed task and flow runs (barpipe reports them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno >= logging.ERROR and record.name.startswith(_RUN_LOGGERS))
+
+
+def quiet_console_failures() -> None:
+    """Add the filter to Prefect's console handlers (idempotent; call after Prefect's set-up)."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler) and not any(
+            isinstance(f, _DropRunFailures) for f in handler.filters
+        ):
+            handler.addFilter(_DropRunFailures())
+
+
+quiet_console_failures()
 
 
 def _as_task(fn: Any) -> Any:

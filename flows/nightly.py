@@ -4,19 +4,27 @@ Steps and where each lives:
 
 1. ``run_nightly`` (CLI entry): configures Prefect, starts its API server (or finds one) in
    the background while the Dask cluster starts, then calls the ``nightly`` flow.
-2. ``nightly`` (Prefect flow): takes the output root's run lock, marks runs left ``running``
-   by dead processes as ``abandoned`` and cleans their staging, records the run, and runs the
-   three tasks below; on any error the run is recorded ``failed`` and nothing is published.
-3. ``plan`` task: scans the input's symbols (storage.bars.scan_symbols), applies the
-   universe filter and sizes batches from worker memory (compute.planner).
+2. ``nightly`` (Prefect flow, body in ``execute``): takes the output root's run lock
+   (storage.db.run_lock: wait or refuse), then ``recover``: marks runs left ``running`` by
+   dead processes ``abandoned``, undoes half-done output swaps, completes a dead run's
+   publish that had committed Parquet but not SQLite, and deletes stale staging areas. Then it
+   records the run and runs the three tasks below; on any error the run is recorded
+   ``failed``, its staging is deleted and nothing is published.
+3. ``plan`` task: scans the input's symbols (storage.bars.scan_symbols: dataset-level
+   problems stop the run here), applies the universe filter and sizes batches from worker
+   memory (compute.planner). Rows with a null symbol are quarantined here.
 4. ``compute`` task: fans the batches out with the Dask client (``flows.tasks.process_batch``,
-   one Dask task per batch), showing progress; tasks stage their outputs and return summaries.
-5. ``publish`` task: commits the staged Parquet by key (storage.outputs.publish_parquet) and
+   one Dask task per batch), showing progress; tasks validate (quarantining bad symbols),
+   stage their outputs and return summaries.
+5. ``check_publishable``: ``--strict`` with any quarantine, no rows at all, or rows not
+   accounted for fail the run here, before anything is published.
+6. ``publish`` task: commits the staged Parquet by key (storage.outputs.publish_parquet) and
    the SQLite rows in one transaction (storage.db), then removes the staging area.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import socket
@@ -30,11 +38,11 @@ from typing import Any
 from compute import indicators as indicator_registry
 from compute import pipeline, planner
 from compute import strategies as strategy_registry
-from compute.errors import BarpipeError, DataError
+from compute.errors import BarpipeError, ConfigError, DataError, ParameterError, StorageError
 from flows.cluster import ClusterInfo, open_cluster
 from flows.runtime import PrefectBackend, configure_prefect
 from flows.settings import Settings
-from flows.tasks import BatchJob, process_batch
+from flows.tasks import BatchJob, pause_for_test, process_batch
 
 Echo = Callable[[str], None]
 
@@ -53,6 +61,7 @@ class RunSummary:
     n_rows_quarantined: int = 0
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    note_records: list[dict[str, Any]] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
     peak_rss: dict[str, int] = field(default_factory=dict)
     best: list[dict[str, Any]] = field(default_factory=list)
@@ -92,6 +101,7 @@ def run_nightly(
         from flows import flow
 
         flow.ECHO[0] = echo
+        flow.quiet_console_failures()
         return flow.nightly(
             settings.model_dump(mode="json"),
             scheduler=info.address,
@@ -108,8 +118,13 @@ def execute(
     progress: bool,
     task: Callable[..., Any] = lambda f: f,
 ) -> RunSummary:
-    """The flow body; ``task`` wraps each step (a Prefect task decorator in the flow)."""
-    from storage import db, outputs
+    """The flow body; ``task`` wraps each step (a Prefect task decorator in the flow).
+
+    Order matters for safety: the run lock comes first, then recovery of dead runs, then the
+    run's record; every check that can fail the whole run (input readable, every batch
+    computed, ``--strict``, at least one row) passes before ``publish_run`` touches outputs.
+    """
+    from storage import db
 
     started = time.perf_counter()
     run_date = settings.run.run_date or dt.datetime.now(dt.UTC).date()
@@ -125,9 +140,7 @@ def execute(
     ):
         conn = db.connect(db_path)
         try:
-            for dead in db.mark_abandoned(conn):
-                outputs.remove_staging(out.path, dead, _fs(out.storage_options, out.path))
-            outputs.recover_outputs(out.path, _fs(out.storage_options, out.path))
+            recover(settings, conn, run_id, echo=echo)
             db.start_run(
                 conn,
                 run_id=run_id,
@@ -138,17 +151,12 @@ def execute(
                 host=socket.gethostname(),
             )
             try:
-                plan, jobs = task(plan_run)(settings, info, run_id)
+                plan, jobs, early = task(plan_run)(settings, info, run_id)
                 summary.plan = plan.to_dict()
                 results = task(compute_batches)(client, jobs, progress=progress, echo=echo)
-                _collect(summary, plan, results)
-                if settings.run.strict and summary.quarantine:
-                    raise DataError(
-                        f"--strict: {len(summary.quarantine)} symbol(s) quarantined, first "
-                        f"{summary.quarantine[0]['symbol']!r}: {summary.quarantine[0]['detail']}"
-                    )
-                if summary.n_rows_in == 0 and not summary.quarantine:
-                    raise DataError(f"no rows to process in {settings.input.path}")
+                _collect(summary, plan, [*early, *results])
+                db.record_notes(conn, run_id, run_key, summary.note_records)
+                check_publishable(settings, summary)
                 clock = time.perf_counter()
                 summary.outputs = task(publish_run)(settings, conn, summary)
                 summary.stages["publish"] = time.perf_counter() - clock
@@ -156,9 +164,7 @@ def execute(
             except BaseException as err:
                 summary.status = "failed"
                 summary.wall_seconds = time.perf_counter() - started
-                db.finish_run(conn, run_id, status="failed", error=_one_line(err))
-                outputs.remove_staging(out.path, run_id, _fs(out.storage_options, out.path))
-                write_prom(settings, conn, summary)
+                _record_failure(settings, conn, summary, err, echo)
                 raise
             summary.wall_seconds = time.perf_counter() - started
             db.finish_run(conn, run_id, status="succeeded", **_counts(summary))
@@ -174,16 +180,172 @@ def execute(
     return summary
 
 
+def check_publishable(settings: Settings, summary: RunSummary) -> None:
+    """The whole-run conditions checked after compute and before anything is published."""
+    if settings.run.strict and summary.quarantine:
+        first = summary.quarantine[0]
+        raise DataError(
+            f"--strict: {len(summary.quarantine)} symbol(s) quarantined, first "
+            f"{first['symbol']!r} ({first['reason']}): {first['detail']}"
+        )
+    if summary.n_rows_in == 0:
+        dates = settings.dates
+        window = (
+            f" between {dates.start or 'the start'} and {dates.end or 'the end'}"
+            if dates.start or dates.end
+            else ""
+        )
+        raise DataError(f"no rows to process in {settings.input.path}{window}")
+    accounted = summary.n_bars + summary.n_rows_quarantined
+    if accounted != summary.n_rows_in:  # a bug, never bad data: refuse to publish
+        raise DataError(
+            f"{summary.n_rows_in} rows read but {summary.n_bars} processed + "
+            f"{summary.n_rows_quarantined} quarantined = {accounted}; nothing published"
+        )
+
+
+def _record_failure(
+    settings: Settings, conn: Any, summary: RunSummary, err: BaseException, echo: Echo
+) -> None:
+    """Record a failed run and remove its staging; a cleanup error never hides ``err``."""
+    from storage import db, outputs
+
+    out = settings.output
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        (
+            "record the failure",
+            lambda: db.finish_run(
+                conn, summary.run_id, status="failed", error=_one_line(err), **_counts(summary)
+            ),
+        ),
+        (
+            "remove the staging area",
+            lambda: outputs.remove_staging(
+                out.path, summary.run_id, _fs(out.storage_options, out.path)
+            ),
+        ),
+        ("write barpipe.prom", lambda: write_prom(settings, conn, summary)),
+    ]
+    for what, step in steps:
+        try:
+            step()
+        except Exception as cleanup:  # reported, then the run's own error is raised
+            echo(f"warning: could not {what} after the run failed: {_one_line(cleanup)}")
+
+
+def recover(settings: Settings, conn: Any, run_id: str, *, echo: Echo) -> None:
+    """Clean up after runs that died; call only while holding the run lock.
+
+    1. runs left ``running`` by processes that are gone are marked ``abandoned``;
+    2. a half-done output swap (storage.outputs.recover_outputs) is undone;
+    3. a dead run killed inside ``publish_run`` after committing some Parquet but before the
+       end (its ``_publishing.json`` marker still in staging, so its staged files are whole)
+       is published again from them (publishing is idempotent): the Parquet tables and SQLite
+       then agree, and no table shows another run than its neighbours;
+    4. every staging area left behind (by dead or failed runs, or by tasks that outlived their
+       run) is deleted: no other run can be live while the lock is held.
+    """
+    from storage import db, outputs
+
+    out = settings.output
+    fs = _fs(out.storage_options, out.path)
+    dead = db.mark_abandoned(conn)
+    for action in outputs.recover_outputs(out.path, fs):
+        echo(f"recovered outputs: {action}")
+    for dead_id in dead:
+        marker = _read_marker(settings, dead_id, fs)
+        run = db.get_run(conn, dead_id)
+        if (
+            marker is None
+            or run is None
+            or not _committed_by(settings, dead_id, run["run_key"], fs)
+        ):
+            continue  # it never published, or it published completely: nothing to finish
+        _publish(settings, conn, dead_id, str(run["run_key"]), list(marker["tables"]))
+        db.finish_run(
+            conn,
+            dead_id,
+            status="abandoned",
+            error=(
+                f"{run['error'] or 'the process died'}; it died while publishing, and run "
+                f"{run_id} completed that publish from its staged files"
+            ),
+            **marker["counts"],
+        )
+        echo(f"completed the interrupted publish of dead run {dead_id} (key {run['run_key']})")
+    for stale in outputs.list_staged_runs(out.path, fs):
+        outputs.remove_staging(out.path, stale, fs)
+    if dead:
+        echo(f"marked {len(dead)} dead run(s) abandoned: {', '.join(dead)}")
+
+
+_TABLES = ("trades", "metrics", "quarantine", "equity")
+_MARKER = "_publishing.json"
+"""Written to a run's staging area when it starts publishing and deleted, first, when the
+publish is complete: while it exists the staged files are whole and can be published again."""
+
+
+def _marker_path(settings: Settings, run_id: str, fs: Any) -> tuple[Any, str]:
+    from storage import fs as fsutil
+    from storage import outputs
+
+    filesystem, _ = fsutil.resolve(settings.output.path, fs)
+    return filesystem, fsutil.join(outputs.staging_dir(settings.output.path, run_id, fs), _MARKER)
+
+
+def _write_marker(settings: Settings, summary: RunSummary, tables: list[str], fs: Any) -> None:
+    import json
+
+    from storage import fs as fsutil
+
+    filesystem, path = _marker_path(settings, summary.run_id, fs)
+    body = {"run_key": summary.run_key, "tables": tables, "counts": _counts(summary)}
+    fsutil.write_bytes_atomic(filesystem, path, json.dumps(body).encode())
+
+
+def _read_marker(settings: Settings, run_id: str, fs: Any) -> dict[str, Any] | None:
+    import json
+
+    from storage import fs as fsutil
+
+    filesystem, path = _marker_path(settings, run_id, fs)
+    if not fsutil.exists(filesystem, path):
+        return None
+    body: dict[str, Any] = json.loads(fsutil.read_bytes(filesystem, path))
+    return body
+
+
+def _committed_by(settings: Settings, run_id: str, run_key: str, fs: Any) -> bool:
+    """True if some published Parquet table of ``run_key`` is ``run_id``'s."""
+    import json
+
+    from storage import fs as fsutil
+    from storage import outputs
+
+    filesystem, root = fsutil.resolve(settings.output.path, fs)
+    partition = f"run_key={fsutil.encode_component(run_key)}"
+    for table in _TABLES:
+        manifest = fsutil.join(root, table, partition, outputs.MANIFEST)
+        if fsutil.exists(filesystem, manifest):
+            if json.loads(fsutil.read_bytes(filesystem, manifest)).get("run_id") == run_id:
+                return True
+    return False
+
+
 def plan_run(
     settings: Settings, info: ClusterInfo, run_id: str
-) -> tuple[planner.Plan, list[BatchJob]]:
-    """Scan the input, filter the universe and pack symbols into memory-sized batches."""
+) -> tuple[planner.Plan, list[BatchJob], list[dict[str, Any]]]:
+    """Scan the input, filter the universe and pack symbols into memory-sized batches.
+
+    Also returns results decided at planning (rows with a null symbol, quarantined here).
+    """
     from storage import bars
 
     inp = settings.input
     scan = bars.scan_symbols(inp.path, _fs(inp.storage_options, inp.path))
     rows = dict(zip(scan["symbol"].to_pylist(), scan["n_rows"].to_pylist(), strict=True))
     wanted = set(settings.universe.symbols)
+    unnamed = rows.pop(None, 0)  # rows whose symbol is null: no batch can select them
     if wanted:
         missing = sorted(wanted - set(rows))
         if missing:
@@ -206,8 +368,11 @@ def plan_run(
     if plan.refused:
         first = next(iter(plan.refused.items()))
         raise DataError(f"symbol {first[0]!r} cannot be processed: {first[1]}")
+    # enough bars for every configured lookback: one indicator value, or a strategy's first
+    # target plus the next bar to fill it
     min_bars = max(
         settings.universe.min_bars,
+        max((indicator_registry.lookback(i.name, **i.params) + 1 for i in inds), default=1),
         max((strategy_registry.lookback(s.name, **s.params) + 2 for s in strats), default=1),
     )
     annualization = settings.metrics.annualization or planner.infer_annualization(
@@ -242,13 +407,58 @@ def plan_run(
         write_equity=settings.output.write_equity,
     )
     jobs = [BatchJob(batch=batch.index, symbols=batch.symbols, **common) for batch in plan.batches]
-    return plan, jobs
+    early = [] if wanted or not unnamed else [_quarantine_unnamed(settings, run_id, scan, unnamed)]
+    return plan, jobs, early
+
+
+def _quarantine_unnamed(settings: Settings, run_id: str, scan: Any, n_rows: int) -> dict[str, Any]:
+    """Stage the quarantine record of rows with a null symbol; return it as a batch result."""
+    import pyarrow.compute as pc
+
+    from storage import outputs, validate
+
+    first = scan.filter(pc.is_null(scan["symbol"]))["min_timestamp"][0].as_py()
+    record = validate.QuarantineRecord(
+        symbol=None,
+        reason="bad_symbol_name",
+        n_rows=n_rows,
+        first_bad_timestamp=first,
+        detail=f"symbol is null in {n_rows} rows, so they belong to no symbol",
+    )
+    out = settings.output
+    outputs.write_staged(
+        validate.quarantine_table([record], run_id),
+        out.path,
+        run_id,
+        "quarantine",
+        "unnamed",  # sorts after the numbered batches: the published order stays fixed
+        _fs(out.storage_options, out.path),
+    )
+    return {
+        "batch": -1,
+        "n_rows_in": n_rows,
+        "n_rows_processed": 0,
+        "n_rows_quarantined": n_rows,
+        "n_symbols": 0,
+        "n_trades": 0,
+        "trades_by_side": {},
+        "quarantine": [dataclasses.asdict(record)],
+        "notes": [],
+        "seconds": {},
+        "peak_rss_bytes": 0,
+        "worker": "",
+    }
 
 
 def compute_batches(
     client: Any, jobs: list[BatchJob], *, progress: bool, echo: Echo
 ) -> list[dict[str, Any]]:
-    """Run every batch on the cluster; a failed batch fails the run with its error."""
+    """Run every batch on the cluster; a failed batch fails the run with its error.
+
+    Dask reruns a batch whose worker died (tasks are idempotent) and retries one that raised
+    an unexpected error once; a batch that reports a barpipe error (bad data, storage) is not
+    retried. On failure the remaining batches are cancelled.
+    """
     from distributed import as_completed
 
     futures = client.map(
@@ -262,34 +472,57 @@ def compute_batches(
     bar = _progress(len(jobs)) if progress else None
     try:
         for fut in as_completed(futures):
-            results.append(fut.result())
+            result = fut.result()
+            if result.get("error"):
+                raise _ERRORS.get(result["error_type"], BarpipeError)(result["error"])
+            results.append(result)
             if bar is not None:
                 bar[0].advance(bar[1])
+    except BaseException:
+        client.cancel(futures)
+        raise
     finally:
         if bar is not None:
             bar[0].stop()
     return sorted(results, key=lambda r: r["batch"])
 
 
+_ERRORS: dict[str, type[BarpipeError]] = {
+    cls.__name__: cls for cls in (DataError, StorageError, ConfigError, ParameterError)
+}
+
+
 def publish_run(settings: Settings, conn: Any, summary: RunSummary) -> dict[str, str]:
     """Commit staged Parquet by run key, then the SQLite rows in one transaction."""
+    out = settings.output
+    tables = ["trades", "metrics", "quarantine"] + (["equity"] if out.write_equity else [])
+    _write_marker(settings, summary, tables, _fs(out.storage_options, out.path))
+    return _publish(settings, conn, summary.run_id, summary.run_key, tables)
+
+
+def _publish(
+    settings: Settings, conn: Any, run_id: str, run_key: str, tables: list[str]
+) -> dict[str, str]:
+    """Publish a run's staged tables; safe to repeat while its publishing marker exists."""
     from storage import db, outputs
 
     out = settings.output
     fs = _fs(out.storage_options, out.path)
-    tables = ["trades", "metrics", "quarantine"] + (["equity"] if out.write_equity else [])
     published = outputs.publish_parquet(
-        out.path, summary.run_id, summary.run_key, tables, fs, target_file_mib=out.target_file_mib
+        out.path, run_id, run_key, tables, fs, target_file_mib=out.target_file_mib
     )
+    pause_for_test("publish", f"{run_id} committed Parquet, SQLite next")
     db.publish_run_rows(
         conn,
-        summary.run_id,
-        summary.run_key,
-        trades=outputs.read_output(out.path, "trades", fs, run_keys=[summary.run_key]),
-        metrics=outputs.read_output(out.path, "metrics", fs, run_keys=[summary.run_key]),
-        quarantine=outputs.read_output(out.path, "quarantine", fs, run_keys=[summary.run_key]),
+        run_id,
+        run_key,
+        trades=outputs.read_output(out.path, "trades", fs, run_keys=[run_key]),
+        metrics=outputs.read_output(out.path, "metrics", fs, run_keys=[run_key]),
+        quarantine=outputs.read_output(out.path, "quarantine", fs, run_keys=[run_key]),
     )
-    outputs.remove_staging(out.path, summary.run_id, fs)
+    filesystem, marker = _marker_path(settings, run_id, fs)
+    filesystem.delete_file(marker)  # first: a half-deleted staging area is never republished
+    outputs.remove_staging(out.path, run_id, fs)
     return {name: p.partition for name, p in published.items()}
 
 
@@ -301,12 +534,16 @@ def _collect(summary: RunSummary, plan: planner.Plan, results: Iterable[dict[str
         summary.n_rows_quarantined += r["n_rows_quarantined"]
         summary.n_trades += r["n_trades"]
         summary.quarantine.extend(r["quarantine"])
-        summary.notes.extend(r["notes"])
+        summary.note_records.extend(r["notes"])
+        summary.notes.extend(note["detail"] for note in r["notes"])
+        for side, n in r["trades_by_side"].items():
+            summary.trades_by_side[side] = summary.trades_by_side.get(side, 0) + n
         for stage, sec in r["seconds"].items():
             summary.stages[stage] = summary.stages.get(stage, 0.0) + sec
-        summary.peak_rss[r["worker"]] = max(
-            summary.peak_rss.get(r["worker"], 0), r["peak_rss_bytes"]
-        )
+        if r["worker"]:
+            summary.peak_rss[r["worker"]] = max(
+                summary.peak_rss.get(r["worker"], 0), r["peak_rss_bytes"]
+            )
 
 
 def write_prom(settings: Settings, conn: Any, summary: RunSummary) -> str:
@@ -342,11 +579,15 @@ def _counts(s: RunSummary) -> dict[str, int]:
     )
 
 
-def _fingerprint(settings: Settings) -> str:
+def _fingerprint(settings: Settings) -> str | None:
+    """The input's fingerprint, or None when it cannot be read (planning then says why)."""
     from storage import bars
 
     inp = settings.input
-    return bars.fingerprint_dataset(inp.path, _fs(inp.storage_options, inp.path))
+    try:
+        return bars.fingerprint_dataset(inp.path, _fs(inp.storage_options, inp.path))
+    except BarpipeError:
+        return None
 
 
 def _fs(options: dict[str, Any], path: str) -> Any:

@@ -4,7 +4,15 @@
 (storage), compute everything (compute.pipeline), stage the outputs (storage), and return a
 small summary (counts, quarantine records, seconds per stage, the worker's peak RSS), never
 data. Staged file names depend only on (run id, table, batch), so a task that Dask runs twice
-after a worker dies overwrites its own files and the run's results do not change.
+after a worker dies overwrites its own files and the run's results do not change. A barpipe
+error (bad data, storage) comes back as the summary's ``error`` instead of being raised, so
+Dask does not retry what would fail the same way again.
+
+``pause_for_test`` is a test-only hook, inert unless ``BARPIPETEST_PAUSE_AT`` is set (the
+prefix is not ``BARPIPE_``, which settings would read as a config key): the fault
+tests use it to hold a run at a known point (``batch``: after a batch staged its outputs;
+``publish``: after the Parquet commit, before the SQLite one) and kill it there, or hold a
+run that owns the output root's lock while a second run starts.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from compute import pipeline
+from compute.errors import BarpipeError
 from storage import bars, outputs, validate
 
 
@@ -57,7 +66,7 @@ class BatchSummary:
     n_trades: int = 0
     trades_by_side: dict[str, int] = field(default_factory=dict)
     quarantine: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     peak_rss_bytes: int = 0
     worker: str = ""
@@ -72,8 +81,41 @@ def _filesystem(options: dict[str, Any], path: str) -> Any:
     return fsspec.filesystem(path.split("://", 1)[0], **options)
 
 
+def pause_for_test(point: str, detail: str) -> None:
+    """Test-only: pause at ``point`` if ``BARPIPETEST_PAUSE_AT`` (comma-separated) names it.
+
+    First appends ``"<point> <pid> <detail>"`` to the file ``BARPIPETEST_PAUSE_SIGNAL`` (if
+    set), so a test knows the run got there; then sleeps ``BARPIPETEST_PAUSE_S`` seconds
+    (default 30), or less if the file ``BARPIPETEST_PAUSE_RELEASE`` appears. Never set these
+    variables outside tests.
+    """
+    env = os.environ
+    if point not in env.get("BARPIPETEST_PAUSE_AT", "").split(","):
+        return
+    if signal := env.get("BARPIPETEST_PAUSE_SIGNAL"):
+        with open(signal, "a") as handle:  # one short append: atomic between processes
+            handle.write(f"{point} {os.getpid()} {detail}\n")
+    deadline = time.monotonic() + float(env.get("BARPIPETEST_PAUSE_S", "30"))
+    release = env.get("BARPIPETEST_PAUSE_RELEASE")
+    while time.monotonic() < deadline and not (release and os.path.exists(release)):
+        time.sleep(0.05)
+
+
 def process_batch(job: BatchJob) -> dict[str, Any]:
-    """Load, validate, compute and stage one batch; return its ``BatchSummary`` as a dict."""
+    """Load, validate, compute and stage one batch; return its ``BatchSummary`` as a dict.
+
+    A ``BarpipeError`` is returned as ``{"batch", "error", "error_type"}`` (see the module
+    docstring); anything else is raised for Dask to retry.
+    """
+    try:
+        summary = _process(job)
+    except BarpipeError as err:
+        return {"batch": job.batch, "error": str(err), "error_type": type(err).__name__}
+    pause_for_test("batch", f"{job.run_id} {job.batch}")
+    return summary
+
+
+def _process(job: BatchJob) -> dict[str, Any]:
     summary = BatchSummary(batch=job.batch)
     clock = time.perf_counter()
     table = bars.load_bars(
@@ -91,7 +133,7 @@ def process_batch(job: BatchJob) -> dict[str, Any]:
     clean, records, notes = validate.validate_bars(table, job.min_bars)
     del table
     summary.seconds["validate"] = time.perf_counter() - clock
-    summary.notes = notes
+    summary.notes = [asdict(n) for n in notes]
     summary.quarantine = [asdict(r) for r in records]
     summary.n_rows_quarantined = sum(r.n_rows for r in records)
     summary.n_rows_processed = clean.num_rows

@@ -28,6 +28,7 @@ from storage.schemas import BAR_PRICE_COLUMNS, BARS, QUARANTINE
 __all__ = [
     "REASONS",
     "QuarantineRecord",
+    "ValidationNote",
     "quarantine_table",
     "symbol_name_problem",
     "validate_bars",
@@ -47,6 +48,17 @@ REASONS = (
 """Quarantine reason codes, in the order that picks a symbol's reported reason."""
 
 _MAX_NAME_BYTES = 200  # file names are capped at 255 bytes; leave room for "symbol=" and escapes
+
+
+@dataclass(frozen=True)
+class ValidationNote:
+    """A fix applied to a symbol that was kept (e.g. its timestamps sorted)."""
+
+    symbol: str | None
+    kind: str
+    n_rows: int
+    first_bad_timestamp: dt.datetime | None
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,11 @@ def _floats(table: pa.Table, column: str) -> np.ndarray:
 
 
 def _iso(value: dt.datetime | None) -> str:
-    return "null" if value is None else value.strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
+    return (
+        "null"
+        if value is None
+        else value.strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
+    )
 
 
 class _Segments:
@@ -135,10 +151,16 @@ class _Segments:
         return inner
 
 
-def _group(table: pa.Table) -> tuple[pa.Table, list[tuple[str | None, int]]]:
-    """Group by symbol (stable) and sort timestamps where needed; return which symbols were sorted."""
+def _group(table: pa.Table) -> tuple[pa.Table, list[tuple[str | None, int, dt.datetime | None]]]:
+    """Group by symbol (stable) and sort timestamps where needed.
+
+    Returns the table and, per sorted symbol, (symbol, rows, first timestamp out of order).
+    """
     symbols = table["symbol"]
-    grouped = bool(pc.all(pc.fill_null(pc.less_equal(symbols[:-1], symbols[1:]), False)).as_py()) and not symbols.null_count
+    grouped = (
+        bool(pc.all(pc.fill_null(pc.less_equal(symbols[:-1], symbols[1:]), False)).as_py())
+        and not symbols.null_count
+    )
     if not grouped:
         table = table.take(pc.sort_indices(symbols))
     segments = _Segments(table)
@@ -149,12 +171,20 @@ def _group(table: pa.Table) -> tuple[pa.Table, list[tuple[str | None, int]]]:
     if not backwards.any():
         return table, []
     unsorted = segments.any(backwards)
-    notes = [(segments.symbol(s), int(segments.lengths[s])) for s in np.flatnonzero(unsorted)]
-    order = pc.sort_indices(table, sort_keys=[("symbol", "ascending", "at_end"), ("timestamp", "ascending", "at_end")])
+    first = segments.first(backwards)
+    notes = [
+        (segments.symbol(s), int(segments.lengths[s]), table["timestamp"][int(first[s])].as_py())
+        for s in np.flatnonzero(unsorted)
+    ]
+    order = pc.sort_indices(
+        table, sort_keys=[("symbol", "ascending", "at_end"), ("timestamp", "ascending", "at_end")]
+    )
     return table.take(order), notes
 
 
-def validate_bars(table: pa.Table, min_bars: int) -> tuple[pa.Table, list[QuarantineRecord], list[str]]:
+def validate_bars(
+    table: pa.Table, min_bars: int
+) -> tuple[pa.Table, list[QuarantineRecord], list[ValidationNote]]:
     """Split loaded bars into clean rows and quarantined symbols.
 
     Parameters
@@ -170,8 +200,9 @@ def validate_bars(table: pa.Table, min_bars: int) -> tuple[pa.Table, list[Quaran
         Rows of the symbols that passed, sorted by (symbol, timestamp), one chunk.
     quarantine : list[QuarantineRecord]
         One record per rejected symbol (see ``REASONS``).
-    notes : list[str]
-        Fixes applied to kept symbols, e.g. "symbol X: timestamps were not sorted; sorted N rows".
+    notes : list[ValidationNote]
+        Fixes applied to kept symbols (kind ``sorted``: timestamps were out of order and were
+        sorted), for the run's record.
     """
     missing = [c for c in BARS.names if c not in table.column_names]
     if missing:
@@ -185,7 +216,9 @@ def validate_bars(table: pa.Table, min_bars: int) -> tuple[pa.Table, list[Quaran
     is_null = np.zeros(n, dtype=bool)
     for column in BARS.names[1:]:
         if table[column].null_count:
-            is_null |= np.asarray(pc.is_null(table[column]).to_numpy(zero_copy_only=False), dtype=bool)
+            is_null |= np.asarray(
+                pc.is_null(table[column]).to_numpy(zero_copy_only=False), dtype=bool
+            )
     prices = {c: _floats(table, c) for c in BAR_PRICE_COLUMNS}
     o, h, low, c = (prices[k] for k in BAR_PRICE_COLUMNS)
     volume = _floats(table, "volume")
@@ -198,7 +231,9 @@ def validate_bars(table: pa.Table, min_bars: int) -> tuple[pa.Table, list[Quaran
         "nonfinite_price": present & ~finite,
         "nonpositive_price": present & finite & ((o <= 0) | (h <= 0) | (low <= 0) | (c <= 0)),
         "high_below_low": present & finite & (h < low),
-        "ohlc_not_bracketed": present & finite & ((h < np.maximum(o, c)) | (low > np.minimum(o, c))),
+        "ohlc_not_bracketed": present
+        & finite
+        & ((h < np.maximum(o, c)) | (low > np.minimum(o, c))),
         "bad_volume": present & (~np.isfinite(volume) | (volume < 0)),
         "duplicate_timestamp": present & seg.within(n) & np.r_[False, ts[1:] == ts[:-1]],
     }
@@ -217,8 +252,14 @@ def validate_bars(table: pa.Table, min_bars: int) -> tuple[pa.Table, list[Quaran
     clean = table.filter(pa.array(keep)).combine_chunks() if bad.any() else table.combine_chunks()
     kept = {seg.symbol(int(s)) for s in np.flatnonzero(~bad)}
     notes = [
-        f"symbol {symbol}: timestamps were not sorted; sorted {rows} rows"
-        for symbol, rows in sorted_symbols
+        ValidationNote(
+            symbol=symbol,
+            kind="sorted",
+            n_rows=rows,
+            first_bad_timestamp=at,
+            detail=f"symbol {symbol!r}: timestamps were not in order (first at {_iso(at)}); sorted its {rows} rows",
+        )
+        for symbol, rows, at in sorted_symbols
         if symbol in kept
     ]
     assert clean.num_rows + sum(r.n_rows for r in records) == n  # every row accounted for
@@ -251,7 +292,9 @@ def _record(
         detail = _describe(reason, values, at) + f" ({count} of {length} rows)"
     if len(reasons) > 1:
         detail += f"; also: {', '.join(reasons[1:])}"
-    return QuarantineRecord(symbol=symbol, reason=reason, n_rows=length, first_bad_timestamp=at, detail=detail)
+    return QuarantineRecord(
+        symbol=symbol, reason=reason, n_rows=length, first_bad_timestamp=at, detail=detail
+    )
 
 
 def _describe(reason: str, v: dict[str, float | None], ts: dt.datetime | None) -> str:
@@ -290,7 +333,9 @@ def quarantine_table(records: Iterable[QuarantineRecord], run_id: str) -> pa.Tab
             "symbol": pa.array([r.symbol for r in records], pa.string()),
             "reason": pa.array([r.reason for r in records], pa.string()),
             "n_rows": pa.array([r.n_rows for r in records], pa.int64()),
-            "first_bad_timestamp": pa.array([r.first_bad_timestamp for r in records], QUARANTINE.field(4).type),
+            "first_bad_timestamp": pa.array(
+                [r.first_bad_timestamp for r in records], QUARANTINE.field(4).type
+            ),
             "detail": pa.array([r.detail for r in records], pa.string()),
         },
         schema=QUARANTINE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
@@ -142,10 +143,12 @@ def test_run_writes_prometheus_file_and_report(finished_run):
     from prometheus_client.parser import text_string_to_metric_families
 
     _, summary, out, _ = finished_run
-    families = {f.name: f for f in text_string_to_metric_families((out / "barpipe.prom").read_text())}
+    families = {
+        f.name: f for f in text_string_to_metric_families((out / "barpipe.prom").read_text())
+    }
     bars = families["barpipe_bars_processed"].samples[0].value
     assert bars == 6 * 400
     assert "barpipe_last_success_timestamp_seconds" in families
     report = summary.outputs["report"]
     assert report.endswith(f"{summary.run_id}.html")
-    assert "<html" in open(report).read(200).lower()
+    assert "<html" in Path(report).read_text()[:200].lower()
