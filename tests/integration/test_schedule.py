@@ -224,22 +224,24 @@ def test_help(command: str, options: list[str]) -> None:
 
 def test_serve_without_a_server_says_to_start_one(tmp_path) -> None:
     port = _free_port()  # nothing listens there
-    result = barpipe("serve", env=_env(PREFECT_API_URL=f"http://127.0.0.1:{port}/api"))
+    env = _env(PREFECT_HOME=str(tmp_path), PREFECT_API_URL=f"http://127.0.0.1:{port}/api")
+    result = barpipe("serve", env=env)
     line = _one_line_error(result, 2)
     assert f"no Prefect server answers at http://127.0.0.1:{port}/api" in line
     assert "barpipe server" in line
 
 
-def test_trigger_without_a_server_says_to_start_one() -> None:
+def test_trigger_without_a_server_says_to_start_one(tmp_path) -> None:
     port = _free_port()
-    result = barpipe("trigger", env=_env(PREFECT_API_URL=f"http://127.0.0.1:{port}/api"))
+    env = _env(PREFECT_HOME=str(tmp_path), PREFECT_API_URL=f"http://127.0.0.1:{port}/api")
+    result = barpipe("trigger", env=env)
     assert "barpipe server" in _one_line_error(result, 2)
 
 
-def test_serve_with_no_server_configured_names_the_variable() -> None:
+def test_serve_with_no_server_configured_names_the_variable(tmp_path) -> None:
     if _healthy("http://127.0.0.1:4200/api"):
         pytest.skip("a Prefect server answers on 127.0.0.1:4200, which serve would use")
-    line = _one_line_error(barpipe("serve", env=_env()), 2)
+    line = _one_line_error(barpipe("serve", env=_env(PREFECT_HOME=str(tmp_path))), 2)
     assert "run `barpipe server`" in line
     assert "PREFECT_API_URL=http://127.0.0.1:4200/api" in line
 
