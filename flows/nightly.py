@@ -279,7 +279,7 @@ def recover(settings: Settings, conn: Any, run_id: str, *, echo: Echo) -> None:
         echo(f"marked {len(dead)} dead run(s) abandoned: {', '.join(dead)}")
 
 
-_TABLES = ("trades", "metrics", "quarantine", "equity")
+_TABLES = ("trades", "metrics", "quarantine", "equity", "indicators")
 _MARKER = "_publishing.json"
 """Written to a run's staging area when it starts publishing and deleted, first, when the
 publish is complete: while it exists the staged files are whole and can be published again."""
@@ -405,6 +405,7 @@ def plan_run(
         annualization=annualization,
         risk_free=settings.metrics.risk_free,
         write_equity=settings.output.write_equity,
+        write_indicators=_writes_indicators(settings),
     )
     jobs = [BatchJob(batch=batch.index, symbols=batch.symbols, **common) for batch in plan.batches]
     early = [] if wanted or not unnamed else [_quarantine_unnamed(settings, run_id, scan, unnamed)]
@@ -492,10 +493,15 @@ _ERRORS: dict[str, type[BarpipeError]] = {
 }
 
 
+def _writes_indicators(settings: Settings) -> bool:
+    return settings.output.write_indicators and bool(settings.indicators)
+
+
 def publish_run(settings: Settings, conn: Any, summary: RunSummary) -> dict[str, str]:
     """Commit staged Parquet by run key, then the SQLite rows in one transaction."""
     out = settings.output
     tables = ["trades", "metrics", "quarantine"] + (["equity"] if out.write_equity else [])
+    tables += ["indicators"] if _writes_indicators(settings) else []
     _write_marker(settings, summary, tables, _fs(out.storage_options, out.path))
     return _publish(settings, conn, summary.run_id, summary.run_key, tables)
 

@@ -167,6 +167,8 @@ def _process(job: BatchJob) -> dict[str, Any]:
     }
     if result.equity is not None:
         staged["equity"] = result.equity
+    if result.indicators is not None:
+        staged["indicators"] = result.indicators
     for name, data in staged.items():
         if data.num_columns:
             outputs.write_staged(data, job.output_path, job.run_id, name, job.batch, fs)

@@ -152,3 +152,25 @@ def test_run_writes_prometheus_file_and_report(finished_run):
     report = summary.outputs["report"]
     assert report.endswith(f"{summary.run_id}.html")
     assert "<html" in Path(report).read_text()[:200].lower()
+
+
+def test_configured_indicators_are_published_with_stable_column_names(finished_run):
+    from compute import indicators
+
+    settings, summary, out, _ = finished_run
+    table = outputs.read_output(str(out), "indicators", run_keys=[summary.run_key])
+    assert table.column_names == [
+        "run_id",
+        "symbol",
+        "timestamp",
+        "rsi_14",
+        "bbands_20_2_2_0_upperband",
+        "bbands_20_2_2_0_middleband",
+        "bbands_20_2_2_0_lowerband",
+        "run_key",
+    ]
+    assert table.num_rows == 6 * 400
+    one = table.filter(pc.equal(table["symbol"], "SYN0002")).sort_by("timestamp")
+    close = bars.load_bars(settings.input.path, symbols=["SYN0002"], sort_timestamps=True)["close"]
+    expected = indicators.compute("rsi", {"close": close.to_numpy()})["real"]
+    np.testing.assert_array_equal(one["rsi_14"].to_numpy(zero_copy_only=False), expected)
