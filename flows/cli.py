@@ -807,9 +807,15 @@ def report(
     """Write a run's self-contained HTML report (works offline) and print its path."""
     settings, _ = _build_settings(config, **{"output.path": output, "output.db_path": db_path})
     from flows.report import write_report
+    from flows.tasks import _filesystem
 
+    out_cfg = settings.output
     path = write_report(
-        settings.output.path, run_id, destination=to, db_path=settings.output.resolved_db_path()
+        out_cfg.path,
+        run_id,
+        destination=to,
+        db_path=out_cfg.resolved_db_path(),
+        filesystem=_filesystem(out_cfg.storage_options, out_cfg.path),
     )
     out.print(f"report: {escape(path)}")
 

@@ -80,6 +80,8 @@ def open_cluster(
                 threads_per_worker=threads_per_worker,
                 memory_limit=memory_limit,
                 processes=processes,
+                # threads-only clusters default to inproc://, which cannot bind a host
+                protocol="tcp://",
                 host=host,
                 scheduler_port=0,
                 dashboard_address=dashboard_address or f"{host}:0",

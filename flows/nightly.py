@@ -174,7 +174,9 @@ def execute(
             if settings.run.report:
                 from flows.report import write_report
 
-                summary.outputs["report"] = write_report(out.path, run_id, db_path=db_path)
+                summary.outputs["report"] = write_report(
+                    out.path, run_id, db_path=db_path, filesystem=_fs(out.storage_options, out.path)
+                )
         finally:
             conn.close()
     return summary

@@ -69,6 +69,7 @@ def write_report(
     run_id: str | None = None,
     destination: str | None = None,
     db_path: str | None = None,
+    filesystem: Any = None,
 ) -> str:
     """Write the HTML report of one run and return where it was written.
 
@@ -82,6 +83,9 @@ def write_report(
         Where to write (local path or fsspec URL); default ``<output>/reports/<run_id>.html``.
     db_path
         The SQLite file; default ``<output>/barpipe.db`` (required when the output is a URL).
+    filesystem
+        The filesystem of ``output_root`` (e.g. an s3fs one carrying ``storage_options``);
+        also used for ``destination`` when that is under the output root.
 
     Returns
     -------
@@ -92,9 +96,9 @@ def write_report(
     with _read_only(db) as conn:
         run = _read_run(conn, db, run_id)
         stages = _read_stages(conn, run["run_id"])
-    document = build_report_html(output_root, run, stages)
+    document = build_report_html(output_root, run, stages, filesystem)
     target = destination or default_destination(output_root, run["run_id"])
-    fs, path = resolve(target)
+    fs, path = resolve(target, filesystem if destination is None else None)
     try:
         write_bytes_atomic(fs, path, document.encode())
     except OSError as err:
@@ -172,10 +176,16 @@ def _read_stages(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
 
 
 def _read_run_rows(
-    output_root: str, table: str, run: Mapping[str, Any], columns: Sequence[str]
+    output_root: str,
+    table: str,
+    run: Mapping[str, Any],
+    columns: Sequence[str],
+    filesystem: Any = None,
 ) -> tuple[pa.Table, str | None]:
     """This run's rows of a published table, and a note when the key holds another run's rows."""
-    data = read_output(output_root, table, run_keys=[run["run_key"]], columns=["run_id", *columns])
+    data = read_output(
+        output_root, table, filesystem, run_keys=[run["run_key"]], columns=["run_id", *columns]
+    )
     mine = data.filter(pc.equal(data["run_id"], run["run_id"]))
     note = None
     if mine.num_rows == 0 and data.num_rows:
@@ -188,12 +198,15 @@ def _read_run_rows(
 
 
 def build_report_html(
-    output_root: str, run: Mapping[str, Any], stages: Sequence[Mapping[str, Any]]
+    output_root: str,
+    run: Mapping[str, Any],
+    stages: Sequence[Mapping[str, Any]],
+    filesystem: Any = None,
 ) -> str:
     """The report page of ``run`` (a ``runs`` row) as one HTML string with bokeh inlined."""
     notes: list[str] = []
     equity, note = _read_run_rows(
-        output_root, "equity", run, ["symbol", "strategy", "timestamp", "equity"]
+        output_root, "equity", run, ["symbol", "strategy", "timestamp", "equity"], filesystem
     )
     notes += [note] if note else []
     metrics, note = _read_run_rows(
@@ -201,9 +214,12 @@ def build_report_html(
         "metrics",
         run,
         ["symbol", "strategy", "sharpe_ratio", "total_return", "max_drawdown", "n_trades"],
+        filesystem,
     )
     notes += [note] if note else []
-    trades, note = _read_run_rows(output_root, "trades", run, ["strategy", "side", "entry_time"])
+    trades, note = _read_run_rows(
+        output_root, "trades", run, ["strategy", "side", "entry_time"], filesystem
+    )
     notes += [note] if note else []
     if equity.num_rows == 0 and metrics.num_rows:
         notes.append("no equity curves were published for this run (output.write_equity: false)")

@@ -112,7 +112,6 @@ def _settings(s3_options, db_path: Path, **extra):
         "output.storage_options": s3_options,
         "output.db_path": str(db_path),
         "run.run_date": RUN_DATE,
-        "run.report": False,
         "cluster.n_workers": 1,
         "cluster.threads_per_worker": 2,
         "cluster.memory_limit": "2GB",
@@ -265,6 +264,12 @@ def test_prometheus_file_is_written_to_s3(runs: Runs, s3fs_) -> None:
     text = s3fs_.cat(f"{OUTPUT}/barpipe.prom").decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert families["barpipe_bars_processed"].samples[0].value == N_SYMBOLS * N_BARS
+
+
+def test_report_is_written_to_s3_with_the_output_credentials(runs: Runs, s3fs_) -> None:
+    report = runs.second.outputs["report"]
+    assert report == f"{OUTPUT}/reports/{runs.second.run_id}.html"
+    assert b"<html" in s3fs_.cat(report)[:400].lower()
 
 
 def test_memory_url_round_trip(prefect_harness, small_dataset, tmp_path) -> None:
