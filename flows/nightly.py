@@ -252,6 +252,8 @@ def recover(settings: Settings, conn: Any, run_id: str, *, echo: Echo) -> None:
     out = settings.output
     fs = _fs(out.storage_options, out.path)
     dead = db.mark_abandoned(conn)
+    if dead:
+        echo(f"marked {len(dead)} dead run(s) abandoned: {', '.join(dead)}")
     for action in outputs.recover_outputs(out.path, fs):
         echo(f"recovered outputs: {action}")
     for dead_id in dead:
@@ -277,8 +279,6 @@ def recover(settings: Settings, conn: Any, run_id: str, *, echo: Echo) -> None:
         echo(f"completed the interrupted publish of dead run {dead_id} (key {run['run_key']})")
     for stale in outputs.list_staged_runs(out.path, fs):
         outputs.remove_staging(out.path, stale, fs)
-    if dead:
-        echo(f"marked {len(dead)} dead run(s) abandoned: {', '.join(dead)}")
 
 
 _TABLES = ("trades", "metrics", "quarantine", "equity", "indicators")
