@@ -218,6 +218,8 @@ def test_symbol_names_never_become_paths_under_the_output_root(per_symbol_run):
         "equity",
         "metrics",
         "quarantine",
+        "indicators",
+        "reports",
         "_staging",
         "barpipe.db",
         "barpipe.db.lock",
