@@ -39,6 +39,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "equity": False,
         "indicators": False,
     },
+    "12 strategies, no equity": {"strategies": "scaling", "equity": False, "indicators": False},
     "momentum, equity, 7 indicators (11 outputs) computed": {
         "strategies": ["momentum"],
         "equity": True,
@@ -61,7 +62,15 @@ def _child(config_name: str, dataset: str, bars: int) -> None:
 
     cfg = CONFIGS[config_name]
     inds = tuple(pipeline.IndicatorRequest(i["name"], i["params"]) for i in common.BOT_INDICATORS)
-    strats = tuple(pipeline.StrategyRequest(s) for s in cfg["strategies"])
+    if cfg["strategies"] == "scaling":
+        from bench.scaling import STRATEGIES
+
+        strats = tuple(
+            pipeline.StrategyRequest(s["name"], s.get("params", {}), s.get("label"))
+            for s in STRATEGIES
+        )
+    else:
+        strats = tuple(pipeline.StrategyRequest(s) for s in cfg["strategies"])
     scan = bars_io.scan_symbols(dataset)
     symbols = sorted(scan["symbol"].to_pylist())
     out = str(common.CACHE / "out-calibrate")

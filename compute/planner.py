@@ -9,7 +9,8 @@ Steps:
 2. ``plan_batches`` turns row counts per symbol into batches whose estimated bytes stay
    under a cap: ``memory_fraction`` of a worker's limit, and never more than the room the
    worker has left below Dask's pause threshold once its own process memory
-   (``worker_reserved``) is counted, shared by its threads. A batch costs ``batch_fixed``
+   (``worker_reserved``) and the allocator pages earlier batches leave behind
+   (``retention``) are counted, shared by its threads. A batch costs ``batch_fixed``
    (reader and writer buffers) plus its bars times the estimate. It splits the work into at
    least ``min_batches_per_thread`` batches per worker thread so the cluster stays
    balanced. A symbol that alone exceeds the cap cannot be processed safely and is
@@ -46,6 +47,13 @@ WORKER_BASELINE_BYTES = 320 * 2**20
 # Dask pauses a worker whose process memory passes this fraction of its limit
 # (distributed.worker.memory.pause); batches must fit below it, not below the limit.
 PAUSE_FRACTION = 0.8
+# What a worker still holds after a batch, as a fraction of the batch: Arrow's default
+# (mimalloc) pool keeps its pages, so the next batch starts on top of them. Measured on
+# 2 x 600 MB workers: ~130 MiB kept after batches estimated at 137 MiB, and workers parked
+# at the pause threshold without it (bench/RESULTS.md). 0 is right once workers release
+# that memory after each batch (pyarrow's ``default_memory_pool().release_unused()``) or
+# run with ``ARROW_DEFAULT_MEMORY_POOL=system``.
+ALLOCATOR_RETENTION = 1.0
 
 
 @dataclass(frozen=True)
@@ -105,15 +113,18 @@ def batch_cap(
     memory_fraction: float = 0.25,
     worker_reserved: int = WORKER_BASELINE_BYTES,
     threads_per_worker: int = 1,
+    retention: float = ALLOCATOR_RETENTION,
 ) -> int:
     """Largest estimated bytes of one batch on a worker with limit ``worker_memory``.
 
     The smaller of ``memory_fraction`` of the limit and the room below Dask's pause
     threshold left by the worker's own process (``worker_reserved``), shared by the batches
-    its ``threads_per_worker`` threads run at once. 0 when there is no room at all.
+    its ``threads_per_worker`` threads run at once, each also leaving behind ``retention``
+    times its size in allocator pages. 0 when there is no room at all.
     """
-    room = (PAUSE_FRACTION * worker_memory - worker_reserved) / max(threads_per_worker, 1)
-    return max(0, int(min(worker_memory * memory_fraction, room)))
+    room = PAUSE_FRACTION * worker_memory - worker_reserved
+    per_batch = max(threads_per_worker, 1) * (1.0 + max(retention, 0.0))
+    return max(0, int(min(worker_memory * memory_fraction, room / per_batch)))
 
 
 def plan_batches(
@@ -128,6 +139,7 @@ def plan_batches(
     worker_reserved: int = WORKER_BASELINE_BYTES,
     threads_per_worker: int = 1,
     batch_fixed: int = BATCH_FIXED_BYTES,
+    retention: float = ALLOCATOR_RETENTION,
 ) -> Plan:
     """Pack ``rows`` (bars per symbol) into batches; see the module docstring."""
     cap = batch_cap(
@@ -135,15 +147,20 @@ def plan_batches(
         memory_fraction=memory_fraction,
         worker_reserved=worker_reserved,
         threads_per_worker=threads_per_worker,
+        retention=retention,
     )
     mib = 2**20
     limits = (
         f"{memory_fraction:g} of {worker_memory / mib:.0f} MiB per worker, and at most "
         f"{PAUSE_FRACTION:g} x {worker_memory / mib:.0f} - {worker_reserved / mib:.0f} MiB "
-        f"the worker process uses, over {threads_per_worker} thread(s)"
+        f"the worker process uses, over {threads_per_worker} thread(s) whose batches "
+        f"each leave {retention:g}x their size in allocator pages"
     )
     if cap <= batch_fixed:
-        least = (worker_reserved + batch_fixed + 32 * mib) / PAUSE_FRACTION
+        least = (
+            worker_reserved
+            + max(threads_per_worker, 1) * (1 + max(retention, 0.0)) * (batch_fixed + 32 * mib)
+        ) / PAUSE_FRACTION
         why = (
             f"the worker memory limit of {worker_memory / mib:.0f} MiB leaves no room for a "
             f"batch: a worker process uses about {worker_reserved / mib:.0f} MiB by itself "

@@ -4,7 +4,8 @@ Prefect reads its settings from the environment when it is first imported, so
 ``configure_prefect`` runs first and ``PrefectBackend`` sets ``PREFECT_API_URL`` before
 anything imports Prefect. The API server is, in this order:
 
-1. ``configured``: ``prefect.api_url`` or ``PREFECT_API_URL`` (a server someone runs);
+1. ``configured``: ``prefect.api_url``, ``PREFECT_API_URL``, or the API this process's
+   Prefect settings already name (a server someone runs, or a test harness);
 2. ``reused``: the local server an earlier run left in this ``PREFECT_HOME`` (recorded in
    ``barpipe-server.json``), or one answering on 127.0.0.1:4200;
 3. ``started``: a new local server, ``python -m flows.runtime serve``, spawned at once so
@@ -116,6 +117,17 @@ def _is_our_server(pid: int) -> bool:
         return False
 
 
+def _in_process_api_url() -> str | None:
+    """The API URL of Prefect's settings when this process already set Prefect up (e.g.
+    inside ``prefect_test_harness``, which sets it in a settings context, not the env)."""
+    if "prefect.settings" not in sys.modules:
+        return None
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    return str(url) if url else None
+
+
 def local_server(home: str | None = None) -> dict[str, Any] | None:
     """The local server recorded in ``home`` (default ``prefect_home()``) if it still runs."""
     state = _read_state(Path(home or prefect_home()))
@@ -164,13 +176,15 @@ class PrefectBackend:
         self._process: subprocess.Popen[bytes] | None = None
         self._home = Path(prefect_home())
         url = api_url or os.environ.get("PREFECT_API_URL")
-        if url:
-            self.mode, self.api_url = "configured", url
+        in_process = None if url else _in_process_api_url()
+        if url or in_process:
+            self.mode, self.api_url = "configured", str(url or in_process)
         else:
             self._home.mkdir(parents=True, exist_ok=True)
             with _locked(self._home):
                 self.mode, self.api_url = self._choose()
-        os.environ["PREFECT_API_URL"] = self.api_url
+        if not in_process:  # Prefect's own settings already point there otherwise
+            os.environ["PREFECT_API_URL"] = self.api_url
         # Importing Prefect takes seconds of CPU; do it while the caller starts the cluster.
         self._import_error: BaseException | None = None
         self._importer = threading.Thread(target=self._import_prefect, daemon=True)

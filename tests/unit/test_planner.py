@@ -11,6 +11,7 @@ import pytest
 
 from compute import indicators, pipeline, synthetic
 from compute.planner import (
+    ALLOCATOR_RETENTION,
     BATCH_FIXED_BYTES,
     PAUSE_FRACTION,
     WORKER_BASELINE_BYTES,
@@ -26,7 +27,12 @@ def _plan(rows, **kw):
     # Packing tests use a worker with no process memory of its own; the cap tests below
     # cover worker_reserved.
     args = dict(
-        bytes_per_bar=100, worker_memory=400 * MIB, n_threads=2, worker_reserved=0, batch_fixed=0
+        bytes_per_bar=100,
+        worker_memory=400 * MIB,
+        n_threads=2,
+        worker_reserved=0,
+        batch_fixed=0,
+        retention=0.0,
     )
     args.update(kw)
     return plan_batches(rows, **args)
@@ -110,9 +116,16 @@ def test_cap_is_the_memory_fraction_when_the_worker_has_room():
 
 
 def test_cap_leaves_room_for_the_worker_process_below_the_pause_threshold():
-    cap = batch_cap(500 * MIB, memory_fraction=0.25, worker_reserved=320 * MIB)
+    cap = batch_cap(500 * MIB, memory_fraction=0.25, worker_reserved=320 * MIB, retention=0.0)
     assert cap == int(PAUSE_FRACTION * 500 * MIB - 320 * MIB)
     assert 320 * MIB + cap <= PAUSE_FRACTION * 500 * MIB
+
+
+def test_cap_leaves_room_for_what_earlier_batches_leave_in_the_allocator():
+    kept = batch_cap(600 * MIB, memory_fraction=1.0, worker_reserved=300 * MIB, retention=1.0)
+    assert 300 * MIB + kept + 1.0 * kept <= PAUSE_FRACTION * 600 * MIB
+    released = batch_cap(600 * MIB, memory_fraction=1.0, worker_reserved=300 * MIB, retention=0)
+    assert released == 2 * kept
 
 
 def test_cap_is_shared_by_the_threads_of_a_worker():
@@ -135,7 +148,8 @@ def test_plan_uses_the_default_worker_baseline():
     plan = plan_batches(
         {"A": 10}, bytes_per_bar=100, worker_memory=600 * MIB, n_threads=2, memory_fraction=1.0
     )
-    assert plan.cap_bytes == int(PAUSE_FRACTION * 600 * MIB - WORKER_BASELINE_BYTES)
+    room = PAUSE_FRACTION * 600 * MIB - WORKER_BASELINE_BYTES
+    assert plan.cap_bytes == int(room / (1 + ALLOCATOR_RETENTION))
 
 
 def test_limit_too_small_for_any_batch_refuses_every_symbol_and_names_a_workable_limit():
