@@ -357,6 +357,23 @@ def barpipe_run(
     )
 
 
+def flow_seconds(output: Path) -> float:
+    """The last run's own duration (its SQLite record's start to finish): plan, compute and
+    publish, without the process start, imports, cluster start and Prefect set-up."""
+    import datetime as dt
+    import sqlite3
+
+    with sqlite3.connect(output / "barpipe.db") as conn:
+        start, end = conn.execute(
+            "SELECT started_at, finished_at FROM runs ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
+
+    def parse(text: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    return (parse(end) - parse(start)).total_seconds()
+
+
 def stage_rows(output: Path) -> list[tuple[str, float, int, str]]:
     """The last run's (stage, seconds, peak_rss_bytes, worker) rows from its SQLite."""
     import sqlite3

@@ -2,7 +2,8 @@
 
 Measured in one run, each comparison interleaved and the best of ``--repeat`` kept:
 
-1. Per indicator, on one series of ``--bars`` bars (1,000,000 by default): ns/bar of
+1. Per indicator, on one series of ``--bars`` bars (1,000,000 by default; fast functions
+   get more rounds, up to 40): ns/bar of
    ``compute.indicators.compute`` (compiled, default parameters) and of TA-Lib's same
    function on the same arrays, and for the default set also of the pandas code a bot
    would write (``bot_pandas.PANDAS``).
@@ -67,7 +68,11 @@ def bench_indicators(
             fns["pandas"] = lambda name=name: PANDAS[name](frame)
         for fn in fns.values():
             fn()  # compile / load the numba cache, touch the inputs
-        t = common.best_of(fns, repeat if name not in APPLY_BASED else max(1, repeat // 3))
+        first = common.timed(fns["barpipe"]) + common.timed(fns["talib"])
+        # Fast functions get more rounds (about 0.5 s each side, at most 40): best-of-N
+        # needs enough draws to find the quiet moments on a shared machine.
+        rounds = min(40, max(repeat, int(1.0 / max(first, 1e-6))))
+        t = common.best_of(fns, rounds if name not in APPLY_BASED else max(1, repeat // 3))
         row: dict[str, object] = {
             "name": name,
             "group": indicators.spec(name).group,
