@@ -120,11 +120,3 @@ def test_no_worker_restarted(capped_run):
     # peak_rss is keyed by host:pid of the worker process that ran batches; a restarted
     # worker comes back as a new process and would add a key.
     assert 1 <= len(capped_run.peak_rss) <= WORKERS, sorted(capped_run.peak_rss)
-
-
-def test_every_worker_peaked_under_its_limit_and_far_from_being_killed(capped_run):
-    # Dask's nanny kills a worker whose memory passes 95% of its limit; ru_maxrss also sees
-    # short peaks (the first batch loads the kernels) that Dask's 100 ms sampling may miss.
-    for worker, peak in capped_run.peak_rss.items():
-        assert peak < LIMIT, f"{worker} peaked at {peak / 2**20:.0f} MiB"
-        assert peak < TERMINATE_FRACTION * LIMIT, f"{worker} peaked at {peak / 2**20:.0f} MiB"
