@@ -15,7 +15,8 @@ The backtest has barpipe's semantics for this comparison: the target decided at 
 close fills at bar t+1's open, fees and slippage in basis points per side, long/short, all
 equity in each position. It walks the bars with ``DataFrame.itertuples`` (pandas' fastest
 row iterator); ``--loop lists`` walks plain Python lists instead, the fastest a per-bar
-Python loop gets, to show how much the iteration style matters.
+Python loop gets, and ``--loop iterrows`` walks ``DataFrame.iterrows``, the slowest common
+idiom, to show how much the iteration style matters.
 
 Usage: ``python -m bench.baseline_bot --input DIR --output DIR [--symbols N]``; prints one
 JSON line with the seconds per stage.
@@ -60,7 +61,7 @@ def backtest(
     fees_bps: float,
     slippage_bps: float,
     cash: float,
-    lists: bool,
+    loop: str,
 ) -> tuple[list[dict[str, Any]], list[float]]:
     """Per-bar loop: the signal at bar t's close trades at bar t+1's open."""
     fee = fees_bps / 1e4
@@ -72,7 +73,8 @@ def backtest(
     trades: list[dict[str, Any]] = []
     equity: list[float] = []
     pending = 0.0
-    if lists:
+    frame = df[["open", "close"]].assign(signal=signal.to_numpy())
+    if loop == "lists":
         rows = zip(
             df.index.tolist(),
             df["open"].tolist(),
@@ -80,8 +82,9 @@ def backtest(
             signal.tolist(),
             strict=True,
         )
+    elif loop == "iterrows":
+        rows = ((ts, r["open"], r["close"], r["signal"]) for ts, r in frame.iterrows())
     else:
-        frame = df[["open", "close"]].assign(signal=signal.to_numpy())
         rows = frame.itertuples(index=True, name=None)
     for ts, open_, close, sig in rows:
         want = 0 if math.isnan(pending) else int(pending)
@@ -187,7 +190,7 @@ def process_symbol(symbol: str, df: pd.DataFrame, args: argparse.Namespace) -> d
         fees_bps=args.fees_bps,
         slippage_bps=args.slippage_bps,
         cash=args.init_cash,
-        lists=args.loop == "lists",
+        loop=args.loop,
     )
     t_bt = time.perf_counter() - clock
     clock = time.perf_counter()
@@ -282,7 +285,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
     p.add_argument("--symbols", type=int, default=None, help="only the first N symbols")
-    p.add_argument("--loop", choices=("itertuples", "lists"), default="itertuples")
+    p.add_argument("--loop", choices=("itertuples", "lists", "iterrows"), default="itertuples")
     p.add_argument("--fees-bps", type=float, default=1.0)
     p.add_argument("--slippage-bps", type=float, default=1.0)
     p.add_argument("--init-cash", type=float, default=10_000.0)

@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     lists_symbols = args.baseline_symbols or max(1, args.symbols // 4)
     lists = baseline(big, lists_symbols, "lists")
     lists_full = lists["wall_seconds"] * (args.symbols * args.bars) / lists["n_bars"]
+    rowwise = baseline(big, max(1, args.symbols // 50), "iterrows")
+    rowwise_full = rowwise["wall_seconds"] * (args.symbols * args.bars) / rowwise["n_bars"]
     base_clock = time.perf_counter() - clock
 
     n = args.symbols * args.bars
@@ -179,6 +181,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     f"measured {lists['wall_seconds']:.1f} s on {lists['n_symbols']} symbols, "
                     "scaled by bars",
                 ],
+                [
+                    "bot baseline, iterrows loop",
+                    f"{rowwise_full:.1f}",
+                    f"measured {rowwise['wall_seconds']:.1f} s on {rowwise['n_symbols']} symbols, "
+                    "scaled by bars",
+                ],
             ],
         ),
         "",
@@ -187,7 +195,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{run_s / floor_s:.2f}.",
         f"- bot baseline / barpipe run = {base_full / run_s:.1f}x end to end (target >= 30x); "
         f"on the marginal time {base_full / marginal:.1f}x. With the fastest per-bar loop "
-        f"(plain lists) {lists_full / run_s:.1f}x end to end.",
+        f"(plain lists) {lists_full / run_s:.1f}x, with the slowest common one (iterrows) "
+        f"{rowwise_full / run_s:.1f}x end to end.",
         f"- baseline thread-seconds by stage ({base['n_symbols']} symbols): "
         + ", ".join(f"{k} {v:.1f}" for k, v in base["thread_seconds"].items())
         + f"; load {base['seconds']['load']:.1f} s, write {base['seconds']['write']:.1f} s.",
@@ -206,6 +215,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "floor": floor,
         "baseline": base,
         "baseline_lists": lists,
+        "baseline_iterrows": rowwise,
         "baseline_full_s": base_full,
         "stages": stages,
         "flow_s": flow_runs,

@@ -39,13 +39,23 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "equity": False,
         "indicators": False,
     },
-    "12 strategies, no equity": {"strategies": "scaling", "equity": False, "indicators": False},
+    "12 strategies, no equity": {"strategies": "twelve", "equity": False, "indicators": False},
     "momentum, equity, 7 indicators (11 outputs) computed": {
         "strategies": ["momentum"],
         "equity": True,
         "indicators": True,
     },
 }
+# The bot's four strategies over several windows: (name, params, label).
+TWELVE: list[tuple[str, dict[str, Any], str]] = [
+    ("momentum", {}, "momentum"),
+    *(("zscore", {"window": w}, f"zscore_{w}") for w in (10, 20, 40, 80)),
+    *(
+        ("ma_crossover", {"short_window": s, "long_window": lw}, f"ma_{s}_{lw}")
+        for s, lw in ((5, 20), (12, 26), (20, 50), (50, 200))
+    ),
+    *(("bollinger", {"timeperiod": t}, f"bollinger_{t}") for t in (10, 20, 40)),
+]
 SIZES = (1, 4, 16)
 
 
@@ -62,13 +72,8 @@ def _child(config_name: str, dataset: str, bars: int) -> None:
 
     cfg = CONFIGS[config_name]
     inds = tuple(pipeline.IndicatorRequest(i["name"], i["params"]) for i in common.BOT_INDICATORS)
-    if cfg["strategies"] == "scaling":
-        from bench.scaling import STRATEGIES
-
-        strats = tuple(
-            pipeline.StrategyRequest(s["name"], s.get("params", {}), s.get("label"))
-            for s in STRATEGIES
-        )
+    if cfg["strategies"] == "twelve":
+        strats = tuple(pipeline.StrategyRequest(*s) for s in TWELVE)
     else:
         strats = tuple(pipeline.StrategyRequest(s) for s in cfg["strategies"])
     scan = bars_io.scan_symbols(dataset)

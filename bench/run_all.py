@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--only", help="comma-separated subset of: " + ", ".join(SUITE))
     p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument(
+        "--from-json",
+        action="store_true",
+        help="do not run: write the sections from the JSON results of the last runs",
+    )
     args = p.parse_args(argv)
     names = args.only.split(",") if args.only else list(SUITE)
     unknown = [n for n in names if n not in SUITE]
@@ -68,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in names:
         path = results_dir / f"{name}.json"
+        if args.from_json:
+            if path.exists():
+                sections[name] = section(name, json.loads(path.read_text()))
+            else:
+                failed.append(name)
+            continue
         path.unlink(missing_ok=True)
         print(f"\n=== {name} ===", flush=True)
         start = time.perf_counter()
