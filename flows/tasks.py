@@ -52,6 +52,7 @@ class BatchJob:
     risk_free: float
     write_equity: bool
     write_indicators: bool = False
+    target_file_mib: float = outputs.DEFAULT_TARGET_MIB  # staged files are cut at this size
 
 
 @dataclass
@@ -171,7 +172,10 @@ def _process(job: BatchJob) -> dict[str, Any]:
         staged["indicators"] = result.indicators
     for name, data in staged.items():
         if data.num_columns:
-            outputs.write_staged(data, job.output_path, job.run_id, name, job.batch, fs)
+            outputs.write_staged(
+                data, job.output_path, job.run_id, name, job.batch, fs,
+                target_file_mib=job.target_file_mib,
+            )  # fmt: skip
     summary.seconds["write"] = time.perf_counter() - clock
     summary.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     summary.worker = f"{socket.gethostname()}:{os.getpid()}"

@@ -2,22 +2,30 @@
 
 Layout under the output root (a local path or an fsspec URL)::
 
-    <root>/_staging/<run_id>/<table>/part-<batch>.parquet   written by tasks (write_staged)
+    <root>/_staging/<run_id>/<table>/part-<batch>-NNNNN.parquet   written by tasks (write_staged)
     <root>/<table>/run_key=<key>/part-NNNNN.parquet          published (local filesystems)
     <root>/<table>/run_key=<key>/part-<run_id>-<token>-NNNNN.parquet  published (object stores)
     <root>/<table>/run_key=<key>/_manifest.json             what was committed: run_id, files, rows
 
-``<table>`` is one of trades, equity, metrics, quarantine; ``<key>`` is the run key,
-percent-encoded. ``run_key=`` is a hive partition, so ``pyarrow.dataset.dataset(<root>/trades,
-partitioning="hive")`` also works (files starting with "_" or "." are ignored by pyarrow).
+``<table>`` is one of trades, equity, metrics, quarantine, indicators; ``<key>`` is the run
+key, percent-encoded. ``run_key=`` is a hive partition, so
+``pyarrow.dataset.dataset(<root>/trades, partitioning="hive")`` also works (files starting
+with "_" or "." are ignored by pyarrow). A run adds or replaces its own key's partition and
+never touches another key's files: history is never rewritten.
 
-Staging: a staged file's name is fixed by (run_id, table, batch), so a task that runs twice (a
-retried or rescheduled Dask task) overwrites its own file; locally it is written to a hidden
-temporary name and renamed, so a killed task never leaves a truncated file behind.
+Staging: a task writes each table's rows, sorted by the table's key, as files of about
+``target_file_mib`` MiB (fixed-size row groups; a file is closed once it reaches the
+target). The names are fixed by (run_id, table, batch, piece), so a task that runs twice (a
+retried or rescheduled Dask task) overwrites its own files and deletes pieces an earlier,
+longer attempt left; locally each file is written under a hidden temporary name and
+renamed, so a killed task never leaves a truncated file behind.
 
-Publishing (``publish_parquet``) repacks each table's staged files, in file-name order, into
-files of about ``target_file_mib`` MiB (fixed-size row groups; a new file starts once the
-current one reaches the target), then commits:
+Publishing (``publish_parquet``) takes each table's staged files in name order (batch order,
+which is symbol order). A file between half and one and a half times the target, in the
+published schema, is committed as it is: hard-linked locally (copied where links are not
+available, and on object stores), so the data is encoded once, by the task that computed
+it. Runs of other files (a batch's last piece, small batches) are decoded and repacked into
+files of about the target size. Then each table is committed:
 
 - local filesystems: the new partition is built in a hidden sibling directory
   ``.tmp-run_key=<key>+<run_id>`` (manifest included) and swapped with the old one in a single
@@ -30,9 +38,9 @@ current one reaches the target), then commits:
 
 All tables are prepared before any is committed, which keeps the window between the tables'
 commits to a few renames. ``recover_outputs`` removes what a killed publish left behind.
-Published bytes depend only on the sequence of staged rows: when batches are numbered in
-symbol order and each holds a contiguous run of symbols, the output is the same whatever the
-batch size or worker count.
+The published rows, read file after file, depend only on the sequence of staged rows: when
+batches are numbered in symbol order and each holds a contiguous run of symbols, they are
+the same whatever the batch size or worker count (how they are cut into files is not).
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ import datetime as dt
 import json
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -88,6 +96,7 @@ __all__ = [
 STAGING = "_staging"
 MANIFEST = "_manifest.json"
 _COMPRESSION = "zstd"
+DEFAULT_TARGET_MIB = 128.0
 _MAX_ROW_GROUP = 131_072
 
 _SORT_KEYS: dict[str, tuple[str, ...]] = {
@@ -148,7 +157,7 @@ def _conform(data: pa.Table, table: str) -> pa.Table:
         data = data.select(schema.names).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
         raise StorageError(f"{table} rows do not fit the {table} schema: {err}") from err
-    if data.num_rows > 1:
+    if not _sorted_by(data, _SORT_KEYS[table]):
         keys = [(k, "ascending", "at_end") for k in _SORT_KEYS[table]]
         data = data.take(pc.sort_indices(data, sort_keys=keys))
     return data
@@ -162,12 +171,37 @@ def staging_dir(
     return join(path, STAGING, require_component(run_id, "run_id"))
 
 
-def _batch_name(batch: int | str) -> str:
+def _batch_stem(batch: int | str) -> str:
     if isinstance(batch, int):
         if batch < 0:
             raise StorageError(f"batch={batch} must be >= 0")
-        return f"part-{batch:05d}.parquet"  # zero-padded: name order is batch order
-    return f"part-{require_component(batch, 'batch')}.parquet"
+        return f"part-{batch:05d}-"  # zero-padded: name order is batch order
+    return f"part-{require_component(batch, 'batch')}-"
+
+
+def _sorted_by(data: pa.Table, keys: Sequence[str]) -> bool:
+    """Whether ``data`` is already in ascending order of ``keys`` (nulls last), without sorting."""
+    n = data.num_rows
+    if n < 2:
+        return True
+    undecided = None  # pairs (i, i+1) equal on every key so far
+    for key in keys:
+        col = data[key]
+        a, b = col.slice(0, n - 1), col.slice(1)
+        if col.null_count:
+            return False  # rare (quarantine rows without a symbol): let the sort decide
+        less, equal = pc.less(a, b), pc.equal(a, b)
+        if undecided is None:
+            if not pc.all(pc.or_(less, equal)).as_py():
+                return False
+            undecided = equal
+        else:
+            if not pc.all(pc.or_(pc.invert(undecided), pc.or_(less, equal))).as_py():
+                return False
+            undecided = pc.and_(undecided, equal)
+        if not pc.any(undecided).as_py():
+            return True
+    return True
 
 
 def write_staged(
@@ -177,28 +211,41 @@ def write_staged(
     table: str,
     batch: int | str,
     filesystem: FilesystemLike = None,
-) -> str:
-    """Write one batch's rows of ``table`` to ``<root>/_staging/<run_id>/<table>/part-<batch>.parquet``.
+    *,
+    target_file_mib: float = DEFAULT_TARGET_MIB,
+) -> list[str]:
+    """Stage one batch's rows of ``table`` as ``<root>/_staging/<run_id>/<table>/part-<batch>-NNNNN.parquet``.
 
-    The rows are cast to the table's schema and sorted by its natural key. Running it again
-    with the same arguments replaces the file. Returns the written path.
+    The rows are cast to the table's schema and sorted by its natural key (a no-op check when
+    they already are), then written as files of about ``target_file_mib`` MiB each, so that
+    publishing can commit them as they are. Running it again with the same arguments
+    replaces the batch's files (pieces a longer earlier attempt left are deleted). Returns
+    the written paths, in order.
     """
     conformed = _conform(data, table)
     fs, path = resolve(root, filesystem)
     directory = join(path, STAGING, require_component(run_id, "run_id"), table)
-    target = join(directory, _batch_name(batch))
+    stem = _batch_stem(batch)
     fs.create_dir(directory, recursive=True)
-    if not is_local(fs):
-        pq.write_table(conformed, target, filesystem=fs, compression=_COMPRESSION)
-        return target
-    tmp = join(directory, f".{target.rsplit('/', 1)[1]}.{uuid.uuid4().hex}.tmp")
+    writer = _PieceWriter(
+        fs, directory, lambda i: f"{stem}{i:05d}.parquet", conformed.schema,
+        _target_bytes(target_file_mib), atomic=is_local(fs),
+    )  # fmt: skip
     try:
-        pq.write_table(conformed, tmp, filesystem=fs, compression=_COMPRESSION)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+        for piece in conformed.to_batches():
+            writer.add(piece)
+        if not conformed.num_rows:  # an empty file still records the batch's schema
+            writer.write_empty()
+        files = writer.finish()
+    except (pa.ArrowInvalid, OSError) as err:
+        writer.abort()
+        raise StorageError(f"cannot stage {table} rows under {directory}: {err}") from err
+    keep = {name for name, _ in files}
+    for info in list_dir(fs, directory):  # a longer earlier attempt of this batch
+        name = str(info.base_name)
+        if name.startswith(stem) and name.endswith(".parquet") and name not in keep:
+            fs.delete_file(str(info.path))
+    return [join(directory, name) for name, _ in files]
 
 
 def write_trades(
@@ -207,7 +254,7 @@ def write_trades(
     run_id: str,
     batch: int | str,
     filesystem: FilesystemLike = None,
-) -> str:
+) -> list[str]:
     """Stage one batch's trades (``TRADES`` schema)."""
     return write_staged(data, root, run_id, "trades", batch, filesystem)
 
@@ -218,7 +265,7 @@ def write_equity(
     run_id: str,
     batch: int | str,
     filesystem: FilesystemLike = None,
-) -> str:
+) -> list[str]:
     """Stage one batch's equity curves (``EQUITY`` schema)."""
     return write_staged(data, root, run_id, "equity", batch, filesystem)
 
@@ -229,7 +276,7 @@ def write_metrics(
     run_id: str,
     batch: int | str,
     filesystem: FilesystemLike = None,
-) -> str:
+) -> list[str]:
     """Stage one batch's metrics (``METRICS`` schema)."""
     return write_staged(data, root, run_id, "metrics", batch, filesystem)
 
@@ -240,7 +287,7 @@ def write_quarantine(
     run_id: str,
     batch: int | str,
     filesystem: FilesystemLike = None,
-) -> str:
+) -> list[str]:
     """Stage one batch's quarantine records (``QUARANTINE`` schema)."""
     return write_staged(data, root, run_id, "quarantine", batch, filesystem)
 
@@ -285,23 +332,43 @@ def _row_bytes(schema: pa.Schema) -> int:
     return max(total, 1)
 
 
-class _Repacker:
-    """Streams record batches into files of fixed-size row groups, closing a file at the target size."""
+def _target_bytes(target_file_mib: float) -> int:
+    if not target_file_mib > 0:
+        raise StorageError(f"target_file_mib={target_file_mib} must be > 0")
+    return max(1, int(target_file_mib * 2**20))
+
+
+class _PieceWriter:
+    """Streams record batches into files of fixed-size row groups, closing a file at the target size.
+
+    ``name(i)`` gives the i-th file's name. With ``atomic`` (local filesystems) each file is
+    written under a hidden temporary name and renamed once complete.
+    """
 
     def __init__(
-        self, fs: pafs.FileSystem, directory: str, prefix: str, schema: pa.Schema, target_bytes: int
+        self,
+        fs: pafs.FileSystem,
+        directory: str,
+        name: Callable[[int], str],
+        schema: pa.Schema,
+        target_bytes: int,
+        *,
+        atomic: bool = False,
     ) -> None:
         self.fs = fs
         self.directory = directory
-        self.prefix = prefix
+        self.name = name
         self.schema = schema
         self.target_bytes = target_bytes
+        self.atomic = atomic
         self.group_rows = int(min(_MAX_ROW_GROUP, max(1, target_bytes // _row_bytes(schema))))
         self.pending: list[pa.RecordBatch] = []
         self.pending_rows = 0
         self.files: list[tuple[str, int]] = []
+        self.next_index = 0
         self._stream: Any = None
         self._writer: pq.ParquetWriter | None = None
+        self._path = ""
         self._rows = 0
 
     def add(self, batch: pa.RecordBatch) -> None:
@@ -310,11 +377,39 @@ class _Repacker:
         while self.pending_rows >= self.group_rows:
             self._write_group(self.group_rows)
 
-    def finish(self) -> list[tuple[str, int]]:
+    def flush(self) -> None:
+        """Write what is pending and close the current file (the next rows start a new one)."""
         if self.pending_rows:
             self._write_group(self.pending_rows)
         self._close()
+
+    def finish(self) -> list[tuple[str, int]]:
+        self.flush()
         return self.files
+
+    def write_empty(self) -> None:
+        """Start a file with no rows (its footer still holds the schema)."""
+        self.pending = [pa.RecordBatch.from_pylist([], schema=self.schema)]
+        self.pending_rows = 0
+        self._write_group(0)
+
+    def claim(self) -> str:
+        """The next file name, for a file the caller provides (after ``flush``)."""
+        name = self.name(self.next_index)
+        self.next_index += 1
+        return name
+
+    def abort(self) -> None:
+        """Close and delete a file left half-written by an error."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+                self._stream.close()
+            finally:
+                self._writer = None
+                self._stream = None
+                if exists(self.fs, self._path):
+                    self.fs.delete_file(self._path)
 
     def _write_group(self, rows: int) -> None:
         table = pa.Table.from_batches(self.pending, schema=self.schema)
@@ -322,46 +417,101 @@ class _Repacker:
         self.pending = rest.to_batches()
         self.pending_rows = rest.num_rows
         if self._writer is None:
-            name = f"{self.prefix}{len(self.files):05d}.parquet"
-            self._stream = self.fs.open_output_stream(join(self.directory, name))
+            name = self.claim()
+            final = join(self.directory, name)
+            self._path = (
+                join(self.directory, f".{name}.{uuid.uuid4().hex}.tmp") if self.atomic else final
+            )
+            self._stream = self.fs.open_output_stream(self._path)
             self._writer = pq.ParquetWriter(self._stream, self.schema, compression=_COMPRESSION)
             self.files.append((name, 0))
             self._rows = 0
-        self._writer.write_table(group.combine_chunks(), row_group_size=rows)
+        self._writer.write_table(group.combine_chunks(), row_group_size=max(rows, 1))
         self._rows += rows
         self.files[-1] = (self.files[-1][0], self._rows)
         if self._stream.tell() >= self.target_bytes:
             self._close()
 
     def _close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._stream.close()
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._stream.close()
         self._writer = None
         self._stream = None
+        if self.atomic:
+            os.replace(self._path, join(self.directory, self.files[-1][0]))
 
 
-def _repack(
+# A staged file this close to the target size is published as it is (linked or copied),
+# not decoded and written again; smaller neighbours are merged, larger files are split.
+_KEEP_RANGE = (0.5, 1.5)
+
+
+def _assemble(
     fs: pafs.FileSystem,
     staged: Sequence[str],
     directory: str,
     prefix: str,
     table: str,
     target_bytes: int,
+    *,
+    local: bool,
 ) -> list[tuple[str, int]]:
+    """Publish ``staged`` (in order) into ``directory`` as ``<prefix>NNNNN.parquet`` files.
+
+    Files already near the target size and in the published schema are committed as they
+    are (a hard link locally, a copy on object stores); the others are repacked.
+    """
     schema = _schema(table)
     if table == _DYNAMIC and staged:
         with fs.open_input_file(staged[0]) as handle:
             schema = pq.read_schema(handle)
     fs.create_dir(directory, recursive=True)
-    repacker = _Repacker(fs, directory, prefix, schema, target_bytes)
+    writer = _PieceWriter(fs, directory, lambda i: f"{prefix}{i:05d}.parquet", schema, target_bytes)
+    low, high = (f * target_bytes for f in _KEEP_RANGE)
     try:
         for path in staged:
-            for batch in _staged_batches(fs, path, schema):
-                repacker.add(batch)
-        return repacker.finish()
+            rows = _keepable(fs, path, schema, low, high)
+            if rows is None:
+                for batch in _staged_batches(fs, path, schema):
+                    writer.add(batch)
+                continue
+            writer.flush()
+            name = writer.claim()
+            _link_or_copy(fs, path, join(directory, name), local)
+            writer.files.append((name, rows))
+        return writer.finish()
     except (pa.ArrowInvalid, OSError) as err:
+        writer.abort()
         raise StorageError(f"cannot write {directory}: {err}") from err
+
+
+def _keepable(
+    fs: pafs.FileSystem, path: str, schema: pa.Schema, low: float, high: float
+) -> int | None:
+    """The row count of a staged file that can be published as it is, else None."""
+    size = fs.get_file_info(path).size or 0
+    if not low <= size <= high:
+        return None
+    try:
+        with fs.open_input_file(path) as handle:
+            meta = pq.ParquetFile(handle).metadata
+            if not meta.schema.to_arrow_schema().equals(schema, check_metadata=False):
+                return None
+            return int(meta.num_rows)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise StorageError(f"cannot read staged file {path}: {err}") from err
+
+
+def _link_or_copy(fs: pafs.FileSystem, source: str, target: str, local: bool) -> None:
+    if local:
+        try:
+            os.link(source, target)  # the staged file stays until remove_staging
+            return
+        except OSError:
+            pass  # a filesystem without hard links
+    fs.copy_file(source, target)
 
 
 def _staged_batches(fs: pafs.FileSystem, path: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
@@ -426,7 +576,7 @@ def publish_parquet(
     tables: Iterable[str] = ("trades", "equity", "metrics"),
     filesystem: FilesystemLike = None,
     *,
-    target_file_mib: float = 64.0,
+    target_file_mib: float = DEFAULT_TARGET_MIB,
 ) -> dict[str, PublishedTable]:
     """Publish a run's staged tables as the partition ``run_key=<key>`` of each table, atomically.
 
@@ -451,14 +601,12 @@ def publish_parquet(
     dict[str, PublishedTable]
         Per table: partition path, file paths and row count.
     """
-    if target_file_mib <= 0:
-        raise StorageError(f"target_file_mib={target_file_mib} must be > 0")
+    target_bytes = _target_bytes(target_file_mib)
     require_component(run_id, "run_id")
     if not run_key:
         raise StorageError("run_key must not be empty")
     fs, path = resolve(root, filesystem)
     local = is_local(fs)
-    target_bytes = int(target_file_mib * 2**20)
     partition = _partition(run_key)
     names = list(dict.fromkeys(tables))
     for table in names:
@@ -474,11 +622,11 @@ def publish_parquet(
             if local:
                 building = join(path, table, f".tmp-{partition}+{run_id}")
                 delete_dir(fs, building)  # a previous attempt of this same run
-                files = _repack(fs, staged, building, prefix, table, target_bytes)
+                files = _assemble(fs, staged, building, prefix, table, target_bytes, local=True)
                 manifest = _manifest(table, run_key, run_id, files)
                 write_bytes_atomic(fs, join(building, MANIFEST), manifest)
             else:
-                files = _repack(fs, staged, final, prefix, table, target_bytes)
+                files = _assemble(fs, staged, final, prefix, table, target_bytes, local=False)
                 manifest = _manifest(table, run_key, run_id, files)
             prepared[table] = (final, files, manifest)
     except BaseException:

@@ -71,9 +71,11 @@ def stage_run(root, run_id: str, symbols_per_batch: list[list[str]], n: int = 10
 def test_staged_file_names_are_deterministic_and_a_rerun_overwrites(tmp_path):
     first = write_equity(equity("r1", ["A"], 10, seed=1), tmp_path, "r1", 3)
     again = write_equity(equity("r1", ["A"], 7, seed=2), tmp_path, "r1", 3)
-    assert first == again == f"{tmp_path}/_staging/r1/equity/part-00003.parquet"
-    assert pq.read_table(first).num_rows == 7
-    assert sorted(os.listdir(tmp_path / "_staging" / "r1" / "equity")) == ["part-00003.parquet"]
+    assert first == again == [f"{tmp_path}/_staging/r1/equity/part-00003-00000.parquet"]
+    assert pq.read_table(first[0]).num_rows == 7
+    assert sorted(os.listdir(tmp_path / "_staging" / "r1" / "equity")) == [
+        "part-00003-00000.parquet"
+    ]
     assert list_staged_runs(tmp_path) == ["r1"]
     remove_staging(tmp_path, "r1")
     assert list_staged_runs(tmp_path) == []
@@ -168,24 +170,70 @@ def test_large_tables_are_split_near_the_target_size(tmp_path):
     assert read_output(tmp_path, "equity").num_rows == 100_000
 
 
-def test_published_bytes_do_not_depend_on_how_symbols_were_batched(tmp_path):
+def test_published_rows_do_not_depend_on_how_symbols_were_batched(tmp_path):
     symbols = [f"S{i}" for i in range(6)]
     whole = equity("r", symbols, 3000)
+    published = {}
     for root, batches in (
         (tmp_path / "one", [symbols]),
         (tmp_path / "three", [symbols[:1], symbols[1:4], symbols[4:]]),
     ):
         for b, group in enumerate(batches):
             write_equity(whole.filter(pc.is_in(whole["symbol"], pa.array(group))), root, "r", b)
-    one = publish_parquet(tmp_path / "one", "r", "k", ["equity"], target_file_mib=0.1)[
-        "equity"
-    ].files
-    three = publish_parquet(tmp_path / "three", "r", "k", ["equity"], target_file_mib=0.1)[
-        "equity"
-    ].files
-    assert len(one) == len(three) > 1
-    for a, b in zip(one, three, strict=True):
-        assert Path(a).read_bytes() == Path(b).read_bytes()
+        published[root] = publish_parquet(root, "r", "k", ["equity"], target_file_mib=0.1)
+        got = pa.concat_tables(pq.read_table(f) for f in published[root]["equity"].files)
+        assert got.equals(whole), root  # same rows in the same order, file after file
+
+
+def test_a_large_batch_is_staged_in_pieces_of_the_target_size(tmp_path):
+    data = equity("r", [f"S{i:02d}" for i in range(20)], 5_000)
+    paths = write_staged(data, tmp_path, "r", "equity", 7, target_file_mib=0.25)
+    names = [Path(p).name for p in paths]
+    assert names == [f"part-00007-{i:05d}.parquet" for i in range(len(names))]
+    assert len(names) > 2
+    sizes = [os.path.getsize(p) for p in paths]
+    assert all(s >= 0.25 * 2**20 for s in sizes[:-1])
+    assert pa.concat_tables(pq.read_table(p) for p in paths).equals(data)
+    # a smaller rerun of the same batch leaves none of the earlier pieces behind
+    again = write_staged(data.slice(0, 10), tmp_path, "r", "equity", 7, target_file_mib=0.25)
+    assert sorted(os.listdir(tmp_path / "_staging" / "r" / "equity")) == [Path(again[0]).name]
+
+
+def test_pieces_near_the_target_are_published_without_rewriting(tmp_path):
+    data = equity("r", [f"S{i:02d}" for i in range(20)], 5_000)
+    staged = write_staged(data, tmp_path, "r", "equity", 0, target_file_mib=0.25)
+    write_staged(equity("r", ["ZZ"], 10), tmp_path, "r", "equity", 1)  # a small batch
+    published = publish_parquet(tmp_path, "r", "k", ["equity"], target_file_mib=0.25)
+    files = published["equity"].files
+    # pieces within [0.5, 1.5] x the target are the staged files themselves (hard links);
+    # smaller ones (a batch's tail, a small batch) are merged into a new file
+    target = 0.25 * 2**20
+    linked = [any(os.path.samefile(p, f) for f in files) for p in staged]
+    assert linked == [0.5 * target <= os.path.getsize(p) <= 1.5 * target for p in staged]
+    assert sum(linked) >= 2
+    assert len(files) == sum(linked) + 1
+    got = read_output(tmp_path, "equity")
+    assert got.num_rows == data.num_rows + 10
+    assert got.drop_columns(["run_key"]).slice(0, data.num_rows).equals(data)
+    remove_staging(tmp_path, "r")  # the published files outlive the staged names
+    assert read_output(tmp_path, "equity").num_rows == data.num_rows + 10
+
+
+def test_a_staged_file_in_another_schema_is_rewritten_not_linked(tmp_path):
+    data = equity("r", [f"S{i:02d}" for i in range(20)], 5_000)
+    directory = tmp_path / "_staging" / "r" / "equity"
+    directory.mkdir(parents=True)
+    # written by an older barpipe: equity as float32
+    pq.write_table(
+        data.set_column(4, "equity", data["equity"].cast(pa.float32())),
+        directory / "part-00000-00000.parquet",
+    )
+    published = publish_parquet(tmp_path, "r", "k", ["equity"], target_file_mib=0.05)
+    assert not any(
+        os.path.samefile(directory / "part-00000-00000.parquet", f)
+        for f in published["equity"].files
+    )
+    assert read_output(tmp_path, "equity").schema.field("equity").type == pa.float64()
 
 
 def test_readers_never_see_an_uncommitted_partition(tmp_path):
