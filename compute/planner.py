@@ -14,8 +14,10 @@ Steps:
    (reader and writer buffers) plus its bars times the estimate. It splits the work into at
    least ``min_batches_per_thread`` batches per worker thread so the cluster stays
    balanced. A symbol that alone exceeds the cap cannot be processed safely and is
-   returned in ``refused`` with the reason, never sent to a worker; so is every symbol
-   when the limit leaves no room for any batch.
+   returned in ``refused`` with the reason, never sent to a worker (the flow quarantines
+   it); so is every symbol when the limit leaves no room for any batch (``no_room``: the
+   flow fails the run, since nothing could run).
+3. ``describe_plan`` says in one line what the plan does with the cluster.
 Planning is deterministic: the same rows and limits give the same batches.
 """
 
@@ -75,12 +77,17 @@ class Plan:
     bytes_per_bar: int = 0
     cap_bytes: int = 0
     reason: str = ""
+    worker_memory: int = 0
+    no_room: bool = False
+    """True when the worker limit leaves no room for any batch: every symbol is refused."""
 
     def to_dict(self) -> dict[str, object]:
         return {
             "bytes_per_bar": self.bytes_per_bar,
             "cap_bytes": self.cap_bytes,
+            "worker_memory": self.worker_memory,
             "reason": self.reason,
+            "no_room": self.no_room,
             "refused": dict(self.refused),
             "batches": [
                 {
@@ -88,6 +95,8 @@ class Plan:
                     "n_symbols": len(b.symbols),
                     "n_bars": b.n_bars,
                     "est_bytes": b.est_bytes,
+                    "first_symbol": b.symbols[0] if b.symbols else None,
+                    "last_symbol": b.symbols[-1] if b.symbols else None,
                 }
                 for b in self.batches
             ],
@@ -167,15 +176,22 @@ def plan_batches(
             f"and Dask pauses it at {PAUSE_FRACTION:.0%} of its limit; give workers at least "
             f"{least / mib:.0f} MiB (--memory-limit)"
         )
-        return Plan((), {s: why for s in sorted(rows)}, bytes_per_bar, cap, why)
+        return Plan(
+            (), {s: why for s in sorted(rows)}, bytes_per_bar, cap, why, worker_memory, True
+        )
     room = cap - batch_fixed  # for the bars, once the batch's fixed buffers are counted
+    # name the setting that binds the cap: raising the other one changes nothing
+    raise_what = (
+        "batches.memory_fraction or the worker memory limit (--memory-limit)"
+        if cap >= int(worker_memory * memory_fraction)
+        else "the worker memory limit (--memory-limit)"
+    )
     refused = {
         s: (
             f"{n} bars need ~{(n * bytes_per_bar + batch_fixed) / mib:.0f} MiB, over the "
             "batch cap of "
             f"{cap / mib:.0f} MiB ({limits}); it would have to be processed in time chunks, "
-            "which barpipe does not do yet: raise the worker memory limit or "
-            "batches.memory_fraction"
+            f"which barpipe does not do yet, so it is quarantined: raise {raise_what}"
         )
         for s, n in sorted(rows.items())
         if n * bytes_per_bar > room
@@ -206,7 +222,24 @@ def plan_batches(
         f"{wanted} for {n_threads} threads x {min_batches_per_thread}); the cap is {limits}; "
         f"at most {max_symbols_per_batch} symbols per batch"
     )
-    return Plan(tuple(batches), refused, bytes_per_bar, cap, reason)
+    return Plan(tuple(batches), refused, bytes_per_bar, cap, reason, worker_memory)
+
+
+def describe_plan(plan: Plan, *, n_workers: int, threads_per_worker: int) -> str:
+    """One line for the console: batches, their largest estimate, the cluster, refusals."""
+    mib = 2**20
+    largest = max((b.est_bytes for b in plan.batches), default=0)
+    line = (
+        f"plan: {len(plan.batches)} batch(es) of <= {largest / mib:.1f} MiB "
+        f"(cap {plan.cap_bytes / mib:.1f} MiB, {plan.bytes_per_bar} B/bar) for "
+        f"{n_workers} worker(s) x {threads_per_worker} thread(s) "
+        f"({plan.worker_memory / mib:.0f} MiB limit)"
+    )
+    if plan.no_room:
+        line += "; the limit leaves no room for any batch"
+    elif plan.refused:
+        line += f"; {len(plan.refused)} symbol(s) refused as too large for a worker"
+    return line
 
 
 def _batch(index: int, symbols: Sequence[str], bars: int, bytes_per_bar: int, fixed: int) -> Batch:

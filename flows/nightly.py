@@ -12,7 +12,10 @@ Steps and where each lives:
    ``failed``, its staging is deleted and nothing is published.
 3. ``plan`` task: scans the input's symbols (storage.bars.scan_symbols: dataset-level
    problems stop the run here), applies the universe filter and sizes batches from worker
-   memory (compute.planner). Rows with a null symbol are quarantined here.
+   memory (compute.planner). Rows with a null symbol, and symbols too large for any batch
+   (``too_large_for_worker``), are quarantined here. The plan is stored with the run
+   (``run_plans``, ``run_batches``) and echoed in one line; a worker limit that leaves no
+   room for any batch fails the run (``check_plan``).
 4. ``compute`` task: fans the batches out with the Dask client (``flows.tasks.process_batch``,
    one Dask task per batch), showing progress; tasks validate (quarantining bad symbols),
    stage their outputs and return summaries.
@@ -31,7 +34,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +156,20 @@ def execute(
             try:
                 plan, jobs, early = task(plan_run)(settings, info, run_id)
                 summary.plan = plan.to_dict()
+                threads = max(info.n_threads // max(info.n_workers, 1), 1)
+                db.record_plan(
+                    conn,
+                    run_id,
+                    summary.plan,
+                    n_workers=info.n_workers,
+                    threads_per_worker=threads,
+                )
+                echo(
+                    planner.describe_plan(
+                        plan, n_workers=info.n_workers, threads_per_worker=threads
+                    )
+                )
+                check_plan(plan)
                 results = task(compute_batches)(client, jobs, progress=progress, echo=echo)
                 _collect(summary, plan, [*early, *results])
                 db.record_notes(conn, run_id, run_key, summary.note_records)
@@ -180,6 +197,12 @@ def execute(
         finally:
             conn.close()
     return summary
+
+
+def check_plan(plan: planner.Plan) -> None:
+    """Fail the run when the worker memory limit leaves no room for any batch."""
+    if plan.no_room and plan.refused:
+        raise ConfigError(f"no batch can run on these workers: {plan.reason}")
 
 
 def check_publishable(settings: Settings, summary: RunSummary) -> None:
@@ -339,7 +362,9 @@ def plan_run(
 ) -> tuple[planner.Plan, list[BatchJob], list[dict[str, Any]]]:
     """Scan the input, filter the universe and pack symbols into memory-sized batches.
 
-    Also returns results decided at planning (rows with a null symbol, quarantined here).
+    Also returns results decided at planning: quarantine records of rows with a null
+    symbol and of symbols too large for any batch. When the worker limit leaves no room for
+    any batch (``plan.no_room``) nothing is quarantined: ``check_plan`` fails the run.
     """
     from storage import bars
 
@@ -367,9 +392,6 @@ def plan_run(
         min_batches_per_thread=settings.batches.min_batches_per_thread,
         max_symbols_per_batch=settings.batches.max_symbols_per_batch,
     )
-    if plan.refused:
-        first = next(iter(plan.refused.items()))
-        raise DataError(f"symbol {first[0]!r} cannot be processed: {first[1]}")
     # enough bars for every configured lookback: one indicator value, or a strategy's first
     # target plus the next bar to fill it
     min_bars = max(
@@ -411,6 +433,8 @@ def plan_run(
     )
     jobs = [BatchJob(batch=batch.index, symbols=batch.symbols, **common) for batch in plan.batches]
     early = [] if wanted or not unnamed else [_quarantine_unnamed(settings, run_id, scan, unnamed)]
+    if plan.refused and not plan.no_room:
+        early.append(_quarantine_refused(settings, run_id, scan, plan.refused, rows))
     return plan, jobs, early
 
 
@@ -418,7 +442,7 @@ def _quarantine_unnamed(settings: Settings, run_id: str, scan: Any, n_rows: int)
     """Stage the quarantine record of rows with a null symbol; return it as a batch result."""
     import pyarrow.compute as pc
 
-    from storage import outputs, validate
+    from storage import validate
 
     first = scan.filter(pc.is_null(scan["symbol"]))["min_timestamp"][0].as_py()
     record = validate.QuarantineRecord(
@@ -428,24 +452,61 @@ def _quarantine_unnamed(settings: Settings, run_id: str, scan: Any, n_rows: int)
         first_bad_timestamp=first,
         detail=f"symbol is null in {n_rows} rows, so they belong to no symbol",
     )
+    # "unnamed" sorts after the numbered batches: the published order stays fixed
+    return _stage_planned_quarantine(settings, run_id, [record], "unnamed", batch=-1)
+
+
+def _quarantine_refused(
+    settings: Settings,
+    run_id: str,
+    scan: Any,
+    refused: Mapping[str, str],
+    rows: dict[str, int],
+) -> dict[str, Any]:
+    """Stage the quarantine records of symbols too large for any batch (the planner's
+    refusals, each with its reason); return them as one batch result."""
+    from storage import validate
+
+    firsts = dict(zip(scan["symbol"].to_pylist(), scan["min_timestamp"].to_pylist(), strict=True))
+    records = [
+        validate.QuarantineRecord(
+            symbol=symbol,
+            reason="too_large_for_worker",
+            n_rows=rows[symbol],
+            first_bad_timestamp=firsts[symbol],
+            detail=why,
+        )
+        for symbol, why in sorted(refused.items())
+    ]
+    # "refused" sorts after the numbered batches and before "unnamed"
+    return _stage_planned_quarantine(settings, run_id, records, "refused", batch=-2)
+
+
+def _stage_planned_quarantine(
+    settings: Settings, run_id: str, records: list[Any], name: str, *, batch: int
+) -> dict[str, Any]:
+    """Stage quarantine records decided at planning under ``part-<name>``; a batch result."""
+    from storage import outputs, validate
+
     out = settings.output
     outputs.write_staged(
-        validate.quarantine_table([record], run_id),
+        validate.quarantine_table(records, run_id),
         out.path,
         run_id,
         "quarantine",
-        "unnamed",  # sorts after the numbered batches: the published order stays fixed
+        name,
         _fs(out.storage_options, out.path),
     )
+    n_rows = sum(r.n_rows for r in records)
     return {
-        "batch": -1,
+        "batch": batch,
         "n_rows_in": n_rows,
         "n_rows_processed": 0,
         "n_rows_quarantined": n_rows,
         "n_symbols": 0,
         "n_trades": 0,
         "trades_by_side": {},
-        "quarantine": [dataclasses.asdict(record)],
+        "quarantine": [dataclasses.asdict(r) for r in records],
         "notes": [],
         "seconds": {},
         "peak_rss_bytes": 0,

@@ -2,7 +2,9 @@
 
 Tables (DDL generated from ``storage.schemas``): ``runs`` (one row per run: status, counts,
 config hash, input fingerprint, error, pid and host), ``trades``, ``metrics``, ``quarantine``
-(the Parquet columns plus ``run_key``) and ``run_stages`` (timings and peak memory).
+(the Parquet columns plus ``run_key``), ``run_stages`` (timings and peak memory), and
+``run_plans`` / ``run_batches`` (how the run was cut into batches, written by ``record_plan``
+right after planning, so a failed run keeps its plan).
 
 A run's life: ``start_run`` inserts it as ``running``; the flow computes and publishes Parquet;
 ``publish_run_rows`` replaces the run key's trades/metrics/quarantine rows in one transaction;
@@ -47,6 +49,8 @@ from storage.schemas import (
     ISO_FORMAT,
     METRICS,
     QUARANTINE,
+    RUN_BATCHES,
+    RUN_PLANS,
     RUN_STAGES,
     RUN_STATUSES,
     SQLITE_TABLES,
@@ -70,6 +74,7 @@ __all__ = [
     "read_notes",
     "read_table",
     "record_notes",
+    "record_plan",
     "record_stages",
     "run_lock",
     "start_run",
@@ -524,6 +529,54 @@ def record_stages(
             "INSERT INTO run_stages (run_id, stage, seconds, peak_rss_bytes, worker) VALUES (?, ?, ?, ?, ?)",
             rows,
         )
+
+
+def record_plan(
+    conn: sqlite3.Connection,
+    run_id: str,
+    plan: Mapping[str, Any],
+    *,
+    n_workers: int,
+    threads_per_worker: int,
+) -> None:
+    """Replace a run's ``run_plans`` row and ``run_batches`` rows with ``plan``.
+
+    ``plan`` is ``compute.planner.Plan.to_dict()``: bytes_per_bar, cap_bytes, worker_memory,
+    reason, refused (symbol -> why) and batches (index, n_symbols, n_bars, est_bytes,
+    first_symbol, last_symbol). ``n_workers`` and ``threads_per_worker`` describe the cluster
+    it was made for.
+    """
+    batches = list(plan["batches"])
+    head = {
+        "bytes_per_bar": int(plan["bytes_per_bar"]),
+        "cap_bytes": int(plan["cap_bytes"]),
+        "worker_memory": int(plan["worker_memory"]),
+        "n_workers": int(n_workers),
+        "threads_per_worker": int(threads_per_worker),
+        "n_batches": len(batches),
+        "n_refused": len(plan["refused"]),
+        "reason": str(plan["reason"]),
+    }
+    rows = [
+        {
+            "batch": b["index"],
+            "n_symbols": b["n_symbols"],
+            "n_bars": b["n_bars"],
+            "est_bytes": b["est_bytes"],
+            "first_symbol": b["first_symbol"],
+            "last_symbol": b["last_symbol"],
+        }
+        for b in batches
+    ]
+    plan_row = _rows_table([head], RUN_PLANS, run_id)
+    batch_rows = _rows_table(rows, RUN_BATCHES, run_id)
+    try:
+        with _transaction(conn):
+            for name, table in (("run_plans", plan_row), ("run_batches", batch_rows)):
+                conn.execute(f"DELETE FROM {name} WHERE run_id = ?", (run_id,))
+                _insert(conn, name, table, None)
+    except sqlite3.Error as err:
+        raise StorageError(f"cannot record the plan of run {run_id!r}: {err}") from err
 
 
 def record_notes(

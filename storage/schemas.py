@@ -20,6 +20,8 @@ __all__ = [
     "METRICS",
     "OUTPUT_TABLES",
     "QUARANTINE",
+    "RUN_BATCHES",
+    "RUN_PLANS",
     "RUN_STAGES",
     "RUN_STATUSES",
     "RUNS",
@@ -154,6 +156,34 @@ RUN_STAGES = _schema(
 )
 """Per-stage timings and peak memory of a run (SQLite only)."""
 
+RUN_PLANS = _schema(
+    ("run_id", _S),
+    ("bytes_per_bar", _I),
+    ("cap_bytes", _I),
+    ("worker_memory", _I),
+    ("n_workers", _I),
+    ("threads_per_worker", _I),
+    ("n_batches", _I),
+    ("n_refused", _I),
+    ("reason", _S),
+)
+"""How a run was cut into batches (SQLite only): one row per run, written right after
+planning so a failed run has it too. ``cap_bytes`` is the largest estimate a batch may have
+on a worker with limit ``worker_memory``; ``n_refused`` counts the symbols too large for it
+(quarantined as ``too_large_for_worker``); ``reason`` says how the numbers were derived."""
+
+RUN_BATCHES = _schema(
+    ("run_id", _S),
+    ("batch", _I),
+    ("n_symbols", _I),
+    ("n_bars", _I),
+    ("est_bytes", _I),
+    ("first_symbol", _S),
+    ("last_symbol", _S),
+)
+"""One row per planned batch of a run (SQLite only): its size and estimated peak bytes; its
+symbols are the input's symbols from ``first_symbol`` to ``last_symbol`` in sorted order."""
+
 INDICATOR_KEYS = _schema(
     ("run_id", _S),
     ("symbol", _S),
@@ -179,6 +209,8 @@ SQLITE_TABLES: dict[str, pa.Schema] = {
     "metrics": METRICS,
     "quarantine": QUARANTINE,
     "run_stages": RUN_STAGES,
+    "run_plans": RUN_PLANS,
+    "run_batches": RUN_BATCHES,
 }
 """Tables of ``barpipe.db``. trades, metrics and quarantine also get a ``run_key`` column
 (second, after ``run_id``) so a rerun can replace a key's rows with one indexed DELETE."""
@@ -191,6 +223,8 @@ _INDEXES: dict[str, tuple[str, ...]] = {
     "metrics": ("run_id", "run_key", "symbol"),
     "quarantine": ("run_id", "run_key", "symbol"),
     "run_stages": ("run_id",),
+    "run_plans": ("run_id",),
+    "run_batches": ("run_id",),
 }
 
 

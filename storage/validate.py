@@ -26,6 +26,7 @@ from compute.errors import DataError
 from storage.schemas import BAR_PRICE_COLUMNS, BARS, QUARANTINE
 
 __all__ = [
+    "PLANNING_REASONS",
     "REASONS",
     "QuarantineRecord",
     "ValidationNote",
@@ -46,6 +47,11 @@ REASONS = (
     "too_few_bars",
 )
 """Quarantine reason codes, in the order that picks a symbol's reported reason."""
+
+PLANNING_REASONS = ("too_large_for_worker",)
+"""Quarantine reason codes given when the run is planned, before any bar is loaded:
+``too_large_for_worker``, a symbol whose estimated memory alone exceeds a worker's batch cap
+(compute.planner)."""
 
 _MAX_NAME_BYTES = 200  # file names are capped at 255 bytes; leave room for "symbol=" and escapes
 

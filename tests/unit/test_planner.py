@@ -16,6 +16,7 @@ from compute.planner import (
     PAUSE_FRACTION,
     WORKER_BASELINE_BYTES,
     batch_cap,
+    describe_plan,
     estimate_bytes_per_bar,
     plan_batches,
 )
@@ -165,6 +166,49 @@ def test_refusal_of_a_large_symbol_names_the_cap_and_time_chunking():
     plan = _plan({"HUGE": 10_000_000}, worker_memory=100 * MIB)
     assert "over the batch cap of 25 MiB" in plan.refused["HUGE"]
     assert "time chunks" in plan.refused["HUGE"]
+    assert "so it is quarantined" in plan.refused["HUGE"]
+    assert not plan.no_room
+
+
+def test_refusal_names_the_setting_that_binds_the_cap():
+    by_fraction = _plan({"HUGE": 10_000_000}, worker_memory=100 * MIB)  # 0.25 x 100 MiB
+    assert by_fraction.refused["HUGE"].endswith(
+        "raise batches.memory_fraction or the worker memory limit (--memory-limit)"
+    )
+    by_room = plan_batches(  # 0.8 x 600 - 320 MiB, over 2 for retention: 80 MiB < 0.25 x 600
+        {"HUGE": 10_000_000}, bytes_per_bar=100, worker_memory=600 * MIB, n_threads=2
+    )
+    assert by_room.refused["HUGE"].endswith("raise the worker memory limit (--memory-limit)")
+
+
+def test_no_room_is_set_only_when_the_limit_leaves_no_room_for_any_batch():
+    none = plan_batches({"A": 10}, bytes_per_bar=100, worker_memory=300 * MIB, n_threads=2)
+    assert none.no_room
+    assert none.reason == none.refused["A"]
+    some = plan_batches({"A": 10}, bytes_per_bar=100, worker_memory=600 * MIB, n_threads=2)
+    assert not some.no_room
+    line = describe_plan(none, n_workers=1, threads_per_worker=1)
+    assert line.endswith("; the limit leaves no room for any batch")
+
+
+def test_plan_dict_names_each_batchs_first_and_last_symbol_and_the_worker_limit():
+    rows = {f"S{i:02d}": 100 for i in range(10)}
+    plan = _plan(rows, n_threads=1, min_batches_per_thread=2)
+    as_dict = plan.to_dict()
+    assert as_dict["worker_memory"] == 400 * MIB
+    assert [(b["first_symbol"], b["last_symbol"]) for b in as_dict["batches"]] == [
+        ("S00", "S04"),
+        ("S05", "S09"),
+    ]
+
+
+def test_describe_plan_says_batches_cap_cluster_and_refusals_in_one_line():
+    plan = _plan({"A": 1000, "B": 1000, "HUGE": 10_000_000}, worker_memory=100 * MIB)
+    line = describe_plan(plan, n_workers=2, threads_per_worker=1)
+    assert line.startswith("plan: 2 batch(es) of <= 0.1 MiB (cap 25.0 MiB, 100 B/bar)")
+    assert "for 2 worker(s) x 1 thread(s) (100 MiB limit)" in line
+    assert line.endswith("; 1 symbol(s) refused as too large for a worker")
+    assert "\n" not in line
 
 
 def test_batches_never_exceed_the_cap_unless_one_symbol_fills_it():

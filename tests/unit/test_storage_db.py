@@ -243,3 +243,81 @@ def test_db_path_needs_a_local_directory_for_remote_roots(tmp_path):
     assert db.db_path("s3://bucket/out", tmp_path) == tmp_path / db.DB_NAME
     with pytest.raises(StorageError, match="not local"):
         db.db_path("s3://bucket/out")
+
+
+def _plan(rows: dict[str, int], worker_memory: int = 600 * 2**20) -> dict:
+    from compute.planner import plan_batches
+
+    plan = plan_batches(
+        rows, bytes_per_bar=100, worker_memory=worker_memory, n_threads=2, memory_fraction=0.25
+    )
+    return plan.to_dict()
+
+
+def test_a_runs_plan_is_stored_one_row_per_run_and_per_batch(conn):
+    register(conn, "r1")
+    plan = _plan({"A": 10, "B": 20, "C": 30_000, "HUGE": 10_000_000})
+    db.record_plan(conn, "r1", plan, n_workers=2, threads_per_worker=1)
+    head = db.read_table(conn, "run_plans", run_id="r1").to_pylist()
+    assert head == [
+        {
+            "run_id": "r1",
+            "bytes_per_bar": 100,
+            "cap_bytes": plan["cap_bytes"],
+            "worker_memory": 600 * 2**20,
+            "n_workers": 2,
+            "threads_per_worker": 1,
+            "n_batches": len(plan["batches"]),
+            "n_refused": 1,
+            "reason": plan["reason"],
+        }
+    ]
+    batches = db.read_table(conn, "run_batches", run_id="r1").to_pylist()
+    assert [(b["first_symbol"], b["last_symbol"]) for b in batches] == [
+        (b["first_symbol"], b["last_symbol"]) for b in plan["batches"]
+    ]
+    assert [b["first_symbol"] for b in batches][0] == "A"
+    assert "HUGE" not in {b["last_symbol"] for b in batches}
+    assert [b["batch"] for b in batches] == list(range(len(plan["batches"])))
+    assert sum(b["n_bars"] for b in batches) == 10 + 20 + 30_000
+    assert all(b["est_bytes"] <= plan["cap_bytes"] for b in batches)
+
+
+def test_recording_a_plan_again_replaces_only_that_runs_rows(conn):
+    register(conn, "r1")
+    register(conn, "r2")
+    db.record_plan(conn, "r1", _plan({"A": 10}), n_workers=1, threads_per_worker=1)
+    db.record_plan(conn, "r2", _plan({"X": 10}), n_workers=1, threads_per_worker=1)
+    db.record_plan(conn, "r1", _plan({"A": 10, "B": 10}), n_workers=1, threads_per_worker=2)
+    assert rows(conn, "SELECT run_id, threads_per_worker FROM run_plans ORDER BY run_id") == [
+        ("r1", 2),
+        ("r2", 1),
+    ]
+    assert rows(
+        conn, "SELECT run_id, first_symbol, last_symbol FROM run_batches ORDER BY run_id, batch"
+    ) == [("r1", "A", "A"), ("r1", "B", "B"), ("r2", "X", "X")]
+
+
+def test_a_plan_with_no_room_for_any_batch_is_stored_without_batches(conn):
+    register(conn, "r1")
+    plan = _plan({"A": 10, "B": 10}, worker_memory=300 * 2**20)
+    db.record_plan(conn, "r1", plan, n_workers=2, threads_per_worker=1)
+    assert rows(conn, "SELECT n_batches, n_refused, cap_bytes FROM run_plans") == [(0, 2, 0)]
+    assert rows(conn, "SELECT count(*) FROM run_batches") == [(0,)]
+    assert "--memory-limit" in db.read_table(conn, "run_plans")["reason"][0].as_py()
+
+
+def test_an_existing_database_gains_the_plan_tables(tmp_path):
+    path = tmp_path / db.DB_NAME
+    first = db.connect(path)
+    register(first, "r1")
+    first.execute("DROP TABLE run_plans")
+    first.execute("DROP TABLE run_batches")
+    first.close()
+    again = db.connect(path)  # as a database made before the tables existed is opened
+    try:
+        db.record_plan(again, "r1", _plan({"A": 10}), n_workers=1, threads_per_worker=1)
+        assert rows(again, "SELECT run_id, n_batches FROM run_plans") == [("r1", 1)]
+        assert [r["run_id"] for r in db.list_runs(again)] == ["r1"]
+    finally:
+        again.close()
