@@ -166,16 +166,28 @@ def plan_batches(
         f"each leave {retention:g}x their size in allocator pages"
     )
     if cap <= batch_fixed:
+        smallest = batch_fixed + 32 * mib  # a batch's buffers and a few MiB of bars
         least = (
-            worker_reserved
-            + max(threads_per_worker, 1) * (1 + max(retention, 0.0)) * (batch_fixed + 32 * mib)
+            worker_reserved + max(threads_per_worker, 1) * (1 + max(retention, 0.0)) * smallest
         ) / PAUSE_FRACTION
-        why = (
-            f"the worker memory limit of {worker_memory / mib:.0f} MiB leaves no room for a "
-            f"batch: a worker process uses about {worker_reserved / mib:.0f} MiB by itself "
+        limit_why = (
+            f"a worker process uses about {worker_reserved / mib:.0f} MiB by itself "
             f"and Dask pauses it at {PAUSE_FRACTION:.0%} of its limit; give workers at least "
             f"{least / mib:.0f} MiB (--memory-limit)"
         )
+        fraction = math.ceil(100 * smallest / worker_memory) / 100 if worker_memory else 2.0
+        if cap == int(worker_memory * memory_fraction) and fraction <= 1 <= worker_memory / least:
+            why = (  # only the fraction is too small: say so, not that the limit is
+                f"batches.memory_fraction = {memory_fraction:g} of the worker memory limit of "
+                f"{worker_memory / mib:.0f} MiB leaves no room for a batch, whose buffers "
+                f"alone take {batch_fixed / mib:.0f} MiB: raise batches.memory_fraction to at "
+                f"least {fraction:g} (or the worker memory limit, --memory-limit)"
+            )
+        else:
+            why = (
+                f"the worker memory limit of {worker_memory / mib:.0f} MiB leaves no room "
+                f"for a batch: {limit_why}"
+            )
         return Plan(
             (), {s: why for s in sorted(rows)}, bytes_per_bar, cap, why, worker_memory, True
         )

@@ -332,6 +332,110 @@ def attached(prefect_harness, run_config, shared_cluster):
     return settings
 
 
+# --- a symbol too large for a worker: quarantined at planning, the run goes on --------------
+
+HUGE_BARS = 20_000
+# 0.02 of the shared cluster's 2 GB is a 40 MB batch cap: room for ~8,300 bars at the run
+# config's ~770 B/bar next to a batch's fixed buffers, so HUGE alone is refused
+SMALL_FRACTION = {"batches.memory_fraction": 0.02}
+
+
+def _with_a_huge_symbol(root: Path) -> Path:
+    return _write_flat(root, [_bars("GOOD1", 0), _bars("GOOD2", 1), _bars("HUGE", 2, n=HUGE_BARS)])
+
+
+@pytest.fixture(scope="module")
+def huge_run(prefect_harness, run_config, shared_cluster, tmp_path_factory):
+    base = tmp_path_factory.mktemp("huge")
+    data, out = _with_a_huge_symbol(base / "bars"), base / "out"
+    settings = flow_settings(
+        run_config, data, out, **{"cluster.address": shared_cluster, **SMALL_FRACTION}
+    )
+    messages: list[str] = []
+    summary = run_nightly(settings, echo=messages.append, progress=False)
+    return summary, out, messages
+
+
+def test_symbol_too_large_for_a_worker_is_quarantined_and_the_run_succeeds(huge_run):
+    summary, out, messages = huge_run
+    assert summary.status == "succeeded"
+    assert list(summary.plan["refused"]) == ["HUGE"]
+    plan_lines = [m for m in messages if m.startswith("plan: ")]
+    assert len(plan_lines) == 1
+    assert plan_lines[0].endswith("; 1 symbol(s) refused as too large for a worker")
+    first = _bars("HUGE", 2, n=HUGE_BARS)["timestamp"][0].as_py().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        rows = conn.execute(
+            "SELECT symbol, reason, n_rows, first_bad_timestamp, detail FROM quarantine"
+        ).fetchall()
+    assert [r[:4] for r in rows] == [("HUGE", "too_large_for_worker", HUGE_BARS, first)]
+    detail = rows[0][4]
+    assert detail == summary.plan["refused"]["HUGE"]
+    assert f"{HUGE_BARS} bars need" in detail
+    assert "over the batch cap of 38 MiB" in detail
+    assert "raise batches.memory_fraction" in detail
+    parquet = outputs.read_output(str(out), "quarantine", run_keys=[RUN_KEY])
+    assert parquet.select(["symbol", "reason", "n_rows", "detail"]).to_pylist() == [
+        {"symbol": "HUGE", "reason": "too_large_for_worker", "n_rows": HUGE_BARS, "detail": detail}
+    ]
+
+
+def test_the_other_symbols_have_metrics_and_every_row_is_accounted_for(huge_run):
+    summary, out, _ = huge_run
+    metrics = outputs.read_output(str(out), "metrics", run_keys=[RUN_KEY])
+    assert set(metrics["symbol"].to_pylist()) == {"GOOD1", "GOOD2"}
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        conn.row_factory = sqlite3.Row
+        run = dict(conn.execute("SELECT * FROM runs").fetchone())
+    assert run["n_rows_in"] == 2 * N_BARS + HUGE_BARS
+    assert run["n_rows_processed"] == 2 * N_BARS
+    assert run["n_rows_quarantined"] == HUGE_BARS
+    assert (run["n_symbols"], run["n_quarantined"]) == (2, 1)
+
+
+def test_the_plan_is_stored_with_the_run(huge_run):
+    summary, out, _ = huge_run
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        head = conn.execute(
+            "SELECT run_id, cap_bytes, n_batches, n_refused FROM run_plans"
+        ).fetchall()
+        batches = conn.execute(
+            "SELECT n_symbols, n_bars, first_symbol, last_symbol FROM run_batches "
+            "WHERE run_id = ? ORDER BY batch",
+            (summary.run_id,),
+        ).fetchall()
+    assert head == [(summary.run_id, 40_000_000, len(batches), 1)]
+    assert sum(b[0] for b in batches) == 2
+    assert sum(b[1] for b in batches) == 2 * N_BARS
+    assert batches[0][2] == "GOOD1"
+    assert batches[-1][3] == "GOOD2"
+
+
+def test_strict_fails_a_run_with_a_symbol_too_large_for_a_worker(tmp_path, attached):
+    data = _with_a_huge_symbol(tmp_path / "bars")
+    settings = attached(data, tmp_path / "out", **{"run.strict": True, **SMALL_FRACTION})
+    message = _run_failing(settings)
+    assert message.startswith(
+        "--strict: 1 symbol(s) quarantined, first 'HUGE' (too_large_for_worker)"
+    )
+    _assert_nothing_published(tmp_path / "out", "--strict")
+
+
+def test_a_memory_fraction_with_no_room_for_any_batch_fails_the_run(tmp_path, attached):
+    data = _with_a_huge_symbol(tmp_path / "bars")
+    out = tmp_path / "out"
+    settings = attached(data, out, **{"batches.memory_fraction": 0.01})
+    with pytest.raises(ConfigError) as info:
+        run_nightly(settings, echo=lambda _m: None, progress=False)
+    message = str(info.value)
+    assert message.startswith("no batch can run on these workers: batches.memory_fraction = 0.01")
+    assert "raise batches.memory_fraction to at least 0.04" in message
+    assert "--memory-limit" in message
+    _assert_nothing_published(out, "no batch can run")
+    with sqlite3.connect(out / "barpipe.db") as conn:  # the failed run keeps its plan
+        assert conn.execute("SELECT n_batches, n_refused FROM run_plans").fetchall() == [(0, 3)]
+
+
 def test_missing_required_column(tmp_path, attached):
     data = _write_flat(tmp_path / "bars", [_bars("GOOD1", 0).drop_columns(["close"])])
     message = _run_failing(attached(data, tmp_path / "out"))

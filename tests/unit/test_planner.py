@@ -162,6 +162,21 @@ def test_limit_too_small_for_any_batch_refuses_every_symbol_and_names_a_workable
     assert "--memory-limit" in message
 
 
+def test_a_memory_fraction_too_small_for_any_batch_is_named_with_a_workable_fraction():
+    plan = plan_batches(
+        {"A": 10}, bytes_per_bar=100, worker_memory=2000 * MIB, n_threads=2, memory_fraction=0.01
+    )
+    assert plan.no_room
+    assert plan.refused["A"].startswith(
+        "batches.memory_fraction = 0.01 of the worker memory limit of 2000 MiB leaves no room"
+    )
+    assert "raise batches.memory_fraction to at least 0.04" in plan.refused["A"]
+    enough = plan_batches(
+        {"A": 10}, bytes_per_bar=100, worker_memory=2000 * MIB, n_threads=2, memory_fraction=0.04
+    )
+    assert [b.symbols for b in enough.batches] == [("A",)]
+
+
 def test_refusal_of_a_large_symbol_names_the_cap_and_time_chunking():
     plan = _plan({"HUGE": 10_000_000}, worker_memory=100 * MIB)
     assert "over the batch cap of 25 MiB" in plan.refused["HUGE"]
