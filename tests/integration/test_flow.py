@@ -118,6 +118,33 @@ def test_sqlite_agrees_with_parquet_row_for_row(finished_run):
     assert n_metrics == 6 * len(STRATEGIES)
 
 
+def test_the_plan_is_stored_with_the_run_and_echoed_in_one_line(finished_run):
+    _, summary, out, messages = finished_run
+    lines = [m for m in messages if m.startswith("plan: ")]
+    assert len(lines) == 1
+    assert "for 1 worker(s) x 2 thread(s) (1907 MiB limit)" in lines[0]
+    assert "refused" not in lines[0]
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        head = conn.execute(
+            "SELECT worker_memory, n_workers, threads_per_worker, n_batches, n_refused, "
+            "cap_bytes, reason FROM run_plans WHERE run_id = ?",
+            (summary.run_id,),
+        ).fetchall()
+        batches = conn.execute(
+            "SELECT batch, n_symbols, n_bars, est_bytes, first_symbol, last_symbol "
+            "FROM run_batches WHERE run_id = ? ORDER BY batch",
+            (summary.run_id,),
+        ).fetchall()
+    n = len(summary.plan["batches"])
+    assert head == [(2 * 10**9, 1, 2, n, 0, summary.plan["cap_bytes"], summary.plan["reason"])]
+    assert [b[0] for b in batches] == list(range(n))
+    assert sum(b[1] for b in batches) == 6
+    assert sum(b[2] for b in batches) == 6 * 400
+    assert all(b[3] <= summary.plan["cap_bytes"] for b in batches)
+    assert batches[0][4] == "SYN0000"
+    assert batches[-1][5] == "SYN0005"
+
+
 def test_equity_has_one_row_per_bar_and_strategy(finished_run):
     _, summary, out, _ = finished_run
     equity = outputs.read_output(str(out), "equity", run_keys=[summary.run_key])
