@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.installed
 
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 export PREFECT_HOME ?= $(CURDIR)/.cache/prefect
+# Let Python keep its bytecode cache: without it every process (the CLI, each Dask worker)
+# recompiles the sources of pandas, distributed, prefect... on import, several seconds each.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install demo test lint bench clean
 
@@ -15,7 +18,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[dev]'
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[dev]'
 	@touch $(STAMP)
 
 demo: install
@@ -31,7 +34,7 @@ lint: install
 
 # BENCH_QUICK=1 runs smaller sizes (results go to .cache/bench/RESULTS-quick.md).
 bench: install
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[dev,bench]'
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[dev,bench]'
 	$(BIN)/python -m bench.run_all
 
 clean:

@@ -7,8 +7,8 @@ Measured in one run (best of ``--repeat``, the contenders interleaved):
   command on a tiny dataset (2 x 200 bars): their difference is the marginal cost of the
   data, without the fixed start-up cost (``overhead.py`` measures that one);
 - the I/O floor: pyarrow alone reading the same input columns and writing the same output
-  tables (trades, metrics, equity, read back from the run's outputs beforehand) as zstd
-  Parquet; marginal ratio = (run - tiny run) / floor, target <= 1.5;
+  tables (trades, metrics, equity and indicators, read back from the run's outputs
+  beforehand) as zstd Parquet; marginal ratio = (run - tiny run) / floor, target <= 1.5;
 - the bot's approach (``baseline_bot.py``) on the same universe, target: barpipe >= 30x
   faster end to end. With ``--baseline-symbols N`` it runs on the first N symbols and is
   scaled by bars to the full universe (said so in the output).
@@ -36,7 +36,9 @@ def io_floor(input_path: Path, output: Path, repeat: int) -> dict[str, float]:
 import json, time, tempfile
 import pyarrow.dataset as ds, pyarrow.parquet as pq
 from storage import outputs
-tables = {{n: outputs.read_output({str(output)!r}, n) for n in ("trades", "metrics", "equity")}}
+import os
+tables = {{n: outputs.read_output({str(output)!r}, n) for n in ("trades", "metrics", "equity", "indicators")
+          if os.path.isdir(os.path.join({str(output)!r}, n))}}
 cols = ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
 best = {{"read": 1e9, "write": 1e9}}
 for _ in range({repeat}):

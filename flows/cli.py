@@ -398,6 +398,15 @@ def run(
         str | None,
         typer.Option("--memory-limit", help="Memory limit per worker: auto, 600MB, 4GiB."),
     ] = None,
+    keep_alive: Annotated[
+        float | None,
+        typer.Option(
+            "--keep-alive",
+            min=0,
+            help="Keep the local Dask cluster up this many idle seconds after the run, for "
+            "the next run to reuse (0: start and stop one per run).",
+        ),
+    ] = None,
     strict: Annotated[
         bool | None,
         typer.Option("--strict/--no-strict", help="Fail on any quarantined symbol or row."),
@@ -424,6 +433,7 @@ def run(
             "cluster.address": scheduler,
             "cluster.n_workers": workers,
             "cluster.memory_limit": memory_limit,
+            "cluster.keep_alive_s": keep_alive,
             "run.strict": strict,
         },
     )

@@ -32,6 +32,9 @@ class ClusterInfo:
     n_threads: int
     worker_memory: int
     local: bool
+    # how the cluster was obtained: "connected" (an address), "started" (for this run),
+    # "kept, started" / "kept, reused" (flows.kept_cluster)
+    mode: str = "started"
 
 
 def numba_cache_dir() -> str:
@@ -60,12 +63,30 @@ def open_cluster(
     dashboard_address: str | None,
     host: str = "127.0.0.1",
     processes: bool = True,
+    keep_alive_s: float = 0.0,
 ) -> Iterator[tuple[Client, ClusterInfo]]:
-    """Connect to ``address`` or start a LocalCluster; close what was started on exit."""
+    """Connect to ``address``, or to a kept-alive local cluster (``keep_alive_s`` > 0, see
+    flows.kept_cluster), or start a LocalCluster; close what was started for this run on exit."""
     cache = numba_cache_dir()
     os.environ["NUMBA_CACHE_DIR"] = cache  # inherited by spawned local workers
     cluster: LocalCluster | None = None
+    n = n_workers or os.cpu_count() or 1
+    mode = "connected" if address else "started"
     try:
+        if not address and keep_alive_s > 0 and processes:
+            from flows import kept_cluster
+
+            params = {
+                "n_workers": n,
+                "threads_per_worker": threads_per_worker,
+                "memory_limit": memory_limit,
+                "processes": processes,
+                "host": host,
+                "dashboard_address": dashboard_address or f"{host}:0",
+                "numba_cache_dir": cache,
+            }
+            address, how = kept_cluster.address_for(params, keep_alive_s)
+            mode = f"kept, {how}"
         if address:
             try:
                 client = Client(address, timeout="20s")
@@ -74,9 +95,11 @@ def open_cluster(
                     f"cannot reach the Dask scheduler at {address!r} ({err}); "
                     "check cluster.address / --scheduler"
                 ) from err
+            if mode.startswith("kept"):
+                client.wait_for_workers(n, timeout=120)
         else:
             cluster = LocalCluster(
-                n_workers=n_workers or os.cpu_count() or 1,
+                n_workers=n,
                 threads_per_worker=threads_per_worker,
                 memory_limit=memory_limit,
                 processes=processes,
@@ -91,16 +114,16 @@ def open_cluster(
     except ValueError as err:  # dask's parse errors for memory_limit and addresses
         raise ConfigError(f"cannot start the Dask cluster: {err}") from err
     try:
-        if address:
+        if mode == "connected":
             client.run(_set_numba_cache, cache)
-        yield client, describe(client, local=cluster is not None)
+        yield client, describe(client, local=cluster is not None or mode != "connected", mode=mode)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
-def describe(client: Client, *, local: bool) -> ClusterInfo:
+def describe(client: Client, *, local: bool, mode: str = "started") -> ClusterInfo:
     """Workers, threads and the smallest worker memory limit of ``client``'s cluster."""
     info = client.scheduler_info(n_workers=-1)
     workers = info.get("workers", {}).values()
@@ -112,6 +135,7 @@ def describe(client: Client, *, local: bool) -> ClusterInfo:
         n_threads=sum(w.get("nthreads", 1) for w in workers),
         worker_memory=min((x for x in limits if x), default=4 * 2**30),
         local=local,
+        mode=mode,
     )
 
 

@@ -65,5 +65,6 @@ def nightly(
         dashboard_address=c.dashboard_address,
         host=c.host,
         processes=c.processes,
+        keep_alive_s=c.keep_alive_s,
     ) as (client, info):
         return execute(settings, client, info, echo=echo, progress=progress, task=_as_task)

@@ -97,7 +97,10 @@ def run_nightly(
         dashboard_address=c.dashboard_address,
         host=c.host,
         processes=c.processes,
+        keep_alive_s=c.keep_alive_s,
     ) as (client, info):
+        if info.mode.startswith("kept"):
+            echo(f"Dask cluster: {info.mode} (kept alive {c.keep_alive_s:g} s after its last use)")
         if info.dashboard:
             echo(f"Dask dashboard: {info.dashboard}")
         backend.wait()

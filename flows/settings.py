@@ -240,6 +240,7 @@ class ClusterConfig(_Section):
     dashboard_address: str = "127.0.0.1:8787"
     host: str = "127.0.0.1"
     processes: bool = True
+    keep_alive_s: float = Field(0.0, ge=0, le=86_400)
 
     @field_validator("memory_limit", mode="before")
     @classmethod
