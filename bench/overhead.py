@@ -10,7 +10,9 @@ Each contender is a fresh process (imports included), the rounds interleaved, be
 - ``barpipe run, reused server``: the CLI while the local Prefect server a previous run
   started is up (``flows.runtime``, mode ``reused``);
 - ``barpipe run, cold``: the CLI after stopping that server, so the run starts one while
-  its cluster starts (mode ``started``; what every run paid with Prefect's ephemeral mode).
+  its cluster starts (mode ``started``; what every run paid with Prefect's ephemeral mode);
+- ``barpipe run --keep-alive``: the CLI with the Prefect server and a kept-alive local
+  cluster (flows.kept_cluster) both left by the previous round, so its workers are warm.
 
 Target: Prefect and barpipe add <= 2 s to the bare cluster start.
 """
@@ -82,12 +84,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
         return common.run_measured([common.PYTHON, "-c", code], env=env).seconds
 
-    def run() -> float:
-        return common.barpipe_run(config, tiny, out, *wflag, env=env).seconds
+    def run(*extra: str) -> float:
+        return common.barpipe_run(config, tiny, out, *wflag, *extra, env=env).seconds
+
+    from flows.kept_cluster import stop_kept_cluster
+
+    keep = ("--keep-alive", "600")
 
     print("warm-up run (numba cache, Prefect database, local server)...", flush=True)
     run()
-    times: dict[str, list[float]] = {"bare": [], "no_prefect": [], "reused": [], "cold": []}
+    run(*keep)  # starts the kept cluster the "kept" rounds reuse
+    times: dict[str, list[float]] = {
+        "bare": [], "no_prefect": [], "reused": [], "cold": [], "kept": []
+    }  # fmt: skip
     for i in range(args.repeat):
         times["bare"].append(bare())
         times["no_prefect"].append(no_prefect())
@@ -95,6 +104,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if i < args.cold:
             stop_local_server(home)
             times["cold"].append(run())
+        times["kept"].append(run(*keep))
         print(
             f"  round {i + 1}: "
             + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items() if len(v) > i),
@@ -123,6 +133,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         "barpipe run, cold (starts the server)",
                         f"{best['cold'] - best['bare']:+.1f}",
                     ),
+                    (
+                        "kept",
+                        "barpipe run --keep-alive, reused server and cluster",
+                        f"{best['kept'] - best['bare']:+.1f}",
+                    ),
                 )
             ],
         ),
@@ -133,7 +148,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"- of that, barpipe's own work (imports, settings, plan, compute, publish, SQLite) is "
         f"{best['no_prefect'] - best['bare']:.1f} s and Prefect's {best['reused'] - best['no_prefect']:.1f} s "
         f"(reused) / {best['cold'] - best['no_prefect']:.1f} s (cold).",
+        f"- with a kept-alive cluster as well (`--keep-alive`, warm workers), a run takes "
+        f"{best['kept']:.1f} s: {best['kept'] - best['bare']:+.1f} s against starting a bare "
+        "cluster.",
     ]
+    stop_kept_cluster(home)
     print("\n".join(lines))
     print(f"load after: {common.load()}")
     result = {"times": times, "best": best, "markdown": "\n".join(lines)}
