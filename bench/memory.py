@@ -257,7 +257,7 @@ def capped_run(limit: str, workers: int, dataset: str) -> tuple[dict[str, Any], 
         f"({'no restart' if len(peaks) <= workers else 'a worker restarted'}).",
         "- peak RSS per worker, sampled from outside: "
         + ", ".join(f"{common.mib(p)} ({p / limit_b:.0%} of the limit)" for p in peaks)
-        + "; as the run reports it (ru_maxrss after each batch): "
+        + "; as the run reports it (VmHWM after each batch): "
         + ", ".join(f"{common.mib(v)}" for v in sorted(set(reported.values()), reverse=True))
         + ".",
         "- whole process tree peak "

@@ -15,7 +15,7 @@ the run; later runs with the same cluster settings connect to it and find warm w
 - The serving process stops the cluster once no client has been connected and no task has
   been held for ``keep_alive_s`` seconds, and on SIGTERM or SIGINT (``stop_kept_cluster``).
 - A lock file serialises the choice, so two runs starting together share one cluster.
-- Workers are reused, so their peak resident memory (``ru_maxrss``) covers every run they
+- Workers are reused, so their peak resident memory (``VmHWM``) covers every run they
   served, not only the current one.
 """
 

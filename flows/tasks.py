@@ -55,6 +55,22 @@ class BatchJob:
     target_file_mib: float = outputs.DEFAULT_TARGET_MIB  # staged files are cut at this size
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory: ``VmHWM`` on Linux, else ``ru_maxrss``.
+
+    ``ru_maxrss`` survives ``execve``, so in a worker spawned by a large process it reports
+    the parent's peak until the worker exceeds it; ``VmHWM`` is the worker's own.
+    """
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 @dataclass
 class BatchSummary:
     """What a batch reports back to the flow."""
@@ -177,6 +193,6 @@ def _process(job: BatchJob) -> dict[str, Any]:
                 target_file_mib=job.target_file_mib,
             )  # fmt: skip
     summary.seconds["write"] = time.perf_counter() - clock
-    summary.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    summary.peak_rss_bytes = peak_rss_bytes()
     summary.worker = f"{socket.gethostname()}:{os.getpid()}"
     return asdict(summary)
