@@ -2,7 +2,8 @@
 
 Workers get a writable numba cache directory (set before numba is imported in a spawned
 worker, and re-read on workers of an existing cluster) so compiled kernels are reused
-across runs; ``warm_up`` compiles the kernels once per worker before any batch is timed.
+across runs; the flow compiles a configuration's kernels into it before the first batch
+(``flows.nightly.warm_kernels``).
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from distributed import Client, LocalCluster
 
@@ -137,8 +137,3 @@ def describe(client: Client, *, local: bool, mode: str = "started") -> ClusterIn
         local=local,
         mode=mode,
     )
-
-
-def warm_up(client: Client, fn: Callable[[], Any]) -> None:
-    """Run ``fn`` once on every worker (compiles or loads the numba kernels)."""
-    client.run(fn)

@@ -103,8 +103,16 @@ def _is_ours(pid: int) -> bool:
         return False
 
 
+def _reap() -> None:
+    """Forget serving processes this process started that have exited (idled out)."""
+    for pid, child in list(_CHILDREN.items()):
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+
+
 def kept_cluster(home: str | None = None) -> dict[str, Any] | None:
     """The kept-alive cluster recorded in ``home`` if its serving process still runs."""
+    _reap()
     state = _read_state(state_dir(home))
     return state if state and _is_ours(int(state["pid"])) else None
 

@@ -27,6 +27,7 @@ Steps and where each lives:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -36,6 +37,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from compute import indicators as indicator_registry
@@ -173,7 +175,15 @@ def execute(
                     )
                 )
                 check_plan(plan)
-                results = task(compute_batches)(client, jobs, progress=progress, echo=echo)
+                if jobs:
+                    warm_kernels(jobs[0], echo=echo)
+                results = task(compute_batches)(
+                    client,
+                    jobs,
+                    progress=progress,
+                    echo=echo,
+                    paused_timeout_s=settings.batches.paused_timeout_s,
+                )
                 _collect(summary, plan, [*early, *results])
                 db.record_notes(conn, run_id, run_key, summary.note_records)
                 check_publishable(settings, summary)
@@ -517,16 +527,76 @@ def _stage_planned_quarantine(
     }
 
 
+def warm_kernels(job: BatchJob, *, echo: Echo) -> None:
+    """Compile the run's kernels into the numba cache here, before any worker needs them.
+
+    A worker that compiles keeps the compiler's memory (a few hundred MiB): under a small
+    ``--memory-limit`` it then sits above Dask's pause threshold for good and the run stalls.
+    Compiled here, workers on this machine load the kernels from the shared cache instead.
+    A marker in the cache records that this configuration's kernels were compiled by this
+    barpipe's sources, so later runs skip this step.
+    """
+    from compute import synthetic
+    from flows.cluster import numba_cache_dir
+    from flows.kept_cluster import signature
+
+    key = signature(
+        {
+            "indicators": sorted({i.name for i in job.indicators}),
+            "strategies": sorted({s.name for s in job.strategies}),
+            "backtest": job.backtest,
+            "equity": job.write_equity,
+            "indicator_outputs": job.write_indicators,
+        }
+    )
+    marker = Path(numba_cache_dir()) / f"barpipe-warm-{key}"
+    if marker.exists():
+        return
+    import pyarrow as pa
+
+    echo("compiling this configuration's kernels (once; later runs load them from the cache)")
+    n = max(2 * job.min_bars, 500)
+    bars = synthetic.generate_symbol(n, 1, freq="1min")
+    table = pa.table(
+        {
+            "symbol": pa.array(["WARMUP"] * n, pa.string()),
+            "timestamp": pa.array(bars["timestamp"], pa.timestamp("us", tz="UTC")),
+            **{f: bars[f] for f in ("open", "high", "low", "close", "volume")},
+        }
+    )
+    pipeline.run_batch(
+        table,
+        run_id="warm-up",
+        indicator_requests=job.indicators,
+        strategy_requests=job.strategies,
+        backtest_params=job.backtest,
+        annualization=job.annualization,
+        risk_free=job.risk_free,
+        with_equity=job.write_equity,
+        with_indicators=job.write_indicators,
+    )
+    with contextlib.suppress(OSError):
+        marker.touch()
+
+
 def compute_batches(
-    client: Any, jobs: list[BatchJob], *, progress: bool, echo: Echo
+    client: Any,
+    jobs: list[BatchJob],
+    *,
+    progress: bool,
+    echo: Echo,
+    paused_timeout_s: float = 300.0,
 ) -> list[dict[str, Any]]:
     """Run every batch on the cluster; a failed batch fails the run with its error.
 
     Dask reruns a batch whose worker died (tasks are idempotent) and retries one that raised
     an unexpected error once; a batch that reports a barpipe error (bad data, storage) is not
-    retried. On failure the remaining batches are cancelled.
+    retried. A run whose every worker stays paused at its memory limit for
+    ``paused_timeout_s`` seconds while batches wait fails (Dask would wait forever). On
+    failure the remaining batches are cancelled.
     """
-    from distributed import as_completed
+    from distributed import TimeoutError as DaskTimeout
+    from distributed import wait
 
     futures = client.map(
         process_batch,
@@ -537,14 +607,36 @@ def compute_batches(
     )
     results: list[dict[str, Any]] = []
     bar = _progress(len(jobs)) if progress else None
+    pending = set(futures)
+    paused_since: float | None = None
     try:
-        for fut in as_completed(futures):
-            result = fut.result()
-            if result.get("error"):
-                raise _ERRORS.get(result["error_type"], BarpipeError)(result["error"])
-            results.append(result)
-            if bar is not None:
-                bar[0].advance(bar[1])
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=2, return_when="FIRST_COMPLETED")
+            except DaskTimeout:
+                done = set()
+            for fut in sorted(done, key=lambda f: f.key):
+                result = fut.result()
+                if result.get("error"):
+                    raise _ERRORS.get(result["error_type"], BarpipeError)(result["error"])
+                results.append(result)
+                if bar is not None:
+                    bar[0].advance(bar[1])
+            if done:
+                paused_since = None
+                continue
+            paused = _paused_workers(client)
+            if paused is None:
+                paused_since = None
+            elif paused_since is None:
+                paused_since = time.monotonic()
+            elif time.monotonic() - paused_since > paused_timeout_s:
+                raise ConfigError(
+                    f"every Dask worker has been paused at its memory limit for "
+                    f"{paused_timeout_s:g} s with {len(pending)} batch(es) waiting ({paused}); "
+                    "workers hold more memory than the plan allows them: raise the worker "
+                    "memory limit (--memory-limit) or lower batches.memory_fraction"
+                )
     except BaseException:
         client.cancel(futures)
         raise
@@ -552,6 +644,22 @@ def compute_batches(
         if bar is not None:
             bar[0].stop()
     return sorted(results, key=lambda r: r["batch"])
+
+
+def _paused_workers(client: Any) -> str | None:
+    """When every worker is paused: their memory against their limits, else None."""
+    try:
+        workers = list(client.scheduler_info(n_workers=-1).get("workers", {}).values())
+    except Exception:  # noqa: BLE001 - a scheduler that does not answer is not a pause
+        return None
+    if not workers or any(w.get("status") != "paused" for w in workers):
+        return None
+    mib = 2**20
+    return ", ".join(
+        f"{w.get('metrics', {}).get('memory', 0) / mib:.0f} of "
+        f"{(w.get('memory_limit') or 0) / mib:.0f} MiB"
+        for w in workers
+    )
 
 
 _ERRORS: dict[str, type[BarpipeError]] = {

@@ -276,6 +276,7 @@ class BatchesConfig(_Section):
     memory_fraction: float = Field(0.25, gt=0, le=1)
     min_batches_per_thread: int = Field(3, ge=1)
     max_symbols_per_batch: int = Field(500, ge=1)
+    paused_timeout_s: float = Field(300.0, gt=0)
 
 
 class PrefectConfig(_Section):

@@ -1,5 +1,7 @@
 """The cluster the flow gets: local processes or threads, always on 127.0.0.1."""
 
+import time
+
 import pytest
 
 from flows.cluster import open_cluster
@@ -115,3 +117,73 @@ def test_a_kept_cluster_stops_after_its_idle_time_and_on_request(kept_home):
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert kept_cluster(str(kept_home)) is None
     assert stop_kept_cluster(str(kept_home)) is False
+
+
+# --- what the flow does around the batches -------------------------------------------------------
+
+
+def _job(**changes):
+    from compute import pipeline
+    from flows.tasks import BatchJob
+
+    fields = dict(
+        batch=0, symbols=("A",), run_id="r", input_path="/nonexistent", input_options={},
+        output_path="/nonexistent-out", output_options={}, start=None, end=None, min_bars=30,
+        indicators=(pipeline.IndicatorRequest("rsi", {"timeperiod": 14}),),
+        strategies=(pipeline.StrategyRequest("momentum"),),
+        backtest={"direction": "long_short", "fees_bps": 1.0}, annualization=252.0,
+        risk_free=0.0, write_equity=True, write_indicators=True,
+    )  # fmt: skip
+    return BatchJob(**{**fields, **changes})
+
+
+def _all_paused(client):
+    workers = client.scheduler_info(n_workers=-1)["workers"].values()
+    return bool(workers) and all(w["status"] == "paused" for w in workers)
+
+
+def test_a_run_whose_workers_stay_paused_fails_instead_of_waiting_forever():
+    import dask
+
+    from compute.errors import ConfigError
+    from flows.nightly import compute_batches
+
+    # a worker pauses above this fraction of its limit; a fresh worker is far above 1%
+    with (
+        dask.config.set(
+            {
+                "distributed.worker.memory.pause": 0.01,
+                "distributed.worker.memory.target": False,
+                "distributed.worker.memory.spill": False,
+            }
+        ),
+        open_cluster(
+            address=None,
+            n_workers=1,
+            threads_per_worker=1,
+            memory_limit="1GB",
+            dashboard_address="127.0.0.1:0",
+        ) as (client, _),
+    ):
+        deadline = time.monotonic() + 30
+        while not _all_paused(client):
+            assert time.monotonic() < deadline, "the worker did not pause"
+            time.sleep(0.1)
+        with pytest.raises(ConfigError, match=r"paused at its memory limit for 2 s with 1 batch"):
+            compute_batches(client, [_job()], progress=False, echo=print, paused_timeout_s=2)
+
+
+def test_kernels_are_compiled_once_per_configuration_before_the_batches(tmp_path, monkeypatch):
+    from flows.nightly import warm_kernels
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    said: list[str] = []
+    warm_kernels(_job(), echo=said.append)
+    assert len(said) == 1
+    assert "compiling" in said[0]
+    assert len(list(tmp_path.glob("barpipe-warm-*"))) == 1
+    warm_kernels(_job(batch=5, symbols=("B", "C")), echo=said.append)  # same configuration
+    assert len(said) == 1
+    warm_kernels(_job(strategies=()), echo=said.append)  # another one
+    assert len(said) == 2
+    assert len(list(tmp_path.glob("barpipe-warm-*"))) == 2
