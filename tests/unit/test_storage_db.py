@@ -321,3 +321,17 @@ def test_an_existing_database_gains_the_plan_tables(tmp_path):
         assert [r["run_id"] for r in db.list_runs(again)] == ["r1"]
     finally:
         again.close()
+
+
+def test_timestamps_are_stored_as_the_iso_format_text():
+    import pyarrow.compute as pc
+
+    from storage.db import _iso_text
+    from storage.schemas import ISO_FORMAT, TIMESTAMP
+
+    values = [0, 60_000_000, -1, -2_522_880_000_000_000, 1_795_487_078_000_007, None]
+    column = pa.chunked_array([pa.array(values, pa.int64()).cast(TIMESTAMP)])
+    got = _iso_text(column)
+    assert got.equals(pc.strftime(column, format=ISO_FORMAT))
+    assert got.to_pylist()[2] == "1969-12-31T23:59:59.999999Z"
+    assert got.to_pylist()[-1] is None
