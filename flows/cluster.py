@@ -96,7 +96,15 @@ def open_cluster(
                     "check cluster.address / --scheduler"
                 ) from err
             if mode.startswith("kept"):
-                client.wait_for_workers(n, timeout=120)
+                try:
+                    client.wait_for_workers(n, timeout=120)
+                except TimeoutError as err:
+                    client.close()
+                    raise ConfigError(
+                        f"the kept-alive Dask cluster at {address} has fewer than {n} workers "
+                        "after 120 s; stop it with flows.kept_cluster.stop_kept_cluster() "
+                        "and look at barpipe-cluster.log in PREFECT_HOME"
+                    ) from err
         else:
             cluster = LocalCluster(
                 n_workers=n,
