@@ -5,7 +5,7 @@ from collections.abc import Callable, Mapping
 from compute.indicators._registry import Indicator, Param, matype, period, register
 from compute.indicators.overlap import supported_matypes
 from compute.kernels import momentum as k
-from compute.kernels.ma import MATYPE_NAMES, ma_lookback
+from compute.kernels.ma import MATYPE_NAMES, ma_lookback, ma_lookback_nb
 
 GROUP = "Momentum Indicators"
 HLC = ("high", "low", "close")
@@ -288,7 +288,12 @@ def supported_ext_matypes(*names: str) -> Callable[[Mapping[str, int | float]], 
 
 def ma_ext_lookback(period: int, matype: int, default: int) -> int:
     """TA-Lib's MA lookback for types 0-13, type 11 meaning ``default``."""
-    return int(k.ma_ext_lookback_nb(period, default if matype == 11 else matype))
+    matype = default if matype == 11 else matype
+    if matype == k.MA_IDENTITY or period <= 1:  # ``k.ma_ext_lookback_nb`` without numba
+        return 0
+    if matype == k.MA_WILDER:
+        return period - 1
+    return int(ma_lookback_nb.py_func(period, matype))
 
 
 HL = ("high", "low")

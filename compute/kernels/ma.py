@@ -36,7 +36,9 @@ def ma_lookback(period: int, matype: int) -> int:
     """TA-Lib's ``TA_MA_Lookback``: leading bars without a value for an MA of this type."""
     if matype not in MATYPE_NAMES:
         raise ParameterError(f"unknown MA type {matype}; valid: {sorted(MATYPE_NAMES)}")
-    return int(ma_lookback_nb(period, matype))
+    # the pure-Python body: planning needs no numba (loading a kernel costs ~0.7 s the
+    # first time in a process)
+    return int(ma_lookback_nb.py_func(period, matype))
 
 
 @njit(cache=True)
