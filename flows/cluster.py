@@ -53,6 +53,30 @@ def _set_numba_cache(path: str) -> str:
     return numba.config.CACHE_DIR
 
 
+def start_local_cluster(
+    *,
+    n_workers: int,
+    threads_per_worker: int,
+    memory_limit: str | int,
+    processes: bool,
+    host: str,
+    dashboard_address: str,
+) -> LocalCluster:
+    """A LocalCluster whose scheduler, workers and dashboard listen on ``host``."""
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=threads_per_worker,
+        memory_limit=memory_limit,
+        processes=processes,
+        # threads-only clusters default to inproc://, which cannot bind a host
+        protocol="tcp://",
+        host=host,
+        scheduler_port=0,
+        dashboard_address=dashboard_address,
+        silence_logs=logging.ERROR,
+    )
+
+
 @contextlib.contextmanager
 def open_cluster(
     *,
@@ -106,17 +130,13 @@ def open_cluster(
                         "and look at barpipe-cluster.log in PREFECT_HOME"
                     ) from err
         else:
-            cluster = LocalCluster(
+            cluster = start_local_cluster(
                 n_workers=n,
                 threads_per_worker=threads_per_worker,
                 memory_limit=memory_limit,
                 processes=processes,
-                # threads-only clusters default to inproc://, which cannot bind a host
-                protocol="tcp://",
                 host=host,
-                scheduler_port=0,
                 dashboard_address=dashboard_address or f"{host}:0",
-                silence_logs=logging.ERROR,
             )
             client = Client(cluster)
     except ValueError as err:  # dask's parse errors for memory_limit and addresses

@@ -31,7 +31,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,37 +69,16 @@ def signature(params: dict[str, Any]) -> str:
     return digest.hexdigest()[:20]
 
 
-@contextlib.contextmanager
-def _locked(home: Path) -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; two concurrent starts may race
-        yield
-        return
-    with open(home / LOCK_FILE, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _read_state(home: Path) -> dict[str, Any] | None:
-    try:
-        state = json.loads((home / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    ok = isinstance(state, dict) and {"pid", "address", "signature"} <= set(state)
-    return state if ok else None
+    from flows.runtime import read_state
+
+    return read_state(home / STATE_FILE, {"pid", "address", "signature"})
 
 
 def _is_ours(pid: int) -> bool:
-    import psutil
+    from flows.runtime import runs_module
 
-    try:
-        return _MARK in " ".join(psutil.Process(pid).cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return False
+    return runs_module(pid, _MARK)
 
 
 def _reap() -> None:
@@ -161,7 +139,9 @@ def address_for(
     """
     path = state_dir(home)
     sig = signature(params)
-    with _locked(path):
+    from flows.runtime import locked
+
+    with locked(path / LOCK_FILE):
         state = kept_cluster(home)
         if state is not None and state["signature"] == sig:
             return str(state["address"]), "reused"
@@ -230,21 +210,18 @@ def _busy(scheduler: Any) -> bool:
 
 
 def serve(state_file: Path, keep_alive_s: float, sig: str, params: dict[str, Any]) -> int:
-    from distributed import LocalCluster
+    from flows.cluster import start_local_cluster
 
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     signal.signal(signal.SIGINT, lambda *_: stop.append(True))
-    cluster = LocalCluster(
+    cluster = start_local_cluster(
         n_workers=params["n_workers"],
         threads_per_worker=params["threads_per_worker"],
         memory_limit=params["memory_limit"],
         processes=params["processes"],
-        protocol="tcp://",
         host=params["host"],
-        scheduler_port=0,
         dashboard_address=params["dashboard_address"],
-        silence_logs=logging.ERROR,
     )
     try:
         body = {

@@ -84,14 +84,14 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _locked(home: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``home``'s server lock file (no-op without fcntl)."""
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on the file ``path`` (no-op without fcntl)."""
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks; two concurrent starts may race
         yield
         return
-    with open(home / LOCK_FILE, "a+") as handle:
+    with open(path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -99,22 +99,37 @@ def _locked(home: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _read_state(home: Path) -> dict[str, Any] | None:
+def read_state(path: Path, required: set[str]) -> dict[str, Any] | None:
+    """The JSON object in ``path`` if it has the ``required`` keys, else None."""
     try:
-        state = json.loads((home / STATE_FILE).read_text())
+        state = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return state if isinstance(state, dict) and {"url", "pid"} <= set(state) else None
+    return state if isinstance(state, dict) and required <= set(state) else None
+
+
+def runs_module(pid: int, mark: str) -> bool:
+    """True when process ``pid`` is alive and its command line names ``mark``."""
+    import psutil
+
+    try:
+        return mark in " ".join(psutil.Process(pid).cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def _locked(home: Path) -> contextlib.AbstractContextManager[None]:
+    """The lock that serialises choosing or starting ``home``'s server."""
+    return locked(home / LOCK_FILE)
+
+
+def _read_state(home: Path) -> dict[str, Any] | None:
+    return read_state(home / STATE_FILE, {"url", "pid"})
 
 
 def _is_our_server(pid: int) -> bool:
     """True when ``pid`` is alive and is a ``flows.runtime serve`` process."""
-    import psutil
-
-    try:
-        return _SERVER_MARK in " ".join(psutil.Process(pid).cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return False
+    return runs_module(pid, _SERVER_MARK)
 
 
 def _in_process_api_url() -> str | None:

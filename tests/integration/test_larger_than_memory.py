@@ -9,13 +9,13 @@ batches that fit below each worker's pause threshold next to that, so the run mu
 with no worker restarted and every worker's peak resident memory under its limit, clear of
 the 95% at which Dask's nanny kills a worker.
 
-Every kernel the run uses is compiled into the numba cache here first, from the run's own
-settings: a worker that compiles keeps over 100 MiB of compiler memory resident, which parks
-it above Dask's pause threshold (measured: without this warm-up a run made no progress for
-14 minutes, both workers at ~510 MiB; with it, they peak at 380-410 MiB). ``peak_rss`` is
-each worker's own peak (``VmHWM``, flows.tasks); the ``ru_maxrss`` it replaced also counted
-this test process's peak, which a spawned worker inherits (~550 MiB here after making the
-data and compiling).
+The flow compiles every kernel the run uses in its own process before the first batch
+(flows.nightly.warm_kernels), and this test relies on that: a worker that compiles keeps
+over 100 MiB of compiler memory resident, which parks it above Dask's pause threshold
+(measured: with workers compiling, a run made no progress for 14 minutes, both workers at
+~510 MiB; with the warm-up, they peak at 380-410 MiB). ``peak_rss`` is each worker's own
+peak (``VmHWM``, flows.tasks); the ``ru_maxrss`` it replaced also counted the peak of the
+process that spawned the worker.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from compute import pipeline, synthetic
+from compute import synthetic
 from flows.nightly import run_nightly
-from flows.settings import Settings, load_settings
+from flows.settings import load_settings
 from storage.bars import write_bars
 
 pytestmark = pytest.mark.slow
@@ -66,35 +66,6 @@ def minute_universe(tmp_path_factory):
     return root
 
 
-def _warm_kernel_cache(settings: Settings) -> None:
-    """Compile here, into the numba cache the workers load from, every kernel the run uses:
-    the indicator and strategy requests and backtest parameters the flow builds from
-    ``settings``."""
-    bars = synthetic.generate_symbol(300, 1, freq="1min")
-    table = pa.table(
-        {
-            "symbol": pa.array(["W"] * 300, pa.string()),
-            "timestamp": pa.array(bars["timestamp"], pa.timestamp("us", tz="UTC")),
-            **{f: bars[f] for f in ("open", "high", "low", "close", "volume")},
-        }
-    )
-    pipeline.run_batch(
-        table,
-        run_id="warm",
-        indicator_requests=[
-            pipeline.IndicatorRequest(i.name, i.params, i.prefix) for i in settings.indicators
-        ],
-        strategy_requests=[
-            pipeline.StrategyRequest(s.name, s.params, s.label) for s in settings.strategies
-        ],
-        backtest_params=settings.backtest.model_dump(),
-        annualization=float(settings.metrics.annualization or 252),
-        risk_free=settings.metrics.risk_free,
-        with_equity=settings.output.write_equity,
-        with_indicators=settings.output.write_indicators,
-    )
-
-
 @pytest.fixture(scope="module")
 def capped_run(prefect_harness, minute_universe, tmp_path_factory):
     settings = load_settings(
@@ -113,7 +84,6 @@ def capped_run(prefect_harness, minute_universe, tmp_path_factory):
             "metrics.annualization": 525_600,
         },
     )
-    _warm_kernel_cache(settings)
     return run_nightly(settings, echo=lambda _m: None, progress=False)
 
 
