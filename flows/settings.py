@@ -253,7 +253,7 @@ class ClusterConfig(_Section):
 
         try:
             size = parse_bytes(value)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):  # 1e400 overflows to infinity
             raise PydanticCustomError(
                 "memory_size", "use 'auto' or a size such as '600MB', '4GiB' or 2000000000"
             ) from None

@@ -9,6 +9,8 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
+from compute.planner import min_worker_memory
+
 from .conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -55,3 +57,26 @@ def test_a_config_that_computes_nothing_exits_2_saying_what_to_add(tmp_path: Pat
     assert lines[0].startswith("error: ")
     assert "compute nothing" in lines[0]
     assert "add strategies" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("limit", "says"),
+    [
+        ("50MB", "cluster.memory_limit (--memory-limit) = '50MB' is too small"),
+        ("1KB", f"at least --memory-limit {-(-min_worker_memory(1) // 2**20)}MiB"),
+        ("1e400", "config key 'cluster.memory_limit' = '1e400' is not allowed"),
+    ],
+)
+def test_a_memory_limit_that_cannot_work_exits_2_without_hanging(
+    tmp_path: Path, cli_env, small_dataset, limit, says
+) -> None:
+    result = run_cli(
+        ["run", "--input", str(small_dataset), "--output", str(tmp_path / "out"),
+         "--memory-limit", limit, "--workers", "1"],
+        cli_env,
+        timeout=120,  # the defect was a hang with no output
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert says in lines[0]
