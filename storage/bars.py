@@ -46,6 +46,7 @@ SYMBOL_SCAN = pa.schema(
 """What ``scan_symbols`` returns: raw (unvalidated) row count and time span per symbol."""
 
 VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
+_SYMBOL_PARTITIONING = ds.partitioning(pa.schema([pa.field("symbol", pa.string())]), flavor="hive")
 TimeLike = dt.datetime | dt.date | str | np.datetime64 | None
 
 
@@ -74,23 +75,17 @@ def open_dataset(
     try:
         if kind == pafs.FileType.File:
             return ds.dataset(path, filesystem=fs, format="parquet")
-        dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
-        partitioning = dataset.partitioning
-        if partitioning is not None and "symbol" in partitioning.schema.names:
-            fields = partitioning.schema
-            if fields.field("symbol").type != pa.string():  # "symbol=123" alone is read as int32
-                schema = pa.schema(
-                    [
-                        pa.field(f.name, pa.string() if f.name == "symbol" else f.type)
-                        for f in fields
-                    ]
-                )
-                dataset = ds.dataset(
-                    path,
-                    filesystem=fs,
-                    format="parquet",
-                    partitioning=ds.partitioning(schema, flavor="hive"),
-                )
+        # Only the symbol= key matters, always as text ("symbol=123" is not an int). Files
+        # are read one by one with their own physical schema, so the dataset schema is given
+        # rather than unified from every file: unifying fails on files that differ (a
+        # dictionary or large_string symbol column next to the string directory key).
+        dataset = ds.dataset(
+            path,
+            filesystem=fs,
+            format="parquet",
+            partitioning=_SYMBOL_PARTITIONING,
+            schema=_SYMBOL_PARTITIONING.schema,
+        )
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"cannot read Parquet dataset {shown}: {_message(err)}") from err
     if not dataset.files:
