@@ -485,6 +485,8 @@ def _scan_fragment(fragment: ds.ParquetFileFragment) -> pa.Table:
         )
     time_type = physical.field(time_column).type
     part_symbol = _partition_symbol(fragment)
+    if part_symbol is not None and "symbol" in physical.names:
+        _check_directory_symbol(fragment, part_symbol)
     try:
         if part_symbol is not None and "symbol" not in physical.names and _stats_usable(time_type):
             low, high = _stats_time(fragment, time_column, time_type)
@@ -504,6 +506,38 @@ def _scan_fragment(fragment: ds.ParquetFileFragment) -> pa.Table:
         },
         schema=SYMBOL_SCAN,
     )
+
+
+def _check_directory_symbol(fragment: ds.ParquetFileFragment, part_symbol: str) -> None:
+    """A file in ``symbol=X/`` whose own ``symbol`` column says anything but X is refused:
+    the loader selects rows by directory and the scan would count them by column."""
+    where = fragment.path
+    try:
+        metadata = fragment.metadata
+        index = fragment.physical_schema.get_field_index("symbol")
+        stats = [
+            metadata.row_group(i).column(index).statistics for i in range(metadata.num_row_groups)
+        ]
+        if pa.types.is_string(fragment.physical_schema.field("symbol").type) and all(
+            st is not None
+            and st.has_min_max
+            and st.null_count == 0
+            and st.min == st.max == part_symbol
+            for st in stats
+        ):
+            return
+        raw = fragment.format.make_fragment(fragment.path, fragment.filesystem)  # no partition
+        values = pc.unique(_cast_symbol(raw.to_table(columns=["symbol"])["symbol"], where))
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DataError(f"cannot read Parquet file {where}: {_message(err)}") from err
+    others = [v for v in values.to_pylist() if v != part_symbol]
+    if others:
+        shown = ", ".join(repr(v) for v in sorted(others, key=str)[:3])
+        raise DataError(
+            f"{where}: its 'symbol' column holds {shown}, not the {part_symbol!r} of its "
+            f"directory symbol={part_symbol}; move those rows to their own symbol= directory "
+            "or drop the column"
+        )
 
 
 def _scan_by_reading(fragment: ds.Fragment, part_symbol: str | None, time_column: str) -> pa.Table:

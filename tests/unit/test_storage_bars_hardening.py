@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from compute.errors import DataError
 from storage.bars import load_bars, scan_symbols
 
 from .test_storage_bars import bars
@@ -50,3 +51,40 @@ def test_pandas_categorical_symbols_over_several_files(tmp_path):
     frame.iloc[6:].to_parquet(tmp_path / "b.parquet")
     assert _scan_rows(tmp_path) == {"AAA": 5, "BBB": 4}
     assert load_bars(tmp_path).num_rows == 9
+
+
+# --------------------------------------------------------------------------- hive vs column
+
+
+def test_a_file_whose_symbol_column_contradicts_its_directory_is_refused(tmp_path):
+    (tmp_path / "symbol=AAA").mkdir()
+    (tmp_path / "symbol=CCC").mkdir()
+    pq.write_table(bars("BBB", 6), tmp_path / "symbol=AAA" / "part-0.parquet")
+    pq.write_table(bars("CCC", 6).drop_columns(["symbol"]), tmp_path / "symbol=CCC" / "p.parquet")
+    with pytest.raises(DataError) as info:
+        scan_symbols(tmp_path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(str(tmp_path / "symbol=AAA" / "part-0.parquet"))
+    assert "'BBB'" in message
+    assert "symbol=AAA" in message
+
+
+@pytest.mark.parametrize("kind", ["string", "dictionary"])
+def test_a_file_whose_column_contradicts_its_directory_in_some_rows_is_refused(tmp_path, kind):
+    (tmp_path / "symbol=AAA").mkdir()
+    table = pa.concat_tables([bars("AAA", 4), bars("BBB", 2, first_day=10)])
+    if kind == "dictionary":
+        table = _symbol_as(table, kind)
+    pq.write_table(table, tmp_path / "symbol=AAA" / "p.parquet", row_group_size=3)
+    with pytest.raises(DataError, match=r"holds 'BBB', not the 'AAA'"):
+        scan_symbols(tmp_path)
+
+
+def test_a_column_that_agrees_with_its_directory_is_fine(tmp_path):
+    (tmp_path / "symbol=AAA").mkdir()
+    pq.write_table(_symbol_as(bars("AAA", 4), "dictionary"), tmp_path / "symbol=AAA" / "a.parquet")
+    (tmp_path / "symbol=BBB").mkdir()
+    pq.write_table(bars("BBB", 3), tmp_path / "symbol=BBB" / "b.parquet")
+    assert _scan_rows(tmp_path) == {"AAA": 4, "BBB": 3}
+    assert load_bars(tmp_path).num_rows == 7
