@@ -266,13 +266,15 @@ class _Reader:
             if pa.types.is_string(type_) or pa.types.is_large_string(type_):
                 parts.append(pc.field("symbol").isin(pa.array(sorted(self.symbols), type_)))
         type_ = physical.field(time_column).type
+        # a null time is in no window: it is kept, so validation quarantines its symbol
+        time = pc.field(time_column)
         if (
             self.start_us is not None
             and (bound := _physical_bound(self.start_us, type_)) is not None
         ):
-            parts.append(pc.field(time_column) >= bound)
+            parts.append((time >= bound) | time.is_null())
         if self.end_us is not None and (bound := _physical_bound(self.end_us, type_)) is not None:
-            parts.append(pc.field(time_column) <= bound)
+            parts.append((time <= bound) | time.is_null())
         if not parts:
             return None
         expression = parts[0]
@@ -287,12 +289,13 @@ class _Reader:
             conditions.append(
                 pc.is_in(table["symbol"], value_set=pa.array(sorted(self.symbols), pa.string()))
             )
+        # a null time is kept (see _pushdown): fill_null(..., True)
         if self.start_us is not None:
-            conditions.append(
-                pc.greater_equal(table["timestamp"], pa.scalar(self.start_us, TIMESTAMP))
-            )
+            after = pc.greater_equal(table["timestamp"], pa.scalar(self.start_us, TIMESTAMP))
+            conditions.append(pc.fill_null(after, True))
         if self.end_us is not None:
-            conditions.append(pc.less_equal(table["timestamp"], pa.scalar(self.end_us, TIMESTAMP)))
+            before = pc.less_equal(table["timestamp"], pa.scalar(self.end_us, TIMESTAMP))
+            conditions.append(pc.fill_null(before, True))
         for condition in conditions:
             mask = condition if mask is None else pc.and_kleene(mask, condition)
         return table if mask is None else table.filter(mask, null_selection_behavior="drop")

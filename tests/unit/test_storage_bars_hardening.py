@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 from compute.errors import DataError
+from storage import validate
 from storage.bars import load_bars, scan_symbols
 
 from .test_storage_bars import bars
@@ -88,3 +90,25 @@ def test_a_column_that_agrees_with_its_directory_is_fine(tmp_path):
     pq.write_table(bars("BBB", 3), tmp_path / "symbol=BBB" / "b.parquet")
     assert _scan_rows(tmp_path) == {"AAA": 4, "BBB": 3}
     assert load_bars(tmp_path).num_rows == 7
+
+
+# --------------------------------------------------------------------------- null times and dates
+
+
+@pytest.mark.parametrize(
+    "window",
+    [{"start": "2000-01-01"}, {"end": "2030-01-01"}, {"start": "2024-01-03", "end": "2024-01-20"}],
+    ids=["start", "end", "both"],
+)
+def test_a_null_timestamp_is_kept_by_the_dates_filter_and_quarantined(tmp_path, window):
+    table = bars("AAA", 30)
+    ts = table["timestamp"].to_pylist()
+    ts[12] = None
+    table = table.set_column(1, "timestamp", pa.array(ts, table.schema.field("timestamp").type))
+    pq.write_table(pa.concat_tables([table, bars("BBB", 30)]), tmp_path / "x.parquet")
+    loaded = load_bars(tmp_path, **window)
+    assert pc.sum(pc.is_null(loaded["timestamp"])).as_py() == 1
+    clean, records, _ = validate.validate_bars(loaded, 2)
+    assert [(r.symbol, r.reason) for r in records] == [("AAA", "null_value")]
+    assert clean.num_rows + sum(r.n_rows for r in records) == loaded.num_rows
+    assert set(clean["symbol"].to_pylist()) == {"BBB"}
