@@ -12,6 +12,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,15 @@ def worker_memory_limit(memory_limit: str | int, n_workers: int, threads_per_wor
     return limit
 
 
+def bind_address(address: str, host: str) -> str:
+    """``address`` with ``host`` filled in where it names only a port (``":0"``, ``"8787"``):
+    Dask would bind those on every interface."""
+    text = address.strip()
+    if re.fullmatch(r":?\d+", text):
+        return f"{host}:{text.lstrip(':')}"
+    return text
+
+
 def start_local_cluster(
     *,
     n_workers: int,
@@ -100,7 +110,8 @@ def start_local_cluster(
     host: str,
     dashboard_address: str,
 ) -> LocalCluster:
-    """A LocalCluster whose scheduler, workers and dashboard listen on ``host``."""
+    """A LocalCluster whose scheduler, workers and dashboard listen on ``host`` (the dashboard
+    elsewhere only if ``dashboard_address`` names another host)."""
     return LocalCluster(
         n_workers=n_workers,
         threads_per_worker=threads_per_worker,
@@ -110,7 +121,7 @@ def start_local_cluster(
         protocol="tcp://",
         host=host,
         scheduler_port=0,
-        dashboard_address=dashboard_address,
+        dashboard_address=bind_address(dashboard_address, host),
         silence_logs=logging.ERROR,
     )
 
