@@ -101,6 +101,27 @@ def bind_address(address: str, host: str) -> str:
     return text
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes are spawned, so that they inherit it ignored.
+
+    Ctrl-C reaches the whole process group: the run (the CLI) reports the interruption and
+    stops the workers; workers that took it too would each print a traceback. A Ctrl-C in
+    this window (the cluster's start) is lost; the next one interrupts the run.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be changed from the main thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def start_local_cluster(
     *,
     n_workers: int,
@@ -112,18 +133,19 @@ def start_local_cluster(
 ) -> LocalCluster:
     """A LocalCluster whose scheduler, workers and dashboard listen on ``host`` (the dashboard
     elsewhere only if ``dashboard_address`` names another host)."""
-    return LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=threads_per_worker,
-        memory_limit=memory_limit,
-        processes=processes,
-        # threads-only clusters default to inproc://, which cannot bind a host
-        protocol="tcp://",
-        host=host,
-        scheduler_port=0,
-        dashboard_address=bind_address(dashboard_address, host),
-        silence_logs=logging.ERROR,
-    )
+    with _sigint_ignored():
+        return LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            memory_limit=memory_limit,
+            processes=processes,
+            # threads-only clusters default to inproc://, which cannot bind a host
+            protocol="tcp://",
+            host=host,
+            scheduler_port=0,
+            dashboard_address=bind_address(dashboard_address, host),
+            silence_logs=logging.ERROR,
+        )
 
 
 @contextlib.contextmanager

@@ -3,6 +3,8 @@ shape, signal or setting loses rows, hangs, or opens a port beyond ``cluster.hos
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import subprocess
 import time
@@ -145,3 +147,31 @@ def test_every_listener_of_a_run_binds_cluster_host_with_dashboard_port_only(
     dashboard = next(line for line in stdout.splitlines() if line.startswith("Dask dashboard:"))
     port = int(dashboard.rsplit(":", 1)[1].split("/")[0])
     assert port in {addr.port for _, _, addr in listening}
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_an_interrupted_run_says_so_in_one_line_and_leaves_nothing_to_clean(
+    tmp_path: Path, cli_env, small_dataset, signum, code
+) -> None:
+    run = HeldRun(tmp_path, cli_env, small_dataset, "--set", "cluster.dashboard_address=:0")
+    os.killpg(run.process.pid, signum)  # what Ctrl-C in a terminal does: the whole group
+    returncode, _stdout, stderr = run.finish()
+    assert returncode == code, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr  # no worker tracebacks, no Prefect crash report
+    name = signal.Signals(signum).name
+    assert lines[0].startswith(f"error: interrupted by {name}")
+    assert "is recorded as failed and nothing of it was published" in lines[0]
+    staging = run.out / "_staging"
+    assert not staging.exists() or list(staging.iterdir()) == []
+    assert not (run.out / "trades").exists()
+    with sqlite3.connect(run.out / "barpipe.db") as conn:
+        rows = conn.execute("SELECT run_id, status, error FROM runs").fetchall()
+    assert len(rows) == 1
+    assert rows[0][0] in lines[0]
+    assert rows[0][1:] == (
+        "failed",
+        f"interrupted by {name}" + (" (Ctrl-C)" if name == "SIGINT" else ""),
+    )
