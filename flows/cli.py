@@ -676,7 +676,7 @@ def runs(
     _require("storage.db", "barpipe runs")
     from storage import db
 
-    conn = db.connect(str(path))
+    conn = db.connect(str(path), readonly=True)  # works on a read-only output root
     try:
         rows = [_row_dict(r) for r in db.list_runs(conn, limit)]
     finally:
@@ -878,7 +878,7 @@ def _print_triggered_run(config: Mapping[str, Any]) -> None:
     from storage import db
 
     key = settings.run.resolved_key()
-    conn = db.connect(str(path))
+    conn = db.connect(str(path), readonly=True)
     try:
         rows = [_row_dict(r) for r in db.list_runs(conn, 50)]
     finally:

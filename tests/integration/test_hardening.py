@@ -3,7 +3,9 @@ shape, signal or setting loses rows, hangs, or opens a port beyond ``cluster.hos
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -21,23 +23,28 @@ from .conftest import BIN, run_cli
 pytestmark = pytest.mark.slow
 
 
-def test_readme_first_example_produces_trades_for_the_four_strategies(
-    tmp_path: Path, cli_env, shared_cluster
-) -> None:
-    bars, out = tmp_path / "bars", tmp_path / "out"
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory, cli_env, shared_cluster) -> Path:
+    """The README's first example, small: generate bars, then `barpipe run` with no --config
+    (attached to the session's cluster to stay fast). Returns the output root."""
+    base = tmp_path_factory.mktemp("readme")
+    bars, out = base / "bars", base / "out"
     generated = run_cli(
         ["generate", "--output", str(bars), "--symbols", "3", "--bars", "400", "--freq", "1h"],
         cli_env,
     )
     assert generated.returncode == 0, generated.stderr
-    # the README's command, with no --config, attached to the session's cluster to stay fast
     ran = run_cli(
         ["run", "--input", str(bars), "--output", str(out), "--run-date", "2026-11-23",
          "--scheduler", shared_cluster],
         cli_env,
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
-    trades = ds.dataset(out / "trades", partitioning="hive").to_table()
+    return out
+
+
+def test_readme_first_example_produces_trades_for_the_four_strategies(default_run: Path) -> None:
+    trades = ds.dataset(default_run / "trades", partitioning="hive").to_table()
     assert trades.num_rows > 0
     assert set(trades["strategy"].to_pylist()) == {
         "momentum",
@@ -45,11 +52,51 @@ def test_readme_first_example_produces_trades_for_the_four_strategies(
         "ma_crossover",
         "bollinger",
     }
-    with sqlite3.connect(out / "barpipe.db") as conn:
+    with contextlib.closing(sqlite3.connect(default_run / "barpipe.db")) as conn:
         assert conn.execute("SELECT status, n_trades FROM runs").fetchone() == (
             "succeeded",
             trades.num_rows,
         )
+
+
+def _read_only(root: Path, *command: str) -> subprocess.CompletedProcess:
+    """``command`` with ``root`` mounted read-only in a private mount namespace (even root
+    cannot write there; the rest of the machine does not see the mount)."""
+    script = (
+        f'mount --bind "{root}" "{root}" && mount -o remount,ro,bind "{root}" && '
+        f'! touch "{root}/probe" 2>/dev/null && exec "$@"'
+    )
+    return subprocess.run(
+        ["unshare", "--map-root-user", "--mount", "sh", "-c", script, "sh", *command],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+    )  # fmt: skip
+
+
+def _can_mount_read_only(tmp_path: Path) -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    return _read_only(tmp_path, "true").returncode == 0
+
+
+def test_runs_and_report_work_on_a_read_only_output_root(default_run: Path, tmp_path: Path) -> None:
+    if not _can_mount_read_only(tmp_path):
+        pytest.skip("needs `unshare --map-root-user --mount` to mount a read-only output root")
+    barpipe = str(BIN / "barpipe")
+    listed = _read_only(default_run, barpipe, "runs", "--output", str(default_run))
+    assert listed.returncode == 0, listed.stderr
+    assert "succeeded" in listed.stdout
+    report = tmp_path / "elsewhere" / "report.html"
+    written = _read_only(
+        default_run, barpipe, "report", "--output", str(default_run), "--to", str(report)
+    )
+    assert written.returncode == 0, written.stderr
+    assert report.read_text().startswith("<!DOCTYPE html>")
+    refused = _read_only(default_run, barpipe, "report", "--output", str(default_run))
+    assert refused.returncode == 1
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1, refused.stderr
+    assert lines[0].startswith(f"error: cannot write the report to {default_run}")
 
 
 def test_a_config_that_computes_nothing_exits_2_saying_what_to_add(tmp_path: Path, cli_env) -> None:
