@@ -77,17 +77,27 @@ def worker_memory_limit(memory_limit: str | int, n_workers: int, threads_per_wor
         limit = int(parse_bytes(memory_limit) if isinstance(memory_limit, str) else memory_limit)
         given = repr(memory_limit)
     least = min_worker_memory(threads_per_worker)
+    machine = format_bytes(MEMORY_LIMIT)
+    if least > MEMORY_LIMIT:
+        raise ConfigError(
+            f"cluster.threads_per_worker = {threads_per_worker}: one worker with that many "
+            f"threads needs at least {math.ceil(least / 2**20)} MiB, more than this machine's "
+            f"{machine}; use fewer threads per worker"
+        )
+    if n_workers * least > MEMORY_LIMIT:  # each local worker's own process needs that much
+        raise ConfigError(
+            f"cluster.n_workers (--workers) = {n_workers} local workers with "
+            f"{threads_per_worker} thread(s) each need at least {n_workers} x "
+            f"{math.ceil(least / 2**20)} MiB, more than this machine's {machine}; use at "
+            f"most {MEMORY_LIMIT // least} worker(s)"
+        )
     if limit < least:
         need = f"{math.ceil(least / 2**20)}MiB"
-        fix = (
-            f"fewer workers (--workers) or a limit of at least {need} per worker"
-            if memory_limit == "auto"
-            else f"at least --memory-limit {need}"
-        )
         raise ConfigError(
             f"cluster.memory_limit (--memory-limit) = {given} is too small: a worker with "
             f"{threads_per_worker} thread(s) needs at least {need} (its own process and room "
-            f"for one batch per thread below Dask's pause threshold); use {fix}"
+            f"for one batch per thread below Dask's pause threshold); use at least "
+            f"--memory-limit {need}"
         )
     return limit
 
