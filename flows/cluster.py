@@ -213,15 +213,25 @@ def open_cluster(
                         "and look at barpipe-cluster.log in PREFECT_HOME"
                     ) from err
         else:
-            cluster = start_local_cluster(
-                n_workers=n,
-                threads_per_worker=threads_per_worker,
-                memory_limit=memory_limit,
-                processes=processes,
-                host=host,
-                dashboard_address=dashboard_address or f"{host}:0",
-            )
+            try:
+                cluster = start_local_cluster(
+                    n_workers=n,
+                    threads_per_worker=threads_per_worker,
+                    memory_limit=memory_limit,
+                    processes=processes,
+                    host=host,
+                    dashboard_address=dashboard_address or f"{host}:0",
+                )
+            except (RuntimeError, OSError) as err:  # an address it cannot bind or resolve
+                raise ConfigError(
+                    f"cannot start the local Dask cluster on cluster.host = {host!r} with "
+                    f"cluster.dashboard_address = {dashboard_address!r}: {err}; use an "
+                    "address of this machine (127.0.0.1 by default) and host:port for the "
+                    "dashboard"
+                ) from err
             client = Client(cluster)
+    except ConfigError:
+        raise  # already says what to change (a ConfigError is also a ValueError)
     except ValueError as err:  # dask's parse errors for memory_limit and addresses
         raise ConfigError(f"cannot start the Dask cluster: {err}") from err
     try:

@@ -213,7 +213,7 @@ class StrategyConfig(_Section):
 class BacktestConfig(_Section):
     """Costs, sizing and exits of the simulated trading."""
 
-    init_cash: float = Field(10_000.0, gt=0, allow_inf_nan=False)
+    init_cash: float = Field(10_000.0, gt=0, le=1e15, allow_inf_nan=False)  # equity stays finite
     fees_bps: float = Field(1.0, ge=0, le=10_000)
     slippage_bps: float = Field(1.0, ge=0, le=10_000)
     fraction: float = Field(1.0, gt=0, le=1)

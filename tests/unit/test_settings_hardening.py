@@ -141,3 +141,8 @@ def test_yaml_merge_keys_may_be_overridden_and_empty_files_mean_defaults(tmp_pat
 def test_zero_negative_and_absurd_limits_are_refused(key, value) -> None:
     message = error_of(None, {key: value})
     assert message.startswith(f"config key '{key}' = ")
+
+
+def test_an_initial_cash_whose_equity_would_overflow_is_refused() -> None:
+    message = error_of(None, {"backtest.init_cash": 1e308})
+    assert message.startswith("config key 'backtest.init_cash' = 1e+308 is not allowed")
