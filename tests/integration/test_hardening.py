@@ -13,12 +13,14 @@ import time
 from pathlib import Path
 
 import psutil
+import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from compute.planner import min_worker_memory
 
-from .conftest import BIN, run_cli
+from .conftest import BIN, run_cli, symbol_bars
 
 pytestmark = pytest.mark.slow
 
@@ -222,3 +224,29 @@ def test_an_interrupted_run_says_so_in_one_line_and_leaves_nothing_to_clean(
         "failed",
         f"interrupted by {name}" + (" (Ctrl-C)" if name == "SIGINT" else ""),
     )
+
+
+def test_a_null_timestamp_is_quarantined_with_a_dates_filter_and_every_row_counted(
+    tmp_path: Path, cli_env, shared_cluster
+) -> None:
+    bad = symbol_bars("NULLTS", 200, index=0)
+    times = bad["timestamp"].to_pylist()
+    times[77] = None
+    bad = bad.set_column(1, "timestamp", pa.array(times, bad.schema.field("timestamp").type))
+    data = tmp_path / "bars"
+    data.mkdir()
+    pq.write_table(pa.concat_tables([bad, symbol_bars("GOOD", 200, index=1)]), data / "x.parquet")
+    out = tmp_path / "out"
+    ran = run_cli(
+        ["run", "--input", str(data), "--output", str(out), "--run-date", "2026-11-23",
+         "--scheduler", shared_cluster, "--set", "dates.start=1990-01-01", "--set", "run.report=false"],
+        cli_env,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    with contextlib.closing(sqlite3.connect(out / "barpipe.db")) as conn:
+        counts = conn.execute(
+            "SELECT n_rows_in, n_rows_processed, n_rows_quarantined FROM runs"
+        ).fetchone()
+        quarantined = conn.execute("SELECT symbol, reason, n_rows FROM quarantine").fetchall()
+    assert counts == (400, 200, 200)
+    assert quarantined == [("NULLTS", "null_value", 200)]
