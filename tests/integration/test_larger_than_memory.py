@@ -80,6 +80,7 @@ def capped_run(prefect_harness, minute_universe, tmp_path_factory):
             "cluster.memory_limit": "600MB",
             "cluster.dashboard_address": "127.0.0.1:0",
             "strategies": [{"name": s} for s in STRATEGIES],
+            "indicators": [],  # the planner estimate above counts no indicators
             "output.write_equity": True,
             "metrics.annualization": 525_600,
         },
