@@ -37,7 +37,7 @@ def test_expected_max_sharpe_grows_with_trials():
     values = [stats.expected_max_sharpe(n, 1.0) for n in (2, 10, 100, 1000)]
     assert values == sorted(values)
     # (1 - g) * Phi^-1(0.99) + g * Phi^-1(1 - 1/(100 e)) = 0.422784 * 2.326348 + 0.577216 * 2.680200
-    assert values[2] == pytest.approx(2.530600, abs=2e-6)
+    assert values[2] == pytest.approx(2.53060, abs=1e-5)  # hand rounding of the quantiles
 
 
 def test_moments_hand_computed():
