@@ -140,10 +140,13 @@ def evaluate_window_nb(
     required_return,
     include_open,
     out,
+    moments,
 ):
     """Backtest one series and write its ``N_METRICS`` metrics into ``out``; keeps nothing.
 
-    The nightly kernels, called as ``simulate_batch`` + ``metrics_batch`` call them.
+    The nightly kernels, called as ``simulate_batch`` + ``metrics_batch`` call them. With
+    ``moments`` of shape ``(S, 3)``, S > 0, also writes ``block_moments_nb`` of its bar
+    returns.
     """
     n = close.shape[0]
     offs = np.zeros(2, dtype=np.int64)
@@ -182,6 +185,28 @@ def evaluate_window_nb(
         out[r] = ret[r, 0]
     for r in range(stats.shape[0]):
         out[N_RETURN_METRICS + r] = stats[r, 0]
+    if moments.shape[0] > 0:
+        block_moments_nb(equity, moments)
+
+
+@njit(cache=True)
+def block_moments_nb(equity, out):
+    """Count, sum and sum of squares of the bar returns of ``equity`` in ``out.shape[0]``
+    consecutive blocks of equal length; the first ``(n - 1) % S`` returns are left out, as
+    ``compute.stats.pbo`` leaves out leading rows."""
+    n_blocks = out.shape[0]
+    n_ret = equity.shape[0] - 1
+    out[:] = 0.0
+    if n_ret < n_blocks:
+        return
+    size = n_ret // n_blocks
+    first = n_ret - size * n_blocks
+    for b in range(n_blocks):
+        for j in range(first + b * size, first + (b + 1) * size):
+            r = (equity[j + 1] - equity[j]) / equity[j]
+            out[b, 0] += 1.0
+            out[b, 1] += r
+            out[b, 2] += r * r
 
 
 @njit(cache=True)
@@ -209,19 +234,22 @@ def sweep_chunk_nb(
     risk_free,
     required_return,
     include_open,
+    n_blocks,
 ):
-    """Metric rows ``(combination, window, segment, N_METRICS)`` of a chunk of combinations.
+    """Metric rows ``(combination, window, segment, N_METRICS)`` of a chunk of combinations,
+    and per-block return moments ``(combination, window, segment, n_blocks, 3)``.
 
     ``refs[c]`` / ``fvals[c]``: rows of ``series`` and scalar parameters of combination c
     (``_target_nb``); ``fraction``, ``long_short``, ``stop_loss``, ``take_profit``: its
     backtest settings (NaN for no stop / take-profit). ``win_start[w, s]`` /
     ``win_end[w, s]``: window w of segment s as local bar indices; an empty window gives a
-    row of NaN.
+    row of NaN. ``n_blocks`` 0 skips the moments (``block_moments_nb``).
     """
     n_combo = refs.shape[0]
     n_win = win_start.shape[0]
     n_seg = offsets.shape[0] - 1
     out = np.full((n_combo, n_win, n_seg, N_METRICS), np.nan)
+    moments = np.zeros((n_combo, n_win, n_seg, n_blocks, 3))
     target = np.empty(close.shape[0])
     for c in range(n_combo):
         _target_nb(kind, close, offsets, series, refs[c], fvals[c], target)
@@ -250,5 +278,6 @@ def sweep_chunk_nb(
                     required_return,
                     include_open,
                     out[c, w, s],
+                    moments[c, w, s],
                 )
-    return out
+    return out, moments

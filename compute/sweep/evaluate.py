@@ -160,7 +160,8 @@ def evaluate_chunk(
     annualization: float = 252,
     risk_free: float = 0.0,
     windows: tuple[np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
+    n_blocks: int = 0,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Metric rows of every combination of ``combos`` on every segment of a batch.
 
     Parameters
@@ -181,11 +182,15 @@ def evaluate_chunk(
     windows : (start, end), optional
         int64 arrays ``(n_windows, n_segments)`` of local bar ranges to evaluate on (the
         target is computed over the whole segment); default one window per whole segment.
+    n_blocks : int
+        With n_blocks > 0, also return each row's bar-return moments in ``n_blocks`` time
+        blocks (count, sum, sum of squares) for ``compute.stats.pbo_from_moments``.
 
     Returns
     -------
-    ndarray
-        float64 ``(len(combos), n_windows, n_segments, len(METRIC_NAMES))``.
+    ndarray, or (ndarray, ndarray) with ``n_blocks``
+        float64 ``(len(combos), n_windows, n_segments, len(METRIC_NAMES))``; the moments
+        ``(len(combos), n_windows, n_segments, n_blocks, 3)``.
     """
     name = strategy or combos.strategy
     adapter = _adapter(name)
@@ -206,7 +211,7 @@ def evaluate_chunk(
         raise ParameterError(
             f"direction = {bad[0]!r} is not valid; choices: {', '.join(backtest.DIRECTIONS)}"
         )
-    return k.sweep_chunk_nb(
+    rows, moments = k.sweep_chunk_nb(
         adapter.kind,
         bars["open"],
         bars["high"],
@@ -230,7 +235,9 @@ def evaluate_chunk(
         float(risk_free),
         0.0,
         False,
+        int(n_blocks),
     )
+    return (rows, moments) if n_blocks else rows
 
 
 def _settings(params: Mapping[str, Any]) -> dict[str, Any]:
