@@ -33,6 +33,7 @@ __all__ = [
     "moments",
     "pbo",
     "pbo_from_moments",
+    "pooled_moments",
     "probabilistic_sharpe_ratio",
 ]
 
@@ -123,6 +124,24 @@ def moments(returns: Any) -> tuple[float, float, float, float]:
         return math.nan, math.nan, math.nan, float(n)
     sharpe = float(mean / r.std(ddof=1))
     return sharpe, float(np.mean(d**3) / m2**1.5), float(np.mean(d**4) / m2**2), float(n)
+
+
+def pooled_moments(
+    count: float, s1: float, s2: float, s3: float, s4: float
+) -> tuple[float, float, float, float]:
+    """``moments`` from the count and the sums of r, r², r³, r⁴ of a set of returns
+    (e.g. summed over the blocks of ``compute.sweep.evaluate_chunk(..., n_blocks=S)``)."""
+    n = float(count)
+    if n < 2:
+        return math.nan, math.nan, math.nan, n
+    mean = s1 / n
+    m2 = s2 / n - mean * mean
+    if not m2 > 0.0:
+        return math.nan, math.nan, math.nan, n
+    m3 = s3 / n - 3.0 * mean * s2 / n + 2.0 * mean**3
+    m4 = s4 / n - 4.0 * mean * s3 / n + 6.0 * mean * mean * s2 / n - 3.0 * mean**4
+    sharpe = mean / math.sqrt(m2 * n / (n - 1.0))
+    return sharpe, m3 / m2**1.5, m4 / m2**2, n
 
 
 @dataclass(frozen=True)

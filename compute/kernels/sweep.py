@@ -38,6 +38,7 @@ from compute.kernels.strategies import (
 MA_CROSSOVER, ZSCORE, MOMENTUM, BOLLINGER = 0, 1, 2, 3
 N_RETURN_METRICS = 9  # rows of return_metrics_seg_nb
 N_METRICS = N_RETURN_METRICS + len(TRADE_STATS)
+N_MOMENTS = 5  # per block: count, sum of r, r^2, r^3, r^4
 
 _NET_PNL = FLOAT_FIELDS.index("net_pnl")
 _RETURN_PCT = FLOAT_FIELDS.index("return_pct")
@@ -145,7 +146,7 @@ def evaluate_window_nb(
     """Backtest one series and write its ``N_METRICS`` metrics into ``out``; keeps nothing.
 
     The nightly kernels, called as ``simulate_batch`` + ``metrics_batch`` call them. With
-    ``moments`` of shape ``(S, 3)``, S > 0, also writes ``block_moments_nb`` of its bar
+    ``moments`` of shape ``(S, 5)``, S > 0, also writes ``block_moments_nb`` of its bar
     returns.
     """
     n = close.shape[0]
@@ -191,9 +192,9 @@ def evaluate_window_nb(
 
 @njit(cache=True)
 def block_moments_nb(equity, out):
-    """Count, sum and sum of squares of the bar returns of ``equity`` in ``out.shape[0]``
-    consecutive blocks of equal length; the first ``(n - 1) % S`` returns are left out, as
-    ``compute.stats.pbo`` leaves out leading rows."""
+    """Count and sums of the 1st to 4th powers of the bar returns of ``equity`` in
+    ``out.shape[0]`` consecutive blocks of equal length; the first ``(n - 1) % S`` returns
+    are left out, as ``compute.stats.pbo`` leaves out leading rows."""
     n_blocks = out.shape[0]
     n_ret = equity.shape[0] - 1
     out[:] = 0.0
@@ -204,9 +205,12 @@ def block_moments_nb(equity, out):
     for b in range(n_blocks):
         for j in range(first + b * size, first + (b + 1) * size):
             r = (equity[j + 1] - equity[j]) / equity[j]
+            r2 = r * r
             out[b, 0] += 1.0
             out[b, 1] += r
-            out[b, 2] += r * r
+            out[b, 2] += r2
+            out[b, 3] += r2 * r
+            out[b, 4] += r2 * r2
 
 
 @njit(cache=True)
@@ -237,7 +241,7 @@ def sweep_chunk_nb(
     n_blocks,
 ):
     """Metric rows ``(combination, window, segment, N_METRICS)`` of a chunk of combinations,
-    and per-block return moments ``(combination, window, segment, n_blocks, 3)``.
+    and per-block return moments ``(combination, window, segment, n_blocks, 5)``.
 
     ``refs[c]`` / ``fvals[c]``: rows of ``series`` and scalar parameters of combination c
     (``_target_nb``); ``fraction``, ``long_short``, ``stop_loss``, ``take_profit``: its
@@ -249,7 +253,7 @@ def sweep_chunk_nb(
     n_win = win_start.shape[0]
     n_seg = offsets.shape[0] - 1
     out = np.full((n_combo, n_win, n_seg, N_METRICS), np.nan)
-    moments = np.zeros((n_combo, n_win, n_seg, n_blocks, 3))
+    moments = np.zeros((n_combo, n_win, n_seg, n_blocks, N_MOMENTS))
     target = np.empty(close.shape[0])
     for c in range(n_combo):
         _target_nb(kind, close, offsets, series, refs[c], fvals[c], target)

@@ -184,13 +184,14 @@ def evaluate_chunk(
         target is computed over the whole segment); default one window per whole segment.
     n_blocks : int
         With n_blocks > 0, also return each row's bar-return moments in ``n_blocks`` time
-        blocks (count, sum, sum of squares) for ``compute.stats.pbo_from_moments``.
+        blocks (count and sums of r, r², r³, r⁴) for ``compute.stats.pbo_from_moments``
+        and ``compute.stats.pooled_moments``.
 
     Returns
     -------
     ndarray, or (ndarray, ndarray) with ``n_blocks``
         float64 ``(len(combos), n_windows, n_segments, len(METRIC_NAMES))``; the moments
-        ``(len(combos), n_windows, n_segments, n_blocks, 3)``.
+        ``(len(combos), n_windows, n_segments, n_blocks, 5)``.
     """
     name = strategy or combos.strategy
     adapter = _adapter(name)

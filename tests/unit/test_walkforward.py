@@ -128,7 +128,7 @@ def test_stitched_equity_chains_the_out_of_sample_windows():
 def test_block_moments_match_the_nightly_equity():
     combos = SPACE.chunk(0, 4)
     rows, mom = evaluate_chunk(ARRAYS, OFFSETS, combos, backtest_params=BASE, n_blocks=4)
-    assert mom.shape == (len(combos), 1, 2, 4, 3)
+    assert mom.shape == (len(combos), 1, 2, 4, 5)
     for c in range(len(combos)):
         params, bt = combos.row(c)
         for s in range(2):
@@ -140,7 +140,13 @@ def test_block_moments_match_the_nightly_equity():
             blocks = r[r.shape[0] - 4 * size :].reshape(4, size)
             assert np.array_equal(mom[c, 0, s, :, 0], np.full(4, size))
             assert np.allclose(mom[c, 0, s, :, 1], blocks.sum(axis=1), rtol=1e-12, atol=1e-15)
-            assert np.allclose(mom[c, 0, s, :, 2], (blocks**2).sum(axis=1), rtol=1e-12, atol=1e-15)
+            for k in (2, 3, 4):
+                want = (blocks**k).sum(axis=1)
+                assert np.allclose(mom[c, 0, s, :, k], want, rtol=1e-12, atol=1e-30)
+            sharpe, skew, kurt, n = stats.moments(blocks.ravel())
+            pooled = stats.pooled_moments(*mom[c, 0, s].sum(axis=0))
+            assert pooled[3] == n
+            assert np.allclose(pooled[:3], (sharpe, skew, kurt), rtol=1e-9, equal_nan=True)
     # and they feed PBO directly: trials are the combinations, on one symbol
     res = stats.pbo_from_moments(*(mom[:, 0, 0, :, k].T for k in range(3)))
     assert res.n_splits == 6
