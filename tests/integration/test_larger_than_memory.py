@@ -25,7 +25,7 @@ import pyarrow as pa
 import pytest
 
 from compute import synthetic
-from flows.nightly import run_nightly
+from flows.launch import run_nightly
 from flows.settings import load_settings
 from storage.bars import write_bars
 

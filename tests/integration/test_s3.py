@@ -28,7 +28,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from flows.nightly import RunSummary, run_nightly
+from flows.launch import run_nightly
+from flows.nightly import RunSummary
 from flows.settings import load_settings
 from storage import bars, outputs
 
