@@ -360,4 +360,5 @@ def test_prune_keeps_the_last_nights_and_reclaims_files(cluster, config, tmp_pat
     ]
     assert k3
     old = delta.read(str(out), "equity", at_version=int(k3[0]["version"]))
-    assert old is not None and 0 < old.num_rows < current["equity"].num_rows
+    assert old is not None
+    assert 0 < old.num_rows < current["equity"].num_rows
