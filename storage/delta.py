@@ -28,6 +28,7 @@ from compute.errors import StorageError
 
 __all__ = [
     "append",
+    "count_rows",
     "delete",
     "delta_options",
     "history",
@@ -110,7 +111,7 @@ def _write(
     *,
     mode: str,
     predicate: str | None = None,
-    merge_schema: bool = False,
+    schema_mode: str | None = None,
 ) -> int:
     from deltalake import write_deltalake
 
@@ -121,7 +122,7 @@ def _write(
             data,
             mode=mode,  # type: ignore[arg-type]
             predicate=predicate,
-            schema_mode="merge" if merge_schema else None,
+            schema_mode=schema_mode,  # type: ignore[arg-type]
             storage_options=delta_options(root, filesystem),
             commit_properties=_props(run_id),
         )
@@ -142,7 +143,15 @@ def append(
     merge_schema: bool = False,
 ) -> int:
     """Append rows (creating the table); returns the new version."""
-    return _write(root, table, data, filesystem, run_id, mode="append", merge_schema=merge_schema)
+    return _write(
+        root,
+        table,
+        data,
+        filesystem,
+        run_id,
+        mode="append",
+        schema_mode="merge" if merge_schema else None,
+    )
 
 
 def overwrite(
@@ -154,17 +163,19 @@ def overwrite(
     *,
     predicate: str | None = None,
 ) -> int:
-    """Replace the rows matching ``predicate`` (all rows if None) with ``data``, in one commit."""
-    exists = version(root, table, filesystem) is not None
+    """Replace the rows matching ``predicate`` (all rows and the schema if None) with
+    ``data``, in one commit."""
+    if version(root, table, filesystem) is None:
+        return _write(root, table, data, filesystem, run_id, mode="append")
     return _write(
         root,
         table,
         data,
         filesystem,
         run_id,
-        mode="overwrite" if exists else "append",
-        predicate=predicate if exists else None,
-        merge_schema=not exists or predicate is None,
+        mode="overwrite",
+        predicate=predicate,
+        schema_mode="overwrite" if predicate is None else None,
     )
 
 
@@ -215,6 +226,12 @@ def read(
         return dataset.to_table(columns=list(columns) if columns else None, filter=where)
     except Exception as err:  # noqa: BLE001
         raise StorageError(f"cannot read Delta table {table_uri(root, table)}: {err}") from err
+
+
+def count_rows(root: str, table: str, filesystem: Any = None) -> int:
+    """The latest version's row count (0 when the table does not exist)."""
+    dt = _open(root, table, filesystem)
+    return 0 if dt is None else int(dt.to_pyarrow_dataset().count_rows())
 
 
 def history(root: str, table: str, filesystem: Any = None) -> list[dict[str, Any]]:

@@ -151,7 +151,6 @@ def publish(
     run_key: str,
     tables: Sequence[str],
     night: Night,
-    counts: Mapping[str, int] | None = None,
 ) -> dict[str, str]:
     """Commit a run's staged ``tables`` to Delta, then to SQLite in one transaction.
 
@@ -285,14 +284,6 @@ def _drop_unwritten(
     return dropped
 
 
-def _n_rows(out: OutputRoot, name: str) -> int:
-    from deltalake import DeltaTable
-
-    uri = delta.table_uri(out.path, name)
-    table = DeltaTable(uri, storage_options=delta.delta_options(out.path, out.filesystem))
-    return int(table.to_pyarrow_dataset().count_rows())
-
-
 def _roll_back(out: OutputRoot, conn: Any, run_id: str) -> list[str]:
     """Restore every table whose latest version is not the recorded one; one line per table."""
     recorded = db.read_table_versions(conn)
@@ -304,7 +295,7 @@ def _roll_back(out: OutputRoot, conn: Any, run_id: str) -> list[str]:
         rec = recorded.get(name)
         if rec is not None and latest == rec["version"]:
             continue
-        if rec is None and _n_rows(out, name) == 0:
+        if rec is None and delta.count_rows(out.path, name, out.filesystem) == 0:
             continue
         target = None if rec is None else int(rec["version"])
         new = delta.restore(out.path, name, target, out.filesystem, run_id)

@@ -241,6 +241,42 @@ def test_run_killed_during_publish_is_rolled_back_by_the_next_run(
     _assert_same_results(out, reference, "2026-11-21")
 
 
+def test_repair_killed_during_recovery_finishes_on_the_next_repair(
+    config, dataset, reference, cli_env, tmp_path
+):
+    """``barpipe repair`` is killed after restoring a table and before recording that; the
+    next ``barpipe repair`` finishes the job, and a third finds nothing to do."""
+    out = tmp_path / "out"
+    pause = Pause(tmp_path / "pause", "publish")
+    process = _spawn(_run_args(config, dataset, out), {**cli_env, **pause.env}, tmp_path / "log")
+    try:
+        pause.wait(process)
+    finally:
+        _kill_tree(process)
+    assert outputs.read_output(str(out), "trades").num_rows > 0  # committed in Delta only
+    repair = ["repair", "--config", str(config), "--output", str(out)]
+    paused = Pause(tmp_path / "pause-repair", "recover-table")
+    process = _spawn(repair, {**cli_env, **paused.env}, tmp_path / "repair.log")
+    try:
+        paused.wait(process)
+    finally:
+        _kill_tree(process)
+    done = subprocess.run(
+        [str(BIN / "barpipe"), *repair], env=cli_env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "recovered outputs: rolled" in done.stdout  # the tables the killed repair left
+    for table in TABLES:
+        assert outputs.read_output(str(out), table).num_rows == 0, table
+    assert _staging(out) == []
+    again = subprocess.run(
+        [str(BIN / "barpipe"), *repair], env=cli_env, capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 0, again.stderr
+    assert "rolled" not in again.stdout
+    assert [r["status"] for r in _runs(out)] == ["abandoned"]
+
+
 # --- concurrent runs on one output root --------------------------------------------------------
 
 

@@ -362,3 +362,19 @@ def test_prune_keeps_the_last_nights_and_reclaims_files(cluster, config, tmp_pat
     old = delta.read(str(out), "equity", at_version=int(k3[0]["version"]))
     assert old is not None
     assert 0 < old.num_rows < current["equity"].num_rows
+
+
+def test_a_changed_computation_recomputes_everything(cluster, config, tmp_path):
+    out = tmp_path / "out"
+    inp = _input(tmp_path / "in1", {"AAA": 100, "BBB": 100}, {})
+    _night(cluster, config, inp, out, "k1")
+    summary, messages = _night(
+        cluster, config, inp, out, "k2", indicators=[{"name": "ema", "params": {"timeperiod": 5}}]
+    )
+    assert any(m.startswith("full run: the computation changed") for m in messages)
+    assert sorted(summary.night.whole) == ["AAA", "BBB"]
+    columns = outputs.read_output(str(out), "indicators").column_names
+    assert columns == ["run_id", "symbol", "timestamp", "ema_5", "run_key"]
+    forced, messages = _night(cluster, config, inp, out, "k3", **{"run.full": True})
+    assert "full run: --full" in messages
+    assert sorted(forced.night.whole) == ["AAA", "BBB"]
