@@ -411,6 +411,10 @@ def run(
         bool | None,
         typer.Option("--strict/--no-strict", help="Fail on any quarantined symbol or row."),
     ] = None,
+    full: Annotated[
+        bool | None,
+        typer.Option("--full", help="Recompute and republish every symbol whole."),
+    ] = None,
     sets: SetOpt = None,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the full traceback when the run fails.")
@@ -435,6 +439,7 @@ def run(
             "cluster.memory_limit": memory_limit,
             "cluster.keep_alive_s": keep_alive,
             "run.strict": strict,
+            "run.full": full,
         },
     )
     nightly = _load_flow("barpipe run")
@@ -611,6 +616,39 @@ def _fmt_number(value: Any) -> str:
     if isinstance(value, float):
         return "inf" if value == float("inf") else f"{value:g}"
     return str(value)
+
+
+def _maintain(action: str, config: Any, output: str | None, sets: Sequence[str]) -> None:
+    settings, _ = _build_settings(config, sets or (), **{"output.path": output})
+    _require("flows.nightly", f"barpipe {action}")
+    from flows.nightly import maintain
+
+    maintain(settings, action, echo=out.print)
+
+
+@app.command()
+def repair(
+    config: ConfigOpt = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output root.")] = None,
+    sets: SetOpt = None,
+) -> None:
+    """Bring the output tables and barpipe.db to their last committed state (what the next
+    run would do first): dead runs marked abandoned, tables rolled back, staging removed."""
+    _maintain("repair", config, output, sets or ())
+
+
+@app.command()
+def prune(
+    config: ConfigOpt = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output root.")] = None,
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=1, help="Nights to keep (output.keep_nights).")
+    ] = None,
+    sets: SetOpt = None,
+) -> None:
+    """Drop metric snapshots and table versions older than the last N nights; reclaim files."""
+    extra = [*(sets or ()), *([f"output.keep_nights={keep}"] if keep else [])]
+    _maintain("prune", config, output, extra)
 
 
 @app.command()
