@@ -1,8 +1,9 @@
 """Indicators by TA-Lib name: ``names``, ``compute``, ``compute_batch``, ``lookback``.
 
 Each family module (``overlap``, ``momentum``, ...) declares its indicators with
-``register``; this module validates parameters and inputs once and calls the family's
-``_seg_nb`` kernel, so one call over a concatenated batch costs no Python per symbol.
+``register``; this module validates parameters and inputs once and calls the batch form of
+the indicator's 1-D kernel (``Indicator.batch``, from ``compute.kernels.driver``), so one
+call over a concatenated batch costs no Python per symbol.
 """
 
 from __future__ import annotations
@@ -24,22 +25,12 @@ from compute.indicators import (  # noqa: F401  (importing registers each family
     volume,
 )
 from compute.indicators._registry import _REGISTRY, Indicator, Param
-from compute.indicators.derived import (
-    compute_derived,
-    derived_lookback,
-    derived_names,
-    derived_spec,
-)
 
 __all__ = [
     "Indicator",
     "Param",
     "compute",
     "compute_batch",
-    "compute_derived",
-    "derived_lookback",
-    "derived_names",
-    "derived_spec",
     "lookback",
     "names",
     "spec",
@@ -89,7 +80,7 @@ def compute(name: str, inputs: Mapping[str, Any], **params: Any) -> dict[str, np
     ind, arrays, values = _prepare(name, inputs, params)
     n = arrays[0].shape[0]
     offsets = np.array([0, n], dtype=np.int64)
-    return dict(zip(ind.outputs, ind.kernel(*arrays, offsets, *values), strict=True))
+    return dict(zip(ind.outputs, ind.batch(*arrays, offsets, *values), strict=True))
 
 
 def compute_batch(
@@ -108,7 +99,7 @@ def compute_batch(
         )
     if np.any(np.diff(offs) < 0):
         raise ParameterError(f"{ind.name}: offsets must be non-decreasing")
-    return dict(zip(ind.outputs, ind.kernel(*arrays, offs, *values), strict=True))
+    return dict(zip(ind.outputs, ind.batch(*arrays, offs, *values), strict=True))
 
 
 def _prepare(

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from compute.errors import ParameterError
+from compute.kernels import driver
 
 INPUT_NAMES = ("open", "high", "low", "close", "volume", "periods")
 
@@ -51,9 +52,12 @@ class Param:
 class Indicator:
     """An indicator as the registry knows it.
 
-    ``kernel`` is a ``_seg_nb`` function called as ``kernel(*inputs, offsets, *params)`` in
-    the order of ``inputs`` and ``params``; it returns a tuple of arrays in the order of
-    ``outputs``. ``lookback`` takes the validated parameters as keywords and returns TA-Lib's
+    ``kernel`` is the 1-D kernel, ``kernel(*inputs, *outputs, *scratch, *params,
+    *kernel_args)`` in the order of ``inputs``, ``outputs`` and ``params``: it writes one
+    series' outputs into the arrays it is given (``scratch`` more of them are work space;
+    ``kernel_args`` are constants that select a variant of a shared kernel). ``batch`` is its
+    segmented form, ``batch(*inputs, offsets, *params)``, from ``compute.kernels.driver``.
+    ``lookback`` takes the validated parameters as keywords and returns TA-Lib's
     lookback (the number of leading bars without a value). ``examples`` are extra parameter
     sets the parity tests run besides the defaults. ``integer`` marks functions whose outputs
     are TA-Lib integers (candlestick patterns): 0 instead of NaN during warm-up;
@@ -73,6 +77,19 @@ class Indicator:
     integer_outputs: tuple[str, ...] = ()
     doc: str = ""
     checks: tuple[Callable[[Mapping[str, int | float]], str | None], ...] = field(default=())
+    kernel_args: tuple[int | float | bool, ...] = ()
+    scratch: int = 0
+
+    @property
+    def batch(self) -> Callable[..., tuple[np.ndarray, ...]]:
+        """The kernel's batch form over ``offsets`` (generated and compiled on first use)."""
+        fills = [
+            driver.INT if self.integer else driver.ZERO if o in self.integer_outputs else driver.NAN
+            for o in self.outputs
+        ]
+        return driver.segmented(
+            self.kernel, len(self.inputs), fills, self.scratch, self.kernel_args
+        )
 
     def is_integer_output(self, output: str) -> bool:
         """Whether ``output`` holds TA-Lib integers (0, not NaN, during warm-up)."""

@@ -8,11 +8,16 @@ and moved one candle at a time by ``total += (new - old)``: TA-Lib's order of op
 comparisons that land on a rounding boundary flip the same way.
 
 Kernels pass the four price arrays as one tuple ``bars = (open, high, low, close)``; indices
-are absolute positions in those arrays.
+are positions in those arrays. ``pattern`` turns a pattern's rule for one bar into its 1-D
+kernel: the loop over bars and the running totals are written once, here.
 """
+
+import inspect
 
 import numpy as np
 from numba import njit
+
+from compute.kernels.driver import jit_source
 
 REAL_BODY = 0
 HIGH_LOW = 1
@@ -36,12 +41,6 @@ EQUAL = (HIGH_LOW, 5, 0.05)  # distances within 5% of that average
 def lookback(candles, *settings):
     """TA-Lib's lookback of a pattern: the longest averaging period plus ``candles - 1``."""
     return max((s[1] for s in settings), default=0) + candles - 1
-
-
-@njit(cache=True)
-def zeros_int_nb(x):
-    """``np.zeros(len(x), np.int32)``: TA-Lib's pattern output, 0 where nothing fires."""
-    return np.zeros(x.shape[0], dtype=np.int32)
 
 
 @njit(cache=True)
@@ -175,3 +174,56 @@ def average_nb(bars, setting, total, j):
     period = setting[1]
     base = total / period if period != 0 else candle_range_nb(bars, setting, j)
     return setting[2] * base / (2.0 if setting[0] == SHADOWS else 1.0)
+
+
+LOOKBACKS: dict[str, int] = {}  # pattern name -> TA-Lib's lookback, filled by ``pattern``
+
+
+def pattern(lookback_bars, *averages):
+    """Decorate a pattern's rule, ``rule(bars, i, *totals[, penetration]) -> code``, into its
+    1-D kernel ``kernel(open_, high, low, close, out[, penetration])``, recording its lookback.
+
+    The kernel starts at ``lookback_bars`` after the first bar without a NaN price (where the
+    ``talib`` wrapper starts TA-Lib) and stores the rule's code for every bar. Each of
+    ``averages`` is ``(setting, k)``: the running total of ``setting``'s range for candle
+    ``i - k``, started with ``total_nb`` at the first bar judged and moved with
+    ``next_total_nb`` after each bar, in TA-Lib's order; the rule gets the totals in that
+    order. The rule and the kernel are inlined into their caller (the batch form from
+    ``compute.kernels.driver``), which numba compiles as one function.
+    """
+
+    def make(rule):
+        name = rule.__name__.removesuffix("_nb")
+        extra = list(inspect.signature(rule).parameters)[2 + len(averages) :]
+        totals = [f"t{j}" for j in range(len(averages))]
+        args = ", ".join(["bars", "i", *totals, *extra])
+        body = "\n".join(
+            [
+                f"({', '.join(['open_', 'high', 'low', 'close', 'out', *extra])}):",
+                "    bars = (open_, high, low, close)",
+                "    n = close.shape[0]",
+                f"    start = first_valid_nb(bars, 0, n) + {lookback_bars}",
+                "    if start >= n:",
+                "        return",
+                *(
+                    f"    {t} = total_nb(bars, {s!r}, start - {k})"
+                    for t, (s, k) in zip(totals, averages, strict=True)
+                ),
+                "    for i in range(start, n):",
+                f"        out[i] = rule({args})",
+                *(
+                    f"        {t} = next_total_nb(bars, {s!r}, {t}, i - {k})"
+                    for t, (s, k) in zip(totals, averages, strict=True)
+                ),
+            ]
+        )
+        namespace = {
+            "rule": njit(inline="always")(rule),
+            "first_valid_nb": first_valid_nb,
+            "total_nb": total_nb,
+            "next_total_nb": next_total_nb,
+        }
+        LOOKBACKS[name] = lookback_bars
+        return jit_source(name, body, namespace, rule, rule.__doc__, inline="always")
+
+    return make

@@ -1,7 +1,7 @@
-"""Building blocks shared by every family, written once and reused by the ``_seg_nb`` kernels.
+"""Building blocks shared by every family, written once and reused by the 1-D kernels.
 
 Array blocks (``*_into_nb``: SMA, EMA, rolling variance) write into a caller-provided output
-slice so that ``_seg_nb`` kernels can run them segment by segment; scalar blocks are one bar
+(a segment's slice, from ``compute.kernels.driver``); scalar blocks are one bar
 of a fused loop: Wilder's average and running sum (``wilder_*_step_nb``), the true range,
 directional movement and the DMI sums (``dmi_seed_nb``/``dmi_step_nb``), and the rescan of a
 rolling extreme (``window_max_nb``/``window_min_nb``). ``fma_nb`` is C's ``fma``, which

@@ -31,8 +31,6 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from compute.kernels.common import nan_like_nb
-
 A = 0.0962
 B = 0.5769
 _ATAN1 = math.atan(1.0)
@@ -411,87 +409,3 @@ def ht_trendmode_into_nb(x, out, smooth, smooth_period, phase, trendline):
             trend = 1
         if t >= LONG_LOOKBACK:
             out[t] = trend
-
-
-@njit(cache=True)
-def ht_dcperiod_seg_nb(close, offsets):
-    """numba equivalent of ``talib.HT_DCPERIOD`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ht_dcperiod_into_nb(close[a:b], out[a:b])
-    return (out,)
-
-
-@njit(cache=True)
-def ht_phasor_seg_nb(close, offsets):
-    """numba equivalent of ``talib.HT_PHASOR`` applied to each segment."""
-    inphase = nan_like_nb(close)
-    quadrature = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ht_phasor_into_nb(close[a:b], inphase[a:b], quadrature[a:b])
-    return (inphase, quadrature)
-
-
-@njit(cache=True)
-def mama_seg_nb(close, offsets, fastlimit, slowlimit):
-    """numba equivalent of ``talib.MAMA`` applied to each segment."""
-    mama = nan_like_nb(close)
-    fama = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        mama_into_nb(close[a:b], mama[a:b], fama[a:b], fastlimit, slowlimit)
-    return (mama, fama)
-
-
-@njit(cache=True)
-def ht_dcphase_seg_nb(close, offsets):
-    """numba equivalent of ``talib.HT_DCPHASE`` applied to each segment."""
-    out = nan_like_nb(close)
-    smooth = np.empty_like(close)
-    smooth_period = np.empty_like(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ht_dcphase_into_nb(close[a:b], out[a:b], smooth[a:b], smooth_period[a:b])
-    return (out,)
-
-
-@njit(cache=True)
-def ht_sine_seg_nb(close, offsets):
-    """numba equivalent of ``talib.HT_SINE`` applied to each segment."""
-    sine = nan_like_nb(close)
-    leadsine = nan_like_nb(close)
-    smooth = np.empty_like(close)
-    smooth_period = np.empty_like(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ht_sine_into_nb(close[a:b], sine[a:b], leadsine[a:b], smooth[a:b], smooth_period[a:b])
-    return (sine, leadsine)
-
-
-@njit(cache=True)
-def ht_trendline_seg_nb(close, offsets):
-    """numba equivalent of ``talib.HT_TRENDLINE`` applied to each segment."""
-    out = nan_like_nb(close)
-    smooth_period = np.empty_like(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ht_trendline_into_nb(close[a:b], out[a:b], smooth_period[a:b])
-    return (out,)
-
-
-@njit(cache=True)
-def ht_trendmode_seg_nb(close, offsets):
-    """numba equivalent of ``talib.HT_TRENDMODE`` (int32, 0 during warm-up) per segment."""
-    out = np.zeros(close.shape[0], dtype=np.int32)
-    smooth = np.empty_like(close)
-    smooth_period = np.empty_like(close)
-    phase = np.empty_like(close)
-    trendline = np.empty_like(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ht_trendmode_into_nb(
-            close[a:b], out[a:b], smooth[a:b], smooth_period[a:b], phase[a:b], trendline[a:b]
-        )
-    return (out,)

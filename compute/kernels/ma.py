@@ -223,8 +223,12 @@ def kama_into_nb(x, out, period):
 
 @njit(cache=True)
 def t3_into_nb(x, out, period, vfactor):
-    """Write TA-Lib T3 (Tillson: six chained EMAs, each seeded with an SMA) into ``out``."""
+    """Write TA-Lib T3 (Tillson: six chained EMAs, each seeded with an SMA) into ``out``;
+    period 1 copies ``x``, as TA-Lib does."""
     n = x.shape[0]
+    if period == 1:
+        out[:] = x
+        return
     lb = 6 * (period - 1)
     if n <= lb:
         return
