@@ -14,9 +14,9 @@ kernel: the loop over bars and the running totals are written once, here.
 
 import inspect
 
-import numpy as np
 from numba import njit
 
+from compute.kernels.common import first_valid_nb
 from compute.kernels.driver import jit_source
 
 REAL_BODY = 0
@@ -41,20 +41,6 @@ EQUAL = (HIGH_LOW, 5, 0.05)  # distances within 5% of that average
 def lookback(candles, *settings):
     """TA-Lib's lookback of a pattern: the longest averaging period plus ``candles - 1``."""
     return max((s[1] for s in settings), default=0) + candles - 1
-
-
-@njit(cache=True)
-def first_valid_nb(bars, a, b):
-    """First index in ``[a, b)`` where no price is NaN, ``b`` if none.
-
-    The ``talib`` wrapper starts TA-Lib at that bar (leading NaNs are skipped, not fed to the
-    running totals), so each segment starts there too.
-    """
-    o, h, lo, c = bars
-    for i in range(a, b):
-        if not (np.isnan(o[i]) or np.isnan(h[i]) or np.isnan(lo[i]) or np.isnan(c[i])):
-            return i
-    return b
 
 
 @njit(cache=True)

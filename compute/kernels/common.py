@@ -47,15 +47,35 @@ def is_zero_scaled_nb(v, scale):
 
 @intrinsic
 def fma_nb(typingctx, a, b, c):
-    """``a * b + c`` rounded once, like C's ``fma`` (LLVM's ``llvm.fma``)."""
+    """``a * b + c`` rounded once, like C's ``fma`` (LLVM's ``llvm.fma``: one instruction on
+    CPUs with FMA, a correctly rounded fallback elsewhere)."""
     sig = types.float64(types.float64, types.float64, types.float64)
 
     def codegen(context, builder, signature, args):
+        # numba has already cast the arguments to the float64 of ``sig``
         dbl = ir.DoubleType()
         fn = builder.module.declare_intrinsic("llvm.fma", [dbl], ir.FunctionType(dbl, [dbl] * 3))
         return builder.call(fn, list(args))
 
     return sig, codegen
+
+
+@njit(cache=True)
+def first_valid_nb(arrays, a, b):
+    """First index in ``[a, b)`` where no array of the tuple ``arrays`` is NaN, ``b`` if none.
+
+    The ``talib`` wrapper starts TA-Lib at that bar (leading NaNs are skipped, not fed to
+    running totals or filters): the candlestick patterns pass their four prices, the
+    Hilbert-transform family its one input.
+    """
+    for i in range(a, b):
+        valid = True
+        for x in arrays:
+            if np.isnan(x[i]):
+                valid = False
+        if valid:
+            return i
+    return b
 
 
 @njit(cache=True)
