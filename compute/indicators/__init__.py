@@ -25,6 +25,7 @@ from compute.indicators import (  # noqa: F401  (importing registers each family
     volume,
 )
 from compute.indicators._registry import _REGISTRY, Indicator, Param
+from compute.segments import check_offsets
 
 __all__ = [
     "Indicator",
@@ -39,17 +40,12 @@ __all__ = [
 
 def names() -> list[str]:
     """Every available indicator, TA-Lib's function name in lower case, sorted."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def spec(name: str) -> Indicator:
     """The declaration of ``name``: inputs, parameters with defaults and ranges, outputs."""
-    try:
-        return _REGISTRY[name.lower()]
-    except KeyError:
-        raise ParameterError(
-            f"unknown indicator {name!r}; available: {', '.join(names())}"
-        ) from None
+    return _REGISTRY.spec(name)
 
 
 def lookback(name: str, **params: Any) -> int:
@@ -91,14 +87,7 @@ def compute_batch(
     Results equal calling ``compute`` on each segment; state never crosses a boundary.
     """
     ind, arrays, values = _prepare(name, inputs, params)
-    offs = np.ascontiguousarray(offsets, dtype=np.int64)
-    n = arrays[0].shape[0]
-    if offs.ndim != 1 or offs.shape[0] < 1 or offs[0] != 0 or offs[-1] != n:
-        raise ParameterError(
-            f"{ind.name}: offsets must be 1-D, start at 0 and end at the input length {n}"
-        )
-    if np.any(np.diff(offs) < 0):
-        raise ParameterError(f"{ind.name}: offsets must be non-decreasing")
+    offs = check_offsets(ind.name, offsets, arrays[0].shape[0])
     return dict(zip(ind.outputs, ind.batch(*arrays, offs, *values), strict=True))
 
 

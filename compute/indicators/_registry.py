@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -48,8 +48,63 @@ class Param:
         return value
 
 
+class Declared:
+    """What indicators and strategies share: a name, parameters and checks, resolved once."""
+
+    name: str
+    params: tuple[Param, ...]
+    checks: tuple[Callable[[Mapping[str, int | float]], str | None], ...]
+
+    def resolve(self, params: Mapping[str, Any]) -> dict[str, int | float]:
+        """Validated parameters with defaults filled in, in declaration order."""
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            choices = ", ".join(known) or "none"
+            raise ParameterError(
+                f"{self.name}: unknown parameter {unknown[0]!r}; valid parameters: {choices}"
+            )
+        values = {p.name: p.check(self.name, params.get(p.name, p.default)) for p in self.params}
+        for check in self.checks:
+            problem = check(values)
+            if problem:
+                raise ParameterError(f"{self.name}: {problem}")
+        return values
+
+
+T = TypeVar("T", bound=Declared)
+
+
+class Registry(dict[str, T]):
+    """Declarations by unique name (indicators, strategies); ``spec`` names the valid ones."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def add(self, item: T) -> T:
+        """Add ``item`` under its name; a name is declared once."""
+        if item.name in self:
+            raise RuntimeError(f"{self.kind} {item.name!r} registered twice")
+        self[item.name] = item
+        return item
+
+    def names(self) -> list[str]:
+        """Every name, sorted."""
+        return sorted(self)
+
+    def spec(self, name: Any) -> T:
+        """The declaration of ``name`` (any case), or a ParameterError listing the names."""
+        try:
+            return self[name.lower()]
+        except (KeyError, AttributeError):
+            raise ParameterError(
+                f"unknown {self.kind} {name!r}; available: {', '.join(self.names())}"
+            ) from None
+
+
 @dataclass(frozen=True)
-class Indicator:
+class Indicator(Declared):
     """An indicator as the registry knows it.
 
     ``kernel`` is the 1-D kernel, ``kernel(*inputs, *outputs, *scratch, *params,
@@ -95,35 +150,16 @@ class Indicator:
         """Whether ``output`` holds TA-Lib integers (0, not NaN, during warm-up)."""
         return self.integer or output in self.integer_outputs
 
-    def resolve(self, params: Mapping[str, Any]) -> dict[str, int | float]:
-        """Validated parameters with defaults filled in, in declaration order."""
-        known = {p.name: p for p in self.params}
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            choices = ", ".join(known) or "none"
-            raise ParameterError(
-                f"{self.name}: unknown parameter {unknown[0]!r}; valid parameters: {choices}"
-            )
-        values = {p.name: p.check(self.name, params.get(p.name, p.default)) for p in self.params}
-        for check in self.checks:
-            problem = check(values)
-            if problem:
-                raise ParameterError(f"{self.name}: {problem}")
-        return values
 
-
-_REGISTRY: dict[str, Indicator] = {}
+_REGISTRY: Registry[Indicator] = Registry("indicator")
 
 
 def register(indicator: Indicator) -> Indicator:
     """Add ``indicator`` to the registry; names are unique."""
-    if indicator.name in _REGISTRY:
-        raise RuntimeError(f"indicator {indicator.name!r} registered twice")
     bad = [i for i in indicator.inputs if i not in INPUT_NAMES]
     if bad:
         raise RuntimeError(f"indicator {indicator.name!r} declares unknown input {bad[0]!r}")
-    _REGISTRY[indicator.name] = indicator
-    return indicator
+    return _REGISTRY.add(indicator)
 
 
 def period(name: str = "timeperiod", default: int = 14, low: int = 2, doc: str = "") -> Param:
