@@ -165,18 +165,22 @@ def average_nb(bars, setting, total, j):
 LOOKBACKS: dict[str, int] = {}  # pattern name -> TA-Lib's lookback, filled by ``pattern``
 
 
-def pattern(lookback_bars, *averages):
+def pattern(candles, *averages, lookback_bars=None):
     """Decorate a pattern's rule, ``rule(bars, i, *totals[, penetration]) -> code``, into its
     1-D kernel ``kernel(open_, high, low, close, out[, penetration])``, recording its lookback.
 
-    The kernel starts at ``lookback_bars`` after the first bar without a NaN price (where the
-    ``talib`` wrapper starts TA-Lib) and stores the rule's code for every bar. Each of
-    ``averages`` is ``(setting, k)``: the running total of ``setting``'s range for candle
-    ``i - k``, started with ``total_nb`` at the first bar judged and moved with
+    Each of ``averages`` is ``(setting, k)``: the running total of ``setting``'s range for
+    candle ``i - k``, started with ``total_nb`` at the first bar judged and moved with
     ``next_total_nb`` after each bar, in TA-Lib's order; the rule gets the totals in that
-    order. The rule and the kernel are inlined into their caller (the batch form from
-    ``compute.kernels.driver``), which numba compiles as one function.
+    order. The lookback is TA-Lib's, the longest averaging period plus ``candles - 1``
+    (``lookback_bars`` where TA-Lib declares another). The kernel starts that many bars
+    after the first bar without a NaN price (where the ``talib`` wrapper starts TA-Lib) and
+    stores the rule's code for every bar. The rule and the kernel are inlined into their
+    caller (the batch form from ``compute.kernels.driver``), which numba compiles as one
+    function.
     """
+    if lookback_bars is None:
+        lookback_bars = lookback(candles, *(setting for setting, _ in averages))
 
     def make(rule):
         name = rule.__name__.removesuffix("_nb")

@@ -1,7 +1,7 @@
 """Candlestick patterns (TA-Lib group "Pattern Recognition"), one rule per bar each.
 
 A rule returns TA-Lib's int32 code for bar ``i``: +-100 (some +-80 or +-200), 0 when nothing
-fires. ``@pattern(lookback, (setting, k), ...)`` (``compute.kernels.candles``) makes it the
+fires. ``@pattern(candles, (setting, k), ...)`` (``compute.kernels.candles``) makes it the
 pattern's 1-D kernel, which walks the series from ``a + lookback`` (TA-Lib's first output;
 ``a`` is the first bar without a NaN price, where the ``talib`` wrapper starts) and keeps
 one running total per (candle setting, candle ``i - k``) as TA-Lib does; the rule gets the
@@ -45,7 +45,6 @@ from compute.kernels.candles import (
     gap_down_nb,
     gap_up_nb,
     high_low_nb,
-    lookback,
     lower_shadow_nb,
     next_total_nb,
     pattern,
@@ -55,7 +54,7 @@ from compute.kernels.candles import (
 )
 
 
-@pattern(lookback(3, BODY_LONG), (BODY_LONG, 2))
+@pattern(3, (BODY_LONG, 2))
 def cdl2crows_nb(bars, i, t_long):
     """numba equivalent of ``talib.CDL2CROWS``."""
     o, c = bars[0], bars[3]
@@ -73,12 +72,7 @@ def cdl2crows_nb(bars, i, t_long):
     return -100 if hit else 0
 
 
-@pattern(
-    lookback(4, SHADOW_VERY_SHORT),
-    (SHADOW_VERY_SHORT, 2),
-    (SHADOW_VERY_SHORT, 1),
-    (SHADOW_VERY_SHORT, 0),
-)
+@pattern(4, (SHADOW_VERY_SHORT, 2), (SHADOW_VERY_SHORT, 1), (SHADOW_VERY_SHORT, 0))
 def cdl3blackcrows_nb(bars, i, t2, t1, t0):
     """numba equivalent of ``talib.CDL3BLACKCROWS``."""
     o, h, c = bars[0], bars[1], bars[3]
@@ -101,7 +95,7 @@ def cdl3blackcrows_nb(bars, i, t2, t1, t0):
     return -100 if hit else 0
 
 
-@pattern(lookback(3, BODY_SHORT, BODY_LONG), (BODY_LONG, 2), (BODY_SHORT, 1))
+@pattern(3, (BODY_LONG, 2), (BODY_SHORT, 1))
 def cdl3inside_nb(bars, i, t_long, t_short):
     """numba equivalent of ``talib.CDL3INSIDE``."""
     o, c = bars[0], bars[3]
@@ -119,7 +113,7 @@ def cdl3inside_nb(bars, i, t_long, t_short):
     return -color_nb(bars, i - 2) * 100 if hit else 0
 
 
-@pattern(lookback(4, NEAR), (NEAR, 3), (NEAR, 2))
+@pattern(4, (NEAR, 3), (NEAR, 2))
 def cdl3linestrike_nb(bars, i, t3, t2):
     """numba equivalent of ``talib.CDL3LINESTRIKE``."""
     o, c = bars[0], bars[3]
@@ -152,8 +146,7 @@ def cdl3linestrike_nb(bars, i, t3, t2):
     return color_nb(bars, i - 1) * 100 if hit else 0
 
 
-# TA-Lib declares 3 although the pattern reads only 3 candles
-@pattern(3)
+@pattern(3, lookback_bars=3)  # TA-Lib declares 3 although it reads only 3 candles
 def cdl3outside_nb(bars, i):
     """numba equivalent of ``talib.CDL3OUTSIDE``."""
     o, c = bars[0], bars[3]
@@ -174,7 +167,7 @@ def cdl3outside_nb(bars, i):
 
 
 @pattern(
-    lookback(3, SHADOW_VERY_SHORT, SHADOW_LONG, BODY_LONG, BODY_SHORT),
+    3,
     (BODY_LONG, 2),
     (SHADOW_LONG, 2),
     (SHADOW_VERY_SHORT, 1),
@@ -210,7 +203,7 @@ def cdl3starsinsouth_nb(bars, i, t_long, t_shadow, t_vs1, t_vs0, t_short):
 
 
 @pattern(
-    lookback(3, SHADOW_VERY_SHORT, BODY_SHORT, FAR, NEAR),
+    3,
     (SHADOW_VERY_SHORT, 2),
     (SHADOW_VERY_SHORT, 1),
     (SHADOW_VERY_SHORT, 0),
@@ -247,9 +240,7 @@ def cdl3whitesoldiers_nb(bars, i, t_vs2, t_vs1, t_vs0, t_near2, t_near1, t_far2,
     return 100 if hit else 0
 
 
-@pattern(
-    lookback(3, BODY_DOJI, BODY_LONG, BODY_SHORT), (BODY_LONG, 2), (BODY_DOJI, 1), (BODY_SHORT, 0)
-)
+@pattern(3, (BODY_LONG, 2), (BODY_DOJI, 1), (BODY_SHORT, 0))
 def cdlabandonedbaby_nb(bars, i, t_long, t_doji, t_short, penetration):
     """numba equivalent of ``talib.CDLABANDONEDBABY``."""
     c = bars[3]
@@ -278,7 +269,7 @@ def cdlabandonedbaby_nb(bars, i, t_long, t_doji, t_short, penetration):
 
 
 @pattern(
-    lookback(3, SHADOW_LONG, SHADOW_SHORT, FAR, NEAR, BODY_LONG),
+    3,
     (SHADOW_SHORT, 2),
     (SHADOW_SHORT, 1),
     (SHADOW_SHORT, 0),
@@ -338,7 +329,7 @@ def cdladvanceblock_nb(
     return -100 if hit else 0
 
 
-@pattern(lookback(1, BODY_LONG, SHADOW_VERY_SHORT), (BODY_LONG, 0), (SHADOW_VERY_SHORT, 0))
+@pattern(1, (BODY_LONG, 0), (SHADOW_VERY_SHORT, 0))
 def cdlbelthold_nb(bars, i, t_long, t_vs):
     """numba equivalent of ``talib.CDLBELTHOLD``."""
     hit = (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i)) & (
@@ -355,7 +346,7 @@ def cdlbelthold_nb(bars, i, t_long, t_vs):
     return color_nb(bars, i) * 100 if hit else 0
 
 
-@pattern(lookback(5, BODY_LONG), (BODY_LONG, 4))
+@pattern(5, (BODY_LONG, 4))
 def cdlbreakaway_nb(bars, i, t_long):
     """numba equivalent of ``talib.CDLBREAKAWAY``."""
     o, h, lo_, c = bars[0], bars[1], bars[2], bars[3]
@@ -391,7 +382,7 @@ def cdlbreakaway_nb(bars, i, t_long):
     return color_nb(bars, i) * 100 if hit else 0
 
 
-@pattern(lookback(1, BODY_LONG, SHADOW_VERY_SHORT), (BODY_LONG, 0), (SHADOW_VERY_SHORT, 0))
+@pattern(1, (BODY_LONG, 0), (SHADOW_VERY_SHORT, 0))
 def cdlclosingmarubozu_nb(bars, i, t_long, t_vs):
     """numba equivalent of ``talib.CDLCLOSINGMARUBOZU``."""
     hit = (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i)) & (
@@ -408,12 +399,7 @@ def cdlclosingmarubozu_nb(bars, i, t_long, t_vs):
     return color_nb(bars, i) * 100 if hit else 0
 
 
-@pattern(
-    lookback(4, SHADOW_VERY_SHORT),
-    (SHADOW_VERY_SHORT, 3),
-    (SHADOW_VERY_SHORT, 2),
-    (SHADOW_VERY_SHORT, 1),
-)
+@pattern(4, (SHADOW_VERY_SHORT, 3), (SHADOW_VERY_SHORT, 2), (SHADOW_VERY_SHORT, 1))
 def cdlconcealbabyswall_nb(bars, i, t3, t2, t1):
     """numba equivalent of ``talib.CDLCONCEALBABYSWALL``."""
     h, lo_, c = bars[1], bars[2], bars[3]
@@ -438,7 +424,7 @@ def cdlconcealbabyswall_nb(bars, i, t3, t2, t1):
     return 100 if hit else 0
 
 
-@pattern(lookback(2, EQUAL, BODY_LONG), (EQUAL, 1), (BODY_LONG, 1), (BODY_LONG, 0))
+@pattern(2, (EQUAL, 1), (BODY_LONG, 1), (BODY_LONG, 0))
 def cdlcounterattack_nb(bars, i, t_eq, t_long1, t_long0):
     """numba equivalent of ``talib.CDLCOUNTERATTACK``."""
     c = bars[3]
@@ -452,7 +438,7 @@ def cdlcounterattack_nb(bars, i, t_eq, t_long1, t_long0):
     return color_nb(bars, i) * 100 if hit else 0
 
 
-@pattern(lookback(2, BODY_LONG), (BODY_LONG, 1))
+@pattern(2, (BODY_LONG, 1))
 def cdldarkcloudcover_nb(bars, i, t_long, penetration):
     """numba equivalent of ``talib.CDLDARKCLOUDCOVER``."""
     o, h, c = bars[0], bars[1], bars[3]
@@ -467,14 +453,14 @@ def cdldarkcloudcover_nb(bars, i, t_long, penetration):
     return -100 if hit else 0
 
 
-@pattern(lookback(1, BODY_DOJI), (BODY_DOJI, 0))
+@pattern(1, (BODY_DOJI, 0))
 def cdldoji_nb(bars, i, t_doji):
     """numba equivalent of ``talib.CDLDOJI``."""
     hit = real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)
     return 100 if hit else 0
 
 
-@pattern(lookback(2, BODY_DOJI, BODY_LONG), (BODY_LONG, 1), (BODY_DOJI, 0))
+@pattern(2, (BODY_LONG, 1), (BODY_DOJI, 0))
 def cdldojistar_nb(bars, i, t_long, t_doji):
     """numba equivalent of ``talib.CDLDOJISTAR``."""
     hit = (
@@ -488,7 +474,7 @@ def cdldojistar_nb(bars, i, t_long, t_doji):
     return -color_nb(bars, i - 1) * 100 if hit else 0
 
 
-@pattern(lookback(1, BODY_DOJI, SHADOW_VERY_SHORT), (BODY_DOJI, 0), (SHADOW_VERY_SHORT, 0))
+@pattern(1, (BODY_DOJI, 0), (SHADOW_VERY_SHORT, 0))
 def cdldragonflydoji_nb(bars, i, t_doji, t_vs):
     """numba equivalent of ``talib.CDLDRAGONFLYDOJI``."""
     hit = (
@@ -499,8 +485,7 @@ def cdldragonflydoji_nb(bars, i, t_doji, t_vs):
     return 100 if hit else 0
 
 
-# TA-Lib declares 2 although the pattern reads only 2 candles
-@pattern(2)
+@pattern(2, lookback_bars=2)  # TA-Lib declares 2 although it reads only 2 candles
 def cdlengulfing_nb(bars, i):
     """numba equivalent of ``talib.CDLENGULFING``."""
     o, c = bars[0], bars[3]
@@ -518,9 +503,7 @@ def cdlengulfing_nb(bars, i):
     return color_nb(bars, i) * size if hit else 0
 
 
-@pattern(
-    lookback(3, BODY_DOJI, BODY_LONG, BODY_SHORT), (BODY_LONG, 2), (BODY_DOJI, 1), (BODY_SHORT, 0)
-)
+@pattern(3, (BODY_LONG, 2), (BODY_DOJI, 1), (BODY_SHORT, 0))
 def cdleveningdojistar_nb(bars, i, t_long, t_doji, t_short, penetration):
     """numba equivalent of ``talib.CDLEVENINGDOJISTAR``."""
     c = bars[3]
@@ -536,7 +519,7 @@ def cdleveningdojistar_nb(bars, i, t_long, t_doji, t_short, penetration):
     return -100 if hit else 0
 
 
-@pattern(lookback(3, BODY_SHORT, BODY_LONG), (BODY_LONG, 2), (BODY_SHORT, 1), (BODY_SHORT, 0))
+@pattern(3, (BODY_LONG, 2), (BODY_SHORT, 1), (BODY_SHORT, 0))
 def cdleveningstar_nb(bars, i, t_long, t_short1, t_short0, penetration):
     """numba equivalent of ``talib.CDLEVENINGSTAR``."""
     c = bars[3]
@@ -552,7 +535,7 @@ def cdleveningstar_nb(bars, i, t_long, t_short1, t_short0, penetration):
     return -100 if hit else 0
 
 
-@pattern(lookback(3, NEAR, EQUAL), (NEAR, 1), (EQUAL, 1))
+@pattern(3, (NEAR, 1), (EQUAL, 1))
 def cdlgapsidesidewhite_nb(bars, i, t_near, t_eq):
     """numba equivalent of ``talib.CDLGAPSIDESIDEWHITE``."""
     o = bars[0]
@@ -578,7 +561,7 @@ def cdlgapsidesidewhite_nb(bars, i, t_near, t_eq):
     return (100 if up else -100) if hit else 0
 
 
-@pattern(lookback(1, BODY_DOJI, SHADOW_VERY_SHORT), (BODY_DOJI, 0), (SHADOW_VERY_SHORT, 0))
+@pattern(1, (BODY_DOJI, 0), (SHADOW_VERY_SHORT, 0))
 def cdlgravestonedoji_nb(bars, i, t_doji, t_vs):
     """numba equivalent of ``talib.CDLGRAVESTONEDOJI``."""
     hit = (
@@ -589,13 +572,7 @@ def cdlgravestonedoji_nb(bars, i, t_doji, t_vs):
     return 100 if hit else 0
 
 
-@pattern(
-    lookback(2, BODY_SHORT, SHADOW_LONG, SHADOW_VERY_SHORT, NEAR),
-    (BODY_SHORT, 0),
-    (SHADOW_LONG, 0),
-    (SHADOW_VERY_SHORT, 0),
-    (NEAR, 1),
-)
+@pattern(2, (BODY_SHORT, 0), (SHADOW_LONG, 0), (SHADOW_VERY_SHORT, 0), (NEAR, 1))
 def cdlhammer_nb(bars, i, t_body, t_sl, t_vs, t_near):
     """numba equivalent of ``talib.CDLHAMMER``."""
     o, lo_, c = bars[0], bars[2], bars[3]
@@ -609,13 +586,7 @@ def cdlhammer_nb(bars, i, t_body, t_sl, t_vs, t_near):
     return 100 if hit else 0
 
 
-@pattern(
-    lookback(2, BODY_SHORT, SHADOW_LONG, SHADOW_VERY_SHORT, NEAR),
-    (BODY_SHORT, 0),
-    (SHADOW_LONG, 0),
-    (SHADOW_VERY_SHORT, 0),
-    (NEAR, 1),
-)
+@pattern(2, (BODY_SHORT, 0), (SHADOW_LONG, 0), (SHADOW_VERY_SHORT, 0), (NEAR, 1))
 def cdlhangingman_nb(bars, i, t_body, t_sl, t_vs, t_near):
     """numba equivalent of ``talib.CDLHANGINGMAN``."""
     o, h, c = bars[0], bars[1], bars[3]
@@ -642,7 +613,7 @@ def _harami_code_nb(bars, i):
     return 0
 
 
-@pattern(lookback(2, BODY_SHORT, BODY_LONG), (BODY_LONG, 1), (BODY_SHORT, 0))
+@pattern(2, (BODY_LONG, 1), (BODY_SHORT, 0))
 def cdlharami_nb(bars, i, t_long, t_short):
     """numba equivalent of ``talib.CDLHARAMI``."""
     hit = (
@@ -652,7 +623,7 @@ def cdlharami_nb(bars, i, t_long, t_short):
     return _harami_code_nb(bars, i) if hit else 0
 
 
-@pattern(lookback(2, BODY_DOJI, BODY_LONG), (BODY_LONG, 1), (BODY_DOJI, 0))
+@pattern(2, (BODY_LONG, 1), (BODY_DOJI, 0))
 def cdlharamicross_nb(bars, i, t_long, t_doji):
     """numba equivalent of ``talib.CDLHARAMICROSS``."""
     hit = (
@@ -662,7 +633,7 @@ def cdlharamicross_nb(bars, i, t_long, t_doji):
     return _harami_code_nb(bars, i) if hit else 0
 
 
-@pattern(lookback(1, BODY_SHORT, SHADOW_VERY_LONG), (BODY_SHORT, 0), (SHADOW_VERY_LONG, 0))
+@pattern(1, (BODY_SHORT, 0), (SHADOW_VERY_LONG, 0))
 def cdlhighwave_nb(bars, i, t_body, t_shadow):
     """numba equivalent of ``talib.CDLHIGHWAVE``."""
     hit = (
@@ -766,7 +737,7 @@ def cdlhikkakemod_nb(open_, high, low, close, out):
         t_near = next_total_nb(bars, NEAR, t_near, i - 2)
 
 
-@pattern(lookback(2, BODY_SHORT, BODY_LONG), (BODY_LONG, 1), (BODY_SHORT, 0))
+@pattern(2, (BODY_LONG, 1), (BODY_SHORT, 0))
 def cdlhomingpigeon_nb(bars, i, t_long, t_short):
     """numba equivalent of ``talib.CDLHOMINGPIGEON``."""
     o, c = bars[0], bars[3]
@@ -782,7 +753,7 @@ def cdlhomingpigeon_nb(bars, i, t_long, t_short):
 
 
 @pattern(
-    lookback(3, SHADOW_VERY_SHORT, EQUAL),
+    3,
     (SHADOW_VERY_SHORT, 2),
     (SHADOW_VERY_SHORT, 1),
     (SHADOW_VERY_SHORT, 0),
@@ -811,7 +782,7 @@ def cdlidentical3crows_nb(bars, i, t_vs2, t_vs1, t_vs0, t_eq2, t_eq1):
     return -100 if hit else 0
 
 
-@pattern(lookback(2, EQUAL, BODY_LONG), (EQUAL, 1), (BODY_LONG, 1))
+@pattern(2, (EQUAL, 1), (BODY_LONG, 1))
 def cdlinneck_nb(bars, i, t_eq, t_long):
     """numba equivalent of ``talib.CDLINNECK``."""
     o, lo_, c = bars[0], bars[2], bars[3]
@@ -827,12 +798,7 @@ def cdlinneck_nb(bars, i, t_eq, t_long):
     return -100 if hit else 0
 
 
-@pattern(
-    lookback(2, BODY_SHORT, SHADOW_LONG, SHADOW_VERY_SHORT),
-    (BODY_SHORT, 0),
-    (SHADOW_LONG, 0),
-    (SHADOW_VERY_SHORT, 0),
-)
+@pattern(2, (BODY_SHORT, 0), (SHADOW_LONG, 0), (SHADOW_VERY_SHORT, 0))
 def cdlinvertedhammer_nb(bars, i, t_body, t_sl, t_vs):
     """numba equivalent of ``talib.CDLINVERTEDHAMMER``."""
     hit = (
@@ -865,26 +831,14 @@ def _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i):
     )
 
 
-@pattern(
-    lookback(2, SHADOW_VERY_SHORT, BODY_LONG),
-    (SHADOW_VERY_SHORT, 1),
-    (SHADOW_VERY_SHORT, 0),
-    (BODY_LONG, 1),
-    (BODY_LONG, 0),
-)
+@pattern(2, (SHADOW_VERY_SHORT, 1), (SHADOW_VERY_SHORT, 0), (BODY_LONG, 1), (BODY_LONG, 0))
 def cdlkicking_nb(bars, i, t_vs1, t_vs0, t_long1, t_long0):
     """numba equivalent of ``talib.CDLKICKING``."""
     hit = _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i)
     return color_nb(bars, i) * 100 if hit else 0
 
 
-@pattern(
-    lookback(2, SHADOW_VERY_SHORT, BODY_LONG),
-    (SHADOW_VERY_SHORT, 1),
-    (SHADOW_VERY_SHORT, 0),
-    (BODY_LONG, 1),
-    (BODY_LONG, 0),
-)
+@pattern(2, (SHADOW_VERY_SHORT, 1), (SHADOW_VERY_SHORT, 0), (BODY_LONG, 1), (BODY_LONG, 0))
 def cdlkickingbylength_nb(bars, i, t_vs1, t_vs0, t_long1, t_long0):
     """numba equivalent of ``talib.CDLKICKINGBYLENGTH``."""
     hit = _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i)
@@ -893,7 +847,7 @@ def cdlkickingbylength_nb(bars, i, t_vs1, t_vs0, t_long1, t_long0):
     return color_nb(bars, longer) * 100 if hit else 0
 
 
-@pattern(lookback(5, SHADOW_VERY_SHORT), (SHADOW_VERY_SHORT, 1))
+@pattern(5, (SHADOW_VERY_SHORT, 1))
 def cdlladderbottom_nb(bars, i, t_vs):
     """numba equivalent of ``talib.CDLLADDERBOTTOM``."""
     o, h, c = bars[0], bars[1], bars[3]
@@ -914,7 +868,7 @@ def cdlladderbottom_nb(bars, i, t_vs):
     return 100 if hit else 0
 
 
-@pattern(lookback(1, BODY_DOJI, SHADOW_LONG), (BODY_DOJI, 0), (SHADOW_LONG, 0))
+@pattern(1, (BODY_DOJI, 0), (SHADOW_LONG, 0))
 def cdllongleggeddoji_nb(bars, i, t_doji, t_sl):
     """numba equivalent of ``talib.CDLLONGLEGGEDDOJI``."""
     hit = (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)) & (
@@ -924,7 +878,7 @@ def cdllongleggeddoji_nb(bars, i, t_doji, t_sl):
     return 100 if hit else 0
 
 
-@pattern(lookback(1, BODY_LONG, SHADOW_SHORT), (BODY_LONG, 0), (SHADOW_SHORT, 0))
+@pattern(1, (BODY_LONG, 0), (SHADOW_SHORT, 0))
 def cdllongline_nb(bars, i, t_body, t_shadow):
     """numba equivalent of ``talib.CDLLONGLINE``."""
     hit = (
@@ -935,7 +889,7 @@ def cdllongline_nb(bars, i, t_body, t_shadow):
     return color_nb(bars, i) * 100 if hit else 0
 
 
-@pattern(lookback(1, BODY_LONG, SHADOW_VERY_SHORT), (BODY_LONG, 0), (SHADOW_VERY_SHORT, 0))
+@pattern(1, (BODY_LONG, 0), (SHADOW_VERY_SHORT, 0))
 def cdlmarubozu_nb(bars, i, t_long, t_vs):
     """numba equivalent of ``talib.CDLMARUBOZU``."""
     hit = (
@@ -946,7 +900,7 @@ def cdlmarubozu_nb(bars, i, t_long, t_vs):
     return color_nb(bars, i) * 100 if hit else 0
 
 
-@pattern(lookback(2, EQUAL), (EQUAL, 1))
+@pattern(2, (EQUAL, 1))
 def cdlmatchinglow_nb(bars, i, t_eq):
     """numba equivalent of ``talib.CDLMATCHINGLOW``."""
     c = bars[3]
@@ -959,13 +913,7 @@ def cdlmatchinglow_nb(bars, i, t_eq):
     return 100 if hit else 0
 
 
-@pattern(
-    lookback(5, BODY_SHORT, BODY_LONG),
-    (BODY_LONG, 4),
-    (BODY_SHORT, 3),
-    (BODY_SHORT, 2),
-    (BODY_SHORT, 1),
-)
+@pattern(5, (BODY_LONG, 4), (BODY_SHORT, 3), (BODY_SHORT, 2), (BODY_SHORT, 1))
 def cdlmathold_nb(bars, i, t_long4, t_short3, t_short2, t_short1, penetration):
     """numba equivalent of ``talib.CDLMATHOLD``."""
     o, h, c = bars[0], bars[1], bars[3]
@@ -996,9 +944,7 @@ def cdlmathold_nb(bars, i, t_long4, t_short3, t_short2, t_short1, penetration):
     return 100 if hit else 0
 
 
-@pattern(
-    lookback(3, BODY_DOJI, BODY_LONG, BODY_SHORT), (BODY_LONG, 2), (BODY_DOJI, 1), (BODY_SHORT, 0)
-)
+@pattern(3, (BODY_LONG, 2), (BODY_DOJI, 1), (BODY_SHORT, 0))
 def cdlmorningdojistar_nb(bars, i, t_long, t_doji, t_short, penetration):
     """numba equivalent of ``talib.CDLMORNINGDOJISTAR``."""
     c = bars[3]
@@ -1014,7 +960,7 @@ def cdlmorningdojistar_nb(bars, i, t_long, t_doji, t_short, penetration):
     return 100 if hit else 0
 
 
-@pattern(lookback(3, BODY_SHORT, BODY_LONG), (BODY_LONG, 2), (BODY_SHORT, 1), (BODY_SHORT, 0))
+@pattern(3, (BODY_LONG, 2), (BODY_SHORT, 1), (BODY_SHORT, 0))
 def cdlmorningstar_nb(bars, i, t_long, t_short1, t_short0, penetration):
     """numba equivalent of ``talib.CDLMORNINGSTAR``."""
     c = bars[3]
@@ -1030,7 +976,7 @@ def cdlmorningstar_nb(bars, i, t_long, t_short1, t_short0, penetration):
     return 100 if hit else 0
 
 
-@pattern(lookback(2, EQUAL, BODY_LONG), (EQUAL, 1), (BODY_LONG, 1))
+@pattern(2, (EQUAL, 1), (BODY_LONG, 1))
 def cdlonneck_nb(bars, i, t_eq, t_long):
     """numba equivalent of ``talib.CDLONNECK``."""
     o, lo_, c = bars[0], bars[2], bars[3]
@@ -1046,7 +992,7 @@ def cdlonneck_nb(bars, i, t_eq, t_long):
     return -100 if hit else 0
 
 
-@pattern(lookback(2, BODY_LONG), (BODY_LONG, 1), (BODY_LONG, 0))
+@pattern(2, (BODY_LONG, 1), (BODY_LONG, 0))
 def cdlpiercing_nb(bars, i, t_long1, t_long0):
     """numba equivalent of ``talib.CDLPIERCING``."""
     o, lo_, c = bars[0], bars[2], bars[3]
@@ -1062,7 +1008,7 @@ def cdlpiercing_nb(bars, i, t_long1, t_long0):
     return 100 if hit else 0
 
 
-@pattern(lookback(1, BODY_DOJI, SHADOW_LONG, NEAR), (BODY_DOJI, 0), (SHADOW_LONG, 0), (NEAR, 0))
+@pattern(1, (BODY_DOJI, 0), (SHADOW_LONG, 0), (NEAR, 0))
 def cdlrickshawman_nb(bars, i, t_doji, t_sl, t_near):
     """numba equivalent of ``talib.CDLRICKSHAWMAN``."""
     lo_ = bars[2]
@@ -1078,14 +1024,7 @@ def cdlrickshawman_nb(bars, i, t_doji, t_sl, t_near):
     return 100 if hit else 0
 
 
-@pattern(
-    lookback(5, BODY_SHORT, BODY_LONG),
-    (BODY_LONG, 4),
-    (BODY_SHORT, 3),
-    (BODY_SHORT, 2),
-    (BODY_SHORT, 1),
-    (BODY_LONG, 0),
-)
+@pattern(5, (BODY_LONG, 4), (BODY_SHORT, 3), (BODY_SHORT, 2), (BODY_SHORT, 1), (BODY_LONG, 0))
 def cdlrisefall3methods_nb(bars, i, t_long4, t_short3, t_short2, t_short1, t_long0):
     """numba equivalent of ``talib.CDLRISEFALL3METHODS``."""
     o, h, lo_, c = bars[0], bars[1], bars[2], bars[3]
@@ -1119,12 +1058,7 @@ def cdlrisefall3methods_nb(bars, i, t_long4, t_short3, t_short2, t_short1, t_lon
     return 100 * d if hit else 0
 
 
-@pattern(
-    lookback(2, SHADOW_VERY_SHORT, BODY_LONG, EQUAL),
-    (SHADOW_VERY_SHORT, 0),
-    (BODY_LONG, 0),
-    (EQUAL, 1),
-)
+@pattern(2, (SHADOW_VERY_SHORT, 0), (BODY_LONG, 0), (EQUAL, 1))
 def cdlseparatinglines_nb(bars, i, t_vs, t_long, t_eq):
     """numba equivalent of ``talib.CDLSEPARATINGLINES``."""
     o = bars[0]
@@ -1147,12 +1081,7 @@ def cdlseparatinglines_nb(bars, i, t_vs, t_long, t_eq):
     return color_nb(bars, i) * 100 if hit else 0
 
 
-@pattern(
-    lookback(2, BODY_SHORT, SHADOW_LONG, SHADOW_VERY_SHORT),
-    (BODY_SHORT, 0),
-    (SHADOW_LONG, 0),
-    (SHADOW_VERY_SHORT, 0),
-)
+@pattern(2, (BODY_SHORT, 0), (SHADOW_LONG, 0), (SHADOW_VERY_SHORT, 0))
 def cdlshootingstar_nb(bars, i, t_body, t_sl, t_vs):
     """numba equivalent of ``talib.CDLSHOOTINGSTAR``."""
     hit = (
@@ -1164,7 +1093,7 @@ def cdlshootingstar_nb(bars, i, t_body, t_sl, t_vs):
     return -100 if hit else 0
 
 
-@pattern(lookback(1, BODY_SHORT, SHADOW_SHORT), (BODY_SHORT, 0), (SHADOW_SHORT, 0))
+@pattern(1, (BODY_SHORT, 0), (SHADOW_SHORT, 0))
 def cdlshortline_nb(bars, i, t_body, t_shadow):
     """numba equivalent of ``talib.CDLSHORTLINE``."""
     hit = (
@@ -1175,7 +1104,7 @@ def cdlshortline_nb(bars, i, t_body, t_shadow):
     return color_nb(bars, i) * 100 if hit else 0
 
 
-@pattern(lookback(1, BODY_SHORT), (BODY_SHORT, 0))
+@pattern(1, (BODY_SHORT, 0))
 def cdlspinningtop_nb(bars, i, t_body):
     """numba equivalent of ``talib.CDLSPINNINGTOP``."""
     body = real_body_nb(bars, i)
@@ -1188,13 +1117,7 @@ def cdlspinningtop_nb(bars, i, t_body):
 
 
 @pattern(
-    lookback(3, BODY_LONG, BODY_SHORT, SHADOW_VERY_SHORT, NEAR),
-    (BODY_LONG, 2),
-    (BODY_LONG, 1),
-    (BODY_SHORT, 0),
-    (SHADOW_VERY_SHORT, 1),
-    (NEAR, 2),
-    (NEAR, 1),
+    3, (BODY_LONG, 2), (BODY_LONG, 1), (BODY_SHORT, 0), (SHADOW_VERY_SHORT, 1), (NEAR, 2), (NEAR, 1)
 )
 def cdlstalledpattern_nb(bars, i, t_long2, t_long1, t_short, t_vs, t_near2, t_near1):
     """numba equivalent of ``talib.CDLSTALLEDPATTERN``."""
@@ -1219,7 +1142,7 @@ def cdlstalledpattern_nb(bars, i, t_long2, t_long1, t_short, t_vs, t_near2, t_ne
     return -100 if hit else 0
 
 
-@pattern(lookback(3, EQUAL), (EQUAL, 2))
+@pattern(3, (EQUAL, 2))
 def cdlsticksandwich_nb(bars, i, t_eq):
     """numba equivalent of ``talib.CDLSTICKSANDWICH``."""
     lo_, c = bars[2], bars[3]
@@ -1234,12 +1157,7 @@ def cdlsticksandwich_nb(bars, i, t_eq):
     return 100 if hit else 0
 
 
-@pattern(
-    lookback(1, BODY_DOJI, SHADOW_VERY_SHORT, SHADOW_VERY_LONG),
-    (BODY_DOJI, 0),
-    (SHADOW_VERY_SHORT, 0),
-    (SHADOW_VERY_LONG, 0),
-)
+@pattern(1, (BODY_DOJI, 0), (SHADOW_VERY_SHORT, 0), (SHADOW_VERY_LONG, 0))
 def cdltakuri_nb(bars, i, t_doji, t_vs, t_vl):
     """numba equivalent of ``talib.CDLTAKURI``."""
     hit = (
@@ -1250,7 +1168,7 @@ def cdltakuri_nb(bars, i, t_doji, t_vs, t_vl):
     return 100 if hit else 0
 
 
-@pattern(lookback(3, NEAR), (NEAR, 1))
+@pattern(3, (NEAR, 1))
 def cdltasukigap_nb(bars, i, t_near):
     """numba equivalent of ``talib.CDLTASUKIGAP``."""
     o, c = bars[0], bars[3]
@@ -1283,7 +1201,7 @@ def cdltasukigap_nb(bars, i, t_near):
     return color_nb(bars, i - 1) * 100 if hit else 0
 
 
-@pattern(lookback(2, EQUAL, BODY_LONG), (EQUAL, 1), (BODY_LONG, 1))
+@pattern(2, (EQUAL, 1), (BODY_LONG, 1))
 def cdlthrusting_nb(bars, i, t_eq, t_long):
     """numba equivalent of ``talib.CDLTHRUSTING``."""
     o, lo_, c = bars[0], bars[2], bars[3]
@@ -1299,7 +1217,7 @@ def cdlthrusting_nb(bars, i, t_eq, t_long):
     return -100 if hit else 0
 
 
-@pattern(lookback(3, BODY_DOJI), (BODY_DOJI, 2))
+@pattern(3, (BODY_DOJI, 2))
 def cdltristar_nb(bars, i, t_doji):
     """numba equivalent of ``talib.CDLTRISTAR``.
 
@@ -1322,7 +1240,7 @@ def cdltristar_nb(bars, i, t_doji):
     return code if hit else 0
 
 
-@pattern(lookback(3, BODY_SHORT, BODY_LONG), (BODY_LONG, 2), (BODY_SHORT, 0))
+@pattern(3, (BODY_LONG, 2), (BODY_SHORT, 0))
 def cdlunique3river_nb(bars, i, t_long, t_short):
     """numba equivalent of ``talib.CDLUNIQUE3RIVER``."""
     o, lo_, c = bars[0], bars[2], bars[3]
@@ -1340,7 +1258,7 @@ def cdlunique3river_nb(bars, i, t_long, t_short):
     return 100 if hit else 0
 
 
-@pattern(lookback(3, BODY_SHORT, BODY_LONG), (BODY_LONG, 2), (BODY_SHORT, 1))
+@pattern(3, (BODY_LONG, 2), (BODY_SHORT, 1))
 def cdlupsidegap2crows_nb(bars, i, t_long, t_short):
     """numba equivalent of ``talib.CDLUPSIDEGAP2CROWS``."""
     o, c = bars[0], bars[3]
@@ -1358,7 +1276,7 @@ def cdlupsidegap2crows_nb(bars, i, t_long, t_short):
     return -100 if hit else 0
 
 
-@pattern(lookback(3))
+@pattern(3)
 def cdlxsidegap3methods_nb(bars, i):
     """numba equivalent of ``talib.CDLXSIDEGAP3METHODS``."""
     o, c = bars[0], bars[3]
