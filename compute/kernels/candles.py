@@ -166,8 +166,9 @@ LOOKBACKS: dict[str, int] = {}  # pattern name -> TA-Lib's lookback, filled by `
 
 
 def pattern(candles, *averages, lookback_bars=None):
-    """Decorate a pattern's rule, ``rule(bars, i, *totals[, penetration]) -> code``, into its
-    1-D kernel ``kernel(open_, high, low, close, out[, penetration])``, recording its lookback.
+    """Decorate a pattern's rule, ``rule(bars, o, h, lo_, c, i, *totals[, penetration]) ->
+    code`` (``bars`` is ``(o, h, lo_, c)``), into its 1-D kernel ``kernel(open_, high, low,
+    close, out[, penetration])``, documented as TA-Lib's function, recording its lookback.
 
     Each of ``averages`` is ``(setting, k)``: the running total of ``setting``'s range for
     candle ``i - k``, started with ``total_nb`` at the first bar judged and moved with
@@ -184,9 +185,9 @@ def pattern(candles, *averages, lookback_bars=None):
 
     def make(rule):
         name = rule.__name__.removesuffix("_nb")
-        extra = list(inspect.signature(rule).parameters)[2 + len(averages) :]
+        extra = list(inspect.signature(rule).parameters)[6 + len(averages) :]
         totals = [f"t{j}" for j in range(len(averages))]
-        args = ", ".join(["bars", "i", *totals, *extra])
+        args = ", ".join(["bars", "open_", "high", "low", "close", "i", *totals, *extra])
         body = "\n".join(
             [
                 f"({', '.join(['open_', 'high', 'low', 'close', 'out', *extra])}):",
@@ -214,6 +215,9 @@ def pattern(candles, *averages, lookback_bars=None):
             "next_total_nb": next_total_nb,
         }
         LOOKBACKS[name] = lookback_bars
-        return jit_source(name, body, namespace, rule, rule.__doc__, inline="always")
+        doc = inspect.cleandoc(rule.__doc__ or "")
+        if not doc.startswith("numba equivalent"):
+            doc = f"numba equivalent of ``talib.{name.upper()}``.\n\n{doc}".strip()
+        return jit_source(name, body, namespace, rule, doc, inline="always")
 
     return make

@@ -55,9 +55,7 @@ from compute.kernels.candles import (
 
 
 @pattern(3, (BODY_LONG, 2))
-def cdl2crows_nb(bars, i, t_long):
-    """numba equivalent of ``talib.CDL2CROWS``."""
-    o, c = bars[0], bars[3]
+def cdl2crows_nb(bars, o, h, lo_, c, i, t_long):
     hit = (
         (color_nb(bars, i - 2) == 1)  # 1st: long white
         & (real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2))
@@ -73,9 +71,7 @@ def cdl2crows_nb(bars, i, t_long):
 
 
 @pattern(4, (SHADOW_VERY_SHORT, 2), (SHADOW_VERY_SHORT, 1), (SHADOW_VERY_SHORT, 0))
-def cdl3blackcrows_nb(bars, i, t2, t1, t0):
-    """numba equivalent of ``talib.CDL3BLACKCROWS``."""
-    o, h, c = bars[0], bars[1], bars[3]
+def cdl3blackcrows_nb(bars, o, h, lo_, c, i, t2, t1, t0):
     hit = (
         color_nb(bars, i - 3) == 1  # a white candle, then three black ones
         and color_nb(bars, i - 2) == -1  # with very short lower shadows
@@ -96,9 +92,7 @@ def cdl3blackcrows_nb(bars, i, t2, t1, t0):
 
 
 @pattern(3, (BODY_LONG, 2), (BODY_SHORT, 1))
-def cdl3inside_nb(bars, i, t_long, t_short):
-    """numba equivalent of ``talib.CDL3INSIDE``."""
-    o, c = bars[0], bars[3]
+def cdl3inside_nb(bars, o, h, lo_, c, i, t_long, t_short):
     hit = (
         (real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2))  # 1st long
         & (real_body_nb(bars, i - 1) <= average_nb(bars, BODY_SHORT, t_short, i - 1))
@@ -114,9 +108,7 @@ def cdl3inside_nb(bars, i, t_long, t_short):
 
 
 @pattern(4, (NEAR, 3), (NEAR, 2))
-def cdl3linestrike_nb(bars, i, t3, t2):
-    """numba equivalent of ``talib.CDL3LINESTRIKE``."""
-    o, c = bars[0], bars[3]
+def cdl3linestrike_nb(bars, o, h, lo_, c, i, t3, t2):
     hit = (
         color_nb(bars, i - 3) == color_nb(bars, i - 2)  # three of one color
         and color_nb(bars, i - 2) == color_nb(bars, i - 1)
@@ -147,9 +139,7 @@ def cdl3linestrike_nb(bars, i, t3, t2):
 
 
 @pattern(3, lookback_bars=3)  # TA-Lib declares 3 although it reads only 3 candles
-def cdl3outside_nb(bars, i):
-    """numba equivalent of ``talib.CDL3OUTSIDE``."""
-    o, c = bars[0], bars[3]
+def cdl3outside_nb(bars, o, h, lo_, c, i):
     hit = (
         (color_nb(bars, i - 1) == 1)  # white engulfs black, 3rd closes higher
         & (color_nb(bars, i - 2) == -1)
@@ -174,9 +164,7 @@ def cdl3outside_nb(bars, i):
     (SHADOW_VERY_SHORT, 0),
     (BODY_SHORT, 0),
 )
-def cdl3starsinsouth_nb(bars, i, t_long, t_shadow, t_vs1, t_vs0, t_short):
-    """numba equivalent of ``talib.CDL3STARSINSOUTH``."""
-    o, h, lo_, c = bars[0], bars[1], bars[2], bars[3]
+def cdl3starsinsouth_nb(bars, o, h, lo_, c, i, t_long, t_shadow, t_vs1, t_vs0, t_short):
     hit = (
         (color_nb(bars, i - 2) == -1)  # three black candles
         & (color_nb(bars, i - 1) == -1)
@@ -213,9 +201,9 @@ def cdl3starsinsouth_nb(bars, i, t_long, t_shadow, t_vs1, t_vs0, t_short):
     (FAR, 1),
     (BODY_SHORT, 0),
 )
-def cdl3whitesoldiers_nb(bars, i, t_vs2, t_vs1, t_vs0, t_near2, t_near1, t_far2, t_far1, t_short):
-    """numba equivalent of ``talib.CDL3WHITESOLDIERS``."""
-    o, c = bars[0], bars[3]
+def cdl3whitesoldiers_nb(
+    bars, o, h, lo_, c, i, t_vs2, t_vs1, t_vs0, t_near2, t_near1, t_far2, t_far1, t_short
+):
     hit = (
         # three white candles with very short upper shadows
         color_nb(bars, i - 2) == 1
@@ -241,9 +229,7 @@ def cdl3whitesoldiers_nb(bars, i, t_vs2, t_vs1, t_vs0, t_near2, t_near1, t_far2,
 
 
 @pattern(3, (BODY_LONG, 2), (BODY_DOJI, 1), (BODY_SHORT, 0))
-def cdlabandonedbaby_nb(bars, i, t_long, t_doji, t_short, penetration):
-    """numba equivalent of ``talib.CDLABANDONEDBABY``."""
-    c = bars[3]
+def cdlabandonedbaby_nb(bars, o, h, lo_, c, i, t_long, t_doji, t_short, penetration):
     hit = (
         (real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2))  # 1st long
         & (real_body_nb(bars, i - 1) <= average_nb(bars, BODY_DOJI, t_doji, i - 1))  # doji
@@ -281,10 +267,8 @@ def cdlabandonedbaby_nb(bars, i, t_long, t_doji, t_short, penetration):
     (BODY_LONG, 2),
 )
 def cdladvanceblock_nb(
-    bars, i, t_ss2, t_ss1, t_ss0, t_sl0, t_near2, t_near1, t_far2, t_far1, t_long
+    bars, o, h, lo_, c, i, t_ss2, t_ss1, t_ss0, t_sl0, t_near2, t_near1, t_far2, t_far1, t_long
 ):
-    """numba equivalent of ``talib.CDLADVANCEBLOCK``."""
-    o, c = bars[0], bars[3]
     body2 = real_body_nb(bars, i - 2)
     body1 = real_body_nb(bars, i - 1)
     body0 = real_body_nb(bars, i)
@@ -330,8 +314,7 @@ def cdladvanceblock_nb(
 
 
 @pattern(1, (BODY_LONG, 0), (SHADOW_VERY_SHORT, 0))
-def cdlbelthold_nb(bars, i, t_long, t_vs):
-    """numba equivalent of ``talib.CDLBELTHOLD``."""
+def cdlbelthold_nb(bars, o, h, lo_, c, i, t_long, t_vs):
     hit = (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i)) & (
         # white with a very short lower shadow, or black with a very short upper one
         (
@@ -347,9 +330,7 @@ def cdlbelthold_nb(bars, i, t_long, t_vs):
 
 
 @pattern(5, (BODY_LONG, 4))
-def cdlbreakaway_nb(bars, i, t_long):
-    """numba equivalent of ``talib.CDLBREAKAWAY``."""
-    o, h, lo_, c = bars[0], bars[1], bars[2], bars[3]
+def cdlbreakaway_nb(bars, o, h, lo_, c, i, t_long):
     hit = (
         (real_body_nb(bars, i - 4) > average_nb(bars, BODY_LONG, t_long, i - 4))  # 1st long
         # 1st, 2nd and 4th of one color, 5th of the other
@@ -383,8 +364,7 @@ def cdlbreakaway_nb(bars, i, t_long):
 
 
 @pattern(1, (BODY_LONG, 0), (SHADOW_VERY_SHORT, 0))
-def cdlclosingmarubozu_nb(bars, i, t_long, t_vs):
-    """numba equivalent of ``talib.CDLCLOSINGMARUBOZU``."""
+def cdlclosingmarubozu_nb(bars, o, h, lo_, c, i, t_long, t_vs):
     hit = (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i)) & (
         # white closing at its high, or black closing at its low
         (
@@ -400,9 +380,7 @@ def cdlclosingmarubozu_nb(bars, i, t_long, t_vs):
 
 
 @pattern(4, (SHADOW_VERY_SHORT, 3), (SHADOW_VERY_SHORT, 2), (SHADOW_VERY_SHORT, 1))
-def cdlconcealbabyswall_nb(bars, i, t3, t2, t1):
-    """numba equivalent of ``talib.CDLCONCEALBABYSWALL``."""
-    h, lo_, c = bars[1], bars[2], bars[3]
+def cdlconcealbabyswall_nb(bars, o, h, lo_, c, i, t3, t2, t1):
     hit = (
         color_nb(bars, i - 3) == -1  # four black candles
         and color_nb(bars, i - 2) == -1
@@ -425,9 +403,7 @@ def cdlconcealbabyswall_nb(bars, i, t3, t2, t1):
 
 
 @pattern(2, (EQUAL, 1), (BODY_LONG, 1), (BODY_LONG, 0))
-def cdlcounterattack_nb(bars, i, t_eq, t_long1, t_long0):
-    """numba equivalent of ``talib.CDLCOUNTERATTACK``."""
-    c = bars[3]
+def cdlcounterattack_nb(bars, o, h, lo_, c, i, t_eq, t_long1, t_long0):
     hit = (
         (color_nb(bars, i - 1) == -color_nb(bars, i))  # opposite colors, both long
         & (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1))
@@ -439,9 +415,7 @@ def cdlcounterattack_nb(bars, i, t_eq, t_long1, t_long0):
 
 
 @pattern(2, (BODY_LONG, 1))
-def cdldarkcloudcover_nb(bars, i, t_long, penetration):
-    """numba equivalent of ``talib.CDLDARKCLOUDCOVER``."""
-    o, h, c = bars[0], bars[1], bars[3]
+def cdldarkcloudcover_nb(bars, o, h, lo_, c, i, t_long, penetration):
     hit = (
         (color_nb(bars, i - 1) == 1)  # 1st: long white
         & (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1))
@@ -454,15 +428,13 @@ def cdldarkcloudcover_nb(bars, i, t_long, penetration):
 
 
 @pattern(1, (BODY_DOJI, 0))
-def cdldoji_nb(bars, i, t_doji):
-    """numba equivalent of ``talib.CDLDOJI``."""
+def cdldoji_nb(bars, o, h, lo_, c, i, t_doji):
     hit = real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)
     return 100 if hit else 0
 
 
 @pattern(2, (BODY_LONG, 1), (BODY_DOJI, 0))
-def cdldojistar_nb(bars, i, t_long, t_doji):
-    """numba equivalent of ``talib.CDLDOJISTAR``."""
+def cdldojistar_nb(bars, o, h, lo_, c, i, t_long, t_doji):
     hit = (
         (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1))  # 1st long
         & (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i))  # 2nd doji
@@ -475,8 +447,7 @@ def cdldojistar_nb(bars, i, t_long, t_doji):
 
 
 @pattern(1, (BODY_DOJI, 0), (SHADOW_VERY_SHORT, 0))
-def cdldragonflydoji_nb(bars, i, t_doji, t_vs):
-    """numba equivalent of ``talib.CDLDRAGONFLYDOJI``."""
+def cdldragonflydoji_nb(bars, o, h, lo_, c, i, t_doji, t_vs):
     hit = (
         (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i))
         & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
@@ -486,9 +457,7 @@ def cdldragonflydoji_nb(bars, i, t_doji, t_vs):
 
 
 @pattern(2, lookback_bars=2)  # TA-Lib declares 2 although it reads only 2 candles
-def cdlengulfing_nb(bars, i):
-    """numba equivalent of ``talib.CDLENGULFING``."""
-    o, c = bars[0], bars[3]
+def cdlengulfing_nb(bars, o, h, lo_, c, i):
     hit = (
         (color_nb(bars, i) == 1)  # white engulfs black
         & (color_nb(bars, i - 1) == -1)
@@ -504,9 +473,7 @@ def cdlengulfing_nb(bars, i):
 
 
 @pattern(3, (BODY_LONG, 2), (BODY_DOJI, 1), (BODY_SHORT, 0))
-def cdleveningdojistar_nb(bars, i, t_long, t_doji, t_short, penetration):
-    """numba equivalent of ``talib.CDLEVENINGDOJISTAR``."""
-    c = bars[3]
+def cdleveningdojistar_nb(bars, o, h, lo_, c, i, t_long, t_doji, t_short, penetration):
     hit = (
         real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long white
         and color_nb(bars, i - 2) == 1
@@ -520,9 +487,7 @@ def cdleveningdojistar_nb(bars, i, t_long, t_doji, t_short, penetration):
 
 
 @pattern(3, (BODY_LONG, 2), (BODY_SHORT, 1), (BODY_SHORT, 0))
-def cdleveningstar_nb(bars, i, t_long, t_short1, t_short0, penetration):
-    """numba equivalent of ``talib.CDLEVENINGSTAR``."""
-    c = bars[3]
+def cdleveningstar_nb(bars, o, h, lo_, c, i, t_long, t_short1, t_short0, penetration):
     hit = (
         (real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2))  # long white
         & (color_nb(bars, i - 2) == 1)
@@ -536,9 +501,7 @@ def cdleveningstar_nb(bars, i, t_long, t_short1, t_short0, penetration):
 
 
 @pattern(3, (NEAR, 1), (EQUAL, 1))
-def cdlgapsidesidewhite_nb(bars, i, t_near, t_eq):
-    """numba equivalent of ``talib.CDLGAPSIDESIDEWHITE``."""
-    o = bars[0]
+def cdlgapsidesidewhite_nb(bars, o, h, lo_, c, i, t_near, t_eq):
     hit = (
         (  # 2nd and 3rd both gap away from the 1st, the same way
             (body_gap_up_nb(bars, i - 1, i - 2) & body_gap_up_nb(bars, i, i - 2))
@@ -562,8 +525,7 @@ def cdlgapsidesidewhite_nb(bars, i, t_near, t_eq):
 
 
 @pattern(1, (BODY_DOJI, 0), (SHADOW_VERY_SHORT, 0))
-def cdlgravestonedoji_nb(bars, i, t_doji, t_vs):
-    """numba equivalent of ``talib.CDLGRAVESTONEDOJI``."""
+def cdlgravestonedoji_nb(bars, o, h, lo_, c, i, t_doji, t_vs):
     hit = (
         (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i))
         & (lower_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
@@ -573,9 +535,7 @@ def cdlgravestonedoji_nb(bars, i, t_doji, t_vs):
 
 
 @pattern(2, (BODY_SHORT, 0), (SHADOW_LONG, 0), (SHADOW_VERY_SHORT, 0), (NEAR, 1))
-def cdlhammer_nb(bars, i, t_body, t_sl, t_vs, t_near):
-    """numba equivalent of ``talib.CDLHAMMER``."""
-    o, lo_, c = bars[0], bars[2], bars[3]
+def cdlhammer_nb(bars, o, h, lo_, c, i, t_body, t_sl, t_vs, t_near):
     hit = (
         (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i))  # small body
         & (lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))  # long lower
@@ -587,9 +547,7 @@ def cdlhammer_nb(bars, i, t_body, t_sl, t_vs, t_near):
 
 
 @pattern(2, (BODY_SHORT, 0), (SHADOW_LONG, 0), (SHADOW_VERY_SHORT, 0), (NEAR, 1))
-def cdlhangingman_nb(bars, i, t_body, t_sl, t_vs, t_near):
-    """numba equivalent of ``talib.CDLHANGINGMAN``."""
-    o, h, c = bars[0], bars[1], bars[3]
+def cdlhangingman_nb(bars, o, h, lo_, c, i, t_body, t_sl, t_vs, t_near):
     hit = (
         (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i))  # small body
         & (lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))  # long lower
@@ -614,8 +572,7 @@ def _harami_code_nb(bars, i):
 
 
 @pattern(2, (BODY_LONG, 1), (BODY_SHORT, 0))
-def cdlharami_nb(bars, i, t_long, t_short):
-    """numba equivalent of ``talib.CDLHARAMI``."""
+def cdlharami_nb(bars, o, h, lo_, c, i, t_long, t_short):
     hit = (
         (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1))  # 1st long
         & (real_body_nb(bars, i) <= average_nb(bars, BODY_SHORT, t_short, i))  # 2nd short
@@ -624,8 +581,7 @@ def cdlharami_nb(bars, i, t_long, t_short):
 
 
 @pattern(2, (BODY_LONG, 1), (BODY_DOJI, 0))
-def cdlharamicross_nb(bars, i, t_long, t_doji):
-    """numba equivalent of ``talib.CDLHARAMICROSS``."""
+def cdlharamicross_nb(bars, o, h, lo_, c, i, t_long, t_doji):
     hit = (
         (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1))  # 1st long
         & (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i))  # 2nd doji
@@ -634,8 +590,7 @@ def cdlharamicross_nb(bars, i, t_long, t_doji):
 
 
 @pattern(1, (BODY_SHORT, 0), (SHADOW_VERY_LONG, 0))
-def cdlhighwave_nb(bars, i, t_body, t_shadow):
-    """numba equivalent of ``talib.CDLHIGHWAVE``."""
+def cdlhighwave_nb(bars, o, h, lo_, c, i, t_body, t_shadow):
     hit = (
         (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i))
         & (upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_VERY_LONG, t_shadow, i))
@@ -738,9 +693,7 @@ def cdlhikkakemod_nb(open_, high, low, close, out):
 
 
 @pattern(2, (BODY_LONG, 1), (BODY_SHORT, 0))
-def cdlhomingpigeon_nb(bars, i, t_long, t_short):
-    """numba equivalent of ``talib.CDLHOMINGPIGEON``."""
-    o, c = bars[0], bars[3]
+def cdlhomingpigeon_nb(bars, o, h, lo_, c, i, t_long, t_short):
     hit = (
         (color_nb(bars, i - 1) == -1)  # two black candles
         & (color_nb(bars, i) == -1)
@@ -760,9 +713,7 @@ def cdlhomingpigeon_nb(bars, i, t_long, t_short):
     (EQUAL, 2),
     (EQUAL, 1),
 )
-def cdlidentical3crows_nb(bars, i, t_vs2, t_vs1, t_vs0, t_eq2, t_eq1):
-    """numba equivalent of ``talib.CDLIDENTICAL3CROWS``."""
-    o, c = bars[0], bars[3]
+def cdlidentical3crows_nb(bars, o, h, lo_, c, i, t_vs2, t_vs1, t_vs0, t_eq2, t_eq1):
     hit = (
         # three black candles with very short lower shadows
         color_nb(bars, i - 2) == -1
@@ -783,9 +734,7 @@ def cdlidentical3crows_nb(bars, i, t_vs2, t_vs1, t_vs0, t_eq2, t_eq1):
 
 
 @pattern(2, (EQUAL, 1), (BODY_LONG, 1))
-def cdlinneck_nb(bars, i, t_eq, t_long):
-    """numba equivalent of ``talib.CDLINNECK``."""
-    o, lo_, c = bars[0], bars[2], bars[3]
+def cdlinneck_nb(bars, o, h, lo_, c, i, t_eq, t_long):
     hit = (
         color_nb(bars, i - 1) == -1  # 1st: long black
         and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)
@@ -799,8 +748,7 @@ def cdlinneck_nb(bars, i, t_eq, t_long):
 
 
 @pattern(2, (BODY_SHORT, 0), (SHADOW_LONG, 0), (SHADOW_VERY_SHORT, 0))
-def cdlinvertedhammer_nb(bars, i, t_body, t_sl, t_vs):
-    """numba equivalent of ``talib.CDLINVERTEDHAMMER``."""
+def cdlinvertedhammer_nb(bars, o, h, lo_, c, i, t_body, t_sl, t_vs):
     hit = (
         (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i))  # small body
         & (upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))  # long upper
@@ -832,15 +780,13 @@ def _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i):
 
 
 @pattern(2, (SHADOW_VERY_SHORT, 1), (SHADOW_VERY_SHORT, 0), (BODY_LONG, 1), (BODY_LONG, 0))
-def cdlkicking_nb(bars, i, t_vs1, t_vs0, t_long1, t_long0):
-    """numba equivalent of ``talib.CDLKICKING``."""
+def cdlkicking_nb(bars, o, h, lo_, c, i, t_vs1, t_vs0, t_long1, t_long0):
     hit = _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i)
     return color_nb(bars, i) * 100 if hit else 0
 
 
 @pattern(2, (SHADOW_VERY_SHORT, 1), (SHADOW_VERY_SHORT, 0), (BODY_LONG, 1), (BODY_LONG, 0))
-def cdlkickingbylength_nb(bars, i, t_vs1, t_vs0, t_long1, t_long0):
-    """numba equivalent of ``talib.CDLKICKINGBYLENGTH``."""
+def cdlkickingbylength_nb(bars, o, h, lo_, c, i, t_vs1, t_vs0, t_long1, t_long0):
     hit = _kicking_nb(bars, t_long1, t_long0, t_vs1, t_vs0, i)
     # the direction of the longer marubozu
     longer = i if real_body_nb(bars, i) > real_body_nb(bars, i - 1) else i - 1
@@ -848,9 +794,7 @@ def cdlkickingbylength_nb(bars, i, t_vs1, t_vs0, t_long1, t_long0):
 
 
 @pattern(5, (SHADOW_VERY_SHORT, 1))
-def cdlladderbottom_nb(bars, i, t_vs):
-    """numba equivalent of ``talib.CDLLADDERBOTTOM``."""
-    o, h, c = bars[0], bars[1], bars[3]
+def cdlladderbottom_nb(bars, o, h, lo_, c, i, t_vs):
     hit = (
         color_nb(bars, i - 4) == -1  # three black candles
         and color_nb(bars, i - 3) == -1
@@ -869,8 +813,7 @@ def cdlladderbottom_nb(bars, i, t_vs):
 
 
 @pattern(1, (BODY_DOJI, 0), (SHADOW_LONG, 0))
-def cdllongleggeddoji_nb(bars, i, t_doji, t_sl):
-    """numba equivalent of ``talib.CDLLONGLEGGEDDOJI``."""
+def cdllongleggeddoji_nb(bars, o, h, lo_, c, i, t_doji, t_sl):
     hit = (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i)) & (
         (lower_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))
         | (upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))
@@ -879,8 +822,7 @@ def cdllongleggeddoji_nb(bars, i, t_doji, t_sl):
 
 
 @pattern(1, (BODY_LONG, 0), (SHADOW_SHORT, 0))
-def cdllongline_nb(bars, i, t_body, t_shadow):
-    """numba equivalent of ``talib.CDLLONGLINE``."""
+def cdllongline_nb(bars, o, h, lo_, c, i, t_body, t_shadow):
     hit = (
         (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_body, i))
         & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i))
@@ -890,8 +832,7 @@ def cdllongline_nb(bars, i, t_body, t_shadow):
 
 
 @pattern(1, (BODY_LONG, 0), (SHADOW_VERY_SHORT, 0))
-def cdlmarubozu_nb(bars, i, t_long, t_vs):
-    """numba equivalent of ``talib.CDLMARUBOZU``."""
+def cdlmarubozu_nb(bars, o, h, lo_, c, i, t_long, t_vs):
     hit = (
         (real_body_nb(bars, i) > average_nb(bars, BODY_LONG, t_long, i))
         & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
@@ -901,9 +842,7 @@ def cdlmarubozu_nb(bars, i, t_long, t_vs):
 
 
 @pattern(2, (EQUAL, 1))
-def cdlmatchinglow_nb(bars, i, t_eq):
-    """numba equivalent of ``talib.CDLMATCHINGLOW``."""
-    c = bars[3]
+def cdlmatchinglow_nb(bars, o, h, lo_, c, i, t_eq):
     hit = (
         (color_nb(bars, i - 1) == -1)  # two black candles with the same close
         & (color_nb(bars, i) == -1)
@@ -914,9 +853,7 @@ def cdlmatchinglow_nb(bars, i, t_eq):
 
 
 @pattern(5, (BODY_LONG, 4), (BODY_SHORT, 3), (BODY_SHORT, 2), (BODY_SHORT, 1))
-def cdlmathold_nb(bars, i, t_long4, t_short3, t_short2, t_short1, penetration):
-    """numba equivalent of ``talib.CDLMATHOLD``."""
-    o, h, c = bars[0], bars[1], bars[3]
+def cdlmathold_nb(bars, o, h, lo_, c, i, t_long4, t_short3, t_short2, t_short1, penetration):
     reach = c[i - 4] - real_body_nb(bars, i - 4) * penetration
     hit = (
         # 1st long, then three small
@@ -945,9 +882,7 @@ def cdlmathold_nb(bars, i, t_long4, t_short3, t_short2, t_short1, penetration):
 
 
 @pattern(3, (BODY_LONG, 2), (BODY_DOJI, 1), (BODY_SHORT, 0))
-def cdlmorningdojistar_nb(bars, i, t_long, t_doji, t_short, penetration):
-    """numba equivalent of ``talib.CDLMORNINGDOJISTAR``."""
-    c = bars[3]
+def cdlmorningdojistar_nb(bars, o, h, lo_, c, i, t_long, t_doji, t_short, penetration):
     hit = (
         real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2)  # long black
         and color_nb(bars, i - 2) == -1
@@ -961,9 +896,7 @@ def cdlmorningdojistar_nb(bars, i, t_long, t_doji, t_short, penetration):
 
 
 @pattern(3, (BODY_LONG, 2), (BODY_SHORT, 1), (BODY_SHORT, 0))
-def cdlmorningstar_nb(bars, i, t_long, t_short1, t_short0, penetration):
-    """numba equivalent of ``talib.CDLMORNINGSTAR``."""
-    c = bars[3]
+def cdlmorningstar_nb(bars, o, h, lo_, c, i, t_long, t_short1, t_short0, penetration):
     hit = (
         (real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2))  # long black
         & (color_nb(bars, i - 2) == -1)
@@ -977,9 +910,7 @@ def cdlmorningstar_nb(bars, i, t_long, t_short1, t_short0, penetration):
 
 
 @pattern(2, (EQUAL, 1), (BODY_LONG, 1))
-def cdlonneck_nb(bars, i, t_eq, t_long):
-    """numba equivalent of ``talib.CDLONNECK``."""
-    o, lo_, c = bars[0], bars[2], bars[3]
+def cdlonneck_nb(bars, o, h, lo_, c, i, t_eq, t_long):
     hit = (
         (color_nb(bars, i - 1) == -1)  # 1st: long black
         & (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1))
@@ -993,9 +924,7 @@ def cdlonneck_nb(bars, i, t_eq, t_long):
 
 
 @pattern(2, (BODY_LONG, 1), (BODY_LONG, 0))
-def cdlpiercing_nb(bars, i, t_long1, t_long0):
-    """numba equivalent of ``talib.CDLPIERCING``."""
-    o, lo_, c = bars[0], bars[2], bars[3]
+def cdlpiercing_nb(bars, o, h, lo_, c, i, t_long1, t_long0):
     hit = (
         (color_nb(bars, i - 1) == -1)  # 1st: long black
         & (real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long1, i - 1))
@@ -1009,9 +938,7 @@ def cdlpiercing_nb(bars, i, t_long1, t_long0):
 
 
 @pattern(1, (BODY_DOJI, 0), (SHADOW_LONG, 0), (NEAR, 0))
-def cdlrickshawman_nb(bars, i, t_doji, t_sl, t_near):
-    """numba equivalent of ``talib.CDLRICKSHAWMAN``."""
-    lo_ = bars[2]
+def cdlrickshawman_nb(bars, o, h, lo_, c, i, t_doji, t_sl, t_near):
     mid = lo_[i] + high_low_nb(bars, i) / 2
     hit = (
         (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i))  # doji
@@ -1025,9 +952,7 @@ def cdlrickshawman_nb(bars, i, t_doji, t_sl, t_near):
 
 
 @pattern(5, (BODY_LONG, 4), (BODY_SHORT, 3), (BODY_SHORT, 2), (BODY_SHORT, 1), (BODY_LONG, 0))
-def cdlrisefall3methods_nb(bars, i, t_long4, t_short3, t_short2, t_short1, t_long0):
-    """numba equivalent of ``talib.CDLRISEFALL3METHODS``."""
-    o, h, lo_, c = bars[0], bars[1], bars[2], bars[3]
+def cdlrisefall3methods_nb(bars, o, h, lo_, c, i, t_long4, t_short3, t_short2, t_short1, t_long0):
     d = color_nb(bars, i - 4)  # +1 rising, -1 falling: flips the comparisons below
     hit = (
         # 1st long, then three small, 5th long
@@ -1059,9 +984,7 @@ def cdlrisefall3methods_nb(bars, i, t_long4, t_short3, t_short2, t_short1, t_lon
 
 
 @pattern(2, (SHADOW_VERY_SHORT, 0), (BODY_LONG, 0), (EQUAL, 1))
-def cdlseparatinglines_nb(bars, i, t_vs, t_long, t_eq):
-    """numba equivalent of ``talib.CDLSEPARATINGLINES``."""
-    o = bars[0]
+def cdlseparatinglines_nb(bars, o, h, lo_, c, i, t_vs, t_long, t_eq):
     hit = (
         (color_nb(bars, i - 1) == -color_nb(bars, i))  # opposite colors, same open
         & (o[i] <= o[i - 1] + average_nb(bars, EQUAL, t_eq, i - 1))
@@ -1082,8 +1005,7 @@ def cdlseparatinglines_nb(bars, i, t_vs, t_long, t_eq):
 
 
 @pattern(2, (BODY_SHORT, 0), (SHADOW_LONG, 0), (SHADOW_VERY_SHORT, 0))
-def cdlshootingstar_nb(bars, i, t_body, t_sl, t_vs):
-    """numba equivalent of ``talib.CDLSHOOTINGSTAR``."""
+def cdlshootingstar_nb(bars, o, h, lo_, c, i, t_body, t_sl, t_vs):
     hit = (
         (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i))  # small body
         & (upper_shadow_nb(bars, i) > average_nb(bars, SHADOW_LONG, t_sl, i))  # long upper
@@ -1094,8 +1016,7 @@ def cdlshootingstar_nb(bars, i, t_body, t_sl, t_vs):
 
 
 @pattern(1, (BODY_SHORT, 0), (SHADOW_SHORT, 0))
-def cdlshortline_nb(bars, i, t_body, t_shadow):
-    """numba equivalent of ``talib.CDLSHORTLINE``."""
+def cdlshortline_nb(bars, o, h, lo_, c, i, t_body, t_shadow):
     hit = (
         (real_body_nb(bars, i) < average_nb(bars, BODY_SHORT, t_body, i))
         & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_SHORT, t_shadow, i))
@@ -1105,8 +1026,7 @@ def cdlshortline_nb(bars, i, t_body, t_shadow):
 
 
 @pattern(1, (BODY_SHORT, 0))
-def cdlspinningtop_nb(bars, i, t_body):
-    """numba equivalent of ``talib.CDLSPINNINGTOP``."""
+def cdlspinningtop_nb(bars, o, h, lo_, c, i, t_body):
     body = real_body_nb(bars, i)
     hit = (
         (body < average_nb(bars, BODY_SHORT, t_body, i))  # small body, longer shadows
@@ -1119,9 +1039,7 @@ def cdlspinningtop_nb(bars, i, t_body):
 @pattern(
     3, (BODY_LONG, 2), (BODY_LONG, 1), (BODY_SHORT, 0), (SHADOW_VERY_SHORT, 1), (NEAR, 2), (NEAR, 1)
 )
-def cdlstalledpattern_nb(bars, i, t_long2, t_long1, t_short, t_vs, t_near2, t_near1):
-    """numba equivalent of ``talib.CDLSTALLEDPATTERN``."""
-    o, c = bars[0], bars[3]
+def cdlstalledpattern_nb(bars, o, h, lo_, c, i, t_long2, t_long1, t_short, t_vs, t_near2, t_near1):
     hit = (
         color_nb(bars, i - 2) == 1  # three white candles with higher closes
         and color_nb(bars, i - 1) == 1
@@ -1143,9 +1061,7 @@ def cdlstalledpattern_nb(bars, i, t_long2, t_long1, t_short, t_vs, t_near2, t_ne
 
 
 @pattern(3, (EQUAL, 2))
-def cdlsticksandwich_nb(bars, i, t_eq):
-    """numba equivalent of ``talib.CDLSTICKSANDWICH``."""
-    lo_, c = bars[2], bars[3]
+def cdlsticksandwich_nb(bars, o, h, lo_, c, i, t_eq):
     hit = (
         color_nb(bars, i - 2) == -1  # black, white, black
         and color_nb(bars, i - 1) == 1
@@ -1158,8 +1074,7 @@ def cdlsticksandwich_nb(bars, i, t_eq):
 
 
 @pattern(1, (BODY_DOJI, 0), (SHADOW_VERY_SHORT, 0), (SHADOW_VERY_LONG, 0))
-def cdltakuri_nb(bars, i, t_doji, t_vs, t_vl):
-    """numba equivalent of ``talib.CDLTAKURI``."""
+def cdltakuri_nb(bars, o, h, lo_, c, i, t_doji, t_vs, t_vl):
     hit = (
         (real_body_nb(bars, i) <= average_nb(bars, BODY_DOJI, t_doji, i))
         & (upper_shadow_nb(bars, i) < average_nb(bars, SHADOW_VERY_SHORT, t_vs, i))
@@ -1169,9 +1084,7 @@ def cdltakuri_nb(bars, i, t_doji, t_vs, t_vl):
 
 
 @pattern(3, (NEAR, 1))
-def cdltasukigap_nb(bars, i, t_near):
-    """numba equivalent of ``talib.CDLTASUKIGAP``."""
-    o, c = bars[0], bars[3]
+def cdltasukigap_nb(bars, o, h, lo_, c, i, t_near):
     hit = (  # upside gap; white, then black opening in its body, closing in the gap
         body_gap_up_nb(bars, i - 1, i - 2)
         & (color_nb(bars, i - 1) == 1)
@@ -1202,9 +1115,7 @@ def cdltasukigap_nb(bars, i, t_near):
 
 
 @pattern(2, (EQUAL, 1), (BODY_LONG, 1))
-def cdlthrusting_nb(bars, i, t_eq, t_long):
-    """numba equivalent of ``talib.CDLTHRUSTING``."""
-    o, lo_, c = bars[0], bars[2], bars[3]
+def cdlthrusting_nb(bars, o, h, lo_, c, i, t_eq, t_long):
     hit = (
         color_nb(bars, i - 1) == -1  # 1st: long black
         and real_body_nb(bars, i - 1) > average_nb(bars, BODY_LONG, t_long, i - 1)
@@ -1218,7 +1129,7 @@ def cdlthrusting_nb(bars, i, t_eq, t_long):
 
 
 @pattern(3, (BODY_DOJI, 2))
-def cdltristar_nb(bars, i, t_doji):
+def cdltristar_nb(bars, o, h, lo_, c, i, t_doji):
     """numba equivalent of ``talib.CDLTRISTAR``.
 
     TA-Lib judges all three dojis against the average before the first one.
@@ -1241,9 +1152,7 @@ def cdltristar_nb(bars, i, t_doji):
 
 
 @pattern(3, (BODY_LONG, 2), (BODY_SHORT, 0))
-def cdlunique3river_nb(bars, i, t_long, t_short):
-    """numba equivalent of ``talib.CDLUNIQUE3RIVER``."""
-    o, lo_, c = bars[0], bars[2], bars[3]
+def cdlunique3river_nb(bars, o, h, lo_, c, i, t_long, t_short):
     hit = (
         (real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2))  # long black
         & (color_nb(bars, i - 2) == -1)
@@ -1259,9 +1168,7 @@ def cdlunique3river_nb(bars, i, t_long, t_short):
 
 
 @pattern(3, (BODY_LONG, 2), (BODY_SHORT, 1))
-def cdlupsidegap2crows_nb(bars, i, t_long, t_short):
-    """numba equivalent of ``talib.CDLUPSIDEGAP2CROWS``."""
-    o, c = bars[0], bars[3]
+def cdlupsidegap2crows_nb(bars, o, h, lo_, c, i, t_long, t_short):
     hit = (
         (color_nb(bars, i - 2) == 1)  # 1st: long white
         & (real_body_nb(bars, i - 2) > average_nb(bars, BODY_LONG, t_long, i - 2))
@@ -1277,9 +1184,7 @@ def cdlupsidegap2crows_nb(bars, i, t_long, t_short):
 
 
 @pattern(3)
-def cdlxsidegap3methods_nb(bars, i):
-    """numba equivalent of ``talib.CDLXSIDEGAP3METHODS``."""
-    o, c = bars[0], bars[3]
+def cdlxsidegap3methods_nb(bars, o, h, lo_, c, i):
     hit = (
         (color_nb(bars, i - 2) == color_nb(bars, i - 1))  # two of one color
         & (color_nb(bars, i - 1) == -color_nb(bars, i))  # 3rd of the other
