@@ -23,7 +23,7 @@ from compute.kernels.common import (
     window_max_nb,
     window_min_nb,
 )
-from compute.kernels.ma import ma_into_nb, ma_lookback_nb
+from compute.kernels.ma import ema_chain_seed_nb, ma_into_nb, ma_lookback_nb
 from compute.kernels.statistic import LINREG_TSF, linreg_into_nb
 
 
@@ -1115,20 +1115,24 @@ def stochrsi_into_nb(x, fastk, fastd, period, fastk_p, fastd_p, fastd_t):
 
 @njit(cache=True)
 def trix_into_nb(x, out, period):
-    """Write TA-Lib TRIX: the one-bar rate of change, in percent, of EMA(EMA(EMA(x)))."""
+    """Write TA-Lib TRIX: the one-bar rate of change, in percent, of EMA(EMA(EMA(x))).
+
+    The three EMAs run in one pass on scalars. Measured cause of the old 9.7x gap: three
+    NaN-filled intermediate arrays per call, whose fresh pages were faulted in each time
+    (see ``dema_into_nb``), plus a fourth pass for the rate of change.
+    """
     n = x.shape[0]
     lb = period - 1
     if n <= 3 * lb + 1:
         return
-    e1 = nan_like_nb(x)
-    e2 = nan_like_nb(x)
-    e3 = nan_like_nb(x)
-    ema_into_nb(x, e1, period, 0)
-    ema_into_nb(e1[lb:], e2[lb:], period, 0)
-    ema_into_nb(e2[2 * lb :], e3[2 * lb :], period, 0)
+    k = 2.0 / (period + 1)
+    e1, e2, e3 = ema_chain_seed_nb(x, period, 3)
     for i in range(3 * lb + 1, n):
-        prev = e3[i - 1]
-        out[i] = ((e3[i] / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
+        e1 = fma_nb(x[i] - e1, k, e1)
+        e2 = fma_nb(e1 - e2, k, e2)
+        prev = e3
+        e3 = fma_nb(e2 - e3, k, e3)
+        out[i] = ((e3 / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
 
 
 @njit(cache=True)
