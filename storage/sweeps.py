@@ -197,6 +197,8 @@ def publish_sweep(
         os.replace(tmp, final)
         paths[name] = str(final)
     shutil.rmtree(base / "_sweeps" / sweep_id, ignore_errors=True)
+    with contextlib.suppress(OSError):  # other sweeps may still have staged chunks
+        (base / "_sweeps").rmdir()
     return paths
 
 
