@@ -225,6 +225,48 @@ def _measure(cmd: list[str]) -> tuple[common.Measured, dict[str, Any]]:
     return m, json.loads(m.stdout.strip().splitlines()[-1])
 
 
+def _flow(path: Path, chunk: int) -> tuple[common.Measured, dict[str, Any]]:
+    """``barpipe sweep`` itself (Prefect flow, LocalCluster of 2 workers, publish to Parquet
+    and SQLite), for the peak memory of the flow process and the whole tree."""
+    import shutil
+
+    import yaml
+
+    from compute.sweep import parse_space
+
+    config = common.CACHE / "sweep-bench.yaml"
+    out = common.CACHE / "out-sweep-flow"
+    shutil.rmtree(out, ignore_errors=True)
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "backtest": _backtest(),
+                "metrics": {"annualization": 252},
+                "cluster": {
+                    "n_workers": 2,
+                    "threads_per_worker": 1,
+                    "dashboard_address": "127.0.0.1:0",
+                },
+                "sweep": {"chunk_size": chunk, "pbo_blocks": 8, "strategies": grid()},
+            }
+        )
+    )
+    env = {"PREFECT_HOME": str(common.CACHE / "prefect")}
+    cmd = [
+        common.BARPIPE,
+        "sweep",
+        "--config",
+        str(config),
+        "--input",
+        str(path),
+        "--output",
+        str(out),
+    ]
+    m = common.run_measured(cmd, env=env)
+    n = sum(parse_space(e).count() for e in grid())
+    return m, {"seconds": m.seconds, "n_combos": n}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     quick = common.quick()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -269,12 +311,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ("vectorbt", lambda: vbt(data)),
         ("barpipe, 1 worker", lambda: barpipe(data, 1)),
         ("barpipe, 2 workers", lambda: barpipe(data, 2)),
+        (
+            "barpipe sweep (flow: Prefect, Dask, publish), 2 workers",
+            lambda: _flow(data, args.chunk),
+        ),
         *((("barpipe 10x grid, 2 workers", lambda: barpipe(data, 2, True)),) if args.big else ()),
     ):
         print(f"{name}...", flush=True)
         m, info = fn()
         results[name] = (m, info)
-        print(f"  {m.seconds:.1f} s, peak {common.mib(m.memory.peak_total)}, {info}", flush=True)
+        kinds = ", ".join(f"{k} {common.mib(v)}" for k, v in sorted(m.memory.peak_by_kind.items()))
+        print(
+            f"  {m.seconds:.1f} s, peak {common.mib(m.memory.peak_total)} ({kinds}), {info}",
+            flush=True,
+        )
     vm = results["vectorbt"][0]
     rows = []
     for name, (m, info) in results.items():
