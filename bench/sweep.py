@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--bars", type=int, default=2520)
     p.add_argument("--batch", type=int, default=50, help="symbols per barpipe task")
     p.add_argument("--chunk", type=int, default=256, help="combinations per barpipe task")
-    p.add_argument("--vbt-chunk", type=int, default=10, help="combinations per vectorbt call")
+    p.add_argument("--vbt-chunk", type=int, default=50, help="combinations per vectorbt call")
     p.add_argument("--big", action="store_true", help="also the 10x grid, barpipe only")
     p.add_argument("--child-barpipe", nargs=5, help=argparse.SUPPRESS)
     p.add_argument("--child-vectorbt", nargs=2, help=argparse.SUPPRESS)
