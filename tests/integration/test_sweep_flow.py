@@ -237,3 +237,26 @@ def test_cli_sweep_runs_as_a_prefect_flow(tmp_path, data, cli_env, shared_cluste
     assert res.returncode == 0, res.stderr
     assert "sweep" in res.stdout
     assert "succeeded" in res.stdout
+
+
+def test_two_workers_publish_what_one_does(tmp_path, data, client):
+    from distributed import Client, LocalCluster
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    _run(*_load(tmp_path, data, one, chunk=6), client)
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            memory_limit="1GB",
+            host="127.0.0.1",
+            scheduler_port=0,
+            dashboard_address="127.0.0.1:0",
+            processes=True,
+        ) as cluster,
+        Client(cluster) as two_workers,
+    ):
+        assert len(two_workers.scheduler_info()["workers"]) == 2
+        _run(*_load(tmp_path, data, two, chunk=6), two_workers)
+    assert _same(_results(one), _results(two))
+    assert _same(_results(one, "sweep_summary"), _results(two, "sweep_summary"))
