@@ -322,7 +322,10 @@ def _walkforward_rows(job, space, names, offsets, arrays, ts) -> pa.Table:
             )
             for prefix, block in (("is_", res.in_sample), ("oos_", res.out_of_sample)):
                 for m in ("sharpe_ratio", "total_return", "n_trades"):
-                    fold_rows[prefix + m].append(float(block[f, s, METRIC_NAMES.index(m)]))
+                    value = float(block[f, s, METRIC_NAMES.index(m)])
+                    if m == "n_trades":
+                        value = None if math.isnan(value) else int(value)
+                    fold_rows[prefix + m].append(value)
         idx, eq = curves[s]
         local = ts_us[offsets[s] : offsets[s + 1]]
         eq_symbol.extend([name] * idx.shape[0])
