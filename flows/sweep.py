@@ -805,6 +805,12 @@ def execute(
         )
         summary.outputs = task(publish)(out.path, conn, plan.sweep_id, pieces, registry, summary)
         summary.status = "succeeded"
+        if kind == "sweep" and settings.run.report:
+            from flows.sweep_report import write_sweep_report
+
+            summary.outputs["report"] = write_sweep_report(
+                out.path, plan.sweep_id, cfg.spaces, summary.stats
+            )
     except BaseException as err:
         summary.status = "failed"
         sweeps.record_sweep(

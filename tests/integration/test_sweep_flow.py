@@ -135,6 +135,10 @@ def test_sweep_rows_equal_nightly_metrics(tmp_path, data, client):
     assert status == "succeeded"
     assert '"pbo"' in stats
     assert '"deflated_sharpe_ratio"' in stats
+    page = Path(summary.outputs["report"]).read_text()
+    assert "median Sharpe across symbols: long_window by short_window" in page
+    assert "top combinations" in page
+    assert "https://cdn" not in page  # bokeh inlined: works offline
     # a rerun finds the sweep published and does nothing
     again = _run(settings, cfg, client)
     assert again.message == "already published; nothing to do"
