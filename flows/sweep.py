@@ -789,7 +789,7 @@ def execute(
         pieces = (
             _sweep_tables(out.path, plan, cfg, summary.stats)
             if kind == "sweep"
-            else _walkforward_tables(out.path, plan)
+            else _walkforward_tables(out.path, plan, summary.stats)
         )
         registry = dict(
             kind=kind,
@@ -996,15 +996,35 @@ def _space_stats(space: Space, ids: np.ndarray, moments: np.ndarray | None) -> d
     return out
 
 
-def _walkforward_tables(root: str, plan: SweepPlan) -> dict[str, Iterator[pa.Table]]:
+def _walkforward_tables(
+    root: str, plan: SweepPlan, sink: dict[str, Any]
+) -> dict[str, Iterator[pa.Table]]:
+    """``walkforward_folds`` and ``walkforward_equity`` as streams; ``sink`` gets, per
+    strategy and fold, the median in-sample and out-of-sample Sharpe across symbols."""
     from storage import sweeps
 
     def folds() -> Iterator[pa.Table]:
+        sharpes: dict[tuple[str, int], tuple[list[float], list[float]]] = {}
+        names = ("strategy", "fold", "is_sharpe_ratio", "oos_sharpe_ratio")
         for keys in plan.chunk_groups.values():
             for key in keys:
                 t = sweeps.read_staged(root, plan.sweep_id, key)
                 if t.num_rows:
+                    for strategy, fold, ins, oos in zip(
+                        *(t[c].to_pylist() for c in names), strict=True
+                    ):
+                        pair = sharpes.setdefault((strategy, fold), ([], []))
+                        pair[0].append(ins)
+                        pair[1].append(oos)
                     yield t.drop_columns(["equity_ipc"])
+        for (strategy, fold), (ins, oos) in sorted(sharpes.items()):
+            with np.errstate(all="ignore"):
+                row = {
+                    "fold": fold,
+                    "median_in_sample_sharpe": float(np.nanmedian(np.array(ins, dtype=float))),
+                    "median_out_of_sample_sharpe": float(np.nanmedian(np.array(oos, dtype=float))),
+                }
+            sink.setdefault(strategy, {}).setdefault("folds", []).append(row)
 
     def equity() -> Iterator[pa.Table]:
         for keys in plan.chunk_groups.values():
@@ -1019,8 +1039,18 @@ def _walkforward_tables(root: str, plan: SweepPlan) -> dict[str, Iterator[pa.Tab
 def echo_summary(summary: SweepSummary, echo: Echo) -> None:
     echo(f"{summary.kind} {summary.sweep_id}: {summary.status} in {summary.wall_seconds:.1f} s")
     for name, s in summary.stats.items():
-        parts = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in s.items()]
-        echo(f"  {name}: " + ", ".join(parts))
+        parts = [
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in s.items()
+            if k != "folds"
+        ]
+        if parts:
+            echo(f"  {name}: " + ", ".join(parts))
+        for f in s.get("folds", []):
+            echo(
+                f"  {name} fold {f['fold']}: median Sharpe in sample {f['median_in_sample_sharpe']:.3f}, "
+                f"out of sample {f['median_out_of_sample_sharpe']:.3f}"
+            )
     for name, path in summary.outputs.items():
         echo(f"  {name}: {path}")
 

@@ -184,6 +184,11 @@ def test_walkforward_publishes_folds_and_stitched_equity(tmp_path, data, client)
     assert pa.compute.all(pa.compute.greater_equal(folds["test_start"], folds["train_end"])).as_py()
     eq = ds.dataset(out / "walkforward_equity", partitioning="hive").to_table()
     assert eq.num_rows == 4 * 60 * 5 * 2
+    per_fold = summary.stats["ma_crossover"]["folds"]
+    assert [f["fold"] for f in per_fold] == [0, 1, 2, 3]
+    ma = folds.filter(pa.compute.equal(folds["strategy"], "ma_crossover"))
+    fold0 = ma.filter(pa.compute.equal(ma["fold"], 0))["oos_sharpe_ratio"].to_numpy()
+    assert per_fold[0]["median_out_of_sample_sharpe"] == pytest.approx(float(np.nanmedian(fold0)))
     first = eq.filter(pa.compute.equal(eq["symbol"], folds["symbol"][0])).slice(0, 1)
     assert first["equity"][0].as_py() == 10_000.0
 
