@@ -269,3 +269,32 @@ def test_two_workers_publish_what_one_does(tmp_path, data, client):
         _run(*_load(tmp_path, data, two, chunk=6), two_workers)
     assert _same(_results(one), _results(two))
     assert _same(_results(one, "sweep_summary"), _results(two, "sweep_summary"))
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        (
+            "sweep",
+            [
+                "--config",
+                "--input",
+                "--output",
+                "--dry-run",
+                "--scheduler",
+                "--workers",
+                "--memory-limit",
+            ],
+        ),
+        ("walkforward", ["--config", "--input", "--output", "--dry-run", "--scheduler"]),
+        ("sweeps", ["--output", "--limit"]),
+    ],
+)
+def test_help_on_sweep_commands(command, options):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert [o for o in options if o not in result.output] == []
