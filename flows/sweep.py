@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import sys
 import time
@@ -40,15 +39,15 @@ import numpy as np
 import pyarrow as pa
 
 import compute
-from compute import planner, stats
+from compute import planner
 from compute.errors import BarpipeError, ConfigError, DataError
-from compute.sweep import METRIC_NAMES, Space, evaluate_chunk, parse_space
+from compute.sweep import Space, parse_space, tables
 from compute.sweep.evaluate import series_count
 from compute.sweep.walkforward import SELECTIONS, plan_folds
 from flows.settings import Settings, _deep_merge, _read_yaml, load_settings
 
 Echo = Callable[[str], None]
-RESULT_METRICS = tuple(m for m in METRIC_NAMES if not m.startswith("max_drawdown_"))
+RESULT_METRICS = tables.RESULT_METRICS
 _SECTIONS = ("sweep", "walkforward")
 
 
@@ -199,7 +198,9 @@ def sweep_task(job: SweepJob) -> dict[str, Any]:
         if job.key in sweeps.staged_keys(job.output_path, job.sweep_id):
             return {"key": job.key, "reused": True, "rows": 0, "seconds": 0.0}
         clock = time.perf_counter()
-        table = _compute(job)
+        table, equity = _compute(job)
+        if equity is not None:  # staged first: the main key's presence means both are there
+            sweeps.stage_chunk(job.output_path, job.sweep_id, f"{job.key}-equity", equity)
         sweeps.stage_chunk(job.output_path, job.sweep_id, job.key, table)
     except BarpipeError as err:
         return {"key": job.key, "error": str(err), "error_type": type(err).__name__}
@@ -209,6 +210,24 @@ def sweep_task(job: SweepJob) -> dict[str, Any]:
         "rows": table.num_rows,
         "seconds": time.perf_counter() - clock,
     }
+
+
+def _compute(job: SweepJob) -> tuple[pa.Table, pa.Table | None]:
+    """The task's tables: metric rows, or walk-forward folds and stitched equity."""
+    names, offsets, arrays, ts = _load(job)
+    space = parse_space(job.entry, base=job.backtest)
+    params = dict(
+        backtest_params=job.backtest, annualization=job.annualization, risk_free=job.risk_free
+    )
+    if job.kind == "walkforward":
+        return tables.walkforward_tables(
+            job.sweep_id, space, names, offsets, arrays, ts, job.folds,
+            metric=job.metric, selection=job.selection, chunk_size=job.chunk_size, **params,
+        )  # fmt: skip
+    combos = space.chunk(job.chunk, job.chunk_size)
+    return tables.sweep_rows(
+        job.sweep_id, space, names, offsets, arrays, combos, n_blocks=job.n_blocks, **params
+    ), None
 
 
 def _load(job: SweepJob) -> tuple[list[str], np.ndarray, dict[str, np.ndarray], pa.ChunkedArray]:
@@ -222,154 +241,6 @@ def _load(job: SweepJob) -> tuple[list[str], np.ndarray, dict[str, np.ndarray], 
     names, offsets = segments(clean)
     arrays = {f: np.ascontiguousarray(clean.column(f).to_numpy(), dtype=np.float64) for f in FIELDS}
     return names, offsets, arrays, clean.column("timestamp")
-
-
-def _compute(job: SweepJob) -> pa.Table:
-    names, offsets, arrays, ts = _load(job)
-    space = parse_space(job.entry, base=job.backtest)
-    if job.kind == "walkforward":
-        return _walkforward_rows(job, space, names, offsets, arrays, ts)
-    combos = space.chunk(job.chunk, job.chunk_size)
-    n_seg = len(names)
-    if not len(combos) or not n_seg:
-        return pa.table({"sweep_id": pa.array([], pa.string())})
-    out = evaluate_chunk(
-        arrays,
-        offsets,
-        combos,
-        strategy=space.strategy,
-        backtest_params=job.backtest,
-        annualization=job.annualization,
-        risk_free=job.risk_free,
-        n_blocks=job.n_blocks,
-    )
-    rows, moments = out if job.n_blocks else (out, None)
-    n = len(combos) * n_seg
-    cols: dict[str, Any] = {
-        "sweep_id": pa.repeat(pa.scalar(job.sweep_id), n),
-        "symbol": pa.array(np.tile(np.array(names, dtype=object), len(combos)), pa.string()),
-        "strategy": pa.repeat(pa.scalar(space.key), n),
-        "combo_id": np.repeat(combos.ids, n_seg),
-    }
-    for name, col in {**combos.params, **combos.backtest}.items():
-        values = np.repeat(col, n_seg)
-        cols[name] = pa.array(values.tolist(), pa.string()) if col.dtype == object else values
-    for j, name in enumerate(METRIC_NAMES):
-        if name in RESULT_METRICS:
-            values = rows[:, 0, :, j].reshape(n)
-            cols[name] = values.astype(np.int64) if name == "n_trades" else values
-    cols["n_bars"] = np.tile(np.diff(offsets), len(combos))
-    if moments is not None:
-        flat = moments[:, 0].reshape(n, -1)
-        cols["block_moments"] = pa.FixedSizeListArray.from_arrays(
-            pa.array(flat.ravel()), flat.shape[1]
-        )
-    return pa.table(cols)
-
-
-def _walkforward_rows(job, space, names, offsets, arrays, ts) -> pa.Table:
-    from compute.sweep.walkforward import Fold, fold_windows, stitch_equity, walk_forward
-
-    ts_us = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
-    bounds = np.array(job.folds, dtype=np.int64)  # per fold: train start/end, test start/end
-    timeline = np.unique(bounds.ravel())
-    index = {int(v): i for i, v in enumerate(timeline)}
-    folds = [Fold(k, *(index[int(v)] for v in row)) for k, row in enumerate(bounds)]
-    # bounds are times; a window [lo, hi) selects the bars with lo <= t < hi
-    windows = fold_windows(ts_us, offsets, np.append(timeline, np.iinfo(np.int64).max), folds)
-    res = walk_forward(
-        arrays,
-        offsets,
-        windows,
-        space,
-        metric=job.metric,
-        selection=job.selection,
-        chunk_size=job.chunk_size,
-        backtest_params=job.backtest,
-        annualization=job.annualization,
-        risk_free=job.risk_free,
-    )
-    curves = stitch_equity(arrays, offsets, windows, res, space.strategy, job.backtest)
-    n_folds = len(folds)
-    fold_rows: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "symbol",
-            "fold",
-            "train_start",
-            "train_end",
-            "test_start",
-            "test_end",
-            "combo_id",
-            "params",
-        )
-    }
-    for k in ("is_", "oos_"):
-        for m in ("sharpe_ratio", "total_return", "n_trades"):
-            fold_rows[k + m] = []
-    to_ts = pa.timestamp("us", tz="UTC")
-    eq_symbol, eq_ts, eq_val = [], [], []
-    for s, name in enumerate(names):
-        for f in range(n_folds):
-            cid = int(res.chosen[f, s])
-            fold_rows["symbol"].append(name)
-            fold_rows["fold"].append(f)
-            for i, key in enumerate(("train_start", "train_end", "test_start", "test_end")):
-                fold_rows[key].append(int(bounds[f, i]))
-            fold_rows["combo_id"].append(cid)
-            fold_rows["params"].append(
-                json.dumps(res.params.get(cid), sort_keys=True) if cid >= 0 else None
-            )
-            for prefix, block in (("is_", res.in_sample), ("oos_", res.out_of_sample)):
-                for m in ("sharpe_ratio", "total_return", "n_trades"):
-                    value = float(block[f, s, METRIC_NAMES.index(m)])
-                    if m == "n_trades":
-                        value = None if math.isnan(value) else int(value)
-                    fold_rows[prefix + m].append(value)
-        idx, eq = curves[s]
-        local = ts_us[offsets[s] : offsets[s + 1]]
-        eq_symbol.extend([name] * idx.shape[0])
-        eq_ts.append(local[idx])
-        eq_val.append(eq)
-    table = pa.table(
-        {
-            "sweep_id": pa.repeat(pa.scalar(job.sweep_id), len(fold_rows["symbol"])),
-            "strategy": pa.repeat(pa.scalar(space.key), len(fold_rows["symbol"])),
-            **{
-                k: (pa.array(v, pa.int64()).cast(to_ts) if k.startswith(("train_", "test_")) else v)
-                for k, v in fold_rows.items()
-            },
-        }
-    )
-    equity = pa.table(
-        {
-            "sweep_id": pa.repeat(pa.scalar(job.sweep_id), len(eq_symbol)),
-            "strategy": pa.repeat(pa.scalar(space.key), len(eq_symbol)),
-            "symbol": pa.array(eq_symbol, pa.string()),
-            "timestamp": pa.array(
-                np.concatenate(eq_ts) if eq_ts else np.zeros(0, np.int64), pa.int64()
-            ).cast(to_ts),
-            "equity": np.concatenate(eq_val) if eq_val else np.zeros(0),
-        }
-    )
-    # both tables in one staged file: the folds as rows, the equity as a nested column
-    return table.append_column(
-        "equity_ipc",
-        pa.array([None] * (table.num_rows - 1) + [_equity_blob(equity)], pa.binary())
-        if table.num_rows
-        else pa.array([], pa.binary()),
-    )
-
-
-def _equity_blob(equity: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, equity.schema) as writer:
-        writer.write_table(equity)
-    return sink.getvalue().to_pybytes()
-
-
-def _equity_from_blob(blob: bytes) -> pa.Table:
-    return pa.ipc.open_stream(blob).read_all()
 
 
 # --------------------------------------------------------------------------- plan
@@ -894,106 +765,16 @@ def _sweep_tables(
             if not parts:
                 continue
             t = pa.concat_tables(parts, promote_options="permissive")
-            piece, ids, moments = _summarise(t, cfg.spaces[si], cfg.pbo_blocks)
+            piece, ids, moments = tables.summarise_chunk(t, cfg.pbo_blocks)
             per_space.setdefault(si, []).append((ids, moments))
             yield piece
         for si, items in per_space.items():
             space = cfg.spaces[si]
             ids = np.concatenate([i for i, _ in items])
             mom = np.concatenate([m for _, m in items]) if cfg.pbo_blocks else None
-            sink[space.key] = _space_stats(space, ids, mom)
+            sink[space.key] = tables.space_statistics(ids, mom)
 
     return {"sweep_results": results(), "sweep_summary": summary()}
-
-
-def _summarise(
-    t: pa.Table, space: Space, n_blocks: int
-) -> tuple[pa.Table, np.ndarray, np.ndarray | None]:
-    """Per combination across the universe: median/mean Sharpe, share of symbols with a
-    positive return, total trades; and the pooled block moments (summed over symbols)."""
-    combo = t.column("combo_id").to_numpy()
-    order = np.argsort(combo, kind="stable")
-    combo = combo[order]
-    ids, starts = np.unique(combo, return_index=True)
-    bounds = np.append(starts, combo.shape[0])
-    sharpe = t.column("sharpe_ratio").to_numpy()[order]
-    total = t.column("total_return").to_numpy()[order]
-    trades = t.column("n_trades").to_numpy()[order]
-    n = ids.shape[0]
-    med, mean, pos, ntr, nsym = (np.empty(n) for _ in range(5))
-    for i in range(n):
-        sl = slice(bounds[i], bounds[i + 1])
-        s = sharpe[sl]
-        s = s[np.isfinite(s)]
-        med[i] = np.median(s) if s.size else math.nan
-        mean[i] = s.mean() if s.size else math.nan
-        pos[i] = float(np.mean(total[sl] > 0))
-        ntr[i] = trades[sl].sum()
-        nsym[i] = bounds[i + 1] - bounds[i]
-    first = order[starts]
-    cols: dict[str, Any] = {
-        "sweep_id": t.column("sweep_id").take(pa.array(first)),
-        "strategy": t.column("strategy").take(pa.array(first)),
-        "combo_id": ids,
-    }
-    strat_params = [
-        p
-        for p in t.column_names
-        if p
-        not in (
-            "sweep_id",
-            "symbol",
-            "strategy",
-            "combo_id",
-            "n_bars",
-            "block_moments",
-            *RESULT_METRICS,
-        )
-    ]
-    for p in strat_params:
-        cols[p] = t.column(p).take(pa.array(first))
-    cols.update(
-        median_sharpe=med,
-        mean_sharpe=mean,
-        share_positive_return=pos,
-        total_trades=ntr.astype(np.int64),
-        n_symbols=nsym.astype(np.int64),
-    )
-    moments = None
-    if n_blocks and "block_moments" in t.column_names:
-        flat = (
-            t.column("block_moments")
-            .combine_chunks()
-            .flatten()
-            .to_numpy()
-            .reshape(t.num_rows, n_blocks, -1)[order]
-        )
-        moments = np.add.reduceat(flat, starts, axis=0)  # (n, blocks, 5) pooled over symbols
-    return pa.table(cols), ids, moments
-
-
-def _space_stats(space: Space, ids: np.ndarray, moments: np.ndarray | None) -> dict[str, Any]:
-    """Deflated Sharpe ratio of the best combination (pooled returns of the universe) and PBO."""
-    out: dict[str, Any] = {"n_combinations": int(ids.shape[0])}
-    if moments is None or ids.shape[0] < 2:
-        return out
-    pooled = moments.sum(axis=1)  # (n, 5) over blocks
-    sharpes = np.array([stats.pooled_moments(*row)[0] for row in pooled])
-    if not np.isfinite(sharpes).any():
-        return out
-    best = int(np.nanargmax(np.where(np.isfinite(sharpes), sharpes, -np.inf)))
-    sr, skew, kurt, n_obs = stats.pooled_moments(*pooled[best])
-    var = float(np.nanvar(sharpes[np.isfinite(sharpes)], ddof=1))
-    out.update(best_combo_id=int(ids[best]), best_sharpe_per_bar=float(sr), variance_of_sharpes=var)
-    try:
-        out["deflated_sharpe_ratio"] = stats.deflated_sharpe_ratio(
-            sr, int(n_obs), int(ids.shape[0]), var, skew, kurt
-        )
-    except BarpipeError as err:
-        out["deflated_sharpe_ratio_error"] = str(err)
-    res = stats.pbo_from_moments(moments[:, :, 0].T, moments[:, :, 1].T, moments[:, :, 2].T)
-    out.update(pbo=res.pbo, pbo_splits=res.n_splits)
-    return out
 
 
 def _walkforward_tables(
@@ -1016,7 +797,7 @@ def _walkforward_tables(
                         pair = sharpes.setdefault((strategy, fold), ([], []))
                         pair[0].append(ins)
                         pair[1].append(oos)
-                    yield t.drop_columns(["equity_ipc"])
+                    yield t
         for (strategy, fold), (ins, oos) in sorted(sharpes.items()):
             with np.errstate(all="ignore"):
                 row = {
@@ -1029,9 +810,9 @@ def _walkforward_tables(
     def equity() -> Iterator[pa.Table]:
         for keys in plan.chunk_groups.values():
             for key in keys:
-                t = sweeps.read_staged(root, plan.sweep_id, key)
+                t = sweeps.read_staged(root, plan.sweep_id, f"{key}-equity")
                 if t.num_rows:
-                    yield _equity_from_blob(t.column("equity_ipc")[t.num_rows - 1].as_py())
+                    yield t
 
     return {"walkforward_folds": folds(), "walkforward_equity": equity()}
 
