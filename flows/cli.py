@@ -609,6 +609,161 @@ def runs(
     out.print(table)
 
 
+# --------------------------------------------------------------------------- sweeps
+
+
+def _sweep_command(
+    kind: str, config: Path, flags: dict[str, Any], sets: Sequence[str], dry_run: bool
+) -> None:
+    from flows import sweep as sweep_flow
+
+    overrides = _parse_sets(sets)
+    overrides.update({key: value for key, value in flags.items() if value is not None})
+    settings, cfg = sweep_flow.load_sweep(config, overrides)
+    summary = sweep_flow.run_sweep(settings, cfg, kind=kind, dry_run=dry_run, echo=out.print)
+    if not dry_run:
+        sweep_flow.echo_summary(summary, out.print)
+
+
+SweepConfigOpt = Annotated[
+    Path,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML file with a sweep: section (configs/sweep.yaml).",
+        dir_okay=False,
+    ),
+]
+
+
+@app.command()
+def sweep(
+    config: SweepConfigOpt,
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="Input bars (path or URL).")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output root (local path).")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the combinations, tasks and memory estimate; compute nothing."
+        ),
+    ] = False,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Existing Dask scheduler (tcp://host:8786).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="LocalCluster worker count.")
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option("--memory-limit", help="Memory limit per worker: auto, 600MB, 4GiB."),
+    ] = None,
+    sets: SetOpt = None,
+) -> None:
+    """Sweep parameter spaces over the universe: metric rows per (combination, symbol).
+
+    Runs as a Prefect flow on Dask; tasks are (symbol batch) x (combination chunk), and a
+    sweep run again with the same config and input reuses the chunks already computed.
+    Publishes sweep_results and sweep_summary (Parquet and SQLite) and a row in `sweeps`
+    with the deflated Sharpe ratio of the best combination and the PBO of each space.
+    """
+    flags = {
+        "input.path": input,
+        "output.path": output,
+        "cluster.address": scheduler,
+        "cluster.n_workers": workers,
+        "cluster.memory_limit": memory_limit,
+    }
+    _sweep_command("sweep", config, flags, sets or (), dry_run)
+
+
+@app.command()
+def walkforward(
+    config: SweepConfigOpt,
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="Input bars (path or URL).")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output root (local path).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; compute nothing.")
+    ] = False,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Existing Dask scheduler (tcp://host:8786).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="LocalCluster worker count.")
+    ] = None,
+    sets: SetOpt = None,
+) -> None:
+    """Walk forward: per fold pick the best combination in sample, test it out of sample.
+
+    Folds come from the config's walkforward: section (train, test, step bars; anchored;
+    purge, embargo; selection per_symbol or universe). Publishes walkforward_folds (in- and
+    out-of-sample Sharpe per fold and symbol) and walkforward_equity (the stitched
+    out-of-sample equity per symbol).
+    """
+    flags = {
+        "input.path": input,
+        "output.path": output,
+        "cluster.address": scheduler,
+        "cluster.n_workers": workers,
+    }
+    _sweep_command("walkforward", config, flags, sets or (), dry_run)
+
+
+@app.command()
+def sweeps(
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Output root whose barpipe.db to read.")
+    ] = "output",
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N sweeps.")] = 20,
+) -> None:
+    """List recent sweeps and walk-forwards: id, kind, status, size, statistics."""
+    from storage import sweeps as sweep_store
+
+    settings, _ = _build_settings(None, **{"output.path": output})
+    path = Path(settings.output.resolved_db_path())
+    if not path.exists():
+        raise StorageError(f"no run database at {path}; nothing has run with this output yet")
+    conn = sweep_store.connect(str(path))
+    try:
+        rows = sweep_store.list_sweeps(conn, limit)
+    finally:
+        conn.close()
+    if not rows:
+        out.print(f"no sweeps recorded in {path}")
+        return
+    table = Table()
+    for column in (
+        "sweep id",
+        "kind",
+        "status",
+        "started",
+        "combinations",
+        "symbols",
+        "tasks (reused)",
+        "stats",
+    ):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r["sweep_id"]),
+            str(r["kind"]),
+            str(r["status"]),
+            str(r["started_at"] or ""),
+            str(r["n_combinations"] or ""),
+            str(r["n_symbols"] or ""),
+            f"{r['n_tasks'] or 0} ({r['n_tasks_reused'] or 0})",
+            escape(str(r["stats"] or "")),
+        )
+    out.print(table)
+
+
 # --------------------------------------------------------------------------- indicators
 
 
