@@ -10,11 +10,15 @@ adds the traceback.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import difflib
 import importlib.util
+import os
 import re
+import signal
+import socket
 import sys
 import time
 import traceback
@@ -53,6 +57,98 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 class _State:
     debug = False
+
+
+class RunInterrupted(BaseException):
+    """SIGINT (Ctrl-C) or SIGTERM during a run.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way up
+    swallows it; unlike KeyboardInterrupt, typer does not turn it into a silent exit 130.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.outcome = "nothing had been recorded yet"
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}" + (" (Ctrl-C)" if name == "SIGINT" else ""))
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # what a shell reports for a process the signal killed
+
+
+@contextlib.contextmanager
+def _interruptible(settings: Settings) -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into ``RunInterrupted`` for the duration of a run, then make
+    sure the run is recorded failed and its staging area is gone.
+
+    The run's own failure path (flows.nightly) records the failure and removes the staging
+    area as the exception passes; this finishes the job once the cluster is closed (a worker
+    may still have been writing) and covers a signal that arrived outside that path.
+    After the first signal both are ignored, so that the clean-up itself runs to the end.
+    """
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in signals}
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        for s in signals:
+            signal.signal(s, signal.SIG_IGN)
+        raise RunInterrupted(signum)
+
+    from storage import db
+
+    began = db.utc_now()  # this process's runs started after this
+    for s in signals:
+        signal.signal(s, interrupt)
+    try:
+        yield
+    except RunInterrupted as err:
+        _record_interruption(settings, err, began)
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _record_interruption(settings: Settings, err: RunInterrupted, began: str) -> None:
+    """Mark this process's interrupted run failed and delete its staged files."""
+    path = Path(settings.output.resolved_db_path())
+    if not path.exists():
+        return
+    from flows.tasks import _filesystem
+    from storage import db, outputs
+
+    out = settings.output
+    conn = db.connect(str(path))
+    try:
+        rows = conn.execute(
+            "SELECT run_id, status, error FROM runs WHERE pid = ? AND host = ? "
+            "AND started_at >= ? ORDER BY started_at",
+            (os.getpid(), socket.gethostname(), began),
+        ).fetchall()
+        fs = _filesystem(out.storage_options, out.path)
+        staged = set(outputs.list_staged_runs(out.path, fs))
+        for run_id, status, error in rows:
+            interrupted = status == "running" or (
+                status == "failed" and str(error or "").startswith(_INTERRUPTIONS)
+            )
+            if interrupted:
+                db.finish_run(conn, run_id, status="failed", error=str(err))
+            if run_id in staged and status != "succeeded":
+                outputs.remove_staging(out.path, run_id, fs)
+        if rows:
+            run_id, status, _ = rows[-1]
+            err.outcome = (
+                f"run {run_id} had already succeeded"
+                if status == "succeeded"
+                else f"run {run_id} is recorded as failed and nothing of it was published"
+            )
+    finally:
+        conn.close()
+
+
+# how the flow's failure path words an interruption: ours, Prefect's SIGTERM bridge, Python's
+_INTERRUPTIONS = ("RunInterrupted", "TerminationSignal", "KeyboardInterrupt")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -443,7 +539,8 @@ def run(
         },
     )
     nightly = _load_flow("barpipe run")
-    _finish(nightly.run_nightly(settings), settings)
+    with _interruptible(settings):
+        _finish(nightly.run_nightly(settings), settings)
 
 
 # --------------------------------------------------------------------------- demo
@@ -527,7 +624,8 @@ def demo(
     settings, _ = _build_settings(DEMO_CONFIG, **flags)
     nightly = _load_flow("barpipe demo")
     _write_demo_data(Path(settings.input.path), symbols, bars)
-    _finish(nightly.run_nightly(settings), settings)
+    with _interruptible(settings):
+        _finish(nightly.run_nightly(settings), settings)
 
 
 # --------------------------------------------------------------------------- runs
@@ -583,7 +681,7 @@ def runs(
     _require("storage.db", "barpipe runs")
     from storage import db
 
-    conn = db.connect(str(path))
+    conn = db.connect(str(path), readonly=True)  # works on a read-only output root
     try:
         rows = [_row_dict(r) for r in db.list_runs(conn, limit)]
     finally:
@@ -973,7 +1071,7 @@ def _print_triggered_run(config: Mapping[str, Any]) -> None:
     from storage import db
 
     key = settings.run.resolved_key()
-    conn = db.connect(str(path))
+    conn = db.connect(str(path), readonly=True)
     try:
         rows = [_row_dict(r) for r in db.list_runs(conn, 50)]
     finally:
@@ -1030,7 +1128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: run the command; every failure is one ``error:`` line.
 
     Exit codes: 0 success, 1 the run failed (or an unexpected error), 2 a configuration or
-    usage problem, 130 Ctrl-C.
+    usage problem, 130 Ctrl-C (SIGINT), 143 SIGTERM.
     """
     args = list(sys.argv[1:] if argv is None else argv) or ["--help"]
     try:
@@ -1045,6 +1143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         _print_error(str(err) or type(err).__name__)
         return 2 if isinstance(err, ConfigError | ParameterError) else 1
+    except RunInterrupted as err:
+        if _State.debug or "--debug" in args:
+            traceback.print_exc()
+        _print_error(f"{err}: {err.outcome}")
+        return err.exit_code
     except (KeyboardInterrupt, typer.Abort):
         _print_error("interrupted")
         return 130

@@ -126,6 +126,28 @@ def db_path(
     return Path(text.removeprefix("file://")) / DB_NAME
 
 
+def _connect_readonly(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    """Open ``path`` with ``mode=ro``; on a read-only directory, ``immutable=1`` as well.
+
+    A WAL database opened read-only still needs its ``-shm`` file, which SQLite cannot
+    create in a read-only directory. When no ``-wal`` file exists either, no writer is
+    active and every committed row is in the main file, so reading it as immutable is exact.
+    """
+    if not path.exists():
+        raise StorageError(f"no run database at {path}")
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_s)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        if Path(f"{path}-wal").exists():
+            raise
+        conn = sqlite3.connect(f"{uri}&immutable=1", uri=True, timeout=busy_timeout_s)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
 def connect(
     path: str | os.PathLike[str], *, readonly: bool = False, busy_timeout_s: float = 60.0
 ) -> sqlite3.Connection:
@@ -137,13 +159,7 @@ def connect(
     path = Path(path)
     try:
         if readonly:
-            if not path.exists():
-                raise StorageError(f"no run database at {path}")
-            conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_s
-            )
-            conn.row_factory = sqlite3.Row
-            return conn
+            return _connect_readonly(path, busy_timeout_s)
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
     except (OSError, sqlite3.Error) as err:
