@@ -105,33 +105,24 @@ def _target_nb(kind, close, offsets, series, refs, fvals, out):
         threshold = fvals[0]
         for i in range(n):
             out[i] = np.nan if math.isnan(z[i]) else _band_nb(z[i], -threshold, threshold)
+    elif kind == MOMENTUM:
+        out[:] = _momentum_batch_nb(
+            close,
+            series[refs[0]],
+            series[refs[1]],
+            series[refs[2]],
+            offsets,
+            np.int64(fvals[0]),
+            fvals[1],
+            fvals[2],
+            fvals[3],
+            fvals[4],
+            fvals[5],
+        )[0]
     else:
-        out[:] = np.nan
-        for s in range(offsets.shape[0] - 1):
-            a, b = offsets[s], offsets[s + 1]
-            if kind == MOMENTUM:
-                momentum_into_nb(
-                    close[a:b],
-                    series[refs[0], a:b],
-                    series[refs[1], a:b],
-                    series[refs[2], a:b],
-                    out[a:b],
-                    np.int64(fvals[0]),
-                    fvals[1],
-                    fvals[2],
-                    fvals[3],
-                    fvals[4],
-                    fvals[5],
-                )
-            else:
-                bollinger_into_nb(
-                    close[a:b],
-                    series[refs[0], a:b],
-                    series[refs[1], a:b],
-                    out[a:b],
-                    fvals[0],
-                    fvals[1],
-                )
+        out[:] = _bollinger_batch_nb(
+            close, series[refs[0]], series[refs[1]], offsets, fvals[0], fvals[1]
+        )[0]
 
 
 @njit(cache=True)
