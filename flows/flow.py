@@ -15,6 +15,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.cluster import open_cluster
+from flows.logs import run_log
 from flows.nightly import RunSummary, execute
 from flows.settings import Settings
 
@@ -57,14 +58,17 @@ def nightly(
     settings = Settings.model_validate(config)
     echo = ECHO[0]
     c = settings.cluster
-    with open_cluster(
-        address=scheduler or c.address,
-        n_workers=c.n_workers,
-        threads_per_worker=c.threads_per_worker,
-        memory_limit=c.memory_limit,
-        dashboard_address=c.dashboard_address,
-        host=c.host,
-        processes=c.processes,
-        keep_alive_s=c.keep_alive_s,
-    ) as (client, info):
+    with (
+        run_log(settings),
+        open_cluster(
+            address=scheduler or c.address,
+            n_workers=c.n_workers,
+            threads_per_worker=c.threads_per_worker,
+            memory_limit=c.memory_limit,
+            dashboard_address=c.dashboard_address,
+            host=c.host,
+            processes=c.processes,
+            keep_alive_s=c.keep_alive_s,
+        ) as (client, info),
+    ):
         return execute(settings, client, info, echo=echo, progress=progress, task=_as_task)

@@ -44,6 +44,7 @@ from compute import indicators as indicator_registry
 from compute import pipeline, planner
 from compute import strategies as strategy_registry
 from compute.errors import BarpipeError, ConfigError, DataError, ParameterError, StorageError
+from flows import logs
 from flows.cluster import ClusterInfo, open_cluster
 from flows.runtime import PrefectBackend, configure_prefect
 from flows.settings import Settings
@@ -76,6 +77,7 @@ class RunSummary:
     plan: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float = 0.0
     dashboard: str | None = None
+    log_file: str | None = None  # the run's library log (flows.logs), if one is open
 
 
 def new_run_id(run_key: str) -> str:
@@ -158,6 +160,9 @@ def execute(
                 pid=os.getpid(),
                 host=socket.gethostname(),
             )
+            if summary_log := logs.attach_run(run_id, client):
+                summary.log_file = summary_log
+                db.set_log_file(conn, run_id, summary_log)
             try:
                 plan, jobs, early = task(plan_run)(settings, info, run_id)
                 summary.plan = plan.to_dict()

@@ -144,6 +144,7 @@ RUNS = _schema(
     ("error", _S),
     ("pid", _I),
     ("host", _S),
+    ("log_file", _S),  # added after release: storage.db adds it to older databases
 )
 """The run registry (SQLite only)."""
 
@@ -244,6 +245,12 @@ def sqlite_columns(table: str) -> list[str]:
     if table in _KEYED:
         names.insert(1, "run_key")
     return names
+
+
+def sqlite_column_types(table: str) -> dict[str, str]:
+    """SQLite type of each column of ``table`` (``run_key`` included where it exists)."""
+    types = {f.name: _sqlite_type(f.type) for f in SQLITE_TABLES[table]}
+    return {name: types.get(name, "TEXT") for name in sqlite_columns(table)}
 
 
 def sqlite_ddl() -> list[str]:
