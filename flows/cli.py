@@ -528,7 +528,11 @@ def demo(
     settings, _ = _build_settings(DEMO_CONFIG, **flags)
     nightly = _load_flow("barpipe demo")
     _write_demo_data(Path(settings.input.path), symbols, bars)
-    _finish(nightly.run_nightly(settings), settings)
+    from flows.logs import run_log
+
+    with run_log(settings):
+        summary = nightly.run_nightly(settings)
+    _finish(summary, settings)
 
 
 # --------------------------------------------------------------------------- runs

@@ -16,7 +16,8 @@ traceback; none of that is barpipe's to show. So, for the length of a run:
    the Dask scheduler runs in this process (a cluster started for the run, whose workers
    write to this console), routes the workers' loggers and Python warnings to the same
    file with a worker plugin.
-3. Leaving ``run_log`` undoes all of it; a pending log nothing was written to is deleted.
+3. Leaving ``run_log`` undoes all of it (the worker plugin too, if the client that
+   registered it is still open); a pending log nothing was written to is deleted.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class RunLog:
     path: Path
     routing: _Routing
     attached_run: str | None = None
+    clients: list[Any] = field(default_factory=list)  # that registered the worker plugin
 
 
 _ACTIVE: list[RunLog] = []
@@ -158,6 +160,10 @@ def run_log(settings: Settings) -> Iterator[RunLog]:
         yield log
     finally:
         _ACTIVE.clear()
+        for client in log.clients:  # a cluster that outlives the run logs as before
+            if client.status == "running":
+                with contextlib.suppress(Exception):  # noqa: BLE001 - best effort, never hides
+                    client.unregister_worker_plugin(PLUGIN_NAME)
         log.routing.undo()
         if log.attached_run is None:
             with contextlib.suppress(OSError):
@@ -186,6 +192,7 @@ def attach_run(run_id: str, client: Any = None) -> str | None:
     log.routing.apply()
     if client is not None and _scheduler_is_here(client):
         client.register_plugin(WorkerRunLog(str(log.path)), name=PLUGIN_NAME)
+        log.clients.append(client)
     return str(log.path)
 
 

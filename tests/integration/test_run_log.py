@@ -113,19 +113,19 @@ def _worker_emits() -> int:
 
 
 def test_workers_of_a_local_cluster_log_to_the_run_log(shared_cluster, tmp_path) -> None:
+    # the session's LocalCluster runs its scheduler in this process, as a run's own does
     from distributed import Client
 
-    from flows.logs import PLUGIN_NAME, WorkerRunLog
+    from flows import logs
+    from flows.settings import load_settings
 
-    log = tmp_path / "run.log"
+    settings = load_settings(None, overrides={"output.path": str(tmp_path / "out")})
     with Client(shared_cluster) as client:
-        client.register_plugin(WorkerRunLog(str(log)), name=PLUGIN_NAME)
-        try:
+        with logs.run_log(settings):
+            path = logs.attach_run("20261120T000000Z-0000beef", client)
             pids = set(client.run(_worker_emits).values())
-        finally:
-            client.unregister_worker_plugin(PLUGIN_NAME)
-        client.run(_worker_emits)  # after teardown: not in the file any more
-    text = log.read_text()
+        client.run(_worker_emits)  # the run is over: its log gets no more
+    text = Path(path).read_text()
     lines = [line for line in text.splitlines() if "from a worker process" in line]
     assert len(lines) == len(pids) == 1, text
     assert f" {pids.pop()} distributed.worker WARNING: from a worker process" in lines[0]
