@@ -168,6 +168,7 @@ def served(server: Server, prefect_client, tmp_path_factory) -> Iterator[Served]
                 "output": {"path": str(base / "out")},
                 "run": {"report": False},
                 "strategies": [{"name": "momentum"}, {"name": "zscore"}],
+                "indicators": [],
                 "metrics": {"annualization": 252},
                 "cluster": {
                     "n_workers": 1,

@@ -96,7 +96,7 @@ def _old_database(path) -> None:
     """A barpipe.db as released before the ``log_file`` column existed."""
     import sqlite3
 
-    from storage.schemas import sqlite_ddl
+    from storage.tables import sqlite_ddl
 
     with sqlite3.connect(path) as conn:
         for statement in sqlite_ddl():
