@@ -55,7 +55,7 @@ from storage.schemas import (
     TIMESTAMP,
     TRADES,
 )
-from storage.tables import SQLITE_TABLES, sqlite_columns, sqlite_ddl
+from storage.tables import SQLITE_TABLES, sqlite_column_types, sqlite_columns, sqlite_ddl
 
 __all__ = [
     "DB_NAME",
@@ -74,6 +74,7 @@ __all__ = [
     "record_plan",
     "record_stages",
     "run_lock",
+    "set_log_file",
     "start_run",
     "utc_now",
 ]
@@ -176,11 +177,31 @@ def connect(
         with _transaction(conn):
             for statement in (*sqlite_ddl(), *_NOTES_DDL):
                 conn.execute(statement)
+            _add_columns(conn)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
     except sqlite3.Error as err:
         conn.close()
         raise StorageError(f"cannot initialise database {path}: {err}") from err
     return conn
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns a schema gained since a database was created (e.g. ``runs.log_file``).
+
+    New columns go at the end of a schema and are nullable, so ALTER TABLE leaves an older
+    database with the same columns in the same order as a new one.
+    """
+    for table in SQLITE_TABLES:
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for column, kind in sqlite_column_types(table).items():
+            if column not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def set_log_file(conn: sqlite3.Connection, run_id: str, path: str) -> None:
+    """Record where run ``run_id`` writes its log."""
+    with _transaction(conn):
+        conn.execute("UPDATE runs SET log_file = ? WHERE run_id = ?", (path, run_id))
 
 
 @contextlib.contextmanager

@@ -183,6 +183,7 @@ RUNS = _schema(
     ("error", _S),
     ("pid", _I),
     ("host", _S),
+    ("log_file", _S),  # added after release: storage.db adds it to older databases
 )
 """The run registry (SQLite only)."""
 

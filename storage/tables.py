@@ -211,6 +211,12 @@ def sqlite_columns(table: str) -> list[str]:
     return names
 
 
+def sqlite_column_types(table: str) -> dict[str, str]:
+    """SQLite type of each column of ``table`` (``run_key`` included where it exists)."""
+    types = {f.name: _sqlite_type(f.type) for f in SQLITE_TABLES[table]}
+    return {name: types.get(name, "TEXT") for name in sqlite_columns(table)}
+
+
 def sqlite_ddl() -> list[str]:
     """CREATE TABLE / CREATE INDEX statements (idempotent) for every table of barpipe.db."""
     statements: list[str] = []

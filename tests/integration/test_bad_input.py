@@ -220,6 +220,7 @@ def test_symbol_names_never_become_paths_under_the_output_root(per_symbol_run):
         "indicators",
         "signals",
         "reports",
+        "logs",  # the runs' log files (flows.logs)
         "_staging",
         "barpipe.db",
         "barpipe.db.lock",
