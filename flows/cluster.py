@@ -47,7 +47,13 @@ def numba_cache_dir() -> str:
 
 
 def _set_numba_cache(path: str) -> str:
-    """Runs on a worker: point numba's cache at ``path`` even if numba is already imported."""
+    """Runs on a worker: point numba's cache at ``path`` even if numba is already imported,
+    unless the worker was started with a cache folder of its own (a worker on another
+    machine cannot use the flow's path)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        import numba
+
+        return str(numba.config.CACHE_DIR)
     os.environ["NUMBA_CACHE_DIR"] = path
     import numba
 

@@ -102,6 +102,7 @@ class OutputConfig(_Section):
     write_equity: bool = True
     write_indicators: bool = True
     db_path: str | None = None
+    keep_nights: int | None = Field(None, ge=1)
 
     @_model_validator(mode="after")
     def _db_path_needed(self) -> OutputConfig:
@@ -170,6 +171,7 @@ class RunConfig(_Section):
     lock: Literal["wait", "refuse"] = "wait"
     lock_timeout_s: float = Field(600.0, ge=0)
     report: bool = True
+    full: bool = False
 
     @field_validator("key", mode="before")
     @classmethod
