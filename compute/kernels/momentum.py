@@ -591,12 +591,40 @@ def apo_into_nb(x, out, fast, slow, matype, percent):
 
     Periods are swapped when slow < fast; each MA runs over the whole series, so the fast EMA
     is seeded at its own lookback (unlike MACD, which seeds it at the slow one's).
+
+    With EMAs (the default type) both run in one pass on scalars, as ``ema_into_nb`` steps
+    them: the general path's two NaN-filled arrays of the input's length faulted in 16 MB
+    of fresh pages on every call at 1 M bars (3,874 minor faults a call, none for TA-Lib).
     """
     if slow < fast:
         fast, slow = slow, fast
     n = x.shape[0]
     start = ma_ext_lookback_nb(slow, matype)
     if start >= n:
+        return
+    if matype == 1 and fast >= 2:  # the default: both EMAs in one pass on scalars
+        k_fast = 2.0 / (fast + 1)
+        k_slow = 2.0 / (slow + 1)
+        total = 0.0
+        for i in range(fast):
+            total += x[i]
+        f_ema = total / fast
+        for i in range(fast, slow):
+            f_ema = fma_nb(x[i] - f_ema, k_fast, f_ema)
+        total = 0.0
+        for i in range(slow):
+            total += x[i]
+        s_ema = total / slow
+        for i in range(start, n):
+            if i > start:
+                f_ema = fma_nb(x[i] - f_ema, k_fast, f_ema)
+                s_ema = fma_nb(x[i] - s_ema, k_slow, s_ema)
+            if not percent:
+                out[i] = f_ema - s_ema
+            elif is_zero_nb(s_ema):
+                out[i] = 0.0
+            else:
+                out[i] = ((f_ema - s_ema) / s_ema) * 100.0
         return
     f = nan_like_nb(x)
     s = nan_like_nb(x)
