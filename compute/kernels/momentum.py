@@ -12,7 +12,6 @@ from compute.kernels.common import (
     directional_move_nb,
     dmi_seed_nb,
     dmi_step_nb,
-    ema_into_nb,
     fma_nb,
     is_zero_nb,
     is_zero_scaled_nb,
@@ -881,18 +880,30 @@ def er_into_nb(x, out, period):
 
 @njit(cache=True)
 def eri_into_nb(high, low, close, bull, bear, period):
-    """Write TA-Lib ERI (Elder ray): high - EMA(close) and low - EMA(close)."""
+    """Write TA-Lib ERI (Elder ray): high - EMA(close) and low - EMA(close).
+
+    The EMA is stepped as ``ema_into_nb`` does, on a scalar: the former NaN-filled EMA
+    array of the input's length faulted in 8 MB of fresh pages on every call at 1 M bars,
+    the cause of the 3.3x gap to TA-Lib.
+    """
     n = high.shape[0]
     if n < period:
         return
-    ema = nan_like_nb(close)
     if period == 1:
-        ema[:] = close
-    else:
-        ema_into_nb(close, ema, period, 0)
+        for i in range(n):
+            bull[i] = high[i] - close[i]
+            bear[i] = low[i] - close[i]
+        return
+    k = 2.0 / (period + 1)
+    total = 0.0
+    for i in range(period):
+        total += close[i]
+    ema = total / period
     for i in range(period - 1, n):
-        bull[i] = high[i] - ema[i]
-        bear[i] = low[i] - ema[i]
+        if i >= period:
+            ema = fma_nb(close[i] - ema, k, ema)
+        bull[i] = high[i] - ema
+        bear[i] = low[i] - ema
 
 
 @njit(cache=True)
