@@ -102,6 +102,7 @@ class OutputConfig(_Section):
     write_equity: bool = True
     write_indicators: bool = True
     db_path: str | None = None
+    keep_nights: int | None = Field(None, ge=1)
 
     @_model_validator(mode="after")
     def _db_path_needed(self) -> OutputConfig:
@@ -170,6 +171,7 @@ class RunConfig(_Section):
     lock: Literal["wait", "refuse"] = "wait"
     lock_timeout_s: float = Field(600.0, ge=0)
     report: bool = True
+    full: bool = False
 
     @field_validator("key", mode="before")
     @classmethod
@@ -213,7 +215,7 @@ class StrategyConfig(_Section):
 class BacktestConfig(_Section):
     """Costs, sizing and exits of the simulated trading."""
 
-    init_cash: float = Field(10_000.0, gt=0, allow_inf_nan=False)
+    init_cash: float = Field(10_000.0, gt=0, le=1e15, allow_inf_nan=False)  # equity stays finite
     fees_bps: float = Field(1.0, ge=0, le=10_000)
     slippage_bps: float = Field(1.0, ge=0, le=10_000)
     fraction: float = Field(1.0, gt=0, le=1)
@@ -253,7 +255,7 @@ class ClusterConfig(_Section):
 
         try:
             size = parse_bytes(value)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):  # 1e400 overflows to infinity
             raise PydanticCustomError(
                 "memory_size", "use 'auto' or a size such as '600MB', '4GiB' or 2000000000"
             ) from None
@@ -333,6 +335,28 @@ class ScheduleConfig(_Section):
 
 # --------------------------------------------------------------------------- settings
 
+# The bot's standard set (what configs/demo.yaml lists): a run without a config computes these.
+DEFAULT_INDICATORS: tuple[dict[str, Any], ...] = (
+    {"name": "rsi", "params": {"timeperiod": 14}},
+    {"name": "macd", "params": {"fastperiod": 12, "slowperiod": 26, "signalperiod": 9}},
+    {"name": "bbands", "params": {"timeperiod": 20}},
+    {"name": "sma", "params": {"timeperiod": 20}},
+    {"name": "sma", "params": {"timeperiod": 50}},
+    {"name": "ema", "params": {"timeperiod": 12}},
+    {"name": "ema", "params": {"timeperiod": 26}},
+    {"name": "atr", "params": {"timeperiod": 14}},
+    {"name": "adx", "params": {"timeperiod": 14}},
+)
+DEFAULT_STRATEGIES: tuple[str, ...] = ("momentum", "zscore", "ma_crossover", "bollinger")
+
+
+def _default_indicators() -> list[IndicatorConfig]:
+    return [IndicatorConfig(**entry) for entry in DEFAULT_INDICATORS]
+
+
+def _default_strategies() -> list[StrategyConfig]:
+    return [StrategyConfig(name=name) for name in DEFAULT_STRATEGIES]
+
 
 class Settings(_Section):
     """Everything a run needs, resolved and validated; build it with ``load_settings``."""
@@ -342,8 +366,8 @@ class Settings(_Section):
     universe: UniverseConfig = Field(default_factory=UniverseConfig)
     dates: DatesConfig = Field(default_factory=DatesConfig)
     run: RunConfig = Field(default_factory=RunConfig)
-    indicators: list[IndicatorConfig] = Field(default_factory=list)
-    strategies: list[StrategyConfig] = Field(default_factory=list)
+    indicators: list[IndicatorConfig] = Field(default_factory=_default_indicators)
+    strategies: list[StrategyConfig] = Field(default_factory=_default_strategies)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
@@ -369,6 +393,14 @@ class Settings(_Section):
                 _resolve_strategy(i, entry, strategies) for i, entry in enumerate(self.strategies)
             ]
         _check_unique("strategies", "label", [e.label or e.name for e in self.strategies])
+        if not self.strategies and not (self.indicators and self.output.write_indicators):
+            raise _fail(
+                "strategies",
+                "config key 'strategies' = [] is not allowed with no indicators written: the "
+                "run would compute nothing; add strategies (e.g. strategies: [{name: momentum}], "
+                f"choose from {', '.join(DEFAULT_STRATEGIES)}) or indicators with "
+                "output.write_indicators: true",
+            )
         return self
 
     def config_hash(self) -> str:
@@ -541,6 +573,28 @@ def load_settings(
         raise ConfigError(_explain(err, sources, env_names)) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses a key given twice in one mapping: YAML keeps the last
+    one silently, and a second ``cluster:`` section would drop the first one's keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *anchor" values may be overridden by the mapping's own keys
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} appears twice (lines {seen[key]} and {line}); keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -549,12 +603,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError(f"config file '{path}' cannot be read: {err.strerror}") from err
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "invalid YAML"
         raise ConfigError(f"config file '{path}' is not valid YAML{where}: {problem}") from None
+    except ValueError as err:  # a well-formed but impossible date: 2026-02-30
+        raise ConfigError(f"config file '{path}' has an impossible value: {err}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -10,7 +10,6 @@ numba's on-disk cache does not notice when a callee in another module changes: a
 import numpy as np
 from numba import njit
 
-from compute.errors import ParameterError
 from compute.kernels.common import ema_into_nb, fma_nb, is_zero_nb, sma_into_nb
 from compute.kernels.cycle import mama_into_nb
 
@@ -33,9 +32,10 @@ MAMA_SLOWLIMIT = 0.05
 
 
 def ma_lookback(period: int, matype: int) -> int:
-    """TA-Lib's ``TA_MA_Lookback``: leading bars without a value for an MA of this type."""
-    if matype not in MATYPE_NAMES:
-        raise ParameterError(f"unknown MA type {matype}; valid: {sorted(MATYPE_NAMES)}")
+    """TA-Lib's ``TA_MA_Lookback``: leading bars without a value for an MA of this type.
+
+    ``matype`` comes validated by the registry (its ``matype`` parameter takes 0-8).
+    """
     # the pure-Python body: planning needs no numba (loading a kernel costs ~0.7 s the
     # first time in a process)
     return int(ma_lookback_nb.py_func(period, matype))
@@ -267,8 +267,12 @@ def kama_into_nb(x, out, period):
 
 @njit(cache=True)
 def t3_into_nb(x, out, period, vfactor):
-    """Write TA-Lib T3 (Tillson: six chained EMAs, each seeded with an SMA) into ``out``."""
+    """Write TA-Lib T3 (Tillson: six chained EMAs, each seeded with an SMA) into ``out``;
+    period 1 copies ``x``, as TA-Lib does."""
     n = x.shape[0]
+    if period == 1:
+        out[:] = x
+        return
     lb = 6 * (period - 1)
     if n <= lb:
         return
