@@ -59,6 +59,8 @@ __all__ = [
     "PortfolioResult",
     "PortfolioRules",
     "PortfolioState",
+    "ROW_FIELDS",
+    "batch_rows",
     "calendar",
     "eligibility",
     "rebalance_schedule",
@@ -66,6 +68,7 @@ __all__ = [
     "symbol_features",
     "to_grid",
     "walk_chunk",
+    "walk_rows",
 ]
 
 _US_PER_DAY = 86_400_000_000
@@ -405,6 +408,94 @@ class PortfolioResult:
     state: PortfolioState
 
 
+ROW_FIELDS = ("timestamp", "symbol", "open", "close", "score", "eligible", "vol")
+
+
+def batch_rows(
+    timestamp_us: Any,
+    open: Any,  # the bar field's name, as in the backtest
+    close: Any,
+    volume: Any,
+    score: Any,
+    offsets: Any,
+    symbol_ids: Any,
+    rules: PortfolioRules,
+) -> dict[str, np.ndarray]:
+    """Phase 1 for one batch: the long rows (``ROW_FIELDS``) the cross-sectional phase reads.
+
+    Symbol i of the batch is rows ``[offsets[i], offsets[i+1])`` of the 1-D inputs, sorted by
+    time, and ``symbol_ids[i]`` its index in the universe (the walk's symbol axis). ``score``
+    is the ranking score (``select="rank"``) or the strategy target (``select="signal"``),
+    NaN where unknown.
+    """
+    ts = np.ascontiguousarray(timestamp_us, dtype=np.int64)
+    c = _array("close", close)
+    o = _array("open", open)
+    sc = _array("score", score)
+    n_rows = c.shape[0]
+    offs = _offsets(offsets, n_rows)
+    ids = np.ascontiguousarray(symbol_ids, dtype=np.int64)
+    if ts.shape[0] != n_rows or o.shape[0] != n_rows or sc.shape[0] != n_rows:
+        raise ParameterError(
+            f"portfolio rows: inputs differ in length: timestamp={ts.shape[0]}, "
+            f"open={o.shape[0]}, close={n_rows}, score={sc.shape[0]}"
+        )
+    if ids.shape != (offs.shape[0] - 1,):
+        raise ParameterError(
+            f"portfolio rows: {ids.shape[0]} symbol ids for {offs.shape[0] - 1} symbols"
+        )
+    feats = symbol_features(c, volume, offs, rules)
+    return {
+        "timestamp": ts,
+        "symbol": np.repeat(ids, np.diff(offs)),
+        "open": o,
+        "close": c,
+        "score": sc,
+        "eligible": eligibility(c, feats, rules),
+        "vol": feats["vol"],
+    }
+
+
+def walk_rows(
+    rows: Mapping[str, Any],
+    calendar_us: np.ndarray,
+    rebalance: np.ndarray,
+    n_symbols: int,
+    state: PortfolioState,
+    rules: PortfolioRules,
+    bar_offset: int = 0,
+) -> tuple[ChunkResult, PortfolioState]:
+    """Phase 2 for one chunk: pivot the rows of the chunk's calendar onto the grid and walk.
+
+    ``rows`` holds ``ROW_FIELDS`` for (at least) every bar whose timestamp is in
+    ``calendar_us`` (this chunk's stretch of the calendar), in any order; rows outside it are
+    ignored. ``rebalance`` marks the chunk's decision bars; ``bar_offset`` is the index of the
+    chunk's first bar in the whole calendar.
+    """
+    ts = np.asarray(rows["timestamp"], dtype=np.int64)
+    t_idx = np.searchsorted(calendar_us, ts)
+    inside = t_idx < calendar_us.shape[0]
+    inside[inside] &= calendar_us[t_idx[inside]] == ts[inside]
+    ti = t_idx[inside]
+    si = np.asarray(rows["symbol"], dtype=np.int64)[inside]
+    n_t = calendar_us.shape[0]
+
+    def grid(name: str, fill: Any = np.nan) -> np.ndarray:
+        return to_grid(ti, si, np.asarray(rows[name])[inside], n_t, n_symbols, fill)
+
+    return walk_chunk(
+        grid("open"),
+        grid("close"),
+        grid("score"),
+        grid("eligible", False),
+        grid("vol"),
+        rebalance,
+        state,
+        rules,
+        bar_offset=bar_offset,
+    )
+
+
 def simulate_portfolio(
     timestamp_us: Any,
     open: Any,  # the bar field's name, as in the backtest
@@ -418,72 +509,34 @@ def simulate_portfolio(
 ) -> PortfolioResult:
     """Both phases in one process over a batch of symbols concatenated with ``offsets``.
 
-    Symbol i is rows ``[offsets[i], offsets[i+1])`` of the 1-D inputs, sorted by time; its
-    ``score`` is the ranking score (``select="rank"``) or the strategy target
-    (``select="signal"``), NaN where unknown. ``chunk`` is the walk's chunk length in
-    calendar bars (None: the whole calendar at once); it changes nothing but memory.
+    The inputs are as in ``batch_rows``, the symbols numbered in ``offsets`` order.
+    ``chunk`` is the walk's chunk length in calendar bars (None: the whole calendar at once);
+    it changes nothing but memory.
     """
-    ts = np.ascontiguousarray(timestamp_us, dtype=np.int64)
-    c = _array("close", close)
-    n_rows = c.shape[0]
-    offs = _offsets(offsets, n_rows)
-    o = _array("open", open)
-    sc = _array("score", score)
-    if ts.shape[0] != n_rows or o.shape[0] != n_rows or sc.shape[0] != n_rows:
-        raise ParameterError(
-            f"simulate_portfolio: inputs differ in length: timestamp={ts.shape[0]}, "
-            f"open={o.shape[0]}, close={n_rows}, score={sc.shape[0]}"
-        )
-    n_sym = offs.shape[0] - 1
-    feats = symbol_features(c, volume, offs, rules)
-    elig = eligibility(c, feats, rules)
-    cal = calendar(ts)
-    t_idx = np.searchsorted(cal, ts)
-    s_idx = np.repeat(np.arange(n_sym), np.diff(offs))
+    n_sym = np.asarray(offsets).shape[0] - 1
+    rows = batch_rows(timestamp_us, open, close, volume, score, offsets, np.arange(n_sym), rules)
+    cal = calendar(rows["timestamp"])
     sched = rebalance_schedule(cal, rules.rebalance)
-    step = cal.shape[0] if chunk is None else int(chunk)
-    if step < 1 and cal.shape[0]:
+    step = cal.shape[0] if chunk is None else chunk
+    if isinstance(step, bool) or not isinstance(step, int) or (step < 1 and cal.shape[0]):
         raise ParameterError(f"simulate_portfolio: chunk = {chunk!r} must be a positive integer")
+    # one sort by time makes each chunk's rows a contiguous range
+    by_time = np.argsort(rows["timestamp"], kind="stable")
+    ts_sorted = rows["timestamp"][by_time]
     state = PortfolioState.initial(n_sym, rules.init_cash)
-    # rows are per symbol; one sort by time makes each chunk's rows a contiguous range
-    by_time = np.argsort(t_idx, kind="stable")
-    t_sorted = t_idx[by_time]
     parts = []
     for start in range(0, cal.shape[0], max(step, 1)):
         stop = min(start + step, cal.shape[0])
-        lo, hi = np.searchsorted(t_sorted, [start, stop])
-        rows = by_time[lo:hi]
-        ti = t_idx[rows] - start
-        si = s_idx[rows]
-        n_t = stop - start
-
-        def grid(values: np.ndarray, fill: Any = np.nan) -> np.ndarray:
-            return to_grid(ti, si, values[rows], n_t, n_sym, fill)  # noqa: B023
-
-        part, state = walk_chunk(
-            grid(o),
-            grid(c),
-            grid(sc),
-            grid(elig, False),
-            grid(feats["vol"]),
-            sched[start:stop],
-            state,
-            rules,
-            bar_offset=start,
+        lo = np.searchsorted(ts_sorted, cal[start], side="left")
+        hi = np.searchsorted(ts_sorted, cal[stop - 1], side="right")
+        chunk_rows = {name: rows[name][by_time[lo:hi]] for name in ROW_FIELDS}
+        part, state = walk_rows(
+            chunk_rows, cal[start:stop], sched[start:stop], n_sym, state, rules, bar_offset=start
         )
         parts.append(part)
-    if not parts:
-        empty, state = walk_chunk(
-            np.empty((0, n_sym)),
-            np.empty((0, n_sym)),
-            np.empty((0, n_sym)),
-            np.empty((0, n_sym), dtype=bool),
-            np.empty((0, n_sym)),
-            np.empty(0, dtype=bool),
-            state,
-            rules,
-        )
-        parts.append(empty)
+    if not parts:  # no bars at all: an empty walk still gives every column
+        part, state = walk_rows(rows, cal, sched, n_sym, state, rules)
+        parts.append(part)
     return PortfolioResult(calendar_us=cal, result=ChunkResult.concat(parts), state=state)
 
 
