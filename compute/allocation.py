@@ -88,7 +88,7 @@ class PortfolioRules:
     Weights: ``weighting`` equal, ``inverse_vol`` (1 / std of the last ``vol_window``
     returns) or ``score`` (|score|); they sum to ``gross_exposure``, each at most
     ``max_weight`` (the excess goes to the others), at most ``max_positions`` names (0: no
-    cap), and the net exposure at most ``max_net_exposure`` in absolute value.
+    cap), and the net exposure at most ``max_net_exposure`` in absolute value (None: no cap).
 
     Schedule: ``rebalance`` every bar, on the first bar of each ISO week or calendar month of
     the data's calendar, or ``signal`` (whenever the selection changes); ``drift``: a
@@ -109,7 +109,7 @@ class PortfolioRules:
     max_positions: int = 0
     max_weight: float = 1.0
     gross_exposure: float = 1.0
-    max_net_exposure: float = math.inf
+    max_net_exposure: float | None = None
     rebalance: str = "monthly"
     drift: float = 0.0
     min_price: float = 0.0
@@ -141,7 +141,8 @@ class PortfolioRules:
         gross_high = 1.0 if self.direction == "long_only" else 10.0
         _number(where, "gross_exposure", self.gross_exposure, 0.0, gross_high, low_open=True)
         _number(where, "max_weight", self.max_weight, 0.0, inf, low_open=True)
-        _number(where, "max_net_exposure", self.max_net_exposure, 0.0, inf, allow_inf=True)
+        if self.max_net_exposure is not None:
+            _number(where, "max_net_exposure", self.max_net_exposure, 0.0, inf)
         _number(where, "drift", self.drift, 0.0, 1.0)
         _number(where, "min_price", self.min_price, 0.0, inf)
         _number(where, "min_dollar_volume", self.min_dollar_volume, 0.0, inf)
@@ -361,7 +362,7 @@ def walk_chunk(
         WEIGHTINGS.index(rules.weighting),
         float(rules.gross_exposure),
         float(rules.max_weight),
-        float(rules.max_net_exposure),
+        math.inf if rules.max_net_exposure is None else float(rules.max_net_exposure),
         rules.rebalance == "signal",
         float(rules.drift),
         rules.fees_bps / 1e4,
@@ -568,14 +569,13 @@ def _number(
     *,
     low_open: bool = False,
     high_open: bool = False,
-    allow_inf: bool = False,
 ) -> None:
     lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
     valid = f"valid range is {lo}{low}, {high}{hi}"
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise ParameterError(f"{where}: {name} must be a number, got {value!r}; {valid}")
     v = float(value)
-    ok = (math.isfinite(v) or (allow_inf and v == math.inf)) and not math.isnan(v)
+    ok = math.isfinite(v)
     ok = ok and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
     if not ok:
         raise ParameterError(f"{where}: {name} = {value!r} is out of range; {valid}")
