@@ -61,7 +61,10 @@ __all__ = [
     "PortfolioState",
     "ROW_FIELDS",
     "batch_rows",
+    "benchmark_returns",
     "calendar",
+    "compute_score",
+    "portfolio_metrics",
     "eligibility",
     "rebalance_schedule",
     "simulate_portfolio",
@@ -455,6 +458,87 @@ def batch_rows(
         "eligible": eligibility(c, feats, rules),
         "vol": feats["vol"],
     }
+
+
+def compute_score(score: Mapping[str, Any], inputs: Mapping[str, Any], offsets: Any) -> np.ndarray:
+    """Phase 1: a portfolio's score per bar, from ``{indicator|strategy, params, output}``.
+
+    ``inputs`` are the batch's bar fields (1-D, concatenated by ``offsets``). An indicator
+    gives its ``output`` (the first one by default); a strategy its target.
+    """
+    from compute import indicators, strategies
+
+    params = dict(score.get("params") or {})
+    if score.get("strategy"):
+        return strategies.compute_batch(str(score["strategy"]), inputs, offsets, **params)
+    name = str(score.get("indicator") or "")
+    spec = indicators.spec(name)
+    out = indicators.compute_batch(
+        name, {k: inputs[k] for k in spec.inputs if k in inputs}, offsets, **params
+    )
+    output = score.get("output") or spec.outputs[0]
+    if output not in out:
+        raise ParameterError(f"{name}: no output {output!r}; outputs: {', '.join(out)}")
+    return np.ascontiguousarray(out[output], dtype=np.float64)
+
+
+def benchmark_returns(close: Any, prev_close: Any, benchmark: int | str | None) -> np.ndarray:
+    """Per-bar benchmark return over a chunk's ``(time, symbol)`` close grid.
+
+    ``prev_close`` is each symbol's last close before the chunk (the walk state's
+    ``last_close``). ``benchmark``: a symbol index (its close-to-close return; 0 on a bar
+    where it has none), ``"equal_weight"`` (the mean return of the symbols with a bar and a
+    previous close, rebalanced every bar; 0 where none), or None (NaN).
+    """
+    c = np.asarray(close, dtype=np.float64)
+    n_t = c.shape[0]
+    if benchmark is None:
+        return np.full(n_t, np.nan)
+    prev = np.vstack([np.asarray(prev_close, dtype=np.float64)[None, :], c[:-1]])
+    # carry each symbol's last close over the bars it has none
+    for t in range(1, n_t):
+        gap = np.isnan(prev[t])
+        prev[t, gap] = prev[t - 1, gap]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ret = c / prev - 1.0
+    if benchmark == "equal_weight":
+        have = ~np.isnan(ret)
+        count = have.sum(axis=1)
+        total = np.where(have, ret, 0.0).sum(axis=1)
+        return np.divide(total, count, out=np.zeros(n_t), where=count > 0)
+    if isinstance(benchmark, str):
+        raise ParameterError(
+            f"benchmark = {benchmark!r}: give a symbol of the universe or 'equal_weight'"
+        )
+    col = ret[:, int(benchmark)]
+    return np.where(np.isnan(col), 0.0, col)
+
+
+def portfolio_metrics(
+    equity: Any,
+    benchmark_return: Any | None = None,
+    *,
+    annualization: float = 252.0,
+    risk_free: float = 0.0,
+) -> dict[str, float]:
+    """A portfolio's ``RETURN_METRICS`` and, given the benchmark's per-bar returns (the
+    equity table's ``benchmark_return``), its ``RELATIVE_METRICS`` and total return."""
+    from compute import metrics
+
+    eq = _array("equity", equity)
+    none = {c: np.array([]) for c in ("segment", *metrics._TRADE_INPUTS)}
+    offs = [0, eq.shape[0]]
+    out = metrics.metrics_batch(eq, offs, none, annualization=annualization, risk_free=risk_free)
+    row = {name: float(out[name][0]) for name in metrics.RETURN_METRICS}
+    if benchmark_return is not None and eq.shape[0] > 1:
+        br = _array("benchmark_return", benchmark_return)
+        bench = np.cumprod(np.r_[1.0, 1.0 + br[1:]])
+        rel = metrics.relative_metrics_batch(
+            eq, bench, offs, annualization=annualization, risk_free=risk_free
+        )
+        row.update({name: float(v[0]) for name, v in rel.items()})
+        row["benchmark_total_return"] = float(bench[-1] - 1.0)
+    return row
 
 
 def walk_rows(
