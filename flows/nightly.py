@@ -76,6 +76,7 @@ class RunSummary:
     plan: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float = 0.0
     dashboard: str | None = None
+    portfolios: list[dict[str, Any]] = field(default_factory=list)
 
 
 def new_run_id(run_key: str) -> str:
@@ -185,6 +186,12 @@ def execute(
                     paused_timeout_s=settings.batches.paused_timeout_s,
                 )
                 _collect(summary, plan, [*early, *results])
+                if settings.portfolio:
+                    from flows.portfolio import run_configured
+
+                    clock = time.perf_counter()
+                    summary.portfolios = task(run_configured)(client, settings, jobs)
+                    summary.stages["portfolios"] = time.perf_counter() - clock
                 db.record_notes(conn, run_id, run_key, summary.note_records)
                 check_publishable(settings, summary)
                 clock = time.perf_counter()

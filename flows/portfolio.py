@@ -64,6 +64,7 @@ class RowsJob:
     symbols: tuple[str, ...]
     symbol_ids: tuple[int, ...]
     input_path: str
+    input_options: dict[str, Any]
     output_path: str
     start: str | None
     end: str | None
@@ -82,8 +83,18 @@ def _staging(output_path: str, run_id: str, label: str) -> str:
 
 def stage_rows(job: RowsJob) -> dict[str, Any]:
     """Load, validate, score and stage one batch's portfolio rows; return its timestamps."""
+    fs = None
+    if job.input_options and "://" in job.input_path:
+        import fsspec
+
+        fs = fsspec.filesystem(job.input_path.split("://", 1)[0], **job.input_options)
     table = bars.load_bars(
-        job.input_path, symbols=job.symbols, start=job.start, end=job.end, allow_empty=True
+        job.input_path,
+        symbols=job.symbols,
+        start=job.start,
+        end=job.end,
+        filesystem=fs,
+        allow_empty=True,
     )
     clean, _, _ = validate.validate_bars(table, job.min_bars)
     clean = clean.sort_by([("symbol", "ascending"), ("timestamp", "ascending")])
@@ -205,6 +216,7 @@ def run_portfolios(
     run_id: str,
     input_path: str,
     output_path: str,
+    input_options: dict[str, Any] | None = None,
     start: str | None = None,
     end: str | None = None,
     min_bars: int = 1,
@@ -223,6 +235,7 @@ def run_portfolios(
             symbols=batch,
             symbol_ids=tuple(ids[s] for s in batch),
             input_path=input_path,
+            input_options=dict(input_options or {}),
             output_path=output_path,
             start=start,
             end=end,
@@ -270,6 +283,38 @@ def run_portfolios(
             )
             for spec in specs
         ]
+    )
+
+
+def run_configured(client: Any, settings: Any, jobs: list[Any]) -> list[dict[str, Any]]:
+    """``run_portfolios`` for the run's ``portfolio:`` entries over the batches it planned
+    (``flows.tasks.BatchJob``s: their symbols, input, dates, minimum bars, annualization)."""
+    from flows.settings import portfolio_rules
+
+    if not settings.portfolio or not jobs:
+        return []
+    specs = [
+        PortfolioSpec(
+            rules=portfolio_rules(p, settings.backtest),
+            score=p.score.model_dump(),
+            benchmark=p.benchmark,
+        )
+        for p in settings.portfolio
+    ]
+    first = jobs[0]
+    return run_portfolios(
+        client,
+        specs,
+        [j.symbols for j in jobs],
+        run_id=first.run_id,
+        input_path=first.input_path,
+        input_options=first.input_options,
+        output_path=first.output_path,
+        start=first.start,
+        end=first.end,
+        min_bars=first.min_bars,
+        annualization=first.annualization,
+        risk_free=first.risk_free,
     )
 
 

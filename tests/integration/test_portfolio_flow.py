@@ -100,3 +100,47 @@ def test_distributed_walk_equals_one_process(tmp_path, shared_cluster, monkeypat
         got = equity["benchmark_return"].to_numpy()
         assert got[0] == 0.0
         np.testing.assert_allclose(got[1:], want, rtol=1e-12)
+
+
+def test_nightly_run_with_a_portfolio_section_writes_the_four_tables(
+    prefect_harness, small_dataset, shared_cluster, tmp_path
+):
+    from flows.nightly import run_nightly
+    from flows.settings import load_settings
+
+    out = tmp_path / "out"
+    settings = load_settings(
+        None,
+        overrides={
+            "input.path": str(small_dataset),
+            "output.path": str(out),
+            "run.run_date": "2026-11-20",
+            "run.report": False,
+            "cluster.address": shared_cluster,
+            "strategies": [{"name": "zscore"}],
+            "metrics.annualization": 252,
+            "portfolio": [
+                {
+                    "label": "rotation",
+                    "score": {"indicator": "roc", "params": {"timeperiod": 30}},
+                    "top": 2,
+                    "rebalance": "monthly",
+                    "benchmark": "equal_weight",
+                }
+            ],
+        },
+        environ={},
+    )
+    summary = run_nightly(settings, echo=lambda _m: None, progress=False)
+    assert summary.status == "succeeded"
+    assert [p["portfolio"] for p in summary.portfolios] == ["rotation"]
+    assert "portfolios" in summary.stages
+    run_id = summary.run_id
+    equity = fp.read_portfolio_table(str(out), run_id, "portfolio_equity", "rotation")
+    assert equity.num_rows == 400  # the small dataset's calendar
+    orders = fp.read_portfolio_table(str(out), run_id, "portfolio_orders", "rotation")
+    assert set(orders["reason"].to_pylist()) == {"rebalance"}
+    assert orders.num_rows > 0
+    for table in fp.PORTFOLIO_TABLES:
+        assert fp.read_portfolio_table(str(out), run_id, table, "rotation").num_rows > 0, table
+    assert np.isfinite(summary.portfolios[0]["alpha"])
