@@ -64,6 +64,7 @@ __all__ = [
     "benchmark_returns",
     "calendar",
     "compute_score",
+    "monthly_returns",
     "portfolio_metrics",
     "eligibility",
     "rebalance_schedule",
@@ -539,6 +540,24 @@ def portfolio_metrics(
         row.update({name: float(v[0]) for name, v in rel.items()})
         row["benchmark_total_return"] = float(bench[-1] - 1.0)
     return row
+
+
+def monthly_returns(timestamp_us: Any, equity: Any) -> dict[str, np.ndarray]:
+    """Each calendar month's return of an equity curve: ``year``, ``month`` (1-12), ``ret``.
+
+    A month's return is its last equity over the previous month's last (the first month's:
+    over the first bar's equity) minus 1.
+    """
+    ts = np.asarray(timestamp_us, dtype=np.int64)
+    eq = _array("equity", equity)
+    if eq.shape[0] == 0:
+        return {"year": np.array([], np.int64), "month": np.array([], np.int64), "ret": eq}
+    months = ts.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+    last = np.flatnonzero(np.r_[months[1:] != months[:-1], True])
+    end = eq[last]
+    start = np.r_[eq[0], end[:-1]]
+    m = months[last]
+    return {"year": 1970 + m // 12, "month": m % 12 + 1, "ret": end / start - 1.0}
 
 
 def walk_rows(

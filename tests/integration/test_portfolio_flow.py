@@ -6,13 +6,19 @@ task through the scheduler) must equal ``simulate_portfolio`` in one process, bi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
+from bokeh.embed import file_html
+from bokeh.layouts import column
+from bokeh.resources import INLINE
 
 from compute import allocation
 from compute.allocation import PortfolioRules
 from flows import portfolio as fp
+from flows.portfolio_report import portfolio_panels
 from storage.bars import load_bars
 from tests.integration.conftest import make_dataset
 
@@ -69,6 +75,10 @@ def test_distributed_walk_equals_one_process(tmp_path, shared_cluster, monkeypat
             client, SPECS, batches, run_id="r1", input_path=str(data), output_path=str(out)
         )
     assert [r["portfolio"] for r in rows] == ["rotation", "signals"]
+    page = file_html(column(*portfolio_panels(str(out), "r1")), resources=INLINE)
+    assert "Portfolio rotation" in page
+    assert "Portfolio signals" in page
+    assert "Monthly returns" in page
     for spec, row in zip(SPECS, rows, strict=True):
         label = spec.rules.label
         ref = _in_process(data, spec)
@@ -115,7 +125,7 @@ def test_nightly_run_with_a_portfolio_section_writes_the_four_tables(
             "input.path": str(small_dataset),
             "output.path": str(out),
             "run.run_date": "2026-11-20",
-            "run.report": False,
+            "run.report": True,
             "cluster.address": shared_cluster,
             "strategies": [{"name": "zscore"}],
             "metrics.annualization": 252,
@@ -144,3 +154,6 @@ def test_nightly_run_with_a_portfolio_section_writes_the_four_tables(
     for table in fp.PORTFOLIO_TABLES:
         assert fp.read_portfolio_table(str(out), run_id, table, "rotation").num_rows > 0, table
     assert np.isfinite(summary.portfolios[0]["alpha"])
+    report = Path(summary.outputs["report"]).read_text()
+    assert "Portfolio rotation" in report
+    assert "Largest positions after the last rebalance" in report
