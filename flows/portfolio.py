@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from compute import allocation
 from compute.allocation import PortfolioRules, PortfolioState
+from compute.errors import ConfigError
 from storage import bars, validate
 
 PORTFOLIO_TABLES = (
@@ -228,6 +229,12 @@ def run_portfolios(
         return []
     symbols = tuple(s for batch in batches for s in batch)
     ids = {s: i for i, s in enumerate(symbols)}
+    for i, spec in enumerate(specs):
+        if spec.benchmark not in (None, "equal_weight") and spec.benchmark not in ids:
+            raise ConfigError(
+                f"config key 'portfolio[{i}].benchmark' = {spec.benchmark!r} is not a symbol of "
+                f"the run's universe ({len(symbols)} symbols); give one, or 'equal_weight'"
+            )
     jobs = [
         RowsJob(
             run_id=run_id,

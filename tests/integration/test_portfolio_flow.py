@@ -157,3 +157,15 @@ def test_nightly_run_with_a_portfolio_section_writes_the_four_tables(
     report = Path(summary.outputs["report"]).read_text()
     assert "Portfolio rotation" in report
     assert "Largest positions after the last rebalance" in report
+
+
+def test_a_benchmark_outside_the_universe_is_a_config_error(tmp_path):
+    from compute.errors import ConfigError
+
+    spec = fp.PortfolioSpec(
+        rules=PortfolioRules(top=1), score={"indicator": "roc"}, benchmark="SPY"
+    )
+    with pytest.raises(ConfigError, match=r"'portfolio\[0\].benchmark' = 'SPY' is not a symbol"):
+        fp.run_portfolios(
+            None, [spec], [("A", "B")], run_id="r", input_path="x", output_path=str(tmp_path)
+        )
