@@ -7,12 +7,12 @@ universe, never by the length of the history:
 1. **Per symbol, in the batches** (parallel, sized like every batch): the score (any
    indicator output or strategy target, computed by the pipeline), ``symbol_features``
    (average dollar volume, return volatility, bars of history) and ``eligibility`` (the
-   filters). A batch emits long rows ``(timestamp, symbol, open, close, score, eligible,
-   vol)``; nothing in this phase needs another symbol.
+   filters). ``batch_rows`` gives a batch's long rows ``(timestamp, symbol, open, close,
+   score, eligible, vol)``; nothing in this phase needs another symbol.
 2. **Across symbols, in time chunks** (sequential): ``calendar`` merges the symbols'
    timestamps into the data's calendar and ``rebalance_schedule`` marks its decision bars.
-   For each chunk of the calendar, the rows of that time range are pivoted into dense
-   ``(time, symbol)`` arrays (``to_grid``; NaN where a symbol has no bar) and
+   For each chunk of the calendar, ``walk_rows`` pivots the rows of that time range into
+   dense ``(time, symbol)`` arrays (``to_grid``; NaN where a symbol has no bar) and
    ``walk_chunk`` walks them from the ``PortfolioState`` the previous chunk returned (cash,
    positions, last closes, pending orders, last selection). A chunk holds chunk length ×
    universe values per field; the state holds a few values per symbol. A walk cut into
@@ -24,7 +24,8 @@ are listed in ``compute.kernels.allocation``; the essentials: a decision at bar 
 filled at the next bar's open with the backtest's fees and slippage; sells before buys;
 buys that would overdraw are cut to the cash left; a symbol without a bar at the fill keeps
 its position and fills at its next bar (``reason = "delayed"``). ``simulate_portfolio`` runs
-both phases in one process, for tests and small universes.
+both phases in one process, for tests and small universes; ``flows/portfolio.py`` runs them
+on Dask (phase 1 as one task per batch, phase 2 as a chain of one task per chunk).
 
 Times are int64 microseconds since the epoch (UTC), as in ``compute.portfolio``.
 """
