@@ -115,7 +115,7 @@ def test_distributed_walk_equals_one_process(tmp_path, shared_cluster, monkeypat
 def test_nightly_run_with_a_portfolio_section_writes_the_four_tables(
     prefect_harness, small_dataset, shared_cluster, tmp_path
 ):
-    from flows.nightly import run_nightly
+    from flows.launch import run_nightly
     from flows.settings import load_settings
 
     out = tmp_path / "out"
