@@ -33,6 +33,7 @@ Times are int64 microseconds since the epoch (UTC), as in ``compute.portfolio``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -128,6 +129,11 @@ class PortfolioRules:
 
     def __post_init__(self) -> None:
         where = f"portfolio {self.label!r}"
+        if not isinstance(self.label, str) or not re.fullmatch(r"[A-Za-z0-9_.]+", self.label):
+            raise ParameterError(
+                f"{where}: label = {self.label!r} must be letters, digits, '_' or '.' "
+                "(it names files and rows)"
+            )
         _choice(where, "select", self.select, SELECTIONS)
         _choice(where, "direction", self.direction, DIRECTIONS)
         _choice(where, "weighting", self.weighting, WEIGHTINGS)

@@ -560,6 +560,7 @@ def publish_run(settings: Settings, conn: Any, summary: RunSummary) -> dict[str,
         for name, on in (
             ("write_equity", settings.output.write_equity),
             ("write_indicators", _writes_indicators(settings)),
+            ("write_portfolios", bool(settings.portfolio)),
         )
         if on
     ]

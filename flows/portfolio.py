@@ -3,9 +3,9 @@
 Wiring only (the arithmetic is ``compute.allocation``, the bytes ``write_portfolio_table``):
 
 1. ``stage_rows`` runs once per batch of symbols on a worker: load and validate the batch's
-   bars, compute each portfolio's score and ``batch_rows``, stage the rows as Parquet under
-   ``<output>/_portfolio/<run_id>/<label>/rows/``, and return the batch's distinct
-   timestamps (a few thousand int64s, never rows).
+   bars, compute each portfolio's score and ``batch_rows``, stage the rows as Parquet in the
+   run's staging area (``portfolio_rows/<label>/``, removed with it after publishing), and
+   return the batch's distinct timestamps (a few thousand int64s, never rows).
 2. The flow merges the timestamps into the calendar and cuts it into chunks of
    ``chunk_bars(n_symbols)`` bars. For each portfolio, ``walk_task`` runs per chunk as a
    Dask task that depends on the previous chunk's task: it reads only the staged rows of its
@@ -16,9 +16,11 @@ Wiring only (the arithmetic is ``compute.allocation``, the bytes ``write_portfol
    ``portfolio_metrics``: the return metrics of ``compute.metrics`` and, with a benchmark,
    the relative ones.
 
-``write_portfolio_table`` is the one place that writes the four portfolio tables
-(``PORTFOLIO_TABLES``); it writes ``<output>/<table>/portfolio=<label>/run=<run_id>/`` files
-for now, so that moving them onto the store's table declaration touches only it.
+The four portfolio tables (``PORTFOLIO_TABLES``) are declared in ``storage.tables`` like the
+other outputs (switch ``write_portfolios``): ``write_portfolio_table`` stages a part of one
+(``storage.outputs.write_staged``), and the run publishes them with everything else.
+``read_portfolio_table`` reads one portfolio's published rows, ``read_staged`` a run's staged
+ones (before publishing). Local output roots only, for now.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ import pyarrow.parquet as pq
 from compute import allocation
 from compute.allocation import PortfolioRules, PortfolioState
 from compute.errors import ConfigError
-from storage import bars, validate
+from storage import bars, outputs, validate
+from storage.schemas import PORTFOLIO_METRICS
 
 PORTFOLIO_TABLES = (
     "portfolio_equity",
@@ -78,8 +81,8 @@ def chunk_bars(n_symbols: int, n_times: int) -> int:
     return max(1, min(max(n_times, 1), CELLS_PER_CHUNK // max(n_symbols, 1)))
 
 
-def _staging(output_path: str, run_id: str, label: str) -> str:
-    return os.path.join(output_path, "_portfolio", run_id, label)
+def _rows_dir(output_path: str, run_id: str, label: str) -> str:
+    return os.path.join(outputs.staging_dir(output_path, run_id), "portfolio_rows", label)
 
 
 def stage_rows(job: RowsJob) -> dict[str, Any]:
@@ -111,7 +114,7 @@ def stage_rows(job: RowsJob) -> dict[str, Any]:
         rows = allocation.batch_rows(
             ts, inputs["open"], inputs["close"], inputs["volume"], score, offsets, ids, spec.rules
         )
-        where = os.path.join(_staging(job.output_path, job.run_id, spec.rules.label), "rows")
+        where = _rows_dir(job.output_path, job.run_id, spec.rules.label)
         os.makedirs(where, exist_ok=True)
         pq.write_table(pa.table(rows), os.path.join(where, f"batch-{job.batch:05d}.parquet"))
     return {"batch": job.batch, "timestamps": np.unique(ts), "n_rows": int(clean.num_rows)}
@@ -130,7 +133,7 @@ def walk_task(
 ) -> PortfolioState:
     """Walk one chunk of one portfolio from ``state``; write its records; return the state."""
     label = spec.rules.label
-    rows_ds = ds.dataset(os.path.join(_staging(output_path, run_id, label), "rows"))
+    rows_ds = ds.dataset(_rows_dir(output_path, run_id, label))
     lo, hi = int(calendar_us[0]), int(calendar_us[-1])
     found = rows_ds.to_table(filter=(pc.field("timestamp") >= lo) & (pc.field("timestamp") <= hi))
     rows = {name: found[name].to_numpy() for name in allocation.ROW_FIELDS}
@@ -190,11 +193,9 @@ def walk_task(
 def metrics_task(
     spec: PortfolioSpec, output_path: str, run_id: str, annualization: float, risk_free: float
 ) -> dict[str, Any]:
-    """``portfolio_metrics`` of one portfolio from its equity (one row per bar)."""
+    """Stage ``portfolio_metrics`` of one portfolio from its staged equity (a row per bar)."""
     label = spec.rules.label
-    equity = read_portfolio_table(output_path, run_id, "portfolio_equity", label).sort_by(
-        "timestamp"
-    )
+    equity = read_staged(output_path, run_id, "portfolio_equity", label).sort_by("timestamp")
     bench = equity["benchmark_return"].to_numpy() if spec.benchmark is not None else None
     row: dict[str, Any] = {"portfolio": label, "benchmark": spec.benchmark}
     row["n_bars"] = equity.num_rows
@@ -203,10 +204,13 @@ def metrics_task(
             equity["equity"].to_numpy(), bench, annualization=annualization, risk_free=risk_free
         )
     )
-    write_portfolio_table(
-        output_path, run_id, "portfolio_metrics", label, pa.Table.from_pylist([row]), 0
-    )
-    return row
+    for name in ("max_drawdown_peak", "max_drawdown_trough"):  # bar index -> its time
+        i = int(row[name])
+        row[name] = equity["timestamp"][i].as_py() if i >= 0 else None
+    names = [n for n in PORTFOLIO_METRICS.names if n not in ("run_id", "portfolio")]
+    data = pa.table({n: pa.array([row.get(n)], PORTFOLIO_METRICS.field(n).type) for n in names})
+    write_portfolio_table(output_path, run_id, "portfolio_metrics", label, data, 0)
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
 
 
 def run_portfolios(
@@ -327,16 +331,23 @@ def run_configured(client: Any, settings: Any, jobs: list[Any]) -> list[dict[str
 
 def write_portfolio_table(
     output_path: str, run_id: str, table: str, label: str, data: pa.Table, part: int
-) -> str:
-    """Write one part of a portfolio table; the only writer of ``PORTFOLIO_TABLES``."""
-    where = os.path.join(output_path, table, f"portfolio={label}", f"run={run_id}")
-    os.makedirs(where, exist_ok=True)
-    path = os.path.join(where, f"part-{part:05d}.parquet")
-    pq.write_table(data, path)
-    return path
+) -> list[str]:
+    """Stage one part of one portfolio's rows of a portfolio table (the tables' one writer)."""
+    data = data.append_column("portfolio", pa.array([label] * data.num_rows, pa.string()))
+    data = data.append_column("run_id", pa.array([run_id] * data.num_rows, pa.string()))
+    return outputs.write_staged(data, output_path, run_id, table, f"{label}-{part:05d}")
 
 
-def read_portfolio_table(output_path: str, run_id: str, table: str, label: str) -> pa.Table:
-    """One portfolio's rows of one run of a portfolio table."""
-    where = os.path.join(output_path, table, f"portfolio={label}", f"run={run_id}")
-    return ds.dataset(where, format="parquet").to_table()
+def read_staged(output_path: str, run_id: str, table: str, label: str) -> pa.Table:
+    """One portfolio's staged rows of ``table`` in run ``run_id`` (before publishing)."""
+    where = os.path.join(outputs.staging_dir(output_path, run_id), table)
+    files = sorted(
+        os.path.join(where, f) for f in os.listdir(where) if f.startswith(f"part-{label}-")
+    )
+    return ds.dataset(files, format="parquet").to_table()
+
+
+def read_portfolio_table(output_path: str, table: str, label: str, run_key: str) -> pa.Table:
+    """One portfolio's published rows of ``table`` for ``run_key``."""
+    data = outputs.read_output(output_path, table, run_keys=[run_key])
+    return data.filter(pc.equal(data["portfolio"], label))

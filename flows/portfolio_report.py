@@ -1,6 +1,6 @@
 """Report panels of the run's portfolios: equity against the benchmark, drawdown, monthly
-returns, holdings and turnover, the largest positions. Reads only the portfolio tables of
-one run (one row per bar, and the holdings); the arithmetic is in ``compute``."""
+returns, holdings and turnover, the largest positions. Reads only the published portfolio
+tables of one run key (a row per bar, and the holdings); the arithmetic is in ``compute``."""
 
 from __future__ import annotations
 
@@ -10,38 +10,31 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from bokeh.models import BasicTicker, ColorBar, ColumnDataSource, Div, LinearColorMapper
 from bokeh.palettes import RdYlGn11
 from bokeh.plotting import figure
 
 from compute import allocation, portfolio
-from flows.portfolio import read_portfolio_table
+from storage import outputs
 
 WIDTH = 1200
 MAX_POINTS = 5_000
 
 
-def labels_of_run(output_root: str, run_id: str) -> list[str]:
-    """The labels of the portfolios that wrote equity in ``run_id``."""
-    base = os.path.join(output_root, "portfolio_equity")
-    if "://" in output_root or not os.path.isdir(base):
-        return []
-    found = []
-    for entry in sorted(os.listdir(base)):
-        if entry.startswith("portfolio=") and os.path.isdir(
-            os.path.join(base, entry, f"run={run_id}")
-        ):
-            found.append(entry.split("=", 1)[1])
-    return found
-
-
-def portfolio_panels(output_root: str, run_id: str) -> list[Any]:
-    """Bokeh panels for every portfolio of the run; nothing when it has none."""
+def portfolio_panels(output_root: str, run_key: str, filesystem: Any = None) -> list[Any]:
+    """Bokeh panels for every portfolio published under ``run_key``; none when it has none."""
+    if not os.path.isdir(os.path.join(output_root, "portfolio_equity")):
+        return []  # no run of this output root has had a portfolio
+    equity = outputs.read_output(output_root, "portfolio_equity", filesystem, run_keys=[run_key])
+    holdings = outputs.read_output(
+        output_root, "portfolio_holdings", filesystem, run_keys=[run_key]
+    )
     parts: list[Any] = []
-    for label in labels_of_run(output_root, run_id):
-        equity = read_portfolio_table(output_root, run_id, "portfolio_equity", label)
-        holdings = read_portfolio_table(output_root, run_id, "portfolio_holdings", label)
-        parts += _panels(label, equity.sort_by("timestamp"), holdings)
+    for label in sorted(set(equity["portfolio"].to_pylist())):
+        mine = equity.filter(pc.equal(equity["portfolio"], label)).sort_by("timestamp")
+        held = holdings.filter(pc.equal(holdings["portfolio"], label))
+        parts += _panels(label, mine, held)
     return parts
 
 

@@ -11,14 +11,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from bokeh.embed import file_html
-from bokeh.layouts import column
-from bokeh.resources import INLINE
 
 from compute import allocation
 from compute.allocation import PortfolioRules
 from flows import portfolio as fp
-from flows.portfolio_report import portfolio_panels
 from storage.bars import load_bars
 from tests.integration.conftest import make_dataset
 
@@ -75,31 +71,31 @@ def test_distributed_walk_equals_one_process(tmp_path, shared_cluster, monkeypat
             client, SPECS, batches, run_id="r1", input_path=str(data), output_path=str(out)
         )
     assert [r["portfolio"] for r in rows] == ["rotation", "signals"]
-    page = file_html(column(*portfolio_panels(str(out), "r1")), resources=INLINE)
-    assert "Portfolio rotation" in page
-    assert "Portfolio signals" in page
-    assert "Monthly returns" in page
     for spec, row in zip(SPECS, rows, strict=True):
         label = spec.rules.label
         ref = _in_process(data, spec)
-        equity = fp.read_portfolio_table(str(out), "r1", "portfolio_equity", label).sort_by(
-            "timestamp"
-        )
+        equity = fp.read_staged(str(out), "r1", "portfolio_equity", label).sort_by("timestamp")
         assert equity.num_rows == ref.calendar_us.shape[0]
         np.testing.assert_array_equal(equity["equity"].to_numpy(), ref.result.bars["equity"])
         np.testing.assert_array_equal(equity["cash"].to_numpy(), ref.result.bars["cash"])
-        orders = fp.read_portfolio_table(str(out), "r1", "portfolio_orders", label)
+        orders = fp.read_staged(str(out), "r1", "portfolio_orders", label)
         assert orders.num_rows == ref.result.orders["bar"].shape[0] > 10
         np.testing.assert_array_equal(
             np.sort(orders["quantity"].to_numpy()), np.sort(ref.result.orders["quantity"])
         )
-        holdings = fp.read_portfolio_table(str(out), "r1", "portfolio_holdings", label)
+        holdings = fp.read_staged(str(out), "r1", "portfolio_holdings", label)
         assert holdings.num_rows == ref.result.holdings["bar"].shape[0]
         expected = allocation.portfolio_metrics(
             ref.result.bars["equity"], equity["benchmark_return"].to_numpy()
         )
         for name, value in expected.items():
-            assert row[name] == pytest.approx(value, rel=1e-12, nan_ok=True), name
+            if name.startswith("max_drawdown_"):  # bar index -> that bar's time
+                value = equity["timestamp"][int(value)].as_py().isoformat()
+                assert row[name] == value, name
+            else:
+                assert row[name] == pytest.approx(value, rel=1e-12, nan_ok=True), name
+        staged = fp.read_staged(str(out), "r1", "portfolio_metrics", label)
+        assert staged["sharpe_ratio"].to_pylist() == [row["sharpe_ratio"]]
         assert set(allocation.BAR_FIELDS) <= set(equity.column_names)
         assert np.isfinite(row["beta"])
         # the benchmark: SYN0002's close-to-close returns, or the mean over the universe
@@ -145,14 +141,16 @@ def test_nightly_run_with_a_portfolio_section_writes_the_four_tables(
     assert summary.status == "succeeded"
     assert [p["portfolio"] for p in summary.portfolios] == ["rotation"]
     assert "portfolios" in summary.stages
-    run_id = summary.run_id
-    equity = fp.read_portfolio_table(str(out), run_id, "portfolio_equity", "rotation")
+    key = summary.run_key
+    equity = fp.read_portfolio_table(str(out), "portfolio_equity", "rotation", key)
     assert equity.num_rows == 400  # the small dataset's calendar
-    orders = fp.read_portfolio_table(str(out), run_id, "portfolio_orders", "rotation")
+    orders = fp.read_portfolio_table(str(out), "portfolio_orders", "rotation", key)
     assert set(orders["reason"].to_pylist()) == {"rebalance"}
     assert orders.num_rows > 0
     for table in fp.PORTFOLIO_TABLES:
-        assert fp.read_portfolio_table(str(out), run_id, table, "rotation").num_rows > 0, table
+        assert fp.read_portfolio_table(str(out), table, "rotation", key).num_rows > 0, table
+    metrics_row = fp.read_portfolio_table(str(out), "portfolio_metrics", "rotation", key)
+    assert metrics_row["alpha"].to_pylist() == [summary.portfolios[0]["alpha"]]
     assert np.isfinite(summary.portfolios[0]["alpha"])
     report = Path(summary.outputs["report"]).read_text()
     assert "Portfolio rotation" in report
