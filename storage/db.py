@@ -55,7 +55,7 @@ from storage.schemas import (
     TIMESTAMP,
     TRADES,
 )
-from storage.tables import SQLITE_TABLES, sqlite_columns, sqlite_ddl
+from storage.tables import SQLITE_TABLES, sqlite_column_types, sqlite_columns, sqlite_ddl
 
 __all__ = [
     "DB_NAME",
@@ -74,6 +74,7 @@ __all__ = [
     "record_plan",
     "record_stages",
     "run_lock",
+    "set_log_file",
     "start_run",
     "utc_now",
 ]
@@ -126,6 +127,28 @@ def db_path(
     return Path(text.removeprefix("file://")) / DB_NAME
 
 
+def _connect_readonly(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    """Open ``path`` with ``mode=ro``; on a read-only directory, ``immutable=1`` as well.
+
+    A WAL database opened read-only still needs its ``-shm`` file, which SQLite cannot
+    create in a read-only directory. When no ``-wal`` file exists either, no writer is
+    active and every committed row is in the main file, so reading it as immutable is exact.
+    """
+    if not path.exists():
+        raise StorageError(f"no run database at {path}")
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_s)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        if Path(f"{path}-wal").exists():
+            raise
+        conn = sqlite3.connect(f"{uri}&immutable=1", uri=True, timeout=busy_timeout_s)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
 def connect(
     path: str | os.PathLike[str], *, readonly: bool = False, busy_timeout_s: float = 60.0
 ) -> sqlite3.Connection:
@@ -137,13 +160,7 @@ def connect(
     path = Path(path)
     try:
         if readonly:
-            if not path.exists():
-                raise StorageError(f"no run database at {path}")
-            conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_s
-            )
-            conn.row_factory = sqlite3.Row
-            return conn
+            return _connect_readonly(path, busy_timeout_s)
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
     except (OSError, sqlite3.Error) as err:
@@ -160,11 +177,31 @@ def connect(
         with _transaction(conn):
             for statement in (*sqlite_ddl(), *_NOTES_DDL):
                 conn.execute(statement)
+            _add_columns(conn)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
     except sqlite3.Error as err:
         conn.close()
         raise StorageError(f"cannot initialise database {path}: {err}") from err
     return conn
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns a schema gained since a database was created (e.g. ``runs.log_file``).
+
+    New columns go at the end of a schema and are nullable, so ALTER TABLE leaves an older
+    database with the same columns in the same order as a new one.
+    """
+    for table in SQLITE_TABLES:
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for column, kind in sqlite_column_types(table).items():
+            if column not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def set_log_file(conn: sqlite3.Connection, run_id: str, path: str) -> None:
+    """Record where run ``run_id`` writes its log."""
+    with _transaction(conn):
+        conn.execute("UPDATE runs SET log_file = ? WHERE run_id = ?", (path, run_id))
 
 
 @contextlib.contextmanager
@@ -637,3 +674,141 @@ def last_success(conn: sqlite3.Connection) -> float | None:
     if row is None or row[0] is None:
         return None
     return dt.datetime.strptime(row[0], _TIME_FORMAT).replace(tzinfo=dt.UTC).timestamp()
+
+
+# --- continuous tables: publish state, table versions, one night's SQLite commit -------------
+
+
+def read_publish_state(conn: sqlite3.Connection) -> dict[str, tuple[int, int, str]]:
+    """Per published symbol: (last bar in µs since the epoch UTC, bar count, fingerprint)."""
+    out: dict[str, tuple[int, int, str]] = {}
+    for row in conn.execute(
+        "SELECT symbol, last_timestamp, n_bars, fingerprint FROM publish_state"
+    ):
+        last = dt.datetime.strptime(row[1], _TIME_FORMAT).replace(tzinfo=dt.UTC)
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        out[str(row[0])] = ((last - epoch) // dt.timedelta(microseconds=1), int(row[2]), row[3])
+    return out
+
+
+def read_table_versions(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """Per output table: the Delta version, run_id, run_key and signature last committed."""
+    rows = conn.execute(
+        "SELECT table_name, version, run_id, run_key, signature FROM table_versions"
+    )
+    return {str(r[0]): dict(r) for r in rows}
+
+
+def record_table_version(
+    conn: sqlite3.Connection, table: str, version: int, run_id: str, run_key: str, signature: str
+) -> None:
+    """Record a table's version on its own (after recovery restored its committed content)."""
+    with _transaction(conn):
+        conn.execute(
+            "INSERT OR REPLACE INTO table_versions (table_name, version, run_id, run_key, signature) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (table, version, run_id, run_key, signature),
+        )
+
+
+def _us_iso(value: int) -> str:
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(value))
+    return moment.strftime(_TIME_FORMAT)
+
+
+def commit_night(
+    conn: sqlite3.Connection,
+    run_id: str,
+    run_key: str,
+    *,
+    full: bool,
+    whole: Sequence[str],
+    extended: Sequence[str],
+    rows: Mapping[str, pa.Table],
+    states: Mapping[str, tuple[int, int, str]],
+    versions: Mapping[str, int],
+    signature: str,
+    dropped: Sequence[str] = (),
+) -> dict[str, int]:
+    """One night's SQLite commit, in ONE transaction: the mirrored tables' rows (replaced as
+    their kind says, see ``storage.tables``), the changed symbols' publish state and every
+    published table's Delta version. On any error nothing changes. Rows inserted per table.
+    """
+    from storage.tables import TABLES
+
+    changed = [*whole, *extended]
+    inserted: dict[str, int] = {}
+    try:
+        with _transaction(conn):
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS night (kind TEXT, symbol TEXT)")
+            conn.execute("DELETE FROM temp.night")
+            conn.executemany(
+                "INSERT INTO temp.night VALUES (?, ?)",
+                [("whole", s) for s in whole] + [("extended", s) for s in extended],
+            )
+            symbols_of = "SELECT symbol FROM temp.night WHERE kind = '{}'"
+            for name, data in rows.items():
+                spec = TABLES[name]
+                if spec.kind == "snapshot":
+                    conn.execute(f"DELETE FROM {name} WHERE run_key = ?", (run_key,))
+                elif full:
+                    conn.execute(f"DELETE FROM {name}")
+                elif spec.kind == "state":
+                    conn.execute(
+                        f"DELETE FROM {name} WHERE symbol IN (SELECT symbol FROM temp.night)"
+                    )
+                else:
+                    conn.execute(
+                        f"DELETE FROM {name} WHERE symbol IN ({symbols_of.format('whole')})"
+                        + (
+                            f" OR (symbol IN ({symbols_of.format('extended')}) AND {spec.replaced})"
+                            if spec.replaced
+                            else ""
+                        )
+                    )
+                inserted[name] = _insert(
+                    conn, name, _rows_table(data, spec.schema, run_id), run_key
+                )
+            if full:
+                conn.execute("DELETE FROM publish_state")
+            conn.executemany(
+                "INSERT OR REPLACE INTO publish_state (symbol, last_timestamp, n_bars, fingerprint, run_id) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (symbol, _us_iso(last), int(n), fp, run_id)
+                    for symbol, (last, n, fp) in states.items()
+                    if symbol in changed or full
+                ],
+            )
+            for table in dropped:
+                conn.execute("DELETE FROM table_versions WHERE table_name = ?", (table,))
+            conn.executemany(
+                "INSERT OR REPLACE INTO table_versions (table_name, version, run_id, run_key, signature) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(t, int(v), run_id, run_key, signature) for t, v in versions.items()],
+            )
+    except sqlite3.Error as err:
+        raise StorageError(f"cannot commit run {run_id!r} to the database: {err}") from err
+    return inserted
+
+
+def prune_snapshots(
+    conn: sqlite3.Connection,
+    table: str,
+    keep_keys: Sequence[str],
+    version: int,
+    recorded: Mapping[str, Any],
+) -> None:
+    """Delete a mirrored snapshot table's rows of other run keys and record the table's
+    version after the same delete in Delta, in one transaction."""
+    from storage.tables import TABLES
+
+    marks = ", ".join("?" for _ in keep_keys)
+    with _transaction(conn):
+        if TABLES[table].sqlite:
+            conn.execute(f"DELETE FROM {table} WHERE run_key NOT IN ({marks})", tuple(keep_keys))
+        conn.execute(
+            "INSERT OR REPLACE INTO table_versions (table_name, version, run_id, run_key, signature) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (table, version, recorded["run_id"], recorded["run_key"], recorded["signature"]),
+        )
