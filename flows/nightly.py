@@ -78,6 +78,7 @@ class RunSummary:
     dashboard: str | None = None
     night: Any = None  # storage.runs.Night: what this run changes in the tables
     log_file: str | None = None  # the run's library log (flows.logs), if one is open
+    portfolios: list[dict[str, Any]] = field(default_factory=list)
 
 
 def new_run_id(run_key: str) -> str:
@@ -175,6 +176,12 @@ def execute(
                     paused_timeout_s=settings.batches.paused_timeout_s,
                 )
                 _collect(summary, plan, [*early, *results])
+                if settings.portfolio:
+                    from flows.portfolio import run_configured
+
+                    clock = time.perf_counter()
+                    summary.portfolios = task(run_configured)(client, settings, jobs)
+                    summary.stages["portfolios"] = time.perf_counter() - clock
                 db.record_notes(conn, run_id, run_key, summary.note_records)
                 check_publishable(settings, summary)
                 clock = time.perf_counter()
@@ -211,6 +218,7 @@ def published_tables(settings: Settings) -> list[str]:
         for name, on in (
             ("write_equity", settings.output.write_equity),
             ("write_indicators", _writes_indicators(settings)),
+            ("write_portfolios", bool(settings.portfolio)),
         )
         if on
     ]
