@@ -112,8 +112,10 @@ def prepare(
     recorded = db.read_table_versions(conn)
     for name in tables:
         rec = recorded.get(name)
-        if rec is None:
+        if rec is None and spec(name).kind != "snapshot":  # a snapshot has no history to fill
             return True, f"table {name} is new", {}
+        if rec is None:
+            continue
         if rec["signature"] != signature:
             return True, f"the computation changed since run {rec['run_id']}", {}
     return False, "", state
@@ -274,10 +276,11 @@ def _carried(
 def _drop_unwritten(
     out: OutputRoot, run_id: str, tables: Sequence[str], recorded: Mapping[str, Any]
 ) -> list[str]:
-    """Empty the switchable tables this run does not write (their rows would go stale)."""
+    """Empty the switchable continuous tables this run does not write (their rows would go
+    stale); snapshots of earlier run keys stay."""
     dropped = []
     for name, t in TABLES.items():
-        if name in tables or t.switch is None or name not in recorded:
+        if name in tables or t.switch is None or t.kind != "continuous" or name not in recorded:
             continue
         if delta.version(out.path, name, out.filesystem) is not None:
             delta.restore(out.path, name, None, out.filesystem, run_id)

@@ -225,3 +225,23 @@ def test_a_corrupt_staged_file_fails_the_publish_and_commits_nothing(tmp_path):
 def test_an_output_root_delta_cannot_use_is_named():
     with pytest.raises(StorageError, match=r"memory://.*local path or s3://"):
         read_output(f"memory://barpipe-{uuid.uuid4().hex}/out", "equity")
+
+
+def test_a_new_continuous_table_forces_a_full_night_and_a_new_snapshot_table_does_not(tmp_path):
+    write_trades(trades("r1", ["A"]), tmp_path, "r1", 0)
+    night = runs.Night(full=True, signature="s", whole=["A"], states={"A": (1, 1, "fp")})
+    publish(tmp_path, "r1", "k1", ["trades"], night)
+    conn = db.connect(tmp_path / "barpipe.db")
+    try:
+        assert runs.prepare(conn, ["trades", "metrics"], "s", full=False) == (
+            False,
+            "",
+            {"A": (1, 1, "fp")},
+        )
+        assert runs.prepare(conn, ["trades", "equity"], "s", full=False)[:2] == (
+            True,
+            "table equity is new",
+        )
+        assert runs.prepare(conn, ["trades"], "other", full=False)[0] is True
+    finally:
+        conn.close()
