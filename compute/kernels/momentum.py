@@ -1253,26 +1253,46 @@ ROC, ROCP, ROCR, ROCR100 = 0, 1, 2, 3  # the ``kind`` of ``roc_into_nb``
 def roc_into_nb(close, out, period, kind):
     """numba equivalent of ``talib.ROC`` (``kind`` ROC: 100 (price / old - 1)), ``ROCP``
     ((price - old) / old), ``ROCR`` (price / old) or ``ROCR100`` (100 price / old); 0 where
-    the old price is 0."""
-    for i in range(period, close.shape[0]):
-        old = close[i - period]
-        if old == 0.0:
-            out[i] = 0.0
-        elif kind == ROC:
-            out[i] = ((close[i] / old) - 1.0) * 100.0
-        elif kind == ROCP:
-            out[i] = (close[i] - old) / old
-        elif kind == ROCR:
-            out[i] = close[i] / old
-        else:
-            out[i] = (close[i] / old) * 100.0
+    the old price is 0.
+
+    One loop per kind over slices indexed from 0 (see ``mom_into_nb``), so each vectorizes.
+    """
+    m = close.shape[0] - period
+    if m <= 0:
+        return
+    new = close[period:]
+    old = close[:m]
+    dst = out[period:]
+    if kind == ROC:
+        for j in range(m):
+            dst[j] = 0.0 if old[j] == 0.0 else ((new[j] / old[j]) - 1.0) * 100.0
+    elif kind == ROCP:
+        for j in range(m):
+            dst[j] = 0.0 if old[j] == 0.0 else (new[j] - old[j]) / old[j]
+    elif kind == ROCR:
+        for j in range(m):
+            dst[j] = 0.0 if old[j] == 0.0 else new[j] / old[j]
+    else:
+        for j in range(m):
+            dst[j] = 0.0 if old[j] == 0.0 else (new[j] / old[j]) * 100.0
 
 
 @njit(cache=True)
 def mom_into_nb(close, out, period):
-    """numba equivalent of ``talib.MOM``: price - old."""
-    for i in range(period, close.shape[0]):
-        out[i] = close[i] - close[i - period]
+    """numba equivalent of ``talib.MOM``: price - old.
+
+    Over slices indexed from 0: written as ``close[i] - close[i - period]``, numba's
+    negative-index wrap-around check made LLVM vectorize the loads as gathers
+    (``vgatherqpd`` in ``inspect_asm``), 2.2x TA-Lib's time.
+    """
+    m = close.shape[0] - period
+    if m <= 0:
+        return
+    new = close[period:]
+    old = close[:m]
+    dst = out[period:]
+    for j in range(m):
+        dst[j] = new[j] - old[j]
 
 
 @njit(cache=True)
