@@ -780,13 +780,18 @@ def fractal_into_nb(high, low, swing_high, swing_low, left, right):
         oldest = t - left - right
         other_hi = high[oldest]
         other_lo = low[oldest]
-        for j in range(oldest + 1, t + 1):
-            if j == pivot:
-                continue
-            if high[j] > other_hi:
-                other_hi = high[j]
-            if low[j] < other_lo:
-                other_lo = low[j]
+        # the bars before and after the pivot as 0-indexed slices, extremes by max/min:
+        # the old per-bar branches (and the pivot test) mispredicted, 2.2x TA-Lib's time
+        before_hi = high[oldest + 1 : pivot]
+        before_lo = low[oldest + 1 : pivot]
+        for j in range(before_hi.shape[0]):
+            other_hi = max(other_hi, before_hi[j])
+            other_lo = min(other_lo, before_lo[j])
+        after_hi = high[pivot + 1 : t + 1]
+        after_lo = low[pivot + 1 : t + 1]
+        for j in range(after_hi.shape[0]):
+            other_hi = max(other_hi, after_hi[j])
+            other_lo = min(other_lo, after_lo[j])
         swing_high[t] = 100 if high[pivot] > other_hi else 0
         swing_low[t] = 100 if low[pivot] < other_lo else 0
 
