@@ -9,11 +9,16 @@ from compute.kernels.common import fma_nb, var_into_nb
 @njit(cache=True)
 def stddev_into_nb(x, out, period, nbdev, root):
     """numba equivalent of ``talib.STDDEV`` (``root``: sqrt(VAR) * nbdev) or ``talib.VAR``
-    (TA-Lib ignores ``nbdev`` there)."""
+    (TA-Lib ignores ``nbdev`` there).
+
+    The square roots run over a 0-indexed slice, so the pass vectorizes (``out[i]`` from
+    ``period - 1`` carried numba's negative-index check and stayed scalar).
+    """
     var_into_nb(x, out, period)
-    if root:
-        for i in range(period - 1, x.shape[0]):
-            out[i] = np.sqrt(out[i]) * nbdev
+    if root and x.shape[0] >= period:
+        dst = out[period - 1 :]
+        for j in range(dst.shape[0]):
+            dst[j] = np.sqrt(dst[j]) * nbdev
 
 
 @njit(cache=True)
