@@ -57,7 +57,7 @@ def atr_into_nb(high, low, close, out, period):
         out[i] = prev
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def natr_into_nb(high, low, close, out, timeperiod):
     """numba equivalent of ``talib.NATR``: 100 * ATR / close.
 

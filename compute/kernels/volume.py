@@ -74,7 +74,7 @@ def adosc_into_nb(high, low, close, volume, out, fast, slow):
             out[i] = fast_ema - slow_ema
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def cmf_into_nb(high, low, close, volume, out, timeperiod):
     """numba equivalent of ``talib.CMF``: Chaikin money flow, the sum
     of money flow volume over the sum of volume in each window (0 when the volume sum <= 0).
