@@ -227,6 +227,9 @@ def build_report_html(
     curves = portfolio.portfolio_curves(equity)
     parts: list[Any] = [_header(run, notes)]
     parts += _equity_figures(curves)
+    from flows.portfolio_report import portfolio_panels
+
+    parts += portfolio_panels(output_root, run["run_key"], filesystem)
     parts.append(_sharpe_histograms(metrics))
     parts.append(_ranking_tables(metrics))
     parts.append(_trades_figure(trades))
