@@ -401,6 +401,8 @@ def plan_run(
         bytes_per_bar=planner.estimate_bytes_per_bar(n_outputs, len(strats)),
         worker_memory=info.worker_memory,
         n_threads=max(info.n_threads, 1),
+        # the threads each worker really runs (cluster.threads_per_worker for a local one)
+        threads_per_worker=max(info.n_threads // max(info.n_workers, 1), 1),
         memory_fraction=settings.batches.memory_fraction,
         min_batches_per_thread=settings.batches.min_batches_per_thread,
         max_symbols_per_batch=settings.batches.max_symbols_per_batch,
@@ -422,8 +424,7 @@ def plan_run(
         run_id=run_id,
         input_path=inp.path,
         input_options=inp.storage_options,
-        output_path=settings.output.path,
-        output_options=settings.output.storage_options,
+        output=settings.output,
         start=settings.dates.start.isoformat() if settings.dates.start else None,
         end=settings.dates.end.isoformat() if settings.dates.end else None,
         min_bars=min_bars,
@@ -441,7 +442,6 @@ def plan_run(
         ),
         annualization=annualization,
         risk_free=settings.metrics.risk_free,
-        write_equity=settings.output.write_equity,
         write_indicators=_writes_indicators(settings),
     )
     jobs = [BatchJob(batch=batch.index, symbols=batch.symbols, **common) for batch in plan.batches]

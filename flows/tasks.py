@@ -28,20 +28,25 @@ import numpy as np
 
 from compute import pipeline
 from compute.errors import BarpipeError
+from flows.settings import OutputConfig
 from storage import bars, outputs, validate
 
 
 @dataclass(frozen=True)
 class BatchJob:
-    """Everything a worker needs for one batch, as plain picklable values."""
+    """Everything a worker needs for one batch, as plain picklable values.
+
+    ``output`` is the run's output settings section, passed whole rather than field by field
+    (where to stage, file size, whether equity is written), so a setting added there reaches
+    the worker without touching this class.
+    """
 
     run_id: str
     batch: int
     symbols: tuple[str, ...]
     input_path: str
     input_options: dict[str, Any]
-    output_path: str
-    output_options: dict[str, Any]
+    output: OutputConfig
     start: str | None
     end: str | None
     min_bars: int
@@ -50,9 +55,11 @@ class BatchJob:
     backtest: dict[str, Any]
     annualization: float
     risk_free: float
-    write_equity: bool
-    write_indicators: bool = False
-    target_file_mib: float = outputs.DEFAULT_TARGET_MIB  # staged files are cut at this size
+    write_indicators: bool = False  # output.write_indicators, and the run has indicators
+
+    @property
+    def write_equity(self) -> bool:
+        return self.output.write_equity
 
 
 def peak_rss_bytes() -> int:
@@ -176,7 +183,8 @@ def _process(job: BatchJob) -> dict[str, Any]:
         summary.trades_by_side = {str(s): int(c) for s, c in zip(sides, counts, strict=True)}
 
     clock = time.perf_counter()
-    fs = _filesystem(job.output_options, job.output_path)
+    out = job.output
+    fs = _filesystem(out.storage_options, out.path)
     staged = {
         "trades": result.trades,
         "metrics": result.metrics,
@@ -189,8 +197,8 @@ def _process(job: BatchJob) -> dict[str, Any]:
     for name, data in staged.items():
         if data.num_columns:
             outputs.write_staged(
-                data, job.output_path, job.run_id, name, job.batch, fs,
-                target_file_mib=job.target_file_mib,
+                data, out.path, job.run_id, name, job.batch, fs,
+                target_file_mib=out.target_file_mib,
             )  # fmt: skip
     summary.seconds["write"] = time.perf_counter() - clock
     summary.peak_rss_bytes = peak_rss_bytes()
