@@ -692,13 +692,14 @@ def _publish(
         out.path, run_id, run_key, tables, fs, target_file_mib=out.target_file_mib
     )
     pause_for_test("publish", f"{run_id} committed Parquet, SQLite next")
-    db.publish_run_rows(
+    db.publish_run_rows(  # streamed from the published files: no whole table in memory
         conn,
         run_id,
         run_key,
-        trades=outputs.read_output(out.path, "trades", fs, run_keys=[run_key]),
-        metrics=outputs.read_output(out.path, "metrics", fs, run_keys=[run_key]),
-        quarantine=outputs.read_output(out.path, "quarantine", fs, run_keys=[run_key]),
+        **{
+            table: outputs.iter_output(out.path, table, fs, run_keys=[run_key])
+            for table in ("trades", "metrics", "quarantine")
+        },
     )
     filesystem, marker = _marker_path(settings, run_id, fs)
     filesystem.delete_file(marker)  # first: a half-deleted staging area is never republished

@@ -36,7 +36,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from compute.errors import StorageError
+from storage import sqlite_bulk
 from storage.schemas import (
     METRICS,
     QUARANTINE,
@@ -353,42 +354,50 @@ def _rows_table(rows: pa.Table | Sequence[Any], schema: pa.Schema, run_id: str) 
         raise StorageError(f"rows do not fit the schema: {err}") from err
 
 
-def _iso_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """UTC timestamps as ``ISO_FORMAT`` text (what ``pc.strftime`` gives, about 6x faster:
-    formatting a time-zone-naive timestamp skips the per-value zone conversion)."""
-    naive = column.cast(TIMESTAMP).cast(pa.int64()).cast(pa.timestamp("us"))
-    text = pc.replace_substring(naive.cast(pa.string()), " ", "T", max_replacements=1)
-    return pc.binary_join_element_wise(text, "Z", "")
+_iso_text = sqlite_bulk.iso_text
 
 
-def _sql_columns(table: pa.Table) -> list[pa.ChunkedArray]:
-    """Columns ready for sqlite3: timestamps as ISO-8601 UTC text."""
-    out = []
-    for field, column in zip(table.schema, table.columns, strict=True):
-        if pa.types.is_timestamp(field.type):
-            column = _iso_text(column)
-        out.append(column)
-    return out
+Rows = pa.Table | Sequence[Any] | Iterable[pa.RecordBatch]
+"""Rows to publish: a table, records (mappings or dataclasses), or record batches streamed
+from Parquet (read one at a time: the whole table is never in memory)."""
 
 
-def _insert(conn: sqlite3.Connection, name: str, table: pa.Table, run_key: str | None) -> int:
-    columns = sqlite_columns(name)
-    sql = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-    for offset in range(0, table.num_rows, _INSERT_CHUNK):
-        values = [c.to_pylist() for c in _sql_columns(table.slice(offset, _INSERT_CHUNK))]
-        if run_key is not None:
-            values.insert(1, [run_key] * len(values[0]))
-        conn.executemany(sql, zip(*values, strict=True))
-    return int(table.num_rows)
+def _row_batches(rows: Rows, schema: pa.Schema, run_id: str) -> Iterator[pa.RecordBatch]:
+    """``rows`` as record batches in ``schema`` with ``run_id`` filled in, one at a time."""
+    if isinstance(rows, pa.Table | list | tuple):
+        yield from _rows_table(rows, schema, run_id).to_batches()
+        return
+    for batch in rows:  # type: ignore[union-attr]
+        yield from _rows_table(pa.Table.from_batches([batch]), schema, run_id).to_batches()
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    name: str,
+    rows: Rows,
+    schema: pa.Schema,
+    run_id: str,
+    run_key: str | None,
+) -> int:
+    constants = {} if run_key is None else {"run_key": run_key}
+    stats = sqlite_bulk.ingest(
+        conn,
+        name,
+        _row_batches(rows, schema, run_id),
+        sqlite_columns(name),
+        chunk_rows=_INSERT_CHUNK,
+        constants=constants,
+    )
+    return stats.rows
 
 
 def publish_run_rows(
     conn: sqlite3.Connection,
     run_id: str,
     run_key: str,
-    trades: pa.Table,
-    metrics: pa.Table,
-    quarantine: pa.Table | Sequence[Any] = (),
+    trades: Rows,
+    metrics: Rows,
+    quarantine: Rows = (),
     stages: pa.Table | Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, int]:
     """Replace the run key's trades, metrics and quarantine rows with this run's, atomically.
@@ -400,9 +409,12 @@ def publish_run_rows(
     Parameters
     ----------
     trades, metrics
-        Tables in the ``TRADES`` / ``METRICS`` schemas.
+        Rows in the ``TRADES`` / ``METRICS`` schemas: a table, or record batches streamed
+        from the published Parquet (``storage.outputs.iter_output``), inserted in chunks of
+        ``_INSERT_CHUNK`` rows by ``storage.sqlite_bulk.ingest``.
     quarantine
-        A ``QUARANTINE`` table, or ``QuarantineRecord`` objects / mappings (run_id filled in).
+        The same in the ``QUARANTINE`` schema, or ``QuarantineRecord`` objects / mappings
+        (run_id filled in).
     stages
         A ``RUN_STAGES`` table or mappings with stage, seconds, peak_rss_bytes, worker; None
         leaves ``run_stages`` alone (see ``record_stages``).
@@ -413,20 +425,21 @@ def publish_run_rows(
         Rows inserted per table.
     """
     tables = {
-        "trades": _rows_table(trades, TRADES, run_id),
-        "metrics": _rows_table(metrics, METRICS, run_id),
-        "quarantine": _rows_table(quarantine, QUARANTINE, run_id),
+        "trades": (trades, TRADES),
+        "metrics": (metrics, METRICS),
+        "quarantine": (quarantine, QUARANTINE),
     }
-    stage_rows = None if stages is None else _rows_table(stages, RUN_STAGES, run_id)
     inserted: dict[str, int] = {}
     try:
         with _transaction(conn):
-            for name in ("trades", "metrics", "quarantine"):
+            for name, (rows, schema) in tables.items():
                 conn.execute(f"DELETE FROM {name} WHERE run_key = ?", (run_key,))
-                inserted[name] = _insert(conn, name, tables[name], run_key)
-            if stage_rows is not None:
+                inserted[name] = _insert(conn, name, rows, schema, run_id, run_key)
+            if stages is not None:
                 conn.execute("DELETE FROM run_stages WHERE run_id = ?", (run_id,))
-                inserted["run_stages"] = _insert(conn, "run_stages", stage_rows, None)
+                inserted["run_stages"] = _insert(
+                    conn, "run_stages", stages, RUN_STAGES, run_id, None
+                )
     except sqlite3.Error as err:
         raise StorageError(f"cannot publish rows of run {run_id!r}: {err}") from err
     return inserted
@@ -579,9 +592,12 @@ def record_plan(
     batch_rows = _rows_table(rows, RUN_BATCHES, run_id)
     try:
         with _transaction(conn):
-            for name, table in (("run_plans", plan_row), ("run_batches", batch_rows)):
+            for name, table, schema in (
+                ("run_plans", plan_row, RUN_PLANS),
+                ("run_batches", batch_rows, RUN_BATCHES),
+            ):
                 conn.execute(f"DELETE FROM {name} WHERE run_id = ?", (run_id,))
-                _insert(conn, name, table, None)
+                _insert(conn, name, table, schema, run_id, None)
     except sqlite3.Error as err:
         raise StorageError(f"cannot record the plan of run {run_id!r}: {err}") from err
 

@@ -720,6 +720,48 @@ def read_output(
     return pa.concat_tables(parts)
 
 
+def iter_output(
+    root: str | os.PathLike[str],
+    table: str,
+    filesystem: FilesystemLike = None,
+    *,
+    run_keys: Iterable[str] | None = None,
+    columns: Sequence[str] | None = None,
+    batch_size: int = 65_536,
+) -> Iterator[pa.RecordBatch]:
+    """The committed rows of a published table as record batches of at most ``batch_size``
+    rows, read one at a time (``read_output`` without holding the whole table).
+
+    The same files as ``read_output`` (manifest-listed only), without the ``run_key`` column.
+    """
+    schema = _schema(table)
+    fs, path = resolve(root, filesystem)
+    if table == _DYNAMIC:
+        schema = _published_schema(fs, join(path, table), run_keys) or schema
+    wanted = list(schema.names) if columns is None else list(columns)
+    unknown = [c for c in wanted if c not in schema.names]
+    if unknown:
+        raise StorageError(f"unknown {table} column(s) {unknown}; valid: {list(schema.names)}")
+    projected = pa.schema([schema.field(c) for c in wanted])
+    keys = None if run_keys is None else set(run_keys)
+    for info in list_dir(fs, join(path, table)):
+        name = str(info.base_name)
+        if info.type != pafs.FileType.Directory or not name.startswith("run_key="):
+            continue
+        if keys is not None and unquote(name[len("run_key=") :]) not in keys:
+            continue
+        manifest = _committed(fs, str(info.path))
+        for entry in [] if manifest is None else manifest["files"]:
+            file = join(str(info.path), entry["name"])
+            try:
+                with fs.open_input_file(file) as handle:
+                    reader = pq.ParquetFile(handle)
+                    for batch in reader.iter_batches(batch_size=batch_size, columns=wanted):
+                        yield from pa.Table.from_batches([batch]).cast(projected).to_batches()
+            except (pa.ArrowInvalid, OSError) as err:
+                raise StorageError(f"cannot read published file {file}: {err}") from err
+
+
 def _published_schema(
     fs: pafs.FileSystem, table_dir: str, run_keys: Iterable[str] | None
 ) -> pa.Schema | None:
