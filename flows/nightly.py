@@ -76,6 +76,8 @@ class RunSummary:
     plan: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float = 0.0
     dashboard: str | None = None
+    report_sleeves: list[bytes] = field(default_factory=list, repr=False)
+    """The batches' report summaries (Arrow IPC), stored by ``publish_run``, then dropped."""
 
 
 def new_run_id(run_key: str) -> str:
@@ -677,13 +679,31 @@ def publish_run(settings: Settings, conn: Any, summary: RunSummary) -> dict[str,
     tables = ["trades", "metrics", "quarantine"] + (["equity"] if out.write_equity else [])
     tables += ["indicators"] if _writes_indicators(settings) else []
     _write_marker(settings, summary, tables, _fs(out.storage_options, out.path))
-    return _publish(settings, conn, summary.run_id, summary.run_key, tables)
+    sleeves, summary.report_sleeves = summary.report_sleeves, []
+    return _publish(settings, conn, summary.run_id, summary.run_key, tables, _ipc_batches(sleeves))
+
+
+def _ipc_batches(streams: list[bytes]) -> Iterable[Any]:
+    """Record batches of the batches' report summaries, one stream at a time."""
+    import pyarrow as pa
+
+    for stream in streams:
+        yield from pa.ipc.open_stream(stream)
 
 
 def _publish(
-    settings: Settings, conn: Any, run_id: str, run_key: str, tables: list[str]
+    settings: Settings,
+    conn: Any,
+    run_id: str,
+    run_key: str,
+    tables: list[str],
+    sleeves: Iterable[Any] | None = None,
 ) -> dict[str, str]:
-    """Publish a run's staged tables; safe to repeat while its publishing marker exists."""
+    """Publish a run's staged tables; safe to repeat while its publishing marker exists.
+
+    ``sleeves``: the report summaries the batches returned (None when a dead run's publish
+    is completed: its report then draws each sleeve from the latest earlier run).
+    """
     from storage import db, outputs
 
     out = settings.output
@@ -700,6 +720,7 @@ def _publish(
             table: outputs.iter_output(out.path, table, fs, run_keys=[run_key])
             for table in ("trades", "metrics", "quarantine")
         },
+        sleeves=sleeves,
     )
     filesystem, marker = _marker_path(settings, run_id, fs)
     filesystem.delete_file(marker)  # first: a half-deleted staging area is never republished
@@ -721,6 +742,8 @@ def _collect(summary: RunSummary, plan: planner.Plan, results: Iterable[dict[str
             summary.trades_by_side[side] = summary.trades_by_side.get(side, 0) + n
         for stage, sec in r["seconds"].items():
             summary.stages[stage] = summary.stages.get(stage, 0.0) + sec
+        if r.get("report_sleeves"):
+            summary.report_sleeves.append(r["report_sleeves"])
         if r["worker"]:
             summary.peak_rss[r["worker"]] = max(
                 summary.peak_rss.get(r["worker"], 0), r["peak_rss_bytes"]

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from compute import pipeline
+from compute import pipeline, portfolio
 from compute.errors import BarpipeError
 from flows.settings import OutputConfig
 from storage import bars, outputs, validate
@@ -94,6 +94,9 @@ class BatchSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     peak_rss_bytes: int = 0
     worker: str = ""
+    report_sleeves: bytes = b""
+    """The report's per-sleeve summaries (compute.portfolio) as an Arrow IPC stream: tens of
+    KiB per sleeve at most, so the flow never reads the equity or trades tables."""
 
 
 def _filesystem(options: dict[str, Any], path: str) -> Any:
@@ -103,6 +106,15 @@ def _filesystem(options: dict[str, Any], path: str) -> Any:
     import fsspec
 
     return fsspec.filesystem(path.split("://", 1)[0], **options)
+
+
+def _ipc(table: Any) -> bytes:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
 
 
 def pause_for_test(point: str, detail: str) -> None:
@@ -181,6 +193,11 @@ def _process(job: BatchJob) -> dict[str, Any]:
             result.trades["side"].to_numpy(zero_copy_only=False), return_counts=True
         )
         summary.trades_by_side = {str(s): int(c) for s, c in zip(sides, counts, strict=True)}
+
+    clock = time.perf_counter()
+    if result.equity is not None:
+        summary.report_sleeves = _ipc(portfolio.summarize_sleeves(result.equity, result.trades))
+    summary.seconds["summarize"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     out = job.output

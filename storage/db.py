@@ -40,11 +40,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from compute.errors import StorageError
+from compute.portfolio import SUMMARY_SCHEMA
 from storage import sqlite_bulk
 from storage.schemas import (
     METRICS,
@@ -72,6 +74,7 @@ __all__ = [
     "mark_abandoned",
     "publish_run_rows",
     "read_notes",
+    "read_report_sleeves",
     "read_table",
     "record_notes",
     "record_plan",
@@ -85,6 +88,27 @@ DB_NAME = "barpipe.db"
 _SCHEMA_VERSION = 1
 _INSERT_CHUNK = 50_000  # rows converted to Python at a time
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+# What the report is drawn from (compute.portfolio.SUMMARY_SCHEMA, one row per sleeve a run
+# computed; list columns as little-endian BLOBs): the report never reads equity or trades.
+_REPORT_COLUMNS = ("run_id", "run_key", *SUMMARY_SCHEMA.names)
+_REPORT_DDL = (
+    """CREATE TABLE IF NOT EXISTS report_sleeves (
+    run_id TEXT NOT NULL,
+    run_key TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    grid TEXT NOT NULL,
+    first_equity REAL,
+    time_us BLOB,
+    equity BLOB,
+    trade_period_us BLOB,
+    trades_long BLOB,
+    trades_short BLOB
+)""",
+    "CREATE INDEX IF NOT EXISTS ix_report_sleeves_run_id ON report_sleeves (run_id)",
+    "CREATE INDEX IF NOT EXISTS ix_report_sleeves_sleeve ON report_sleeves (symbol, strategy)",
+)
 
 _NOTES_DDL = (
     """CREATE TABLE IF NOT EXISTS run_notes (
@@ -161,7 +185,7 @@ def connect(
             )
         conn.execute("PRAGMA synchronous = FULL")  # a committed run survives power loss
         with _transaction(conn):
-            for statement in (*sqlite_ddl(), *_NOTES_DDL):
+            for statement in (*sqlite_ddl(), *_NOTES_DDL, *_REPORT_DDL):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
     except sqlite3.Error as err:
@@ -399,6 +423,7 @@ def publish_run_rows(
     metrics: Rows,
     quarantine: Rows = (),
     stages: pa.Table | Sequence[Mapping[str, Any]] | None = None,
+    sleeves: Rows | None = None,
 ) -> dict[str, int]:
     """Replace the run key's trades, metrics and quarantine rows with this run's, atomically.
 
@@ -418,6 +443,10 @@ def publish_run_rows(
     stages
         A ``RUN_STAGES`` table or mappings with stage, seconds, peak_rss_bytes, worker; None
         leaves ``run_stages`` alone (see ``record_stages``).
+    sleeves
+        The report's per-sleeve summaries (``compute.portfolio.SUMMARY_SCHEMA``) of the
+        sleeves this run computed; they replace the run key's ``report_sleeves`` rows. None
+        leaves them alone.
 
     Returns
     -------
@@ -435,6 +464,16 @@ def publish_run_rows(
             for name, (rows, schema) in tables.items():
                 conn.execute(f"DELETE FROM {name} WHERE run_key = ?", (run_key,))
                 inserted[name] = _insert(conn, name, rows, schema, run_id, run_key)
+            if sleeves is not None:
+                conn.execute("DELETE FROM report_sleeves WHERE run_key = ?", (run_key,))
+                inserted["report_sleeves"] = sqlite_bulk.ingest(
+                    conn,
+                    "report_sleeves",
+                    _row_batches(sleeves, SUMMARY_SCHEMA, run_id),
+                    _REPORT_COLUMNS,
+                    chunk_rows=1_000,  # each row holds up to MAX_GRID_POINTS values per list
+                    constants={"run_id": run_id, "run_key": run_key},
+                ).rows
             if stages is not None:
                 conn.execute("DELETE FROM run_stages WHERE run_id = ?", (run_id,))
                 inserted["run_stages"] = _insert(
@@ -535,6 +574,49 @@ def read_table(
         else:
             data[column] = pa.array(values, type_)
     return pa.table(data)
+
+
+def read_report_sleeves(conn: sqlite3.Connection, run_id: str) -> pa.Table:
+    """The sleeve summaries a report of ``run_id`` is drawn from (``SUMMARY_SCHEMA``).
+
+    For each (symbol, strategy) of the run's metrics: the summary the run stored, or, for a
+    sleeve the run did not recompute, the one of the latest earlier succeeded run that did.
+    """
+    try:
+        rows = conn.execute(
+            f"SELECT {', '.join(SUMMARY_SCHEMA.names)} FROM report_sleeves WHERE run_id = ? "
+            "ORDER BY strategy, symbol",
+            (run_id,),
+        ).fetchall()
+        have = {(r[0], r[1]) for r in rows}
+        wanted = conn.execute(
+            "SELECT symbol, strategy FROM metrics WHERE run_id = ? ORDER BY strategy, symbol",
+            (run_id,),
+        ).fetchall()
+        started = conn.execute("SELECT started_at FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        for symbol, strategy in [tuple(w) for w in wanted if (w[0], w[1]) not in have]:
+            earlier = conn.execute(
+                f"SELECT {', '.join('s.' + c for c in SUMMARY_SCHEMA.names)} "
+                "FROM report_sleeves s JOIN runs r ON r.run_id = s.run_id "
+                "WHERE s.symbol = ? AND s.strategy = ? AND r.status = 'succeeded' "
+                "AND r.started_at < ? ORDER BY r.started_at DESC LIMIT 1",
+                (symbol, strategy, started[0] if started else ""),
+            ).fetchone()
+            if earlier is not None:
+                rows.append(earlier)
+    except sqlite3.Error as err:
+        raise StorageError(f"cannot read the report summaries of run {run_id!r}: {err}") from err
+    columns: dict[str, Any] = {}
+    for i, field in enumerate(SUMMARY_SCHEMA):
+        values = [row[i] for row in rows]
+        if pa.types.is_list(field.type):
+            dtype = np.dtype(field.type.value_type.to_pandas_dtype()).newbyteorder("<")
+            columns[field.name] = pa.array(
+                [None if v is None else np.frombuffer(v, dtype) for v in values], field.type
+            )
+        else:
+            columns[field.name] = pa.array(values, field.type)
+    return pa.table(columns, schema=SUMMARY_SCHEMA)
 
 
 def record_stages(

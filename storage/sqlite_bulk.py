@@ -6,7 +6,8 @@ at most ``chunk_rows`` rows, turns each slice into Python values column by colum
 ``to_pylist`` per column, never a row object per row from Arrow) and hands it to
 ``executemany``. So the process holds one record batch and one chunk of values at a time,
 whatever the table's size: the whole table is never in memory. Timestamps become ISO-8601
-UTC text (``...Z``), the form the rest of barpipe.db uses. It never commits: the rows commit
+UTC text (``...Z``), the form the rest of barpipe.db uses; a list of numbers becomes one
+little-endian BLOB per row. It never commits: the rows commit
 or roll back with the caller's transaction (``storage.db`` opens it), together with the
 run's other rows and status.
 
@@ -57,11 +58,25 @@ def iso_text(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     return pc.binary_join_element_wise(text, "Z", "")
 
 
+def _blobs(column: pa.Array) -> list[bytes | None]:
+    """A list column of numbers as one little-endian BLOB per row (``numpy.frombuffer`` reads it)."""
+    import numpy as np
+
+    dtype = np.dtype(column.type.value_type.to_pandas_dtype()).newbyteorder("<")
+    flat = np.asarray(pc.list_flatten(column).to_numpy(zero_copy_only=False), dtype)
+    ends = np.asarray(column.offsets.to_numpy(), np.int64)
+    ends = ends - ends[0]
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    return [flat[ends[i] : ends[i + 1]].tobytes() if valid[i] else None for i in range(len(column))]
+
+
 def _values(column: pa.Array) -> list[Any]:
     if pa.types.is_timestamp(column.type):
         column = iso_text(column)
     elif pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
+    elif pa.types.is_list(column.type):
+        return _blobs(column)
     return column.to_pylist()
 
 
