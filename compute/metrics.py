@@ -7,6 +7,12 @@ statistics read the trades dict of ``compute.backtest``. ``metrics_batch`` compu
 them per segment of a batch of equity curves in two kernel calls
 (``compute.kernels.metrics``).
 
+Benchmark-relative metrics (``alpha_beta``, ``excess_sharpe``, ``tracking_error``,
+``up_capture``, ``down_capture``; kernels in ``compute.kernels.relative``) take the
+strategy's and the benchmark's returns as two aligned arrays of equal length and equal
+empyrical's functions of the same name. ``excess_sharpe`` is empyrical's information ratio
+(mean active return over tracking error, per period); ``tracking_error`` is its denominator.
+
 Returns of an equity curve are its bar-to-bar simple returns, one fewer than bars
 (``empyrical.simple_returns``): the first bar starts the curve (the backtest is flat at
 the first close, so its return would always be 0) and is the first drawdown peak.
@@ -22,6 +28,7 @@ import numpy as np
 
 from compute.errors import ParameterError
 from compute.kernels import metrics as k
+from compute.kernels import relative as kr
 
 ANNUALIZATION_FACTORS = {"daily": 252, "weekly": 52, "monthly": 12, "quarterly": 4, "yearly": 1}
 RETURN_METRICS = (
@@ -36,24 +43,33 @@ RETURN_METRICS = (
     "calmar_ratio",
 )
 TRADE_STATS = k.TRADE_STATS
+RELATIVE_METRICS = kr.RELATIVE_METRICS
 _TRADE_INPUTS = ("net_pnl", "return_pct", "quantity", "entry_index", "exit_index", "exit_reason")
 
 __all__ = [
     "ANNUALIZATION_FACTORS",
+    "RELATIVE_METRICS",
     "RETURN_METRICS",
     "TRADE_STATS",
+    "alpha_beta",
     "annual_return",
     "annual_volatility",
     "calmar_ratio",
+    "down_capture",
+    "excess_sharpe",
     "kelly_fraction",
     "max_drawdown",
     "max_drawdown_period",
     "metrics_batch",
+    "relative_metrics",
+    "relative_metrics_batch",
     "returns_from_equity",
     "sharpe_ratio",
     "sortino_ratio",
     "total_return",
+    "tracking_error",
     "trade_stats",
+    "up_capture",
 ]
 
 
@@ -276,6 +292,148 @@ def metrics_batch(
         out[name] = stats[i].astype(np.int64) if name == "n_trades" else stats[i]
     out["n_bars"] = n_bars
     return out
+
+
+def alpha_beta(
+    returns: Any,
+    factor_returns: Any,
+    risk_free: float = 0,
+    period: str = "daily",
+    annualization: float | None = None,
+) -> tuple[float, float]:
+    """Annualised alpha and beta of ``returns`` against the benchmark's ``factor_returns``.
+
+    Parameters
+    ----------
+    returns, factor_returns : array_like
+        Aligned 1-D simple returns per period of the strategy and of the benchmark.
+    risk_free : float
+        Constant risk-free return per period (empyrical subtracts it for alpha only).
+    period, annualization
+        As in ``sharpe_ratio``.
+
+    Returns
+    -------
+    (alpha, beta) : tuple of float
+        ``beta = cov(r, f) / var(f)`` (population moments) and
+        ``alpha = (1 + mean((r - rf) - beta * (f - rf))) ** annualization - 1``, over the bars
+        where both returns are present. Both NaN with fewer than two returns; NaN when the
+        benchmark's variance is below 1e-30.
+    """
+    r, f = _pair(returns, factor_returns)
+    rf = _finite("risk_free", risk_free)
+    alpha, beta = kr.alpha_beta_nb(r, f, rf, _factor(period, annualization))
+    return float(alpha), float(beta)
+
+
+def excess_sharpe(returns: Any, factor_returns: Any) -> float:
+    """Information ratio as empyrical defines it: ``mean(r - f) / tracking_error(r, f)``.
+
+    Per period, not annualised (multiply by ``sqrt(annualization)`` for the annual figure).
+    NaN with fewer than two returns; +-inf when the active returns are equal and nonzero.
+    """
+    r, f = _pair(returns, factor_returns)
+    return float(kr.excess_sharpe_nb(r, f))
+
+
+def tracking_error(returns: Any, factor_returns: Any) -> float:
+    """Std (ddof=1) of the active returns ``r - f``, NaNs skipped: ``excess_sharpe``'s denominator.
+
+    Per period, not annualised. 0 when every active return is equal; NaN with fewer than two.
+    """
+    r, f = _pair(returns, factor_returns)
+    return float(kr.tracking_error_nb(r, f))
+
+
+def up_capture(
+    returns: Any, factor_returns: Any, period: str = "daily", annualization: float | None = None
+) -> float:
+    """``annual_return(r) / annual_return(f)`` over the bars where the benchmark rose (f > 0).
+
+    Bars where either return is NaN are skipped; NaN when the benchmark never rose.
+    """
+    r, f = _pair(returns, factor_returns)
+    return float(kr.capture_nb(r, f, 1, _factor(period, annualization)))
+
+
+def down_capture(
+    returns: Any, factor_returns: Any, period: str = "daily", annualization: float | None = None
+) -> float:
+    """``annual_return(r) / annual_return(f)`` over the bars where the benchmark fell (f < 0).
+
+    Bars where either return is NaN are skipped; NaN when the benchmark never fell.
+    """
+    r, f = _pair(returns, factor_returns)
+    return float(kr.capture_nb(r, f, -1, _factor(period, annualization)))
+
+
+def relative_metrics(
+    returns: Any,
+    factor_returns: Any,
+    risk_free: float = 0,
+    period: str = "daily",
+    annualization: float | None = None,
+) -> dict[str, float]:
+    """Every ``RELATIVE_METRICS`` value of one pair of aligned return series, by name."""
+    r, f = _pair(returns, factor_returns)
+    offs = np.array([0, r.shape[0]], dtype=np.int64)
+    out = kr.relative_metrics_seg_nb(
+        r, f, offs, _finite("risk_free", risk_free), _factor(period, annualization)
+    )
+    return {name: float(out[i, 0]) for i, name in enumerate(RELATIVE_METRICS)}
+
+
+def relative_metrics_batch(
+    equity: Any,
+    benchmark: Any,
+    offsets: Any,
+    *,
+    annualization: float = 252,
+    risk_free: float = 0.0,
+) -> dict[str, np.ndarray]:
+    """``RELATIVE_METRICS`` for each segment of a batch of equity curves against a benchmark.
+
+    Parameters
+    ----------
+    equity, benchmark : array_like
+        Concatenated equity curves and, bar for bar, the benchmark's value at the same
+        timestamps (any scale: only its bar-to-bar returns are used).
+    offsets : array_like of int
+        Segment i is ``equity[offsets[i]:offsets[i+1]]``.
+
+    Returns
+    -------
+    dict of str to ndarray
+        One value per segment, equal to the functions above on
+        ``returns_from_equity(segment)`` and the benchmark's returns over the same bars.
+    """
+    eq, bench = _pair(equity, benchmark, "equity", "benchmark")
+    offs = np.ascontiguousarray(offsets, dtype=np.int64)
+    n = eq.shape[0]
+    if offs.ndim != 1 or offs.shape[0] < 1 or offs[0] != 0 or offs[-1] != n:
+        raise ParameterError(
+            f"relative_metrics_batch: offsets must be 1-D, start at 0 and end at the equity "
+            f"length {n}"
+        )
+    if np.any(np.diff(offs) < 0):
+        raise ParameterError("relative_metrics_batch: offsets must be non-decreasing")
+    out = kr.relative_equity_seg_nb(
+        eq, bench, offs, _finite("risk_free", risk_free), _factor("daily", annualization)
+    )
+    return {name: out[i] for i, name in enumerate(RELATIVE_METRICS)}
+
+
+def _pair(
+    returns: Any, factor_returns: Any, what: str = "returns", other: str = "factor_returns"
+) -> tuple[np.ndarray, np.ndarray]:
+    r = _returns(returns, what)
+    f = _returns(factor_returns, other)
+    if r.shape != f.shape:
+        raise ParameterError(
+            f"{what} and {other} must be aligned arrays of equal length, got {r.shape[0]} "
+            f"and {f.shape[0]}"
+        )
+    return r, f
 
 
 def _returns(values: Any, what: str = "returns") -> np.ndarray:

@@ -167,9 +167,12 @@ def plan_batches(
     )
     if cap <= batch_fixed:
         smallest = batch_fixed + 32 * mib  # a batch's buffers and a few MiB of bars
-        least = (
-            worker_reserved + max(threads_per_worker, 1) * (1 + max(retention, 0.0)) * smallest
-        ) / PAUSE_FRACTION
+        least = min_worker_memory(
+            threads_per_worker,
+            worker_reserved=worker_reserved,
+            batch_fixed=batch_fixed,
+            retention=retention,
+        )
         limit_why = (
             f"a worker process uses about {worker_reserved / mib:.0f} MiB by itself "
             f"and Dask pauses it at {PAUSE_FRACTION:.0%} of its limit; give workers at least "
@@ -235,6 +238,20 @@ def plan_batches(
         f"at most {max_symbols_per_batch} symbols per batch"
     )
     return Plan(tuple(batches), refused, bytes_per_bar, cap, reason, worker_memory)
+
+
+def min_worker_memory(
+    threads_per_worker: int = 1,
+    *,
+    worker_reserved: int = WORKER_BASELINE_BYTES,
+    batch_fixed: int = BATCH_FIXED_BYTES,
+    retention: float = ALLOCATOR_RETENTION,
+) -> int:
+    """The smallest worker memory limit whose pause threshold leaves room, besides the
+    worker process itself, for one small batch (its buffers and 32 MiB of bars) per thread."""
+    smallest = batch_fixed + 32 * 2**20
+    per_thread = (1 + max(retention, 0.0)) * smallest
+    return math.ceil((worker_reserved + max(threads_per_worker, 1) * per_thread) / PAUSE_FRACTION)
 
 
 def describe_plan(plan: Plan, *, n_workers: int, threads_per_worker: int) -> str:

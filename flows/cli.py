@@ -285,10 +285,10 @@ def generate(
 
 
 def _load_flow(what: str) -> Any:
-    _require("flows.nightly", what)
-    from flows import nightly
+    _require("flows.launch", what)
+    from flows import launch
 
-    return nightly
+    return launch
 
 
 def _seconds(value: float) -> str:

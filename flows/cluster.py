@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,52 @@ def _set_numba_cache(path: str) -> str:
     return numba.config.CACHE_DIR
 
 
+def worker_memory_limit(memory_limit: str | int, n_workers: int, threads_per_worker: int) -> int:
+    """Bytes per local worker: ``auto`` is the machine's memory divided by the workers.
+
+    Raises
+    ------
+    ConfigError
+        The limit is below the smallest worker that can run a batch
+        (``compute.planner.min_worker_memory``): such workers die or pause at start and the
+        run would wait for them forever.
+    """
+    from dask.utils import format_bytes, parse_bytes
+    from distributed.system import MEMORY_LIMIT
+
+    from compute.planner import min_worker_memory
+
+    if memory_limit == "auto":
+        limit = MEMORY_LIMIT // max(n_workers, 1)
+        given = f"auto ({format_bytes(MEMORY_LIMIT)} of memory / {n_workers} worker(s))"
+    else:
+        limit = int(parse_bytes(memory_limit) if isinstance(memory_limit, str) else memory_limit)
+        given = repr(memory_limit)
+    least = min_worker_memory(threads_per_worker)
+    if limit < least:
+        need = f"{math.ceil(least / 2**20)}MiB"
+        fix = (
+            f"fewer workers (--workers) or a limit of at least {need} per worker"
+            if memory_limit == "auto"
+            else f"at least --memory-limit {need}"
+        )
+        raise ConfigError(
+            f"cluster.memory_limit (--memory-limit) = {given} is too small: a worker with "
+            f"{threads_per_worker} thread(s) needs at least {need} (its own process and room "
+            f"for one batch per thread below Dask's pause threshold); use {fix}"
+        )
+    return limit
+
+
+def bind_address(address: str, host: str) -> str:
+    """``address`` with ``host`` filled in where it names only a port (``":0"``, ``"8787"``):
+    Dask would bind those on every interface."""
+    text = address.strip()
+    if re.fullmatch(r":?\d+", text):
+        return f"{host}:{text.lstrip(':')}"
+    return text
+
+
 def start_local_cluster(
     *,
     n_workers: int,
@@ -62,7 +110,8 @@ def start_local_cluster(
     host: str,
     dashboard_address: str,
 ) -> LocalCluster:
-    """A LocalCluster whose scheduler, workers and dashboard listen on ``host``."""
+    """A LocalCluster whose scheduler, workers and dashboard listen on ``host`` (the dashboard
+    elsewhere only if ``dashboard_address`` names another host)."""
     return LocalCluster(
         n_workers=n_workers,
         threads_per_worker=threads_per_worker,
@@ -72,7 +121,7 @@ def start_local_cluster(
         protocol="tcp://",
         host=host,
         scheduler_port=0,
-        dashboard_address=dashboard_address,
+        dashboard_address=bind_address(dashboard_address, host),
         silence_logs=logging.ERROR,
     )
 
@@ -96,6 +145,8 @@ def open_cluster(
     cluster: LocalCluster | None = None
     n = n_workers or os.cpu_count() or 1
     mode = "connected" if address else "started"
+    if not address:
+        memory_limit = worker_memory_limit(memory_limit, n, threads_per_worker)
     try:
         if not address and keep_alive_s > 0 and processes:
             from flows import kept_cluster
@@ -142,6 +193,7 @@ def open_cluster(
     except ValueError as err:  # dask's parse errors for memory_limit and addresses
         raise ConfigError(f"cannot start the Dask cluster: {err}") from err
     try:
+        _wait_for_workers(client, n if cluster is not None else 1, address)
         if mode == "connected":
             client.run(_set_numba_cache, cache)
         yield client, describe(client, local=cluster is not None or mode != "connected", mode=mode)
@@ -149,6 +201,22 @@ def open_cluster(
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+WORKERS_TIMEOUT_S = 60.0
+
+
+def _wait_for_workers(client: Client, n: int, address: str | None) -> None:
+    """Fail instead of waiting forever for workers that never come (or keep dying)."""
+    try:
+        client.wait_for_workers(n, timeout=WORKERS_TIMEOUT_S)
+    except TimeoutError as err:
+        have = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+        where = f"the Dask scheduler at {address}" if address else "the local Dask cluster"
+        raise ConfigError(
+            f"{where} has {have} of the {n} worker(s) it needs after {WORKERS_TIMEOUT_S:g} s; "
+            "workers that die at start usually have too little memory (--memory-limit)"
+        ) from err
 
 
 def describe(client: Client, *, local: bool, mode: str = "started") -> ClusterInfo:

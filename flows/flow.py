@@ -14,8 +14,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.cluster import open_cluster
-from flows.nightly import RunSummary, execute
+from flows.nightly import RunSummary, execute, open_run_cluster
 from flows.settings import Settings
 
 # Where the flow's messages go: the CLI points this at its console; deployments log nothing.
@@ -55,16 +54,5 @@ def nightly(
 ) -> RunSummary:
     """Plan batches, compute them on Dask, publish trades/equity/metrics; see flows.nightly."""
     settings = Settings.model_validate(config)
-    echo = ECHO[0]
-    c = settings.cluster
-    with open_cluster(
-        address=scheduler or c.address,
-        n_workers=c.n_workers,
-        threads_per_worker=c.threads_per_worker,
-        memory_limit=c.memory_limit,
-        dashboard_address=c.dashboard_address,
-        host=c.host,
-        processes=c.processes,
-        keep_alive_s=c.keep_alive_s,
-    ) as (client, info):
-        return execute(settings, client, info, echo=echo, progress=progress, task=_as_task)
+    with open_run_cluster(settings, scheduler) as (client, info):
+        return execute(settings, client, info, echo=ECHO[0], progress=progress, task=_as_task)

@@ -1,15 +1,17 @@
-"""The nightly flow: plan → compute batches on Dask → publish → summary.
+"""The nightly flow's orchestration: plan → compute batches on Dask → publish → summary.
 
-Steps and where each lives:
+Only wiring lives here; the run protocol (recover, publish, markers, staging of planned
+quarantine) is ``storage.runs``, driven by the table declaration ``storage.tables``.
+Modules import in one direction: ``flows.launch`` (CLI entry) → ``flows.flow`` (the Prefect
+flow) → this module. Steps and where each lives:
 
-1. ``run_nightly`` (CLI entry): configures Prefect, starts its API server (or finds one) in
-   the background while the Dask cluster starts, then calls the ``nightly`` flow.
-2. ``nightly`` (Prefect flow, body in ``execute``): takes the output root's run lock
-   (storage.db.run_lock: wait or refuse), then ``recover``: marks runs left ``running`` by
-   dead processes ``abandoned``, undoes half-done output swaps, completes a dead run's
-   publish that had committed Parquet but not SQLite, and deletes stale staging areas. Then it
-   records the run and runs the three tasks below; on any error the run is recorded
-   ``failed``, its staging is deleted and nothing is published.
+1. ``flows.launch.run_nightly`` (CLI entry): configures Prefect, starts its API server (or
+   finds one) in the background while the Dask cluster starts (``open_run_cluster``, the one
+   place a run opens its cluster), then calls the ``nightly`` flow.
+2. ``flows.flow.nightly`` (Prefect flow, body in ``execute``): takes the output root's run
+   lock (storage.db.run_lock: wait or refuse), then ``storage.runs.recover`` cleans up after
+   dead runs. Then it records the run and runs the three tasks below; on any error the run is
+   recorded ``failed``, its staging is deleted and nothing is published.
 3. ``plan`` task: scans the input's symbols (storage.bars.scan_symbols: dataset-level
    problems stop the run here), applies the universe filter and sizes batches from worker
    memory (compute.planner). Rows with a null symbol, and symbols too large for any batch
@@ -21,8 +23,7 @@ Steps and where each lives:
    stage their outputs and return summaries.
 5. ``check_publishable``: ``--strict`` with any quarantine, no rows at all, or rows not
    accounted for fail the run here, before anything is published.
-6. ``publish`` task: commits the staged Parquet by key (storage.outputs.publish_parquet) and
-   the SQLite rows in one transaction (storage.db), then removes the staging area.
+6. ``publish`` task: ``storage.runs.publish`` commits the staged tables to Parquet and SQLite.
 """
 
 from __future__ import annotations
@@ -32,10 +33,9 @@ import dataclasses
 import datetime as dt
 import os
 import socket
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,9 +45,8 @@ from compute import pipeline, planner
 from compute import strategies as strategy_registry
 from compute.errors import BarpipeError, ConfigError, DataError, ParameterError, StorageError
 from flows.cluster import ClusterInfo, open_cluster
-from flows.runtime import PrefectBackend, configure_prefect
 from flows.settings import Settings
-from flows.tasks import BatchJob, pause_for_test, process_batch
+from flows.tasks import BatchJob, process_batch
 
 Echo = Callable[[str], None]
 
@@ -86,15 +85,13 @@ def new_run_id(run_key: str) -> str:
     return f"{now}-{uuid.uuid4().hex[:8]}"
 
 
-def run_nightly(
-    settings: Settings, *, echo: Echo = print, progress: bool | None = None
-) -> RunSummary:
-    """Run the nightly flow from the CLI: Prefect and the cluster start side by side."""
-    configure_prefect(settings.prefect.log_level, settings.prefect.api_url)
-    backend = PrefectBackend(settings.prefect.api_url)
+@contextlib.contextmanager
+def open_run_cluster(settings: Settings, address: str | None = None) -> Iterator[Any]:
+    """The run's Dask cluster (``cluster.*`` settings; ``address`` overrides the setting):
+    the one place a run opens it. Yields ``(client, ClusterInfo)``."""
     c = settings.cluster
     with open_cluster(
-        address=c.address,
+        address=address or c.address,
         n_workers=c.n_workers,
         threads_per_worker=c.threads_per_worker,
         memory_limit=c.memory_limit,
@@ -102,21 +99,8 @@ def run_nightly(
         host=c.host,
         processes=c.processes,
         keep_alive_s=c.keep_alive_s,
-    ) as (client, info):
-        if info.mode.startswith("kept"):
-            echo(f"Dask cluster: {info.mode} (kept alive {c.keep_alive_s:g} s after its last use)")
-        if info.dashboard:
-            echo(f"Dask dashboard: {info.dashboard}")
-        backend.wait()
-        from flows import flow
-
-        flow.ECHO[0] = echo
-        flow.quiet_console_failures()
-        return flow.nightly(
-            settings.model_dump(mode="json"),
-            scheduler=info.address,
-            progress=sys.stdout.isatty() if progress is None else progress,
-        )
+    ) as opened:
+        yield opened
 
 
 def execute(
@@ -134,7 +118,7 @@ def execute(
     run's record; every check that can fail the whole run (input readable, every batch
     computed, ``--strict``, at least one row) passes before ``publish_run`` touches outputs.
     """
-    from storage import db
+    from storage import db, runs
 
     started = time.perf_counter()
     run_date = settings.run.run_date or dt.datetime.now(dt.UTC).date()
@@ -142,15 +126,14 @@ def execute(
     run_id = new_run_id(run_key)
     out = settings.output
     db_path = out.resolved_db_path()
-    if "://" not in out.path:
-        os.makedirs(out.path, exist_ok=True)
+    runs.ensure_root(output_root(settings))
     summary = RunSummary(run_id=run_id, run_key=run_key, status="running", dashboard=info.dashboard)
     with db.run_lock(
         db_path, mode=settings.run.lock, timeout=settings.run.lock_timeout_s, echo=echo
     ):
         conn = db.connect(db_path)
         try:
-            recover(settings, conn, run_id, echo=echo)
+            runs.recover(output_root(settings), conn, run_id, echo=echo)
             db.start_run(
                 conn,
                 run_id=run_id,
@@ -248,9 +231,8 @@ def _record_failure(
     settings: Settings, conn: Any, summary: RunSummary, err: BaseException, echo: Echo
 ) -> None:
     """Record a failed run and remove its staging; a cleanup error never hides ``err``."""
-    from storage import db, outputs
+    from storage import db, runs
 
-    out = settings.output
     steps: list[tuple[str, Callable[[], Any]]] = [
         (
             "record the failure",
@@ -260,9 +242,7 @@ def _record_failure(
         ),
         (
             "remove the staging area",
-            lambda: outputs.remove_staging(
-                out.path, summary.run_id, _fs(out.storage_options, out.path)
-            ),
+            lambda: runs.discard(output_root(settings), summary.run_id),
         ),
         ("write barpipe.prom", lambda: write_prom(settings, conn, summary)),
     ]
@@ -271,105 +251,6 @@ def _record_failure(
             step()
         except Exception as cleanup:  # reported, then the run's own error is raised
             echo(f"warning: could not {what} after the run failed: {_one_line(cleanup)}")
-
-
-def recover(settings: Settings, conn: Any, run_id: str, *, echo: Echo) -> None:
-    """Clean up after runs that died; call only while holding the run lock.
-
-    1. runs left ``running`` by processes that are gone are marked ``abandoned``;
-    2. a half-done output swap (storage.outputs.recover_outputs) is undone;
-    3. a dead run killed inside ``publish_run`` after committing some Parquet but before the
-       end (its ``_publishing.json`` marker still in staging, so its staged files are whole)
-       is published again from them (publishing is idempotent): the Parquet tables and SQLite
-       then agree, and no table shows another run than its neighbours;
-    4. every staging area left behind (by dead or failed runs, or by tasks that outlived their
-       run) is deleted: no other run can be live while the lock is held.
-    """
-    from storage import db, outputs
-
-    out = settings.output
-    fs = _fs(out.storage_options, out.path)
-    dead = db.mark_abandoned(conn)
-    if dead:
-        echo(f"marked {len(dead)} dead run(s) abandoned: {', '.join(dead)}")
-    for action in outputs.recover_outputs(out.path, fs):
-        echo(f"recovered outputs: {action}")
-    for dead_id in dead:
-        marker = _read_marker(settings, dead_id, fs)
-        run = db.get_run(conn, dead_id)
-        if (
-            marker is None
-            or run is None
-            or not _committed_by(settings, dead_id, run["run_key"], fs)
-        ):
-            continue  # it never published, or it published completely: nothing to finish
-        _publish(settings, conn, dead_id, str(run["run_key"]), list(marker["tables"]))
-        db.finish_run(
-            conn,
-            dead_id,
-            status="abandoned",
-            error=(
-                f"{run['error'] or 'the process died'}; it died while publishing, and run "
-                f"{run_id} completed that publish from its staged files"
-            ),
-            **marker["counts"],
-        )
-        echo(f"completed the interrupted publish of dead run {dead_id} (key {run['run_key']})")
-    for stale in outputs.list_staged_runs(out.path, fs):
-        outputs.remove_staging(out.path, stale, fs)
-
-
-_TABLES = ("trades", "metrics", "quarantine", "equity", "indicators")
-_MARKER = "_publishing.json"
-"""Written to a run's staging area when it starts publishing and deleted, first, when the
-publish is complete: while it exists the staged files are whole and can be published again."""
-
-
-def _marker_path(settings: Settings, run_id: str, fs: Any) -> tuple[Any, str]:
-    from storage import fs as fsutil
-    from storage import outputs
-
-    filesystem, _ = fsutil.resolve(settings.output.path, fs)
-    return filesystem, fsutil.join(outputs.staging_dir(settings.output.path, run_id, fs), _MARKER)
-
-
-def _write_marker(settings: Settings, summary: RunSummary, tables: list[str], fs: Any) -> None:
-    import json
-
-    from storage import fs as fsutil
-
-    filesystem, path = _marker_path(settings, summary.run_id, fs)
-    body = {"run_key": summary.run_key, "tables": tables, "counts": _counts(summary)}
-    fsutil.write_bytes_atomic(filesystem, path, json.dumps(body).encode())
-
-
-def _read_marker(settings: Settings, run_id: str, fs: Any) -> dict[str, Any] | None:
-    import json
-
-    from storage import fs as fsutil
-
-    filesystem, path = _marker_path(settings, run_id, fs)
-    if not fsutil.exists(filesystem, path):
-        return None
-    body: dict[str, Any] = json.loads(fsutil.read_bytes(filesystem, path))
-    return body
-
-
-def _committed_by(settings: Settings, run_id: str, run_key: str, fs: Any) -> bool:
-    """True if some published Parquet table of ``run_key`` is ``run_id``'s."""
-    import json
-
-    from storage import fs as fsutil
-    from storage import outputs
-
-    filesystem, root = fsutil.resolve(settings.output.path, fs)
-    partition = f"run_key={fsutil.encode_component(run_key)}"
-    for table in _TABLES:
-        manifest = fsutil.join(root, table, partition, outputs.MANIFEST)
-        if fsutil.exists(filesystem, manifest):
-            if json.loads(fsutil.read_bytes(filesystem, manifest)).get("run_id") == run_id:
-                return True
-    return False
 
 
 def plan_run(
@@ -501,17 +382,9 @@ def _stage_planned_quarantine(
     settings: Settings, run_id: str, records: list[Any], name: str, *, batch: int
 ) -> dict[str, Any]:
     """Stage quarantine records decided at planning under ``part-<name>``; a batch result."""
-    from storage import outputs, validate
+    from storage import runs
 
-    out = settings.output
-    outputs.write_staged(
-        validate.quarantine_table(records, run_id),
-        out.path,
-        run_id,
-        "quarantine",
-        name,
-        _fs(out.storage_options, out.path),
-    )
+    runs.stage_quarantine(output_root(settings), run_id, records, name)
     n_rows = sum(r.n_rows for r in records)
     return {
         "batch": batch,
@@ -674,13 +547,27 @@ def _writes_indicators(settings: Settings) -> bool:
 
 
 def publish_run(settings: Settings, conn: Any, summary: RunSummary) -> dict[str, str]:
-    """Commit staged Parquet by run key, then the SQLite rows in one transaction."""
-    out = settings.output
-    tables = ["trades", "metrics", "quarantine"] + (["equity"] if out.write_equity else [])
-    tables += ["indicators"] if _writes_indicators(settings) else []
-    _write_marker(settings, summary, tables, _fs(out.storage_options, out.path))
+    """Publish the run's staged tables to Parquet and SQLite (storage.runs.publish)."""
+    from storage import runs, tables
+
+    switches = [
+        name
+        for name, on in (
+            ("write_equity", settings.output.write_equity),
+            ("write_indicators", _writes_indicators(settings)),
+        )
+        if on
+    ]
     sleeves, summary.report_sleeves = summary.report_sleeves, []
-    return _publish(settings, conn, summary.run_id, summary.run_key, tables, _ipc_batches(sleeves))
+    return runs.publish(
+        output_root(settings),
+        conn,
+        summary.run_id,
+        summary.run_key,
+        tables.published_tables(switches),
+        _counts(summary),
+        sleeves=_ipc_batches(sleeves),
+    )
 
 
 def _ipc_batches(streams: list[bytes]) -> Iterable[Any]:
@@ -691,41 +578,14 @@ def _ipc_batches(streams: list[bytes]) -> Iterable[Any]:
         yield from pa.ipc.open_stream(stream)
 
 
-def _publish(
-    settings: Settings,
-    conn: Any,
-    run_id: str,
-    run_key: str,
-    tables: list[str],
-    sleeves: Iterable[Any] | None = None,
-) -> dict[str, str]:
-    """Publish a run's staged tables; safe to repeat while its publishing marker exists.
-
-    ``sleeves``: the report summaries the batches returned (None when a dead run's publish
-    is completed: its report then draws each sleeve from the latest earlier run).
-    """
-    from storage import db, outputs
+def output_root(settings: Settings) -> Any:
+    """The run's ``storage.runs.OutputRoot``."""
+    from storage import runs
 
     out = settings.output
-    fs = _fs(out.storage_options, out.path)
-    published = outputs.publish_parquet(
-        out.path, run_id, run_key, tables, fs, target_file_mib=out.target_file_mib
+    return runs.OutputRoot(
+        out.path, _fs(out.storage_options, out.path), target_file_mib=out.target_file_mib
     )
-    pause_for_test("publish", f"{run_id} committed Parquet, SQLite next")
-    db.publish_run_rows(  # streamed from the published files: no whole table in memory
-        conn,
-        run_id,
-        run_key,
-        **{
-            table: outputs.iter_output(out.path, table, fs, run_keys=[run_key])
-            for table in ("trades", "metrics", "quarantine")
-        },
-        sleeves=sleeves,
-    )
-    filesystem, marker = _marker_path(settings, run_id, fs)
-    filesystem.delete_file(marker)  # first: a half-deleted staging area is never republished
-    outputs.remove_staging(out.path, run_id, fs)
-    return {name: p.partition for name, p in published.items()}
 
 
 def _collect(summary: RunSummary, plan: planner.Plan, results: Iterable[dict[str, Any]]) -> None:

@@ -1,7 +1,8 @@
 """The nightly flow as a Prefect deployment: a local server, serving it on a cron, triggering it.
 
 1. ``start_server``: ``prefect server start`` bound to 127.0.0.1 with barpipe's PREFECT_HOME,
-   in the foreground; SIGTERM or Ctrl-C stops it.
+   in the foreground; SIGTERM or Ctrl-C stops it. Its UI is told that its API is at the
+   ``--host``/``--port`` it serves (``server_env``; PREFECT_UI_API_URL overrides).
 2. ``require_server``: the Prefect API that ``serve`` and ``trigger`` talk to —
    ``prefect.api_url``, else ``PREFECT_API_URL``, else a ``barpipe server`` answering on
    127.0.0.1:4200. An ephemeral server cannot schedule runs, so none answering is an error
@@ -45,6 +46,36 @@ def deployment_path(settings: Settings) -> str:
     return f"{FLOW_NAME}/{settings.schedule.deployment_name}"
 
 
+def server_api_url(host: str, port: int) -> str:
+    """The API URL a browser on this machine uses for a server bound to ``host``:``port``.
+
+    A wildcard bind (0.0.0.0, ::) is reached through the loopback address; an IPv6 literal
+    gets brackets.
+    """
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/api"
+
+
+def server_env(host: str, port: int, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for ``prefect server start --host host --port port``.
+
+    Prefect's UI asks ``/ui-settings`` where its API is, and the server answers with
+    ``server.ui.api_url`` (PREFECT_UI_API_URL or PREFECT_SERVER_UI_API_URL), which defaults
+    to PREFECT_API_URL or PREFECT_SERVER_API_HOST/PORT, never to the ``--host``/``--port``
+    flags: without this the UI on any port calls 127.0.0.1:4200. A UI API URL the user set
+    (for a browser on another machine) is kept.
+    """
+    env = dict(os.environ if environ is None else environ)
+    env["PREFECT_SERVER_API_HOST"] = host
+    env["PREFECT_SERVER_API_PORT"] = str(port)
+    if not (env.get("PREFECT_UI_API_URL") or env.get("PREFECT_SERVER_UI_API_URL")):
+        env["PREFECT_SERVER_UI_API_URL"] = server_api_url(host, port)
+    return env
+
+
 def ui_url(api_url: str) -> str:
     """The Prefect UI that goes with an API URL (``http://host:4200/api`` → ``http://host:4200``)."""
     return api_url.rstrip("/").removesuffix("/api")
@@ -59,7 +90,8 @@ def start_server(host: str = "127.0.0.1", port: int = 4200, *, echo: Echo = prin
     Returns 0 when it was stopped by SIGTERM or Ctrl-C, else the server's own exit code.
     """
     configure_prefect()
-    api = f"http://{host}:{port}/api"
+    env = server_env(host, port)
+    api = server_api_url(host, port)
     if api_is_healthy(api):
         raise ConfigError(
             f"a Prefect server already answers at {api}; use it or pick another --port"
@@ -78,7 +110,7 @@ def start_server(host: str = "127.0.0.1", port: int = 4200, *, echo: Echo = prin
         if proc.poll() is None:
             proc.send_signal(signum)
 
-    proc = subprocess.Popen(command, env=os.environ.copy())
+    proc = subprocess.Popen(command, env=env)
     previous = signal.signal(signal.SIGTERM, forward)
     try:
         while True:

@@ -253,7 +253,7 @@ class ClusterConfig(_Section):
 
         try:
             size = parse_bytes(value)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):  # 1e400 overflows to infinity
             raise PydanticCustomError(
                 "memory_size", "use 'auto' or a size such as '600MB', '4GiB' or 2000000000"
             ) from None
@@ -333,6 +333,28 @@ class ScheduleConfig(_Section):
 
 # --------------------------------------------------------------------------- settings
 
+# The bot's standard set (what configs/demo.yaml lists): a run without a config computes these.
+DEFAULT_INDICATORS: tuple[dict[str, Any], ...] = (
+    {"name": "rsi", "params": {"timeperiod": 14}},
+    {"name": "macd", "params": {"fastperiod": 12, "slowperiod": 26, "signalperiod": 9}},
+    {"name": "bbands", "params": {"timeperiod": 20}},
+    {"name": "sma", "params": {"timeperiod": 20}},
+    {"name": "sma", "params": {"timeperiod": 50}},
+    {"name": "ema", "params": {"timeperiod": 12}},
+    {"name": "ema", "params": {"timeperiod": 26}},
+    {"name": "atr", "params": {"timeperiod": 14}},
+    {"name": "adx", "params": {"timeperiod": 14}},
+)
+DEFAULT_STRATEGIES: tuple[str, ...] = ("momentum", "zscore", "ma_crossover", "bollinger")
+
+
+def _default_indicators() -> list[IndicatorConfig]:
+    return [IndicatorConfig(**entry) for entry in DEFAULT_INDICATORS]
+
+
+def _default_strategies() -> list[StrategyConfig]:
+    return [StrategyConfig(name=name) for name in DEFAULT_STRATEGIES]
+
 
 class Settings(_Section):
     """Everything a run needs, resolved and validated; build it with ``load_settings``."""
@@ -342,8 +364,8 @@ class Settings(_Section):
     universe: UniverseConfig = Field(default_factory=UniverseConfig)
     dates: DatesConfig = Field(default_factory=DatesConfig)
     run: RunConfig = Field(default_factory=RunConfig)
-    indicators: list[IndicatorConfig] = Field(default_factory=list)
-    strategies: list[StrategyConfig] = Field(default_factory=list)
+    indicators: list[IndicatorConfig] = Field(default_factory=_default_indicators)
+    strategies: list[StrategyConfig] = Field(default_factory=_default_strategies)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
@@ -369,6 +391,14 @@ class Settings(_Section):
                 _resolve_strategy(i, entry, strategies) for i, entry in enumerate(self.strategies)
             ]
         _check_unique("strategies", "label", [e.label or e.name for e in self.strategies])
+        if not self.strategies and not (self.indicators and self.output.write_indicators):
+            raise _fail(
+                "strategies",
+                "config key 'strategies' = [] is not allowed with no indicators written: the "
+                "run would compute nothing; add strategies (e.g. strategies: [{name: momentum}], "
+                f"choose from {', '.join(DEFAULT_STRATEGIES)}) or indicators with "
+                "output.write_indicators: true",
+            )
         return self
 
     def config_hash(self) -> str:

@@ -8,11 +8,8 @@ after a worker dies overwrites its own files and the run's results do not change
 error (bad data, storage) comes back as the summary's ``error`` instead of being raised, so
 Dask does not retry what would fail the same way again.
 
-``pause_for_test`` is a test-only hook, inert unless ``BARPIPETEST_PAUSE_AT`` is set (the
-prefix is not ``BARPIPE_``, which settings would read as a config key): the fault
-tests use it to hold a run at a known point (``batch``: after a batch staged its outputs;
-``publish``: after the Parquet commit, before the SQLite one) and kill it there, or hold a
-run that owns the output root's lock while a second run starts.
+``pause_for_test`` (storage.faults) is the test-only hook that holds a task at ``batch``
+(after it staged its outputs) so the fault tests can kill it there.
 """
 
 from __future__ import annotations
@@ -30,6 +27,7 @@ from compute import pipeline, portfolio
 from compute.errors import BarpipeError
 from flows.settings import OutputConfig
 from storage import bars, outputs, validate
+from storage.faults import pause_for_test
 
 
 @dataclass(frozen=True)
@@ -115,26 +113,6 @@ def _ipc(table: Any) -> bytes:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return bytes(sink.getvalue().to_pybytes())
-
-
-def pause_for_test(point: str, detail: str) -> None:
-    """Test-only: pause at ``point`` if ``BARPIPETEST_PAUSE_AT`` (comma-separated) names it.
-
-    First appends ``"<point> <pid> <detail>"`` to the file ``BARPIPETEST_PAUSE_SIGNAL`` (if
-    set), so a test knows the run got there; then sleeps ``BARPIPETEST_PAUSE_S`` seconds
-    (default 30), or less if the file ``BARPIPETEST_PAUSE_RELEASE`` appears. Never set these
-    variables outside tests.
-    """
-    env = os.environ
-    if point not in env.get("BARPIPETEST_PAUSE_AT", "").split(","):
-        return
-    if signal := env.get("BARPIPETEST_PAUSE_SIGNAL"):
-        with open(signal, "a") as handle:  # one short append: atomic between processes
-            handle.write(f"{point} {os.getpid()} {detail}\n")
-    deadline = time.monotonic() + float(env.get("BARPIPETEST_PAUSE_S", "30"))
-    release = env.get("BARPIPETEST_PAUSE_RELEASE")
-    while time.monotonic() < deadline and not (release and os.path.exists(release)):
-        time.sleep(0.05)
 
 
 def process_batch(job: BatchJob) -> dict[str, Any]:

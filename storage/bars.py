@@ -46,6 +46,7 @@ SYMBOL_SCAN = pa.schema(
 """What ``scan_symbols`` returns: raw (unvalidated) row count and time span per symbol."""
 
 VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
+_SYMBOL_PARTITIONING = ds.partitioning(pa.schema([pa.field("symbol", pa.string())]), flavor="hive")
 TimeLike = dt.datetime | dt.date | str | np.datetime64 | None
 
 
@@ -74,23 +75,17 @@ def open_dataset(
     try:
         if kind == pafs.FileType.File:
             return ds.dataset(path, filesystem=fs, format="parquet")
-        dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
-        partitioning = dataset.partitioning
-        if partitioning is not None and "symbol" in partitioning.schema.names:
-            fields = partitioning.schema
-            if fields.field("symbol").type != pa.string():  # "symbol=123" alone is read as int32
-                schema = pa.schema(
-                    [
-                        pa.field(f.name, pa.string() if f.name == "symbol" else f.type)
-                        for f in fields
-                    ]
-                )
-                dataset = ds.dataset(
-                    path,
-                    filesystem=fs,
-                    format="parquet",
-                    partitioning=ds.partitioning(schema, flavor="hive"),
-                )
+        # Only the symbol= key matters, always as text ("symbol=123" is not an int). Files
+        # are read one by one with their own physical schema, so the dataset schema is given
+        # rather than unified from every file: unifying fails on files that differ (a
+        # dictionary or large_string symbol column next to the string directory key).
+        dataset = ds.dataset(
+            path,
+            filesystem=fs,
+            format="parquet",
+            partitioning=_SYMBOL_PARTITIONING,
+            schema=_SYMBOL_PARTITIONING.schema,
+        )
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"cannot read Parquet dataset {shown}: {_message(err)}") from err
     if not dataset.files:
@@ -271,13 +266,15 @@ class _Reader:
             if pa.types.is_string(type_) or pa.types.is_large_string(type_):
                 parts.append(pc.field("symbol").isin(pa.array(sorted(self.symbols), type_)))
         type_ = physical.field(time_column).type
+        # a null time is in no window: it is kept, so validation quarantines its symbol
+        time = pc.field(time_column)
         if (
             self.start_us is not None
             and (bound := _physical_bound(self.start_us, type_)) is not None
         ):
-            parts.append(pc.field(time_column) >= bound)
+            parts.append((time >= bound) | time.is_null())
         if self.end_us is not None and (bound := _physical_bound(self.end_us, type_)) is not None:
-            parts.append(pc.field(time_column) <= bound)
+            parts.append((time <= bound) | time.is_null())
         if not parts:
             return None
         expression = parts[0]
@@ -292,12 +289,13 @@ class _Reader:
             conditions.append(
                 pc.is_in(table["symbol"], value_set=pa.array(sorted(self.symbols), pa.string()))
             )
+        # a null time is kept (see _pushdown): fill_null(..., True)
         if self.start_us is not None:
-            conditions.append(
-                pc.greater_equal(table["timestamp"], pa.scalar(self.start_us, TIMESTAMP))
-            )
+            after = pc.greater_equal(table["timestamp"], pa.scalar(self.start_us, TIMESTAMP))
+            conditions.append(pc.fill_null(after, True))
         if self.end_us is not None:
-            conditions.append(pc.less_equal(table["timestamp"], pa.scalar(self.end_us, TIMESTAMP)))
+            before = pc.less_equal(table["timestamp"], pa.scalar(self.end_us, TIMESTAMP))
+            conditions.append(pc.fill_null(before, True))
         for condition in conditions:
             mask = condition if mask is None else pc.and_kleene(mask, condition)
         return table if mask is None else table.filter(mask, null_selection_behavior="drop")
@@ -490,6 +488,8 @@ def _scan_fragment(fragment: ds.ParquetFileFragment) -> pa.Table:
         )
     time_type = physical.field(time_column).type
     part_symbol = _partition_symbol(fragment)
+    if part_symbol is not None and "symbol" in physical.names:
+        _check_directory_symbol(fragment, part_symbol)
     try:
         if part_symbol is not None and "symbol" not in physical.names and _stats_usable(time_type):
             low, high = _stats_time(fragment, time_column, time_type)
@@ -509,6 +509,38 @@ def _scan_fragment(fragment: ds.ParquetFileFragment) -> pa.Table:
         },
         schema=SYMBOL_SCAN,
     )
+
+
+def _check_directory_symbol(fragment: ds.ParquetFileFragment, part_symbol: str) -> None:
+    """A file in ``symbol=X/`` whose own ``symbol`` column says anything but X is refused:
+    the loader selects rows by directory and the scan would count them by column."""
+    where = fragment.path
+    try:
+        metadata = fragment.metadata
+        index = fragment.physical_schema.get_field_index("symbol")
+        stats = [
+            metadata.row_group(i).column(index).statistics for i in range(metadata.num_row_groups)
+        ]
+        if pa.types.is_string(fragment.physical_schema.field("symbol").type) and all(
+            st is not None
+            and st.has_min_max
+            and st.null_count == 0
+            and st.min == st.max == part_symbol
+            for st in stats
+        ):
+            return
+        raw = fragment.format.make_fragment(fragment.path, fragment.filesystem)  # no partition
+        values = pc.unique(_cast_symbol(raw.to_table(columns=["symbol"])["symbol"], where))
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DataError(f"cannot read Parquet file {where}: {_message(err)}") from err
+    others = [v for v in values.to_pylist() if v != part_symbol]
+    if others:
+        shown = ", ".join(repr(v) for v in sorted(others, key=str)[:3])
+        raise DataError(
+            f"{where}: its 'symbol' column holds {shown}, not the {part_symbol!r} of its "
+            f"directory symbol={part_symbol}; move those rows to their own symbol= directory "
+            "or drop the column"
+        )
 
 
 def _scan_by_reading(fragment: ds.Fragment, part_symbol: str | None, time_column: str) -> pa.Table:

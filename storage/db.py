@@ -55,12 +55,10 @@ from storage.schemas import (
     RUN_PLANS,
     RUN_STAGES,
     RUN_STATUSES,
-    SQLITE_TABLES,
     TIMESTAMP,
     TRADES,
-    sqlite_columns,
-    sqlite_ddl,
 )
+from storage.tables import SQLITE_TABLES, sqlite_columns, sqlite_ddl
 
 __all__ = [
     "DB_NAME",

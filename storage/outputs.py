@@ -74,7 +74,7 @@ from storage.fs import (
     resolve,
     write_bytes_atomic,
 )
-from storage.schemas import OUTPUT_TABLES
+from storage.tables import TABLES, spec
 
 __all__ = [
     "MANIFEST",
@@ -99,15 +99,6 @@ _COMPRESSION = "zstd"
 DEFAULT_TARGET_MIB = 128.0
 _MAX_ROW_GROUP = 524_288  # rows; smaller groups cost up to a third more time to encode
 
-_SORT_KEYS: dict[str, tuple[str, ...]] = {
-    "trades": ("symbol", "strategy", "entry_time"),
-    "equity": ("symbol", "strategy", "timestamp"),
-    "metrics": ("symbol", "strategy"),
-    "quarantine": ("symbol",),
-    "indicators": ("symbol", "timestamp"),
-}
-_DYNAMIC = "indicators"  # schema = key columns + the run's indicator columns
-
 
 @dataclass(frozen=True)
 class PublishedTable:
@@ -125,12 +116,7 @@ class PublishedTable:
 
 
 def _schema(table: str) -> pa.Schema:
-    try:
-        return OUTPUT_TABLES[table]
-    except KeyError:
-        raise StorageError(
-            f"unknown output table {table!r}; valid: {sorted(OUTPUT_TABLES)}"
-        ) from None
+    return spec(table).schema
 
 
 def _dynamic_schema(data_schema: pa.Schema, table: str) -> pa.Schema:
@@ -149,7 +135,8 @@ def _dynamic_schema(data_schema: pa.Schema, table: str) -> pa.Schema:
 
 def _conform(data: pa.Table, table: str) -> pa.Table:
     """Select and cast to the table's schema and sort by its natural key."""
-    schema = _dynamic_schema(data.schema, table) if table == _DYNAMIC else _schema(table)
+    declared = spec(table)
+    schema = _dynamic_schema(data.schema, table) if declared.dynamic else declared.schema
     missing = [c for c in schema.names if c not in data.column_names]
     if missing:
         raise StorageError(f"{table} rows lack column(s) {missing}; have {data.column_names}")
@@ -157,8 +144,8 @@ def _conform(data: pa.Table, table: str) -> pa.Table:
         data = data.select(schema.names).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
         raise StorageError(f"{table} rows do not fit the {table} schema: {err}") from err
-    if not _sorted_by(data, _SORT_KEYS[table]):
-        keys = [(k, "ascending", "at_end") for k in _SORT_KEYS[table]]
+    if not _sorted_by(data, declared.sort_keys):
+        keys = [(k, "ascending", "at_end") for k in declared.sort_keys]
         data = data.take(pc.sort_indices(data, sort_keys=keys))
     return data
 
@@ -464,7 +451,7 @@ def _assemble(
     are (a hard link locally, a copy on object stores); the others are repacked.
     """
     schema = _schema(table)
-    if table == _DYNAMIC and staged:
+    if spec(table).dynamic and staged:
         with fs.open_input_file(staged[0]) as handle:
             schema = pq.read_schema(handle)
     fs.create_dir(directory, recursive=True)
@@ -687,7 +674,7 @@ def read_output(
     """
     schema = _schema(table)
     fs, path = resolve(root, filesystem)
-    if table == _DYNAMIC:
+    if spec(table).dynamic:
         schema = _published_schema(fs, join(path, table), run_keys) or schema
     wanted = list(schema.names) if columns is None else list(columns)
     unknown = [c for c in wanted if c not in schema.names]
@@ -736,7 +723,7 @@ def iter_output(
     """
     schema = _schema(table)
     fs, path = resolve(root, filesystem)
-    if table == _DYNAMIC:
+    if spec(table).dynamic:
         schema = _published_schema(fs, join(path, table), run_keys) or schema
     wanted = list(schema.names) if columns is None else list(columns)
     unknown = [c for c in wanted if c not in schema.names]
@@ -791,7 +778,7 @@ def recover_outputs(root: str | os.PathLike[str], filesystem: FilesystemLike = N
     """
     fs, path = resolve(root, filesystem)
     actions: list[str] = []
-    for table in OUTPUT_TABLES:
+    for table in TABLES:
         table_dir = join(path, table)
         for info in list_dir(fs, table_dir):
             name = str(info.base_name)

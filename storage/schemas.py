@@ -1,8 +1,8 @@
-"""The column contracts of every table barpipe reads or writes, and the SQLite DDL derived from them.
+"""The column contracts of every table barpipe reads or writes.
 
-Each table is declared once, as a pyarrow schema. The Parquet writers cast to these schemas and
-the SQLite tables are generated from the same column lists (``sqlite_ddl``), so the Parquet and
-SQLite copies of trades, metrics and quarantine records cannot drift apart.
+Each table's columns are declared once, as a pyarrow schema. ``storage.tables`` declares the
+output tables built on them (keys, sort order, SQLite mirror) and derives the SQLite DDL, so
+the Parquet and SQLite copies of trades, metrics and quarantine records cannot drift apart.
 
 Times are ``timestamp[us, tz=UTC]`` in Arrow/Parquet and ISO-8601 UTC text in SQLite
 (``2024-01-02T14:30:00.000000Z``: fixed width, so text order is time order).
@@ -16,20 +16,17 @@ __all__ = [
     "BARS",
     "BAR_PRICE_COLUMNS",
     "EQUITY",
+    "INDICATOR_KEYS",
     "ISO_FORMAT",
     "METRICS",
-    "OUTPUT_TABLES",
     "QUARANTINE",
     "RUN_BATCHES",
     "RUN_PLANS",
     "RUN_STAGES",
     "RUN_STATUSES",
     "RUNS",
-    "SQLITE_TABLES",
     "TIMESTAMP",
     "TRADES",
-    "sqlite_columns",
-    "sqlite_ddl",
 ]
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -192,76 +189,3 @@ INDICATOR_KEYS = _schema(
 """The key columns of the ``indicators`` table; one more column per configured indicator
 output, named by ``compute.pipeline.IndicatorRequest.columns`` (so its schema depends on
 the run's configuration and is read from the data)."""
-
-OUTPUT_TABLES: dict[str, pa.Schema] = {
-    "trades": TRADES,
-    "equity": EQUITY,
-    "metrics": METRICS,
-    "quarantine": QUARANTINE,
-    "indicators": INDICATOR_KEYS,
-}
-"""Tables that can be staged and published as Parquet, by name (``indicators``: key columns
-only, see ``INDICATOR_KEYS``)."""
-
-SQLITE_TABLES: dict[str, pa.Schema] = {
-    "runs": RUNS,
-    "trades": TRADES,
-    "metrics": METRICS,
-    "quarantine": QUARANTINE,
-    "run_stages": RUN_STAGES,
-    "run_plans": RUN_PLANS,
-    "run_batches": RUN_BATCHES,
-}
-"""Tables of ``barpipe.db``. trades, metrics and quarantine also get a ``run_key`` column
-(second, after ``run_id``) so a rerun can replace a key's rows with one indexed DELETE."""
-
-_KEYED = ("trades", "metrics", "quarantine")
-
-_INDEXES: dict[str, tuple[str, ...]] = {
-    "runs": ("run_key", "status"),
-    "trades": ("run_id", "run_key", "symbol"),
-    "metrics": ("run_id", "run_key", "symbol"),
-    "quarantine": ("run_id", "run_key", "symbol"),
-    "run_stages": ("run_id",),
-    "run_plans": ("run_id",),
-    "run_batches": ("run_id",),
-}
-
-
-def _sqlite_type(type_: pa.DataType) -> str:
-    if pa.types.is_integer(type_):
-        return "INTEGER"
-    if pa.types.is_floating(type_):
-        return "REAL"
-    if pa.types.is_string(type_) or pa.types.is_timestamp(type_):
-        return "TEXT"
-    raise TypeError(f"no SQLite type for Arrow type {type_}")  # a schema above is wrong
-
-
-def sqlite_columns(table: str) -> list[str]:
-    """Column names of a SQLite table, in order (``run_key`` included where it exists)."""
-    names = list(SQLITE_TABLES[table].names)
-    if table in _KEYED:
-        names.insert(1, "run_key")
-    return names
-
-
-def sqlite_ddl() -> list[str]:
-    """CREATE TABLE / CREATE INDEX statements (idempotent) for every table of barpipe.db."""
-    statements: list[str] = []
-    for table, schema in SQLITE_TABLES.items():
-        columns = [f"{f.name} {_sqlite_type(f.type)}" for f in schema]
-        if table in _KEYED:
-            columns.insert(1, "run_key TEXT NOT NULL")
-        if table == "runs":
-            columns[0] += " PRIMARY KEY"
-            statuses = ", ".join(f"'{s}'" for s in RUN_STATUSES)
-            columns[2] += f" NOT NULL CHECK (status IN ({statuses}))"
-        statements.append(
-            f"CREATE TABLE IF NOT EXISTS {table} (\n    " + ",\n    ".join(columns) + "\n)"
-        )
-        for column in _INDEXES[table]:
-            statements.append(
-                f"CREATE INDEX IF NOT EXISTS ix_{table}_{column} ON {table} ({column})"
-            )
-    return statements

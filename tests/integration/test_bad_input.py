@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from compute.errors import ConfigError, DataError
-from flows.nightly import run_nightly
+from flows.launch import run_nightly
 from flows.settings import load_settings
 from storage import outputs
 

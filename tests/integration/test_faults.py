@@ -23,7 +23,7 @@ import pyarrow as pa
 import pytest
 
 from flows.cluster import open_cluster
-from flows.nightly import run_nightly
+from flows.launch import run_nightly
 from flows.settings import ClusterConfig, load_settings
 from storage import outputs
 

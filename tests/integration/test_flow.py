@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 
 from compute import pipeline
-from flows.nightly import run_nightly
+from flows.launch import run_nightly
 from flows.settings import load_settings
 from storage import bars, outputs
 

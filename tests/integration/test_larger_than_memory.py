@@ -25,7 +25,7 @@ import pyarrow as pa
 import pytest
 
 from compute import synthetic
-from flows.nightly import run_nightly
+from flows.launch import run_nightly
 from flows.settings import load_settings
 from storage.bars import write_bars
 
@@ -80,6 +80,7 @@ def capped_run(prefect_harness, minute_universe, tmp_path_factory):
             "cluster.memory_limit": "600MB",
             "cluster.dashboard_address": "127.0.0.1:0",
             "strategies": [{"name": s} for s in STRATEGIES],
+            "indicators": [],  # the planner estimate above counts no indicators
             "output.write_equity": True,
             "metrics.annualization": 525_600,
         },

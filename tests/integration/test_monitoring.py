@@ -139,6 +139,7 @@ def runs(prefect_harness, tmp_path_factory) -> dict[str, Run]:
                 "run": {"run_date": "2026-11-20", "report": False},
                 "universe": {"min_bars": 100},
                 "strategies": [{"name": "momentum"}, {"name": "ma_crossover"}],
+                "indicators": [],
                 "metrics": {"annualization": 252},
                 # one symbol per batch: several batches, so the bar has steps to show
                 "batches": {"max_symbols_per_batch": 1},

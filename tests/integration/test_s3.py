@@ -28,7 +28,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from flows.nightly import RunSummary, run_nightly
+from flows.launch import run_nightly
+from flows.nightly import RunSummary
 from flows.settings import load_settings
 from storage import bars, outputs
 
@@ -117,6 +118,7 @@ def _settings(s3_options, db_path: Path, **extra):
         "cluster.memory_limit": "2GB",
         "cluster.dashboard_address": "127.0.0.1:0",
         "strategies": [{"name": "momentum"}, {"name": "zscore"}],
+        "indicators": [],
         "metrics.annualization": 252,
     }
     overrides.update(extra)
@@ -302,6 +304,7 @@ def test_memory_url_round_trip(prefect_harness, small_dataset, tmp_path) -> None
                 "run.report": False,
                 "cluster.address": cluster.scheduler_address,
                 "strategies": [{"name": "momentum"}],
+                "indicators": [],
             },
         )
         try:

@@ -11,6 +11,7 @@ Tests run in file order: the last ones stop serve and the server with SIGTERM.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -167,6 +168,7 @@ def served(server: Server, prefect_client, tmp_path_factory) -> Iterator[Served]
                 "output": {"path": str(base / "out")},
                 "run": {"report": False},
                 "strategies": [{"name": "momentum"}, {"name": "zscore"}],
+                "indicators": [],
                 "metrics": {"annualization": 252},
                 "cluster": {
                     "n_workers": 1,
@@ -247,6 +249,17 @@ def test_serve_with_no_server_configured_names_the_variable(tmp_path) -> None:
 
 
 # --------------------------------------------------------------------------- served
+
+
+def test_ui_settings_point_the_ui_at_the_servers_own_port(server: Server) -> None:
+    # what Prefect's UI fetches to find its API; a UI told 127.0.0.1:4200 shows "Can't connect"
+    base = server.api.removesuffix("/api")
+    with urllib.request.urlopen(f"{base}/ui-settings", timeout=10) as resp:
+        settings = json.loads(resp.read())
+    assert settings["api_url"] == server.api
+    request = urllib.request.Request(f"{base}/", headers={"Accept": "text/html"})
+    with urllib.request.urlopen(request, timeout=10) as resp:  # the UI page itself is served
+        assert "<html" in resp.read(4096).decode("utf-8", "replace").lower()
 
 
 def test_deployment_has_the_configured_schedule_and_settings(served: Served, prefect_client):

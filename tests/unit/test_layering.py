@@ -29,8 +29,6 @@ def _imports(path: Path) -> set[str]:
 def test_package_respects_import_rule(package):
     files = sorted((ROOT / package).rglob("*.py"))
     assert files, f"no modules found in {package}/"
-    offenders = {
-        str(f.relative_to(ROOT)): sorted(_imports(f) & FORBIDDEN[package]) for f in files
-    }
+    offenders = {str(f.relative_to(ROOT)): sorted(_imports(f) & FORBIDDEN[package]) for f in files}
     offenders = {k: v for k, v in offenders.items() if v}
     assert not offenders, f"{package}/ imports what it must not: {offenders}"

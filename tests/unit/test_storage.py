@@ -150,14 +150,21 @@ def test_publish_is_idempotent_and_a_rerun_replaces_the_key(tmp_path):
 def test_indicators_table_keeps_the_runs_columns(tmp_path):
     root = str(tmp_path / "out")
     t = _bars("AAA", 4)
-    ind = pa.table({
-        "run_id": ["r1"] * 4, "symbol": t["symbol"], "timestamp": t["timestamp"],
-        "rsi_14": [np.nan, 1.0, 2.0, 3.0], "cdldoji": pa.array([0, 100, 0, -100], pa.int32()),
-    })
+    ind = pa.table(
+        {
+            "run_id": ["r1"] * 4,
+            "symbol": t["symbol"],
+            "timestamp": t["timestamp"],
+            "rsi_14": [np.nan, 1.0, 2.0, 3.0],
+            "cdldoji": pa.array([0, 100, 0, -100], pa.int32()),
+        }
+    )
     outputs.write_staged(ind, root, "r1", "indicators", 0)
     outputs.publish_parquet(root, "r1", "k", ["indicators"])
     got = outputs.read_output(root, "indicators")
     assert got.column_names == ["run_id", "symbol", "timestamp", "rsi_14", "cdldoji", "run_key"]
     assert got["cdldoji"].to_pylist() == [0, 100, 0, -100]
     with pytest.raises(StorageError, match="value columns must be numeric"):
-        outputs.write_staged(ind.append_column("bad", pa.array(list("abcd"))), root, "r1", "indicators", 1)
+        outputs.write_staged(
+            ind.append_column("bad", pa.array(list("abcd"))), root, "r1", "indicators", 1
+        )

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from compute.errors import StorageError
-from storage import db, schemas
+from storage import db, schemas, tables
 from storage.validate import QuarantineRecord
 
 HOSTILE = "x'); DROP TABLE runs;--"
@@ -66,9 +66,9 @@ def register(conn, run_id: str, run_key: str = "2024-01-02", **kwargs) -> None:
 
 def test_database_has_wal_and_the_tables_of_the_schemas(conn):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    for table in schemas.SQLITE_TABLES:
+    for table in tables.SQLITE_TABLES:
         columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
-        assert columns == schemas.sqlite_columns(table)
+        assert columns == tables.sqlite_columns(table)
     indexes = {
         row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
     }

@@ -1,0 +1,552 @@
+"""Shared-cash portfolios: one account across the universe, rebalanced by rules.
+
+A portfolio is declared by ``PortfolioRules`` (selection, weights, caps, schedule,
+execution) and runs in two phases, so that memory is bounded by a chunk of time times the
+universe, never by the length of the history:
+
+1. **Per symbol, in the batches** (parallel, sized like every batch): the score (any
+   indicator output or strategy target, computed by the pipeline), ``symbol_features``
+   (average dollar volume, return volatility, bars of history) and ``eligibility`` (the
+   filters). A batch emits long rows ``(timestamp, symbol, open, close, score, eligible,
+   vol)``; nothing in this phase needs another symbol.
+2. **Across symbols, in time chunks** (sequential): ``calendar`` merges the symbols'
+   timestamps into the data's calendar and ``rebalance_schedule`` marks its decision bars.
+   For each chunk of the calendar, the rows of that time range are pivoted into dense
+   ``(time, symbol)`` arrays (``to_grid``; NaN where a symbol has no bar) and
+   ``walk_chunk`` walks them from the ``PortfolioState`` the previous chunk returned (cash,
+   positions, last closes, pending orders, last selection). A chunk holds chunk length ×
+   universe values per field; the state holds a few values per symbol. A walk cut into
+   chunks of any length equals one walk over the whole history, bit for bit
+   (tests/unit/test_allocation.py::test_chunking_changes_nothing).
+
+The rules within a bar (fills at the open, marking at the close, decisions after the close)
+are listed in ``compute.kernels.allocation``; the essentials: a decision at bar t's close is
+filled at the next bar's open with the backtest's fees and slippage; sells before buys;
+buys that would overdraw are cut to the cash left; a symbol without a bar at the fill keeps
+its position and fills at its next bar (``reason = "delayed"``). ``simulate_portfolio`` runs
+both phases in one process, for tests and small universes.
+
+Times are int64 microseconds since the epoch (UTC), as in ``compute.portfolio``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from compute.errors import ParameterError
+from compute.kernels import allocation as k
+
+SELECTIONS = ("signal", "rank")
+WEIGHTINGS = ("equal", "inverse_vol", "score")
+REBALANCES = ("every_bar", "weekly", "monthly", "signal")
+DIRECTIONS = ("long_only", "long_short")
+ORDER_REASONS = ("rebalance", "delayed")
+BAR_FIELDS = k.BAR_FIELDS
+
+__all__ = [
+    "BAR_FIELDS",
+    "DIRECTIONS",
+    "ORDER_REASONS",
+    "REBALANCES",
+    "SELECTIONS",
+    "WEIGHTINGS",
+    "ChunkResult",
+    "PortfolioResult",
+    "PortfolioRules",
+    "PortfolioState",
+    "calendar",
+    "eligibility",
+    "rebalance_schedule",
+    "simulate_portfolio",
+    "symbol_features",
+    "to_grid",
+    "walk_chunk",
+]
+
+_US_PER_DAY = 86_400_000_000
+
+
+@dataclass(frozen=True)
+class PortfolioRules:
+    """One portfolio's rules; every field is a config key of a ``portfolio:`` entry.
+
+    Selection: ``select="rank"`` holds the ``top`` highest scores long and, with
+    ``direction="long_short"``, the ``bottom`` lowest short (``ascending`` swaps them);
+    ``select="signal"`` holds every symbol whose score (a strategy target) is nonzero, on
+    its sign. Ties go to the symbol that sorts first. Filters: ``min_price`` (close),
+    ``min_dollar_volume`` (mean close × volume over ``dollar_volume_window`` bars),
+    ``min_history`` (bars seen). A symbol needs a bar at the decision bar to be selected.
+
+    Weights: ``weighting`` equal, ``inverse_vol`` (1 / std of the last ``vol_window``
+    returns) or ``score`` (|score|); they sum to ``gross_exposure``, each at most
+    ``max_weight`` (the excess goes to the others), at most ``max_positions`` names (0: no
+    cap), and the net exposure at most ``max_net_exposure`` in absolute value.
+
+    Schedule: ``rebalance`` every bar, on the first bar of each ISO week or calendar month of
+    the data's calendar, or ``signal`` (whenever the selection changes); ``drift``: a
+    position already held is not resized when its weight is within ``drift`` of its target.
+
+    Execution: ``init_cash``; ``fees_bps`` and ``slippage_bps`` as in the backtest;
+    ``lot_size`` None for fractional units, else quantities in whole lots.
+    """
+
+    label: str = "portfolio"
+    select: str = "rank"
+    top: int = 10
+    bottom: int = 0
+    ascending: bool = False
+    direction: str = "long_only"
+    weighting: str = "equal"
+    vol_window: int = 20
+    max_positions: int = 0
+    max_weight: float = 1.0
+    gross_exposure: float = 1.0
+    max_net_exposure: float = math.inf
+    rebalance: str = "monthly"
+    drift: float = 0.0
+    min_price: float = 0.0
+    min_dollar_volume: float = 0.0
+    dollar_volume_window: int = 20
+    min_history: int = 0
+    init_cash: float = 1_000_000.0
+    fees_bps: float = 0.0
+    slippage_bps: float = 0.0
+    lot_size: float | None = None
+
+    def __post_init__(self) -> None:
+        where = f"portfolio {self.label!r}"
+        _choice(where, "select", self.select, SELECTIONS)
+        _choice(where, "direction", self.direction, DIRECTIONS)
+        _choice(where, "weighting", self.weighting, WEIGHTINGS)
+        _choice(where, "rebalance", self.rebalance, REBALANCES)
+        for name in ("top", "bottom", "max_positions", "min_history"):
+            _integer(where, name, getattr(self, name), 0)
+        _integer(where, "vol_window", self.vol_window, 2)
+        _integer(where, "dollar_volume_window", self.dollar_volume_window, 1)
+        if self.select == "rank" and self.top + self.bottom == 0:
+            raise ParameterError(f"{where}: select = 'rank' needs top > 0 or bottom > 0")
+        if self.bottom > 0 and self.direction != "long_short":
+            raise ParameterError(
+                f"{where}: bottom = {self.bottom} shorts symbols; it needs direction = 'long_short'"
+            )
+        inf = math.inf
+        gross_high = 1.0 if self.direction == "long_only" else 10.0
+        _number(where, "gross_exposure", self.gross_exposure, 0.0, gross_high, low_open=True)
+        _number(where, "max_weight", self.max_weight, 0.0, inf, low_open=True)
+        _number(where, "max_net_exposure", self.max_net_exposure, 0.0, inf, allow_inf=True)
+        _number(where, "drift", self.drift, 0.0, 1.0)
+        _number(where, "min_price", self.min_price, 0.0, inf)
+        _number(where, "min_dollar_volume", self.min_dollar_volume, 0.0, inf)
+        _number(where, "init_cash", self.init_cash, 0.0, inf, low_open=True)
+        _number(where, "fees_bps", self.fees_bps, 0.0, inf)
+        _number(where, "slippage_bps", self.slippage_bps, 0.0, 1e4, high_open=True)
+        if self.lot_size is not None:
+            _number(where, "lot_size", self.lot_size, 0.0, inf, low_open=True)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> PortfolioRules:
+        """Rules from a config mapping; unknown keys are refused with the valid ones."""
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            label = values.get("label", "portfolio")
+            raise ParameterError(
+                f"portfolio {label!r}: unknown key {unknown[0]!r}; valid keys: {', '.join(known)}"
+            )
+        return cls(**values)
+
+
+@dataclass
+class PortfolioState:
+    """What a walk carries from one chunk to the next (see ``walk_chunk``)."""
+
+    cash: float
+    position: np.ndarray  # float64 units per symbol
+    last_close: np.ndarray  # float64, NaN before a symbol's first bar
+    target: np.ndarray  # float64 target weight of each pending order
+    pending: np.ndarray  # int8: 0 none, 1 for the next bar's open, 2 delayed
+    selection: np.ndarray  # int8 side per symbol at the last decision
+
+    @classmethod
+    def initial(cls, n_symbols: int, init_cash: float) -> PortfolioState:
+        """All cash, no position, nothing pending."""
+        return cls(
+            cash=float(init_cash),
+            position=np.zeros(n_symbols),
+            last_close=np.full(n_symbols, np.nan),
+            target=np.zeros(n_symbols),
+            pending=np.zeros(n_symbols, dtype=np.int8),
+            selection=np.zeros(n_symbols, dtype=np.int8),
+        )
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """The outputs of a walk: per bar, per fill, per holding after fills.
+
+    ``bars`` maps each of ``BAR_FIELDS`` to one value per bar. ``orders`` has ``bar``,
+    ``symbol`` (indices into the walk's calendar and symbols), ``side`` (+1 buy, -1 sell),
+    ``reason`` (code into ``ORDER_REASONS``), ``quantity`` (units filled), ``price`` (fill,
+    slippage included), ``fees``, ``requested_quantity`` (before lot rounding and cash
+    limits). ``holdings`` has ``bar``, ``symbol``, ``quantity``, ``weight`` (at the fill
+    prices, after the bar's fills) and ``target_weight``.
+    """
+
+    bars: dict[str, np.ndarray]
+    orders: dict[str, np.ndarray]
+    holdings: dict[str, np.ndarray]
+
+    @classmethod
+    def concat(cls, parts: list[ChunkResult]) -> ChunkResult:
+        """Chunks' results joined in time order (their ``bar`` indices already global)."""
+
+        def join(name: str) -> dict[str, np.ndarray]:
+            first = getattr(parts[0], name)
+            return {c: np.concatenate([getattr(p, name)[c] for p in parts]) for c in first}
+
+        return cls(bars=join("bars"), orders=join("orders"), holdings=join("holdings"))
+
+
+def symbol_features(
+    close: Any, volume: Any, offsets: Any, rules: PortfolioRules
+) -> dict[str, np.ndarray]:
+    """Phase 1: ``adv``, ``vol`` and ``history`` per bar of each symbol (``features_seg_nb``)."""
+    c = _array("close", close)
+    v = _array("volume", volume)
+    offs = _offsets(offsets, c.shape[0])
+    if v.shape != c.shape:
+        raise ParameterError(f"volume has {v.shape[0]} bars, close {c.shape[0]}")
+    adv_window = rules.dollar_volume_window if rules.min_dollar_volume > 0 else 0
+    vol_window = rules.vol_window if rules.weighting == "inverse_vol" else 0
+    adv, vol, history = k.features_seg_nb(c, v, offs, adv_window, vol_window)
+    return {"adv": adv, "vol": vol, "history": history}
+
+
+def eligibility(
+    close: Any, features: Mapping[str, np.ndarray], rules: PortfolioRules
+) -> np.ndarray:
+    """Phase 1: which bars pass the filters (minimum price, dollar volume and history)."""
+    c = _array("close", close)
+    ok = c >= rules.min_price
+    if rules.min_dollar_volume > 0:
+        with np.errstate(invalid="ignore"):
+            ok &= features["adv"] >= rules.min_dollar_volume
+    if rules.min_history > 0:
+        ok &= features["history"] >= rules.min_history
+    return ok
+
+
+def calendar(timestamps: Any) -> np.ndarray:
+    """The data's calendar: every distinct timestamp of any symbol, sorted (int64 µs)."""
+    return np.unique(np.asarray(timestamps, dtype=np.int64))
+
+
+def rebalance_schedule(
+    calendar_us: Any, rebalance: str, previous_us: int | None = None
+) -> np.ndarray:
+    """Decision bars of the calendar: bool per timestamp.
+
+    ``every_bar``: all; ``weekly``/``monthly``: the first bar of each ISO week (Monday to
+    Sunday, UTC) or calendar month, the calendar's first bar included unless
+    ``previous_us`` (the timestamp before this stretch of calendar) is in the same period;
+    ``signal``: none (the walk decides on selection changes).
+    """
+    _choice("portfolio", "rebalance", rebalance, REBALANCES)
+    ts = np.asarray(calendar_us, dtype=np.int64)
+    if rebalance == "every_bar":
+        return np.ones(ts.shape[0], dtype=np.bool_)
+    if rebalance == "signal":
+        return np.zeros(ts.shape[0], dtype=np.bool_)
+    full = ts if previous_us is None else np.concatenate([[previous_us], ts])
+    key = _period_key(full, rebalance)
+    start = np.empty(full.shape[0], dtype=np.bool_)
+    if full.shape[0]:
+        start[0] = True
+        start[1:] = key[1:] != key[:-1]
+    return start if previous_us is None else start[1:]
+
+
+def to_grid(
+    time_index: Any,
+    symbol_index: Any,
+    values: Any,
+    n_times: int,
+    n_symbols: int,
+    fill: Any = np.nan,
+) -> np.ndarray:
+    """Long rows into a dense C-ordered ``(time, symbol)`` array; absent cells get ``fill``."""
+    vals = np.asarray(values)
+    out = np.full((n_times, n_symbols), fill, dtype=vals.dtype)
+    out[np.asarray(time_index, dtype=np.int64), np.asarray(symbol_index, dtype=np.int64)] = vals
+    return out
+
+
+def walk_chunk(
+    open: Any,  # the bar field's name, as in the backtest
+    close: Any,
+    score: Any,
+    eligible: Any,
+    vol: Any,
+    rebalance: Any,
+    state: PortfolioState,
+    rules: PortfolioRules,
+    bar_offset: int = 0,
+) -> tuple[ChunkResult, PortfolioState]:
+    """Phase 2: walk one chunk of ``(time, symbol)`` arrays from ``state``.
+
+    Parameters
+    ----------
+    open, close, score, vol : array_like
+        ``(time, symbol)`` float arrays, NaN where a symbol has no bar (``vol`` is only read
+        for inverse-volatility weights).
+    eligible : array_like of bool
+        ``(time, symbol)``, the filters' result.
+    rebalance : array_like of bool
+        Decision bars of this chunk (``rebalance_schedule``).
+    state : PortfolioState
+        Where the previous chunk ended (``PortfolioState.initial`` for the first); not
+        modified.
+    bar_offset : int
+        Calendar index of the chunk's first bar, added to the records' ``bar``.
+
+    Returns
+    -------
+    (ChunkResult, PortfolioState)
+        The chunk's outputs and the state for the next chunk.
+    """
+    o = _grid("open", open)
+    n_t, n = o.shape
+    c = _grid("close", close, o.shape)
+    s = _grid("score", score, o.shape)
+    v = _grid("vol", vol, o.shape)
+    e = np.ascontiguousarray(eligible, dtype=np.bool_)
+    r = np.ascontiguousarray(rebalance, dtype=np.bool_)
+    if e.shape != o.shape or r.shape != (n_t,):
+        raise ParameterError(
+            f"walk_chunk: eligible must be {o.shape} and rebalance ({n_t},), got {e.shape} "
+            f"and {r.shape}"
+        )
+    if state.position.shape != (n,):
+        raise ParameterError(
+            f"walk_chunk: the state has {state.position.shape[0]} symbols, the chunk {n}"
+        )
+    lot = math.nan if rules.lot_size is None else float(rules.lot_size)
+    out = k.walk_chunk_nb(
+        o,
+        c,
+        s,
+        e,
+        v,
+        r,
+        float(state.cash),
+        state.position,
+        state.last_close,
+        state.target,
+        state.pending,
+        state.selection,
+        k.SELECT_SIGNAL if rules.select == "signal" else k.SELECT_RANK,
+        rules.top,
+        rules.bottom,
+        bool(rules.ascending),
+        rules.direction == "long_short",
+        rules.max_positions,
+        WEIGHTINGS.index(rules.weighting),
+        float(rules.gross_exposure),
+        float(rules.max_weight),
+        float(rules.max_net_exposure),
+        rules.rebalance == "signal",
+        float(rules.drift),
+        rules.fees_bps / 1e4,
+        rules.slippage_bps / 1e4,
+        lot,
+    )
+    bars, o_int, o_fl, h_int, h_fl, cash, pos, last_close, target, pending, selection = out
+    orders: dict[str, np.ndarray] = {}
+    for j, name in enumerate(k.ORDER_INT_FIELDS):
+        orders[name] = o_int[:, j].copy()
+    orders["bar"] += bar_offset
+    orders["side"] = orders["side"].astype(np.int8)
+    orders["reason"] = orders["reason"].astype(np.int8)
+    for j, name in enumerate(k.ORDER_FLOAT_FIELDS):
+        orders[name] = o_fl[:, j].copy()
+    holdings: dict[str, np.ndarray] = {}
+    for j, name in enumerate(k.HOLDING_INT_FIELDS):
+        holdings[name] = h_int[:, j].copy()
+    holdings["bar"] += bar_offset
+    for j, name in enumerate(k.HOLDING_FLOAT_FIELDS):
+        holdings[name] = h_fl[:, j].copy()
+    result = ChunkResult(
+        bars={name: bars[:, j].copy() for j, name in enumerate(BAR_FIELDS)},
+        orders=orders,
+        holdings=holdings,
+    )
+    new_state = PortfolioState(
+        cash=float(cash),
+        position=pos,
+        last_close=last_close,
+        target=target,
+        pending=pending,
+        selection=selection,
+    )
+    return result, new_state
+
+
+@dataclass(frozen=True)
+class PortfolioResult:
+    """``simulate_portfolio``'s output: the calendar and the walk's records."""
+
+    calendar_us: np.ndarray
+    result: ChunkResult
+    state: PortfolioState
+
+
+def simulate_portfolio(
+    timestamp_us: Any,
+    open: Any,  # the bar field's name, as in the backtest
+    close: Any,
+    volume: Any,
+    score: Any,
+    offsets: Any,
+    rules: PortfolioRules,
+    *,
+    chunk: int | None = None,
+) -> PortfolioResult:
+    """Both phases in one process over a batch of symbols concatenated with ``offsets``.
+
+    Symbol i is rows ``[offsets[i], offsets[i+1])`` of the 1-D inputs, sorted by time; its
+    ``score`` is the ranking score (``select="rank"``) or the strategy target
+    (``select="signal"``), NaN where unknown. ``chunk`` is the walk's chunk length in
+    calendar bars (None: the whole calendar at once); it changes nothing but memory.
+    """
+    ts = np.ascontiguousarray(timestamp_us, dtype=np.int64)
+    c = _array("close", close)
+    n_rows = c.shape[0]
+    offs = _offsets(offsets, n_rows)
+    o = _array("open", open)
+    sc = _array("score", score)
+    if ts.shape[0] != n_rows or o.shape[0] != n_rows or sc.shape[0] != n_rows:
+        raise ParameterError(
+            f"simulate_portfolio: inputs differ in length: timestamp={ts.shape[0]}, "
+            f"open={o.shape[0]}, close={n_rows}, score={sc.shape[0]}"
+        )
+    n_sym = offs.shape[0] - 1
+    feats = symbol_features(c, volume, offs, rules)
+    elig = eligibility(c, feats, rules)
+    cal = calendar(ts)
+    t_idx = np.searchsorted(cal, ts)
+    s_idx = np.repeat(np.arange(n_sym), np.diff(offs))
+    sched = rebalance_schedule(cal, rules.rebalance)
+    step = cal.shape[0] if chunk is None else int(chunk)
+    if step < 1 and cal.shape[0]:
+        raise ParameterError(f"simulate_portfolio: chunk = {chunk!r} must be a positive integer")
+    state = PortfolioState.initial(n_sym, rules.init_cash)
+    # rows are per symbol; one sort by time makes each chunk's rows a contiguous range
+    by_time = np.argsort(t_idx, kind="stable")
+    t_sorted = t_idx[by_time]
+    parts = []
+    for start in range(0, cal.shape[0], max(step, 1)):
+        stop = min(start + step, cal.shape[0])
+        lo, hi = np.searchsorted(t_sorted, [start, stop])
+        rows = by_time[lo:hi]
+        ti = t_idx[rows] - start
+        si = s_idx[rows]
+        n_t = stop - start
+
+        def grid(values: np.ndarray, fill: Any = np.nan) -> np.ndarray:
+            return to_grid(ti, si, values[rows], n_t, n_sym, fill)  # noqa: B023
+
+        part, state = walk_chunk(
+            grid(o),
+            grid(c),
+            grid(sc),
+            grid(elig, False),
+            grid(feats["vol"]),
+            sched[start:stop],
+            state,
+            rules,
+            bar_offset=start,
+        )
+        parts.append(part)
+    if not parts:
+        empty, state = walk_chunk(
+            np.empty((0, n_sym)),
+            np.empty((0, n_sym)),
+            np.empty((0, n_sym)),
+            np.empty((0, n_sym), dtype=bool),
+            np.empty((0, n_sym)),
+            np.empty(0, dtype=bool),
+            state,
+            rules,
+        )
+        parts.append(empty)
+    return PortfolioResult(calendar_us=cal, result=ChunkResult.concat(parts), state=state)
+
+
+def _period_key(ts: np.ndarray, rebalance: str) -> np.ndarray:
+    days = np.floor_divide(ts, _US_PER_DAY)
+    if rebalance == "weekly":
+        return np.floor_divide(days + 3, 7)  # 1970-01-01 was a Thursday: weeks start Monday
+    return ts.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+
+
+def _choice(where: str, name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ParameterError(
+            f"{where}: {name} = {value!r} is not valid; choices: {', '.join(choices)}"
+        )
+
+
+def _integer(where: str, name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ParameterError(f"{where}: {name} = {value!r} must be an integer >= {low}")
+
+
+def _number(
+    where: str,
+    name: str,
+    value: Any,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_inf: bool = False,
+) -> None:
+    lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+    valid = f"valid range is {lo}{low}, {high}{hi}"
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ParameterError(f"{where}: {name} must be a number, got {value!r}; {valid}")
+    v = float(value)
+    ok = (math.isfinite(v) or (allow_inf and v == math.inf)) and not math.isnan(v)
+    ok = ok and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+    if not ok:
+        raise ParameterError(f"{where}: {name} = {value!r} is out of range; {valid}")
+
+
+def _array(name: str, values: Any) -> np.ndarray:
+    arr = np.ascontiguousarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ParameterError(f"{name} must be 1-D, got shape {arr.shape}")
+    return arr
+
+
+def _grid(name: str, values: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    arr = np.ascontiguousarray(values, dtype=np.float64)
+    if arr.ndim != 2 or (shape is not None and arr.shape != shape):
+        want = "2-D" if shape is None else str(shape)
+        raise ParameterError(f"walk_chunk: {name} must be {want}, got shape {arr.shape}")
+    return arr
+
+
+def _offsets(offsets: Any, n: int) -> np.ndarray:
+    offs = np.ascontiguousarray(offsets, dtype=np.int64)
+    if offs.ndim != 1 or offs.shape[0] < 1 or offs[0] != 0 or offs[-1] != n:
+        raise ParameterError(f"offsets must be 1-D, start at 0 and end at the input length {n}")
+    if np.any(np.diff(offs) < 0):
+        raise ParameterError("offsets must be non-decreasing")
+    return offs

@@ -1,0 +1,188 @@
+"""The ONE declaration of barpipe's output tables, and the SQLite DDL derived from it.
+
+Each output table is one ``TableSpec``: its name, Arrow schema, natural key, sort order, whether
+``barpipe.db`` mirrors it, and which run setting (if any) switches it on. Writing
+(``storage.outputs``), publishing and recovery (``storage.runs``), reading and the SQLite
+tables (``storage.db``) all follow from ``TABLES``: adding an output table means adding one
+entry here (and producing its rows in ``compute.pipeline``).
+
+SQLite: the registry tables of ``storage.schemas`` (runs, run_stages, run_plans, run_batches)
+plus every mirrored output table, which also gets a ``run_key`` column (second, after
+``run_id``) so a rerun can replace a key's rows with one indexed DELETE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from compute.errors import StorageError
+from storage.schemas import (
+    EQUITY,
+    INDICATOR_KEYS,
+    METRICS,
+    QUARANTINE,
+    RUN_BATCHES,
+    RUN_PLANS,
+    RUN_STAGES,
+    RUN_STATUSES,
+    RUNS,
+    TRADES,
+)
+
+__all__ = [
+    "OUTPUT_TABLES",
+    "SQLITE_TABLES",
+    "TABLES",
+    "TableSpec",
+    "mirrored",
+    "published_tables",
+    "spec",
+    "sqlite_columns",
+    "sqlite_ddl",
+]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One output table.
+
+    ``natural_key``: the columns that identify a row (within a run key); ``sort_keys``: the
+    order rows are staged and published in; ``sqlite``: mirrored to ``barpipe.db`` in the
+    same commit as the Parquet rows; ``switch``: the run option that turns it on
+    (``write_equity``, ``write_indicators``), None if always written; ``dynamic``: the
+    schema is the key columns of ``schema`` plus the numeric columns of the data.
+    """
+
+    name: str
+    schema: pa.Schema
+    natural_key: tuple[str, ...]
+    sort_keys: tuple[str, ...]
+    sqlite: bool = False
+    switch: str | None = None
+    dynamic: bool = False
+
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in (
+        TableSpec(
+            "trades",
+            TRADES,
+            natural_key=("symbol", "strategy", "entry_time"),
+            sort_keys=("symbol", "strategy", "entry_time"),
+            sqlite=True,
+        ),
+        TableSpec(
+            "metrics",
+            METRICS,
+            natural_key=("symbol", "strategy"),
+            sort_keys=("symbol", "strategy"),
+            sqlite=True,
+        ),
+        TableSpec(
+            "quarantine",
+            QUARANTINE,
+            natural_key=("symbol", "reason"),
+            sort_keys=("symbol",),
+            sqlite=True,
+        ),
+        TableSpec(
+            "equity",
+            EQUITY,
+            natural_key=("symbol", "strategy", "timestamp"),
+            sort_keys=("symbol", "strategy", "timestamp"),
+            switch="write_equity",
+        ),
+        TableSpec(
+            "indicators",
+            INDICATOR_KEYS,
+            natural_key=("symbol", "timestamp"),
+            sort_keys=("symbol", "timestamp"),
+            switch="write_indicators",
+            dynamic=True,
+        ),
+    )
+}
+"""Every output table, in publish order."""
+
+OUTPUT_TABLES: dict[str, pa.Schema] = {name: t.schema for name, t in TABLES.items()}
+"""Output tables by name (``indicators``: key columns only, see ``INDICATOR_KEYS``)."""
+
+
+def spec(table: str) -> TableSpec:
+    """The declaration of ``table``; a StorageError lists the valid names."""
+    try:
+        return TABLES[table]
+    except KeyError:
+        raise StorageError(f"unknown output table {table!r}; valid: {sorted(TABLES)}") from None
+
+
+def published_tables(switches: Iterable[str]) -> list[str]:
+    """The tables a run publishes, in order, given the names of the switches that are on."""
+    on = set(switches)
+    return [t.name for t in TABLES.values() if t.switch is None or t.switch in on]
+
+
+def mirrored() -> list[str]:
+    """Output tables that ``barpipe.db`` mirrors."""
+    return [t.name for t in TABLES.values() if t.sqlite]
+
+
+SQLITE_TABLES: dict[str, pa.Schema] = {
+    "runs": RUNS,
+    **{name: TABLES[name].schema for name in mirrored()},
+    "run_stages": RUN_STAGES,
+    "run_plans": RUN_PLANS,
+    "run_batches": RUN_BATCHES,
+}
+"""Tables of ``barpipe.db``: the run registry and the mirrored output tables."""
+
+_INDEXES: dict[str, tuple[str, ...]] = {
+    "runs": ("run_key", "status"),
+    **{name: ("run_id", "run_key", "symbol") for name in mirrored()},
+    "run_stages": ("run_id",),
+    "run_plans": ("run_id",),
+    "run_batches": ("run_id",),
+}
+
+
+def _sqlite_type(type_: pa.DataType) -> str:
+    if pa.types.is_integer(type_):
+        return "INTEGER"
+    if pa.types.is_floating(type_):
+        return "REAL"
+    if pa.types.is_string(type_) or pa.types.is_timestamp(type_):
+        return "TEXT"
+    raise TypeError(f"no SQLite type for Arrow type {type_}")  # a schema above is wrong
+
+
+def sqlite_columns(table: str) -> list[str]:
+    """Column names of a SQLite table, in order (``run_key`` included where it exists)."""
+    names = list(SQLITE_TABLES[table].names)
+    if table in TABLES:
+        names.insert(1, "run_key")
+    return names
+
+
+def sqlite_ddl() -> list[str]:
+    """CREATE TABLE / CREATE INDEX statements (idempotent) for every table of barpipe.db."""
+    statements: list[str] = []
+    for table, schema in SQLITE_TABLES.items():
+        columns = [f"{f.name} {_sqlite_type(f.type)}" for f in schema]
+        if table in TABLES:
+            columns.insert(1, "run_key TEXT NOT NULL")
+        if table == "runs":
+            columns[0] += " PRIMARY KEY"
+            statuses = ", ".join(f"'{s}'" for s in RUN_STATUSES)
+            columns[2] += f" NOT NULL CHECK (status IN ({statuses}))"
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {table} (\n    " + ",\n    ".join(columns) + "\n)"
+        )
+        for column in _INDEXES[table]:
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS ix_{table}_{column} ON {table} ({column})"
+            )
+    return statements
