@@ -59,9 +59,9 @@ def _same(x: tuple[np.ndarray, ...], y: tuple[np.ndarray, ...]) -> bool:
 def main(argv: list[str] | None = None) -> dict[str, object]:
     quick = common.quick()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--symbols", type=int, default=200 if quick else 1_000)
+    p.add_argument("--symbols", type=int, default=100 if quick else 200)
     p.add_argument("--bars", type=int, default=2_000)
-    p.add_argument("--repeat", type=int, default=5 if quick else 21)
+    p.add_argument("--repeat", type=int, default=11 if quick else 61)
     p.add_argument("--json", help="also write the results as JSON to this path")
     args = p.parse_args(argv)
     print(f"machine: {common.machine_line()}", flush=True)

@@ -40,6 +40,7 @@ import numpy as np
 
 from compute.errors import ParameterError
 from compute.kernels import allocation as k
+from compute.segments import check_offsets
 
 SELECTIONS = ("signal", "rank")
 WEIGHTINGS = ("equal", "inverse_vol", "score")
@@ -218,7 +219,7 @@ def symbol_features(
     """Phase 1: ``adv``, ``vol`` and ``history`` per bar of each symbol (``features_seg_nb``)."""
     c = _array("close", close)
     v = _array("volume", volume)
-    offs = _offsets(offsets, c.shape[0])
+    offs = check_offsets("symbol_features", offsets, c.shape[0])
     if v.shape != c.shape:
         raise ParameterError(f"volume has {v.shape[0]} bars, close {c.shape[0]}")
     adv_window = rules.dollar_volume_window if rules.min_dollar_volume > 0 else 0
@@ -426,7 +427,7 @@ def simulate_portfolio(
     ts = np.ascontiguousarray(timestamp_us, dtype=np.int64)
     c = _array("close", close)
     n_rows = c.shape[0]
-    offs = _offsets(offsets, n_rows)
+    offs = check_offsets("simulate_portfolio", offsets, n_rows)
     o = _array("open", open)
     sc = _array("score", score)
     if ts.shape[0] != n_rows or o.shape[0] != n_rows or sc.shape[0] != n_rows:
@@ -541,12 +542,3 @@ def _grid(name: str, values: Any, shape: tuple[int, ...] | None = None) -> np.nd
         want = "2-D" if shape is None else str(shape)
         raise ParameterError(f"walk_chunk: {name} must be {want}, got shape {arr.shape}")
     return arr
-
-
-def _offsets(offsets: Any, n: int) -> np.ndarray:
-    offs = np.ascontiguousarray(offsets, dtype=np.int64)
-    if offs.ndim != 1 or offs.shape[0] < 1 or offs[0] != 0 or offs[-1] != n:
-        raise ParameterError(f"offsets must be 1-D, start at 0 and end at the input length {n}")
-    if np.any(np.diff(offs) < 0):
-        raise ParameterError("offsets must be non-decreasing")
-    return offs

@@ -16,6 +16,7 @@ import numpy as np
 
 from compute.errors import ParameterError
 from compute.kernels import backtest as k
+from compute.segments import check_offsets
 
 EXIT_REASONS = ("signal", "stop_loss", "take_profit", "open")
 DIRECTIONS = ("long_only", "long_short")
@@ -258,12 +259,6 @@ def _prepare(
     if offsets is None:
         offs = np.array([0, n], dtype=np.int64)
     else:
-        offs = np.ascontiguousarray(offsets, dtype=np.int64)
-        if offs.ndim != 1 or offs.shape[0] < 1 or offs[0] != 0 or offs[-1] != n:
-            raise ParameterError(
-                f"backtest: offsets must be 1-D, start at 0 and end at the input length {n}"
-            )
-        if np.any(np.diff(offs) < 0):
-            raise ParameterError("backtest: offsets must be non-decreasing")
+        offs = check_offsets("backtest", offsets, n)
     args = (cash, fees / 1e4, slip / 1e4, frac, long_short, kelly, sl, tp)
     return arrays, offs, args

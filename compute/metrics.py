@@ -29,6 +29,7 @@ import numpy as np
 from compute.errors import ParameterError
 from compute.kernels import metrics as k
 from compute.kernels import relative as kr
+from compute.segments import check_offsets
 
 ANNUALIZATION_FACTORS = {"daily": 252, "weekly": 52, "monthly": 12, "quarterly": 4, "yearly": 1}
 RETURN_METRICS = (
@@ -268,15 +269,8 @@ def metrics_batch(
         int64), and ``n_bars``.
     """
     eq = _returns(equity, "equity")
-    offs = np.ascontiguousarray(offsets, dtype=np.int64)
-    n = eq.shape[0]
-    if offs.ndim != 1 or offs.shape[0] < 1 or offs[0] != 0 or offs[-1] != n:
-        raise ParameterError(
-            f"metrics_batch: offsets must be 1-D, start at 0 and end at the equity length {n}"
-        )
+    offs = check_offsets("metrics_batch", offsets, eq.shape[0], "equity length")
     n_bars = np.diff(offs)
-    if np.any(n_bars < 0):
-        raise ParameterError("metrics_batch: offsets must be non-decreasing")
     n_seg = offs.shape[0] - 1
     factor = _factor("daily", annualization)
     rf = _finite("risk_free", risk_free)
@@ -408,15 +402,7 @@ def relative_metrics_batch(
         ``returns_from_equity(segment)`` and the benchmark's returns over the same bars.
     """
     eq, bench = _pair(equity, benchmark, "equity", "benchmark")
-    offs = np.ascontiguousarray(offsets, dtype=np.int64)
-    n = eq.shape[0]
-    if offs.ndim != 1 or offs.shape[0] < 1 or offs[0] != 0 or offs[-1] != n:
-        raise ParameterError(
-            f"relative_metrics_batch: offsets must be 1-D, start at 0 and end at the equity "
-            f"length {n}"
-        )
-    if np.any(np.diff(offs) < 0):
-        raise ParameterError("relative_metrics_batch: offsets must be non-decreasing")
+    offs = check_offsets("relative_metrics_batch", offsets, eq.shape[0], "equity length")
     out = kr.relative_equity_seg_nb(
         eq, bench, offs, _finite("risk_free", risk_free), _factor("daily", annualization)
     )

@@ -1,9 +1,9 @@
 """Strategies by name: ``names``, ``spec``, ``lookback``, ``compute``, ``compute_batch``.
 
 A strategy declares its parameters (defaults and ranges), the indicators it needs (computed
-through ``compute.indicators`` with parameters derived from its own) and a ``_seg_nb``
-kernel in ``compute.kernels.strategies`` that turns close prices and those indicator
-outputs into a float64 target per bar: -1, 0 or +1, NaN during warm-up (the first
+through ``compute.indicators`` with parameters derived from its own) and a 1-D kernel in
+``compute.kernels.strategies`` (run over each segment by ``compute.kernels.driver``) that
+turns close prices and those indicator outputs into a float64 target per bar: -1, 0 or +1, NaN during warm-up (the first
 ``lookback`` bars of each segment). The four come from the bot barpipe replaces; every
 weight, threshold and window is a parameter.
 """
@@ -19,7 +19,10 @@ import numpy as np
 from compute import indicators
 from compute.errors import ParameterError
 from compute.indicators import Param
+from compute.indicators._registry import Declared, Registry
+from compute.kernels import driver
 from compute.kernels import strategies as k
+from compute.segments import check_offsets
 
 __all__ = ["Strategy", "compute", "compute_batch", "lookback", "names", "spec"]
 
@@ -28,7 +31,7 @@ IndicatorOutputs = Mapping[str, Mapping[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
-class Strategy:
+class Strategy(Declared):
     """A strategy as the registry knows it.
 
     ``indicators`` maps validated parameters to ``{indicator name: its parameters}``;
@@ -48,47 +51,19 @@ class Strategy:
     checks: tuple[Callable[[Values], str | None], ...] = field(default=())
     doc: str = ""
 
-    def resolve(self, params: Mapping[str, Any]) -> dict[str, int | float]:
-        """Validated parameters with defaults filled in, in declaration order."""
-        known = {p.name: p for p in self.params}
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            raise ParameterError(
-                f"{self.name}: unknown parameter {unknown[0]!r}; "
-                f"valid parameters: {', '.join(known)}"
-            )
-        values = {p.name: p.check(self.name, params.get(p.name, p.default)) for p in self.params}
-        for check in self.checks:
-            problem = check(values)
-            if problem:
-                raise ParameterError(f"{self.name}: {problem}")
-        return values
 
-
-_REGISTRY: dict[str, Strategy] = {}
-
-
-def register(strategy: Strategy) -> Strategy:
-    """Add ``strategy`` to the registry; names are unique."""
-    if strategy.name in _REGISTRY:
-        raise RuntimeError(f"strategy {strategy.name!r} registered twice")
-    _REGISTRY[strategy.name] = strategy
-    return strategy
+_REGISTRY: Registry[Strategy] = Registry("strategy")
+register = _REGISTRY.add
 
 
 def names() -> list[str]:
     """Every available strategy, sorted."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def spec(name: str) -> Strategy:
     """The declaration of ``name``: parameters with defaults and ranges, indicators, kernel."""
-    try:
-        return _REGISTRY[name.lower()]
-    except (KeyError, AttributeError):
-        raise ParameterError(
-            f"unknown strategy {name!r}; available: {', '.join(names())}"
-        ) from None
+    return _REGISTRY.spec(name)
 
 
 def lookback(name: str, **params: Any) -> int:
@@ -126,14 +101,7 @@ def compute_batch(name: str, inputs: Mapping[str, Any], offsets: Any, **params: 
     strat = spec(name)
     values = strat.resolve(params)
     close = _close(strat, inputs)
-    offs = np.ascontiguousarray(offsets, dtype=np.int64)
-    n = close.shape[0]
-    if offs.ndim != 1 or offs.shape[0] < 1 or offs[0] != 0 or offs[-1] != n:
-        raise ParameterError(
-            f"{strat.name}: offsets must be 1-D, start at 0 and end at the input length {n}"
-        )
-    if np.any(np.diff(offs) < 0):
-        raise ParameterError(f"{strat.name}: offsets must be non-decreasing")
+    offs = check_offsets(strat.name, offsets, close.shape[0])
     outputs = {
         ind: indicators.compute_batch(ind, {"close": close}, offs, **ind_params)
         for ind, ind_params in strat.indicators(values).items()
@@ -148,6 +116,12 @@ def _close(strat: Strategy, inputs: Mapping[str, Any]) -> np.ndarray:
     if close.ndim != 1:
         raise ParameterError(f"{strat.name}: input 'close' must be 1-D, got shape {close.shape}")
     return close
+
+
+def _batch(kernel: Callable[..., None], n_inputs: int) -> Callable[..., np.ndarray]:
+    """The batch form of a strategy's 1-D kernel (``compute.kernels.driver``): its target."""
+    batch = driver.segmented(kernel, n_inputs, [driver.NAN])
+    return lambda *args: batch(*args)[0]
 
 
 def _window(name: str, default: int, low: int = 1, doc: str = "") -> Param:
@@ -182,7 +156,7 @@ def _momentum_indicators(v: Values) -> dict[str, dict[str, int | float]]:
 
 
 def _momentum_run(close, offsets, out: IndicatorOutputs, v: Values) -> np.ndarray:
-    return k.momentum_seg_nb(
+    return _batch(k.momentum_into_nb, 4)(
         close,
         out["rsi"]["real"],
         out["macd"]["macd"],
@@ -250,7 +224,7 @@ register(
             Param("threshold", 2.0, 0.0, 1e6, "|z| beyond this trades against the move"),
         ),
         indicators=lambda v: {},
-        run=lambda close, offsets, out, v: k.zscore_seg_nb(
+        run=lambda close, offsets, out, v: _batch(k.zscore_into_nb, 1)(
             close, offsets, v["window"], v["threshold"]
         ),
         lookback=lambda v: v["window"],
@@ -275,7 +249,7 @@ register(
             _window("long_window", 26, low=2, doc="bars of the long average"),
         ),
         indicators=lambda v: {},
-        run=lambda close, offsets, out, v: k.ma_crossover_seg_nb(
+        run=lambda close, offsets, out, v: _batch(k.ma_crossover_into_nb, 1)(
             close, offsets, v["short_window"], v["long_window"]
         ),
         lookback=lambda v: v["long_window"],
@@ -315,7 +289,7 @@ register(
             Param("upper", 1.0, -1e6, 1e6, "band position above this: -1"),
         ),
         indicators=_bollinger_indicators,
-        run=lambda close, offsets, out, v: k.bollinger_seg_nb(
+        run=lambda close, offsets, out, v: _batch(k.bollinger_into_nb, 3)(
             close,
             out["bbands"]["upperband"],
             out["bbands"]["lowerband"],

@@ -102,6 +102,7 @@ class OutputConfig(_Section):
     write_equity: bool = True
     write_indicators: bool = True
     db_path: str | None = None
+    keep_nights: int | None = Field(None, ge=1)
 
     @_model_validator(mode="after")
     def _db_path_needed(self) -> OutputConfig:
@@ -170,6 +171,7 @@ class RunConfig(_Section):
     lock: Literal["wait", "refuse"] = "wait"
     lock_timeout_s: float = Field(600.0, ge=0)
     report: bool = True
+    full: bool = False
 
     @field_validator("key", mode="before")
     @classmethod
@@ -213,7 +215,7 @@ class StrategyConfig(_Section):
 class BacktestConfig(_Section):
     """Costs, sizing and exits of the simulated trading."""
 
-    init_cash: float = Field(10_000.0, gt=0, allow_inf_nan=False)
+    init_cash: float = Field(10_000.0, gt=0, le=1e15, allow_inf_nan=False)  # equity stays finite
     fees_bps: float = Field(1.0, ge=0, le=10_000)
     slippage_bps: float = Field(1.0, ge=0, le=10_000)
     fraction: float = Field(1.0, gt=0, le=1)
@@ -571,6 +573,28 @@ def load_settings(
         raise ConfigError(_explain(err, sources, env_names)) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses a key given twice in one mapping: YAML keeps the last
+    one silently, and a second ``cluster:`` section would drop the first one's keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *anchor" values may be overridden by the mapping's own keys
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} appears twice (lines {seen[key]} and {line}); keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -579,12 +603,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError(f"config file '{path}' cannot be read: {err.strerror}") from err
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "invalid YAML"
         raise ConfigError(f"config file '{path}' is not valid YAML{where}: {problem}") from None
+    except ValueError as err:  # a well-formed but impossible date: 2026-02-30
+        raise ConfigError(f"config file '{path}' has an impossible value: {err}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -151,6 +151,28 @@ def db_path(
     return Path(text.removeprefix("file://")) / DB_NAME
 
 
+def _connect_readonly(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    """Open ``path`` with ``mode=ro``; on a read-only directory, ``immutable=1`` as well.
+
+    A WAL database opened read-only still needs its ``-shm`` file, which SQLite cannot
+    create in a read-only directory. When no ``-wal`` file exists either, no writer is
+    active and every committed row is in the main file, so reading it as immutable is exact.
+    """
+    if not path.exists():
+        raise StorageError(f"no run database at {path}")
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_s)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        if Path(f"{path}-wal").exists():
+            raise
+        conn = sqlite3.connect(f"{uri}&immutable=1", uri=True, timeout=busy_timeout_s)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
 def connect(
     path: str | os.PathLike[str], *, readonly: bool = False, busy_timeout_s: float = 60.0
 ) -> sqlite3.Connection:
@@ -162,13 +184,7 @@ def connect(
     path = Path(path)
     try:
         if readonly:
-            if not path.exists():
-                raise StorageError(f"no run database at {path}")
-            conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_s
-            )
-            conn.row_factory = sqlite3.Row
-            return conn
+            return _connect_readonly(path, busy_timeout_s)
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
     except (OSError, sqlite3.Error) as err:
@@ -587,11 +603,15 @@ def read_report_sleeves(conn: sqlite3.Connection, run_id: str) -> pa.Table:
             (run_id,),
         ).fetchall()
         have = {(r[0], r[1]) for r in rows}
+        run = conn.execute(
+            "SELECT started_at, run_key FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        # the night's metrics snapshot (it carries the symbols a night skipped) is its universe
         wanted = conn.execute(
-            "SELECT symbol, strategy FROM metrics WHERE run_id = ? ORDER BY strategy, symbol",
-            (run_id,),
+            "SELECT symbol, strategy FROM metrics WHERE run_key = ? ORDER BY strategy, symbol",
+            (run[1] if run else "",),
         ).fetchall()
-        started = conn.execute("SELECT started_at FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        started = run
         for symbol, strategy in [tuple(w) for w in wanted if (w[0], w[1]) not in have]:
             earlier = conn.execute(
                 f"SELECT {', '.join('s.' + c for c in SUMMARY_SCHEMA.names)} "
@@ -735,3 +755,160 @@ def last_success(conn: sqlite3.Connection) -> float | None:
     if row is None or row[0] is None:
         return None
     return dt.datetime.strptime(row[0], _TIME_FORMAT).replace(tzinfo=dt.UTC).timestamp()
+
+
+# --- continuous tables: publish state, table versions, one night's SQLite commit -------------
+
+
+def read_publish_state(conn: sqlite3.Connection) -> dict[str, tuple[int, int, str]]:
+    """Per published symbol: (last bar in µs since the epoch UTC, bar count, fingerprint)."""
+    out: dict[str, tuple[int, int, str]] = {}
+    for row in conn.execute(
+        "SELECT symbol, last_timestamp, n_bars, fingerprint FROM publish_state"
+    ):
+        last = dt.datetime.strptime(row[1], _TIME_FORMAT).replace(tzinfo=dt.UTC)
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        out[str(row[0])] = ((last - epoch) // dt.timedelta(microseconds=1), int(row[2]), row[3])
+    return out
+
+
+def read_table_versions(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """Per output table: the Delta version, run_id, run_key and signature last committed."""
+    rows = conn.execute(
+        "SELECT table_name, version, run_id, run_key, signature FROM table_versions"
+    )
+    return {str(r[0]): dict(r) for r in rows}
+
+
+def record_table_version(
+    conn: sqlite3.Connection, table: str, version: int, run_id: str, run_key: str, signature: str
+) -> None:
+    """Record a table's version on its own (after recovery restored its committed content)."""
+    with _transaction(conn):
+        conn.execute(
+            "INSERT OR REPLACE INTO table_versions (table_name, version, run_id, run_key, signature) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (table, version, run_id, run_key, signature),
+        )
+
+
+def _us_iso(value: int) -> str:
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(value))
+    return moment.strftime(_TIME_FORMAT)
+
+
+def commit_night(
+    conn: sqlite3.Connection,
+    run_id: str,
+    run_key: str,
+    *,
+    full: bool,
+    whole: Sequence[str],
+    extended: Sequence[str],
+    rows: Mapping[str, Rows],
+    states: Mapping[str, tuple[int, int, str]],
+    versions: Mapping[str, int],
+    signature: str,
+    dropped: Sequence[str] = (),
+    sleeves: Rows | None = None,
+) -> dict[str, int]:
+    """One night's SQLite commit, in ONE transaction: the mirrored tables' rows (replaced as
+    their kind says, see ``storage.tables``), the changed symbols' publish state and every
+    published table's Delta version. On any error nothing changes. Rows inserted per table.
+
+    ``rows`` may be tables or record batches streamed from the staged files: they are
+    inserted in chunks (``storage.sqlite_bulk``), never whole. ``sleeves``: the report's
+    per-sleeve summaries of the symbols this night computed (``report_sleeves``, replacing
+    the run key's); a sleeve the night skipped keeps its summary from the night that computed
+    it (``read_report_sleeves``).
+    """
+    from storage.tables import TABLES
+
+    changed = [*whole, *extended]
+    inserted: dict[str, int] = {}
+    try:
+        with _transaction(conn):
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS night (kind TEXT, symbol TEXT)")
+            conn.execute("DELETE FROM temp.night")
+            conn.executemany(
+                "INSERT INTO temp.night VALUES (?, ?)",
+                [("whole", s) for s in whole] + [("extended", s) for s in extended],
+            )
+            symbols_of = "SELECT symbol FROM temp.night WHERE kind = '{}'"
+            for name, data in rows.items():
+                spec = TABLES[name]
+                if spec.kind == "snapshot":
+                    conn.execute(f"DELETE FROM {name} WHERE run_key = ?", (run_key,))
+                elif full:
+                    conn.execute(f"DELETE FROM {name}")
+                elif spec.kind == "state":
+                    conn.execute(
+                        f"DELETE FROM {name} WHERE symbol IN (SELECT symbol FROM temp.night)"
+                    )
+                else:
+                    conn.execute(
+                        f"DELETE FROM {name} WHERE symbol IN ({symbols_of.format('whole')})"
+                        + (
+                            f" OR (symbol IN ({symbols_of.format('extended')}) AND {spec.replaced})"
+                            if spec.replaced
+                            else ""
+                        )
+                    )
+                inserted[name] = _insert(conn, name, data, spec.schema, run_id, run_key)
+            if sleeves is not None:  # a symbol the night skipped keeps its summary
+                conn.execute(
+                    "DELETE FROM report_sleeves WHERE run_key = ? AND symbol IN "
+                    "(SELECT symbol FROM temp.night)",
+                    (run_key,),
+                )
+                inserted["report_sleeves"] = sqlite_bulk.ingest(
+                    conn,
+                    "report_sleeves",
+                    _row_batches(sleeves, SUMMARY_SCHEMA, run_id),
+                    _REPORT_COLUMNS,
+                    chunk_rows=1_000,
+                    constants={"run_id": run_id, "run_key": run_key},
+                ).rows
+            if full:
+                conn.execute("DELETE FROM publish_state")
+            conn.executemany(
+                "INSERT OR REPLACE INTO publish_state (symbol, last_timestamp, n_bars, fingerprint, run_id) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (symbol, _us_iso(last), int(n), fp, run_id)
+                    for symbol, (last, n, fp) in states.items()
+                    if symbol in changed or full
+                ],
+            )
+            for table in dropped:
+                conn.execute("DELETE FROM table_versions WHERE table_name = ?", (table,))
+            conn.executemany(
+                "INSERT OR REPLACE INTO table_versions (table_name, version, run_id, run_key, signature) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(t, int(v), run_id, run_key, signature) for t, v in versions.items()],
+            )
+    except sqlite3.Error as err:
+        raise StorageError(f"cannot commit run {run_id!r} to the database: {err}") from err
+    return inserted
+
+
+def prune_snapshots(
+    conn: sqlite3.Connection,
+    table: str,
+    keep_keys: Sequence[str],
+    version: int,
+    recorded: Mapping[str, Any],
+) -> None:
+    """Delete a mirrored snapshot table's rows of other run keys and record the table's
+    version after the same delete in Delta, in one transaction."""
+    from storage.tables import TABLES
+
+    marks = ", ".join("?" for _ in keep_keys)
+    with _transaction(conn):
+        if TABLES[table].sqlite:
+            conn.execute(f"DELETE FROM {table} WHERE run_key NOT IN ({marks})", tuple(keep_keys))
+        conn.execute(
+            "INSERT OR REPLACE INTO table_versions (table_name, version, run_id, run_key, signature) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (table, version, recorded["run_id"], recorded["run_key"], recorded["signature"]),
+        )

@@ -20,11 +20,14 @@ __all__ = [
     "ISO_FORMAT",
     "METRICS",
     "QUARANTINE",
+    "PUBLISH_STATE",
     "RUN_BATCHES",
     "RUN_PLANS",
     "RUN_STAGES",
     "RUN_STATUSES",
     "RUNS",
+    "SIGNALS",
+    "TABLE_VERSIONS",
     "TIMESTAMP",
     "TRADES",
 ]
@@ -110,6 +113,45 @@ EQUITY = _schema(
     ("equity", _F),
 )
 """One row per (symbol, strategy, bar): the sleeve's equity curve."""
+
+SIGNALS = _schema(
+    ("run_id", _S),
+    ("symbol", _S),
+    ("strategy", _S),
+    ("last_timestamp", TIMESTAMP),
+    ("last_close", _F),
+    ("target", _F),
+    ("side", _S),  # "long", "short" or "flat"
+    ("quantity", _F),
+    ("entry_time", TIMESTAMP),
+    ("entry_price", _F),
+)
+"""One row per (symbol, strategy): what a bot must do at the next open. ``target`` is the
+position decided at the last bar's close (filled at the next open); ``side``/``quantity``/
+``entry_*`` describe the position held after the last bar (flat: quantity 0, no entry)."""
+
+PUBLISH_STATE = _schema(
+    ("symbol", _S),
+    ("last_timestamp", TIMESTAMP),
+    ("n_bars", _I),
+    ("fingerprint", _S),
+    ("run_id", _S),
+)
+"""Per symbol, what the outputs hold (SQLite only): its last published bar, how many bars,
+and a hash of those bars (``storage.state.fingerprint``), to tell new bars from restatements
+without rereading old outputs."""
+
+TABLE_VERSIONS = _schema(
+    ("table_name", _S),
+    ("version", _I),
+    ("run_id", _S),
+    ("run_key", _S),
+    ("signature", _S),
+)
+"""Per output table, the Delta version the last committed run left (SQLite only), written in
+the same transaction as the SQLite rows: the one commit seen from both stores. ``signature``
+identifies the computation that produced its rows (indicators, strategies, backtest,
+metrics settings): a night whose signature differs recomputes everything."""
 
 QUARANTINE = _schema(
     ("run_id", _S),

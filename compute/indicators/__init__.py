@@ -1,8 +1,9 @@
 """Indicators by TA-Lib name: ``names``, ``compute``, ``compute_batch``, ``lookback``.
 
 Each family module (``overlap``, ``momentum``, ...) declares its indicators with
-``register``; this module validates parameters and inputs once and calls the family's
-``_seg_nb`` kernel, so one call over a concatenated batch costs no Python per symbol.
+``register``; this module validates parameters and inputs once and calls the batch form of
+the indicator's 1-D kernel (``Indicator.batch``, from ``compute.kernels.driver``), so one
+call over a concatenated batch costs no Python per symbol.
 """
 
 from __future__ import annotations
@@ -24,22 +25,13 @@ from compute.indicators import (  # noqa: F401  (importing registers each family
     volume,
 )
 from compute.indicators._registry import _REGISTRY, Indicator, Param
-from compute.indicators.derived import (
-    compute_derived,
-    derived_lookback,
-    derived_names,
-    derived_spec,
-)
+from compute.segments import check_offsets
 
 __all__ = [
     "Indicator",
     "Param",
     "compute",
     "compute_batch",
-    "compute_derived",
-    "derived_lookback",
-    "derived_names",
-    "derived_spec",
     "lookback",
     "names",
     "spec",
@@ -48,17 +40,12 @@ __all__ = [
 
 def names() -> list[str]:
     """Every available indicator, TA-Lib's function name in lower case, sorted."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def spec(name: str) -> Indicator:
     """The declaration of ``name``: inputs, parameters with defaults and ranges, outputs."""
-    try:
-        return _REGISTRY[name.lower()]
-    except KeyError:
-        raise ParameterError(
-            f"unknown indicator {name!r}; available: {', '.join(names())}"
-        ) from None
+    return _REGISTRY.spec(name)
 
 
 def lookback(name: str, **params: Any) -> int:
@@ -89,7 +76,7 @@ def compute(name: str, inputs: Mapping[str, Any], **params: Any) -> dict[str, np
     ind, arrays, values = _prepare(name, inputs, params)
     n = arrays[0].shape[0]
     offsets = np.array([0, n], dtype=np.int64)
-    return dict(zip(ind.outputs, ind.kernel(*arrays, offsets, *values), strict=True))
+    return dict(zip(ind.outputs, ind.batch(*arrays, offsets, *values), strict=True))
 
 
 def compute_batch(
@@ -100,15 +87,8 @@ def compute_batch(
     Results equal calling ``compute`` on each segment; state never crosses a boundary.
     """
     ind, arrays, values = _prepare(name, inputs, params)
-    offs = np.ascontiguousarray(offsets, dtype=np.int64)
-    n = arrays[0].shape[0]
-    if offs.ndim != 1 or offs.shape[0] < 1 or offs[0] != 0 or offs[-1] != n:
-        raise ParameterError(
-            f"{ind.name}: offsets must be 1-D, start at 0 and end at the input length {n}"
-        )
-    if np.any(np.diff(offs) < 0):
-        raise ParameterError(f"{ind.name}: offsets must be non-decreasing")
-    return dict(zip(ind.outputs, ind.kernel(*arrays, offs, *values), strict=True))
+    offs = check_offsets(ind.name, offsets, arrays[0].shape[0])
+    return dict(zip(ind.outputs, ind.batch(*arrays, offs, *values), strict=True))
 
 
 def _prepare(

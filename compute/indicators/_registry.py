@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from compute.errors import ParameterError
+from compute.kernels import driver
 
 INPUT_NAMES = ("open", "high", "low", "close", "volume", "periods")
 
@@ -47,13 +48,71 @@ class Param:
         return value
 
 
+class Declared:
+    """What indicators and strategies share: a name, parameters and checks, resolved once."""
+
+    name: str
+    params: tuple[Param, ...]
+    checks: tuple[Callable[[Mapping[str, int | float]], str | None], ...]
+
+    def resolve(self, params: Mapping[str, Any]) -> dict[str, int | float]:
+        """Validated parameters with defaults filled in, in declaration order."""
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            choices = ", ".join(known) or "none"
+            raise ParameterError(
+                f"{self.name}: unknown parameter {unknown[0]!r}; valid parameters: {choices}"
+            )
+        values = {p.name: p.check(self.name, params.get(p.name, p.default)) for p in self.params}
+        for check in self.checks:
+            problem = check(values)
+            if problem:
+                raise ParameterError(f"{self.name}: {problem}")
+        return values
+
+
+T = TypeVar("T", bound=Declared)
+
+
+class Registry(dict[str, T]):
+    """Declarations by unique name (indicators, strategies); ``spec`` names the valid ones."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def add(self, item: T) -> T:
+        """Add ``item`` under its name; a name is declared once."""
+        if item.name in self:
+            raise RuntimeError(f"{self.kind} {item.name!r} registered twice")
+        self[item.name] = item
+        return item
+
+    def names(self) -> list[str]:
+        """Every name, sorted."""
+        return sorted(self)
+
+    def spec(self, name: Any) -> T:
+        """The declaration of ``name`` (any case), or a ParameterError listing the names."""
+        try:
+            return self[name.lower()]
+        except (KeyError, AttributeError):
+            raise ParameterError(
+                f"unknown {self.kind} {name!r}; available: {', '.join(self.names())}"
+            ) from None
+
+
 @dataclass(frozen=True)
-class Indicator:
+class Indicator(Declared):
     """An indicator as the registry knows it.
 
-    ``kernel`` is a ``_seg_nb`` function called as ``kernel(*inputs, offsets, *params)`` in
-    the order of ``inputs`` and ``params``; it returns a tuple of arrays in the order of
-    ``outputs``. ``lookback`` takes the validated parameters as keywords and returns TA-Lib's
+    ``kernel`` is the 1-D kernel, ``kernel(*inputs, *outputs, *scratch, *params,
+    *kernel_args)`` in the order of ``inputs``, ``outputs`` and ``params``: it writes one
+    series' outputs into the arrays it is given (``scratch`` more of them are work space;
+    ``kernel_args`` are constants that select a variant of a shared kernel). ``batch`` is its
+    segmented form, ``batch(*inputs, offsets, *params)``, from ``compute.kernels.driver``.
+    ``lookback`` takes the validated parameters as keywords and returns TA-Lib's
     lookback (the number of leading bars without a value). ``examples`` are extra parameter
     sets the parity tests run besides the defaults. ``integer`` marks functions whose outputs
     are TA-Lib integers (candlestick patterns): 0 instead of NaN during warm-up;
@@ -73,40 +132,34 @@ class Indicator:
     integer_outputs: tuple[str, ...] = ()
     doc: str = ""
     checks: tuple[Callable[[Mapping[str, int | float]], str | None], ...] = field(default=())
+    kernel_args: tuple[int | float | bool, ...] = ()
+    scratch: int = 0
+
+    @property
+    def batch(self) -> Callable[..., tuple[np.ndarray, ...]]:
+        """The kernel's batch form over ``offsets`` (generated and compiled on first use)."""
+        fills = [
+            driver.INT if self.integer else driver.ZERO if o in self.integer_outputs else driver.NAN
+            for o in self.outputs
+        ]
+        return driver.segmented(
+            self.kernel, len(self.inputs), fills, self.scratch, self.kernel_args
+        )
 
     def is_integer_output(self, output: str) -> bool:
         """Whether ``output`` holds TA-Lib integers (0, not NaN, during warm-up)."""
         return self.integer or output in self.integer_outputs
 
-    def resolve(self, params: Mapping[str, Any]) -> dict[str, int | float]:
-        """Validated parameters with defaults filled in, in declaration order."""
-        known = {p.name: p for p in self.params}
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            choices = ", ".join(known) or "none"
-            raise ParameterError(
-                f"{self.name}: unknown parameter {unknown[0]!r}; valid parameters: {choices}"
-            )
-        values = {p.name: p.check(self.name, params.get(p.name, p.default)) for p in self.params}
-        for check in self.checks:
-            problem = check(values)
-            if problem:
-                raise ParameterError(f"{self.name}: {problem}")
-        return values
 
-
-_REGISTRY: dict[str, Indicator] = {}
+_REGISTRY: Registry[Indicator] = Registry("indicator")
 
 
 def register(indicator: Indicator) -> Indicator:
     """Add ``indicator`` to the registry; names are unique."""
-    if indicator.name in _REGISTRY:
-        raise RuntimeError(f"indicator {indicator.name!r} registered twice")
     bad = [i for i in indicator.inputs if i not in INPUT_NAMES]
     if bad:
         raise RuntimeError(f"indicator {indicator.name!r} declares unknown input {bad[0]!r}")
-    _REGISTRY[indicator.name] = indicator
-    return indicator
+    return _REGISTRY.add(indicator)
 
 
 def period(name: str = "timeperiod", default: int = 14, low: int = 2, doc: str = "") -> Param:

@@ -29,7 +29,7 @@ register(
         inputs=("close",),
         params=(),
         outputs=("real",),
-        kernel=k.ht_dcperiod_seg_nb,
+        kernel=k.ht_dcperiod_into_nb,
         lookback=_no_params,
         doc="Hilbert Transform - Dominant Cycle Period (bars)",
     )
@@ -42,7 +42,8 @@ register(
         inputs=("close",),
         params=(),
         outputs=("real",),
-        kernel=k.ht_dcphase_seg_nb,
+        kernel=k.ht_dcphase_into_nb,
+        scratch=2,
         lookback=_long,
         doc="Hilbert Transform - Dominant Cycle Phase (degrees, in (-45, 315])",
     )
@@ -55,7 +56,7 @@ register(
         inputs=("close",),
         params=(),
         outputs=("inphase", "quadrature"),
-        kernel=k.ht_phasor_seg_nb,
+        kernel=k.ht_phasor_into_nb,
         lookback=_no_params,
         doc="Hilbert Transform - Phasor Components (in-phase I1 and quadrature Q1)",
     )
@@ -68,7 +69,8 @@ register(
         inputs=("close",),
         params=(),
         outputs=("sine", "leadsine"),
-        kernel=k.ht_sine_seg_nb,
+        kernel=k.ht_sine_into_nb,
+        scratch=2,
         lookback=_long,
         doc="Hilbert Transform - SineWave: sin(phase) and sin(phase + 45 degrees)",
     )
@@ -81,7 +83,8 @@ register(
         inputs=("close",),
         params=(),
         outputs=("integer",),
-        kernel=k.ht_trendmode_seg_nb,
+        kernel=k.ht_trendmode_into_nb,
+        scratch=4,
         lookback=_long,
         integer=True,
         doc="Hilbert Transform - Trend vs Cycle Mode: 1 trend, 0 cycle (int32, 0 in warm-up)",
@@ -95,7 +98,8 @@ register(
         inputs=("close",),
         params=(),
         outputs=("real",),
-        kernel=k.ht_trendline_seg_nb,
+        kernel=k.ht_trendline_into_nb,
+        scratch=1,
         lookback=_long,
         doc="Hilbert Transform - Instantaneous Trendline",
     )
@@ -111,7 +115,7 @@ register(
             Param("slowlimit", 0.05, 0.01, 0.99, "lower limit of the adaptive alpha"),
         ),
         outputs=("mama", "fama"),
-        kernel=k.mama_seg_nb,
+        kernel=k.mama_into_nb,
         lookback=lambda fastlimit, slowlimit: k.mama_lookback(),
         examples=(
             {"fastlimit": 0.3, "slowlimit": 0.1},

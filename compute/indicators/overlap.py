@@ -6,6 +6,8 @@ import math
 from collections.abc import Callable, Mapping
 
 from compute.indicators._registry import Indicator, Param, matype, period, register
+from compute.kernels import common as common_k
+from compute.kernels import ma as ma_k
 from compute.kernels import overlap as k
 from compute.kernels.ma import MATYPE_NAMES, SUPPORTED_MATYPES, ma_lookback
 
@@ -40,7 +42,7 @@ register(
         inputs=("close",),
         params=(period(default=30),),
         outputs=("real",),
-        kernel=k.sma_seg_nb,
+        kernel=common_k.sma_into_nb,
         lookback=lambda timeperiod: timeperiod - 1,
         examples=({"timeperiod": 2}, {"timeperiod": 20}, {"timeperiod": 200}),
         doc="Simple moving average",
@@ -54,7 +56,8 @@ register(
         inputs=("close",),
         params=(period(default=30),),
         outputs=("real",),
-        kernel=k.ema_seg_nb,
+        kernel=common_k.ema_into_nb,
+        kernel_args=(0,),
         lookback=lambda timeperiod: timeperiod - 1,
         examples=({"timeperiod": 2}, {"timeperiod": 12}, {"timeperiod": 100}),
         doc="Exponential moving average seeded with the SMA of the first timeperiod values",
@@ -68,7 +71,8 @@ register(
         inputs=("close",),
         params=(period(default=30, low=1, doc="period 1 copies the input"),),
         outputs=("real",),
-        kernel=k.wma_seg_nb,
+        kernel=ma_k.ma_into_nb,
+        kernel_args=(2,),
         lookback=lambda timeperiod: ma_lookback(timeperiod, 2),
         examples=({"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 20}),
         doc="Weighted moving average, weights 1..timeperiod (newest heaviest)",
@@ -82,7 +86,8 @@ register(
         inputs=("close",),
         params=(period(default=30, low=1, doc="period 1 copies the input"),),
         outputs=("real",),
-        kernel=k.dema_seg_nb,
+        kernel=ma_k.ma_into_nb,
+        kernel_args=(3,),
         lookback=lambda timeperiod: ma_lookback(timeperiod, 3),
         examples=({"timeperiod": 2}, {"timeperiod": 12}, {"timeperiod": 50}),
         doc="Double exponential moving average: 2 EMA - EMA(EMA)",
@@ -96,7 +101,8 @@ register(
         inputs=("close",),
         params=(period(default=30, low=1, doc="period 1 copies the input"),),
         outputs=("real",),
-        kernel=k.tema_seg_nb,
+        kernel=ma_k.ma_into_nb,
+        kernel_args=(4,),
         lookback=lambda timeperiod: ma_lookback(timeperiod, 4),
         examples=({"timeperiod": 2}, {"timeperiod": 9}, {"timeperiod": 40}),
         doc="Triple exponential moving average: 3 EMA - 3 EMA(EMA) + EMA(EMA(EMA))",
@@ -115,7 +121,7 @@ register(
             matype(),
         ),
         outputs=("upperband", "middleband", "lowerband"),
-        kernel=k.bbands_seg_nb,
+        kernel=k.bbands_into_nb,
         lookback=lambda timeperiod, nbdevup, nbdevdn, matype: max(
             ma_lookback(timeperiod, matype), timeperiod - 1
         ),
@@ -158,7 +164,7 @@ register(
         inputs=("close",),
         params=(period(default=30, low=1, doc="period 1 copies the input"), matype()),
         outputs=("real",),
-        kernel=k.ma_seg_nb,
+        kernel=ma_k.ma_into_nb,
         lookback=lambda timeperiod, matype: ma_lookback(timeperiod, matype),
         examples=(
             {"timeperiod": 10, "matype": 1},
@@ -177,7 +183,8 @@ register(
         inputs=("close",),
         params=(period(default=30, low=1, doc="period 1 copies the input"),),
         outputs=("real",),
-        kernel=k.trima_seg_nb,
+        kernel=ma_k.ma_into_nb,
+        kernel_args=(5,),
         lookback=lambda timeperiod: ma_lookback(timeperiod, 5),
         examples=({"timeperiod": 2}, {"timeperiod": 7}, {"timeperiod": 20}),
         doc="Triangular moving average: an SMA of an SMA, weights 1, 2, .., 2, 1",
@@ -191,7 +198,8 @@ register(
         inputs=("close",),
         params=(period(default=30, low=1, doc="period 1 copies the input"),),
         outputs=("real",),
-        kernel=k.kama_seg_nb,
+        kernel=ma_k.ma_into_nb,
+        kernel_args=(6,),
         lookback=lambda timeperiod: ma_lookback(timeperiod, 6),
         examples=({"timeperiod": 2}, {"timeperiod": 10}, {"timeperiod": 50}),
         doc=(
@@ -212,7 +220,7 @@ register(
             Param("vfactor", 0.7, 0.0, 1.0, "volume factor: 0 is a triple EMA, 1 a DEMA"),
         ),
         outputs=("real",),
-        kernel=k.t3_seg_nb,
+        kernel=ma_k.t3_into_nb,
         lookback=lambda timeperiod, vfactor: ma_lookback(timeperiod, 8),
         examples=(
             {"timeperiod": 2, "vfactor": 0.7},
@@ -234,7 +242,7 @@ register(
             matype(),
         ),
         outputs=("real",),
-        kernel=k.mavp_seg_nb,
+        kernel=k.mavp_into_nb,
         lookback=lambda minperiod, maxperiod, matype: ma_lookback(maxperiod, matype),
         examples=(
             {"minperiod": 5, "maxperiod": 20, "matype": 1},
@@ -259,7 +267,8 @@ register(
         inputs=("close",),
         params=(period(default=14),),
         outputs=("real",),
-        kernel=k.midpoint_seg_nb,
+        kernel=k.midpoint_into_nb,
+        scratch=2,
         lookback=lambda timeperiod: timeperiod - 1,
         examples=({"timeperiod": 2}, {"timeperiod": 5}, {"timeperiod": 50}),
         doc="Midpoint over the period: (highest value + lowest value) / 2",
@@ -273,7 +282,8 @@ register(
         inputs=("high", "low"),
         params=(period(default=14),),
         outputs=("real",),
-        kernel=k.midprice_seg_nb,
+        kernel=k.midprice_into_nb,
+        scratch=2,
         lookback=lambda timeperiod: timeperiod - 1,
         examples=({"timeperiod": 2}, {"timeperiod": 5}, {"timeperiod": 50}),
         doc="Midpoint price over the period: (highest high + lowest low) / 2",
@@ -287,7 +297,7 @@ register(
         inputs=("high", "low"),
         params=(period(default=20),),
         outputs=("upperband", "middleband", "lowerband"),
-        kernel=k.donchian_seg_nb,
+        kernel=k.donchian_into_nb,
         lookback=lambda timeperiod: timeperiod - 1,
         examples=({"timeperiod": 2}, {"timeperiod": 10}, {"timeperiod": 55}),
         doc=(
@@ -305,7 +315,7 @@ register(
         inputs=HLC,
         params=(period(default=20),),
         outputs=("upperband", "middleband", "lowerband"),
-        kernel=k.accbands_seg_nb,
+        kernel=k.accbands_into_nb,
         lookback=lambda timeperiod: timeperiod - 1,
         examples=({"timeperiod": 2}, {"timeperiod": 10}, {"timeperiod": 50}),
         doc=(
@@ -333,7 +343,7 @@ register(
             ),
         ),
         outputs=("upperband", "middleband", "lowerband"),
-        kernel=k.kc_seg_nb,
+        kernel=k.kc_into_nb,
         lookback=lambda timeperiod, atrperiod, nbdev: max(timeperiod - 1, atrperiod),
         examples=(
             {"timeperiod": 5, "atrperiod": 20, "nbdev": 1.5},
@@ -356,7 +366,7 @@ register(
         inputs=("close",),
         params=(period(default=20, low=1, doc="period 1 copies the input"),),
         outputs=("real",),
-        kernel=k.hma_seg_nb,
+        kernel=k.hma_into_nb,
         lookback=_hma_lookback,
         examples=({"timeperiod": 2}, {"timeperiod": 4}, {"timeperiod": 49}),
         doc=(
@@ -373,7 +383,7 @@ register(
         inputs=("close",),
         params=(period(default=30, low=1, doc="period 1 copies the input"),),
         outputs=("real",),
-        kernel=k.rma_seg_nb,
+        kernel=k.rma_into_nb,
         lookback=lambda timeperiod: timeperiod - 1,
         examples=({"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 14}),
         doc="Wilder's moving average (alpha 1 / timeperiod), seeded with the SMA of the first values",
@@ -387,7 +397,7 @@ register(
         inputs=("close", "volume"),
         params=(period(default=30, low=1, doc="period 1 copies the input"),),
         outputs=("real",),
-        kernel=k.vwma_seg_nb,
+        kernel=k.vwma_into_nb,
         lookback=lambda timeperiod: timeperiod - 1,
         examples=({"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 20}),
         doc="Volume-weighted moving average: sum(close * volume) / sum(volume); NaN without volume",
@@ -401,7 +411,7 @@ register(
         inputs=("close",),
         params=(period(default=30, low=1, doc="period 1 copies the input"),),
         outputs=("real",),
-        kernel=k.zlema_seg_nb,
+        kernel=k.zlema_into_nb,
         lookback=lambda timeperiod: (timeperiod - 1) // 2 + timeperiod - 1,
         examples=({"timeperiod": 2}, {"timeperiod": 3}, {"timeperiod": 20}),
         doc=(
@@ -421,7 +431,7 @@ register(
             Param("maximum", 0.2, 0.0, math.inf, "largest acceleration factor"),
         ),
         outputs=("real",),
-        kernel=k.sar_seg_nb,
+        kernel=k.sar_into_nb,
         lookback=lambda acceleration, maximum: 1,
         examples=(
             {"acceleration": 0.01, "maximum": 0.1},
@@ -460,7 +470,8 @@ register(
             Param("accelerationmaxshort", 0.2, 0.0, math.inf, "largest short acceleration"),
         ),
         outputs=("real",),
-        kernel=k.sarext_seg_nb,
+        kernel=k.sarext_into_nb,
+        kernel_args=(True,),
         lookback=lambda **params: 1,
         examples=(
             {"offsetonreverse": 0.01, "accelerationlong": 0.03, "accelerationshort": 0.01},
@@ -485,7 +496,7 @@ register(
             Param("multiplier", 3.0, 0.0, math.inf, "band width in ATRs"),
         ),
         outputs=("supertrend", "trend"),
-        kernel=k.supertrend_seg_nb,
+        kernel=k.supertrend_into_nb,
         lookback=lambda timeperiod, multiplier: timeperiod,
         examples=(
             {"timeperiod": 2, "multiplier": 1.0},

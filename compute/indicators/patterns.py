@@ -18,7 +18,7 @@ _PENETRATION_MAX = 3e37
 _PENETRATION_EXAMPLES = ({"penetration": 0.0}, {"penetration": 0.1}, {"penetration": 1.0})
 
 # name, default penetration (None: no such parameter), TA-Lib's description; the kernel is
-# ``compute.kernels.patterns.<name>_seg_nb`` and its lookback ``<NAME>_LOOKBACK``
+# ``compute.kernels.patterns.<name>_nb`` and its lookback ``LOOKBACKS[<name>]``
 _PATTERNS = (
     ("cdl2crows", None, "Two Crows"),
     ("cdl3blackcrows", None, "Three Black Crows"),
@@ -110,8 +110,8 @@ for _name, _penetration, _doc in _PATTERNS:
             inputs=INPUTS,
             params=_params,
             outputs=("integer",),
-            kernel=getattr(k, f"{_name}_seg_nb"),
-            lookback=_fixed(getattr(k, f"{_name.upper()}_LOOKBACK")),
+            kernel=getattr(k, f"{_name}_nb"),
+            lookback=_fixed(k.LOOKBACKS[_name]),
             examples=_examples,
             integer=True,
             doc=_doc,

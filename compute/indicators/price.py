@@ -14,7 +14,7 @@ register(
         inputs=OHLC,
         params=(),
         outputs=("real",),
-        kernel=k.avgprice_seg_nb,
+        kernel=k.avgprice_into_nb,
         lookback=lambda: 0,
         doc="Average price: (open + high + low + close) / 4",
     )
@@ -27,7 +27,7 @@ register(
         inputs=("high", "low"),
         params=(),
         outputs=("real",),
-        kernel=k.medprice_seg_nb,
+        kernel=k.medprice_into_nb,
         lookback=lambda: 0,
         doc="Median price: (high + low) / 2",
     )
@@ -40,7 +40,7 @@ register(
         inputs=HLC,
         params=(),
         outputs=("real",),
-        kernel=k.typprice_seg_nb,
+        kernel=k.typprice_into_nb,
         lookback=lambda: 0,
         doc="Typical price: (high + low + close) / 3",
     )
@@ -53,7 +53,7 @@ register(
         inputs=HLC,
         params=(),
         outputs=("real",),
-        kernel=k.wclprice_seg_nb,
+        kernel=k.wclprice_into_nb,
         lookback=lambda: 0,
         doc="Weighted close price: (high + low + 2 close) / 4",
     )
@@ -66,7 +66,7 @@ register(
         inputs=("close",),
         params=(period(default=14),),
         outputs=("real",),
-        kernel=k.avgdev_seg_nb,
+        kernel=k.avgdev_into_nb,
         lookback=lambda timeperiod: timeperiod - 1,
         examples=({"timeperiod": 2}, {"timeperiod": 5}, {"timeperiod": 50}),
         doc="Average deviation: mean |x - mean(x)| over the last timeperiod values",
@@ -80,7 +80,7 @@ register(
         inputs=OHLC,
         params=(),
         outputs=("haopen", "hahigh", "halow", "haclose"),
-        kernel=k.ha_seg_nb,
+        kernel=k.ha_into_nb,
         lookback=lambda: 0,
         doc=(
             "Heikin-Ashi candles. The first candle opens at (open + close) / 2 of the first "

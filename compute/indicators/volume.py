@@ -13,7 +13,7 @@ register(
         inputs=("close", "volume"),
         params=(),
         outputs=("real",),
-        kernel=k.obv_seg_nb,
+        kernel=k.obv_into_nb,
         lookback=lambda: 0,
         doc="On-balance volume, starting at the first bar's volume",
     )
@@ -26,7 +26,7 @@ register(
         inputs=("high", "low", "close", "volume"),
         params=(),
         outputs=("real",),
-        kernel=k.ad_seg_nb,
+        kernel=k.ad_into_nb,
         lookback=lambda: 0,
         doc="Chaikin accumulation/distribution line",
     )
@@ -41,7 +41,7 @@ register(
         inputs=HLCV,
         params=(period("fastperiod", default=3), period("slowperiod", default=10)),
         outputs=("real",),
-        kernel=k.adosc_seg_nb,
+        kernel=k.adosc_into_nb,
         lookback=lambda fastperiod, slowperiod: max(fastperiod, slowperiod) - 1,
         examples=(
             {"fastperiod": 2, "slowperiod": 2},
@@ -62,7 +62,7 @@ register(
         inputs=HLCV,
         params=(period(default=20),),
         outputs=("real",),
-        kernel=k.cmf_seg_nb,
+        kernel=k.cmf_into_nb,
         lookback=lambda timeperiod: timeperiod - 1,
         examples=({"timeperiod": 2}, {"timeperiod": 5}, {"timeperiod": 60}),
         doc="Chaikin money flow: sum of money flow volume / sum of volume over timeperiod bars",
@@ -76,7 +76,7 @@ register(
         inputs=("close", "volume"),
         params=(period(default=13, low=1, doc="period 1 gives the raw force"),),
         outputs=("real",),
-        kernel=k.efi_seg_nb,
+        kernel=k.efi_into_nb,
         lookback=lambda timeperiod: timeperiod,
         examples=({"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 30}),
         doc="Elder's force index: EMA of (close - previous close) * volume",
@@ -90,7 +90,7 @@ register(
         inputs=("high", "low", "volume"),
         params=(),
         outputs=("real",),
-        kernel=k.marketfi_seg_nb,
+        kernel=k.marketfi_into_nb,
         lookback=lambda: 0,
         doc="Market facilitation index (Bill Williams): (high - low) / volume, 0 at zero volume",
     )
@@ -103,7 +103,8 @@ register(
         inputs=("close", "volume"),
         params=(),
         outputs=("real",),
-        kernel=k.nvi_seg_nb,
+        kernel=k.volume_index_into_nb,
+        kernel_args=(False,),
         lookback=lambda: 0,
         doc="Negative volume index: starts at 1000, follows the close on bars of falling volume",
     )
@@ -116,7 +117,8 @@ register(
         inputs=("close", "volume"),
         params=(),
         outputs=("real",),
-        kernel=k.pvi_seg_nb,
+        kernel=k.volume_index_into_nb,
+        kernel_args=(True,),
         lookback=lambda: 0,
         doc="Positive volume index: starts at 1000, follows the close on bars of rising volume",
     )
@@ -133,7 +135,7 @@ register(
             matype(default=1),
         ),
         outputs=("real",),
-        kernel=k.pvo_seg_nb,
+        kernel=k.pvo_into_nb,
         lookback=lambda fastperiod, slowperiod, matype: ma_lookback(
             max(fastperiod, slowperiod), matype
         ),
@@ -156,7 +158,7 @@ register(
         inputs=("close", "volume"),
         params=(),
         outputs=("real",),
-        kernel=k.pvt_seg_nb,
+        kernel=k.pvt_into_nb,
         lookback=lambda: 0,
         doc="Price-volume trend: running sum of volume times the close's percent change",
     )
@@ -169,7 +171,7 @@ register(
         inputs=("volume",),
         params=(period(default=20, low=1),),
         outputs=("real",),
-        kernel=k.rvol_seg_nb,
+        kernel=k.rvol_into_nb,
         lookback=lambda timeperiod: timeperiod,
         examples=({"timeperiod": 1}, {"timeperiod": 5}, {"timeperiod": 50}),
         doc=(
@@ -186,7 +188,7 @@ register(
         inputs=HLCV,
         params=(),
         outputs=("real",),
-        kernel=k.vwap_seg_nb,
+        kernel=k.vwap_into_nb,
         lookback=lambda: 0,
         doc=(
             "Volume-weighted average typical price, cumulative from each series' first bar "

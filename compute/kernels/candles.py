@@ -8,11 +8,16 @@ and moved one candle at a time by ``total += (new - old)``: TA-Lib's order of op
 comparisons that land on a rounding boundary flip the same way.
 
 Kernels pass the four price arrays as one tuple ``bars = (open, high, low, close)``; indices
-are absolute positions in those arrays.
+are positions in those arrays. ``pattern`` turns a pattern's rule for one bar into its 1-D
+kernel: the loop over bars and the running totals are written once, here.
 """
 
-import numpy as np
+import inspect
+
 from numba import njit
+
+from compute.kernels.common import first_valid_nb
+from compute.kernels.driver import jit_source
 
 REAL_BODY = 0
 HIGH_LOW = 1
@@ -36,26 +41,6 @@ EQUAL = (HIGH_LOW, 5, 0.05)  # distances within 5% of that average
 def lookback(candles, *settings):
     """TA-Lib's lookback of a pattern: the longest averaging period plus ``candles - 1``."""
     return max((s[1] for s in settings), default=0) + candles - 1
-
-
-@njit(cache=True)
-def zeros_int_nb(x):
-    """``np.zeros(len(x), np.int32)``: TA-Lib's pattern output, 0 where nothing fires."""
-    return np.zeros(x.shape[0], dtype=np.int32)
-
-
-@njit(cache=True)
-def first_valid_nb(bars, a, b):
-    """First index in ``[a, b)`` where no price is NaN, ``b`` if none.
-
-    The ``talib`` wrapper starts TA-Lib at that bar (leading NaNs are skipped, not fed to the
-    running totals), so each segment starts there too.
-    """
-    o, h, lo, c = bars
-    for i in range(a, b):
-        if not (np.isnan(o[i]) or np.isnan(h[i]) or np.isnan(lo[i]) or np.isnan(c[i])):
-            return i
-    return b
 
 
 @njit(cache=True)
@@ -175,3 +160,64 @@ def average_nb(bars, setting, total, j):
     period = setting[1]
     base = total / period if period != 0 else candle_range_nb(bars, setting, j)
     return setting[2] * base / (2.0 if setting[0] == SHADOWS else 1.0)
+
+
+LOOKBACKS: dict[str, int] = {}  # pattern name -> TA-Lib's lookback, filled by ``pattern``
+
+
+def pattern(candles, *averages, lookback_bars=None):
+    """Decorate a pattern's rule, ``rule(bars, o, h, lo_, c, i, *totals[, penetration]) ->
+    code`` (``bars`` is ``(o, h, lo_, c)``), into its 1-D kernel ``kernel(open_, high, low,
+    close, out[, penetration])``, documented as TA-Lib's function, recording its lookback.
+
+    Each of ``averages`` is ``(setting, k)``: the running total of ``setting``'s range for
+    candle ``i - k``, started with ``total_nb`` at the first bar judged and moved with
+    ``next_total_nb`` after each bar, in TA-Lib's order; the rule gets the totals in that
+    order. The lookback is TA-Lib's, the longest averaging period plus ``candles - 1``
+    (``lookback_bars`` where TA-Lib declares another). The kernel starts that many bars
+    after the first bar without a NaN price (where the ``talib`` wrapper starts TA-Lib) and
+    stores the rule's code for every bar. The rule and the kernel are inlined into their
+    caller (the batch form from ``compute.kernels.driver``), which numba compiles as one
+    function.
+    """
+    if lookback_bars is None:
+        lookback_bars = lookback(candles, *(setting for setting, _ in averages))
+
+    def make(rule):
+        name = rule.__name__.removesuffix("_nb")
+        extra = list(inspect.signature(rule).parameters)[6 + len(averages) :]
+        totals = [f"t{j}" for j in range(len(averages))]
+        args = ", ".join(["bars", "open_", "high", "low", "close", "i", *totals, *extra])
+        body = "\n".join(
+            [
+                f"({', '.join(['open_', 'high', 'low', 'close', 'out', *extra])}):",
+                "    bars = (open_, high, low, close)",
+                "    n = close.shape[0]",
+                f"    start = first_valid_nb(bars, 0, n) + {lookback_bars}",
+                "    if start >= n:",
+                "        return",
+                *(
+                    f"    {t} = total_nb(bars, {s!r}, start - {k})"
+                    for t, (s, k) in zip(totals, averages, strict=True)
+                ),
+                "    for i in range(start, n):",
+                f"        out[i] = rule({args})",
+                *(
+                    f"        {t} = next_total_nb(bars, {s!r}, {t}, i - {k})"
+                    for t, (s, k) in zip(totals, averages, strict=True)
+                ),
+            ]
+        )
+        namespace = {
+            "rule": njit(inline="always")(rule),
+            "first_valid_nb": first_valid_nb,
+            "total_nb": total_nb,
+            "next_total_nb": next_total_nb,
+        }
+        LOOKBACKS[name] = lookback_bars
+        doc = inspect.cleandoc(rule.__doc__ or "")
+        if not doc.startswith("numba equivalent"):
+            doc = f"numba equivalent of ``talib.{name.upper()}``.\n\n{doc}".strip()
+        return jit_source(name, body, namespace, rule, doc, inline="always")
+
+    return make

@@ -1,7 +1,7 @@
-"""Building blocks shared by every family, written once and reused by the ``_seg_nb`` kernels.
+"""Building blocks shared by every family, written once and reused by the 1-D kernels.
 
 Array blocks (``*_into_nb``: SMA, EMA, rolling variance) write into a caller-provided output
-slice so that ``_seg_nb`` kernels can run them segment by segment; scalar blocks are one bar
+(a segment's slice, from ``compute.kernels.driver``); scalar blocks are one bar
 of a fused loop: Wilder's average and running sum (``wilder_*_step_nb``), the true range,
 directional movement and the DMI sums (``dmi_seed_nb``/``dmi_step_nb``), and the rescan of a
 rolling extreme (``window_max_nb``/``window_min_nb``). ``fma_nb`` is C's ``fma``, which
@@ -47,15 +47,35 @@ def is_zero_scaled_nb(v, scale):
 
 @intrinsic
 def fma_nb(typingctx, a, b, c):
-    """``a * b + c`` rounded once, like C's ``fma`` (LLVM's ``llvm.fma``)."""
+    """``a * b + c`` rounded once, like C's ``fma`` (LLVM's ``llvm.fma``: one instruction on
+    CPUs with FMA, a correctly rounded fallback elsewhere)."""
     sig = types.float64(types.float64, types.float64, types.float64)
 
     def codegen(context, builder, signature, args):
+        # numba has already cast the arguments to the float64 of ``sig``
         dbl = ir.DoubleType()
         fn = builder.module.declare_intrinsic("llvm.fma", [dbl], ir.FunctionType(dbl, [dbl] * 3))
         return builder.call(fn, list(args))
 
     return sig, codegen
+
+
+@njit(cache=True)
+def first_valid_nb(arrays, a, b):
+    """First index in ``[a, b)`` where no array of the tuple ``arrays`` is NaN, ``b`` if none.
+
+    The ``talib`` wrapper starts TA-Lib at that bar (leading NaNs are skipped, not fed to
+    running totals or filters): the candlestick patterns pass their four prices, the
+    Hilbert-transform family its one input.
+    """
+    for i in range(a, b):
+        valid = True
+        for x in arrays:
+            if np.isnan(x[i]):
+                valid = False
+        if valid:
+            return i
+    return b
 
 
 @njit(cache=True)

@@ -27,11 +27,9 @@ Where an expression has two products, which one is fused follows TA-Lib's binary
 import math
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
-from compute.kernels.common import nan_like_nb
+from compute.kernels.common import first_valid_nb, fma_nb
 
 A = 0.0962
 B = 0.5769
@@ -50,33 +48,9 @@ LONG_LOOKBACK = 63
 DETRENDER, Q1, JI, JQ = 0, 1, 2, 3
 
 
-@intrinsic
-def fma_nb(typingctx, a, b, c):
-    """``a * b + c`` rounded once, like C's ``fma`` (LLVM's ``llvm.fma``: one instruction on
-    CPUs with FMA, a correctly rounded fallback elsewhere)."""
-    sig = types.float64(types.float64, types.float64, types.float64)
-
-    def codegen(context, builder, signature, args):
-        # numba has already cast the arguments to the float64 of ``sig``
-        dbl = ir.DoubleType()
-        fn = builder.module.declare_intrinsic("llvm.fma", [dbl], ir.FunctionType(dbl, [dbl] * 3))
-        return builder.call(fn, list(args))
-
-    return sig, codegen
-
-
 def mama_lookback() -> int:
     """TA-Lib's MAMA lookback (unstable period 0), whatever the limits."""
     return SHORT_LOOKBACK
-
-
-@njit(cache=True)
-def first_valid_nb(x):
-    """Index of the first non-NaN value of ``x``, or ``len(x)``."""
-    for i in range(x.shape[0]):
-        if not np.isnan(x[i]):
-            return i
-    return x.shape[0]
 
 
 @njit(cache=True)
@@ -262,7 +236,7 @@ def trendline_nb(x, smooth_period, t0, out):
 @njit(cache=True)
 def ht_dcperiod_into_nb(x, out):
     """Write ``talib.HT_DCPERIOD(x)`` into the NaN-filled ``out``."""
-    b = first_valid_nb(x)
+    b = first_valid_nb((x,), 0, x.shape[0])
     x, out = x[b:], out[b:]
     if x.shape[0] <= SHORT_LOOKBACK:
         return
@@ -274,7 +248,7 @@ def ht_dcperiod_into_nb(x, out):
 @njit(cache=True)
 def ht_phasor_into_nb(x, inphase, quadrature):
     """Write ``talib.HT_PHASOR(x)`` into the NaN-filled outputs."""
-    b = first_valid_nb(x)
+    b = first_valid_nb((x,), 0, x.shape[0])
     x, inphase, quadrature = x[b:], inphase[b:], quadrature[b:]
     if x.shape[0] <= SHORT_LOOKBACK:
         return
@@ -291,7 +265,7 @@ def mama_into_nb(x, mama_out, fama_out, fastlimit, slowlimit):
     For a moving-average dispatcher: TA-Lib's ``TA_MA`` with MAMA calls ``TA_MAMA`` over the
     bars it is given; a caller that starts MAMA later passes the slice from that bar.
     """
-    b = first_valid_nb(x)
+    b = first_valid_nb((x,), 0, x.shape[0])
     x, mama_out, fama_out = x[b:], mama_out[b:], fama_out[b:]
     n = x.shape[0]
     if n <= SHORT_LOOKBACK:
@@ -328,7 +302,7 @@ def mama_into_nb(x, mama_out, fama_out, fastlimit, slowlimit):
 @njit(cache=True)
 def ht_dcphase_into_nb(x, out, smooth, smooth_period):
     """Write ``talib.HT_DCPHASE(x)`` into the NaN-filled ``out``; the rest is scratch."""
-    b = first_valid_nb(x)
+    b = first_valid_nb((x,), 0, x.shape[0])
     x, out, smooth, smooth_period = x[b:], out[b:], smooth[b:], smooth_period[b:]
     if x.shape[0] <= LONG_LOOKBACK:
         return
@@ -341,7 +315,7 @@ def ht_dcphase_into_nb(x, out, smooth, smooth_period):
 @njit(cache=True)
 def ht_sine_into_nb(x, sine, leadsine, smooth, smooth_period):
     """Write ``talib.HT_SINE(x)`` into the NaN-filled outputs; the rest is scratch."""
-    b = first_valid_nb(x)
+    b = first_valid_nb((x,), 0, x.shape[0])
     x, sine, leadsine = x[b:], sine[b:], leadsine[b:]
     smooth, smooth_period = smooth[b:], smooth_period[b:]
     n = x.shape[0]
@@ -360,7 +334,7 @@ def ht_sine_into_nb(x, sine, leadsine, smooth, smooth_period):
 @njit(cache=True)
 def ht_trendline_into_nb(x, out, smooth_period):
     """Write ``talib.HT_TRENDLINE(x)`` into the NaN-filled ``out``; the rest is scratch."""
-    b = first_valid_nb(x)
+    b = first_valid_nb((x,), 0, x.shape[0])
     x, out, smooth_period = x[b:], out[b:], smooth_period[b:]
     if x.shape[0] <= LONG_LOOKBACK:
         return
@@ -374,7 +348,7 @@ def ht_trendline_into_nb(x, out, smooth_period):
 def ht_trendmode_into_nb(x, out, smooth, smooth_period, phase, trendline):
     """Write ``talib.HT_TRENDMODE(x)`` (1 trend, 0 cycle) into the zero-filled int ``out``;
     the rest is scratch."""
-    b = first_valid_nb(x)
+    b = first_valid_nb((x,), 0, x.shape[0])
     x, out, smooth, smooth_period = x[b:], out[b:], smooth[b:], smooth_period[b:]
     phase, trendline = phase[b:], trendline[b:]
     n = x.shape[0]
@@ -411,87 +385,3 @@ def ht_trendmode_into_nb(x, out, smooth, smooth_period, phase, trendline):
             trend = 1
         if t >= LONG_LOOKBACK:
             out[t] = trend
-
-
-@njit(cache=True)
-def ht_dcperiod_seg_nb(close, offsets):
-    """numba equivalent of ``talib.HT_DCPERIOD`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ht_dcperiod_into_nb(close[a:b], out[a:b])
-    return (out,)
-
-
-@njit(cache=True)
-def ht_phasor_seg_nb(close, offsets):
-    """numba equivalent of ``talib.HT_PHASOR`` applied to each segment."""
-    inphase = nan_like_nb(close)
-    quadrature = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ht_phasor_into_nb(close[a:b], inphase[a:b], quadrature[a:b])
-    return (inphase, quadrature)
-
-
-@njit(cache=True)
-def mama_seg_nb(close, offsets, fastlimit, slowlimit):
-    """numba equivalent of ``talib.MAMA`` applied to each segment."""
-    mama = nan_like_nb(close)
-    fama = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        mama_into_nb(close[a:b], mama[a:b], fama[a:b], fastlimit, slowlimit)
-    return (mama, fama)
-
-
-@njit(cache=True)
-def ht_dcphase_seg_nb(close, offsets):
-    """numba equivalent of ``talib.HT_DCPHASE`` applied to each segment."""
-    out = nan_like_nb(close)
-    smooth = np.empty_like(close)
-    smooth_period = np.empty_like(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ht_dcphase_into_nb(close[a:b], out[a:b], smooth[a:b], smooth_period[a:b])
-    return (out,)
-
-
-@njit(cache=True)
-def ht_sine_seg_nb(close, offsets):
-    """numba equivalent of ``talib.HT_SINE`` applied to each segment."""
-    sine = nan_like_nb(close)
-    leadsine = nan_like_nb(close)
-    smooth = np.empty_like(close)
-    smooth_period = np.empty_like(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ht_sine_into_nb(close[a:b], sine[a:b], leadsine[a:b], smooth[a:b], smooth_period[a:b])
-    return (sine, leadsine)
-
-
-@njit(cache=True)
-def ht_trendline_seg_nb(close, offsets):
-    """numba equivalent of ``talib.HT_TRENDLINE`` applied to each segment."""
-    out = nan_like_nb(close)
-    smooth_period = np.empty_like(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ht_trendline_into_nb(close[a:b], out[a:b], smooth_period[a:b])
-    return (out,)
-
-
-@njit(cache=True)
-def ht_trendmode_seg_nb(close, offsets):
-    """numba equivalent of ``talib.HT_TRENDMODE`` (int32, 0 during warm-up) per segment."""
-    out = np.zeros(close.shape[0], dtype=np.int32)
-    smooth = np.empty_like(close)
-    smooth_period = np.empty_like(close)
-    phase = np.empty_like(close)
-    trendline = np.empty_like(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ht_trendmode_into_nb(
-            close[a:b], out[a:b], smooth[a:b], smooth_period[a:b], phase[a:b], trendline[a:b]
-        )
-    return (out,)

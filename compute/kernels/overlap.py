@@ -8,64 +8,13 @@ from compute.kernels.common import (
     ema_into_nb,
     fma_nb,
     is_zero_nb,
-    nan_like_nb,
     sma_into_nb,
     true_range_nb,
     var_into_nb,
     window_max_nb,
     window_min_nb,
 )
-from compute.kernels.ma import ma_into_nb, ma_lookback_nb, t3_into_nb
-
-
-@njit(cache=True)
-def sma_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.SMA`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        sma_into_nb(close[a:b], out[a:b], timeperiod)
-    return (out,)
-
-
-@njit(cache=True)
-def ema_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.EMA`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ema_into_nb(close[a:b], out[a:b], timeperiod, 0)
-    return (out,)
-
-
-@njit(cache=True)
-def wma_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.WMA`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ma_into_nb(close[a:b], out[a:b], timeperiod, 2)
-    return (out,)
-
-
-@njit(cache=True)
-def dema_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.DEMA`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ma_into_nb(close[a:b], out[a:b], timeperiod, 3)
-    return (out,)
-
-
-@njit(cache=True)
-def tema_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.TEMA`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ma_into_nb(close[a:b], out[a:b], timeperiod, 4)
-    return (out,)
+from compute.kernels.ma import ma_into_nb, ma_lookback_nb
 
 
 @njit(cache=True)
@@ -88,69 +37,7 @@ def bbands_into_nb(x, upper, middle, lower, period, nbdevup, nbdevdn, matype):
         lower[i] = middle[i] - std * nbdevdn
 
 
-@njit(cache=True)
-def bbands_seg_nb(close, offsets, timeperiod, nbdevup, nbdevdn, matype):
-    """numba equivalent of ``talib.BBANDS`` applied to each segment."""
-    upper = nan_like_nb(close)
-    middle = nan_like_nb(close)
-    lower = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        bbands_into_nb(
-            close[a:b], upper[a:b], middle[a:b], lower[a:b], timeperiod, nbdevup, nbdevdn, matype
-        )
-    return upper, middle, lower
-
-
-@njit(cache=True)
-def bb_position_seg_nb(close, offsets, timeperiod, nbdevup, nbdevdn, matype):
-    """(close - lowerband) / (upperband - lowerband) of ``talib.BBANDS``, per segment; NaN in
-    the warm-up and where the band width is 0."""
-    upper, _, lower = bbands_seg_nb(close, offsets, timeperiod, nbdevup, nbdevdn, matype)
-    out = nan_like_nb(close)
-    for i in range(close.shape[0]):
-        width = upper[i] - lower[i]
-        if width != 0.0:  # a NaN width (warm-up) passes and gives NaN
-            out[i] = (close[i] - lower[i]) / width
-    return (out,)
-
-
 # --- MA-typed wrappers over ``ma_into_nb`` (MA, TRIMA, KAMA, T3) and MAVP -----------------
-
-
-@njit(cache=True)
-def ma_seg_nb(close, offsets, timeperiod, matype):
-    """numba equivalent of ``talib.MA`` applied to each segment (period 1 copies the input)."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ma_into_nb(close[a:b], out[a:b], timeperiod, matype)
-    return (out,)
-
-
-@njit(cache=True)
-def trima_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.TRIMA`` applied to each segment."""
-    return ma_seg_nb(close, offsets, timeperiod, 5)
-
-
-@njit(cache=True)
-def kama_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.KAMA`` applied to each segment."""
-    return ma_seg_nb(close, offsets, timeperiod, 6)
-
-
-@njit(cache=True)
-def t3_seg_nb(close, offsets, timeperiod, vfactor):
-    """numba equivalent of ``talib.T3`` applied to each segment (period 1 copies the input)."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        if timeperiod == 1:
-            out[a:b] = close[a:b]
-        else:
-            t3_into_nb(close[a:b], out[a:b], timeperiod, vfactor)
-    return (out,)
 
 
 @njit(cache=True)
@@ -194,16 +81,6 @@ def mavp_into_nb(x, periods, out, minperiod, maxperiod, matype):
                 out[start + j] = tmp[start + j]
 
 
-@njit(cache=True)
-def mavp_seg_nb(close, periods, offsets, minperiod, maxperiod, matype):
-    """numba equivalent of ``talib.MAVP`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        mavp_into_nb(close[a:b], periods[a:b], out[a:b], minperiod, maxperiod, matype)
-    return (out,)
-
-
 # --- rolling extremes: MIDPOINT, MIDPRICE, DONCHIAN ----------------------------------------
 
 
@@ -230,32 +107,25 @@ def max_min_into_nb(hi_src, lo_src, upper, lower, period):
 
 
 @njit(cache=True)
-def donchian_seg_nb(high, low, offsets, timeperiod):
-    """numba equivalent of ``talib.DONCHIAN`` applied to each segment: highest high, the
-    midpoint, lowest low over the last ``timeperiod`` bars (the current bar included)."""
-    upper = nan_like_nb(high)
-    middle = nan_like_nb(high)
-    lower = nan_like_nb(high)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        max_min_into_nb(high[a:b], low[a:b], upper[a:b], lower[a:b], timeperiod)
-        for i in range(a + timeperiod - 1, b):
-            middle[i] = (upper[i] + lower[i]) / 2.0
-    return upper, middle, lower
+def donchian_into_nb(high, low, upper, middle, lower, period):
+    """numba equivalent of ``talib.DONCHIAN``: highest high, the midpoint, lowest low over the
+    last ``period`` bars (the current bar included)."""
+    max_min_into_nb(high, low, upper, lower, period)
+    for i in range(period - 1, high.shape[0]):
+        middle[i] = (upper[i] + lower[i]) / 2.0
 
 
 @njit(cache=True)
-def midprice_seg_nb(high, low, offsets, timeperiod):
-    """numba equivalent of ``talib.MIDPRICE`` applied to each segment: (highest high +
-    lowest low) / 2 over the last ``timeperiod`` bars."""
-    return (donchian_seg_nb(high, low, offsets, timeperiod)[1],)
+def midprice_into_nb(high, low, out, upper, lower, period):
+    """numba equivalent of ``talib.MIDPRICE``: (highest high + lowest low) / 2 over the last
+    ``period`` bars; ``upper``/``lower`` are scratch."""
+    donchian_into_nb(high, low, upper, out, lower, period)
 
 
 @njit(cache=True)
-def midpoint_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.MIDPOINT`` applied to each segment: (max + min) / 2 of the
-    last ``timeperiod`` values."""
-    return (donchian_seg_nb(close, close, offsets, timeperiod)[1],)
+def midpoint_into_nb(x, out, upper, lower, period):
+    """numba equivalent of ``talib.MIDPOINT``: (max + min) / 2 of the last ``period`` values."""
+    donchian_into_nb(x, x, upper, out, lower, period)
 
 
 # --- bands: ACCBANDS, KC ------------------------------------------------------------------
@@ -289,20 +159,6 @@ def accbands_into_nb(high, low, close, upper, middle, lower, period):
 
 
 @njit(cache=True)
-def accbands_seg_nb(high, low, close, offsets, timeperiod):
-    """numba equivalent of ``talib.ACCBANDS`` applied to each segment."""
-    upper = nan_like_nb(close)
-    middle = nan_like_nb(close)
-    lower = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        accbands_into_nb(
-            high[a:b], low[a:b], close[a:b], upper[a:b], middle[a:b], lower[a:b], timeperiod
-        )
-    return upper, middle, lower
-
-
-@njit(cache=True)
 def kc_into_nb(high, low, close, upper, middle, lower, period, atr_period, nbdev):
     """Write TA-Lib KC (Keltner channels): EMA of the typical price +/- nbdev ATR.
 
@@ -331,28 +187,6 @@ def kc_into_nb(high, low, close, upper, middle, lower, period, atr_period, nbdev
         band = atr[i] * nbdev
         upper[i] = middle[i] + band
         lower[i] = middle[i] - band
-
-
-@njit(cache=True)
-def kc_seg_nb(high, low, close, offsets, timeperiod, atrperiod, nbdev):
-    """numba equivalent of ``talib.KC`` applied to each segment."""
-    upper = nan_like_nb(close)
-    middle = nan_like_nb(close)
-    lower = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        kc_into_nb(
-            high[a:b],
-            low[a:b],
-            close[a:b],
-            upper[a:b],
-            middle[a:b],
-            lower[a:b],
-            timeperiod,
-            atrperiod,
-            nbdev,
-        )
-    return upper, middle, lower
 
 
 # --- moving averages outside TA-Lib's MA types: HMA, RMA, VWMA, ZLEMA --------------------
@@ -387,16 +221,6 @@ def hma_into_nb(x, out, period):
 
 
 @njit(cache=True)
-def hma_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.HMA`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        hma_into_nb(close[a:b], out[a:b], timeperiod)
-    return (out,)
-
-
-@njit(cache=True)
 def rma_into_nb(x, out, period):
     """Write TA-Lib RMA (Wilder's moving average, alpha 1 / period) into ``out``.
 
@@ -417,16 +241,6 @@ def rma_into_nb(x, out, period):
     for i in range(period, n):
         prev = fma_nb(beta, prev, alpha * x[i])
         out[i] = prev
-
-
-@njit(cache=True)
-def rma_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.RMA`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        rma_into_nb(close[a:b], out[a:b], timeperiod)
-    return (out,)
 
 
 @njit(cache=True, error_model="numpy")
@@ -457,20 +271,16 @@ def vwma_into_nb(x, volume, out, period):
 
 
 @njit(cache=True)
-def vwma_seg_nb(close, volume, offsets, timeperiod):
-    """numba equivalent of ``talib.VWMA`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        vwma_into_nb(close[a:b], volume[a:b], out[a:b], timeperiod)
-    return (out,)
-
-
-@njit(cache=True)
 def zlema_into_nb(x, out, period):
     """Write TA-Lib ZLEMA, an EMA of the de-lagged 2 x[t] - x[t - lag] with lag =
     (period - 1) // 2, into ``out``; the EMA is seeded with the mean of its first ``period``
-    de-lagged values, so the first output is at lag + period - 1. Period 1 copies ``x``."""
+    de-lagged values, so the first output is at lag + period - 1. Period 1 copies ``x``.
+
+    ``ema_into_nb`` over the de-lagged series, its values made on the fly: the old
+    intermediate array of the input's length faulted in 8 MB of fresh pages on every call
+    at 1 M bars (numba's allocations are not huge-page advised, numpy's are), the cause of
+    the 2.6x gap to TA-Lib.
+    """
     n = x.shape[0]
     if period == 1:
         out[:] = x
@@ -478,20 +288,16 @@ def zlema_into_nb(x, out, period):
     lag = (period - 1) // 2
     if n < lag + period:
         return
-    delagged = np.empty(n)
-    for i in range(lag, n):
-        delagged[i] = 2.0 * x[i] - x[i - lag]
-    ema_into_nb(delagged, out, period, lag)
-
-
-@njit(cache=True)
-def zlema_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.ZLEMA`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        zlema_into_nb(close[a:b], out[a:b], timeperiod)
-    return (out,)
+    first = lag + period - 1
+    k = 2.0 / (period + 1)
+    total = 0.0
+    for i in range(lag, first + 1):
+        total += 2.0 * x[i] - x[i - lag]
+    prev = total / period
+    out[first] = prev
+    for i in range(first + 1, n):
+        prev = fma_nb((2.0 * x[i] - x[i - lag]) - prev, k, prev)
+        out[i] = prev
 
 
 # --- trailing stops: SAR, SAREXT, SUPERTREND ----------------------------------------------
@@ -609,64 +415,6 @@ def sarext_into_nb(
 
 
 @njit(cache=True)
-def sar_seg_nb(high, low, offsets, acceleration, maximum):
-    """numba equivalent of ``talib.SAR`` applied to each segment."""
-    out = nan_like_nb(high)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        sarext_into_nb(
-            high[a:b],
-            low[a:b],
-            out[a:b],
-            0.0,
-            0.0,
-            acceleration,
-            acceleration,
-            maximum,
-            acceleration,
-            acceleration,
-            maximum,
-            False,
-        )
-    return (out,)
-
-
-@njit(cache=True)
-def sarext_seg_nb(
-    high,
-    low,
-    offsets,
-    startvalue,
-    offsetonreverse,
-    accelerationinitlong,
-    accelerationlong,
-    accelerationmaxlong,
-    accelerationinitshort,
-    accelerationshort,
-    accelerationmaxshort,
-):
-    """numba equivalent of ``talib.SAREXT`` applied to each segment."""
-    out = nan_like_nb(high)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        sarext_into_nb(
-            high[a:b],
-            low[a:b],
-            out[a:b],
-            startvalue,
-            offsetonreverse,
-            accelerationinitlong,
-            accelerationlong,
-            accelerationmaxlong,
-            accelerationinitshort,
-            accelerationshort,
-            accelerationmaxshort,
-            True,
-        )
-    return (out,)
-
-
-@njit(cache=True)
 def supertrend_into_nb(high, low, close, line, trend, period, multiplier):
     """Write TA-Lib SUPERTREND: the trailing band (``line``) and the trend (+1 up, -1 down).
 
@@ -719,13 +467,19 @@ def supertrend_into_nb(high, low, close, line, trend, period, multiplier):
 
 
 @njit(cache=True)
-def supertrend_seg_nb(high, low, close, offsets, timeperiod, multiplier):
-    """numba equivalent of ``talib.SUPERTREND`` applied to each segment."""
-    line = nan_like_nb(close)
-    trend = np.zeros(close.shape[0])
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        supertrend_into_nb(
-            high[a:b], low[a:b], close[a:b], line[a:b], trend[a:b], timeperiod, multiplier
-        )
-    return line, trend
+def sar_into_nb(high, low, out, acceleration, maximum):
+    """numba equivalent of ``talib.SAR``: SAREXT with one acceleration for both sides."""
+    sarext_into_nb(
+        high,
+        low,
+        out,
+        0.0,
+        0.0,
+        acceleration,
+        acceleration,
+        maximum,
+        acceleration,
+        acceleration,
+        maximum,
+        False,
+    )

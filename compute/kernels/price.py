@@ -5,49 +5,35 @@ Sums are taken in TA-Lib's order (AVGPRICE adds ((high + low) + close) + open, H
 ((open + high) + low) + close): a different order is a different double on some bars.
 """
 
-import numpy as np
 from numba import njit
 
-from compute.kernels.common import nan_like_nb
-
 
 @njit(cache=True)
-def avgprice_seg_nb(open_, high, low, close, offsets):
-    """numba equivalent of ``talib.AVGPRICE``: (open + high + low + close) / 4 per bar.
-
-    Segments need no handling: the value of a bar depends on that bar alone.
-    """
-    out = np.empty(close.shape[0])
+def avgprice_into_nb(open_, high, low, close, out):
+    """numba equivalent of ``talib.AVGPRICE``: (open + high + low + close) / 4 per bar."""
     for i in range(close.shape[0]):
         out[i] = (high[i] + low[i] + close[i] + open_[i]) / 4.0
-    return (out,)
 
 
 @njit(cache=True)
-def medprice_seg_nb(high, low, offsets):
+def medprice_into_nb(high, low, out):
     """numba equivalent of ``talib.MEDPRICE``: (high + low) / 2 per bar."""
-    out = np.empty(high.shape[0])
     for i in range(high.shape[0]):
         out[i] = (high[i] + low[i]) / 2.0
-    return (out,)
 
 
 @njit(cache=True)
-def typprice_seg_nb(high, low, close, offsets):
+def typprice_into_nb(high, low, close, out):
     """numba equivalent of ``talib.TYPPRICE``: (high + low + close) / 3 per bar."""
-    out = np.empty(close.shape[0])
     for i in range(close.shape[0]):
         out[i] = (high[i] + low[i] + close[i]) / 3.0
-    return (out,)
 
 
 @njit(cache=True)
-def wclprice_seg_nb(high, low, close, offsets):
+def wclprice_into_nb(high, low, close, out):
     """numba equivalent of ``talib.WCLPRICE``: (high + low + 2 close) / 4 per bar."""
-    out = np.empty(close.shape[0])
     for i in range(close.shape[0]):
         out[i] = (high[i] + low[i] + close[i] * 2.0) / 4.0
-    return (out,)
 
 
 @njit(cache=True)
@@ -65,16 +51,6 @@ def avgdev_into_nb(x, out, period):
         for j in range(i, i - period, -1):
             dev += abs(x[j] - total / period)
         out[i] = dev / period
-
-
-@njit(cache=True)
-def avgdev_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.AVGDEV`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        avgdev_into_nb(close[a:b], out[a:b], timeperiod)
-    return (out,)
 
 
 @njit(cache=True)
@@ -109,25 +85,3 @@ def ha_into_nb(open_, high, low, close, ha_open, ha_high, ha_low, ha_close):
         ha_high[i] = hi
         ha_low[i] = lo
         ha_close[i] = c
-
-
-@njit(cache=True)
-def ha_seg_nb(open_, high, low, close, offsets):
-    """numba equivalent of ``talib.HA`` applied to each segment."""
-    ha_open = nan_like_nb(close)
-    ha_high = nan_like_nb(close)
-    ha_low = nan_like_nb(close)
-    ha_close = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ha_into_nb(
-            open_[a:b],
-            high[a:b],
-            low[a:b],
-            close[a:b],
-            ha_open[a:b],
-            ha_high[a:b],
-            ha_low[a:b],
-            ha_close[a:b],
-        )
-    return ha_open, ha_high, ha_low, ha_close

@@ -3,29 +3,17 @@
 import numpy as np
 from numba import njit
 
-from compute.kernels.common import fma_nb, nan_like_nb, var_into_nb
+from compute.kernels.common import fma_nb, var_into_nb
 
 
 @njit(cache=True)
-def var_seg_nb(close, offsets, timeperiod, nbdev):
-    """numba equivalent of ``talib.VAR`` applied to each segment (TA-Lib ignores ``nbdev``)."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        var_into_nb(close[a:b], out[a:b], timeperiod)
-    return (out,)
-
-
-@njit(cache=True)
-def stddev_seg_nb(close, offsets, timeperiod, nbdev):
-    """numba equivalent of ``talib.STDDEV`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        var_into_nb(close[a:b], out[a:b], timeperiod)
-        for i in range(a + timeperiod - 1, b):
+def stddev_into_nb(x, out, period, nbdev, root):
+    """numba equivalent of ``talib.STDDEV`` (``root``: sqrt(VAR) * nbdev) or ``talib.VAR``
+    (TA-Lib ignores ``nbdev`` there)."""
+    var_into_nb(x, out, period)
+    if root:
+        for i in range(period - 1, x.shape[0]):
             out[i] = np.sqrt(out[i]) * nbdev
-    return (out,)
 
 
 @njit(cache=True)
@@ -134,20 +122,6 @@ def beta_into_nb(x0, x1, out, period):
 
 
 @njit(cache=True)
-def beta_seg_nb(high, low, offsets, timeperiod):
-    """numba equivalent of ``talib.BETA(high, low)`` applied to each segment.
-
-    TA-Lib's ``price0``/``price1`` are ``high``/``low`` in ``talib.abstract``; beta is the slope
-    of ``low``'s returns regressed on ``high``'s (x = price0, y = price1).
-    """
-    out = nan_like_nb(high)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        beta_into_nb(high[a:b], low[a:b], out[a:b], timeperiod)
-    return (out,)
-
-
-@njit(cache=True)
 def _correl_rebuild_nb(x0, x1, lo, hi, inv):
     """CORREL's reseed: re-centre both series on their window means, redo the five sums."""
     tot_x = 0.0
@@ -246,16 +220,6 @@ def correl_into_nb(x0, x1, out, period):
         s_y2 -= leaving_y
 
 
-@njit(cache=True)
-def correl_seg_nb(high, low, offsets, timeperiod):
-    """numba equivalent of ``talib.CORREL(high, low)`` applied to each segment."""
-    out = nan_like_nb(high)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        correl_into_nb(high[a:b], low[a:b], out[a:b], timeperiod)
-    return (out,)
-
-
 LINREG_VALUE = 0  # LINEARREG: the fitted value at the newest bar
 LINREG_SLOPE = 1
 LINREG_INTERCEPT = 2
@@ -333,46 +297,6 @@ def linreg_into_nb(x, out, period, kind):
 
 
 @njit(cache=True)
-def linreg_seg_nb(close, offsets, timeperiod, kind):
-    """``linreg_into_nb`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        linreg_into_nb(close[a:b], out[a:b], timeperiod, kind)
-    return (out,)
-
-
-@njit(cache=True)
-def linearreg_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.LINEARREG`` applied to each segment."""
-    return linreg_seg_nb(close, offsets, timeperiod, LINREG_VALUE)
-
-
-@njit(cache=True)
-def linearreg_slope_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.LINEARREG_SLOPE`` applied to each segment."""
-    return linreg_seg_nb(close, offsets, timeperiod, LINREG_SLOPE)
-
-
-@njit(cache=True)
-def linearreg_intercept_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.LINEARREG_INTERCEPT`` applied to each segment."""
-    return linreg_seg_nb(close, offsets, timeperiod, LINREG_INTERCEPT)
-
-
-@njit(cache=True)
-def linearreg_angle_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.LINEARREG_ANGLE`` applied to each segment."""
-    return linreg_seg_nb(close, offsets, timeperiod, LINREG_ANGLE)
-
-
-@njit(cache=True)
-def tsf_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.TSF`` applied to each segment."""
-    return linreg_seg_nb(close, offsets, timeperiod, LINREG_TSF)
-
-
-@njit(cache=True)
 def percentile_into_nb(x, out, period, percentile):
     """Write TA-Lib PERCENTILE into ``out``: the nearest-rank percentile of each window, the
     ceil(percentile * period / 100)-th smallest value (at least the 1st), no interpolation.
@@ -419,27 +343,13 @@ def percentile_into_nb(x, out, period, percentile):
 
 
 @njit(cache=True)
-def percentile_seg_nb(close, offsets, timeperiod, percentile):
-    """numba equivalent of ``talib.PERCENTILE`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        percentile_into_nb(close[a:b], out[a:b], timeperiod, percentile)
-    return (out,)
-
-
-@njit(cache=True)
-def percentrank_seg_nb(close, offsets, timeperiod):
-    """numba equivalent of ``talib.PERCENTRANK`` applied to each segment: the share (in %) of
-    the ``timeperiod`` bars before each bar, excluding the bar itself, strictly below it."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        for t in range(a + timeperiod, b):
-            current = close[t]
-            count = 0
-            for j in range(t - timeperiod, t):
-                if close[j] < current:
-                    count += 1
-            out[t] = float(count) / float(timeperiod) * 100.0
-    return (out,)
+def percentrank_into_nb(x, out, period):
+    """numba equivalent of ``talib.PERCENTRANK``: the share (in %) of the ``period`` bars
+    before each bar, excluding the bar itself, strictly below it."""
+    for t in range(period, x.shape[0]):
+        current = x[t]
+        count = 0
+        for j in range(t - period, t):
+            if x[j] < current:
+                count += 1
+        out[t] = float(count) / float(period) * 100.0

@@ -12,8 +12,6 @@ import math
 
 from numba import njit
 
-from compute.kernels.common import nan_like_nb
-
 # Decimal prices whose averages are equal (MSFT 2011: 29.239 over 5 and over 20 days) give
 # binary means a few ulps apart; closer than this, relative, they are equal
 # (tests/unit/test_strategies.py::test_matches_reference[ma_crossover-1]).
@@ -50,12 +48,12 @@ def _past_mean_nb(x, i, window):
 
 
 @njit(cache=True)
-def momentum_seg_nb(
+def momentum_into_nb(
     close,
     rsi,
     macd,
     macdsignal,
-    offsets,
+    out,
     momentum_period,
     momentum_weight,
     rsi_lower,
@@ -68,74 +66,62 @@ def momentum_seg_nb(
     ``sign(w_m * (close / close.shift(p) - 1) * 100 + w_r * band(rsi) + w_d * (+1 if macd >
     macdsignal else -1))`` with ``band`` +1 below ``rsi_lower``, -1 above ``rsi_upper``.
     """
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        for i in range(a + momentum_period, b):
-            if math.isnan(rsi[i]) or math.isnan(macd[i]) or math.isnan(macdsignal[i]):
-                continue
-            mom = (close[i] / close[i - momentum_period] - 1.0) * 100.0
-            rsi_sig = _band_nb(rsi[i], rsi_lower, rsi_upper)
-            macd_sig = 1.0 if macd[i] > macdsignal[i] else -1.0
-            out[i] = _sign_nb(mom * momentum_weight + rsi_sig * rsi_weight + macd_sig * macd_weight)
-    return out
+    n = close.shape[0]
+    for i in range(momentum_period, n):
+        if math.isnan(rsi[i]) or math.isnan(macd[i]) or math.isnan(macdsignal[i]):
+            continue
+        mom = (close[i] / close[i - momentum_period] - 1.0) * 100.0
+        rsi_sig = _band_nb(rsi[i], rsi_lower, rsi_upper)
+        macd_sig = 1.0 if macd[i] > macdsignal[i] else -1.0
+        out[i] = _sign_nb(mom * momentum_weight + rsi_sig * rsi_weight + macd_sig * macd_weight)
 
 
 @njit(cache=True)
-def zscore_seg_nb(close, offsets, window, threshold):
+def zscore_into_nb(close, out, window, threshold):
     """Mean reversion on the z-score of the close against the ``window`` bars before it.
 
     Mean and population std of ``close[i - window:i]``; z > threshold gives -1, z <
     -threshold +1, otherwise (and with a zero std) 0.
     """
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        for i in range(a + window, b):
-            mean = _past_mean_nb(close, i, window)
-            ss = 0.0
-            for j in range(i - window, i):
-                d = close[j] - mean
-                ss += d * d
-            if ss == 0.0:
-                out[i] = 0.0
-                continue
-            z = (close[i] - mean) / math.sqrt(ss / window)
-            out[i] = _band_nb(z, -threshold, threshold)
-    return out
+    n = close.shape[0]
+    for i in range(window, n):
+        mean = _past_mean_nb(close, i, window)
+        ss = 0.0
+        for j in range(i - window, i):
+            d = close[j] - mean
+            ss += d * d
+        if ss == 0.0:
+            out[i] = 0.0
+            continue
+        z = (close[i] - mean) / math.sqrt(ss / window)
+        out[i] = _band_nb(z, -threshold, threshold)
 
 
 @njit(cache=True)
-def ma_crossover_seg_nb(close, offsets, short_window, long_window):
+def ma_crossover_into_nb(close, out, short_window, long_window):
     """``sign(mean(close[i-short:i]) - mean(close[i-long:i]))``: the bars before bar i.
 
     Averages within ``EQUAL_RTOL`` of each other count as equal (0).
     """
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        for i in range(a + long_window, b):
-            short_ma = _past_mean_nb(close, i, short_window)
-            long_ma = _past_mean_nb(close, i, long_window)
-            diff = short_ma - long_ma
-            out[i] = 0.0 if abs(diff) <= EQUAL_RTOL * abs(long_ma) else _sign_nb(diff)
-    return out
+    n = close.shape[0]
+    for i in range(long_window, n):
+        short_ma = _past_mean_nb(close, i, short_window)
+        long_ma = _past_mean_nb(close, i, long_window)
+        diff = short_ma - long_ma
+        out[i] = 0.0 if abs(diff) <= EQUAL_RTOL * abs(long_ma) else _sign_nb(diff)
 
 
 @njit(cache=True)
-def bollinger_seg_nb(close, upperband, lowerband, offsets, lower, upper):
+def bollinger_into_nb(close, upperband, lowerband, out, lower, upper):
     """Band position ``(close - lowerband) / (upperband - lowerband)``: +1 below ``lower``,
     -1 above ``upper``, else 0; 0 when the bands coincide."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        for i in range(offsets[s], offsets[s + 1]):
-            hi = upperband[i]
-            lo = lowerband[i]
-            if math.isnan(hi) or math.isnan(lo):
-                continue
-            width = hi - lo
-            if width == 0.0:
-                out[i] = 0.0
-            else:
-                out[i] = _band_nb((close[i] - lo) / width, lower, upper)
-    return out
+    for i in range(close.shape[0]):
+        hi = upperband[i]
+        lo = lowerband[i]
+        if math.isnan(hi) or math.isnan(lo):
+            continue
+        width = hi - lo
+        if width == 0.0:
+            out[i] = 0.0
+        else:
+            out[i] = _band_nb((close[i] - lo) / width, lower, upper)

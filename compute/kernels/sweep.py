@@ -24,18 +24,22 @@ import numpy as np
 from numba import njit
 
 from compute.kernels.backtest import FLOAT_FIELDS, INT_FIELDS, simulate_seg_nb
+from compute.kernels.driver import NAN, segmented
 from compute.kernels.metrics import TRADE_STATS, return_metrics_seg_nb, trade_stats_seg_nb
 from compute.kernels.strategies import (
     EQUAL_RTOL,
     _band_nb,
     _past_mean_nb,
     _sign_nb,
-    bollinger_seg_nb,
-    momentum_seg_nb,
+    bollinger_into_nb,
+    momentum_into_nb,
 )
 
 # Strategy kinds ``_target_nb`` knows; compute.sweep.evaluate maps strategy names to them.
 MA_CROSSOVER, ZSCORE, MOMENTUM, BOLLINGER = 0, 1, 2, 3
+# the nightly strategies' batch forms, as compute.strategies runs them
+_momentum_batch_nb = segmented(momentum_into_nb, 4, [NAN])
+_bollinger_batch_nb = segmented(bollinger_into_nb, 3, [NAN])
 N_RETURN_METRICS = 9  # rows of return_metrics_seg_nb
 N_METRICS = N_RETURN_METRICS + len(TRADE_STATS)
 N_MOMENTS = 5  # per block: count, sum of r, r^2, r^3, r^4
@@ -53,7 +57,7 @@ _REASON = INT_FIELDS.index("exit_reason")
 def past_mean_table_nb(close, offsets, windows):
     """Row j: ``mean(close[i - windows[j]:i])`` per bar (the bars before i), NaN in warm-up.
 
-    The same value ``ma_crossover_seg_nb`` computes inline, shared by every combination
+    The same value ``ma_crossover_into_nb`` computes inline, shared by every combination
     that uses the window.
     """
     out = np.full((windows.shape[0], close.shape[0]), np.nan)
@@ -68,7 +72,7 @@ def past_mean_table_nb(close, offsets, windows):
 @njit(cache=True)
 def past_zscore_table_nb(close, offsets, windows):
     """Row j: z-score of the close against the ``windows[j]`` bars before it, as
-    ``zscore_seg_nb`` computes it; 0 where those bars have no dispersion, NaN in warm-up."""
+    ``zscore_into_nb`` computes it; 0 where those bars have no dispersion, NaN in warm-up."""
     out = np.full((windows.shape[0], close.shape[0]), np.nan)
     for j in range(windows.shape[0]):
         w = windows[j]
@@ -102,7 +106,7 @@ def _target_nb(kind, close, offsets, series, refs, fvals, out):
         for i in range(n):
             out[i] = np.nan if math.isnan(z[i]) else _band_nb(z[i], -threshold, threshold)
     elif kind == MOMENTUM:
-        out[:] = momentum_seg_nb(
+        out[:] = _momentum_batch_nb(
             close,
             series[refs[0]],
             series[refs[1]],
@@ -114,11 +118,11 @@ def _target_nb(kind, close, offsets, series, refs, fvals, out):
             fvals[3],
             fvals[4],
             fvals[5],
-        )
+        )[0]
     else:
-        out[:] = bollinger_seg_nb(
+        out[:] = _bollinger_batch_nb(
             close, series[refs[0]], series[refs[1]], offsets, fvals[0], fvals[1]
-        )
+        )[0]
 
 
 @njit(cache=True)

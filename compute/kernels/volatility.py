@@ -6,7 +6,6 @@ from numba import njit
 from compute.kernels.common import (
     fma_nb,
     is_zero_nb,
-    nan_like_nb,
     true_range_nb,
     wilder_avg_step_nb,
 )
@@ -43,64 +42,38 @@ def atr_into_nb(high, low, close, out, period):
 
 
 @njit(cache=True)
-def trange_seg_nb(high, low, close, offsets):
-    """numba equivalent of ``talib.TRANGE`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        trange_into_nb(high[a:b], low[a:b], close[a:b], out[a:b])
-    return (out,)
-
-
-@njit(cache=True)
-def atr_seg_nb(high, low, close, offsets, timeperiod):
-    """numba equivalent of ``talib.ATR`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        atr_into_nb(high[a:b], low[a:b], close[a:b], out[a:b], timeperiod)
-    return (out,)
-
-
-@njit(cache=True)
-def natr_seg_nb(high, low, close, offsets, timeperiod):
-    """numba equivalent of ``talib.NATR`` applied to each segment: 100 * ATR / close.
+def natr_into_nb(high, low, close, out, timeperiod):
+    """numba equivalent of ``talib.NATR``: 100 * ATR / close.
 
     As in TA-Lib, period 1 returns the plain true range (not normalised), and a close of
     zero gives 0.
     """
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        atr_into_nb(high[a:b], low[a:b], close[a:b], out[a:b], timeperiod)
-        if timeperiod > 1:
-            for i in range(a + timeperiod, b):
-                c = close[i]
-                out[i] = 0.0 if is_zero_nb(c) else (out[i] / c) * 100.0
-    return (out,)
+    n = high.shape[0]
+    atr_into_nb(high, low, close, out, timeperiod)
+    if timeperiod > 1:
+        for i in range(timeperiod, n):
+            c = close[i]
+            out[i] = 0.0 if is_zero_nb(c) else (out[i] / c) * 100.0
 
 
 @njit(cache=True)
-def adr_seg_nb(high, low, offsets, timeperiod):
-    """numba equivalent of ``talib.ADR`` applied to each segment: the SMA of high - low.
+def adr_into_nb(high, low, out, timeperiod):
+    """numba equivalent of ``talib.ADR``: the SMA of high - low.
 
     TA-Lib sums the ranges (not SMA(high) - SMA(low)) with SMA's running-sum order and divides
     by the period, which this repeats.
     """
-    out = nan_like_nb(high)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        if b - a < timeperiod:
-            continue
-        total = 0.0
-        for i in range(a, a + timeperiod - 1):
-            total += high[i] - low[i]
-        for i in range(a + timeperiod - 1, b):
-            total += high[i] - low[i]
-            out[i] = total / timeperiod
-            j = i - timeperiod + 1
-            total -= high[j] - low[j]
-    return (out,)
+    n = high.shape[0]
+    if n < timeperiod:
+        return
+    total = 0.0
+    for i in range(timeperiod - 1):
+        total += high[i] - low[i]
+    for i in range(timeperiod - 1, n):
+        total += high[i] - low[i]
+        out[i] = total / timeperiod
+        j = i - timeperiod + 1
+        total -= high[j] - low[j]
 
 
 @njit(cache=True)
@@ -127,16 +100,6 @@ def cvi_into_nb(high, low, out, period, roc_period):
         out[i] = 100.0 * ((out[i] - lagged) / lagged) if lagged != 0.0 else 0.0
     for i in range(first, first + roc_period):
         out[i] = np.nan
-
-
-@njit(cache=True)
-def cvi_seg_nb(high, low, offsets, timeperiod, rocperiod):
-    """numba equivalent of ``talib.CVI`` applied to each segment."""
-    out = nan_like_nb(high)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        cvi_into_nb(high[a:b], low[a:b], out[a:b], timeperiod, rocperiod)
-    return (out,)
 
 
 @njit(cache=True)
@@ -185,16 +148,6 @@ def massi_into_nb(high, low, out, fast, slow):
             if t >= lb:
                 out[t] = total
                 total -= ring[pos]
-
-
-@njit(cache=True)
-def massi_seg_nb(high, low, offsets, fastperiod, slowperiod):
-    """numba equivalent of ``talib.MASSI`` applied to each segment."""
-    out = nan_like_nb(high)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        massi_into_nb(high[a:b], low[a:b], out[a:b], fastperiod, slowperiod)
-    return (out,)
 
 
 @njit(cache=True)
@@ -289,13 +242,3 @@ def rvi_into_nb(x, out, period, sd_period):
             prev_dn = fma_nb(w_beta, prev_dn, w_alpha * dn)
         total = prev_up + prev_dn
         out[t] = 50.0 if total == 0.0 else 100.0 * (prev_up / total)
-
-
-@njit(cache=True)
-def rvi_seg_nb(close, offsets, timeperiod, stddevperiod):
-    """numba equivalent of ``talib.RVI`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        rvi_into_nb(close[a:b], out[a:b], timeperiod, stddevperiod)
-    return (out,)

@@ -8,40 +8,34 @@ from compute.kernels.ma import ma_into_nb, ma_lookback_nb
 
 
 @njit(cache=True)
-def obv_seg_nb(close, volume, offsets):
-    """numba equivalent of ``talib.OBV`` applied to each segment: starts at the first volume."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        if a == b:
-            continue
-        obv = volume[a]
-        prev = close[a]
-        for i in range(a, b):
-            c = close[i]
-            if c > prev:
-                obv += volume[i]
-            elif c < prev:
-                obv -= volume[i]
-            out[i] = obv
-            prev = c
-    return (out,)
+def obv_into_nb(close, volume, out):
+    """numba equivalent of ``talib.OBV``: starts at the first volume."""
+    n = close.shape[0]
+    if n == 0:
+        return
+    obv = volume[0]
+    prev = close[0]
+    for i in range(n):
+        c = close[i]
+        if c > prev:
+            obv += volume[i]
+        elif c < prev:
+            obv -= volume[i]
+        out[i] = obv
+        prev = c
 
 
 @njit(cache=True)
-def ad_seg_nb(high, low, close, volume, offsets):
-    """numba equivalent of ``talib.AD`` applied to each segment (Chaikin A/D line)."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        ad = 0.0
-        for i in range(a, b):
-            h, lo, c = high[i], low[i], close[i]
-            rng = h - lo
-            if rng > 0.0:
-                ad += (((c - lo) - (h - c)) / rng) * volume[i]
-            out[i] = ad
-    return (out,)
+def ad_into_nb(high, low, close, volume, out):
+    """numba equivalent of ``talib.AD`` (Chaikin A/D line)."""
+    n = high.shape[0]
+    ad = 0.0
+    for i in range(n):
+        h, lo, c = high[i], low[i], close[i]
+        rng = h - lo
+        if rng > 0.0:
+            ad += (((c - lo) - (h - c)) / rng) * volume[i]
+        out[i] = ad
 
 
 @njit(cache=True)
@@ -81,218 +75,171 @@ def adosc_into_nb(high, low, close, volume, out, fast, slow):
 
 
 @njit(cache=True)
-def adosc_seg_nb(high, low, close, volume, offsets, fastperiod, slowperiod):
-    """numba equivalent of ``talib.ADOSC`` applied to each segment."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        adosc_into_nb(
-            high[a:b], low[a:b], close[a:b], volume[a:b], out[a:b], fastperiod, slowperiod
-        )
-    return (out,)
-
-
-@njit(cache=True)
-def cmf_seg_nb(high, low, close, volume, offsets, timeperiod):
-    """numba equivalent of ``talib.CMF`` applied to each segment: Chaikin money flow, the sum
+def cmf_into_nb(high, low, close, volume, out, timeperiod):
+    """numba equivalent of ``talib.CMF``: Chaikin money flow, the sum
     of money flow volume over the sum of volume in each window (0 when the volume sum <= 0).
 
     Running sums in TA-Lib's order: remove the departing bar, add the new one, divide.
     """
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        if b - a < timeperiod:
-            continue
-        sum_mfv = 0.0
-        sum_vol = 0.0
-        for i in range(a, a + timeperiod):
-            sum_mfv += _money_flow_volume_nb(high[i], low[i], close[i], volume[i])
-            sum_vol += volume[i]
-        i = a + timeperiod - 1
+    n = high.shape[0]
+    if n < timeperiod:
+        return
+    sum_mfv = 0.0
+    sum_vol = 0.0
+    for i in range(timeperiod):
+        sum_mfv += _money_flow_volume_nb(high[i], low[i], close[i], volume[i])
+        sum_vol += volume[i]
+    i = timeperiod - 1
+    out[i] = sum_mfv / sum_vol if sum_vol > 0.0 else 0.0
+    for i in range(timeperiod, n):
+        j = i - timeperiod
+        sum_mfv -= _money_flow_volume_nb(high[j], low[j], close[j], volume[j])
+        sum_vol -= volume[j]
+        sum_mfv += _money_flow_volume_nb(high[i], low[i], close[i], volume[i])
+        sum_vol += volume[i]
         out[i] = sum_mfv / sum_vol if sum_vol > 0.0 else 0.0
-        for i in range(a + timeperiod, b):
-            j = i - timeperiod
-            sum_mfv -= _money_flow_volume_nb(high[j], low[j], close[j], volume[j])
-            sum_vol -= volume[j]
-            sum_mfv += _money_flow_volume_nb(high[i], low[i], close[i], volume[i])
-            sum_vol += volume[i]
-            out[i] = sum_mfv / sum_vol if sum_vol > 0.0 else 0.0
-    return (out,)
 
 
 @njit(cache=True)
-def efi_seg_nb(close, volume, offsets, timeperiod):
-    """numba equivalent of ``talib.EFI`` applied to each segment: Elder's force index, an EMA
+def efi_into_nb(close, volume, out, timeperiod):
+    """numba equivalent of ``talib.EFI``: Elder's force index, an EMA
     of (close - previous close) * volume seeded with the mean of the first ``timeperiod``
     forces; period 1 is the raw force. Steps are TA-Lib 0.8's ``fma(x - prev, k, prev)``."""
-    out = nan_like_nb(close)
+    n = close.shape[0]
     k = 2.0 / (timeperiod + 1)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        if b - a <= timeperiod:
-            continue
-        if timeperiod == 1:
-            for i in range(a + 1, b):
-                out[i] = (close[i] - close[i - 1]) * volume[i]
-            continue
-        total = 0.0
-        for i in range(a + 1, a + timeperiod + 1):
-            total += (close[i] - close[i - 1]) * volume[i]
-        ema = total / timeperiod
-        out[a + timeperiod] = ema
-        for i in range(a + timeperiod + 1, b):
-            ema = fma_nb((close[i] - close[i - 1]) * volume[i] - ema, k, ema)
-            out[i] = ema
-    return (out,)
+    if n <= timeperiod:
+        return
+    if timeperiod == 1:
+        for i in range(1, n):
+            out[i] = (close[i] - close[i - 1]) * volume[i]
+        return
+    total = 0.0
+    for i in range(1, timeperiod + 1):
+        total += (close[i] - close[i - 1]) * volume[i]
+    ema = total / timeperiod
+    out[timeperiod] = ema
+    for i in range(timeperiod + 1, n):
+        ema = fma_nb((close[i] - close[i - 1]) * volume[i] - ema, k, ema)
+        out[i] = ema
 
 
 @njit(cache=True)
-def marketfi_seg_nb(high, low, volume, offsets):
+def marketfi_into_nb(high, low, volume, out):
     """numba equivalent of ``talib.MARKETFI``: (high - low) / volume, 0 on a zero-volume bar."""
-    out = nan_like_nb(high)
-    for i in range(offsets[0], offsets[-1]):
+    for i in range(high.shape[0]):
         v = volume[i]
         out[i] = (high[i] - low[i]) / v if v != 0.0 else 0.0
-    return (out,)
 
 
 @njit(cache=True)
-def volume_index_seg_nb(close, volume, offsets, positive):
+def volume_index_into_nb(close, volume, out, positive):
     """TA-Lib NVI (``positive`` False) or PVI: an index starting at 1000 that compounds the
     close's percent change on bars whose volume fell (NVI) or rose (PVI) from the bar before;
     a zero previous close, or a step that would overflow to +-inf, leaves it unchanged."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        if a == b:
-            continue
-        index = 1000.0
-        prev_close = close[a]
-        prev_vol = volume[a]
-        for i in range(a, b):
-            c = close[i]
-            v = volume[i]
-            moved = v > prev_vol if positive else v < prev_vol
-            if moved and prev_close != 0.0:
-                step = index + (c - prev_close) / prev_close * index
-                if np.isfinite(step):
-                    index = step
-            out[i] = index
-            prev_close = c
-            prev_vol = v
-    return (out,)
+    n = close.shape[0]
+    if n == 0:
+        return
+    index = 1000.0
+    prev_close = close[0]
+    prev_vol = volume[0]
+    for i in range(n):
+        c = close[i]
+        v = volume[i]
+        moved = v > prev_vol if positive else v < prev_vol
+        if moved and prev_close != 0.0:
+            step = index + (c - prev_close) / prev_close * index
+            if np.isfinite(step):
+                index = step
+        out[i] = index
+        prev_close = c
+        prev_vol = v
 
 
 @njit(cache=True)
-def nvi_seg_nb(close, volume, offsets):
-    """numba equivalent of ``talib.NVI`` applied to each segment."""
-    return volume_index_seg_nb(close, volume, offsets, False)
-
-
-@njit(cache=True)
-def pvi_seg_nb(close, volume, offsets):
-    """numba equivalent of ``talib.PVI`` applied to each segment."""
-    return volume_index_seg_nb(close, volume, offsets, True)
-
-
-@njit(cache=True)
-def pvo_seg_nb(volume, offsets, fastperiod, slowperiod, matype):
-    """numba equivalent of ``talib.PVO`` applied to each segment: 100 * (MA(fast) - MA(slow)) /
+def pvo_into_nb(volume, out, fastperiod, slowperiod, matype):
+    """numba equivalent of ``talib.PVO``: 100 * (MA(fast) - MA(slow)) /
     MA(slow) of volume, 0 where MA(slow) is TA_IS_ZERO. As TA-Lib does, the periods are
     swapped when slow < fast, so PVO(26, 12) = PVO(12, 26)."""
-    out = nan_like_nb(volume)
+    n = volume.shape[0]
     short = min(fastperiod, slowperiod)
     long = max(fastperiod, slowperiod)
     lb = ma_lookback_nb(long, matype)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        if b - a <= lb:
-            continue
-        fast_ma = nan_like_nb(volume[a:b])
-        ma_into_nb(volume[a:b], fast_ma, short, matype)
-        ma_into_nb(volume[a:b], out[a:b], long, matype)
-        for i in range(a + lb, b):
-            slow = out[i]
-            out[i] = 0.0 if is_zero_nb(slow) else (fast_ma[i - a] - slow) / slow * 100.0
-    return (out,)
+    if n <= lb:
+        return
+    fast_ma = nan_like_nb(volume)
+    ma_into_nb(volume, fast_ma, short, matype)
+    ma_into_nb(volume, out, long, matype)
+    for i in range(lb, n):
+        slow = out[i]
+        out[i] = 0.0 if is_zero_nb(slow) else (fast_ma[i] - slow) / slow * 100.0
 
 
 @njit(cache=True)
-def pvt_seg_nb(close, volume, offsets):
-    """numba equivalent of ``talib.PVT`` applied to each segment: price-volume trend, the
+def pvt_into_nb(close, volume, out):
+    """numba equivalent of ``talib.PVT``: price-volume trend, the
     running sum of volume * percent change of close (0 at the first bar and after a zero
     close)."""
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        if a == b:
-            continue
-        pvt = 0.0
-        prev_close = close[a]
-        for i in range(a, b):
-            c = close[i]
-            if prev_close != 0.0:
-                pvt += (c - prev_close) / prev_close * volume[i]
-            out[i] = pvt
-            prev_close = c
-    return (out,)
+    n = close.shape[0]
+    if n == 0:
+        return
+    pvt = 0.0
+    prev_close = close[0]
+    for i in range(n):
+        c = close[i]
+        if prev_close != 0.0:
+            pvt += (c - prev_close) / prev_close * volume[i]
+        out[i] = pvt
+        prev_close = c
 
 
 @njit(cache=True, error_model="numpy")
-def rvol_seg_nb(volume, offsets, timeperiod):
-    """numba equivalent of ``talib.RVOL`` applied to each segment: relative volume, each bar's
+def rvol_into_nb(volume, out, timeperiod):
+    """numba equivalent of ``talib.RVOL``: relative volume, each bar's
     volume over the mean volume of the ``timeperiod`` bars before it.
 
     A running sum (remove the departing bar, then add the new one) that is reset to exactly 0
     once ``timeperiod`` consecutive zero volumes fill the window. As in TA-Lib, a zero baseline
     divides by zero: +inf, or NaN when the bar's volume is 0 too (hence numpy's error model).
     """
-    out = nan_like_nb(volume)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        if b - a <= timeperiod:
-            continue
-        total = 0.0
-        zero_run = 0
-        for i in range(a, a + timeperiod):
-            total += volume[i]
-            zero_run = zero_run + 1 if volume[i] == 0.0 else 0
-        for i in range(a + timeperiod, b):
-            baseline = total / timeperiod
-            total -= volume[i - timeperiod]
-            v = volume[i]
-            total += v
-            zero_run = zero_run + 1 if v == 0.0 else 0
-            if zero_run >= timeperiod:
-                zero_run = timeperiod
-                total = 0.0
-            out[i] = v / baseline
-    return (out,)
+    n = volume.shape[0]
+    if n <= timeperiod:
+        return
+    total = 0.0
+    zero_run = 0
+    for i in range(timeperiod):
+        total += volume[i]
+        zero_run = zero_run + 1 if volume[i] == 0.0 else 0
+    for i in range(timeperiod, n):
+        baseline = total / timeperiod
+        total -= volume[i - timeperiod]
+        v = volume[i]
+        total += v
+        zero_run = zero_run + 1 if v == 0.0 else 0
+        if zero_run >= timeperiod:
+            zero_run = timeperiod
+            total = 0.0
+        out[i] = v / baseline
 
 
 @njit(cache=True)
-def vwap_seg_nb(high, low, close, volume, offsets):
-    """numba equivalent of ``talib.VWAP`` applied to each segment: cumulative typical price
+def vwap_into_nb(high, low, close, volume, out):
+    """numba equivalent of ``talib.VWAP``: cumulative typical price
     (h + l + c) / 3 weighted by volume from the segment's first bar (no session reset).
 
     Bars with a non-finite typical price or volume are skipped; before any volume has traded
     the value is 0, and a zero-volume bar repeats the previous value.
     """
-    out = nan_like_nb(close)
-    for s in range(offsets.shape[0] - 1):
-        a, b = offsets[s], offsets[s + 1]
-        sum_pv = 0.0
-        sum_v = 0.0
-        vwap = 0.0
-        for i in range(a, b):
-            typ = (high[i] + low[i] + close[i]) / 3.0
-            v = volume[i]
-            pv = typ * v
-            if np.isfinite(typ) and np.isfinite(v):
-                sum_pv += pv
-                sum_v += v
-            if sum_v > 0.0:
-                vwap = sum_pv / sum_v
-            out[i] = vwap
-    return (out,)
+    n = high.shape[0]
+    sum_pv = 0.0
+    sum_v = 0.0
+    vwap = 0.0
+    for i in range(n):
+        typ = (high[i] + low[i] + close[i]) / 3.0
+        v = volume[i]
+        pv = typ * v
+        if np.isfinite(typ) and np.isfinite(v):
+            sum_pv += pv
+            sum_v += v
+        if sum_v > 0.0:
+            vwap = sum_pv / sum_v
+        out[i] = vwap

@@ -10,7 +10,6 @@ cluster (``--scheduler``) to stay fast.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 from pathlib import Path
 
@@ -219,6 +218,7 @@ def test_symbol_names_never_become_paths_under_the_output_root(per_symbol_run):
         "metrics",
         "quarantine",
         "indicators",
+        "signals",
         "reports",
         "_staging",
         "barpipe.db",
@@ -502,4 +502,10 @@ def test_failed_run_leaves_an_earlier_publish_untouched(tmp_path, attached):
     assert statuses == ["succeeded", "failed"]
     assert ids == {first.run_id}
     assert not any((out / "_staging").iterdir()) if (out / "_staging").exists() else True
-    assert os.listdir(out / "trades") == [f"run_key={RUN_KEY}"]
+    from storage import delta
+
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        recorded = conn.execute(
+            "SELECT version FROM table_versions WHERE table_name = 'trades'"
+        ).fetchone()[0]
+    assert delta.version(str(out), "trades") == recorded == 0  # no commit by the failed run

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from compute.errors import StorageError
-from storage import db, outputs, schemas, sqlite_bulk
+from storage import db, schemas, sqlite_bulk
 
 
 def _data(n: int) -> pa.Table:
@@ -99,26 +99,6 @@ def test_publish_inserts_each_batch_before_reading_the_next(tmp_path):
         == rows["symbol"].to_pylist()
     )
     conn.close()
-
-
-def test_published_parquet_is_read_back_in_bounded_batches(tmp_path):
-    n = 5_000
-    metrics = pa.Table.from_pylist(
-        [
-            {c: None for c in schemas.METRICS.names}
-            | {"run_id": "r", "symbol": f"S{i:05d}", "strategy": "zscore", "sharpe_ratio": i / 7}
-            for i in range(n)
-        ],
-        schema=schemas.METRICS,
-    )
-    outputs.write_staged(metrics, tmp_path, "r", "metrics", 0)
-    outputs.publish_parquet(tmp_path, "r", "k", ["metrics"])
-    batches = list(outputs.iter_output(tmp_path, "metrics", run_keys=["k"], batch_size=700))
-    assert max(b.num_rows for b in batches) <= 700
-    assert len(batches) >= n // 700
-    whole = outputs.read_output(tmp_path, "metrics", run_keys=["k"]).drop_columns(["run_key"])
-    assert pa.Table.from_batches(batches).equals(whole)
-    assert list(outputs.iter_output(tmp_path, "metrics", run_keys=["other"])) == []
 
 
 def _sleeves(symbols: list[str], scale: float) -> pa.Table:

@@ -1,0 +1,90 @@
+"""The segment driver: the batch form of a 1-D kernel, written once for every kernel.
+
+A 1-D kernel reads the arrays of one series and writes into outputs it is given:
+``kernel(*inputs, *outputs, *scratch, *params, *consts)``. ``segmented`` returns its batch
+form, ``batch(*inputs, offsets, *params) -> tuple of outputs``, which allocates the outputs
+over the whole batch (NaN, or 0 for TA-Lib's integer outputs) and runs the kernel on the
+slices ``[offsets[i], offsets[i + 1])``, so state never crosses a segment boundary.
+
+The batch form is generated as source and compiled with ``njit(cache=True)`` under the
+1-D kernel's module and file: numba keys its on-disk cache on the function's file stamp
+and qualified name, so an edit of the family module recompiles it, and a second process
+loads it from the cache. A closure over the kernel would not do: numba hashes a closure's
+captured values into the cache key, and a dispatcher pickles with a fresh uuid in each
+process, so a closure would compile again in every process.
+"""
+
+import hashlib
+import inspect
+
+import numpy as np
+from numba import njit
+
+NAN = "nan"  # a real output, NaN where the kernel writes nothing (warm-up)
+ZERO = "zero"  # a real output that holds TA-Lib integers: 0.0 in the warm-up
+INT = "int"  # an int32 output (candlestick patterns, HT_TRENDMODE): 0 in the warm-up
+_ALLOC = {
+    NAN: "np.full(n, np.nan)",
+    ZERO: "np.zeros(n)",
+    INT: "np.zeros(n, dtype=np.int32)",
+    "scratch": "np.empty(n)",
+}
+_BATCH: dict[tuple, object] = {}
+
+
+def segmented(kernel, n_inputs, fills, scratch=0, consts=()):
+    """The batch form of the 1-D ``kernel`` (memoised), outputs allocated as ``fills`` says.
+
+    ``fills`` has one entry per output (``NAN``, ``ZERO`` or ``INT``); ``scratch`` work arrays
+    as long as the batch follow the outputs; ``consts`` (numbers or booleans) are passed
+    after the parameters, so one kernel can serve several indicators.
+    """
+    key = (kernel, n_inputs, tuple(fills), scratch, tuple(consts))
+    if key not in _BATCH:
+        _BATCH[key] = _generate(*key)
+    return _BATCH[key]
+
+
+def _generate(kernel, n_inputs, fills, scratch, consts):
+    py = kernel.py_func
+    names = list(inspect.signature(py).parameters)
+    n_arrays = n_inputs + len(fills) + scratch
+    inputs = names[:n_inputs]
+    outputs = [f"out{j}" for j in range(len(fills))]
+    work = [f"work{j}" for j in range(scratch)]
+    params = names[n_arrays : len(names) - len(consts)]
+    sliced = ", ".join(f"{v}[a:b]" for v in inputs + outputs + work)
+    extra = "".join(f", {v}" for v in params) + "".join(f", {c!r}" for c in consts)
+    body = "\n".join(
+        [
+            f"({', '.join([*inputs, 'offsets', *params])}):",
+            f"    n = {inputs[0]}.shape[0]",
+            *(f"    {o} = {_ALLOC[f]}" for o, f in zip(outputs, fills, strict=True)),
+            *(f"    {w} = {_ALLOC['scratch']}" for w in work),
+            "    for s in range(offsets.shape[0] - 1):",
+            "        a = offsets[s]",
+            "        b = offsets[s + 1]",
+            f"        kernel({sliced}{extra})",
+            f"    return ({''.join(o + ', ' for o in outputs)})",
+        ]
+    )
+    namespace = {"np": np, "kernel": kernel}
+    doc = f"Batch form of ``{py.__name__}`` over ``offsets`` (``compute.kernels.driver``)."
+    return jit_source(f"{py.__name__}_seg", body, namespace, py, doc)
+
+
+def jit_source(name, body, namespace, home, doc, **options):
+    """Compile the generated function ``def <name>_<hash><body>`` with ``njit(cache=True)``,
+    filed under the module and source file of the Python function ``home``.
+
+    The hash of ``body`` in the name keeps apart, in numba's cache, generated functions whose
+    code differs only in constants or in the globals of ``namespace``.
+    """
+    name = f"{name}_{hashlib.sha1(body.encode()).hexdigest()[:10]}"
+    namespace = {**namespace, "__name__": home.__module__}
+    exec(compile(f"def {name}{body}\n", home.__code__.co_filename, "exec"), namespace)
+    fn = namespace[name]
+    fn.__module__ = home.__module__
+    fn.__qualname__ = name
+    fn.__doc__ = doc
+    return njit(cache=True, **options)(fn)
