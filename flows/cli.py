@@ -453,6 +453,8 @@ def _print_summary(summary: Any, db_path: str | None = None) -> None:
         out.print(f"  {name}: {escape(str(path))}")
     if db_path:
         out.print(f"  database: {escape(db_path)}  (`barpipe runs` lists runs)")
+    if get("log_file"):
+        out.print(f"  log: {escape(str(get('log_file')))}  (libraries' warnings and errors)")
 
 
 def _finish(summary: Any, settings: Settings) -> None:
@@ -539,8 +541,12 @@ def run(
         },
     )
     nightly = _load_flow("barpipe run")
+    from flows.logs import run_log
+
     with _interruptible(settings):
-        _finish(nightly.run_nightly(settings), settings)
+        with run_log(settings):  # the libraries' log lines go to the run's log file
+            summary = nightly.run_nightly(settings)
+        _finish(summary, settings)
 
 
 # --------------------------------------------------------------------------- demo
@@ -624,8 +630,12 @@ def demo(
     settings, _ = _build_settings(DEMO_CONFIG, **flags)
     nightly = _load_flow("barpipe demo")
     _write_demo_data(Path(settings.input.path), symbols, bars)
+    from flows.logs import run_log
+
     with _interruptible(settings):
-        _finish(nightly.run_nightly(settings), settings)
+        with run_log(settings):  # the libraries' log lines go to the run's log file
+            summary = nightly.run_nightly(settings)
+        _finish(summary, settings)
 
 
 # --------------------------------------------------------------------------- runs
@@ -661,6 +671,38 @@ def _row_dict(row: Any) -> dict[str, Any]:
     raise StorageError(f"storage.db.list_runs returned rows of an unknown type: {type(row)}")
 
 
+def _log_cell(log_file: str | None, db_dir: Path) -> str:
+    """A run's log file, relative to the database's folder when it is inside it."""
+    if not log_file:
+        return ""
+    try:
+        return str(Path(log_file).relative_to(db_dir))
+    except ValueError:
+        return log_file
+
+
+def _last_error_in_log(log_file: str | None, tail_bytes: int = 65536) -> str:
+    """The last ERROR or CRITICAL record's first line in a run log ('' if none or unreadable)."""
+    if not log_file:
+        return ""
+    try:
+        with open(log_file, "rb") as handle:
+            handle.seek(max(handle.seek(0, 2) - tail_bytes, 0))
+            lines = handle.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    found = [line for line in lines if re.search(r" (ERROR|CRITICAL): ", line)]
+    return found[-1] if found else ""
+
+
+def _error_cell(row: Mapping[str, Any]) -> str:
+    """For a run that did not succeed: its recorded error's last line, else its log's."""
+    if row.get("status") in ("succeeded", "running"):
+        return ""
+    lines = [line for line in str(row.get("error") or "").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else _last_error_in_log(row.get("log_file"))
+
+
 @app.command()
 def runs(
     config: ConfigOpt = None,
@@ -673,7 +715,7 @@ def runs(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N runs.")] = 20,
 ) -> None:
-    """List recent runs: id, run key, status, symbols, trades, duration."""
+    """List recent runs: id, run key, status, symbols, trades, duration, log file, error."""
     settings, _ = _build_settings(config, **{"output.path": output, "output.db_path": db_path})
     path = Path(settings.output.resolved_db_path())
     if not path.exists():
@@ -687,7 +729,8 @@ def runs(
     finally:
         conn.close()
     table = Table(title=f"runs in {path}" if _is_tty() else None)
-    for column in ("run id", "run key", "status", "started", "symbols", "trades", "duration"):
+    columns = ("run id", "run key", "status", "started", "symbols", "trades", "duration", "log")
+    for column in (*columns, "error"):
         table.add_column(column, justify="right" if column in ("symbols", "trades") else "left")
     colours = {"succeeded": "green", "failed": "red", "abandoned": "yellow", "running": "cyan"}
     for row in rows:
@@ -700,6 +743,8 @@ def runs(
             str(row.get("n_symbols", "") if row.get("n_symbols") is not None else ""),
             str(row.get("n_trades", "") if row.get("n_trades") is not None else ""),
             _duration(row.get("started_at"), row.get("finished_at")),
+            escape(_log_cell(row.get("log_file"), path.parent)),
+            escape(_error_cell(row)),
         )
     if not rows:
         out.print(f"no runs recorded in {path}")

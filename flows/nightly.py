@@ -44,6 +44,7 @@ from compute import indicators as indicator_registry
 from compute import pipeline, planner
 from compute import strategies as strategy_registry
 from compute.errors import BarpipeError, ConfigError, DataError, ParameterError, StorageError
+from flows import logs
 from flows.cluster import ClusterInfo, open_cluster
 from flows.settings import Settings
 from flows.tasks import BatchJob, process_batch
@@ -78,6 +79,8 @@ class RunSummary:
     report_sleeves: list[bytes] = field(default_factory=list, repr=False)
     """The batches' report summaries (Arrow IPC), stored by ``publish_run``, then dropped."""
     night: Any = None  # storage.runs.Night: what this run changes in the tables
+    log_file: str | None = None  # the run's library log (flows.logs), if one is open
+    portfolios: list[dict[str, Any]] = field(default_factory=list)
 
 
 def new_run_id(run_key: str) -> str:
@@ -144,6 +147,9 @@ def execute(
                 pid=os.getpid(),
                 host=socket.gethostname(),
             )
+            if summary_log := logs.attach_run(run_id, client):
+                summary.log_file = summary_log
+                db.set_log_file(conn, run_id, summary_log)
             try:
                 plan, jobs, early = task(plan_run)(settings, info, run_id)
                 jobs = prepare_night(settings, conn, summary, jobs, echo=echo)
@@ -172,6 +178,12 @@ def execute(
                     paused_timeout_s=settings.batches.paused_timeout_s,
                 )
                 _collect(summary, plan, [*early, *results])
+                if settings.portfolio:
+                    from flows.portfolio import run_configured
+
+                    clock = time.perf_counter()
+                    summary.portfolios = task(run_configured)(client, settings, jobs)
+                    summary.stages["portfolios"] = time.perf_counter() - clock
                 db.record_notes(conn, run_id, run_key, summary.note_records)
                 check_publishable(settings, summary)
                 clock = time.perf_counter()
@@ -208,6 +220,7 @@ def published_tables(settings: Settings) -> list[str]:
         for name, on in (
             ("write_equity", settings.output.write_equity),
             ("write_indicators", _writes_indicators(settings)),
+            ("write_portfolios", bool(settings.portfolio)),
         )
         if on
     ]

@@ -101,7 +101,10 @@ def write_report(
         stages = _read_stages(conn, run["run_id"])
         metrics, notes = _read_metrics(conn, run)
         sleeves = read_report_sleeves(conn, run["run_id"])
-    document = build_report_html(run, stages, metrics, sleeves, notes)
+    from flows.portfolio_report import portfolio_panels
+
+    panels = portfolio_panels(output_root, run["run_key"], filesystem)
+    document = build_report_html(run, stages, metrics, sleeves, notes, panels)
     target = destination or default_destination(output_root, run["run_id"])
     fs, path = resolve(target, filesystem if destination is None else None)
     try:
@@ -228,11 +231,13 @@ def build_report_html(
     metrics: pa.Table,
     sleeves: pa.Table,
     notes: Sequence[str] = (),
+    panels: Sequence[Any] = (),
 ) -> str:
     """The report page of ``run`` (a ``runs`` row) as one HTML string with bokeh inlined.
 
     ``metrics``: the run's metrics rows; ``sleeves``: its per-sleeve summaries
-    (``compute.portfolio.SUMMARY_SCHEMA``).
+    (``compute.portfolio.SUMMARY_SCHEMA``); ``panels``: bokeh panels of the run key's
+    shared-cash portfolios (``flows.portfolio_report``), drawn after the equity curves.
     """
     notes = list(notes)
     if sleeves.num_rows == 0 and metrics.num_rows:
@@ -244,6 +249,7 @@ def build_report_html(
     grid = _PERIOD_NAMES.get(max(set(sleeves["grid"].to_pylist()) or {"h"}, key=_grid_rank))
     parts: list[Any] = [_header(run, notes)]
     parts += _equity_figures(curves, grid)
+    parts += list(panels)
     parts.append(_sharpe_histograms(metrics))
     parts.append(_ranking_tables(metrics))
     parts.append(_trades_figure(sleeves))

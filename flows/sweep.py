@@ -45,6 +45,7 @@ from compute.sweep import Space, parse_space, tables
 from compute.sweep.evaluate import series_count
 from compute.sweep.walkforward import SELECTIONS, plan_folds
 from flows.settings import Settings, _deep_merge, _read_yaml, load_settings
+from flows.tasks import pause_for_test
 
 Echo = Callable[[str], None]
 RESULT_METRICS = tables.RESULT_METRICS
@@ -147,6 +148,15 @@ def load_sweep(
     return settings, SweepConfig(tuple(entries), spaces, chunk, metric, blocks, dict(wf))
 
 
+def _results_config(settings: Settings) -> str:
+    """Hash of the settings results depend on: not the cluster, Prefect or run identity, so
+    a sweep resumed on another cluster finds its staging area."""
+    data = settings.model_dump(
+        mode="json", exclude={"cluster", "batches", "prefect", "run", "schedule"}
+    )
+    return _hash(data)
+
+
 def code_version() -> str:
     """Hash of the compute package's sources: staged chunks of other code are not reused."""
     digest = hashlib.sha256()
@@ -204,6 +214,7 @@ def sweep_task(job: SweepJob) -> dict[str, Any]:
         sweeps.stage_chunk(job.output_path, job.sweep_id, job.key, table)
     except BarpipeError as err:
         return {"key": job.key, "error": str(err), "error_type": type(err).__name__}
+    pause_for_test("sweep-task", f"{job.sweep_id} {job.key}")
     return {
         "key": job.key,
         "reused": False,
@@ -346,7 +357,7 @@ def plan_sweep(
         folds = _plan_folds(settings, cfg, list(rows))
     sweep_id = _hash(
         kind,
-        settings.config_hash(),
+        _results_config(settings),
         cfg.entries,
         cfg.chunk_size,
         cfg.metric,

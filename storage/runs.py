@@ -194,7 +194,8 @@ def publish(
                     out.path, name, _with_key(schema, iter(data.to_batches()), run_key),
                     out.filesystem, run_id, predicate=f"run_key = '{_quote(run_key)}'",
                 )  # fmt: skip
-                sqlite_rows[name] = data
+                if t.sqlite:  # a snapshot table need not be mirrored (portfolio tables)
+                    sqlite_rows[name] = data
             else:  # state
                 data = staged.to_table() if staged is not None else schema.empty_table()
                 keyed = pa.Table.from_batches(

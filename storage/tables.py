@@ -34,6 +34,10 @@ from storage.schemas import (
     EQUITY,
     INDICATOR_KEYS,
     METRICS,
+    PORTFOLIO_EQUITY,
+    PORTFOLIO_HOLDINGS,
+    PORTFOLIO_METRICS,
+    PORTFOLIO_ORDERS,
     PUBLISH_STATE,
     QUARANTINE,
     RUN_BATCHES,
@@ -144,6 +148,38 @@ TABLES: dict[str, TableSpec] = {
             dynamic=True,
             time_column="timestamp",
         ),
+        TableSpec(
+            "portfolio_equity",
+            PORTFOLIO_EQUITY,
+            "snapshot",
+            natural_key=("portfolio", "timestamp"),
+            sort_keys=("portfolio", "timestamp"),
+            switch="write_portfolios",
+        ),
+        TableSpec(
+            "portfolio_orders",
+            PORTFOLIO_ORDERS,
+            "snapshot",
+            natural_key=("portfolio", "timestamp", "symbol"),
+            sort_keys=("portfolio", "timestamp", "symbol"),
+            switch="write_portfolios",
+        ),
+        TableSpec(
+            "portfolio_holdings",
+            PORTFOLIO_HOLDINGS,
+            "snapshot",
+            natural_key=("portfolio", "timestamp", "symbol"),
+            sort_keys=("portfolio", "timestamp", "symbol"),
+            switch="write_portfolios",
+        ),
+        TableSpec(
+            "portfolio_metrics",
+            PORTFOLIO_METRICS,
+            "snapshot",
+            natural_key=("portfolio",),
+            sort_keys=("portfolio",),
+            switch="write_portfolios",
+        ),
     )
 }
 """Every output table, in publish order."""
@@ -209,6 +245,12 @@ def sqlite_columns(table: str) -> list[str]:
     if table in TABLES:
         names.insert(1, "run_key")
     return names
+
+
+def sqlite_column_types(table: str) -> dict[str, str]:
+    """SQLite type of each column of ``table`` (``run_key`` included where it exists)."""
+    types = {f.name: _sqlite_type(f.type) for f in SQLITE_TABLES[table]}
+    return {name: types.get(name, "TEXT") for name in sqlite_columns(table)}
 
 
 def sqlite_ddl() -> list[str]:

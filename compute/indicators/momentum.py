@@ -353,31 +353,42 @@ register(
     )
 )
 
-register(
-    Indicator(
-        name="apo",
-        group=GROUP,
-        inputs=("close",),
-        params=(
-            period("fastperiod", 12),
-            period("slowperiod", 26, doc="swapped with fastperiod when smaller, as TA-Lib does"),
-            matype_ext("matype", 1),
-        ),
-        outputs=("real",),
-        kernel=k.apo_into_nb,
-        kernel_args=(False,),
-        lookback=lambda fastperiod, slowperiod, matype: ma_ext_lookback(
-            max(fastperiod, slowperiod), matype, 1
-        ),
-        examples=(
-            {"fastperiod": 12, "slowperiod": 26, "matype": 0},
-            {"fastperiod": 20, "slowperiod": 5, "matype": 3},
-            {"fastperiod": 5, "slowperiod": 15, "matype": 13},
-        ),
-        checks=(supported_ext_matypes("matype"),),
-        doc="Absolute price oscillator: MA(fast) - MA(slow), each MA over the whole series",
+for _name, _percent, _types, _doc in (
+    (
+        "apo",
+        False,
+        (3, 13),
+        "Absolute price oscillator: MA(fast) - MA(slow), each MA over the whole series",
+    ),
+    ("ppo", True, (5, 6), "Percentage price oscillator: 100 (MA(fast) - MA(slow)) / MA(slow)"),
+):
+    register(
+        Indicator(
+            name=_name,
+            group=GROUP,
+            inputs=("close",),
+            params=(
+                period("fastperiod", 12),
+                period(
+                    "slowperiod", 26, doc="swapped with fastperiod when smaller, as TA-Lib does"
+                ),
+                matype_ext("matype", 1),
+            ),
+            outputs=("real",),
+            kernel=k.apo_into_nb,
+            kernel_args=(_percent,),
+            lookback=lambda fastperiod, slowperiod, matype: ma_ext_lookback(
+                max(fastperiod, slowperiod), matype, 1
+            ),
+            examples=(
+                {"fastperiod": 12, "slowperiod": 26, "matype": 0},
+                {"fastperiod": 20, "slowperiod": 5, "matype": _types[0]},
+                {"fastperiod": 5, "slowperiod": 15, "matype": _types[1]},
+            ),
+            checks=(supported_ext_matypes("matype"),),
+            doc=_doc,
+        )
     )
-)
 
 register(
     Indicator(
@@ -735,31 +746,6 @@ register(
     )
 )
 
-register(
-    Indicator(
-        name="ppo",
-        group=GROUP,
-        inputs=("close",),
-        params=(
-            period("fastperiod", 12),
-            period("slowperiod", 26, doc="swapped with fastperiod when smaller, as TA-Lib does"),
-            matype_ext("matype", 1),
-        ),
-        outputs=("real",),
-        kernel=k.apo_into_nb,
-        kernel_args=(True,),
-        lookback=lambda fastperiod, slowperiod, matype: ma_ext_lookback(
-            max(fastperiod, slowperiod), matype, 1
-        ),
-        examples=(
-            {"fastperiod": 12, "slowperiod": 26, "matype": 0},
-            {"fastperiod": 20, "slowperiod": 5, "matype": 5},
-            {"fastperiod": 5, "slowperiod": 15, "matype": 6},
-        ),
-        checks=(supported_ext_matypes("matype"),),
-        doc="Percentage price oscillator: 100 (MA(fast) - MA(slow)) / MA(slow)",
-    )
-)
 
 register(
     Indicator(

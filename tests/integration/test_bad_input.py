@@ -220,6 +220,7 @@ def test_symbol_names_never_become_paths_under_the_output_root(per_symbol_run):
         "indicators",
         "signals",
         "reports",
+        "logs",  # the runs' log files (flows.logs)
         "_staging",
         "barpipe.db",
         "barpipe.db.lock",
@@ -473,8 +474,9 @@ def test_file_that_is_not_parquet(tmp_path, attached):
     data = _write_flat(tmp_path / "bars", [_bars("GOOD1", 0)])
     (data / "README.txt").write_text("not bars")
     message = _run_failing(attached(data, tmp_path / "out"))
-    assert message.startswith(f"cannot read Parquet dataset {data}: ")
-    assert f"'{data / 'README.txt'}'" in message
+    # the error names the file itself, not only the dataset it belongs to
+    assert message.startswith(f"cannot read Parquet file {data / 'README.txt'}: ")
+    assert "Parquet magic bytes not found" in message
     _assert_nothing_published(tmp_path / "out", "README.txt")
 
 

@@ -193,36 +193,27 @@ def test_walkforward_publishes_folds_and_stitched_equity(tmp_path, data, client)
     assert first["equity"][0].as_py() == 10_000.0
 
 
-def test_cli_dry_run_and_errors(tmp_path, data, cli_env):
+def test_cli_dry_run_and_errors(tmp_path, data, capfd):
+    """In process through the console entry point (one subprocess run is tested below)."""
+    from flows.cli import main
+
     cfg = _config(tmp_path)
-    res = run_cli(
-        [
-            "sweep",
-            "--config",
-            str(cfg),
-            "--input",
-            str(data),
-            "--output",
-            str(tmp_path / "o"),
-            "--dry-run",
-        ],
-        cli_env,
-    )
-    assert res.returncode == 0, res.stderr
-    assert "15 combination(s) x 5 symbol(s)" in res.stdout
-    assert "ma_crossover: 10 combination(s)" in res.stdout
+    args = ["sweep", "--config", str(cfg), "--input", str(data), "--output", str(tmp_path / "o")]
+    assert main([*args, "--dry-run"]) == 0
+    out = capfd.readouterr().out
+    assert "15 combination(s) x 5 symbol(s)" in out
+    assert "ma_crossover: 10 combination(s)" in out
     assert not (tmp_path / "o").exists()
     bad = tmp_path / "bad.yaml"
     bad.write_text(CONFIG.format(chunk=4).replace("short_window: [3, 8, 15]", "fast: [3, 8, 15]"))
-    res = run_cli(["sweep", "--config", str(bad), "--input", str(data), "--dry-run"], cli_env)
-    assert res.returncode == 2
-    assert "sweep.strategies[0].params.fast: unknown parameter 'fast'" in res.stderr
-    assert "Traceback" not in res.stderr
+    assert main(["sweep", "--config", str(bad), "--input", str(data), "--dry-run"]) == 2
+    err = capfd.readouterr().err
+    assert "sweep.strategies[0].params.fast: unknown parameter 'fast'" in err
+    assert "Traceback" not in err
     empty = tmp_path / "empty.yaml"
     empty.write_text(CONFIG.format(chunk=4).replace("long_window: [10, 30]", "long_window: [2]"))
-    res = run_cli(["sweep", "--config", str(empty), "--input", str(data), "--dry-run"], cli_env)
-    assert res.returncode == 2
-    assert "empty space" in res.stderr
+    assert main(["sweep", "--config", str(empty), "--input", str(data), "--dry-run"]) == 2
+    assert "empty space" in capfd.readouterr().err
 
 
 def test_cli_sweep_runs_as_a_prefect_flow(tmp_path, data, cli_env, shared_cluster):
@@ -298,3 +289,34 @@ def test_help_on_sweep_commands(command, options):
     result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert [o for o in options if o not in result.output] == []
+
+
+def test_sweep_killed_mid_compute_resumes_from_staged_chunks(tmp_path, data, cli_env, client):
+    from tests.integration.test_faults import Pause, _kill_tree, _spawn
+
+    config = _config(tmp_path, chunk=2)
+    text = config.read_text() + "cluster:\n  n_workers: 1\n  threads_per_worker: 1\n"
+    config.write_text(text + "  dashboard_address: 127.0.0.1:0\n")
+    out = tmp_path / "killed"
+    pause = Pause(tmp_path / "pause", "sweep-task")
+    args = ["sweep", "--config", str(config), "--input", str(data), "--output", str(out)]
+    process = _spawn(args, {**cli_env, **pause.env}, tmp_path / "log")
+    try:
+        _, _, detail = pause.wait(process)  # one task staged, its worker paused
+    finally:
+        _kill_tree(process)
+    sweep_id, key = detail.split()
+    staged = sorted(p.stem for p in (out / "_sweeps" / sweep_id / "staged").glob("*.parquet"))
+    assert key in staged
+    assert not (out / "sweep_results").exists()  # nothing published
+
+    # the same command again: same plan, so the staged chunk is reused, not recomputed
+    res = run_cli(args, cli_env)
+    assert res.returncode == 0, res.stderr
+    assert f"sweep {sweep_id}: succeeded" in res.stdout
+    assert f"{len(staged)} reused from an earlier attempt" in res.stdout
+    clean = tmp_path / "clean"
+    _run(
+        *sweep_flow.load_sweep(config, {"input.path": str(data), "output.path": str(clean)}), client
+    )
+    assert _same(_results(out), _results(clean))
