@@ -7,12 +7,12 @@ universe, never by the length of the history:
 1. **Per symbol, in the batches** (parallel, sized like every batch): the score (any
    indicator output or strategy target, computed by the pipeline), ``symbol_features``
    (average dollar volume, return volatility, bars of history) and ``eligibility`` (the
-   filters). A batch emits long rows ``(timestamp, symbol, open, close, score, eligible,
-   vol)``; nothing in this phase needs another symbol.
+   filters). ``batch_rows`` gives a batch's long rows ``(timestamp, symbol, open, close,
+   score, eligible, vol)``; nothing in this phase needs another symbol.
 2. **Across symbols, in time chunks** (sequential): ``calendar`` merges the symbols'
    timestamps into the data's calendar and ``rebalance_schedule`` marks its decision bars.
-   For each chunk of the calendar, the rows of that time range are pivoted into dense
-   ``(time, symbol)`` arrays (``to_grid``; NaN where a symbol has no bar) and
+   For each chunk of the calendar, ``walk_rows`` pivots the rows of that time range into
+   dense ``(time, symbol)`` arrays (``to_grid``; NaN where a symbol has no bar) and
    ``walk_chunk`` walks them from the ``PortfolioState`` the previous chunk returned (cash,
    positions, last closes, pending orders, last selection). A chunk holds chunk length ×
    universe values per field; the state holds a few values per symbol. A walk cut into
@@ -24,7 +24,8 @@ are listed in ``compute.kernels.allocation``; the essentials: a decision at bar 
 filled at the next bar's open with the backtest's fees and slippage; sells before buys;
 buys that would overdraw are cut to the cash left; a symbol without a bar at the fill keeps
 its position and fills at its next bar (``reason = "delayed"``). ``simulate_portfolio`` runs
-both phases in one process, for tests and small universes.
+both phases in one process, for tests and small universes; ``flows/portfolio.py`` runs them
+on Dask (phase 1 as one task per batch, phase 2 as a chain of one task per chunk).
 
 Times are int64 microseconds since the epoch (UTC), as in ``compute.portfolio``.
 """
@@ -32,6 +33,7 @@ Times are int64 microseconds since the epoch (UTC), as in ``compute.portfolio``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -60,13 +62,20 @@ __all__ = [
     "PortfolioResult",
     "PortfolioRules",
     "PortfolioState",
+    "ROW_FIELDS",
+    "batch_rows",
+    "benchmark_returns",
     "calendar",
+    "compute_score",
+    "monthly_returns",
+    "portfolio_metrics",
     "eligibility",
     "rebalance_schedule",
     "simulate_portfolio",
     "symbol_features",
     "to_grid",
     "walk_chunk",
+    "walk_rows",
 ]
 
 _US_PER_DAY = 86_400_000_000
@@ -86,7 +95,7 @@ class PortfolioRules:
     Weights: ``weighting`` equal, ``inverse_vol`` (1 / std of the last ``vol_window``
     returns) or ``score`` (|score|); they sum to ``gross_exposure``, each at most
     ``max_weight`` (the excess goes to the others), at most ``max_positions`` names (0: no
-    cap), and the net exposure at most ``max_net_exposure`` in absolute value.
+    cap), and the net exposure at most ``max_net_exposure`` in absolute value (None: no cap).
 
     Schedule: ``rebalance`` every bar, on the first bar of each ISO week or calendar month of
     the data's calendar, or ``signal`` (whenever the selection changes); ``drift``: a
@@ -107,7 +116,7 @@ class PortfolioRules:
     max_positions: int = 0
     max_weight: float = 1.0
     gross_exposure: float = 1.0
-    max_net_exposure: float = math.inf
+    max_net_exposure: float | None = None
     rebalance: str = "monthly"
     drift: float = 0.0
     min_price: float = 0.0
@@ -121,6 +130,11 @@ class PortfolioRules:
 
     def __post_init__(self) -> None:
         where = f"portfolio {self.label!r}"
+        if not isinstance(self.label, str) or not re.fullmatch(r"[A-Za-z0-9_.]+", self.label):
+            raise ParameterError(
+                f"{where}: label = {self.label!r} must be letters, digits, '_' or '.' "
+                "(it names files and rows)"
+            )
         _choice(where, "select", self.select, SELECTIONS)
         _choice(where, "direction", self.direction, DIRECTIONS)
         _choice(where, "weighting", self.weighting, WEIGHTINGS)
@@ -139,7 +153,8 @@ class PortfolioRules:
         gross_high = 1.0 if self.direction == "long_only" else 10.0
         _number(where, "gross_exposure", self.gross_exposure, 0.0, gross_high, low_open=True)
         _number(where, "max_weight", self.max_weight, 0.0, inf, low_open=True)
-        _number(where, "max_net_exposure", self.max_net_exposure, 0.0, inf, allow_inf=True)
+        if self.max_net_exposure is not None:
+            _number(where, "max_net_exposure", self.max_net_exposure, 0.0, inf)
         _number(where, "drift", self.drift, 0.0, 1.0)
         _number(where, "min_price", self.min_price, 0.0, inf)
         _number(where, "min_dollar_volume", self.min_dollar_volume, 0.0, inf)
@@ -359,7 +374,7 @@ def walk_chunk(
         WEIGHTINGS.index(rules.weighting),
         float(rules.gross_exposure),
         float(rules.max_weight),
-        float(rules.max_net_exposure),
+        math.inf if rules.max_net_exposure is None else float(rules.max_net_exposure),
         rules.rebalance == "signal",
         float(rules.drift),
         rules.fees_bps / 1e4,
@@ -406,6 +421,193 @@ class PortfolioResult:
     state: PortfolioState
 
 
+ROW_FIELDS = ("timestamp", "symbol", "open", "close", "score", "eligible", "vol")
+
+
+def batch_rows(
+    timestamp_us: Any,
+    open: Any,  # the bar field's name, as in the backtest
+    close: Any,
+    volume: Any,
+    score: Any,
+    offsets: Any,
+    symbol_ids: Any,
+    rules: PortfolioRules,
+) -> dict[str, np.ndarray]:
+    """Phase 1 for one batch: the long rows (``ROW_FIELDS``) the cross-sectional phase reads.
+
+    Symbol i of the batch is rows ``[offsets[i], offsets[i+1])`` of the 1-D inputs, sorted by
+    time, and ``symbol_ids[i]`` its index in the universe (the walk's symbol axis). ``score``
+    is the ranking score (``select="rank"``) or the strategy target (``select="signal"``),
+    NaN where unknown.
+    """
+    ts = np.ascontiguousarray(timestamp_us, dtype=np.int64)
+    c = _array("close", close)
+    o = _array("open", open)
+    sc = _array("score", score)
+    n_rows = c.shape[0]
+    offs = check_offsets("portfolio rows", offsets, n_rows)
+    ids = np.ascontiguousarray(symbol_ids, dtype=np.int64)
+    if ts.shape[0] != n_rows or o.shape[0] != n_rows or sc.shape[0] != n_rows:
+        raise ParameterError(
+            f"portfolio rows: inputs differ in length: timestamp={ts.shape[0]}, "
+            f"open={o.shape[0]}, close={n_rows}, score={sc.shape[0]}"
+        )
+    if ids.shape != (offs.shape[0] - 1,):
+        raise ParameterError(
+            f"portfolio rows: {ids.shape[0]} symbol ids for {offs.shape[0] - 1} symbols"
+        )
+    feats = symbol_features(c, volume, offs, rules)
+    return {
+        "timestamp": ts,
+        "symbol": np.repeat(ids, np.diff(offs)),
+        "open": o,
+        "close": c,
+        "score": sc,
+        "eligible": eligibility(c, feats, rules),
+        "vol": feats["vol"],
+    }
+
+
+def compute_score(score: Mapping[str, Any], inputs: Mapping[str, Any], offsets: Any) -> np.ndarray:
+    """Phase 1: a portfolio's score per bar, from ``{indicator|strategy, params, output}``.
+
+    ``inputs`` are the batch's bar fields (1-D, concatenated by ``offsets``). An indicator
+    gives its ``output`` (the first one by default); a strategy its target.
+    """
+    from compute import indicators, strategies
+
+    params = dict(score.get("params") or {})
+    if score.get("strategy"):
+        return strategies.compute_batch(str(score["strategy"]), inputs, offsets, **params)
+    name = str(score.get("indicator") or "")
+    spec = indicators.spec(name)
+    out = indicators.compute_batch(
+        name, {k: inputs[k] for k in spec.inputs if k in inputs}, offsets, **params
+    )
+    output = score.get("output") or spec.outputs[0]
+    if output not in out:
+        raise ParameterError(f"{name}: no output {output!r}; outputs: {', '.join(out)}")
+    return np.ascontiguousarray(out[output], dtype=np.float64)
+
+
+def benchmark_returns(close: Any, prev_close: Any, benchmark: int | str | None) -> np.ndarray:
+    """Per-bar benchmark return over a chunk's ``(time, symbol)`` close grid.
+
+    ``prev_close`` is each symbol's last close before the chunk (the walk state's
+    ``last_close``). ``benchmark``: a symbol index (its close-to-close return; 0 on a bar
+    where it has none), ``"equal_weight"`` (the mean return of the symbols with a bar and a
+    previous close, rebalanced every bar; 0 where none), or None (NaN).
+    """
+    c = np.asarray(close, dtype=np.float64)
+    n_t = c.shape[0]
+    if benchmark is None:
+        return np.full(n_t, np.nan)
+    prev = np.vstack([np.asarray(prev_close, dtype=np.float64)[None, :], c[:-1]])
+    # carry each symbol's last close over the bars it has none
+    for t in range(1, n_t):
+        gap = np.isnan(prev[t])
+        prev[t, gap] = prev[t - 1, gap]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ret = c / prev - 1.0
+    if benchmark == "equal_weight":
+        have = ~np.isnan(ret)
+        count = have.sum(axis=1)
+        total = np.where(have, ret, 0.0).sum(axis=1)
+        return np.divide(total, count, out=np.zeros(n_t), where=count > 0)
+    if isinstance(benchmark, str):
+        raise ParameterError(
+            f"benchmark = {benchmark!r}: give a symbol of the universe or 'equal_weight'"
+        )
+    col = ret[:, int(benchmark)]
+    return np.where(np.isnan(col), 0.0, col)
+
+
+def portfolio_metrics(
+    equity: Any,
+    benchmark_return: Any | None = None,
+    *,
+    annualization: float = 252.0,
+    risk_free: float = 0.0,
+) -> dict[str, float]:
+    """A portfolio's ``RETURN_METRICS`` and, given the benchmark's per-bar returns (the
+    equity table's ``benchmark_return``), its ``RELATIVE_METRICS`` and total return."""
+    from compute import metrics
+
+    eq = _array("equity", equity)
+    none = {c: np.array([]) for c in ("segment", *metrics._TRADE_INPUTS)}
+    offs = [0, eq.shape[0]]
+    out = metrics.metrics_batch(eq, offs, none, annualization=annualization, risk_free=risk_free)
+    row = {name: float(out[name][0]) for name in metrics.RETURN_METRICS}
+    if benchmark_return is not None and eq.shape[0] > 1:
+        br = _array("benchmark_return", benchmark_return)
+        bench = np.cumprod(np.r_[1.0, 1.0 + br[1:]])
+        rel = metrics.relative_metrics_batch(
+            eq, bench, offs, annualization=annualization, risk_free=risk_free
+        )
+        row.update({name: float(v[0]) for name, v in rel.items()})
+        row["benchmark_total_return"] = float(bench[-1] - 1.0)
+    return row
+
+
+def monthly_returns(timestamp_us: Any, equity: Any) -> dict[str, np.ndarray]:
+    """Each calendar month's return of an equity curve: ``year``, ``month`` (1-12), ``ret``.
+
+    A month's return is its last equity over the previous month's last (the first month's:
+    over the first bar's equity) minus 1.
+    """
+    ts = np.asarray(timestamp_us, dtype=np.int64)
+    eq = _array("equity", equity)
+    if eq.shape[0] == 0:
+        return {"year": np.array([], np.int64), "month": np.array([], np.int64), "ret": eq}
+    months = ts.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+    last = np.flatnonzero(np.r_[months[1:] != months[:-1], True])
+    end = eq[last]
+    start = np.r_[eq[0], end[:-1]]
+    m = months[last]
+    return {"year": 1970 + m // 12, "month": m % 12 + 1, "ret": end / start - 1.0}
+
+
+def walk_rows(
+    rows: Mapping[str, Any],
+    calendar_us: np.ndarray,
+    rebalance: np.ndarray,
+    n_symbols: int,
+    state: PortfolioState,
+    rules: PortfolioRules,
+    bar_offset: int = 0,
+) -> tuple[ChunkResult, PortfolioState]:
+    """Phase 2 for one chunk: pivot the rows of the chunk's calendar onto the grid and walk.
+
+    ``rows`` holds ``ROW_FIELDS`` for (at least) every bar whose timestamp is in
+    ``calendar_us`` (this chunk's stretch of the calendar), in any order; rows outside it are
+    ignored. ``rebalance`` marks the chunk's decision bars; ``bar_offset`` is the index of the
+    chunk's first bar in the whole calendar.
+    """
+    ts = np.asarray(rows["timestamp"], dtype=np.int64)
+    t_idx = np.searchsorted(calendar_us, ts)
+    inside = t_idx < calendar_us.shape[0]
+    inside[inside] &= calendar_us[t_idx[inside]] == ts[inside]
+    ti = t_idx[inside]
+    si = np.asarray(rows["symbol"], dtype=np.int64)[inside]
+    n_t = calendar_us.shape[0]
+
+    def grid(name: str, fill: Any = np.nan) -> np.ndarray:
+        return to_grid(ti, si, np.asarray(rows[name])[inside], n_t, n_symbols, fill)
+
+    return walk_chunk(
+        grid("open"),
+        grid("close"),
+        grid("score"),
+        grid("eligible", False),
+        grid("vol"),
+        rebalance,
+        state,
+        rules,
+        bar_offset=bar_offset,
+    )
+
+
 def simulate_portfolio(
     timestamp_us: Any,
     open: Any,  # the bar field's name, as in the backtest
@@ -419,72 +621,34 @@ def simulate_portfolio(
 ) -> PortfolioResult:
     """Both phases in one process over a batch of symbols concatenated with ``offsets``.
 
-    Symbol i is rows ``[offsets[i], offsets[i+1])`` of the 1-D inputs, sorted by time; its
-    ``score`` is the ranking score (``select="rank"``) or the strategy target
-    (``select="signal"``), NaN where unknown. ``chunk`` is the walk's chunk length in
-    calendar bars (None: the whole calendar at once); it changes nothing but memory.
+    The inputs are as in ``batch_rows``, the symbols numbered in ``offsets`` order.
+    ``chunk`` is the walk's chunk length in calendar bars (None: the whole calendar at once);
+    it changes nothing but memory.
     """
-    ts = np.ascontiguousarray(timestamp_us, dtype=np.int64)
-    c = _array("close", close)
-    n_rows = c.shape[0]
-    offs = check_offsets("simulate_portfolio", offsets, n_rows)
-    o = _array("open", open)
-    sc = _array("score", score)
-    if ts.shape[0] != n_rows or o.shape[0] != n_rows or sc.shape[0] != n_rows:
-        raise ParameterError(
-            f"simulate_portfolio: inputs differ in length: timestamp={ts.shape[0]}, "
-            f"open={o.shape[0]}, close={n_rows}, score={sc.shape[0]}"
-        )
-    n_sym = offs.shape[0] - 1
-    feats = symbol_features(c, volume, offs, rules)
-    elig = eligibility(c, feats, rules)
-    cal = calendar(ts)
-    t_idx = np.searchsorted(cal, ts)
-    s_idx = np.repeat(np.arange(n_sym), np.diff(offs))
+    n_sym = np.asarray(offsets).shape[0] - 1
+    rows = batch_rows(timestamp_us, open, close, volume, score, offsets, np.arange(n_sym), rules)
+    cal = calendar(rows["timestamp"])
     sched = rebalance_schedule(cal, rules.rebalance)
-    step = cal.shape[0] if chunk is None else int(chunk)
-    if step < 1 and cal.shape[0]:
+    step = cal.shape[0] if chunk is None else chunk
+    if isinstance(step, bool) or not isinstance(step, int) or (step < 1 and cal.shape[0]):
         raise ParameterError(f"simulate_portfolio: chunk = {chunk!r} must be a positive integer")
+    # one sort by time makes each chunk's rows a contiguous range
+    by_time = np.argsort(rows["timestamp"], kind="stable")
+    ts_sorted = rows["timestamp"][by_time]
     state = PortfolioState.initial(n_sym, rules.init_cash)
-    # rows are per symbol; one sort by time makes each chunk's rows a contiguous range
-    by_time = np.argsort(t_idx, kind="stable")
-    t_sorted = t_idx[by_time]
     parts = []
     for start in range(0, cal.shape[0], max(step, 1)):
         stop = min(start + step, cal.shape[0])
-        lo, hi = np.searchsorted(t_sorted, [start, stop])
-        rows = by_time[lo:hi]
-        ti = t_idx[rows] - start
-        si = s_idx[rows]
-        n_t = stop - start
-
-        def grid(values: np.ndarray, fill: Any = np.nan) -> np.ndarray:
-            return to_grid(ti, si, values[rows], n_t, n_sym, fill)  # noqa: B023
-
-        part, state = walk_chunk(
-            grid(o),
-            grid(c),
-            grid(sc),
-            grid(elig, False),
-            grid(feats["vol"]),
-            sched[start:stop],
-            state,
-            rules,
-            bar_offset=start,
+        lo = np.searchsorted(ts_sorted, cal[start], side="left")
+        hi = np.searchsorted(ts_sorted, cal[stop - 1], side="right")
+        chunk_rows = {name: rows[name][by_time[lo:hi]] for name in ROW_FIELDS}
+        part, state = walk_rows(
+            chunk_rows, cal[start:stop], sched[start:stop], n_sym, state, rules, bar_offset=start
         )
         parts.append(part)
-    if not parts:
-        empty, state = walk_chunk(
-            np.empty((0, n_sym)),
-            np.empty((0, n_sym)),
-            np.empty((0, n_sym)),
-            np.empty((0, n_sym), dtype=bool),
-            np.empty((0, n_sym)),
-            np.empty(0, dtype=bool),
-            state,
-            rules,
-        )
-        parts.append(empty)
+    if not parts:  # no bars at all: an empty walk still gives every column
+        part, state = walk_rows(rows, cal, sched, n_sym, state, rules)
+        parts.append(part)
     return PortfolioResult(calendar_us=cal, result=ChunkResult.concat(parts), state=state)
 
 
@@ -516,14 +680,13 @@ def _number(
     *,
     low_open: bool = False,
     high_open: bool = False,
-    allow_inf: bool = False,
 ) -> None:
     lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
     valid = f"valid range is {lo}{low}, {high}{hi}"
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise ParameterError(f"{where}: {name} must be a number, got {value!r}; {valid}")
     v = float(value)
-    ok = (math.isfinite(v) or (allow_inf and v == math.inf)) and not math.isnan(v)
+    ok = math.isfinite(v)
     ok = ok and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
     if not ok:
         raise ParameterError(f"{where}: {name} = {value!r} is out of range; {valid}")

@@ -62,6 +62,7 @@ class BatchResult:
     equity: pa.Table | None
     metrics: pa.Table
     indicators: pa.Table | None
+    signals: pa.Table
     seconds: dict[str, float]
     n_bars: int
     n_symbols: int
@@ -92,8 +93,16 @@ def run_batch(
     risk_free: float = 0.0,
     with_equity: bool = True,
     with_indicators: bool = True,
+    emit_after_us: Mapping[str, int] | None = None,
 ) -> BatchResult:
-    """Compute every configured output for the symbols in ``table``."""
+    """Compute every configured output for the symbols in ``table``.
+
+    ``emit_after_us`` (symbol -> µs since the epoch, UTC): for these symbols the per-bar
+    rows (equity, indicators) and trades are emitted only after that time (the trade still
+    open at it ends later, so it is emitted in its new state). Everything is computed over
+    the whole history (the kernels are causal), so the emitted rows equal those of a run over
+    the whole history; metrics and signals always cover the whole history.
+    """
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
     symbols, offsets = segments(table)
@@ -101,6 +110,13 @@ def run_batch(
     ts = table.column("timestamp")
     seg_of_bar = np.repeat(np.arange(len(symbols), dtype=np.int32), np.diff(offsets))
     sym_dict = pa.array(symbols, pa.string())
+    ts_us = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+    after = np.full(len(symbols), np.iinfo(np.int64).min, dtype=np.int64)
+    for i, symbol in enumerate(symbols):
+        if emit_after_us and symbol in emit_after_us:
+            after[i] = emit_after_us[symbol]
+    bar_kept = ts_us > after[seg_of_bar]
+    keep_bars = None if bar_kept.all() else pa.array(bar_kept)
 
     def labels(seg_index: np.ndarray) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(pa.array(seg_index, pa.int32()), sym_dict)
@@ -111,7 +127,7 @@ def run_batch(
         ind_cols.update(zip(req.columns(), out.values(), strict=True))
     seconds["kernels"] = time.perf_counter() - clock
 
-    trade_parts, equity_parts, metric_parts = [], [], []
+    trade_parts, equity_parts, metric_parts, signal_parts = [], [], [], []
     t_bt = t_met = 0.0
     for req in strategy_requests:
         t0 = time.perf_counter()
@@ -133,19 +149,24 @@ def run_batch(
             sim.equity, offsets, sim.trades, annualization=annualization, risk_free=risk_free
         )
         t_met += time.perf_counter() - t0
-        trade_parts.append(_trades_table(run_id, req.key, sim.trades, labels, ts, offsets))
+        trades = _trades_table(run_id, req.key, sim.trades, labels, ts, offsets)
+        exit_us = ts_us[offsets[sim.trades["segment"]] + sim.trades["exit_index"]]
+        new_trade = exit_us > after[np.asarray(sim.trades["segment"], dtype=np.int64)]
+        trade_parts.append(trades if new_trade.all() else trades.filter(pa.array(new_trade)))
+        signal_parts.append(
+            _signals_table(run_id, req.key, target, sim.trades, symbols, offsets, ts, arrays)
+        )
         if with_equity:
-            equity_parts.append(
-                pa.table(
-                    {
-                        "run_id": pa.repeat(pa.scalar(run_id), table.num_rows),
-                        "symbol": labels(seg_of_bar),
-                        "strategy": pa.repeat(pa.scalar(req.key), table.num_rows),
-                        "timestamp": ts,
-                        "equity": sim.equity,
-                    }
-                )
+            equity = pa.table(
+                {
+                    "run_id": pa.repeat(pa.scalar(run_id), table.num_rows),
+                    "symbol": labels(seg_of_bar),
+                    "strategy": pa.repeat(pa.scalar(req.key), table.num_rows),
+                    "timestamp": ts,
+                    "equity": sim.equity,
+                }
             )
+            equity_parts.append(equity if keep_bars is None else equity.filter(keep_bars))
         metric_parts.append(_metrics_table(run_id, req.key, met, symbols, offsets, ts))
     seconds["backtest"] = t_bt
     seconds["metrics"] = t_met
@@ -160,11 +181,14 @@ def run_batch(
                 **ind_cols,
             }
         )
+        if keep_bars is not None:
+            ind_table = ind_table.filter(keep_bars)
     return BatchResult(
         trades=_concat(trade_parts),
         equity=_concat(equity_parts) if with_equity else None,
         metrics=_concat(metric_parts),
         indicators=ind_table,
+        signals=_concat(signal_parts),
         seconds=seconds,
         n_bars=table.num_rows,
         n_symbols=len(symbols),
@@ -202,6 +226,40 @@ def _trades_table(run_id, strategy, trades, labels, ts, offsets) -> pa.Table:
             "exit_reason": pa.DictionaryArray.from_arrays(
                 pa.array(np.asarray(trades["exit_reason"], dtype=np.int32)), reasons
             ).cast(pa.string()),
+        }
+    )
+
+
+def _signals_table(run_id, strategy, target, trades, symbols, offsets, ts, arrays) -> pa.Table:
+    """Per symbol: the target decided at the last bar's close and the position held then."""
+    n = len(symbols)
+    last = offsets[1:] - 1
+    side = np.full(n, "flat", dtype=object)
+    quantity = np.zeros(n)
+    entry_price = np.full(n, np.nan)
+    entry_index = np.full(n, -1, dtype=np.int64)
+    is_open = np.asarray(trades["exit_reason"]) == backtest.EXIT_REASONS.index("open")
+    seg = np.asarray(trades["segment"], dtype=np.int64)[is_open]
+    side[seg] = np.where(np.asarray(trades["side"])[is_open] > 0, "long", "short")
+    quantity[seg] = np.asarray(trades["quantity"])[is_open]
+    entry_price[seg] = np.asarray(trades["entry_price"])[is_open]
+    entry_index[seg] = offsets[seg] + np.asarray(trades["entry_index"], dtype=np.int64)[is_open]
+    held = entry_index >= 0
+    entry_time = pc.if_else(
+        pa.array(held), ts.take(pa.array(np.where(held, entry_index, 0))), pa.scalar(None, ts.type)
+    )
+    return pa.table(
+        {
+            "run_id": pa.repeat(pa.scalar(run_id), n),
+            "symbol": pa.array(symbols, pa.string()),
+            "strategy": pa.repeat(pa.scalar(strategy), n),
+            "last_timestamp": ts.take(pa.array(last)),
+            "last_close": arrays["close"][last],
+            "target": np.asarray(target, dtype=np.float64)[last],
+            "side": pa.array(side.tolist(), pa.string()),
+            "quantity": quantity,
+            "entry_time": entry_time,
+            "entry_price": pc.if_else(pa.array(held), pa.array(entry_price), None),
         }
     )
 

@@ -10,11 +10,15 @@ adds the traceback.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import difflib
 import importlib.util
+import os
 import re
+import signal
+import socket
 import sys
 import time
 import traceback
@@ -53,6 +57,98 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 class _State:
     debug = False
+
+
+class RunInterrupted(BaseException):
+    """SIGINT (Ctrl-C) or SIGTERM during a run.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way up
+    swallows it; unlike KeyboardInterrupt, typer does not turn it into a silent exit 130.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.outcome = "nothing had been recorded yet"
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}" + (" (Ctrl-C)" if name == "SIGINT" else ""))
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # what a shell reports for a process the signal killed
+
+
+@contextlib.contextmanager
+def _interruptible(settings: Settings) -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into ``RunInterrupted`` for the duration of a run, then make
+    sure the run is recorded failed and its staging area is gone.
+
+    The run's own failure path (flows.nightly) records the failure and removes the staging
+    area as the exception passes; this finishes the job once the cluster is closed (a worker
+    may still have been writing) and covers a signal that arrived outside that path.
+    After the first signal both are ignored, so that the clean-up itself runs to the end.
+    """
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in signals}
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        for s in signals:
+            signal.signal(s, signal.SIG_IGN)
+        raise RunInterrupted(signum)
+
+    from storage import db
+
+    began = db.utc_now()  # this process's runs started after this
+    for s in signals:
+        signal.signal(s, interrupt)
+    try:
+        yield
+    except RunInterrupted as err:
+        _record_interruption(settings, err, began)
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _record_interruption(settings: Settings, err: RunInterrupted, began: str) -> None:
+    """Mark this process's interrupted run failed and delete its staged files."""
+    path = Path(settings.output.resolved_db_path())
+    if not path.exists():
+        return
+    from flows.tasks import _filesystem
+    from storage import db, outputs
+
+    out = settings.output
+    conn = db.connect(str(path))
+    try:
+        rows = conn.execute(
+            "SELECT run_id, status, error FROM runs WHERE pid = ? AND host = ? "
+            "AND started_at >= ? ORDER BY started_at",
+            (os.getpid(), socket.gethostname(), began),
+        ).fetchall()
+        fs = _filesystem(out.storage_options, out.path)
+        staged = set(outputs.list_staged_runs(out.path, fs))
+        for run_id, status, error in rows:
+            interrupted = status == "running" or (
+                status == "failed" and str(error or "").startswith(_INTERRUPTIONS)
+            )
+            if interrupted:
+                db.finish_run(conn, run_id, status="failed", error=str(err))
+            if run_id in staged and status != "succeeded":
+                outputs.remove_staging(out.path, run_id, fs)
+        if rows:
+            run_id, status, _ = rows[-1]
+            err.outcome = (
+                f"run {run_id} had already succeeded"
+                if status == "succeeded"
+                else f"run {run_id} is recorded as failed and nothing of it was published"
+            )
+    finally:
+        conn.close()
+
+
+# how the flow's failure path words an interruption: ours, Prefect's SIGTERM bridge, Python's
+_INTERRUPTIONS = ("RunInterrupted", "TerminationSignal", "KeyboardInterrupt")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -357,6 +453,8 @@ def _print_summary(summary: Any, db_path: str | None = None) -> None:
         out.print(f"  {name}: {escape(str(path))}")
     if db_path:
         out.print(f"  database: {escape(db_path)}  (`barpipe runs` lists runs)")
+    if get("log_file"):
+        out.print(f"  log: {escape(str(get('log_file')))}  (libraries' warnings and errors)")
 
 
 def _finish(summary: Any, settings: Settings) -> None:
@@ -411,6 +509,10 @@ def run(
         bool | None,
         typer.Option("--strict/--no-strict", help="Fail on any quarantined symbol or row."),
     ] = None,
+    full: Annotated[
+        bool | None,
+        typer.Option("--full", help="Recompute and republish every symbol whole."),
+    ] = None,
     sets: SetOpt = None,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the full traceback when the run fails.")
@@ -435,10 +537,16 @@ def run(
             "cluster.memory_limit": memory_limit,
             "cluster.keep_alive_s": keep_alive,
             "run.strict": strict,
+            "run.full": full,
         },
     )
     nightly = _load_flow("barpipe run")
-    _finish(nightly.run_nightly(settings), settings)
+    from flows.logs import run_log
+
+    with _interruptible(settings):
+        with run_log(settings):  # the libraries' log lines go to the run's log file
+            summary = nightly.run_nightly(settings)
+        _finish(summary, settings)
 
 
 # --------------------------------------------------------------------------- demo
@@ -522,7 +630,12 @@ def demo(
     settings, _ = _build_settings(DEMO_CONFIG, **flags)
     nightly = _load_flow("barpipe demo")
     _write_demo_data(Path(settings.input.path), symbols, bars)
-    _finish(nightly.run_nightly(settings), settings)
+    from flows.logs import run_log
+
+    with _interruptible(settings):
+        with run_log(settings):  # the libraries' log lines go to the run's log file
+            summary = nightly.run_nightly(settings)
+        _finish(summary, settings)
 
 
 # --------------------------------------------------------------------------- runs
@@ -558,6 +671,38 @@ def _row_dict(row: Any) -> dict[str, Any]:
     raise StorageError(f"storage.db.list_runs returned rows of an unknown type: {type(row)}")
 
 
+def _log_cell(log_file: str | None, db_dir: Path) -> str:
+    """A run's log file, relative to the database's folder when it is inside it."""
+    if not log_file:
+        return ""
+    try:
+        return str(Path(log_file).relative_to(db_dir))
+    except ValueError:
+        return log_file
+
+
+def _last_error_in_log(log_file: str | None, tail_bytes: int = 65536) -> str:
+    """The last ERROR or CRITICAL record's first line in a run log ('' if none or unreadable)."""
+    if not log_file:
+        return ""
+    try:
+        with open(log_file, "rb") as handle:
+            handle.seek(max(handle.seek(0, 2) - tail_bytes, 0))
+            lines = handle.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    found = [line for line in lines if re.search(r" (ERROR|CRITICAL): ", line)]
+    return found[-1] if found else ""
+
+
+def _error_cell(row: Mapping[str, Any]) -> str:
+    """For a run that did not succeed: its recorded error's last line, else its log's."""
+    if row.get("status") in ("succeeded", "running"):
+        return ""
+    lines = [line for line in str(row.get("error") or "").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else _last_error_in_log(row.get("log_file"))
+
+
 @app.command()
 def runs(
     config: ConfigOpt = None,
@@ -570,7 +715,7 @@ def runs(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N runs.")] = 20,
 ) -> None:
-    """List recent runs: id, run key, status, symbols, trades, duration."""
+    """List recent runs: id, run key, status, symbols, trades, duration, log file, error."""
     settings, _ = _build_settings(config, **{"output.path": output, "output.db_path": db_path})
     path = Path(settings.output.resolved_db_path())
     if not path.exists():
@@ -578,13 +723,14 @@ def runs(
     _require("storage.db", "barpipe runs")
     from storage import db
 
-    conn = db.connect(str(path))
+    conn = db.connect(str(path), readonly=True)  # works on a read-only output root
     try:
         rows = [_row_dict(r) for r in db.list_runs(conn, limit)]
     finally:
         conn.close()
     table = Table(title=f"runs in {path}" if _is_tty() else None)
-    for column in ("run id", "run key", "status", "started", "symbols", "trades", "duration"):
+    columns = ("run id", "run key", "status", "started", "symbols", "trades", "duration", "log")
+    for column in (*columns, "error"):
         table.add_column(column, justify="right" if column in ("symbols", "trades") else "left")
     colours = {"succeeded": "green", "failed": "red", "abandoned": "yellow", "running": "cyan"}
     for row in rows:
@@ -597,10 +743,167 @@ def runs(
             str(row.get("n_symbols", "") if row.get("n_symbols") is not None else ""),
             str(row.get("n_trades", "") if row.get("n_trades") is not None else ""),
             _duration(row.get("started_at"), row.get("finished_at")),
+            escape(_log_cell(row.get("log_file"), path.parent)),
+            escape(_error_cell(row)),
         )
     if not rows:
         out.print(f"no runs recorded in {path}")
         return
+    out.print(table)
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def _sweep_command(
+    kind: str, config: Path, flags: dict[str, Any], sets: Sequence[str], dry_run: bool
+) -> None:
+    from flows import sweep as sweep_flow
+
+    overrides = _parse_sets(sets)
+    overrides.update({key: value for key, value in flags.items() if value is not None})
+    settings, cfg = sweep_flow.load_sweep(config, overrides)
+    summary = sweep_flow.run_sweep(settings, cfg, kind=kind, dry_run=dry_run, echo=out.print)
+    if not dry_run:
+        sweep_flow.echo_summary(summary, out.print)
+
+
+SweepConfigOpt = Annotated[
+    Path,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML file with a sweep: section (configs/sweep.yaml).",
+        dir_okay=False,
+    ),
+]
+
+
+@app.command()
+def sweep(
+    config: SweepConfigOpt,
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="Input bars (path or URL).")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output root (local path).")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the combinations, tasks and memory estimate; compute nothing."
+        ),
+    ] = False,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Existing Dask scheduler (tcp://host:8786).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="LocalCluster worker count.")
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option("--memory-limit", help="Memory limit per worker: auto, 600MB, 4GiB."),
+    ] = None,
+    sets: SetOpt = None,
+) -> None:
+    """Sweep parameter spaces over the universe: metric rows per (combination, symbol).
+
+    Runs as a Prefect flow on Dask; tasks are (symbol batch) x (combination chunk), and a
+    sweep run again with the same config and input reuses the chunks already computed.
+    Publishes sweep_results and sweep_summary (Parquet and SQLite) and a row in `sweeps`
+    with the deflated Sharpe ratio of the best combination and the PBO of each space.
+    """
+    flags = {
+        "input.path": input,
+        "output.path": output,
+        "cluster.address": scheduler,
+        "cluster.n_workers": workers,
+        "cluster.memory_limit": memory_limit,
+    }
+    _sweep_command("sweep", config, flags, sets or (), dry_run)
+
+
+@app.command()
+def walkforward(
+    config: SweepConfigOpt,
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="Input bars (path or URL).")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output root (local path).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; compute nothing.")
+    ] = False,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Existing Dask scheduler (tcp://host:8786).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="LocalCluster worker count.")
+    ] = None,
+    sets: SetOpt = None,
+) -> None:
+    """Walk forward: per fold pick the best combination in sample, test it out of sample.
+
+    Folds come from the config's walkforward: section (train, test, step bars; anchored;
+    purge, embargo; selection per_symbol or universe). Publishes walkforward_folds (in- and
+    out-of-sample Sharpe per fold and symbol) and walkforward_equity (the stitched
+    out-of-sample equity per symbol).
+    """
+    flags = {
+        "input.path": input,
+        "output.path": output,
+        "cluster.address": scheduler,
+        "cluster.n_workers": workers,
+    }
+    _sweep_command("walkforward", config, flags, sets or (), dry_run)
+
+
+@app.command()
+def sweeps(
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Output root whose barpipe.db to read.")
+    ] = "output",
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N sweeps.")] = 20,
+) -> None:
+    """List recent sweeps and walk-forwards: id, kind, status, size, statistics."""
+    from storage import sweeps as sweep_store
+
+    settings, _ = _build_settings(None, **{"output.path": output})
+    path = Path(settings.output.resolved_db_path())
+    if not path.exists():
+        raise StorageError(f"no run database at {path}; nothing has run with this output yet")
+    conn = sweep_store.connect(str(path))
+    try:
+        rows = sweep_store.list_sweeps(conn, limit)
+    finally:
+        conn.close()
+    if not rows:
+        out.print(f"no sweeps recorded in {path}")
+        return
+    table = Table()
+    for column in (
+        "sweep id",
+        "kind",
+        "status",
+        "started",
+        "combinations",
+        "symbols",
+        "tasks (reused)",
+        "stats",
+    ):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r["sweep_id"]),
+            str(r["kind"]),
+            str(r["status"]),
+            str(r["started_at"] or ""),
+            str(r["n_combinations"] or ""),
+            str(r["n_symbols"] or ""),
+            f"{r['n_tasks'] or 0} ({r['n_tasks_reused'] or 0})",
+            escape(str(r["stats"] or "")),
+        )
     out.print(table)
 
 
@@ -611,6 +914,39 @@ def _fmt_number(value: Any) -> str:
     if isinstance(value, float):
         return "inf" if value == float("inf") else f"{value:g}"
     return str(value)
+
+
+def _maintain(action: str, config: Any, output: str | None, sets: Sequence[str]) -> None:
+    settings, _ = _build_settings(config, sets or (), **{"output.path": output})
+    _require("flows.nightly", f"barpipe {action}")
+    from flows.nightly import maintain
+
+    maintain(settings, action, echo=out.print)
+
+
+@app.command()
+def repair(
+    config: ConfigOpt = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output root.")] = None,
+    sets: SetOpt = None,
+) -> None:
+    """Bring the output tables and barpipe.db to their last committed state (what the next
+    run would do first): dead runs marked abandoned, tables rolled back, staging removed."""
+    _maintain("repair", config, output, sets or ())
+
+
+@app.command()
+def prune(
+    config: ConfigOpt = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output root.")] = None,
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=1, help="Nights to keep (output.keep_nights).")
+    ] = None,
+    sets: SetOpt = None,
+) -> None:
+    """Drop metric snapshots and table versions older than the last N nights; reclaim files."""
+    extra = [*(sets or ()), *([f"output.keep_nights={keep}"] if keep else [])]
+    _maintain("prune", config, output, extra)
 
 
 @app.command()
@@ -780,7 +1116,7 @@ def _print_triggered_run(config: Mapping[str, Any]) -> None:
     from storage import db
 
     key = settings.run.resolved_key()
-    conn = db.connect(str(path))
+    conn = db.connect(str(path), readonly=True)
     try:
         rows = [_row_dict(r) for r in db.list_runs(conn, 50)]
     finally:
@@ -837,7 +1173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: run the command; every failure is one ``error:`` line.
 
     Exit codes: 0 success, 1 the run failed (or an unexpected error), 2 a configuration or
-    usage problem, 130 Ctrl-C.
+    usage problem, 130 Ctrl-C (SIGINT), 143 SIGTERM.
     """
     args = list(sys.argv[1:] if argv is None else argv) or ["--help"]
     try:
@@ -852,6 +1188,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         _print_error(str(err) or type(err).__name__)
         return 2 if isinstance(err, ConfigError | ParameterError) else 1
+    except RunInterrupted as err:
+        if _State.debug or "--debug" in args:
+            traceback.print_exc()
+        _print_error(f"{err}: {err.outcome}")
+        return err.exit_code
     except (KeyboardInterrupt, typer.Abort):
         _print_error("interrupted")
         return 130

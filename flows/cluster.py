@@ -47,7 +47,13 @@ def numba_cache_dir() -> str:
 
 
 def _set_numba_cache(path: str) -> str:
-    """Runs on a worker: point numba's cache at ``path`` even if numba is already imported."""
+    """Runs on a worker: point numba's cache at ``path`` even if numba is already imported,
+    unless the worker was started with a cache folder of its own (a worker on another
+    machine cannot use the flow's path)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        import numba
+
+        return str(numba.config.CACHE_DIR)
     os.environ["NUMBA_CACHE_DIR"] = path
     import numba
 
@@ -77,17 +83,27 @@ def worker_memory_limit(memory_limit: str | int, n_workers: int, threads_per_wor
         limit = int(parse_bytes(memory_limit) if isinstance(memory_limit, str) else memory_limit)
         given = repr(memory_limit)
     least = min_worker_memory(threads_per_worker)
+    machine = format_bytes(MEMORY_LIMIT)
+    if least > MEMORY_LIMIT:
+        raise ConfigError(
+            f"cluster.threads_per_worker = {threads_per_worker}: one worker with that many "
+            f"threads needs at least {math.ceil(least / 2**20)} MiB, more than this machine's "
+            f"{machine}; use fewer threads per worker"
+        )
+    if n_workers * least > MEMORY_LIMIT:  # each local worker's own process needs that much
+        raise ConfigError(
+            f"cluster.n_workers (--workers) = {n_workers} local workers with "
+            f"{threads_per_worker} thread(s) each need at least {n_workers} x "
+            f"{math.ceil(least / 2**20)} MiB, more than this machine's {machine}; use at "
+            f"most {MEMORY_LIMIT // least} worker(s)"
+        )
     if limit < least:
         need = f"{math.ceil(least / 2**20)}MiB"
-        fix = (
-            f"fewer workers (--workers) or a limit of at least {need} per worker"
-            if memory_limit == "auto"
-            else f"at least --memory-limit {need}"
-        )
         raise ConfigError(
             f"cluster.memory_limit (--memory-limit) = {given} is too small: a worker with "
             f"{threads_per_worker} thread(s) needs at least {need} (its own process and room "
-            f"for one batch per thread below Dask's pause threshold); use {fix}"
+            f"for one batch per thread below Dask's pause threshold); use at least "
+            f"--memory-limit {need}"
         )
     return limit
 
@@ -101,6 +117,27 @@ def bind_address(address: str, host: str) -> str:
     return text
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes are spawned, so that they inherit it ignored.
+
+    Ctrl-C reaches the whole process group: the run (the CLI) reports the interruption and
+    stops the workers; workers that took it too would each print a traceback. A Ctrl-C in
+    this window (the cluster's start) is lost; the next one interrupts the run.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be changed from the main thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def start_local_cluster(
     *,
     n_workers: int,
@@ -112,18 +149,19 @@ def start_local_cluster(
 ) -> LocalCluster:
     """A LocalCluster whose scheduler, workers and dashboard listen on ``host`` (the dashboard
     elsewhere only if ``dashboard_address`` names another host)."""
-    return LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=threads_per_worker,
-        memory_limit=memory_limit,
-        processes=processes,
-        # threads-only clusters default to inproc://, which cannot bind a host
-        protocol="tcp://",
-        host=host,
-        scheduler_port=0,
-        dashboard_address=bind_address(dashboard_address, host),
-        silence_logs=logging.ERROR,
-    )
+    with _sigint_ignored():
+        return LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            memory_limit=memory_limit,
+            processes=processes,
+            # threads-only clusters default to inproc://, which cannot bind a host
+            protocol="tcp://",
+            host=host,
+            scheduler_port=0,
+            dashboard_address=bind_address(dashboard_address, host),
+            silence_logs=logging.ERROR,
+        )
 
 
 @contextlib.contextmanager
@@ -181,15 +219,25 @@ def open_cluster(
                         "and look at barpipe-cluster.log in PREFECT_HOME"
                     ) from err
         else:
-            cluster = start_local_cluster(
-                n_workers=n,
-                threads_per_worker=threads_per_worker,
-                memory_limit=memory_limit,
-                processes=processes,
-                host=host,
-                dashboard_address=dashboard_address or f"{host}:0",
-            )
+            try:
+                cluster = start_local_cluster(
+                    n_workers=n,
+                    threads_per_worker=threads_per_worker,
+                    memory_limit=memory_limit,
+                    processes=processes,
+                    host=host,
+                    dashboard_address=dashboard_address or f"{host}:0",
+                )
+            except (RuntimeError, OSError) as err:  # an address it cannot bind or resolve
+                raise ConfigError(
+                    f"cannot start the local Dask cluster on cluster.host = {host!r} with "
+                    f"cluster.dashboard_address = {dashboard_address!r}: {err}; use an "
+                    "address of this machine (127.0.0.1 by default) and host:port for the "
+                    "dashboard"
+                ) from err
             client = Client(cluster)
+    except ConfigError:
+        raise  # already says what to change (a ConfigError is also a ValueError)
     except ValueError as err:  # dask's parse errors for memory_limit and addresses
         raise ConfigError(f"cannot start the Dask cluster: {err}") from err
     try:

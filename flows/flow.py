@@ -14,6 +14,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.logs import run_log
 from flows.nightly import RunSummary, execute, open_run_cluster
 from flows.settings import Settings
 
@@ -54,5 +55,5 @@ def nightly(
 ) -> RunSummary:
     """Plan batches, compute them on Dask, publish trades/equity/metrics; see flows.nightly."""
     settings = Settings.model_validate(config)
-    with open_run_cluster(settings, scheduler) as (client, info):
+    with run_log(settings), open_run_cluster(settings, scheduler) as (client, info):
         return execute(settings, client, info, echo=ECHO[0], progress=progress, task=_as_task)

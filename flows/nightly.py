@@ -44,6 +44,7 @@ from compute import indicators as indicator_registry
 from compute import pipeline, planner
 from compute import strategies as strategy_registry
 from compute.errors import BarpipeError, ConfigError, DataError, ParameterError, StorageError
+from flows import logs
 from flows.cluster import ClusterInfo, open_cluster
 from flows.settings import Settings
 from flows.tasks import BatchJob, process_batch
@@ -75,6 +76,9 @@ class RunSummary:
     plan: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float = 0.0
     dashboard: str | None = None
+    night: Any = None  # storage.runs.Night: what this run changes in the tables
+    log_file: str | None = None  # the run's library log (flows.logs), if one is open
+    portfolios: list[dict[str, Any]] = field(default_factory=list)
 
 
 def new_run_id(run_key: str) -> str:
@@ -141,8 +145,12 @@ def execute(
                 pid=os.getpid(),
                 host=socket.gethostname(),
             )
+            if summary_log := logs.attach_run(run_id, client):
+                summary.log_file = summary_log
+                db.set_log_file(conn, run_id, summary_log)
             try:
                 plan, jobs, early = task(plan_run)(settings, info, run_id)
+                jobs = prepare_night(settings, conn, summary, jobs, echo=echo)
                 summary.plan = plan.to_dict()
                 threads = max(info.n_threads // max(info.n_workers, 1), 1)
                 db.record_plan(
@@ -168,6 +176,12 @@ def execute(
                     paused_timeout_s=settings.batches.paused_timeout_s,
                 )
                 _collect(summary, plan, [*early, *results])
+                if settings.portfolio:
+                    from flows.portfolio import run_configured
+
+                    clock = time.perf_counter()
+                    summary.portfolios = task(run_configured)(client, settings, jobs)
+                    summary.stages["portfolios"] = time.perf_counter() - clock
                 db.record_notes(conn, run_id, run_key, summary.note_records)
                 check_publishable(settings, summary)
                 clock = time.perf_counter()
@@ -193,6 +207,58 @@ def execute(
         finally:
             conn.close()
     return summary
+
+
+def published_tables(settings: Settings) -> list[str]:
+    """The output tables this run writes, in publish order."""
+    from storage import tables
+
+    switches = [
+        name
+        for name, on in (
+            ("write_equity", settings.output.write_equity),
+            ("write_indicators", _writes_indicators(settings)),
+            ("write_portfolios", bool(settings.portfolio)),
+        )
+        if on
+    ]
+    return tables.published_tables(switches)
+
+
+def prepare_night(
+    settings: Settings, conn: Any, summary: RunSummary, jobs: list[BatchJob], *, echo: Echo
+) -> list[BatchJob]:
+    """Give each batch the publish state of its symbols, or mark the night full (and say why)."""
+    import hashlib
+    import json
+
+    from storage import runs
+
+    first = jobs[0] if jobs else None
+    computation = (
+        {}
+        if first is None
+        else {
+            "indicators": [dataclasses.asdict(i) for i in first.indicators],
+            "strategies": [dataclasses.asdict(s) for s in first.strategies],
+            "backtest": first.backtest,
+            "annualization": first.annualization,
+            "risk_free": first.risk_free,
+        }
+    )
+    signature = hashlib.sha256(json.dumps(computation, sort_keys=True, default=str).encode())
+    full, reason, state = runs.prepare(
+        conn, published_tables(settings), signature.hexdigest()[:20], full=settings.run.full
+    )
+    summary.night = runs.Night(full=full, signature=signature.hexdigest()[:20])
+    if full and reason != "nothing published yet":
+        echo(f"full run: {reason}")
+    return [
+        dataclasses.replace(
+            job, full=full, published={s: state[s] for s in job.symbols if s in state}
+        )
+        for job in jobs
+    ]
 
 
 def check_plan(plan: planner.Plan) -> None:
@@ -545,24 +611,16 @@ def _writes_indicators(settings: Settings) -> bool:
 
 
 def publish_run(settings: Settings, conn: Any, summary: RunSummary) -> dict[str, str]:
-    """Publish the run's staged tables to Parquet and SQLite (storage.runs.publish)."""
-    from storage import runs, tables
+    """Publish the run's staged tables to Delta and SQLite (storage.runs.publish)."""
+    from storage import runs
 
-    switches = [
-        name
-        for name, on in (
-            ("write_equity", settings.output.write_equity),
-            ("write_indicators", _writes_indicators(settings)),
-        )
-        if on
-    ]
     return runs.publish(
         output_root(settings),
         conn,
         summary.run_id,
         summary.run_key,
-        tables.published_tables(switches),
-        _counts(summary),
+        published_tables(settings),
+        summary.night,
     )
 
 
@@ -590,6 +648,11 @@ def _collect(summary: RunSummary, plan: planner.Plan, results: Iterable[dict[str
             summary.trades_by_side[side] = summary.trades_by_side.get(side, 0) + n
         for stage, sec in r["seconds"].items():
             summary.stages[stage] = summary.stages.get(stage, 0.0) + sec
+        if summary.night is not None:
+            summary.night.whole.extend(r.get("whole", ()))
+            summary.night.extended.extend(r.get("extended", ()))
+            summary.night.unchanged.extend(r.get("unchanged", ()))
+            summary.night.states.update(r.get("states", {}))
         if r["worker"]:
             summary.peak_rss[r["worker"]] = max(
                 summary.peak_rss.get(r["worker"], 0), r["peak_rss_bytes"]
@@ -664,3 +727,36 @@ def _progress(total: int) -> tuple[Any, Any]:
     task_id = bar.add_task("batches", total=total)
     bar.start()
     return bar, task_id
+
+
+def maintain(settings: Settings, action: str, *, echo: Echo = print) -> None:
+    """``barpipe repair`` (action ``repair``) or ``barpipe prune`` (``prune``), under the lock.
+
+    repair: ``storage.runs.recover`` — dead runs marked abandoned, tables rolled back to the
+    versions barpipe.db committed, staging removed. prune: repair first, then
+    ``storage.runs.prune`` keeping ``output.keep_nights`` nights.
+    """
+    from storage import db, runs
+
+    out = settings.output
+    if action == "prune" and out.keep_nights is None:
+        raise ConfigError(
+            "barpipe prune needs output.keep_nights (how many nights to keep), e.g. "
+            "--set output.keep_nights=30"
+        )
+    db_path = out.resolved_db_path()
+    run_id = new_run_id(action)
+    with db.run_lock(
+        db_path, mode=settings.run.lock, timeout=settings.run.lock_timeout_s, echo=echo
+    ):
+        conn = db.connect(db_path)
+        try:
+            runs.recover(output_root(settings), conn, f"{action}-{run_id}", echo=echo)
+            if action == "prune":
+                assert out.keep_nights is not None
+                runs.prune(
+                    output_root(settings), conn, f"{action}-{run_id}", out.keep_nights, echo=echo
+                )
+        finally:
+            conn.close()
+    echo(f"{action}: done")

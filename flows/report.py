@@ -24,7 +24,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 import pyarrow as pa
@@ -124,11 +123,12 @@ def _read_only(path: str) -> Iterator[sqlite3.Connection]:
     """A ``sqlite3`` connection opened with ``mode=ro``: the report never writes the run registry."""
     if not os.path.isfile(path):
         raise StorageError(f"no run database at {path}; run `barpipe run` first or pass db_path")
-    try:
-        conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True, timeout=30)
-    except sqlite3.Error as err:
-        raise StorageError(f"cannot open {path} read-only: {err}") from err
-    conn.row_factory = sqlite3.Row
+    from storage import db
+
+    try:  # mode=ro, and immutable on a read-only directory (storage.db)
+        conn = db.connect(path, readonly=True, busy_timeout_s=30)
+    except StorageError as err:
+        raise StorageError(f"cannot open {path} read-only: {err.__cause__ or err}") from err
     try:
         yield conn
     finally:
@@ -227,6 +227,9 @@ def build_report_html(
     curves = portfolio.portfolio_curves(equity)
     parts: list[Any] = [_header(run, notes)]
     parts += _equity_figures(curves)
+    from flows.portfolio_report import portfolio_panels
+
+    parts += portfolio_panels(output_root, run["run_key"], filesystem)
     parts.append(_sharpe_histograms(metrics))
     parts.append(_ranking_tables(metrics))
     parts.append(_trades_figure(trades))

@@ -32,7 +32,7 @@ from types import ModuleType, UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 from pydantic import model_validator as _model_validator
 from pydantic_core import PydanticCustomError
 
@@ -48,9 +48,11 @@ __all__ = [
     "InputConfig",
     "MetricsConfig",
     "OutputConfig",
+    "PortfolioConfig",
     "PrefectConfig",
     "RunConfig",
     "ScheduleConfig",
+    "ScoreConfig",
     "Settings",
     "StrategyConfig",
     "UniverseConfig",
@@ -102,6 +104,7 @@ class OutputConfig(_Section):
     write_equity: bool = True
     write_indicators: bool = True
     db_path: str | None = None
+    keep_nights: int | None = Field(None, ge=1)
 
     @_model_validator(mode="after")
     def _db_path_needed(self) -> OutputConfig:
@@ -170,6 +173,7 @@ class RunConfig(_Section):
     lock: Literal["wait", "refuse"] = "wait"
     lock_timeout_s: float = Field(600.0, ge=0)
     report: bool = True
+    full: bool = False
 
     @field_validator("key", mode="before")
     @classmethod
@@ -213,7 +217,7 @@ class StrategyConfig(_Section):
 class BacktestConfig(_Section):
     """Costs, sizing and exits of the simulated trading."""
 
-    init_cash: float = Field(10_000.0, gt=0, allow_inf_nan=False)
+    init_cash: float = Field(10_000.0, gt=0, le=1e15, allow_inf_nan=False)  # equity stays finite
     fees_bps: float = Field(1.0, ge=0, le=10_000)
     slippage_bps: float = Field(1.0, ge=0, le=10_000)
     fraction: float = Field(1.0, gt=0, le=1)
@@ -221,6 +225,44 @@ class BacktestConfig(_Section):
     sizing: Literal["fixed", "kelly"] = "fixed"
     stop_loss: float | None = Field(None, gt=0, lt=1)
     take_profit: float | None = Field(None, gt=0, allow_inf_nan=False)
+
+
+class ScoreConfig(_Section):
+    """What a portfolio ranks by: one indicator output, or one strategy's target."""
+
+    indicator: str | None = Field(None, min_length=1)
+    strategy: str | None = Field(None, min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    output: str | None = Field(None, min_length=1)
+
+
+def _portfolio_fields() -> dict[str, Any]:
+    """``compute.allocation.PortfolioRules``'s fields as config keys (one declaration); fees
+    and slippage come from ``backtest``."""
+    import dataclasses
+    import typing
+
+    from compute.allocation import PortfolioRules
+
+    hints = typing.get_type_hints(PortfolioRules)
+    return {
+        f.name: (hints[f.name], f.default)
+        for f in dataclasses.fields(PortfolioRules)
+        if f.name not in ("fees_bps", "slippage_bps")
+    }
+
+
+class _PortfolioBase(_Section):
+    score: ScoreConfig = Field(default_factory=lambda: ScoreConfig(indicator="roc"))
+    benchmark: str | None = Field(None, min_length=1)
+
+
+# A shared-cash portfolio: the keys of ``PortfolioRules`` plus ``score`` (what ``select:
+# rank`` ranks, or the strategy whose targets ``select: signal`` follows) and ``benchmark`` (a
+# symbol of the input, or ``equal_weight`` for the universe's equal-weight buy-and-hold).
+PortfolioConfig: Any = create_model(
+    "PortfolioConfig", __base__=_PortfolioBase, **_portfolio_fields()
+)
 
 
 class MetricsConfig(_Section):
@@ -372,6 +414,14 @@ class Settings(_Section):
     batches: BatchesConfig = Field(default_factory=BatchesConfig)
     prefect: PrefectConfig = Field(default_factory=PrefectConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    portfolio: list[PortfolioConfig] = Field(default_factory=list)
+
+    @_model_validator(mode="after")
+    def _check_portfolios(self) -> Settings:
+        for i, entry in enumerate(self.portfolio):
+            _check_portfolio(i, entry)
+        _check_unique("portfolio", "label", [e.label for e in self.portfolio])
+        return self
 
     @_model_validator(mode="after")
     def _check_registries(self) -> Settings:
@@ -510,6 +560,59 @@ def _resolve_strategy(i: int, entry: StrategyConfig, registry: ModuleType) -> St
     return StrategyConfig(name=name, params=params, label=entry.label)
 
 
+def portfolio_rules(entry: Any, backtest: BacktestConfig) -> Any:
+    """The ``compute.allocation.PortfolioRules`` of a ``portfolio`` entry, with the backtest's
+    fees and slippage."""
+    from compute.allocation import PortfolioRules
+
+    values = entry.model_dump(exclude={"score", "benchmark"})
+    return PortfolioRules(**values, fees_bps=backtest.fees_bps, slippage_bps=backtest.slippage_bps)
+
+
+def _check_portfolio(i: int, entry: Any) -> None:
+    base = f"portfolio[{i}]"
+    try:
+        portfolio_rules(entry, BacktestConfig())
+    except ParameterError as err:
+        named = re.search(r": (\w+) = ", str(err))
+        key = f"{base}.{named.group(1)}" if named else base
+        raise _fail(key, f"config key {key!r}: {str(err).split(': ', 1)[-1]}") from None
+    score = entry.score
+    key = f"{base}.score"
+    if (score.indicator is None) == (score.strategy is None):
+        raise _fail(key, f"config key {key!r} needs exactly one of 'indicator' or 'strategy'")
+    if entry.select == "signal" and score.strategy is None:
+        raise _fail(key, f"config key {key!r}: select = 'signal' follows a strategy's targets")
+    section = "indicators" if score.indicator is not None else "strategies"
+    registry = _registry(f"compute.{section}")
+    if registry is None:
+        return
+    name = (score.indicator or score.strategy or "").lower()
+    if name not in list(registry.names()):
+        what = "indicator" if score.indicator is not None else "strategy"
+        raise _fail(
+            f"{key}.{what}",
+            f"config key '{key}.{what}' = {name!r} is not allowed; "
+            f"{_suggest(name, list(registry.names()))}",
+        )
+    spec = registry.spec(name)
+    try:
+        score.params = _resolve_params(base, 0, spec, score.params)
+    except PydanticCustomError as err:  # its key reads "<base>[0].params": point at the score
+        ctx = err.context or {}
+        fix = f"{base}[0].params", f"{key}.params"
+        raise _fail(
+            str(ctx.get("key", key)).replace(*fix), str(ctx.get("message", err)).replace(*fix)
+        ) from None
+    outputs = list(getattr(spec, "outputs", ()))
+    if score.output is not None and outputs and score.output not in outputs:
+        raise _fail(
+            f"{key}.output",
+            f"config key '{key}.output' = {score.output!r} is not allowed; "
+            f"{name} outputs: {', '.join(outputs)}",
+        )
+
+
 def _check_unique(section: str, field: str, values: Sequence[str]) -> None:
     seen: dict[str, int] = {}
     for i, value in enumerate(values):
@@ -571,6 +674,28 @@ def load_settings(
         raise ConfigError(_explain(err, sources, env_names)) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses a key given twice in one mapping: YAML keeps the last
+    one silently, and a second ``cluster:`` section would drop the first one's keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *anchor" values may be overridden by the mapping's own keys
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} appears twice (lines {seen[key]} and {line}); keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -579,12 +704,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError(f"config file '{path}' cannot be read: {err.strerror}") from err
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "invalid YAML"
         raise ConfigError(f"config file '{path}' is not valid YAML{where}: {problem}") from None
+    except ValueError as err:  # a well-formed but impossible date: 2026-02-30
+        raise ConfigError(f"config file '{path}' has an impossible value: {err}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

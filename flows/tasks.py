@@ -22,10 +22,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from compute import pipeline
 from compute.errors import BarpipeError
-from storage import bars, outputs, validate
+from storage import bars, outputs, state, validate
 from storage.faults import pause_for_test
 
 
@@ -51,6 +53,9 @@ class BatchJob:
     write_equity: bool
     write_indicators: bool = False
     target_file_mib: float = outputs.DEFAULT_TARGET_MIB  # staged files are cut at this size
+    # per symbol of the batch already published: (last bar µs UTC, n bars, fingerprint)
+    published: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    full: bool = True  # recompute and publish every symbol whole
 
 
 def peak_rss_bytes() -> int:
@@ -85,6 +90,11 @@ class BatchSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     peak_rss_bytes: int = 0
     worker: str = ""
+    # what the night does with each symbol (storage.state): published whole, extended, skipped
+    whole: list[str] = field(default_factory=list)
+    extended: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    states: dict[str, tuple[int, int, str]] = field(default_factory=dict)
 
 
 def _filesystem(options: dict[str, Any], path: str) -> Any:
@@ -110,6 +120,16 @@ def process_batch(job: BatchJob) -> dict[str, Any]:
     return summary
 
 
+def _stage(job: BatchJob, tables: dict[str, pa.Table]) -> None:
+    fs = _filesystem(job.output_options, job.output_path)
+    for name, data in tables.items():
+        if data.num_columns:
+            outputs.write_staged(
+                data, job.output_path, job.run_id, name, job.batch, fs,
+                target_file_mib=job.target_file_mib,
+            )  # fmt: skip
+
+
 def _process(job: BatchJob) -> dict[str, Any]:
     summary = BatchSummary(batch=job.batch)
     clock = time.perf_counter()
@@ -133,6 +153,23 @@ def _process(job: BatchJob) -> dict[str, Any]:
     summary.n_rows_quarantined = sum(r.n_rows for r in records)
     summary.n_rows_processed = clean.num_rows
 
+    night = state.classify(
+        clean,
+        *pipeline.segments(clean),
+        {k: state.SymbolState(*v) for k, v in job.published.items()},
+        full=job.full,
+    )
+    summary.whole, summary.unchanged = night.whole, night.unchanged
+    summary.extended = list(night.cutoff_us)
+    summary.states = {k: (v.last_us, v.n_bars, v.fingerprint) for k, v in night.states.items()}
+    if night.unchanged:
+        clean = clean.filter(pc.is_in(clean["symbol"], pa.array(night.compute, pa.string())))
+    if not night.compute and night.unchanged:  # nothing new in this batch
+        summary.n_symbols = len(night.unchanged)
+        _stage(job, {"quarantine": validate.quarantine_table(records, job.run_id)})
+        summary.peak_rss_bytes = peak_rss_bytes()
+        summary.worker = f"{socket.gethostname()}:{os.getpid()}"
+        return asdict(summary)
     result = pipeline.run_batch(
         clean,
         run_id=job.run_id,
@@ -143,9 +180,10 @@ def _process(job: BatchJob) -> dict[str, Any]:
         risk_free=job.risk_free,
         with_equity=job.write_equity,
         with_indicators=job.write_indicators,
+        emit_after_us=night.cutoff_us,
     )
     summary.seconds.update(result.seconds)
-    summary.n_symbols = result.n_symbols
+    summary.n_symbols = result.n_symbols + len(night.unchanged)
     summary.n_trades = result.trades.num_rows
     if result.trades.num_rows:
         sides, counts = np.unique(
@@ -154,22 +192,17 @@ def _process(job: BatchJob) -> dict[str, Any]:
         summary.trades_by_side = {str(s): int(c) for s, c in zip(sides, counts, strict=True)}
 
     clock = time.perf_counter()
-    fs = _filesystem(job.output_options, job.output_path)
     staged = {
         "trades": result.trades,
         "metrics": result.metrics,
+        "signals": result.signals,
         "quarantine": validate.quarantine_table(records, job.run_id),
     }
     if result.equity is not None:
         staged["equity"] = result.equity
     if result.indicators is not None:
         staged["indicators"] = result.indicators
-    for name, data in staged.items():
-        if data.num_columns:
-            outputs.write_staged(
-                data, job.output_path, job.run_id, name, job.batch, fs,
-                target_file_mib=job.target_file_mib,
-            )  # fmt: skip
+    _stage(job, staged)
     summary.seconds["write"] = time.perf_counter() - clock
     summary.peak_rss_bytes = peak_rss_bytes()
     summary.worker = f"{socket.gethostname()}:{os.getpid()}"

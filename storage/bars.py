@@ -121,12 +121,17 @@ def _cast_timestamp(
     """Any timestamp, date or ISO string column as timestamp[us, UTC]; naive values are UTC."""
     type_ = array.type
     try:
+        if pa.types.is_dictionary(type_):  # e.g. ISO strings written from a pandas categorical
+            array = pc.cast(array, type_.value_type)
+            type_ = array.type
         if pa.types.is_timestamp(type_):
             if type_.tz is None:
                 array = pc.cast(
                     array, pa.timestamp(type_.unit, "UTC")
                 )  # naive: reinterpreted as UTC
-            return pc.cast(array, TIMESTAMP, safe=False)  # ns -> us truncates sub-microseconds
+            # ns -> us truncates sub-microseconds (and cannot overflow); s and ms -> us must
+            # not wrap around: a value beyond year 294247 is an error, not another date
+            return pc.cast(array, TIMESTAMP, safe=type_.unit != "ns")
         if pa.types.is_date(type_):
             return pc.cast(pc.cast(array, pa.timestamp("us")), TIMESTAMP)
         if pa.types.is_string(type_) or pa.types.is_large_string(type_):

@@ -1,51 +1,57 @@
-"""The run protocol: how a run's staged outputs become visible in Parquet and SQLite together.
+"""The run protocol: how a night's staged outputs become one commit seen from both stores.
 
 Driven by the table declaration (``storage.tables``); nothing here reads configuration: the
 caller passes an ``OutputRoot`` (path, filesystem, file size) and an open ``barpipe.db``
 connection, and must hold the output root's run lock (``storage.db.run_lock``).
 
-Steps of a run, and where each lives:
+Output tables are Delta tables (``storage.delta``). ``barpipe.db`` records, per table, the
+Delta version of the last committed run (``table_versions``), in the same transaction as the
+mirrored rows and the symbols' publish state: that SQLite commit is the commit point of a run.
 
-1. ``recover`` (before the run is registered): runs left ``running`` by dead processes are
-   marked ``abandoned``; half-done output swaps are undone (``outputs.recover_outputs``); a
-   dead run that died inside ``publish`` after committing some Parquet (its marker still in
-   staging, so its staged files are whole) is published again from them; every staging area
-   left behind is deleted (no other run can be live while the lock is held).
-2. tasks stage their rows (``outputs.write_staged``); rows decided at planning (quarantine of
-   unnamed or oversized symbols) are staged by ``stage_quarantine``.
-3. ``publish``: writes the marker ``_publishing.json`` into the run's staging area, commits the
-   staged Parquet by run key (``outputs.publish_parquet``), then the mirrored tables' rows in
-   one SQLite transaction, then deletes the marker (first) and the staging area.
-4. on failure, ``discard`` deletes the run's staging area.
+1. ``recover`` (before a run, and ``barpipe repair``): runs left ``running`` by dead processes
+   are marked ``abandoned``; every table whose latest version is not the recorded one (a run
+   died, or failed, between its Delta commits and its SQLite commit) is restored to the
+   recorded content and that restore recorded; staging areas left behind are deleted.
+   Interrupted at any step, running it again finishes the job: each step compares before it
+   acts.
+2. ``prepare``: whether the night must recompute everything (``--full``, a first run, a new
+   table, a changed computation signature) and the publish state the workers compare against.
+3. tasks stage their rows (``outputs.write_staged``); planning stages quarantine records
+   (``stage_quarantine``).
+4. ``publish``: per table, in declaration order, the Delta commits its kind calls for
+   (``storage.tables``), then ``db.commit_night``. On any error the tables are rolled back to
+   their recorded versions (what ``recover`` would do) and the error is raised.
+5. ``prune``: drops metric/quarantine snapshots of run keys older than the last N nights,
+   then compacts each table and deletes the files no kept version needs.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
 
-from storage import db, outputs, validate
+from storage import db, delta, outputs, validate
 from storage import fs as fsutil
 from storage.faults import pause_for_test
-from storage.tables import TABLES, mirrored
+from storage.tables import TABLES, spec
 
 __all__ = [
-    "MARKER",
+    "Night",
     "OutputRoot",
     "discard",
+    "prepare",
+    "prune",
     "publish",
+    "read_table",
     "recover",
     "stage_quarantine",
 ]
-
-MARKER = "_publishing.json"
-"""Written to a run's staging area when it starts publishing and deleted, first, when the
-publish is complete: while it exists the staged files are whole and can be published again."""
 
 Echo = Callable[[str], None]
 
@@ -60,6 +66,19 @@ class OutputRoot:
 
     def resolved(self) -> tuple[Any, str]:
         return fsutil.resolve(self.path, self.filesystem)
+
+
+@dataclass
+class Night:
+    """What one run changes: symbols published whole (new or restated), symbols extended
+    by new bars, symbols skipped (unchanged), and the computed symbols' new publish state."""
+
+    full: bool
+    signature: str
+    whole: list[str] = field(default_factory=list)
+    extended: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    states: dict[str, tuple[int, int, str]] = field(default_factory=dict)
 
 
 def stage_quarantine(
@@ -81,37 +100,48 @@ def discard(out: OutputRoot, run_id: str) -> None:
     outputs.remove_staging(out.path, run_id, out.filesystem)
 
 
-def _marker_path(out: OutputRoot, run_id: str) -> tuple[Any, str]:
-    filesystem, _ = out.resolved()
-    return filesystem, fsutil.join(outputs.staging_dir(out.path, run_id, out.filesystem), MARKER)
+def prepare(
+    conn: Any, tables: Sequence[str], signature: str, *, full: bool
+) -> tuple[bool, str, dict[str, tuple[int, int, str]]]:
+    """Whether the night recomputes everything, why, and the publish state to compare with."""
+    if full:
+        return True, "--full", {}
+    state = db.read_publish_state(conn)
+    if not state:
+        return True, "nothing published yet", {}
+    recorded = db.read_table_versions(conn)
+    for name in tables:
+        rec = recorded.get(name)
+        if rec is None:
+            return True, f"table {name} is new", {}
+        if rec["signature"] != signature:
+            return True, f"the computation changed since run {rec['run_id']}", {}
+    return False, "", state
 
 
-def _write_marker(
-    out: OutputRoot, run_id: str, run_key: str, tables: list[str], counts: Mapping[str, int]
-) -> None:
-    filesystem, path = _marker_path(out, run_id)
-    body = {"run_key": run_key, "tables": tables, "counts": dict(counts)}
-    fsutil.write_bytes_atomic(filesystem, path, json.dumps(body).encode())
+def _with_key(
+    schema: pa.Schema, batches: Iterator[pa.RecordBatch], run_key: str
+) -> pa.RecordBatchReader:
+    keyed = schema.append(pa.field("run_key", pa.string()))
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            key = pa.array([run_key] * batch.num_rows, pa.string())
+            yield pa.RecordBatch.from_arrays([*batch.columns, key], schema=keyed)
+
+    return pa.RecordBatchReader.from_batches(keyed, gen())
 
 
-def _read_marker(out: OutputRoot, run_id: str) -> dict[str, Any] | None:
-    filesystem, path = _marker_path(out, run_id)
-    if not fsutil.exists(filesystem, path):
+def _staged(out: OutputRoot, run_id: str, table: str) -> pads.Dataset | None:
+    fs, root = out.resolved()
+    files = outputs.staged_files(fs, fsutil.join(root, outputs.STAGING, run_id, table))
+    if not files:
         return None
-    body: dict[str, Any] = json.loads(fsutil.read_bytes(filesystem, path))
-    return body
+    return pads.dataset(files, filesystem=fs, format="parquet")
 
 
-def _committed_by(out: OutputRoot, run_id: str, run_key: str) -> bool:
-    """True if some published Parquet table of ``run_key`` is ``run_id``'s."""
-    filesystem, root = out.resolved()
-    partition = f"run_key={fsutil.encode_component(run_key)}"
-    for table in TABLES:
-        manifest = fsutil.join(root, table, partition, outputs.MANIFEST)
-        if fsutil.exists(filesystem, manifest):
-            if json.loads(fsutil.read_bytes(filesystem, manifest)).get("run_id") == run_id:
-                return True
-    return False
+def _key_schema(table: str, staged: pads.Dataset | None) -> pa.Schema:
+    return staged.schema if staged is not None else spec(table).schema
 
 
 def publish(
@@ -120,66 +150,235 @@ def publish(
     run_id: str,
     run_key: str,
     tables: Sequence[str],
-    counts: Mapping[str, int],
+    night: Night,
 ) -> dict[str, str]:
-    """Publish a run's staged ``tables``: Parquet by run key, then SQLite; partition paths.
+    """Commit a run's staged ``tables`` to Delta, then to SQLite in one transaction.
 
-    The marker written first makes a publish killed at any later step complete in the next
-    run's ``recover``.
+    Returns each table's location. On any error the Delta tables are rolled back to the
+    versions ``barpipe.db`` records and the error is raised.
     """
-    names = list(tables)
-    _write_marker(out, run_id, run_key, names, counts)
-    return _publish(out, conn, run_id, run_key, names)
-
-
-def _publish(
-    out: OutputRoot, conn: Any, run_id: str, run_key: str, tables: list[str]
-) -> dict[str, str]:
-    """Publish a run's staged tables; safe to repeat while its publishing marker exists."""
-    published = outputs.publish_parquet(
-        out.path, run_id, run_key, tables, out.filesystem, target_file_mib=out.target_file_mib
-    )
-    pause_for_test("publish", f"{run_id} committed Parquet, SQLite next")
-    rows: dict[str, pa.Table] = {
-        name: outputs.read_output(out.path, name, out.filesystem, run_keys=[run_key])
-        for name in mirrored()
-    }
-    db.publish_run_rows(conn, run_id, run_key, **rows)
-    filesystem, marker = _marker_path(out, run_id)
-    filesystem.delete_file(marker)  # first: a half-deleted staging area is never republished
+    recorded = db.read_table_versions(conn)
+    versions: dict[str, int] = {}
+    sqlite_rows: dict[str, pa.Table] = {}
+    changed = [*night.whole, *night.extended]
+    try:
+        for name in tables:
+            t = spec(name)
+            staged = _staged(out, run_id, name)
+            schema = _key_schema(name, staged)
+            batches = iter(staged.to_batches()) if staged is not None else iter(())
+            if t.kind == "continuous":
+                has_rows = staged is not None and staged.count_rows() > 0
+                version = _publish_continuous(
+                    out, run_id, run_key, name, night, schema, batches, has_rows
+                )
+                if t.sqlite:
+                    sqlite_rows[name] = (
+                        staged.to_table() if staged is not None else schema.empty_table()
+                    )
+            elif t.kind == "snapshot":
+                data = staged.to_table() if staged is not None else schema.empty_table()
+                rec = recorded.get(name)
+                if t.carry and night.unchanged and rec is not None and not night.full:
+                    data = pa.concat_tables(
+                        [data, _carried(out, name, rec["run_key"], night, schema)]
+                    )
+                version = delta.overwrite(
+                    out.path, name, _with_key(schema, iter(data.to_batches()), run_key),
+                    out.filesystem, run_id, predicate=f"run_key = '{_quote(run_key)}'",
+                )  # fmt: skip
+                if t.sqlite:  # a snapshot table need not be mirrored (portfolio tables)
+                    sqlite_rows[name] = data
+            else:  # state
+                data = staged.to_table() if staged is not None else schema.empty_table()
+                keyed = pa.Table.from_batches(
+                    list(_with_key(schema, iter(data.to_batches()), run_key)),
+                    schema=schema.append(pa.field("run_key", pa.string())),
+                )
+                latest = delta.version(out.path, name, out.filesystem)
+                if latest is not None and not changed and not night.full:
+                    versions[name] = latest  # nothing changed: no commit
+                    sqlite_rows[name] = data
+                    continue
+                current = None if night.full else delta.read(out.path, name, out.filesystem)
+                if current is not None and current.num_rows:
+                    kept = pc.invert(pc.is_in(current["symbol"], pa.array(changed, pa.string())))
+                    keyed = pa.concat_tables(
+                        [current.filter(kept).select(keyed.column_names).cast(keyed.schema), keyed]
+                    )
+                version = delta.overwrite(out.path, name, keyed, out.filesystem, run_id)
+                sqlite_rows[name] = data
+            versions[name] = version
+            pause_for_test("publish-table", f"{run_id} {name}")
+        pause_for_test("publish", f"{run_id} committed Delta, SQLite next")
+        dropped = _drop_unwritten(out, run_id, tables, recorded)
+        db.commit_night(
+            conn, run_id, run_key, full=night.full, whole=night.whole, extended=night.extended,
+            rows=sqlite_rows, states=night.states, versions=versions,
+            signature=night.signature, dropped=dropped,
+        )  # fmt: skip
+    except BaseException:
+        try:
+            _roll_back(out, conn, run_id)
+        except Exception:  # noqa: BLE001 - the next run's recover finishes it; raise the cause
+            pass
+        raise
+    pause_for_test("published", f"{run_id} committed SQLite, staging next")
     outputs.remove_staging(out.path, run_id, out.filesystem)
-    return {name: p.partition for name, p in published.items()}
+    return {name: delta.table_uri(out.path, name) for name in tables}
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _publish_continuous(
+    out: OutputRoot,
+    run_id: str,
+    run_key: str,
+    name: str,
+    night: Night,
+    schema: pa.Schema,
+    batches: Iterator[pa.RecordBatch],
+    has_rows: bool,
+) -> int:
+    """A continuous table's commits: replace what the night recomputed, append what is new."""
+    t = spec(name)
+    reader = _with_key(schema, batches, run_key)
+    if night.full:
+        return delta.overwrite(out.path, name, reader, out.filesystem, run_id)
+    conditions = []
+    if night.whole:
+        conditions.append(delta.sql_in("symbol", night.whole))
+    if night.extended and t.replaced:
+        conditions.append(f"({delta.sql_in('symbol', night.extended)} AND {t.replaced})")
+    current = delta.version(out.path, name, out.filesystem)
+    if current is not None and not conditions and not has_rows:
+        return current  # nothing changed: no commit
+    if conditions and current is not None:
+        delta.delete(out.path, name, " OR ".join(conditions), out.filesystem, run_id)
+    return delta.append(out.path, name, reader, out.filesystem, run_id, merge_schema=t.dynamic)
+
+
+def _carried(
+    out: OutputRoot, name: str, last_key: str, night: Night, schema: pa.Schema
+) -> pa.Table:
+    """The last snapshot's rows of the symbols this night skipped (their values still hold)."""
+    where = (pads.field("run_key") == last_key) & pads.field("symbol").isin(night.unchanged)
+    rows = delta.read(out.path, name, out.filesystem, where=where)
+    if rows is None:
+        return schema.empty_table()
+    return rows.select(schema.names).cast(schema)
+
+
+def _drop_unwritten(
+    out: OutputRoot, run_id: str, tables: Sequence[str], recorded: Mapping[str, Any]
+) -> list[str]:
+    """Empty the switchable tables this run does not write (their rows would go stale)."""
+    dropped = []
+    for name, t in TABLES.items():
+        if name in tables or t.switch is None or name not in recorded:
+            continue
+        if delta.version(out.path, name, out.filesystem) is not None:
+            delta.restore(out.path, name, None, out.filesystem, run_id)
+        dropped.append(name)
+    return dropped
+
+
+def _roll_back(out: OutputRoot, conn: Any, run_id: str) -> list[str]:
+    """Restore every table whose latest version is not the recorded one; one line per table."""
+    recorded = db.read_table_versions(conn)
+    actions = []
+    for name in TABLES:
+        latest = delta.version(out.path, name, out.filesystem)
+        if latest is None:
+            continue
+        rec = recorded.get(name)
+        if rec is not None and latest == rec["version"]:
+            continue
+        if rec is None and delta.count_rows(out.path, name, out.filesystem) == 0:
+            continue
+        target = None if rec is None else int(rec["version"])
+        new = delta.restore(out.path, name, target, out.filesystem, run_id)
+        pause_for_test("recover-table", f"{run_id} {name}")  # restored, not yet recorded
+        if rec is not None:
+            db.record_table_version(
+                conn, name, new, rec["run_id"], rec["run_key"], rec["signature"]
+            )
+        actions.append(
+            f"rolled {name} back from version {latest} to "
+            + ("no rows" if target is None else f"version {target}")
+            + " (its run did not commit to the database)"
+        )
+    return actions
 
 
 def recover(out: OutputRoot, conn: Any, run_id: str, *, echo: Echo) -> None:
-    """Clean up after runs that died (see the module docstring); hold the run lock.
-
-    ``run_id`` is the run doing the recovery (named in the dead run's error).
-    """
+    """Bring both stores to the last committed state (see the module docstring); hold the
+    run lock. ``run_id`` is the run (or repair) doing it, named in the tables' commits."""
     dead = db.mark_abandoned(conn)
     if dead:
         echo(f"marked {len(dead)} dead run(s) abandoned: {', '.join(dead)}")
-    for action in outputs.recover_outputs(out.path, out.filesystem):
+    for action in _roll_back(out, conn, run_id):
         echo(f"recovered outputs: {action}")
-    for dead_id in dead:
-        marker = _read_marker(out, dead_id)
-        run = db.get_run(conn, dead_id)
-        if marker is None or run is None or not _committed_by(out, dead_id, run["run_key"]):
-            continue  # it never published, or it published completely: nothing to finish
-        _publish(out, conn, dead_id, str(run["run_key"]), list(marker["tables"]))
-        db.finish_run(
-            conn,
-            dead_id,
-            status="abandoned",
-            error=(
-                f"{run['error'] or 'the process died'}; it died while publishing, and run "
-                f"{run_id} completed that publish from its staged files"
-            ),
-            **marker["counts"],
-        )
-        echo(f"completed the interrupted publish of dead run {dead_id} (key {run['run_key']})")
     for stale in outputs.list_staged_runs(out.path, out.filesystem):
         outputs.remove_staging(out.path, stale, out.filesystem)
+
+
+def read_table(out: OutputRoot, table: str) -> pa.Table | None:
+    """A table's current rows (None when it does not exist)."""
+    return delta.read(out.path, table, out.filesystem)
+
+
+def prune(out: OutputRoot, conn: Any, run_id: str, keep_nights: int, *, echo: Echo) -> None:
+    """Keep the snapshots of the last ``keep_nights`` run keys and the table versions their
+    runs committed (time travel to them still works); delete the rest and reclaim their
+    files (compaction first). Hold the run lock."""
+    if keep_nights < 1:
+        raise ValueError(f"keep_nights={keep_nights} must be >= 1")
+    rows = conn.execute(
+        "SELECT run_key FROM runs WHERE status = 'succeeded' "
+        "GROUP BY run_key ORDER BY max(finished_at) DESC"
+    ).fetchall()
+    if not rows:
+        echo("nothing to prune: no run has succeeded yet")
+        return
+    kept = rows[:keep_nights]
+    keys = [str(r["run_key"]) for r in kept]
+    placeholders = ", ".join("?" for _ in keys)
+    kept_runs = {
+        str(r[0])
+        for r in conn.execute(
+            f"SELECT run_id FROM runs WHERE status = 'succeeded' AND run_key IN ({placeholders})",
+            keys,
+        )
+    }
+    recorded = db.read_table_versions(conn)
+    for name, t in TABLES.items():
+        rec = recorded.get(name)
+        if rec is None:
+            continue
+        if t.kind == "snapshot":
+            old = f"NOT ({delta.sql_in('run_key', keys)})"
+            version = delta.delete(out.path, name, old, out.filesystem, run_id)
+            if version is not None:
+                pause_for_test("prune-table", f"{run_id} {name}")
+                db.prune_snapshots(conn, name, keys, version, rec)
+        # snapshot tables: every older version still shows the dropped snapshots, so only
+        # the latest is kept; other tables keep the versions the kept nights committed
+        keep = [
+            int(h["version"])
+            for h in delta.history(out.path, name, out.filesystem)
+            if t.kind != "snapshot" and h.get("barpipe_run_id") in kept_runs
+        ]
+        removed = delta.vacuum(out.path, name, keep, out.filesystem)
+        rec = db.read_table_versions(conn)[name]
+        latest = delta.version(out.path, name, out.filesystem)
+        if latest is not None:  # compaction made a version with the same rows
+            db.record_table_version(
+                conn, name, latest, rec["run_id"], rec["run_key"], rec["signature"]
+            )
+        echo(f"{name}: kept run keys {', '.join(keys)}; removed {len(removed)} file(s)")
 
 
 def ensure_root(out: OutputRoot) -> None:

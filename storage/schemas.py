@@ -19,12 +19,19 @@ __all__ = [
     "INDICATOR_KEYS",
     "ISO_FORMAT",
     "METRICS",
+    "PORTFOLIO_EQUITY",
+    "PORTFOLIO_HOLDINGS",
+    "PORTFOLIO_METRICS",
+    "PORTFOLIO_ORDERS",
     "QUARANTINE",
+    "PUBLISH_STATE",
     "RUN_BATCHES",
     "RUN_PLANS",
     "RUN_STAGES",
     "RUN_STATUSES",
     "RUNS",
+    "SIGNALS",
+    "TABLE_VERSIONS",
     "TIMESTAMP",
     "TRADES",
 ]
@@ -111,6 +118,45 @@ EQUITY = _schema(
 )
 """One row per (symbol, strategy, bar): the sleeve's equity curve."""
 
+SIGNALS = _schema(
+    ("run_id", _S),
+    ("symbol", _S),
+    ("strategy", _S),
+    ("last_timestamp", TIMESTAMP),
+    ("last_close", _F),
+    ("target", _F),
+    ("side", _S),  # "long", "short" or "flat"
+    ("quantity", _F),
+    ("entry_time", TIMESTAMP),
+    ("entry_price", _F),
+)
+"""One row per (symbol, strategy): what a bot must do at the next open. ``target`` is the
+position decided at the last bar's close (filled at the next open); ``side``/``quantity``/
+``entry_*`` describe the position held after the last bar (flat: quantity 0, no entry)."""
+
+PUBLISH_STATE = _schema(
+    ("symbol", _S),
+    ("last_timestamp", TIMESTAMP),
+    ("n_bars", _I),
+    ("fingerprint", _S),
+    ("run_id", _S),
+)
+"""Per symbol, what the outputs hold (SQLite only): its last published bar, how many bars,
+and a hash of those bars (``storage.state.fingerprint``), to tell new bars from restatements
+without rereading old outputs."""
+
+TABLE_VERSIONS = _schema(
+    ("table_name", _S),
+    ("version", _I),
+    ("run_id", _S),
+    ("run_key", _S),
+    ("signature", _S),
+)
+"""Per output table, the Delta version the last committed run left (SQLite only), written in
+the same transaction as the SQLite rows: the one commit seen from both stores. ``signature``
+identifies the computation that produced its rows (indicators, strategies, backtest,
+metrics settings): a night whose signature differs recomputes everything."""
+
 QUARANTINE = _schema(
     ("run_id", _S),
     ("symbol", _S),
@@ -141,6 +187,7 @@ RUNS = _schema(
     ("error", _S),
     ("pid", _I),
     ("host", _S),
+    ("log_file", _S),  # added after release: storage.db adds it to older databases
 )
 """The run registry (SQLite only)."""
 
@@ -189,3 +236,68 @@ INDICATOR_KEYS = _schema(
 """The key columns of the ``indicators`` table; one more column per configured indicator
 output, named by ``compute.pipeline.IndicatorRequest.columns`` (so its schema depends on
 the run's configuration and is read from the data)."""
+
+PORTFOLIO_EQUITY = _schema(
+    ("run_id", _S),
+    ("portfolio", _S),
+    ("timestamp", TIMESTAMP),
+    ("cash", _F),
+    ("long_value", _F),
+    ("short_value", _F),
+    ("equity", _F),
+    ("gross_exposure", _F),
+    ("net_exposure", _F),
+    ("n_holdings", _F),
+    ("turnover", _F),
+    ("benchmark_return", _F),
+)
+"""One row per (portfolio, bar of the calendar): the shared-cash account at the close."""
+
+PORTFOLIO_ORDERS = _schema(
+    ("run_id", _S),
+    ("portfolio", _S),
+    ("timestamp", TIMESTAMP),
+    ("symbol", _S),
+    ("side", _S),
+    ("quantity", _F),
+    ("price", _F),
+    ("fees", _F),
+    ("requested_quantity", _F),
+    ("reason", _S),
+)
+"""One row per fill of a portfolio (at the bar's open)."""
+
+PORTFOLIO_HOLDINGS = _schema(
+    ("run_id", _S),
+    ("portfolio", _S),
+    ("timestamp", TIMESTAMP),
+    ("symbol", _S),
+    ("quantity", _F),
+    ("weight", _F),
+    ("target_weight", _F),
+)
+"""One row per (portfolio, bar with fills, symbol held after them)."""
+
+PORTFOLIO_METRICS = _schema(
+    ("run_id", _S),
+    ("portfolio", _S),
+    ("benchmark", _S),
+    ("n_bars", _I),
+    ("total_return", _F),
+    ("annual_return", _F),
+    ("annual_volatility", _F),
+    ("sharpe_ratio", _F),
+    ("sortino_ratio", _F),
+    ("max_drawdown", _F),
+    ("max_drawdown_peak", TIMESTAMP),
+    ("max_drawdown_trough", TIMESTAMP),
+    ("calmar_ratio", _F),
+    ("alpha", _F),
+    ("beta", _F),
+    ("tracking_error", _F),
+    ("excess_sharpe", _F),
+    ("up_capture", _F),
+    ("down_capture", _F),
+    ("benchmark_total_return", _F),
+)
+"""One row per portfolio: return metrics and, with a benchmark, the relative ones."""

@@ -1,7 +1,18 @@
 """The ONE declaration of barpipe's output tables, and the SQLite DDL derived from it.
 
-Each output table is one ``TableSpec``: its name, Arrow schema, natural key, sort order, whether
-``barpipe.db`` mirrors it, and which run setting (if any) switches it on. Writing
+Each output table is one ``TableSpec``: its name, Arrow schema, kind, natural key, sort order,
+whether ``barpipe.db`` mirrors it, and which run setting (if any) switches it on.
+
+Kinds (how a night changes a table; every stored row also has the ``run_key`` of the run
+that published it):
+
+- ``continuous`` (trades, equity, indicators): each row once. A night appends, per changed
+  symbol, the rows whose ``time_column`` is after the symbol's last published bar; the rows
+  matching ``replaced`` (the trade still open at that bar) are replaced by their new state;
+  a restated or new symbol's rows are replaced whole.
+- ``snapshot`` (metrics, quarantine): one snapshot per run key, replaced by a rerun of the
+  key. ``carry``: symbols a night skips (unchanged) keep their rows of the last snapshot.
+- ``state`` (signals): one row per natural key, the changed symbols' rows replaced. Writing
 (``storage.outputs``), publishing and recovery (``storage.runs``), reading and the SQLite
 tables (``storage.db``) all follow from ``TABLES``: adding an output table means adding one
 entry here (and producing its rows in ``compute.pipeline``).
@@ -23,12 +34,19 @@ from storage.schemas import (
     EQUITY,
     INDICATOR_KEYS,
     METRICS,
+    PORTFOLIO_EQUITY,
+    PORTFOLIO_HOLDINGS,
+    PORTFOLIO_METRICS,
+    PORTFOLIO_ORDERS,
+    PUBLISH_STATE,
     QUARANTINE,
     RUN_BATCHES,
     RUN_PLANS,
     RUN_STAGES,
     RUN_STATUSES,
     RUNS,
+    SIGNALS,
+    TABLE_VERSIONS,
     TRADES,
 )
 
@@ -36,6 +54,7 @@ __all__ = [
     "OUTPUT_TABLES",
     "SQLITE_TABLES",
     "TABLES",
+    "KINDS",
     "TableSpec",
     "mirrored",
     "published_tables",
@@ -45,9 +64,12 @@ __all__ = [
 ]
 
 
+KINDS = ("continuous", "snapshot", "state")
+
+
 @dataclass(frozen=True)
 class TableSpec:
-    """One output table.
+    """One output table (see the module docstring for ``kind``).
 
     ``natural_key``: the columns that identify a row (within a run key); ``sort_keys``: the
     order rows are staged and published in; ``sqlite``: mirrored to ``barpipe.db`` in the
@@ -58,11 +80,15 @@ class TableSpec:
 
     name: str
     schema: pa.Schema
+    kind: str
     natural_key: tuple[str, ...]
     sort_keys: tuple[str, ...]
     sqlite: bool = False
     switch: str | None = None
     dynamic: bool = False
+    time_column: str | None = None  # continuous: rows after a symbol's cutoff are new
+    replaced: str | None = None  # continuous: SQL condition of rows a night replaces
+    carry: bool = False  # snapshot: skipped symbols keep their last snapshot's rows
 
 
 TABLES: dict[str, TableSpec] = {
@@ -71,38 +97,88 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(
             "trades",
             TRADES,
+            "continuous",
             natural_key=("symbol", "strategy", "entry_time"),
             sort_keys=("symbol", "strategy", "entry_time"),
             sqlite=True,
+            time_column="exit_time",
+            replaced="exit_reason = 'open'",
         ),
         TableSpec(
             "metrics",
             METRICS,
+            "snapshot",
             natural_key=("symbol", "strategy"),
             sort_keys=("symbol", "strategy"),
             sqlite=True,
+            carry=True,
         ),
         TableSpec(
             "quarantine",
             QUARANTINE,
+            "snapshot",
             natural_key=("symbol", "reason"),
             sort_keys=("symbol",),
             sqlite=True,
         ),
         TableSpec(
+            "signals",
+            SIGNALS,
+            "state",
+            natural_key=("symbol", "strategy"),
+            sort_keys=("symbol", "strategy"),
+            sqlite=True,
+        ),
+        TableSpec(
             "equity",
             EQUITY,
+            "continuous",
             natural_key=("symbol", "strategy", "timestamp"),
             sort_keys=("symbol", "strategy", "timestamp"),
             switch="write_equity",
+            time_column="timestamp",
         ),
         TableSpec(
             "indicators",
             INDICATOR_KEYS,
+            "continuous",
             natural_key=("symbol", "timestamp"),
             sort_keys=("symbol", "timestamp"),
             switch="write_indicators",
             dynamic=True,
+            time_column="timestamp",
+        ),
+        TableSpec(
+            "portfolio_equity",
+            PORTFOLIO_EQUITY,
+            "snapshot",
+            natural_key=("portfolio", "timestamp"),
+            sort_keys=("portfolio", "timestamp"),
+            switch="write_portfolios",
+        ),
+        TableSpec(
+            "portfolio_orders",
+            PORTFOLIO_ORDERS,
+            "snapshot",
+            natural_key=("portfolio", "timestamp", "symbol"),
+            sort_keys=("portfolio", "timestamp", "symbol"),
+            switch="write_portfolios",
+        ),
+        TableSpec(
+            "portfolio_holdings",
+            PORTFOLIO_HOLDINGS,
+            "snapshot",
+            natural_key=("portfolio", "timestamp", "symbol"),
+            sort_keys=("portfolio", "timestamp", "symbol"),
+            switch="write_portfolios",
+        ),
+        TableSpec(
+            "portfolio_metrics",
+            PORTFOLIO_METRICS,
+            "snapshot",
+            natural_key=("portfolio",),
+            sort_keys=("portfolio",),
+            switch="write_portfolios",
         ),
     )
 }
@@ -137,8 +213,10 @@ SQLITE_TABLES: dict[str, pa.Schema] = {
     "run_stages": RUN_STAGES,
     "run_plans": RUN_PLANS,
     "run_batches": RUN_BATCHES,
+    "publish_state": PUBLISH_STATE,
+    "table_versions": TABLE_VERSIONS,
 }
-"""Tables of ``barpipe.db``: the run registry and the mirrored output tables."""
+"""Tables of ``barpipe.db``: the run registry, the mirrored output tables, the publish state."""
 
 _INDEXES: dict[str, tuple[str, ...]] = {
     "runs": ("run_key", "status"),
@@ -146,6 +224,8 @@ _INDEXES: dict[str, tuple[str, ...]] = {
     "run_stages": ("run_id",),
     "run_plans": ("run_id",),
     "run_batches": ("run_id",),
+    "publish_state": (),
+    "table_versions": (),
 }
 
 
@@ -167,6 +247,12 @@ def sqlite_columns(table: str) -> list[str]:
     return names
 
 
+def sqlite_column_types(table: str) -> dict[str, str]:
+    """SQLite type of each column of ``table`` (``run_key`` included where it exists)."""
+    types = {f.name: _sqlite_type(f.type) for f in SQLITE_TABLES[table]}
+    return {name: types.get(name, "TEXT") for name in sqlite_columns(table)}
+
+
 def sqlite_ddl() -> list[str]:
     """CREATE TABLE / CREATE INDEX statements (idempotent) for every table of barpipe.db."""
     statements: list[str] = []
@@ -174,8 +260,9 @@ def sqlite_ddl() -> list[str]:
         columns = [f"{f.name} {_sqlite_type(f.type)}" for f in schema]
         if table in TABLES:
             columns.insert(1, "run_key TEXT NOT NULL")
-        if table == "runs":
+        if table in ("runs", "publish_state", "table_versions"):
             columns[0] += " PRIMARY KEY"
+        if table == "runs":
             statuses = ", ".join(f"'{s}'" for s in RUN_STATUSES)
             columns[2] += f" NOT NULL CHECK (status IN ({statuses}))"
         statements.append(

@@ -28,8 +28,7 @@ Within bar t of a walk:
    with a bar at t and make every held or selected symbol's target weight a pending order for
    the next bar's open.
 
-No kernel raises or allocates per symbol; order and holding records go into buffers that
-double when full.
+No kernel raises; order and holding records go into buffers that double when full.
 """
 
 import math

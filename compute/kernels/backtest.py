@@ -50,8 +50,11 @@ INT_FIELDS = ("segment", "side", "entry_index", "exit_index", "bars_held", "exit
 SIGNAL, STOP_LOSS, TAKE_PROFIT, OPEN = 0, 1, 2, 3
 NO_EXIT = -1
 
-# side: +1 long, -1 short, 0 flat (then the other fields are 0); entry_idx is a bar index.
-Position = namedtuple("Position", ("side", "qty", "entry_price", "entry_idx"))
+# side: +1 long, -1 short, 0 flat; entry_idx is a bar index; stop_price / take_price are the
+# stop-loss and take-profit levels fixed at entry, NaN for none (and when flat).
+Position = namedtuple(
+    "Position", ("side", "qty", "entry_price", "entry_idx", "stop_price", "take_price")
+)
 # closed trades so far, as Kelly sizing needs them: count, wins and losses by return_pct
 ClosedStats = namedtuple("ClosedStats", ("n", "n_win", "sum_win", "n_loss", "sum_loss"))
 # one closed trade's figures (fees = entry fee + exit fee)
@@ -88,7 +91,7 @@ def max_entries_seg_nb(target, offsets, long_short):
 @njit(inline="always")
 def flat_nb():
     """No position."""
-    return Position(0, 0.0, 0.0, 0)
+    return Position(0, 0.0, 0.0, 0, math.nan, math.nan)
 
 
 @njit(inline="always")
@@ -121,39 +124,48 @@ def entry_fraction_nb(fraction, kelly, stats):
 
 
 @njit(inline="always")
-def open_nb(side, idx, price, cash, frac, fee_rate, slip_rate):
-    """Enter ``side`` at bar ``idx`` with ``frac`` of ``cash``; returns (position, cash)."""
+def open_nb(side, idx, price, cash, frac, fee_rate, slip_rate, stop_loss, take_profit):
+    """Enter ``side`` at bar ``idx`` with ``frac`` of ``cash``; returns (position, cash).
+
+    ``stop_loss`` / ``take_profit`` (fractions of the entry price, NaN for none) fix the
+    position's levels.
+    """
     entry_price = entry_fill_nb(side, price, slip_rate)
     qty = max(frac * cash / (entry_price * (1.0 + fee_rate)), 0.0)
     cash -= side * qty * entry_price + fee_rate * qty * entry_price
-    return Position(side, qty, entry_price, idx), cash
+    if side == 1:
+        stop_price = entry_price * (1.0 - stop_loss)
+        take_price = entry_price * (1.0 + take_profit)
+    else:
+        stop_price = entry_price * (1.0 + stop_loss)
+        take_price = entry_price * (1.0 - take_profit)
+    return Position(side, qty, entry_price, idx, stop_price, take_price), cash
 
 
 @njit(inline="always")
-def stop_exit_nb(pos, o, h, lo, stop_loss, take_profit, has_sl, has_tp):
-    """(level, reason) of a stop-loss or take-profit hit in bar (o, h, lo), else (0, NO_EXIT)."""
+def stop_exit_nb(pos, o, h, lo):
+    """(level, reason) of a stop-loss or take-profit hit in bar (o, h, lo), else (0, NO_EXIT).
+
+    A NaN level (none set) compares false and never hits.
+    """
     if pos.side == 1:
-        sl_px = pos.entry_price * (1.0 - stop_loss)
-        tp_px = pos.entry_price * (1.0 + take_profit)
-        if has_sl and o <= sl_px:
+        if o <= pos.stop_price:
             return o, STOP_LOSS
-        if has_tp and o >= tp_px:
+        if o >= pos.take_price:
             return o, TAKE_PROFIT
-        if has_sl and lo <= sl_px:
-            return sl_px, STOP_LOSS
-        if has_tp and h >= tp_px:
-            return tp_px, TAKE_PROFIT
+        if lo <= pos.stop_price:
+            return pos.stop_price, STOP_LOSS
+        if h >= pos.take_price:
+            return pos.take_price, TAKE_PROFIT
     else:
-        sl_px = pos.entry_price * (1.0 + stop_loss)
-        tp_px = pos.entry_price * (1.0 - take_profit)
-        if has_sl and o >= sl_px:
+        if o >= pos.stop_price:
             return o, STOP_LOSS
-        if has_tp and o <= tp_px:
+        if o <= pos.take_price:
             return o, TAKE_PROFIT
-        if has_sl and h >= sl_px:
-            return sl_px, STOP_LOSS
-        if has_tp and lo <= tp_px:
-            return tp_px, TAKE_PROFIT
+        if h >= pos.stop_price:
+            return pos.stop_price, STOP_LOSS
+        if lo <= pos.take_price:
+            return pos.take_price, TAKE_PROFIT
     return 0.0, NO_EXIT
 
 
@@ -260,8 +272,7 @@ def simulate_seg_nb(
     cap = max_entries_seg_nb(target, offsets, long_short)
     fl = np.empty((cap, 7), dtype=np.float64)
     it = np.empty((cap, 6), dtype=np.int64)
-    has_sl = not math.isnan(stop_loss)
-    has_tp = not math.isnan(take_profit)
+    has_stops = not (math.isnan(stop_loss) and math.isnan(take_profit))
     k = 0
     for s in range(offsets.shape[0] - 1):
         a, b = offsets[s], offsets[s + 1]
@@ -279,11 +290,11 @@ def simulate_seg_nb(
                     pos = flat_nb()
                 if order != 0:
                     frac = entry_fraction_nb(fraction, kelly, stats)
-                    pos, cash = open_nb(order, li, o, cash, frac, fee_rate, slip_rate)
-            if pos.side != 0 and li > pos.entry_idx and (has_sl or has_tp):
-                level, reason = stop_exit_nb(
-                    pos, o, high[i], low[i], stop_loss, take_profit, has_sl, has_tp
-                )
+                    pos, cash = open_nb(
+                        order, li, o, cash, frac, fee_rate, slip_rate, stop_loss, take_profit
+                    )
+            if pos.side != 0 and li > pos.entry_idx and has_stops:
+                level, reason = stop_exit_nb(pos, o, high[i], low[i])
                 if reason != NO_EXIT:
                     px = exit_fill_nb(pos.side, level, slip_rate)
                     tr, cash, stats = close_nb(pos, px, cash, stats, fee_rate)

@@ -102,35 +102,79 @@ def wma_into_nb(x, out, period):
 
 
 @njit(cache=True)
+def ema_chain_seed_nb(x, period, depth):
+    """State of ``depth`` (1-3) chained TA-Lib EMAs at bar ``depth * (period - 1)``.
+
+    Returns ``(e1, e2, e3)`` (levels beyond ``depth`` are 0). Level j + 1 is seeded with the
+    mean of level j's first ``period`` values, summed in order, exactly as ``ema_into_nb``
+    over level j's output would, so a one-pass chain equals the chained arrays to the bit.
+    Needs ``x.shape[0] > depth * (period - 1)``.
+    """
+    lb = period - 1
+    k = 2.0 / (period + 1)
+    total = 0.0
+    for i in range(period):
+        total += x[i]
+    e1 = total / period
+    e2 = 0.0
+    e3 = 0.0
+    if depth >= 2:
+        total = e1
+        for i in range(period, 2 * lb + 1):
+            e1 = fma_nb(x[i] - e1, k, e1)
+            total += e1
+        e2 = total / period
+    if depth >= 3:
+        total = e2
+        for i in range(2 * lb + 1, 3 * lb + 1):
+            e1 = fma_nb(x[i] - e1, k, e1)
+            e2 = fma_nb(e1 - e2, k, e2)
+            total += e2
+        e3 = total / period
+    return e1, e2, e3
+
+
+@njit(cache=True)
 def dema_into_nb(x, out, period):
-    """Write TA-Lib DEMA, 2 EMA(x) - EMA(EMA(x)), into ``out``."""
+    """Write TA-Lib DEMA, 2 EMA(x) - EMA(EMA(x)), into ``out``.
+
+    Both EMAs run in one pass on scalars. Measured cause of the old 6.8x gap to TA-Lib: two
+    intermediate arrays of the input's length per call, whose fresh pages the kernel
+    faulted in on every call (malloc hands 8 MB blocks back to the OS when freed), about
+    15 ns/bar on this VM against 2 ns/bar of arithmetic.
+    """
     n = x.shape[0]
     lb = period - 1
     if n <= 2 * lb:
         return
-    e1 = np.empty(n)
-    e2 = np.empty(n)
-    ema_into_nb(x, e1, period, 0)
-    ema_into_nb(e1[lb:], e2[lb:], period, 0)
-    for i in range(2 * lb, n):
-        out[i] = 2.0 * e1[i] - e2[i]
+    k = 2.0 / (period + 1)
+    e1, e2, _ = ema_chain_seed_nb(x, period, 2)
+    out[2 * lb] = 2.0 * e1 - e2
+    for i in range(2 * lb + 1, n):
+        e1 = fma_nb(x[i] - e1, k, e1)
+        e2 = fma_nb(e1 - e2, k, e2)
+        out[i] = 2.0 * e1 - e2
 
 
 @njit(cache=True)
 def tema_into_nb(x, out, period):
-    """Write TA-Lib TEMA, EMA3 + 3 EMA1 - 3 EMA2 over chained EMAs, into ``out``."""
+    """Write TA-Lib TEMA, EMA3 + 3 EMA1 - 3 EMA2 over chained EMAs, into ``out``.
+
+    The three EMAs run in one pass on scalars (cause of the old 5.4x gap: three intermediate
+    arrays, see ``dema_into_nb``).
+    """
     n = x.shape[0]
     lb = period - 1
     if n <= 3 * lb:
         return
-    e1 = np.empty(n)
-    e2 = np.empty(n)
-    e3 = np.empty(n)
-    ema_into_nb(x, e1, period, 0)
-    ema_into_nb(e1[lb:], e2[lb:], period, 0)
-    ema_into_nb(e2[2 * lb :], e3[2 * lb :], period, 0)
-    for i in range(3 * lb, n):
-        out[i] = e3[i] + (3.0 * e1[i] - 3.0 * e2[i])
+    k = 2.0 / (period + 1)
+    e1, e2, e3 = ema_chain_seed_nb(x, period, 3)
+    out[3 * lb] = e3 + (3.0 * e1 - 3.0 * e2)
+    for i in range(3 * lb + 1, n):
+        e1 = fma_nb(x[i] - e1, k, e1)
+        e2 = fma_nb(e1 - e2, k, e2)
+        e3 = fma_nb(e2 - e3, k, e3)
+        out[i] = e3 + (3.0 * e1 - 3.0 * e2)
 
 
 @njit(cache=True)

@@ -10,7 +10,6 @@ cluster (``--scheduler``) to stay fast.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 from pathlib import Path
 
@@ -219,7 +218,9 @@ def test_symbol_names_never_become_paths_under_the_output_root(per_symbol_run):
         "metrics",
         "quarantine",
         "indicators",
+        "signals",
         "reports",
+        "logs",  # the runs' log files (flows.logs)
         "_staging",
         "barpipe.db",
         "barpipe.db.lock",
@@ -473,8 +474,9 @@ def test_file_that_is_not_parquet(tmp_path, attached):
     data = _write_flat(tmp_path / "bars", [_bars("GOOD1", 0)])
     (data / "README.txt").write_text("not bars")
     message = _run_failing(attached(data, tmp_path / "out"))
-    assert message.startswith(f"cannot read Parquet dataset {data}: ")
-    assert f"'{data / 'README.txt'}'" in message
+    # the error names the file itself, not only the dataset it belongs to
+    assert message.startswith(f"cannot read Parquet file {data / 'README.txt'}: ")
+    assert "Parquet magic bytes not found" in message
     _assert_nothing_published(tmp_path / "out", "README.txt")
 
 
@@ -502,4 +504,10 @@ def test_failed_run_leaves_an_earlier_publish_untouched(tmp_path, attached):
     assert statuses == ["succeeded", "failed"]
     assert ids == {first.run_id}
     assert not any((out / "_staging").iterdir()) if (out / "_staging").exists() else True
-    assert os.listdir(out / "trades") == [f"run_key={RUN_KEY}"]
+    from storage import delta
+
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        recorded = conn.execute(
+            "SELECT version FROM table_versions WHERE table_name = 'trades'"
+        ).fetchone()[0]
+    assert delta.version(str(out), "trades") == recorded == 0  # no commit by the failed run

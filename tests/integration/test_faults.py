@@ -209,37 +209,72 @@ def test_run_killed_during_compute_is_abandoned_and_a_rerun_equals_a_clean_run(
     _assert_same_results(out, reference)
 
 
-def test_run_killed_during_publish_is_completed_by_the_next_run(
-    config, dataset, reference, cli_env, shared_cluster, tmp_path
+@pytest.mark.parametrize("point", ["publish-table", "publish"])
+def test_run_killed_during_publish_is_rolled_back_by_the_next_run(
+    config, dataset, reference, cli_env, shared_cluster, tmp_path, point
 ):
+    """Killed after its first Delta commit (``publish-table``) or after every Delta commit
+    but before the SQLite one (``publish``): the next run rolls the tables back to what
+    barpipe.db committed (nothing), then publishes its own night, equal to a clean run."""
     out = tmp_path / "out"
-    pause = Pause(tmp_path / "pause", "publish")
+    pause = Pause(tmp_path / "pause", point)
     process = _spawn(_run_args(config, dataset, out), {**cli_env, **pause.env}, tmp_path / "log")
     try:
         _, _, detail = pause.wait(process)
     finally:
         _kill_tree(process)
     dead_id = detail.split()[0]
-    # killed between the Parquet commit and the SQLite transaction
-    manifest = json.loads((out / "metrics" / f"run_key={KEY}" / "_manifest.json").read_text())
-    assert manifest["run_id"] == dead_id
-    with sqlite3.connect(out / "barpipe.db") as conn:
+    assert outputs.read_output(str(out), "trades").num_rows > 0  # committed in Delta...
+    with sqlite3.connect(out / "barpipe.db") as conn:  # ...but not in SQLite
         assert conn.execute("SELECT count(*) FROM metrics").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM table_versions").fetchone()[0] == 0
 
-    # the next night's run (another key) finishes the dead run's publish first
     summary, messages = _run(
         config, dataset, out, **{"cluster.address": shared_cluster, "run.run_date": "2026-11-21"}
     )
 
     runs = {r["run_id"]: r for r in _runs(out)}
     assert runs[dead_id]["status"] == "abandoned"
-    assert f"run {summary.run_id} completed that publish" in runs[dead_id]["error"]
-    assert f"completed the interrupted publish of dead run {dead_id} (key {KEY})" in messages
+    assert any(m.startswith("recovered outputs: rolled trades back") for m in messages)
     assert _staging(out) == []
-    assert _sqlite_agrees_with_parquet(out, KEY) == dead_id
-    _assert_same_results(out, reference, KEY)
     assert _sqlite_agrees_with_parquet(out, "2026-11-21") == summary.run_id
     _assert_same_results(out, reference, "2026-11-21")
+
+
+def test_repair_killed_during_recovery_finishes_on_the_next_repair(
+    config, dataset, reference, cli_env, tmp_path
+):
+    """``barpipe repair`` is killed after restoring a table and before recording that; the
+    next ``barpipe repair`` finishes the job, and a third finds nothing to do."""
+    out = tmp_path / "out"
+    pause = Pause(tmp_path / "pause", "publish")
+    process = _spawn(_run_args(config, dataset, out), {**cli_env, **pause.env}, tmp_path / "log")
+    try:
+        pause.wait(process)
+    finally:
+        _kill_tree(process)
+    assert outputs.read_output(str(out), "trades").num_rows > 0  # committed in Delta only
+    repair = ["repair", "--config", str(config), "--output", str(out)]
+    paused = Pause(tmp_path / "pause-repair", "recover-table")
+    process = _spawn(repair, {**cli_env, **paused.env}, tmp_path / "repair.log")
+    try:
+        paused.wait(process)
+    finally:
+        _kill_tree(process)
+    done = subprocess.run(
+        [str(BIN / "barpipe"), *repair], env=cli_env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "recovered outputs: rolled" in done.stdout  # the tables the killed repair left
+    for table in TABLES:
+        assert outputs.read_output(str(out), table).num_rows == 0, table
+    assert _staging(out) == []
+    again = subprocess.run(
+        [str(BIN / "barpipe"), *repair], env=cli_env, capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 0, again.stderr
+    assert "rolled" not in again.stdout
+    assert [r["status"] for r in _runs(out)] == ["abandoned"]
 
 
 # --- concurrent runs on one output root --------------------------------------------------------
@@ -296,7 +331,8 @@ def test_second_run_with_lock_wait_runs_after_the_first(concurrent, reference):
     assert first["pid"] == a.pid
     assert second["pid"] == c.pid
     assert second["started_at"] > first["finished_at"]  # not interleaved
-    assert _sqlite_agrees_with_parquet(out) == second["run_id"]
+    # the second run found nothing new: the first run's rows stay, as after one run
+    assert _sqlite_agrees_with_parquet(out) == first["run_id"]
     _assert_same_results(out, reference)
 
 

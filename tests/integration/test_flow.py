@@ -152,17 +152,27 @@ def test_equity_has_one_row_per_bar_and_strategy(finished_run):
     assert pc.min(equity["equity"]).as_py() > 0
 
 
-def test_rerun_of_the_same_key_replaces_results(prefect_harness, small_dataset, finished_run):
+def test_rerun_of_the_same_night_leaves_everything_as_after_one_run(
+    prefect_harness, small_dataset, finished_run
+):
+    from storage import delta
+
     settings, first, out, _ = finished_run
+    tables = ("trades", "equity", "indicators", "signals", "metrics")
+    before = {t: outputs.read_output(str(out), t) for t in tables}
+    versions = {t: delta.version(str(out), t) for t in ("trades", "equity", "indicators")}
     second = run_nightly(settings, echo=lambda _m: None, progress=False)
     assert second.run_key == first.run_key
     assert second.run_id != first.run_id
-    trades = outputs.read_output(str(out), "trades", run_keys=[second.run_key])
-    assert set(trades["run_id"].to_pylist()) == {second.run_id}
+    assert second.night.whole == second.night.extended == []
+    assert len(second.night.unchanged) == 6
+    for table in tables:  # (pandas' equals: NaN where NaN was)
+        assert outputs.read_output(str(out), table).to_pandas().equals(before[table].to_pandas())
+    assert {t: delta.version(str(out), t) for t in versions} == versions  # no commit at all
     with sqlite3.connect(out / "barpipe.db") as conn:
         ids = {r[0] for r in conn.execute("SELECT DISTINCT run_id FROM trades")}
         runs = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
-    assert ids == {second.run_id}
+    assert ids == {first.run_id}
     assert runs == 2
 
 
@@ -201,3 +211,29 @@ def test_configured_indicators_are_published_with_stable_column_names(finished_r
     close = bars.load_bars(settings.input.path, symbols=["SYN0002"], sort_timestamps=True)["close"]
     expected = indicators.compute("rsi", {"close": close.to_numpy()})["real"]
     np.testing.assert_array_equal(one["rsi_14"].to_numpy(zero_copy_only=False), expected)
+
+
+def test_signals_hold_the_next_open_target_and_the_open_position(finished_run):
+    settings, summary, out, _ = finished_run
+    signals = outputs.read_output(str(out), "signals")
+    trades = outputs.read_output(str(out), "trades")
+    assert signals.num_rows == 6 * len(STRATEGIES)
+    open_trades = {
+        (t["symbol"], t["strategy"]): t
+        for t in trades.filter(pc.equal(trades["exit_reason"], "open")).to_pylist()
+    }
+    last_bar = outputs.read_output(str(out), "equity")
+    last = pc.max(last_bar["timestamp"]).as_py()
+    for row in signals.to_pylist():
+        held = open_trades.get((row["symbol"], row["strategy"]))
+        assert row["last_timestamp"] == last
+        assert row["target"] in (-1.0, 0.0, 1.0)
+        if held is None:
+            assert (row["side"], row["quantity"], row["entry_time"]) == ("flat", 0.0, None)
+        else:
+            assert row["side"] == held["side"]
+            assert row["quantity"] == held["quantity"]
+            assert row["entry_time"] == held["entry_time"]
+            assert row["entry_price"] == held["entry_price"]
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        assert conn.execute("SELECT count(*) FROM signals").fetchone()[0] == signals.num_rows

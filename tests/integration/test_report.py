@@ -11,8 +11,8 @@ import pytest
 
 from compute.errors import StorageError
 from flows.report import MAX_POINTS, write_report
-from storage import db
-from storage.outputs import publish_parquet, write_staged
+from storage import db, runs
+from storage.outputs import write_staged
 from tests.browser import CHROMIUM_MISSING, find_chromium, run_chromium
 
 pytestmark = pytest.mark.slow
@@ -128,7 +128,12 @@ def _publish(root: Path, run_id: str, run_key: str, seed: int) -> dict[str, pa.T
     tables = _tables(run_id, seed)
     for name, data in tables.items():
         write_staged(data, str(root), run_id, name, 0)
-    publish_parquet(str(root), run_id, run_key, tables=tuple(tables))
+    conn = db.connect(root / "barpipe.db")
+    try:
+        night = runs.Night(full=True, signature="report-test")
+        runs.publish(runs.OutputRoot(str(root)), conn, run_id, run_key, list(tables), night)
+    finally:
+        conn.close()
     return tables
 
 

@@ -28,6 +28,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from compute.errors import StorageError
 from flows.launch import run_nightly
 from flows.nightly import RunSummary
 from flows.settings import load_settings
@@ -51,9 +52,17 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def s3_options() -> Iterator[dict[str, Any]]:
-    """moto's S3 server on a free 127.0.0.1 port with one bucket; the options that reach it."""
+    """moto's S3 server on a free 127.0.0.1 port with one bucket; the options that reach it.
+
+    The server runs in its own process: delta-rs's ``DeltaTable.restore`` (1.6.6) blocks this
+    process while it waits for S3, so a server on a thread of this process never answers it
+    (measured: its GET of ``_delta_log/_last_checkpoint`` timed out after 180 s).
+    """
+    import subprocess
+    import sys
+    import time
+
     import boto3
-    from moto.server import ThreadedMotoServer
 
     with pytest.MonkeyPatch.context() as mp:
         for name in (
@@ -69,8 +78,20 @@ def s3_options() -> Iterator[dict[str, Any]]:
         mp.setenv("AWS_CONFIG_FILE", "/dev/null")
         mp.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         port = _free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert server.poll() is None, "moto_server exited"
+                assert time.monotonic() < deadline, "moto_server did not start"
+                time.sleep(0.1)
         try:
             endpoint = f"http://127.0.0.1:{port}"
             options = {
@@ -88,7 +109,8 @@ def s3_options() -> Iterator[dict[str, Any]]:
             ).create_bucket(Bucket=BUCKET)
             yield options
         finally:
-            server.stop()
+            server.terminate()
+            server.wait(30)
 
 
 @pytest.fixture(scope="module")
@@ -136,28 +158,42 @@ class Runs:
     second: RunSummary
     db: Path
     after_first: pa.Table  # trades read_output saw after the first run
-    with_orphans: pa.Table  # ... with a killed publish's files in place
-    plain_rows_with_orphans: int  # what a plain pyarrow dataset of the prefix counted then
-    orphans: list[str]
+    with_orphan: pa.Table  # ... with the data file of a killed commit in the table's folder
+    plain_rows_with_orphan: int  # what a plain pyarrow dataset of the folder counted then
+    second_messages: list[str]
     files_after_first: list[str]
     files_after_second: list[str]
 
 
-def _kill_a_publish(fs, trades: pa.Table) -> list[str]:
-    """Leave what a publish killed before its manifest leaves: data files, no manifest."""
-    fake = trades.drop_columns(["run_key"])
-    fake = fake.set_column(
-        fake.schema.get_field_index("run_id"),
+def _kill_a_publish(fs, s3_options, trades: pa.Table, db: Path) -> None:
+    """Leave what killed publishes leave: a data file that no commit lists (killed before
+    its commit), and a committed Delta version that barpipe.db does not record (killed
+    between its Delta and SQLite commits)."""
+    from storage import delta
+
+    fake = trades.set_column(
+        trades.schema.get_field_index("run_id"),
         "run_id",
-        pa.array(["killed-run"] * fake.num_rows, pa.string()),
+        pa.array(["killed-run"] * trades.num_rows, pa.string()),
     )
-    orphans = [
-        f"{OUTPUT}/trades/run_key={RUN_DATE}/part-killed-run-0123abcd-00000.parquet",
-        f"{OUTPUT}/trades/run_key={ORPHAN_KEY}/part-killed-run-0123abcd-00000.parquet",
-    ]
-    for path in orphans:
-        pq.write_table(fake, path.removeprefix("s3://"), filesystem=fs)
-    return orphans
+    pq.write_table(
+        fake, f"{BUCKET}/out/trades/part-00000-killed-run-c000.zstd.parquet", filesystem=fs
+    )
+    with sqlite3.connect(db) as conn:
+        recorded = conn.execute(
+            "SELECT version FROM table_versions WHERE table_name = 'trades'"
+        ).fetchone()[0]
+    assert delta.version(OUTPUT, "trades", fs) == recorded
+    delta.append(OUTPUT, "signals", _signals_commit(fs), fs, "killed-run")
+
+
+def _signals_commit(fs) -> pa.Table:
+    current = outputs.read_output(OUTPUT, "signals", fs)
+    return current.set_column(
+        current.schema.get_field_index("run_id"),
+        "run_id",
+        pa.array(["killed-run"] * current.num_rows, pa.string()),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -167,30 +203,22 @@ def runs(prefect_harness, s3_options, s3fs_, s3_input, tmp_path_factory) -> Runs
     first = run_nightly(settings, echo=lambda _m: None, progress=False)
     files_after_first = _files(s3fs_, OUTPUT)
     after_first = outputs.read_output(OUTPUT, "trades", s3fs_)
-    orphans = _kill_a_publish(s3fs_, after_first)
-    with_orphans = outputs.read_output(OUTPUT, "trades", s3fs_)
-    plain = ds.dataset(
-        f"{BUCKET}/out/trades", filesystem=s3fs_, format="parquet", partitioning="hive"
-    ).count_rows()
-    second = run_nightly(settings, echo=lambda _m: None, progress=False)
+    _kill_a_publish(s3fs_, s3_options, after_first, db)
+    with_orphan = outputs.read_output(OUTPUT, "trades", s3fs_)
+    plain = ds.dataset(f"{BUCKET}/out/trades", filesystem=s3fs_, format="parquet").count_rows()
+    messages: list[str] = []
+    second = run_nightly(settings, echo=messages.append, progress=False)
     return Runs(
         first,
         second,
         db,
         after_first,
-        with_orphans,
+        with_orphan,
         plain,
-        orphans,
+        messages,
         files_after_first,
         _files(s3fs_, OUTPUT),
     )
-
-
-def _manifest(fs, table: str, key: str) -> dict[str, Any]:
-    import json
-
-    with fs.open(f"{OUTPUT}/{table}/run_key={key}/_manifest.json") as handle:
-        return json.load(handle)
 
 
 def test_input_dataset_reads_back_from_s3(s3fs_, s3_input, small_dataset) -> None:
@@ -204,30 +232,27 @@ def test_runs_succeed_on_s3(runs: Runs) -> None:
     for summary in (runs.first, runs.second):
         assert summary.status == "succeeded"
         assert (summary.n_symbols, summary.n_bars) == (N_SYMBOLS, N_SYMBOLS * N_BARS)
-        assert summary.n_trades > 0
+    assert runs.first.n_trades > 0
+    assert runs.second.n_trades == 0  # the same night again: no new trade
 
 
-def test_published_tables_are_read_through_their_manifests(runs: Runs, s3fs_) -> None:
+def test_published_tables_are_delta_tables_on_s3(runs: Runs, s3fs_) -> None:
     first = runs.first
     trades = runs.after_first
     assert trades.num_rows == first.n_trades
     assert set(trades["run_id"].to_pylist()) == {first.run_id}
-    for table in ("trades", "metrics", "equity"):
-        manifest = _manifest(s3fs_, table, RUN_DATE)
-        assert manifest["run_id"] == runs.second.run_id  # the rerun's manifest, now
-        listed = {f"out/{table}/run_key={RUN_DATE}/{f['name']}" for f in manifest["files"]}
-        present = {
-            p for p in runs.files_after_second if p.startswith(f"out/{table}/run_key={RUN_DATE}/")
-        }
-        assert present == listed | {f"out/{table}/run_key={RUN_DATE}/_manifest.json"}
+    for table in ("trades", "metrics", "equity", "signals"):
+        assert f"out/{table}/_delta_log/00000000000000000000.json" in runs.files_after_first
     metrics = outputs.read_output(OUTPUT, "metrics", s3fs_, run_keys=[RUN_DATE])
     assert metrics.num_rows == N_SYMBOLS * 2
 
 
-def test_rerun_of_the_same_key_replaces_its_rows(runs: Runs, s3fs_) -> None:
+def test_rerun_of_the_same_night_changes_nothing(runs: Runs, s3fs_) -> None:
     trades = outputs.read_output(OUTPUT, "trades", s3fs_)
-    assert set(trades["run_id"].to_pylist()) == {runs.second.run_id}
-    assert trades.num_rows == runs.second.n_trades == runs.first.n_trades
+    assert set(trades["run_id"].to_pylist()) == {runs.first.run_id}
+    assert trades.num_rows == runs.first.n_trades
+    assert runs.second.night.unchanged
+    assert not runs.second.night.extended
     keys = pc.binary_join_element_wise(
         trades["symbol"], trades["strategy"], pc.cast(trades["entry_time"], pa.string()), "|"
     )
@@ -237,7 +262,7 @@ def test_rerun_of_the_same_key_replaces_its_rows(runs: Runs, s3fs_) -> None:
         ids = {r[0] for r in conn.execute("SELECT DISTINCT run_id FROM trades")}
         n_trades = conn.execute("SELECT count(*) FROM trades").fetchone()[0]
     assert statuses == {runs.first.run_id: "succeeded", runs.second.run_id: "succeeded"}
-    assert ids == {runs.second.run_id}
+    assert ids == {runs.first.run_id}
     assert n_trades == trades.num_rows
 
 
@@ -246,18 +271,18 @@ def test_staging_is_removed_after_each_run(runs: Runs) -> None:
         assert [f for f in files if f.startswith(f"out/{outputs.STAGING}/")] == []
 
 
-def test_files_of_a_killed_publish_are_invisible(runs: Runs, s3fs_) -> None:
-    # a plain reader of the prefix sees them ...
-    assert runs.plain_rows_with_orphans == 3 * runs.after_first.num_rows
-    # ... but read_output saw exactly what the first run committed
-    assert runs.with_orphans.equals(runs.after_first)
-    assert "killed-run" not in set(runs.with_orphans["run_id"].to_pylist())
+def test_files_of_a_killed_publish_are_invisible(runs: Runs) -> None:
+    # a plain reader of the folder sees the uncommitted file ...
+    assert runs.plain_rows_with_orphan == 2 * runs.after_first.num_rows
+    # ... but read_output (the Delta log) saw exactly what the first run committed
+    assert runs.with_orphan.equals(runs.after_first)
 
 
-def test_next_run_removes_the_killed_publish(runs: Runs) -> None:
-    leftovers = [f for f in runs.files_after_second if "killed-run" in f]
-    assert leftovers == []
-    assert not any(f"run_key={ORPHAN_KEY}/" in f for f in runs.files_after_second)
+def test_next_run_rolls_back_a_commit_the_database_does_not_record(runs: Runs, s3fs_) -> None:
+    assert any(m.startswith("recovered outputs: rolled signals back") for m in runs.second_messages)
+    signals = outputs.read_output(OUTPUT, "signals", s3fs_)
+    assert "killed-run" not in set(signals["run_id"].to_pylist())
+    assert signals.num_rows == N_SYMBOLS * 2
 
 
 def test_prometheus_file_is_written_to_s3(runs: Runs, s3fs_) -> None:
@@ -298,8 +323,8 @@ def test_memory_url_round_trip(prefect_harness, small_dataset, tmp_path) -> None
             None,
             overrides={
                 "input.path": f"{root}/bars",
-                "output.path": f"{root}/out",
-                "output.db_path": str(tmp_path / "barpipe.db"),
+                # Delta tables cannot live in fsspec's memory://: the output is local
+                "output.path": str(tmp_path / "out"),
                 "run.run_date": RUN_DATE,
                 "run.report": False,
                 "cluster.address": cluster.scheduler_address,
@@ -310,11 +335,101 @@ def test_memory_url_round_trip(prefect_harness, small_dataset, tmp_path) -> None
         try:
             summary = run_nightly(settings, echo=lambda _m: None, progress=False)
             assert summary.status == "succeeded"
-            trades = outputs.read_output(f"{root}/out", "trades", run_keys=[RUN_DATE])
+            trades = outputs.read_output(str(tmp_path / "out"), "trades", run_keys=[RUN_DATE])
             assert trades.num_rows == summary.n_trades > 0
             assert set(trades["run_id"].to_pylist()) == {summary.run_id}
-            memory = fsspec.filesystem("memory")
-            assert memory.find(f"{root}/out/{outputs.STAGING}") == []  # (an empty folder may stay)
-            assert not memory.exists(f"{root}/out/{outputs.STAGING}/{summary.run_id}")
+            assert outputs.list_staged_runs(str(tmp_path / "out")) == []
+            with pytest.raises(StorageError, match=r"memory://.*local path or s3://"):
+                outputs.read_output(f"{root}/out", "trades")
         finally:
             fsspec.filesystem("memory").rm(root, recursive=True)
+
+
+@pytest.fixture
+def isolated_cluster(tmp_path) -> Iterator[str]:
+    """``dask scheduler`` + one ``dask worker`` on 127.0.0.1, the worker started in its own
+    working directory with its own TMPDIR, numba cache and Dask local directory: it shares
+    nothing with this process but the object store (and the scheduler's address)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    bin_dir = Path(sys.executable).parent
+    scheduler_file = tmp_path / "scheduler.json"
+    worker_home = tmp_path / "worker-home"
+    for sub in ("tmp", "numba", "dask"):
+        (worker_home / sub).mkdir(parents=True)
+    base_env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "TMPDIR")}
+    worker_env = {
+        **base_env,
+        "TMPDIR": str(worker_home / "tmp"),
+        "NUMBA_CACHE_DIR": str(worker_home / "numba"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = (tmp_path / "cluster.log").open("w")
+    processes = [
+        subprocess.Popen(
+            [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(scheduler_file)],
+            env=base_env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+        )
+    ]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not scheduler_file.exists():
+            assert processes[0].poll() is None, "dask scheduler exited"
+            assert time.monotonic() < deadline, "dask scheduler did not start"
+            time.sleep(0.1)
+        time.sleep(0.2)
+        processes.append(
+            subprocess.Popen(
+                [str(bin_dir / "dask"), "worker", "--scheduler-file", str(scheduler_file),
+                 "--nthreads", "1", "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
+                 "--memory-limit", "2GB", "--local-directory", str(worker_home / "dask")],
+                env=worker_env, stdout=log, stderr=subprocess.STDOUT, cwd=worker_home,
+            )
+        )  # fmt: skip
+        address = json.loads(scheduler_file.read_text())["address"]
+        from distributed import Client
+
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(1, timeout=120)
+            seen = client.run(lambda: (os.getcwd(), os.environ.get("NUMBA_CACHE_DIR")))
+        assert list(seen.values()) == [(str(worker_home), str(worker_home / "numba"))]
+        yield address, worker_home
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+
+
+def test_run_on_an_external_scheduler_whose_workers_share_only_the_object_store(
+    prefect_harness, runs: Runs, s3_options, s3fs_, isolated_cluster, tmp_path
+) -> None:
+    address, worker_home = isolated_cluster
+    output = f"s3://{BUCKET}/out-external"
+    settings = _settings(
+        s3_options,
+        tmp_path / "barpipe.db",
+        **{"output.path": output, "cluster.address": address, "run.report": False},
+    )
+    summary = run_nightly(settings, echo=lambda _m: None, progress=False)
+    assert summary.status == "succeeded"
+    assert len(summary.peak_rss) == 1  # every batch ran on the isolated worker
+    assert any((worker_home / "numba").rglob("*.nbi"))  # it compiled into its own cache
+    for table in ("trades", "metrics", "equity", "signals"):
+        got = outputs.read_output(output, table, s3fs_).drop_columns(["run_id", "run_key"])
+        want = outputs.read_output(OUTPUT, table, s3fs_).drop_columns(["run_id", "run_key"])
+        keys = [
+            c for c in ("symbol", "strategy", "entry_time", "timestamp") if c in got.column_names
+        ]
+        order = [(k, "ascending") for k in keys]
+        assert got.sort_by(order).to_pandas().equals(want.sort_by(order).to_pandas()), table

@@ -351,3 +351,15 @@ def test_cash_never_goes_negative_under_heavy_costs():
 def test_bad_rules_name_the_key_and_value(values, message):
     with pytest.raises(ParameterError, match=message.replace("(", r"\(").replace(")", r"\)")):
         PortfolioRules.from_mapping({"label": "rot", **values})
+
+
+def test_monthly_returns_chain_month_ends():
+    days = np.array(
+        ["2024-01-02", "2024-01-31", "2024-02-01", "2024-02-29", "2024-03-01"],
+        dtype="datetime64[D]",
+    )
+    us = days.astype("datetime64[us]").astype(np.int64)
+    m = allocation.monthly_returns(us, [100.0, 110.0, 99.0, 121.0, 133.1])
+    assert m["year"].tolist() == [2024, 2024, 2024]
+    assert m["month"].tolist() == [1, 2, 3]
+    np.testing.assert_allclose(m["ret"], [0.1, 0.1, 0.1], rtol=1e-12)

@@ -10,9 +10,10 @@ import pytest
 from compute.kernels import backtest as bt
 from compute.kernels.metrics import kelly_from_sums_nb
 
-LONG = bt.Position(1, 10.0, 100.0, 3)
-SHORT = bt.Position(-1, 10.0, 100.0, 3)
 NAN = math.nan
+# 10 units entered at 100 on bar 3; stop-loss 5%, take-profit 10%
+LONG = bt.Position(1, 10.0, 100.0, 3, 95.0, 110.0)
+SHORT = bt.Position(-1, 10.0, 100.0, 3, 105.0, 90.0)
 
 
 def test_fills_pay_slippage_against_the_trader():
@@ -23,20 +24,25 @@ def test_fills_pay_slippage_against_the_trader():
 
 
 def test_flat_and_no_closed_are_zero():
-    assert tuple(bt.flat_nb()) == (0, 0.0, 0.0, 0)
+    flat = bt.flat_nb()
+    assert tuple(flat)[:4] == (0, 0.0, 0.0, 0)
+    assert math.isnan(flat.stop_price)
+    assert math.isnan(flat.take_price)
     assert tuple(bt.no_closed_nb()) == (0, 0, 0.0, 0, 0.0)
 
 
 def test_open_long_spends_the_fraction_of_cash_including_the_fee():
-    pos, cash = bt.open_nb(1, 5, 100.0, 10_000.0, 0.5, 0.001, 0.01)
+    pos, cash = bt.open_nb(1, 5, 100.0, 10_000.0, 0.5, 0.001, 0.01, NAN, NAN)
     fill = 100.0 * 1.01
     qty = 0.5 * 10_000.0 / (fill * 1.001)
-    assert tuple(pos) == (1, qty, fill, 5)
+    assert tuple(pos)[:4] == (1, qty, fill, 5)
+    assert math.isnan(pos.stop_price)
+    assert math.isnan(pos.take_price)
     assert cash == pytest.approx(5_000.0, rel=1e-14)
 
 
 def test_open_short_receives_the_sale_less_the_fee():
-    pos, cash = bt.open_nb(-1, 2, 100.0, 10_000.0, 1.0, 0.001, 0.0)
+    pos, cash = bt.open_nb(-1, 2, 100.0, 10_000.0, 1.0, 0.001, 0.0, NAN, NAN)
     qty = 10_000.0 / (100.0 * 1.001)
     assert (pos.side, pos.entry_price, pos.entry_idx) == (-1, 100.0, 2)
     assert pos.qty == qty
@@ -44,9 +50,16 @@ def test_open_short_receives_the_sale_less_the_fee():
 
 
 def test_open_with_zero_fraction_has_zero_quantity_and_keeps_cash():
-    pos, cash = bt.open_nb(1, 0, 100.0, 10_000.0, 0.0, 0.001, 0.0)
+    pos, cash = bt.open_nb(1, 0, 100.0, 10_000.0, 0.0, 0.001, 0.0, NAN, NAN)
     assert pos.qty == 0.0
     assert cash == 10_000.0
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_open_fixes_the_stop_levels_on_the_losing_and_winning_side(side):
+    pos, _ = bt.open_nb(side, 0, 100.0, 1_000.0, 1.0, 0.0, 0.0, 0.05, 0.1)
+    assert pos.stop_price == pytest.approx(100.0 * (1 - side * 0.05), rel=1e-15)
+    assert pos.take_price == pytest.approx(100.0 * (1 + side * 0.1), rel=1e-15)
 
 
 @pytest.mark.parametrize(
@@ -69,18 +82,23 @@ def test_open_with_zero_fraction_has_zero_quantity_and_keeps_cash():
     ],
 )
 def test_stop_exit_levels_gaps_and_priority(pos, bar, expected):
-    o, h, lo = bar
-    level, reason = bt.stop_exit_nb(pos, o, h, lo, 0.05, 0.1, True, True)
+    level, reason = bt.stop_exit_nb(pos, *bar)
     assert reason == expected[1]
     assert level == pytest.approx(expected[0], rel=1e-15)
 
 
-def test_stop_exit_ignores_a_level_that_is_not_set():
-    # the low crosses the (unset) stop and the (set) take-profit is not reached
-    level, reason = bt.stop_exit_nb(LONG, 100.0, 105.0, 80.0, NAN, 0.1, False, True)
-    assert reason == bt.NO_EXIT
-    level, reason = bt.stop_exit_nb(LONG, 100.0, 120.0, 80.0, 0.05, NAN, True, False)
-    assert (level, reason) == (pytest.approx(95.0), bt.STOP_LOSS)
+@pytest.mark.parametrize("side", [1, -1])
+def test_stop_exit_ignores_a_level_that_is_not_set(side):
+    no_stop, _ = bt.open_nb(side, 0, 100.0, 1_000.0, 1.0, 0.0, 0.0, NAN, 0.1)
+    no_take, _ = bt.open_nb(side, 0, 100.0, 1_000.0, 1.0, 0.0, 0.0, 0.05, NAN)
+    # a bar from 50 to 150 crosses every level, also as a gap at the open
+    for o in (50.0, 100.0, 150.0):
+        _, reason = bt.stop_exit_nb(no_stop, o, 150.0, 50.0)
+        assert reason == bt.TAKE_PROFIT
+        _, reason = bt.stop_exit_nb(no_take, o, 150.0, 50.0)
+        assert reason == bt.STOP_LOSS
+    no_levels, _ = bt.open_nb(side, 0, 100.0, 1_000.0, 1.0, 0.0, 0.0, NAN, NAN)
+    assert bt.stop_exit_nb(no_levels, 50.0, 150.0, 50.0) == (0.0, bt.NO_EXIT)
 
 
 def test_trade_figures_of_a_long_with_fees():
@@ -100,7 +118,7 @@ def test_trade_figures_of_a_short_that_loses():
 
 
 def test_trade_of_zero_quantity_still_has_a_return():
-    tr = bt.trade_nb(bt.Position(1, 0.0, 100.0, 0), 105.0, 0.0, 0.0)
+    tr = bt.trade_nb(bt.Position(1, 0.0, 100.0, 0, NAN, NAN), 105.0, 0.0, 0.0)
     assert (tr.gross, tr.net) == (0.0, 0.0)
     assert tr.ret == pytest.approx(0.05, rel=1e-14)
 

@@ -60,7 +60,7 @@ def test_the_smallest_limit_named_is_accepted() -> None:
 
 def test_auto_with_too_many_workers_for_the_machine_says_to_use_fewer() -> None:
     n = MEMORY_LIMIT // min_worker_memory(1) + 1
-    with pytest.raises(ConfigError, match=r"fewer workers \(--workers\)"):
+    with pytest.raises(ConfigError, match=rf"use at most {n - 1} worker\(s\)"):
         worker_memory_limit("auto", n, 1)
 
 
@@ -71,3 +71,62 @@ def test_bad_sizes_are_one_line_config_errors(value) -> None:
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(f"config key 'cluster.memory_limit' = '{value}' is not allowed")
+
+
+@pytest.mark.parametrize(("workers", "threads"), [(100_000, 1), (1, 100_000)])
+def test_more_local_workers_or_threads_than_the_machine_can_hold_are_refused(workers, threads):
+    began = time.monotonic()
+    with pytest.raises(ConfigError) as info:
+        worker_memory_limit("1GB", workers, threads)
+    assert time.monotonic() - began < 5
+    message = str(info.value)
+    assert message.startswith(
+        "cluster.n_workers (--workers) = 100000" if workers > 1 else "cluster.threads_per_worker"
+    )
+    assert "more than this machine's" in message
+
+
+@pytest.mark.parametrize(
+    ("host", "dashboard", "names"),
+    [
+        ("no_such_host", "127.0.0.1:0", "cluster.host = 'no_such_host'"),
+        ("127.0.0.1", "no_such_host:0", "cluster.dashboard_address = 'no_such_host:0'"),
+    ],
+)
+def test_an_address_the_cluster_cannot_bind_is_a_config_error_naming_the_setting(
+    host, dashboard, names
+) -> None:
+    with pytest.raises(ConfigError) as info:  # noqa: SIM117 - the cluster never starts
+        with open_cluster(
+            address=None,
+            n_workers=1,
+            threads_per_worker=1,
+            memory_limit="1GB",
+            dashboard_address=dashboard,
+            host=host,
+            processes=False,
+        ):
+            pass
+    message = str(info.value)
+    assert message.startswith("cannot start the local Dask cluster on cluster.host")
+    assert names in message
+
+
+def test_an_unreachable_scheduler_is_named_once() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ConfigError) as info:  # noqa: SIM117
+        with open_cluster(
+            address=f"tcp://127.0.0.1:{port}",
+            n_workers=None,
+            threads_per_worker=1,
+            memory_limit="auto",
+            dashboard_address=None,
+        ):
+            pass
+    assert str(info.value).startswith(
+        f"cannot reach the Dask scheduler at 'tcp://127.0.0.1:{port}'"
+    )

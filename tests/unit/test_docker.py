@@ -184,8 +184,8 @@ def test_workers_join_the_scheduler_and_scale():
 
 def test_prefect_server_uses_postgres():
     server = SERVICES["prefect-server"]
-    argv = _argv(server, "entrypoint") + _argv(server, "command")
-    assert argv[:3] == ["prefect", "server", "start"]
+    argv = (_argv(server, "entrypoint") or ["barpipe"]) + _argv(server, "command")
+    assert argv[:2] == ["barpipe", "server"]
     assert argv[argv.index("--host") + 1] == "0.0.0.0"
     url = _env(server)["PREFECT_API_DATABASE_CONNECTION_URL"]
     assert url.startswith("postgresql+asyncpg://")
@@ -200,3 +200,18 @@ def test_no_secret_is_committed():
                 assert "${" in value, (
                     f"{name}: {key} holds a literal secret; take it from the environment"
                 )
+
+
+@pytest.mark.parametrize(
+    ("name", "flags"),
+    [
+        ("prefect-server", ["--host", "--port"]),
+        ("dask-scheduler", ["--host", "--port", "--dashboard-address"]),
+        ("dask-worker", ["--host", "--dashboard-address"]),
+    ],
+)
+def test_every_listener_is_given_explicitly(name, flags):
+    # a dask worker without --host and --dashboard-address binds every interface (measured:
+    # tests/integration/test_compose.py::test_nothing_listens_beyond_loopback)
+    argv = _argv(SERVICES[name], "entrypoint") + _argv(SERVICES[name], "command")
+    assert [f for f in flags if f not in argv] == [], argv

@@ -125,6 +125,17 @@ def test_unsorted_timestamps_are_sorted_and_noted():
     assert "sorted" in notes[0].detail
 
 
+def _publish(root: str, run_id: str, key: str, tables: list[str]) -> None:
+    from storage import db, runs
+
+    conn = db.connect(f"{root}/barpipe.db")
+    try:
+        night = runs.Night(full=True, signature="s")
+        runs.publish(runs.OutputRoot(root), conn, run_id, key, tables, night)
+    finally:
+        conn.close()
+
+
 def test_publish_is_idempotent_and_a_rerun_replaces_the_key(tmp_path):
     root = str(tmp_path / "out")
     metrics = pa.table(
@@ -137,12 +148,11 @@ def test_publish_is_idempotent_and_a_rerun_replaces_the_key(tmp_path):
     )
     outputs.write_staged(metrics, root, "r1", "metrics", 0)
     outputs.write_staged(metrics, root, "r1", "metrics", 0)  # a task run twice overwrites itself
-    outputs.publish_parquet(root, "r1", "2024-01-01", ["metrics"])
-    outputs.publish_parquet(root, "r1", "2024-01-01", ["metrics"])
+    _publish(root, "r1", "2024-01-01", ["metrics"])
     assert outputs.read_output(root, "metrics").num_rows == 2
     second = metrics.set_column(0, "run_id", pa.array(["r2", "r2"])).slice(0, 1)
     outputs.write_staged(second, root, "r2", "metrics", 0)
-    outputs.publish_parquet(root, "r2", "2024-01-01", ["metrics"])
+    _publish(root, "r2", "2024-01-01", ["metrics"])
     got = outputs.read_output(root, "metrics")
     assert got["run_id"].to_pylist() == ["r2"]
 
@@ -160,7 +170,7 @@ def test_indicators_table_keeps_the_runs_columns(tmp_path):
         }
     )
     outputs.write_staged(ind, root, "r1", "indicators", 0)
-    outputs.publish_parquet(root, "r1", "k", ["indicators"])
+    _publish(root, "r1", "k", ["indicators"])
     got = outputs.read_output(root, "indicators")
     assert got.column_names == ["run_id", "symbol", "timestamp", "rsi_14", "cdldoji", "run_key"]
     assert got["cdldoji"].to_pylist() == [0, 100, 0, -100]

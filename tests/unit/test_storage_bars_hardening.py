@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -112,3 +113,50 @@ def test_a_null_timestamp_is_kept_by_the_dates_filter_and_quarantined(tmp_path, 
     assert [(r.symbol, r.reason) for r in records] == [("AAA", "null_value")]
     assert clean.num_rows + sum(r.n_rows for r in records) == loaded.num_rows
     assert set(clean["symbol"].to_pylist()) == {"BBB"}
+
+
+# --------------------------------------------------------------------------- time types and ranges
+
+
+def _with_times(table: pa.Table, times: pa.Array) -> pa.Table:
+    return table.set_column(1, "timestamp", times)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms"])
+def test_times_beyond_the_microsecond_range_are_a_data_error_not_other_dates(tmp_path, unit):
+    seconds = 9_400_000_000_000 + 86_400 * np.arange(5, dtype=np.int64)  # year ~300000
+    scale = 1 if unit == "s" else 1000
+    table = _with_times(bars("AAA", 5), pa.array(seconds * scale, pa.timestamp(unit)))
+    pq.write_table(table, tmp_path / "far.parquet")
+    for read in (lambda: scan_symbols(tmp_path), lambda: load_bars(tmp_path, start="2015-01-01")):
+        with pytest.raises(DataError) as info:
+            read()
+        assert str(info.value).startswith(str(tmp_path / "far.parquet"))
+        assert "out of bounds" in str(info.value)
+
+
+def test_dictionary_encoded_iso_strings_are_times(tmp_path):
+    table = bars("AAA", 4)
+    text = pa.array([t.isoformat() for t in table["timestamp"].to_pylist()]).dictionary_encode()
+    pq.write_table(_with_times(table, text), tmp_path / "x.parquet")
+    assert load_bars(tmp_path)["timestamp"].equals(table["timestamp"])
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        pa.array(np.arange(4, dtype=np.int64) * 86_400_000_000, pa.timestamp("ns", "Asia/Tokyo")),
+        pa.array(np.arange(4, dtype=np.int32) - 719_162, pa.date32()),  # from 0001-01-01
+        pa.array(np.arange(4, dtype=np.int64) * 86_400 + 253_370_764_800, pa.timestamp("s")),
+    ],
+    ids=["ns-tokyo", "date32-year-1", "s-year-9999"],
+)
+def test_time_types_and_extreme_but_valid_dates_are_kept_exactly(tmp_path, times):
+    pq.write_table(_with_times(bars("AAA", 4), times), tmp_path / "x.parquet")
+    loaded = load_bars(tmp_path)
+    expected = (
+        pc.cast(pc.cast(times, pa.timestamp(times.type.unit, "UTC")), pa.timestamp("us", "UTC"))
+        if pa.types.is_timestamp(times.type)
+        else pc.cast(pc.cast(times, pa.timestamp("us")), pa.timestamp("us", "UTC"))
+    )
+    assert loaded["timestamp"].to_pylist() == expected.to_pylist()

@@ -335,3 +335,54 @@ def test_timestamps_are_stored_as_the_iso_format_text():
     assert got.equals(pc.strftime(column, format=ISO_FORMAT))
     assert got.to_pylist()[2] == "1969-12-31T23:59:59.999999Z"
     assert got.to_pylist()[-1] is None
+
+
+def _commit(conn, run_id: str, *, trades_rows, whole=(), extended=(), full=False, versions=None):
+    return db.commit_night(
+        conn,
+        run_id,
+        f"key-{run_id}",
+        full=full,
+        whole=list(whole),
+        extended=list(extended),
+        rows={"trades": trades_rows, "metrics": metrics(run_id, ["A"])},
+        states={s: (1_000_000, 10, f"fp-{run_id}") for s in [*whole, *extended]},
+        versions=versions or {"trades": 1, "metrics": 1},
+        signature="sig",
+    )
+
+
+def test_a_night_commit_replaces_rows_by_kind_and_records_state_and_versions(conn):
+    first = trades("r1", ["A", "B"]).set_column(14, "exit_reason", pa.array(["open", "signal"]))
+    _commit(conn, "r1", trades_rows=first, whole=["A", "B"], full=True)
+    second = trades("r2", ["A"])  # A extended: its open trade is replaced, B untouched
+    _commit(conn, "r2", trades_rows=second, extended=["A"], versions={"trades": 2, "metrics": 2})
+    assert rows(conn, "SELECT run_id, symbol, exit_reason FROM trades ORDER BY symbol") == [
+        ("r2", "A", "signal"),
+        ("r1", "B", "signal"),
+    ]
+    assert rows(conn, "SELECT run_key, symbol FROM metrics ORDER BY run_key") == [
+        ("key-r1", "A"),
+        ("key-r2", "A"),
+    ]
+    assert db.read_publish_state(conn) == {
+        "A": (1_000_000, 10, "fp-r2"),
+        "B": (1_000_000, 10, "fp-r1"),
+    }
+    assert {t: v["version"] for t, v in db.read_table_versions(conn).items()} == {
+        "trades": 2,
+        "metrics": 2,
+    }
+
+
+def test_a_failed_night_commit_changes_nothing(conn):
+    _commit(conn, "r1", trades_rows=trades("r1", ["A"]), whole=["A"], full=True)
+    conn.execute(
+        "CREATE TRIGGER fail BEFORE INSERT ON metrics BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    with pytest.raises(StorageError, match="disk full"):
+        _commit(conn, "r2", trades_rows=trades("r2", ["A"]), whole=["A"], versions={"trades": 9})
+    assert rows(conn, "SELECT run_id FROM trades") == [("r1",)]
+    assert db.read_publish_state(conn)["A"][2] == "fp-r1"
+    assert db.read_table_versions(conn)["trades"]["version"] == 1
+    assert not conn.in_transaction

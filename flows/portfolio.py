@@ -1,0 +1,362 @@
+"""Portfolios in a run: rows from the batches, then a chain of time-chunk tasks per portfolio.
+
+Wiring only (the arithmetic is ``compute.allocation``, the bytes ``write_portfolio_table``):
+
+1. ``stage_rows`` runs once per batch of symbols on a worker: load and validate the batch's
+   bars, compute each portfolio's score and ``batch_rows``, stage the rows as Parquet in the
+   run's staging area (``portfolio_rows/<label>/``, removed with it after publishing), and
+   return the batch's distinct timestamps (a few thousand int64s, never rows).
+2. The flow merges the timestamps into the calendar and cuts it into chunks of
+   ``chunk_bars(n_symbols)`` bars. For each portfolio, ``walk_task`` runs per chunk as a
+   Dask task that depends on the previous chunk's task: it reads only the staged rows of its
+   time range, walks them from the state it is handed, writes the chunk's equity, orders and
+   holdings, and returns the new state (a few values per symbol). Portfolios walk in
+   parallel; the chunks of one portfolio in sequence.
+3. ``metrics_task`` reads one portfolio's equity (one row per bar) and writes
+   ``portfolio_metrics``: the return metrics of ``compute.metrics`` and, with a benchmark,
+   the relative ones.
+
+The four portfolio tables (``PORTFOLIO_TABLES``) are declared in ``storage.tables`` like the
+other outputs (switch ``write_portfolios``): ``write_portfolio_table`` stages a part of one
+(``storage.outputs.write_staged``), and the run publishes them with everything else.
+``read_portfolio_table`` reads one portfolio's published rows, ``read_staged`` a run's staged
+ones (before publishing). Local output roots only, for now.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from compute import allocation
+from compute.allocation import PortfolioRules, PortfolioState
+from compute.errors import ConfigError
+from storage import bars, outputs, validate
+from storage.schemas import PORTFOLIO_METRICS
+
+PORTFOLIO_TABLES = (
+    "portfolio_equity",
+    "portfolio_orders",
+    "portfolio_holdings",
+    "portfolio_metrics",
+)
+CELLS_PER_CHUNK = 1_000_000  # time × symbol cells a walk task holds per field (~8 MB each)
+
+
+@dataclass(frozen=True)
+class PortfolioSpec:
+    """One configured portfolio as plain picklable values."""
+
+    rules: PortfolioRules
+    score: dict[str, Any]
+    benchmark: str | None = None
+
+
+@dataclass(frozen=True)
+class RowsJob:
+    """Phase 1 of one batch: its symbols (with their universe index) and every portfolio."""
+
+    run_id: str
+    batch: int
+    symbols: tuple[str, ...]
+    symbol_ids: tuple[int, ...]
+    input_path: str
+    input_options: dict[str, Any]
+    output_path: str
+    start: str | None
+    end: str | None
+    min_bars: int
+    portfolios: tuple[PortfolioSpec, ...] = field(default_factory=tuple)
+    row_group_rows: int = 65_536  # staged rows per Parquet row group
+
+
+def chunk_bars(n_symbols: int, n_times: int) -> int:
+    """Chunk length: ``CELLS_PER_CHUNK`` cells of the (time × symbol) grid, at least one bar."""
+    return max(1, min(max(n_times, 1), CELLS_PER_CHUNK // max(n_symbols, 1)))
+
+
+def _rows_dir(output_path: str, run_id: str, label: str) -> str:
+    return os.path.join(outputs.staging_dir(output_path, run_id), "portfolio_rows", label)
+
+
+def stage_rows(job: RowsJob) -> dict[str, Any]:
+    """Load, validate, score and stage one batch's portfolio rows; return its timestamps."""
+    fs = None
+    if job.input_options and "://" in job.input_path:
+        import fsspec
+
+        fs = fsspec.filesystem(job.input_path.split("://", 1)[0], **job.input_options)
+    table = bars.load_bars(
+        job.input_path,
+        symbols=job.symbols,
+        start=job.start,
+        end=job.end,
+        filesystem=fs,
+        allow_empty=True,
+    )
+    clean, _, _ = validate.validate_bars(table, job.min_bars)
+    clean = clean.sort_by([("symbol", "ascending"), ("timestamp", "ascending")])
+    sym = clean["symbol"].to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.r_[True, sym[1:] != sym[:-1]]) if sym.size else np.array([], int)
+    offsets = np.r_[starts, sym.size].astype(np.int64)
+    index = dict(zip(job.symbols, job.symbol_ids, strict=True))
+    ids = [index[s] for s in sym[starts]]
+    inputs = {f: clean[f].to_numpy() for f in ("open", "high", "low", "close", "volume")}
+    ts = clean["timestamp"].cast(pa.int64()).to_numpy()
+    for spec in job.portfolios:
+        score = allocation.compute_score(spec.score, inputs, offsets)
+        rows = allocation.batch_rows(
+            ts, inputs["open"], inputs["close"], inputs["volume"], score, offsets, ids, spec.rules
+        )
+        where = _rows_dir(job.output_path, job.run_id, spec.rules.label)
+        os.makedirs(where, exist_ok=True)
+        # by time, in row groups of about a chunk's rows: a chunk's read skips the others
+        order = np.argsort(rows["timestamp"], kind="stable")
+        pq.write_table(
+            pa.table({k: v[order] for k, v in rows.items()}),
+            os.path.join(where, f"batch-{job.batch:05d}.parquet"),
+            row_group_size=max(1, job.row_group_rows),
+        )
+    return {"batch": job.batch, "timestamps": np.unique(ts), "n_rows": int(clean.num_rows)}
+
+
+def walk_task(
+    state: PortfolioState,
+    spec: PortfolioSpec,
+    output_path: str,
+    run_id: str,
+    symbols: tuple[str, ...],
+    calendar_us: np.ndarray,
+    rebalance: np.ndarray,
+    bar_offset: int,
+    part: int,
+) -> PortfolioState:
+    """Walk one chunk of one portfolio from ``state``; write its records; return the state."""
+    label = spec.rules.label
+    rows_ds = ds.dataset(_rows_dir(output_path, run_id, label))
+    lo, hi = int(calendar_us[0]), int(calendar_us[-1])
+    found = rows_ds.to_table(
+        filter=(pc.field("timestamp") >= lo) & (pc.field("timestamp") <= hi), use_threads=False
+    )
+    rows = {name: found[name].to_numpy() for name in allocation.ROW_FIELDS}
+    n = len(symbols)
+    bench: int | str | None = spec.benchmark
+    if bench is not None and bench != "equal_weight":
+        bench = symbols.index(bench)
+    t_idx = np.searchsorted(calendar_us, rows["timestamp"])
+    close = allocation.to_grid(t_idx, rows["symbol"], rows["close"], calendar_us.shape[0], n)
+    bench_ret = allocation.benchmark_returns(close, state.last_close, bench)
+    result, new_state = allocation.walk_rows(
+        rows, calendar_us, rebalance, n, state, spec.rules, bar_offset
+    )
+    ts = pa.array(calendar_us, pa.timestamp("us", tz="UTC"))
+    names = np.asarray(symbols, dtype=object)
+    equity = pa.table(
+        {
+            "timestamp": ts,
+            **{k: pa.array(v) for k, v in result.bars.items()},
+            "benchmark_return": pa.array(bench_ret),
+        }
+    )
+    o = result.orders
+    orders = pa.table(
+        {
+            "timestamp": pa.array(calendar_us[o["bar"] - bar_offset], pa.timestamp("us", tz="UTC")),
+            "symbol": pa.array(names[o["symbol"]], pa.string()),
+            "side": pa.array(np.where(o["side"] > 0, "buy", "sell"), pa.string()),
+            "quantity": o["quantity"],
+            "price": o["price"],
+            "fees": o["fees"],
+            "requested_quantity": o["requested_quantity"],
+            "reason": pa.array(
+                np.asarray(allocation.ORDER_REASONS, dtype=object)[o["reason"]], pa.string()
+            ),
+        }
+    )
+    h = result.holdings
+    holdings = pa.table(
+        {
+            "timestamp": pa.array(calendar_us[h["bar"] - bar_offset], pa.timestamp("us", tz="UTC")),
+            "symbol": pa.array(names[h["symbol"]], pa.string()),
+            "quantity": h["quantity"],
+            "weight": h["weight"],
+            "target_weight": h["target_weight"],
+        }
+    )
+    for table_name, data in (
+        ("portfolio_equity", equity),
+        ("portfolio_orders", orders),
+        ("portfolio_holdings", holdings),
+    ):
+        write_portfolio_table(output_path, run_id, table_name, label, data, part)
+    return new_state
+
+
+def metrics_task(
+    spec: PortfolioSpec, output_path: str, run_id: str, annualization: float, risk_free: float
+) -> dict[str, Any]:
+    """Stage ``portfolio_metrics`` of one portfolio from its staged equity (a row per bar)."""
+    label = spec.rules.label
+    equity = read_staged(output_path, run_id, "portfolio_equity", label).sort_by("timestamp")
+    bench = equity["benchmark_return"].to_numpy() if spec.benchmark is not None else None
+    row: dict[str, Any] = {"portfolio": label, "benchmark": spec.benchmark}
+    row["n_bars"] = equity.num_rows
+    row.update(
+        allocation.portfolio_metrics(
+            equity["equity"].to_numpy(), bench, annualization=annualization, risk_free=risk_free
+        )
+    )
+    for name in ("max_drawdown_peak", "max_drawdown_trough"):  # bar index -> its time
+        i = int(row[name])
+        row[name] = equity["timestamp"][i].as_py() if i >= 0 else None
+    names = [n for n in PORTFOLIO_METRICS.names if n not in ("run_id", "portfolio")]
+    data = pa.table({n: pa.array([row.get(n)], PORTFOLIO_METRICS.field(n).type) for n in names})
+    write_portfolio_table(output_path, run_id, "portfolio_metrics", label, data, 0)
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+
+
+def run_portfolios(
+    client: Any,
+    specs: list[PortfolioSpec],
+    batches: list[tuple[str, ...]],
+    *,
+    run_id: str,
+    input_path: str,
+    output_path: str,
+    input_options: dict[str, Any] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    min_bars: int = 1,
+    annualization: float = 252.0,
+    risk_free: float = 0.0,
+) -> list[dict[str, Any]]:
+    """Both phases on the Dask cluster behind ``client``; returns each portfolio's metrics."""
+    if not specs:
+        return []
+    symbols = tuple(s for batch in batches for s in batch)
+    ids = {s: i for i, s in enumerate(symbols)}
+    for i, spec in enumerate(specs):
+        if spec.benchmark not in (None, "equal_weight") and spec.benchmark not in ids:
+            raise ConfigError(
+                f"config key 'portfolio[{i}].benchmark' = {spec.benchmark!r} is not a symbol of "
+                f"the run's universe ({len(symbols)} symbols); give one, or 'equal_weight'"
+            )
+    jobs = [
+        RowsJob(
+            run_id=run_id,
+            batch=b,
+            symbols=batch,
+            symbol_ids=tuple(ids[s] for s in batch),
+            input_path=input_path,
+            input_options=dict(input_options or {}),
+            output_path=output_path,
+            start=start,
+            end=end,
+            min_bars=min_bars,
+            portfolios=tuple(specs),
+        )
+        for b, batch in enumerate(batches)
+    ]
+    staged = client.gather(
+        client.map(stage_rows, jobs, key=[f"portfolio-rows-{run_id}-{j.batch}" for j in jobs])
+    )
+    cal = allocation.calendar(np.concatenate([s["timestamps"] for s in staged] or [[]]))
+    step = chunk_bars(len(symbols), cal.shape[0])
+    finals = []
+    for spec in specs:
+        sched = allocation.rebalance_schedule(cal, spec.rules.rebalance)
+        state: Any = PortfolioState.initial(len(symbols), spec.rules.init_cash)
+        for part, lo in enumerate(range(0, cal.shape[0], step)):
+            hi = min(lo + step, cal.shape[0])
+            state = client.submit(
+                walk_task,
+                state,
+                spec,
+                output_path,
+                run_id,
+                symbols,
+                cal[lo:hi],
+                sched[lo:hi],
+                lo,
+                part,
+                key=f"portfolio-walk-{run_id}-{spec.rules.label}-{part}",
+            )
+        finals.append(state)
+    client.gather(finals)
+    return client.gather(
+        [
+            client.submit(
+                metrics_task,
+                spec,
+                output_path,
+                run_id,
+                annualization,
+                risk_free,
+                key=f"portfolio-metrics-{run_id}-{spec.rules.label}",
+            )
+            for spec in specs
+        ]
+    )
+
+
+def run_configured(client: Any, settings: Any, jobs: list[Any]) -> list[dict[str, Any]]:
+    """``run_portfolios`` for the run's ``portfolio:`` entries over the batches it planned
+    (``flows.tasks.BatchJob``s: their symbols, input, dates, minimum bars, annualization)."""
+    from flows.settings import portfolio_rules
+
+    if not settings.portfolio or not jobs:
+        return []
+    specs = [
+        PortfolioSpec(
+            rules=portfolio_rules(p, settings.backtest),
+            score=p.score.model_dump(),
+            benchmark=p.benchmark,
+        )
+        for p in settings.portfolio
+    ]
+    first = jobs[0]
+    return run_portfolios(
+        client,
+        specs,
+        [j.symbols for j in jobs],
+        run_id=first.run_id,
+        input_path=first.input_path,
+        input_options=first.input_options,
+        output_path=first.output_path,
+        start=first.start,
+        end=first.end,
+        min_bars=first.min_bars,
+        annualization=first.annualization,
+        risk_free=first.risk_free,
+    )
+
+
+def write_portfolio_table(
+    output_path: str, run_id: str, table: str, label: str, data: pa.Table, part: int
+) -> list[str]:
+    """Stage one part of one portfolio's rows of a portfolio table (the tables' one writer)."""
+    data = data.append_column("portfolio", pa.array([label] * data.num_rows, pa.string()))
+    data = data.append_column("run_id", pa.array([run_id] * data.num_rows, pa.string()))
+    return outputs.write_staged(data, output_path, run_id, table, f"{label}-{part:05d}")
+
+
+def read_staged(output_path: str, run_id: str, table: str, label: str) -> pa.Table:
+    """One portfolio's staged rows of ``table`` in run ``run_id`` (before publishing)."""
+    where = os.path.join(outputs.staging_dir(output_path, run_id), table)
+    files = sorted(
+        os.path.join(where, f) for f in os.listdir(where) if f.startswith(f"part-{label}-")
+    )
+    return ds.dataset(files, format="parquet").to_table()
+
+
+def read_portfolio_table(output_path: str, table: str, label: str, run_key: str) -> pa.Table:
+    """One portfolio's published rows of ``table`` for ``run_key``."""
+    data = outputs.read_output(output_path, table, run_keys=[run_key])
+    return data.filter(pc.equal(data["portfolio"], label))

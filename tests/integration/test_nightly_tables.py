@@ -1,0 +1,380 @@
+"""Continuous tables over many nights, in process (no Prefect; one threads-only Dask cluster).
+
+The property (issue 11, item 2): after any sequence of nights — new bars, restated symbols,
+new symbols, reruns, a run killed between its Delta commits and its SQLite commit — the
+trades, equity, indicators and signals tables equal, bit for bit, one full run over the
+final input on an empty root, and the last night's metrics equal that run's metrics.
+A kill is simulated faithfully: the publish stops after some table commits and its own
+rollback does not run (as when the process dies); the next night's recovery must undo it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flows.cluster import ClusterInfo
+from flows.nightly import execute, maintain
+from flows.settings import load_settings
+from storage import delta, outputs, runs
+from storage.bars import write_bars
+
+from .conftest import symbol_bars, write_run_config
+
+SYMBOLS = ("AAA", "BBB", "CCC")
+N_BARS = 160
+CONTINUOUS = ("trades", "equity", "indicators", "signals")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=False,
+            protocol="tcp://",
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,
+        ) as c,
+        Client(c) as client,
+    ):
+        info = ClusterInfo(
+            address=c.scheduler_address,
+            dashboard=None,
+            n_workers=1,
+            n_threads=1,
+            worker_memory=2**31,
+            local=True,
+        )
+        yield client, info
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory) -> Path:
+    return write_run_config(tmp_path_factory.mktemp("cfg") / "run.yaml")
+
+
+BASE = {s: symbol_bars(s, N_BARS, index=i) for i, s in enumerate(SYMBOLS)}
+
+
+def _input(path: Path, cuts: dict[str, int], restated: dict[str, float]) -> Path:
+    """Bars of each symbol up to ``cuts``; a restated symbol's prices scaled (a split)."""
+    parts = []
+    for symbol, n in cuts.items():
+        if n == 0:
+            continue
+        bars = BASE[symbol].slice(0, n)
+        if symbol in restated:
+            factor = restated[symbol]
+            for col in ("open", "high", "low", "close"):
+                i = bars.column_names.index(col)
+                bars = bars.set_column(i, col, pa.array(bars[col].to_numpy() * factor))
+        parts.append(bars)
+    write_bars(parts, path)
+    return path
+
+
+def _night(cluster, config, inp: Path, out: Path, key: str, **extra):
+    client, info = cluster
+    s = load_settings(
+        config,
+        overrides={"input.path": str(inp), "output.path": str(out), "run.key": key, **extra},
+    )
+    messages: list[str] = []
+    return execute(s, client, info, echo=messages.append, progress=False), messages
+
+
+def _canonical(table: pa.Table) -> pa.Table:
+    table = table.drop_columns([c for c in ("run_id", "run_key") if c in table.column_names])
+    keys = [c for c in ("symbol", "strategy", "entry_time", "timestamp") if c in table.column_names]
+    return table.sort_by([(k, "ascending") for k in keys])
+
+
+def _assert_bit_identical(got: pa.Table, want: pa.Table, what: str) -> None:
+    got, want = _canonical(got), _canonical(want)
+    assert got.column_names == want.column_names, what
+    assert got.num_rows == want.num_rows, f"{what}: {got.num_rows} rows, want {want.num_rows}"
+    for name in got.column_names:
+        a, b = got[name], want[name]
+        if pa.types.is_floating(a.type):  # bit for bit, NaN included
+            x = np.asarray(a.to_numpy(), dtype=np.float64).view(np.int64)
+            y = np.asarray(b.to_numpy(), dtype=np.float64).view(np.int64)
+            assert np.array_equal(x, y), f"{what}.{name} differs"
+        else:
+            assert a.equals(b), f"{what}.{name} differs"
+
+
+def _assert_equals_full_run(cluster, config, out: Path, inp: Path, key: str, tmp: Path) -> None:
+    ref = tmp / f"ref-{key}"
+    summary, _ = _night(cluster, config, inp, ref, key)
+    assert summary.status == "succeeded"
+    for table in CONTINUOUS:
+        _assert_bit_identical(
+            outputs.read_output(str(out), table), outputs.read_output(str(ref), table), table
+        )
+    _assert_bit_identical(
+        outputs.read_output(str(out), "metrics", run_keys=[key]),
+        outputs.read_output(str(ref), "metrics", run_keys=[key]),
+        "metrics",
+    )
+
+
+def _kill_during_publish(monkeypatch, after_table: str) -> None:
+    """The next publish stops after committing ``after_table``, as if the process died."""
+
+    def stop(point: str, detail: str) -> None:
+        if point == "publish-table" and detail.endswith(f" {after_table}"):
+            raise SystemExit("killed")
+
+    monkeypatch.setattr(runs, "pause_for_test", stop)
+    monkeypatch.setattr(runs, "_roll_back", lambda *a, **k: [])
+
+
+NIGHT = st.fixed_dictionaries(
+    {
+        "grow": st.lists(st.integers(0, 25), min_size=3, max_size=3),
+        "restate": st.sampled_from([None, *SYMBOLS]),
+        "rerun": st.booleans(),
+        "kill": st.sampled_from([None, "trades", "metrics", "equity"]),
+    }
+)
+
+
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(nights=st.lists(NIGHT, min_size=2, max_size=3), start=st.integers(60, 100))
+def test_nights_equal_one_full_run(cluster, config, tmp_path_factory, nights, start):
+    tmp = tmp_path_factory.mktemp("nights")
+    out = tmp / "out"
+    cuts = {"AAA": start, "BBB": start + 10, "CCC": 0}  # CCC appears later: a new symbol
+    restated: dict[str, float] = {}
+    key = "2026-01-01"
+    inp = _input(tmp / "in-0", cuts, restated)
+    assert _night(cluster, config, inp, out, key)[0].status == "succeeded"
+    for i, night in enumerate(nights, start=1):
+        for symbol, extra in zip(SYMBOLS, night["grow"], strict=True):
+            if symbol == "CCC" and cuts["CCC"] == 0 and extra:
+                extra += 60  # enough bars for the lookbacks
+            cuts[symbol] = min(N_BARS, cuts[symbol] + extra)
+        if night["restate"] and cuts[night["restate"]]:
+            restated[night["restate"]] = restated.get(night["restate"], 1.0) * 0.5
+        key = f"2026-01-{i + 1:02d}"
+        inp = _input(tmp / f"in-{i}", cuts, restated)
+        if night["kill"]:
+            with pytest.MonkeyPatch.context() as mp:
+                _kill_during_publish(mp, night["kill"])
+                with pytest.raises(SystemExit):
+                    _night(cluster, config, inp, out, key)
+        summary, messages = _night(cluster, config, inp, out, key)
+        assert summary.status == "succeeded"
+        if night["rerun"]:
+            again, _ = _night(cluster, config, inp, out, key)
+            assert again.night.whole == again.night.extended == []  # nothing new
+    _assert_equals_full_run(cluster, config, out, inp, key, tmp)
+
+
+def test_cli_night_adds_only_new_bars(cluster, config, tmp_path):
+    """A night with one new bar per symbol appends one equity row per symbol and strategy,
+    skips an unchanged symbol, and a rerun of the night changes nothing."""
+    out = tmp_path / "out"
+    first = {"AAA": 120, "BBB": 120, "CCC": 120}
+    _night(cluster, config, _input(tmp_path / "in1", first, {}), out, "2026-02-01")
+    before = outputs.read_output(str(out), "equity").num_rows
+    second = {"AAA": 121, "BBB": 121, "CCC": 120}
+    inp = _input(tmp_path / "in2", second, {})
+    summary, _ = _night(cluster, config, inp, out, "2026-02-02")
+    assert sorted(summary.night.extended) == ["AAA", "BBB"]
+    assert summary.night.unchanged == ["CCC"]
+    n_strategies = len(set(outputs.read_output(str(out), "metrics")["strategy"].to_pylist()))
+    after = outputs.read_output(str(out), "equity").num_rows
+    assert after - before == 2 * n_strategies
+    versions = {t: delta.version(str(out), t) for t in CONTINUOUS}
+    _night(cluster, config, inp, out, "2026-02-02")
+    assert outputs.read_output(str(out), "equity").num_rows == after
+    # a rerun of the night commits only the metrics snapshot (identical rows)
+    assert {t: delta.version(str(out), t) for t in ("equity", "indicators")} == {
+        t: versions[t] for t in ("equity", "indicators")
+    }
+    _assert_equals_full_run(cluster, config, out, inp, "2026-02-02", tmp_path)
+
+
+# --- item 4: one commit seen from both stores --------------------------------------------------
+
+
+def _db_rows(out: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        return [tuple(r) for r in conn.execute(sql)]
+
+
+def _both_stores_agree(out: Path) -> None:
+    """SQLite's mirrored tables hold exactly the Delta tables' rows, at the recorded versions."""
+    recorded = dict(_db_rows(out, "SELECT table_name, version FROM table_versions"))
+    for table, version in recorded.items():
+        assert delta.version(str(out), table) == version, table
+    for table in ("trades", "metrics", "signals"):
+        parquet = outputs.read_output(str(out), table)
+        assert _db_rows(out, f"SELECT count(*) FROM {table}")[0][0] == parquet.num_rows, table
+
+
+def test_sqlite_failure_after_delta_commit_rolls_the_tables_back(
+    cluster, config, tmp_path, monkeypatch
+):
+    """Measured defect: a SQLite failure after the Parquet commit left new Parquet and old
+    SQLite rows, for good. Now the run fails and both stores keep the last commit."""
+    from storage import db
+
+    out = tmp_path / "out"
+    _night(cluster, config, _input(tmp_path / "in1", {"AAA": 100, "BBB": 100}, {}), out, "k1")
+    before = {t: outputs.read_output(str(out), t) for t in CONTINUOUS}
+    inp = _input(tmp_path / "in2", {"AAA": 130, "BBB": 100, "CCC": 90}, {})
+
+    def disk_full(*args, **kwargs):
+        raise db.StorageError("cannot commit: database or disk is full")
+
+    monkeypatch.setattr(db, "commit_night", disk_full)
+    with pytest.raises(db.StorageError, match="disk is full"):
+        _night(cluster, config, inp, out, "k2")
+    monkeypatch.undo()
+    for table in CONTINUOUS:
+        _assert_bit_identical(outputs.read_output(str(out), table), before[table], table)
+    _both_stores_agree(out)
+    assert _night(cluster, config, inp, out, "k2")[0].status == "succeeded"
+    _both_stores_agree(out)
+    _assert_equals_full_run(cluster, config, out, inp, "k2", tmp_path)
+
+
+@pytest.mark.parametrize("killed_at", ["trades", "signals", "equity"])
+def test_killed_publish_is_rolled_back_by_repair_and_recovery_survives_its_own_kill(
+    cluster, config, tmp_path, monkeypatch, killed_at
+):
+    out = tmp_path / "out"
+    _night(cluster, config, _input(tmp_path / "in1", {"AAA": 100, "BBB": 100}, {}), out, "k1")
+    before = {t: outputs.read_output(str(out), t) for t in CONTINUOUS}
+    inp = _input(tmp_path / "in2", {"AAA": 130, "BBB": 100, "CCC": 90}, {"BBB": 0.5})
+    with pytest.MonkeyPatch.context() as mp:
+        _kill_during_publish(mp, killed_at)
+        with pytest.raises(SystemExit):
+            _night(cluster, config, inp, out, "k2")
+    assert (
+        delta.version(str(out), "trades")
+        != _db_rows(out, "SELECT version FROM table_versions WHERE table_name = 'trades'")[0][0]
+    )
+    # recovery killed after its first restore, before recording it; then run again
+
+    def killed_after_one(point: str, detail: str) -> None:
+        if point == "recover-table":
+            raise SystemExit("killed during recovery")
+
+    settings_ = load_settings(config, overrides={"output.path": str(out)})
+    monkeypatch.setattr(runs, "pause_for_test", killed_after_one)
+    with pytest.raises(SystemExit):
+        maintain(settings_, "repair", echo=lambda _m: None)
+    monkeypatch.undo()
+    messages: list[str] = []
+    maintain(settings_, "repair", echo=messages.append)
+    for table in CONTINUOUS:
+        _assert_bit_identical(outputs.read_output(str(out), table), before[table], table)
+    _both_stores_agree(out)
+    again: list[str] = []
+    maintain(settings_, "repair", echo=again.append)
+    assert not [m for m in again if "rolled" in m]  # nothing left to do
+    assert _night(cluster, config, inp, out, "k2")[0].status == "succeeded"
+    _assert_equals_full_run(cluster, config, out, inp, "k2", tmp_path)
+
+
+def test_rerun_without_equity_leaves_no_stale_equity_and_turning_it_on_recomputes(
+    cluster, config, tmp_path
+):
+    """Measured defect: rerunning a key with write_equity: false left the earlier run's
+    equity visible. Now a run that does not write a table empties it, and a later run that
+    writes it again recomputes every symbol (no holes)."""
+    out = tmp_path / "out"
+    inp = _input(tmp_path / "in1", {"AAA": 100, "BBB": 100}, {})
+    _night(cluster, config, inp, out, "k1")
+    assert outputs.read_output(str(out), "equity").num_rows > 0
+    _night(cluster, config, inp, out, "k1", **{"output.write_equity": False})
+    assert outputs.read_output(str(out), "equity").num_rows == 0
+    inp2 = _input(tmp_path / "in2", {"AAA": 110, "BBB": 100}, {})
+    summary, messages = _night(cluster, config, inp2, out, "k2")
+    assert "full run: table equity is new" in messages
+    _assert_equals_full_run(cluster, config, out, inp2, "k2", tmp_path)
+
+
+def test_staging_left_by_late_batches_is_removed_by_the_next_run_and_by_repair(
+    cluster, config, tmp_path
+):
+    """Measured defect: staging written by batches still running after a failed run's
+    cleanup stayed on disk. The next run (or repair) deletes every staging area."""
+    out = tmp_path / "out"
+    inp = _input(tmp_path / "in1", {"AAA": 100}, {})
+    _night(cluster, config, inp, out, "k1")
+    outputs.write_staged(outputs.read_output(str(out), "trades").drop_columns(["run_key"]),
+                         str(out), "dead-run", "trades", 0)  # fmt: skip
+    assert outputs.list_staged_runs(str(out)) == ["dead-run"]
+    maintain(load_settings(config, overrides={"output.path": str(out)}), "repair")
+    assert outputs.list_staged_runs(str(out)) == []
+    outputs.write_staged(outputs.read_output(str(out), "trades").drop_columns(["run_key"]),
+                         str(out), "dead-run", "trades", 0)  # fmt: skip
+    _night(cluster, config, inp, out, "k2")
+    assert outputs.list_staged_runs(str(out)) == []
+
+
+def test_prune_keeps_the_last_nights_and_reclaims_files(cluster, config, tmp_path):
+    out = tmp_path / "out"
+    for i, n in enumerate((100, 105, 110, 115), start=1):
+        _night(cluster, config, _input(tmp_path / f"in{i}", {"AAA": n, "BBB": n}, {}), out, f"k{i}")
+    files_before = sum(1 for _ in (out / "metrics").glob("*.parquet"))
+    k3_version = dict(_db_rows(out, "SELECT run_key, run_id FROM runs WHERE run_key = 'k3'"))
+    current = {t: outputs.read_output(str(out), t) for t in CONTINUOUS}
+    maintain(
+        load_settings(config, overrides={"output.path": str(out), "output.keep_nights": 2}),
+        "prune",
+        echo=lambda _m: None,
+    )
+    assert sorted(set(outputs.read_output(str(out), "metrics")["run_key"].to_pylist())) == [
+        "k3",
+        "k4",
+    ]
+    assert sorted({r[0] for r in _db_rows(out, "SELECT run_key FROM metrics")}) == ["k3", "k4"]
+    for table in CONTINUOUS:
+        _assert_bit_identical(outputs.read_output(str(out), table), current[table], table)
+    assert sum(1 for _ in (out / "metrics").glob("*.parquet")) < files_before
+    _both_stores_agree(out)
+    # time travel to the version a kept night committed still works for continuous tables
+    k3 = [
+        h for h in delta.history(str(out), "equity") if h.get("barpipe_run_id") == k3_version["k3"]
+    ]
+    assert k3
+    old = delta.read(str(out), "equity", at_version=int(k3[0]["version"]))
+    assert old is not None
+    assert 0 < old.num_rows < current["equity"].num_rows
+
+
+def test_a_changed_computation_recomputes_everything(cluster, config, tmp_path):
+    out = tmp_path / "out"
+    inp = _input(tmp_path / "in1", {"AAA": 100, "BBB": 100}, {})
+    _night(cluster, config, inp, out, "k1")
+    summary, messages = _night(
+        cluster, config, inp, out, "k2", indicators=[{"name": "ema", "params": {"timeperiod": 5}}]
+    )
+    assert any(m.startswith("full run: the computation changed") for m in messages)
+    assert sorted(summary.night.whole) == ["AAA", "BBB"]
+    columns = outputs.read_output(str(out), "indicators").column_names
+    assert columns == ["run_id", "symbol", "timestamp", "ema_5", "run_key"]
+    forced, messages = _night(cluster, config, inp, out, "k3", **{"run.full": True})
+    assert "full run: --full" in messages
+    assert sorted(forced.night.whole) == ["AAA", "BBB"]

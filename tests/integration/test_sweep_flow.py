@@ -1,0 +1,322 @@
+"""The sweep and walk-forward flows on a real Dask cluster: rows equal the nightly metrics,
+a killed sweep resumes from its staged chunks and publishes what an uninterrupted one does,
+chunking does not change results, and the CLI validates and runs end to end."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from compute import pipeline
+from flows import sweep as sweep_flow
+from storage import bars
+from tests.integration.conftest import make_dataset, run_cli
+
+pytestmark = pytest.mark.slow
+
+CONFIG = """
+metrics:
+  annualization: 252
+backtest:
+  fees_bps: 2.0
+  direction: long_short
+sweep:
+  chunk_size: {chunk}
+  pbo_blocks: 4
+  strategies:
+    - name: ma_crossover
+      params:
+        short_window: [3, 8, 15]
+        long_window: [10, 30]
+      constraints: ["short_window < long_window"]
+      backtest:
+        stop_loss: [null, 0.05]
+    - name: zscore
+      params:
+        window: [10, 25]
+        threshold: {{distribution: uniform, low: 0.5, high: 2.5}}
+      samples: 5
+      seed: 3
+walkforward:
+  train: 150
+  test: 60
+  purge: 2
+"""
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("sweep-bars") / "bars", n_symbols=5, n_bars=400)
+
+
+def _config(tmp_path: Path, chunk: int = 4) -> Path:
+    path = tmp_path / f"sweep-{chunk}.yaml"
+    path.write_text(CONFIG.format(chunk=chunk))
+    return path
+
+
+def _load(tmp_path, data, out, chunk=4):
+    return sweep_flow.load_sweep(
+        _config(tmp_path, chunk), {"input.path": str(data), "output.path": str(out)}
+    )
+
+
+def _run(settings, cfg, client, kind="sweep"):
+    return sweep_flow.execute(settings, cfg, client, 2 * 2**30, 2, kind=kind, echo=lambda _m: None)
+
+
+def _results(out: Path, table: str = "sweep_results") -> pa.Table:
+    """Every published file (strategies differ in parameter columns), sorted, no sweep id."""
+    parts = [pq.read_table(p) for p in sorted((out / table).glob("sweep_id=*/*.parquet"))]
+    t = pa.concat_tables(parts, promote_options="permissive").drop_columns(["sweep_id"])
+    keys = [k for k in ("strategy", "combo_id", "symbol") if k in t.column_names]
+    return t.sort_by([(k, "ascending") for k in keys])
+
+
+def _same(a: pa.Table, b: pa.Table) -> bool:
+    """Equal schemas and values, NaN equal to NaN."""
+    if a.schema != b.schema or a.num_rows != b.num_rows:
+        return False
+    return all(
+        a[c].equals(b[c]) or np.array_equal(a[c].to_numpy(), b[c].to_numpy(), equal_nan=True)
+        for c in a.column_names
+    )
+
+
+@pytest.fixture(scope="module")
+def client(shared_cluster):
+    from distributed import Client
+
+    with Client(shared_cluster) as c:
+        yield c
+
+
+def test_sweep_rows_equal_nightly_metrics(tmp_path, data, client):
+    out = tmp_path / "out"
+    settings, cfg = _load(tmp_path, data, out)
+    summary = _run(settings, cfg, client)
+    assert summary.status == "succeeded"
+    res = _results(out)
+    n_combos = sum(s.count() for s in cfg.spaces)
+    assert n_combos == 5 * 2 + 5  # (3x2 minus 1) x 2 stop-losses, plus 5 samples
+    assert res.num_rows == n_combos * 5
+    table = bars.load_bars(str(data))
+    rng = np.random.default_rng(0)
+    for i in rng.choice(res.num_rows, 6, replace=False).tolist():
+        row = res.slice(i, 1).to_pylist()[0]
+        space = next(s for s in cfg.spaces if s.key == row["strategy"])
+        combos = space.chunk(row["combo_id"] // cfg.chunk_size, cfg.chunk_size)
+        params, bt = combos.row(int(np.flatnonzero(combos.ids == row["combo_id"])[0]))
+        met = pipeline.run_batch(
+            table,
+            run_id="r",
+            indicator_requests=[],
+            strategy_requests=[pipeline.StrategyRequest(space.strategy, params)],
+            backtest_params={**settings.backtest.model_dump(), **bt},
+            annualization=252,
+            with_equity=False,
+            with_indicators=False,
+        ).metrics
+        mine = met.filter(pa.compute.equal(met["symbol"], row["symbol"])).to_pylist()[0]
+        for col in sweep_flow.RESULT_METRICS:
+            a, b = mine[col], row[col]
+            assert a == b or (a != a and b != b), (col, a, b)
+    # SQLite mirrors the Parquet rows; the registry carries the statistics
+    conn = sqlite3.connect(settings.output.resolved_db_path())
+    assert conn.execute("select count(*) from sweep_results").fetchone()[0] == res.num_rows
+    assert conn.execute("select count(*) from sweep_summary").fetchone()[0] == n_combos
+    status, stats = conn.execute("select status, stats from sweeps").fetchone()
+    assert status == "succeeded"
+    assert '"pbo"' in stats
+    assert '"deflated_sharpe_ratio"' in stats
+    page = Path(summary.outputs["report"]).read_text()
+    assert "median Sharpe across symbols: long_window by short_window" in page
+    assert "top combinations" in page
+    assert "https://cdn" not in page  # bokeh inlined: works offline
+    # a rerun finds the sweep published and does nothing
+    again = _run(settings, cfg, client)
+    assert again.message == "already published; nothing to do"
+
+
+def test_killed_sweep_resumes_and_publishes_the_same(tmp_path, data, client):
+    full = tmp_path / "full"
+    settings, cfg = _load(tmp_path, data, full)
+    _run(settings, cfg, client)
+
+    out = tmp_path / "resumed"
+    settings, cfg = _load(tmp_path, data, out)
+    plan = sweep_flow.plan_sweep(settings, cfg, 2 * 2**30, 2)
+    # a sweep killed after some tasks: their chunks are staged, nothing is published
+    done = plan.jobs[::2]
+    for job in done:
+        assert not sweep_flow.sweep_task(job).get("error")
+    assert not (out / "sweep_results").exists()
+    summary = _run(settings, cfg, client)
+    assert summary.n_reused == len(done)
+    assert summary.n_tasks == len(plan.jobs)
+    assert _same(_results(out), _results(full))
+    assert not (out / "_sweeps").exists()  # staging removed after publishing
+
+
+def test_chunking_does_not_change_results(tmp_path, data, client):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _run(*_load(tmp_path, data, a, chunk=1), client)
+    _run(*_load(tmp_path, data, b, chunk=100), client)
+    assert _same(_results(a), _results(b))
+    sa, sb = (_results(x, "sweep_summary") for x in (a, b))
+    assert _same(sa, sb)
+
+
+def test_walkforward_publishes_folds_and_stitched_equity(tmp_path, data, client):
+    out = tmp_path / "wf"
+    settings, cfg = _load(tmp_path, data, out)
+    summary = _run(settings, cfg, client, kind="walkforward")
+    assert summary.status == "succeeded"
+    folds = ds.dataset(out / "walkforward_folds", partitioning="hive").to_table()
+    # 400 bars: folds at 150 + 60k, whole test windows only -> 4 folds; 5 symbols x 2 spaces
+    assert folds.num_rows == 4 * 5 * 2
+    assert pa.compute.all(pa.compute.greater_equal(folds["test_start"], folds["train_end"])).as_py()
+    eq = ds.dataset(out / "walkforward_equity", partitioning="hive").to_table()
+    assert eq.num_rows == 4 * 60 * 5 * 2
+    per_fold = summary.stats["ma_crossover"]["folds"]
+    assert [f["fold"] for f in per_fold] == [0, 1, 2, 3]
+    ma = folds.filter(pa.compute.equal(folds["strategy"], "ma_crossover"))
+    fold0 = ma.filter(pa.compute.equal(ma["fold"], 0))["oos_sharpe_ratio"].to_numpy()
+    assert per_fold[0]["median_out_of_sample_sharpe"] == pytest.approx(float(np.nanmedian(fold0)))
+    first = eq.filter(pa.compute.equal(eq["symbol"], folds["symbol"][0])).slice(0, 1)
+    assert first["equity"][0].as_py() == 10_000.0
+
+
+def test_cli_dry_run_and_errors(tmp_path, data, capfd):
+    """In process through the console entry point (one subprocess run is tested below)."""
+    from flows.cli import main
+
+    cfg = _config(tmp_path)
+    args = ["sweep", "--config", str(cfg), "--input", str(data), "--output", str(tmp_path / "o")]
+    assert main([*args, "--dry-run"]) == 0
+    out = capfd.readouterr().out
+    assert "15 combination(s) x 5 symbol(s)" in out
+    assert "ma_crossover: 10 combination(s)" in out
+    assert not (tmp_path / "o").exists()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(CONFIG.format(chunk=4).replace("short_window: [3, 8, 15]", "fast: [3, 8, 15]"))
+    assert main(["sweep", "--config", str(bad), "--input", str(data), "--dry-run"]) == 2
+    err = capfd.readouterr().err
+    assert "sweep.strategies[0].params.fast: unknown parameter 'fast'" in err
+    assert "Traceback" not in err
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(CONFIG.format(chunk=4).replace("long_window: [10, 30]", "long_window: [2]"))
+    assert main(["sweep", "--config", str(empty), "--input", str(data), "--dry-run"]) == 2
+    assert "empty space" in capfd.readouterr().err
+
+
+def test_cli_sweep_runs_as_a_prefect_flow(tmp_path, data, cli_env, shared_cluster):
+    cfg = _config(tmp_path)
+    out = tmp_path / "cli"
+    args = [
+        "--config",
+        str(cfg),
+        "--input",
+        str(data),
+        "--output",
+        str(out),
+        "--scheduler",
+        shared_cluster,
+    ]
+    res = run_cli(["sweep", *args], cli_env)
+    assert res.returncode == 0, res.stderr
+    assert "succeeded" in res.stdout
+    assert (out / "sweep_summary").is_dir()
+    res = run_cli(["sweeps", "--output", str(out)], {**cli_env, "COLUMNS": "400"})
+    assert res.returncode == 0, res.stderr
+    assert "sweep" in res.stdout
+    assert "succeeded" in res.stdout
+
+
+def test_two_workers_publish_what_one_does(tmp_path, data, client):
+    from distributed import Client, LocalCluster
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    _run(*_load(tmp_path, data, one, chunk=6), client)
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            memory_limit="1GB",
+            host="127.0.0.1",
+            scheduler_port=0,
+            dashboard_address="127.0.0.1:0",
+            processes=True,
+        ) as cluster,
+        Client(cluster) as two_workers,
+    ):
+        assert len(two_workers.scheduler_info()["workers"]) == 2
+        _run(*_load(tmp_path, data, two, chunk=6), two_workers)
+    assert _same(_results(one), _results(two))
+    assert _same(_results(one, "sweep_summary"), _results(two, "sweep_summary"))
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        (
+            "sweep",
+            [
+                "--config",
+                "--input",
+                "--output",
+                "--dry-run",
+                "--scheduler",
+                "--workers",
+                "--memory-limit",
+            ],
+        ),
+        ("walkforward", ["--config", "--input", "--output", "--dry-run", "--scheduler"]),
+        ("sweeps", ["--output", "--limit"]),
+    ],
+)
+def test_help_on_sweep_commands(command, options):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert [o for o in options if o not in result.output] == []
+
+
+def test_sweep_killed_mid_compute_resumes_from_staged_chunks(tmp_path, data, cli_env, client):
+    from tests.integration.test_faults import Pause, _kill_tree, _spawn
+
+    config = _config(tmp_path, chunk=2)
+    text = config.read_text() + "cluster:\n  n_workers: 1\n  threads_per_worker: 1\n"
+    config.write_text(text + "  dashboard_address: 127.0.0.1:0\n")
+    out = tmp_path / "killed"
+    pause = Pause(tmp_path / "pause", "sweep-task")
+    args = ["sweep", "--config", str(config), "--input", str(data), "--output", str(out)]
+    process = _spawn(args, {**cli_env, **pause.env}, tmp_path / "log")
+    try:
+        _, _, detail = pause.wait(process)  # one task staged, its worker paused
+    finally:
+        _kill_tree(process)
+    sweep_id, key = detail.split()
+    staged = sorted(p.stem for p in (out / "_sweeps" / sweep_id / "staged").glob("*.parquet"))
+    assert key in staged
+    assert not (out / "sweep_results").exists()  # nothing published
+
+    # the same command again: same plan, so the staged chunk is reused, not recomputed
+    res = run_cli(args, cli_env)
+    assert res.returncode == 0, res.stderr
+    assert f"sweep {sweep_id}: succeeded" in res.stdout
+    assert f"{len(staged)} reused from an earlier attempt" in res.stdout
+    clean = tmp_path / "clean"
+    _run(
+        *sweep_flow.load_sweep(config, {"input.path": str(data), "output.path": str(clean)}), client
+    )
+    assert _same(_results(out), _results(clean))
