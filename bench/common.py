@@ -218,6 +218,8 @@ class Measured:
     stderr: str
     memory: TreeSample
     worker_peaks: list[int]
+    flow_peak: int = 0
+    """Peak RSS of the command's own process (for ``barpipe run``, the flow process)."""
 
 
 def run_measured(
@@ -250,7 +252,15 @@ def run_measured(
         raise RuntimeError(
             f"{' '.join(cmd)} exited {proc.returncode}:\n{out[-3000:]}\n{err[-3000:]}"
         )
-    return Measured(seconds, proc.returncode, out, err, sampler.result, sampler.worker_peaks())
+    return Measured(
+        seconds,
+        proc.returncode,
+        out,
+        err,
+        sampler.result,
+        sampler.worker_peaks(),
+        sampler.result.peak_by_pid.get(proc.pid, 0),
+    )
 
 
 def mib(n: float) -> str:

@@ -13,6 +13,10 @@ Measured in one run (best of ``--repeat``, the contenders interleaved):
   faster end to end. With ``--baseline-symbols N`` it runs on the first N symbols and is
   scaled by bars to the full universe (said so in the output).
 
+Next to it, the run a user makes (bench/user_run.py: the four strategies, equity written,
+report on, then ``barpipe report`` alone), with the flow process's peak RSS (the ``barpipe
+run`` process) reported apart from the workers'.
+
 Usage: ``python -m bench.e2e [--symbols 200 --bars 50000] [--repeat N] [--baseline-symbols N]``
 """
 
@@ -27,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import common
+from bench import common, user_run
 
 
 def io_floor(input_path: Path, output: Path, repeat: int) -> dict[str, float]:
@@ -113,12 +117,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tinies: list[float] = []
     flow_runs: list[float] = []
     flow_tinies: list[float] = []
-    peak = 0
+    peak = flow_peak = 0
     for i in range(args.repeat):
         m = common.barpipe_run(config, big, out_big, *extra)
         runs.append(m.seconds)
         flow_runs.append(common.flow_seconds(out_big))
         peak = max(peak, m.memory.peak_total)
+        flow_peak = max(flow_peak, m.flow_peak)
         t = common.barpipe_run(config, tiny, out_tiny, *extra)
         tinies.append(t.seconds)
         flow_tinies.append(common.flow_seconds(out_tiny))
@@ -128,6 +133,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             flush=True,
         )
     stages = common.stage_rows(out_big)
+    print("the run a user makes (4 strategies, equity, report)...", flush=True)
+    user = user_run.measure(big, common.CACHE / "out-e2e-user", *extra)
     print("I/O floor (pyarrow read + write of the same data)...", flush=True)
     floor = io_floor(big, out_big, max(2, args.repeat))
     run_s, tiny_s = min(runs), min(tinies)
@@ -206,8 +213,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         + ", ".join(f"{s} {sec:.1f}" for s, sec, _, _ in stages if sec is not None)
         + "; peak RSS per worker (reported): "
         + ", ".join(common.mib(rss) for _, _, rss, w in stages if rss),
-        f"- peak RSS of the barpipe process tree {common.mib(peak)}, of the baseline "
-        f"{common.mib(base['peak_rss'])} ({base['n_symbols']} symbols).",
+        f"- peak RSS of the barpipe process tree {common.mib(peak)} (of it the flow process "
+        f"{common.mib(flow_peak)}), of the baseline {common.mib(base['peak_rss'])} "
+        f"({base['n_symbols']} symbols).",
+        "",
+        common.table(["the run a user makes", "seconds", "notes"], user_run.describe(user)),
     ]
     print("\n".join(lines))
     print(f"load after: {common.load()} (baseline part took {base_clock:.0f} s)")
@@ -225,6 +235,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "marginal_ratio": marginal / floor_s,
         "flow_marginal_ratio": flow_marginal / floor_s,
         "speedup_vs_bot": base_full / run_s,
+        "flow_peak": flow_peak,
+        "user_run": user,
         "markdown": "\n".join(lines),
     }
     common.save("e2e", result, args.json)

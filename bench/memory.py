@@ -67,6 +67,7 @@ def _child(config_name: str, dataset: str, bars: int) -> None:
     import pyarrow as pa
 
     from compute import indicators, pipeline, planner
+    from flows.settings import OutputConfig
     from flows.tasks import BatchJob, process_batch
     from storage import bars as bars_io
 
@@ -87,8 +88,7 @@ def _child(config_name: str, dataset: str, bars: int) -> None:
             symbols=tuple(chosen),
             input_path=dataset,
             input_options={},
-            output_path=out,
-            output_options={},
+            output=OutputConfig(path=out, write_equity=cfg["equity"]),
             start=None,
             end=None,
             min_bars=40,
@@ -97,7 +97,6 @@ def _child(config_name: str, dataset: str, bars: int) -> None:
             backtest={"direction": "long_short", "fees_bps": 1.0, "slippage_bps": 1.0},
             annualization=525_600.0,
             risk_free=0.0,
-            write_equity=cfg["equity"],
             write_indicators=cfg["indicators"],
         )
 

@@ -29,6 +29,7 @@ SUITE = {
     "scaling": "Scaling: 1 vs 2 workers",
     "overhead": "Fixed overhead: tiny run vs bare LocalCluster",
     "memory": "Memory: planner calibration and a run under --memory-limit 600MB",
+    "nightly": "Nightly runs: one new bar per symbol against a full run",
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

@@ -6,7 +6,12 @@ momentum composite from its own indicators (``vbt.RSI``, ``vbt.MACD``, 5-bar mom
 weights 0.4/0.3/0.3, then the sign), simulate with ``Portfolio.from_signals`` at the next
 bar's open (targets shifted one bar, ``price=open``) with the same fees and slippage,
 long/short, all cash in each position, and write trades, per-symbol metrics and the equity
-curves to Parquet. Both sides compute only the indicators the strategy needs.
+curves to Parquet. Both sides compute only the indicators the strategy needs. vectorbt runs
+on its fastest engine: with ``vectorbt-rust`` installed (in the ``bench`` extra) its
+``engine="auto"`` resolves to Rust; the output says which engine ran.
+
+Then the run a user makes (bench/user_run.py: four strategies, equity written, report on)
+is measured next to it, with the flow process's peak apart from the workers'.
 
 Measured in one run, after a warm-up of each on a tiny dataset (numba caches filled): the
 wall time of each process and the peak resident memory of its whole process tree (psutil,
@@ -35,7 +40,9 @@ def _vectorbt_child(input_path: str, output: str) -> None:
     import pandas as pd
     import pyarrow.dataset as ds
     import vectorbt as vbt
+    from vectorbt import _engine
 
+    engine = _engine.resolve_engine()  # "rust" when vectorbt-rust is installed (the bench extra)
     seconds["import"] = time.perf_counter() - clock
     clock = time.perf_counter()
     table = ds.dataset(input_path, format="parquet", partitioning="hive").to_table(
@@ -107,7 +114,12 @@ def _vectorbt_child(input_path: str, output: str) -> None:
     seconds["write"] = time.perf_counter() - clock
     print(
         json.dumps(
-            {"seconds": seconds, "n_trades": len(trades), "n_bars": int(close.notna().sum().sum())}
+            {
+                "seconds": seconds,
+                "n_trades": len(trades),
+                "n_bars": int(close.notna().sum().sum()),
+                "engine": engine,
+            }
         )
     )
 
@@ -139,6 +151,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print("vectorbt is not installed: pip install -e '.[bench]'")
         return {}
     print(f"machine: {common.machine_line()}; vectorbt {vectorbt.__version__}", flush=True)
+    from bench import user_run
+
     big = common.dataset(args.symbols, args.bars)
     tiny = common.dataset(2, 200)
     config = common.write_config(common.CACHE / "vs-vectorbt.yaml")
@@ -150,13 +164,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     common.barpipe_run(config, tiny, out, env=env)
     print("vectorbt...", flush=True)
     vbt_m, vbt_info = _vectorbt(big)
-    print(f"  {vbt_m.seconds:.1f} s, peak {common.mib(vbt_m.memory.peak_total)}", flush=True)
+    print(
+        f"  {vbt_m.seconds:.1f} s, peak {common.mib(vbt_m.memory.peak_total)}, "
+        f"engine {vbt_info['engine']}",
+        flush=True,
+    )
     print("barpipe (default memory limit)...", flush=True)
     bp = common.barpipe_run(config, big, out, env=env)
     print(f"  {bp.seconds:.1f} s, peak {common.mib(bp.memory.peak_total)}", flush=True)
     print(f"barpipe (--memory-limit {args.limit})...", flush=True)
     capped = common.barpipe_run(config, big, out, "--memory-limit", args.limit, env=env)
     print(f"  {capped.seconds:.1f} s, peak {common.mib(capped.memory.peak_total)}", flush=True)
+
+    print("barpipe, the run a user makes (4 strategies, equity, report)...", flush=True)
+    user = user_run.measure(big, common.CACHE / "out-vs-vectorbt-user", env=env)
+    print(f"  {user['run_s']:.1f} s, flow process peak {common.mib(user['flow_peak'])}", flush=True)
 
     def kinds(m: common.Measured) -> str:
         return ", ".join(f"{k} {common.mib(v)}" for k, v in sorted(m.memory.peak_by_kind.items()))
@@ -175,14 +197,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{bp.seconds:.1f}",
             common.mib(bp.memory.peak_total),
             f"{bp.memory.peak_total / vbt_m.memory.peak_total:.2f}",
-            kinds(bp),
+            kinds(bp) + f"; flow process {common.mib(bp.flow_peak)}",
         ],
         [
             f"barpipe run --memory-limit {args.limit}",
             f"{capped.seconds:.1f}",
             common.mib(capped.memory.peak_total),
             f"{capped.memory.peak_total / vbt_m.memory.peak_total:.2f}",
-            kinds(capped),
+            kinds(capped) + f"; flow process {common.mib(capped.flow_peak)}",
         ],
     ]
     lines = [
@@ -200,6 +222,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"- memory: barpipe's peak is {bp.memory.peak_total / vbt_m.memory.peak_total:.2f} of "
         f"vectorbt's ({capped.memory.peak_total / vbt_m.memory.peak_total:.2f} capped); "
         "target <= 0.33.",
+        f"- vectorbt engine: {vbt_info['engine']}.",
+        "",
+        common.table(["the run a user makes", "wall s", "notes"], user_run.describe(user)),
     ]
     print("\n".join(lines))
     print(f"load after: {common.load()}")
@@ -215,6 +240,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "peak": capped.memory.peak_total,
             "by_kind": capped.memory.peak_by_kind,
         },
+        "user_run": user,
         "markdown": "\n".join(lines),
     }
     common.save("vs_vectorbt", result, args.json)

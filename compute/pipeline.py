@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from compute import backtest, indicators, metrics, strategies
+from compute import backtest, indicators, metrics, portfolio, strategies
 
 FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -66,6 +66,9 @@ class BatchResult:
     seconds: dict[str, float]
     n_bars: int
     n_symbols: int
+    sleeves: pa.Table | None = None
+    """Per (symbol, strategy): compute.portfolio.summarize_sleeves over the whole history
+    (None without equity): what the run's report is drawn from."""
 
 
 def _fmt(value: int | float) -> str:
@@ -128,6 +131,7 @@ def run_batch(
     seconds["kernels"] = time.perf_counter() - clock
 
     trade_parts, equity_parts, metric_parts, signal_parts = [], [], [], []
+    sleeve_parts = []
     t_bt = t_met = 0.0
     for req in strategy_requests:
         t0 = time.perf_counter()
@@ -167,6 +171,8 @@ def run_batch(
                 }
             )
             equity_parts.append(equity if keep_bars is None else equity.filter(keep_bars))
+            # the report's summaries cover each sleeve's whole history, emitted or not
+            sleeve_parts.append(portfolio.summarize_sleeves(equity, trades))
         metric_parts.append(_metrics_table(run_id, req.key, met, symbols, offsets, ts))
     seconds["backtest"] = t_bt
     seconds["metrics"] = t_met
@@ -189,6 +195,7 @@ def run_batch(
         metrics=_concat(metric_parts),
         indicators=ind_table,
         signals=_concat(signal_parts),
+        sleeves=_concat(sleeve_parts) if with_equity else None,
         seconds=seconds,
         n_bars=table.num_rows,
         n_symbols=len(symbols),

@@ -1,12 +1,32 @@
 """Portfolio arithmetic for the report: sleeves summed into a portfolio, drawdowns, summaries.
 
-Data flow: the published equity table (one curve per (symbol, strategy), each starting at the
-backtest's ``init_cash``) goes into ``portfolio_curves``, which builds one equal-allocation
-portfolio per strategy and its drawdown. The other helpers turn published rows into what a
-chart shows: ``downsample_indices`` (a long curve for display), ``histogram`` (Sharpe ratios
-across symbols), ``rank_symbols`` (best and worst symbols), ``choose_period`` and
-``count_per_period`` (trades over time) and ``sum_by_key`` (stage timings). Everything here is
-numpy and pyarrow over arrays already in memory; nothing reads files.
+Data flow. On the workers, ``summarize_sleeves`` turns a batch's equity and trades into one
+small row per sleeve (symbol, strategy): its first equity, its equity at the last bar of each
+period of a calendar grid, and its trades opened per grid period and side. Those rows are
+stored with the run (storage.db ``report_sleeves``); the report never reads the equity or
+trades tables. ``portfolio_from_summaries`` sums the sleeves into one equal-allocation
+portfolio per strategy and its drawdown, and ``trades_from_summaries`` counts trades per
+chart period; Sharpe histograms and best/worst tables come from the metrics rows.
+
+The grid (``choose_grid``): the finest of hour, day, month, quarter, year that cuts the
+batch's time span into at most ``MAX_GRID_POINTS`` periods (hours for 35 days of minute bars,
+days for a year of them, months for 20 years of daily bars). Each period nests in the next,
+so sleeves summarized on different grids (batches or nights with different spans) are merged
+exactly on the coarsest one: a sleeve's value at the end of a coarse period is its value at
+the end of the last finer period inside it. At each grid point the portfolio equals
+``portfolio_curves`` over the full equity rows at that time; between grid points it is not
+drawn, so a drawdown that recovers within one period is not seen.
+
+Why per sleeve: a night that recomputes only some symbols replaces only their rows; the
+report of a run takes each sleeve of its metrics from the latest run at or before it that
+summarized that sleeve (storage.db ``read_report_sleeves``). Per-sleeve rows cost
+``MAX_GRID_POINTS`` x 16 bytes at most, whatever the history's length.
+
+``portfolio_curves`` and ``combine_sleeves`` do the same sum over full equity rows (the
+reference the summaries are tested against). The other helpers turn rows into what a chart
+shows: ``downsample_indices``, ``histogram``, ``rank_symbols``, ``choose_period`` and
+``count_per_period``, ``sum_by_key``. Everything here is numpy and pyarrow over arrays already
+in memory; nothing reads files.
 
 Times are int64 microseconds since the epoch (UTC), the storage type ``timestamp[us, UTC]``.
 """
@@ -23,8 +43,12 @@ import pyarrow.compute as pc
 from compute.errors import DataError, ParameterError
 
 __all__ = [
+    "GRID_PERIODS",
+    "MAX_GRID_POINTS",
     "PERIODS",
+    "SUMMARY_SCHEMA",
     "PortfolioCurve",
+    "choose_grid",
     "choose_period",
     "combine_sleeves",
     "count_per_period",
@@ -34,8 +58,11 @@ __all__ = [
     "max_by_key",
     "micros",
     "portfolio_curves",
+    "portfolio_from_summaries",
     "rank_symbols",
     "sum_by_key",
+    "summarize_sleeves",
+    "trades_from_summaries",
 ]
 
 _US_PER_DAY = 86_400_000_000
@@ -298,15 +325,17 @@ def _period_start(ts_us: np.ndarray, period: str) -> np.ndarray:
     return months.astype("datetime64[M]").astype("datetime64[us]").astype(np.int64)
 
 
-def choose_period(first_us: int, last_us: int, max_bins: int = 120) -> str:
-    """The finest period of ``PERIODS`` that splits [first, last] into at most ``max_bins`` periods."""
+def choose_period(
+    first_us: int, last_us: int, max_bins: int = 120, periods: Sequence[str] = PERIODS
+) -> str:
+    """The finest of ``periods`` that splits [first, last] into at most ``max_bins`` periods."""
     if max_bins < 1:
         raise ParameterError(f"max_bins={max_bins} must be >= 1")
-    for period in PERIODS:
+    for period in periods:
         starts = _period_start(np.array([first_us, last_us], np.int64), period)
         if _n_periods(int(starts[0]), int(starts[1]), period) <= max_bins:
             return period
-    return PERIODS[-1]
+    return periods[-1]
 
 
 def _n_periods(first_start: int, last_start: int, period: str) -> int:
@@ -369,3 +398,241 @@ def max_by_key(keys: Sequence[str], values: np.ndarray) -> tuple[list[str], np.n
     peaks = np.full(len(order), -np.inf)
     np.maximum.at(peaks, index, data)
     return list(order), peaks
+
+
+# --- per-sleeve summaries: what the workers return for the report ----------------------------
+
+GRID_PERIODS = ("h", "D", "M", "Q", "Y")
+"""Grid periods, finest first; each nests in the next (weeks do not nest in months)."""
+MAX_GRID_POINTS = 2_000
+"""At most this many grid periods per sleeve (the report draws at most 5,000 points)."""
+
+SUMMARY_SCHEMA = pa.schema(
+    [
+        ("symbol", pa.string()),
+        ("strategy", pa.string()),
+        ("grid", pa.string()),  # one of GRID_PERIODS
+        ("first_equity", pa.float64()),
+        ("time_us", pa.list_(pa.int64())),  # the sleeve's last bar in each grid period
+        ("equity", pa.list_(pa.float64())),  # its equity at that bar
+        ("trade_period_us", pa.list_(pa.int64())),  # grid periods in which trades opened
+        ("trades_long", pa.list_(pa.int64())),
+        ("trades_short", pa.list_(pa.int64())),
+    ]
+)
+
+
+def choose_grid(first_us: int, last_us: int, max_points: int = MAX_GRID_POINTS) -> str:
+    """The finest of ``GRID_PERIODS`` that cuts [first, last] into at most ``max_points``."""
+    return choose_period(first_us, last_us, max_points, GRID_PERIODS)
+
+
+def _coarsest(grids: Sequence[str]) -> str:
+    unknown = sorted(set(grids) - set(GRID_PERIODS))
+    if unknown:
+        raise DataError(f"unknown grid period(s) {unknown}; valid: {list(GRID_PERIODS)}")
+    return GRID_PERIODS[max((GRID_PERIODS.index(g) for g in grids), default=0)]
+
+
+def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and the distinct values of a string column (dictionary or plain)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not pa.types.is_dictionary(column.type):
+        column = column.dictionary_encode()
+    values = column.dictionary.cast(pa.string()).to_pylist()
+    return np.asarray(column.indices.to_numpy(zero_copy_only=False), np.int64), values
+
+
+def _lists(offsets: np.ndarray, values: np.ndarray, type_: pa.DataType) -> pa.Array:
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values, type_))
+
+
+def summarize_sleeves(equity: pa.Table, trades: pa.Table, grid: str | None = None) -> pa.Table:
+    """One ``SUMMARY_SCHEMA`` row per (symbol, strategy) of ``equity``; see the module docstring.
+
+    ``equity`` has columns symbol, strategy, timestamp, equity; ``trades`` symbol, strategy,
+    side, entry_time (trades of sleeves without equity rows are left out). ``grid`` defaults
+    to ``choose_grid`` over the equity's time span.
+    """
+    if equity.num_rows == 0:
+        return SUMMARY_SCHEMA.empty_table()
+    sym, symbols = _codes(equity["symbol"])
+    strat, strategies = _codes(equity["strategy"])
+    key = strat * len(symbols) + sym
+    ts = micros(equity["timestamp"])
+    values = np.asarray(equity["equity"].to_numpy(zero_copy_only=False), np.float64)
+    if (np.diff(key) < 0).any() or ((np.diff(key) == 0) & (np.diff(ts) < 0)).any():
+        order = np.lexsort((ts, key))
+        key, ts, values = key[order], ts[order], values[order]
+    grid = grid or choose_grid(int(ts.min()), int(ts.max()))
+    period = _period_start(ts, grid)
+    new_sleeve = np.r_[True, key[1:] != key[:-1]]
+    last = np.flatnonzero(np.r_[(key[1:] != key[:-1]) | (period[1:] != period[:-1]), True])
+    sleeves = key[new_sleeve]
+    # rows of each sleeve among the period ends: sleeves are contiguous in ``last`` too
+    point_offsets = np.searchsorted(key[last], sleeves, side="left")
+    point_offsets = np.r_[point_offsets, last.size]
+
+    trade_cols = _trade_points(trades, symbols, strategies, sleeves, grid)
+    n = sleeves.size
+    return pa.table(
+        {
+            "symbol": pa.array([symbols[k % len(symbols)] for k in sleeves], pa.string()),
+            "strategy": pa.array([strategies[k // len(symbols)] for k in sleeves], pa.string()),
+            "grid": pa.array([grid] * n, pa.string()),
+            "first_equity": values[new_sleeve],
+            "time_us": _lists(point_offsets, ts[last], pa.int64()),
+            "equity": _lists(point_offsets, values[last], pa.float64()),
+            **trade_cols,
+        },
+        schema=SUMMARY_SCHEMA,
+    )
+
+
+def _trade_points(
+    trades: pa.Table,
+    symbols: Sequence[str],
+    strategies: Sequence[str],
+    sleeves: np.ndarray,
+    grid: str,
+) -> dict[str, pa.Array]:
+    """Per sleeve: the grid periods with trades opened, and the long and short counts in each."""
+    index_of = {name: i for i, name in enumerate(symbols)}
+    strat_of = {name: i for i, name in enumerate(strategies)}
+    if trades.num_rows:
+        t_sym = np.array(
+            [index_of.get(s, -1) for s in trades["symbol"].to_pylist()], dtype=np.int64
+        )
+        t_strat = np.array(
+            [strat_of.get(s, -1) for s in trades["strategy"].to_pylist()], dtype=np.int64
+        )
+        known = (t_sym >= 0) & (t_strat >= 0)
+        t_key = (t_strat * len(symbols) + t_sym)[known]
+        t_period = _period_start(micros(trades["entry_time"]), grid)[known]
+        long_ = (trades["side"].to_numpy(zero_copy_only=False) == "long")[known]
+    else:
+        t_key = t_period = np.empty(0, np.int64)
+        long_ = np.empty(0, bool)
+    order = np.lexsort((t_period, t_key))
+    t_key, t_period, long_ = t_key[order], t_period[order], long_[order]
+    first = np.r_[True, (t_key[1:] != t_key[:-1]) | (t_period[1:] != t_period[:-1])]
+    first = first[: t_key.size]
+    group = np.cumsum(first) - 1
+    n_groups = int(first.sum())
+    longs = np.bincount(group, weights=long_, minlength=n_groups).astype(np.int64)
+    shorts = np.bincount(group, weights=~long_, minlength=n_groups).astype(np.int64)
+    g_key = t_key[first]
+    offsets = np.r_[np.searchsorted(g_key, sleeves, side="left"), g_key.size]
+    # trades of sleeves not in ``sleeves`` would sit between offsets: keep only known sleeves
+    keep = np.isin(g_key, sleeves)
+    if not keep.all():
+        g_key, longs, shorts = g_key[keep], longs[keep], shorts[keep]
+        t_first = t_period[first][keep]
+        offsets = np.r_[np.searchsorted(g_key, sleeves, side="left"), g_key.size]
+    else:
+        t_first = t_period[first]
+    return {
+        "trade_period_us": _lists(offsets, t_first, pa.int64()),
+        "trades_long": _lists(offsets, longs, pa.int64()),
+        "trades_short": _lists(offsets, shorts, pa.int64()),
+    }
+
+
+def _flat(column: pa.ChunkedArray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """Values of a list column and the row each value belongs to."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    values = np.asarray(pc.list_flatten(array).to_numpy(zero_copy_only=False), dtype)
+    rows = np.asarray(pc.list_parent_indices(array).to_numpy(zero_copy_only=False), np.int64)
+    return values, rows
+
+
+def portfolio_from_summaries(
+    summaries: pa.Table, initial_capital: float | None = None
+) -> dict[str, PortfolioCurve]:
+    """One ``PortfolioCurve`` per strategy from ``SUMMARY_SCHEMA`` rows, on the coarsest grid.
+
+    The same equal allocation as ``combine_sleeves`` (capital split evenly at the start; a
+    sleeve holds its start value before its first bar and its last value after its last
+    bar), evaluated at the end of each grid period, plotted at the latest bar inside it.
+    """
+    curves: dict[str, PortfolioCurve] = {}
+    if summaries.num_rows == 0:
+        return curves
+    strategy = np.asarray(summaries["strategy"].to_pylist(), dtype=object)
+    symbol = summaries["symbol"].to_pylist()
+    firsts = np.asarray(summaries["first_equity"].to_numpy(zero_copy_only=False), np.float64)
+    times, row_of_time = _flat(summaries["time_us"], np.int64)
+    values, _ = _flat(summaries["equity"], np.float64)
+    bad_first = ~np.isfinite(firsts) | (firsts <= 0)
+    bad_value = ~np.isfinite(values)
+    if bad_first.any() or bad_value.any():
+        row = int(np.flatnonzero(bad_first)[0]) if bad_first.any() else -1
+        what = f"first equity {firsts[row]}"
+        if row < 0:
+            at = int(np.flatnonzero(bad_value)[0])
+            row = int(row_of_time[at])
+            what = f"equity {values[at]} at {np.datetime64(int(times[at]), 'us')}Z"
+        raise DataError(
+            f"summary of symbol {symbol[row]!r}, strategy {strategy[row]!r} has {what}; equity "
+            "must be finite and start > 0"
+        )
+    grids = summaries["grid"].to_pylist()
+    for name in sorted(set(strategy.tolist())):
+        rows = np.flatnonzero(strategy == name)
+        grid = _coarsest([grids[r] for r in rows])
+        pick = np.isin(row_of_time, rows)
+        t, v, r = times[pick], values[pick], row_of_time[pick]
+        period = _period_start(t, grid)
+        # the last point of each (sleeve, period): finer grids are re-cut on the coarsest one
+        last = np.r_[(r[1:] != r[:-1]) | (period[1:] != period[:-1]), True]
+        t, v, r, period = t[last], v[last], r[last], period[last]
+        ratio = v / firsts[r]
+        change = np.empty_like(ratio)
+        change[1:] = ratio[1:] - ratio[:-1]
+        starts = np.r_[True, r[1:] != r[:-1]]
+        change[starts] = ratio[starts] - 1.0
+        keys = np.unique(period)
+        slot = np.searchsorted(keys, period)
+        steps = np.bincount(slot, weights=change, minlength=keys.size)
+        shown = np.full(keys.size, np.iinfo(np.int64).min)
+        np.maximum.at(shown, slot, t)
+        capital = float(firsts[rows].mean()) if initial_capital is None else float(initial_capital)
+        equity = capital * (1.0 + np.cumsum(steps) / rows.size)
+        curves[str(name)] = PortfolioCurve(
+            strategy=str(name),
+            timestamp_us=shown,
+            equity=equity,
+            drawdown=drawdown(equity),
+            n_sleeves=int(rows.size),
+            initial_capital=capital,
+        )
+    return curves
+
+
+def trades_from_summaries(
+    summaries: pa.Table, max_bins: int = 120
+) -> tuple[np.ndarray, list[str], np.ndarray, str]:
+    """Trades opened per chart period and side (all strategies) from ``SUMMARY_SCHEMA`` rows.
+
+    Returns (period starts in int64 us, ["long", "short"], counts of shape (2, periods),
+    the period): the finest of ``GRID_PERIODS`` no finer than the summaries' grids that
+    gives at most ``max_bins`` periods.
+    """
+    periods, rows = _flat(summaries["trade_period_us"], np.int64)
+    longs, _ = _flat(summaries["trades_long"], np.int64)
+    shorts, _ = _flat(summaries["trades_short"], np.int64)
+    if periods.size == 0:
+        return np.empty(0, np.int64), ["long", "short"], np.zeros((2, 0), np.int64), "D"
+    floor = GRID_PERIODS.index(_coarsest(summaries["grid"].to_pylist()))
+    period = choose_period(int(periods.min()), int(periods.max()), max_bins, GRID_PERIODS[floor:])
+    starts = _period_start(periods, period)
+    keys = np.unique(starts)
+    slot = np.searchsorted(keys, starts)
+    counts = np.vstack(
+        [
+            np.bincount(slot, weights=longs, minlength=keys.size),
+            np.bincount(slot, weights=shorts, minlength=keys.size),
+        ]
+    ).astype(np.int64)
+    return keys, ["long", "short"], counts, period

@@ -76,6 +76,8 @@ class RunSummary:
     plan: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float = 0.0
     dashboard: str | None = None
+    report_sleeves: list[bytes] = field(default_factory=list, repr=False)
+    """The batches' report summaries (Arrow IPC), stored by ``publish_run``, then dropped."""
     night: Any = None  # storage.runs.Night: what this run changes in the tables
     log_file: str | None = None  # the run's library log (flows.logs), if one is open
     portfolios: list[dict[str, Any]] = field(default_factory=list)
@@ -348,6 +350,8 @@ def plan_run(
         bytes_per_bar=planner.estimate_bytes_per_bar(n_outputs, len(strats)),
         worker_memory=info.worker_memory,
         n_threads=max(info.n_threads, 1),
+        # the threads each worker really runs (cluster.threads_per_worker for a local one)
+        threads_per_worker=max(info.n_threads // max(info.n_workers, 1), 1),
         memory_fraction=settings.batches.memory_fraction,
         min_batches_per_thread=settings.batches.min_batches_per_thread,
         max_symbols_per_batch=settings.batches.max_symbols_per_batch,
@@ -369,8 +373,7 @@ def plan_run(
         run_id=run_id,
         input_path=inp.path,
         input_options=inp.storage_options,
-        output_path=settings.output.path,
-        output_options=settings.output.storage_options,
+        output=settings.output,
         start=settings.dates.start.isoformat() if settings.dates.start else None,
         end=settings.dates.end.isoformat() if settings.dates.end else None,
         min_bars=min_bars,
@@ -388,7 +391,6 @@ def plan_run(
         ),
         annualization=annualization,
         risk_free=settings.metrics.risk_free,
-        write_equity=settings.output.write_equity,
         write_indicators=_writes_indicators(settings),
     )
     jobs = [BatchJob(batch=batch.index, symbols=batch.symbols, **common) for batch in plan.batches]
@@ -614,6 +616,7 @@ def publish_run(settings: Settings, conn: Any, summary: RunSummary) -> dict[str,
     """Publish the run's staged tables to Delta and SQLite (storage.runs.publish)."""
     from storage import runs
 
+    sleeves, summary.report_sleeves = summary.report_sleeves, []
     return runs.publish(
         output_root(settings),
         conn,
@@ -621,7 +624,16 @@ def publish_run(settings: Settings, conn: Any, summary: RunSummary) -> dict[str,
         summary.run_key,
         published_tables(settings),
         summary.night,
+        sleeves=_ipc_batches(sleeves),
     )
+
+
+def _ipc_batches(streams: list[bytes]) -> Iterable[Any]:
+    """Record batches of the batches' report summaries, one stream at a time."""
+    import pyarrow as pa
+
+    for stream in streams:
+        yield from pa.ipc.open_stream(stream)
 
 
 def output_root(settings: Settings) -> Any:
@@ -648,6 +660,8 @@ def _collect(summary: RunSummary, plan: planner.Plan, results: Iterable[dict[str
             summary.trades_by_side[side] = summary.trades_by_side.get(side, 0) + n
         for stage, sec in r["seconds"].items():
             summary.stages[stage] = summary.stages.get(stage, 0.0) + sec
+        if r.get("report_sleeves"):
+            summary.report_sleeves.append(r["report_sleeves"])
         if summary.night is not None:
             summary.night.whole.extend(r.get("whole", ()))
             summary.night.extended.extend(r.get("extended", ()))

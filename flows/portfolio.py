@@ -329,7 +329,7 @@ def run_configured(client: Any, settings: Any, jobs: list[Any]) -> list[dict[str
         run_id=first.run_id,
         input_path=first.input_path,
         input_options=first.input_options,
-        output_path=first.output_path,
+        output_path=first.output.path,
         start=first.start,
         end=first.end,
         min_bars=first.min_bars,

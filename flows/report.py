@@ -2,16 +2,20 @@
 
 ``write_report`` wires it together:
 
-1. the run's record and stage timings from SQLite (``runs``, ``run_stages``), opened read-only;
-2. its published equity, metrics and trades from Parquet (``storage.outputs.read_output``, the
-   run key's committed partition, rows of this run id only);
-3. the arithmetic from ``compute.portfolio``: portfolio equity and drawdown per strategy,
+1. everything from SQLite, opened read-only: the run's record and stage timings (``runs``,
+   ``run_stages``), its metrics (one row per sleeve) and the per-sleeve summaries the workers
+   returned (``storage.db.read_report_sleeves``: equity on a calendar grid, trades opened per
+   grid period and side). The equity and trades tables are never read, so the report's time
+   and memory grow with sleeves x grid points (at most ``compute.portfolio.MAX_GRID_POINTS``),
+   not with bars or trades;
+2. the arithmetic from ``compute.portfolio``: portfolio equity and drawdown per strategy,
    Sharpe histograms, best/worst symbols, trades per period and side, seconds per stage;
-4. bokeh figures laid out in one page, rendered with ``bokeh.resources.INLINE`` and written
+3. bokeh figures laid out in one page, rendered with ``bokeh.resources.INLINE`` and written
    atomically with ``storage.fs`` (local path or fsspec URL).
 
-Equity curves longer than ``MAX_POINTS`` are thinned for display (each bucket keeps its
-extremes, see ``compute.portfolio.downsample_indices``); the chart title says so.
+The equity chart has one point per grid period (the chart title names the period); curves
+longer than ``MAX_POINTS`` are thinned for display (each bucket keeps its extremes, see
+``compute.portfolio.downsample_indices``) and the title says so.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ from bokeh.resources import INLINE
 
 from compute import portfolio
 from compute.errors import StorageError
+from storage.db import read_report_sleeves
 from storage.fs import join, resolve, write_bytes_atomic
-from storage.outputs import read_output
 
 __all__ = ["MAX_POINTS", "build_report_html", "default_destination", "write_report"]
 
@@ -95,7 +99,12 @@ def write_report(
     with _read_only(db) as conn:
         run = _read_run(conn, db, run_id)
         stages = _read_stages(conn, run["run_id"])
-    document = build_report_html(output_root, run, stages, filesystem)
+        metrics, notes = _read_metrics(conn, run)
+        sleeves = read_report_sleeves(conn, run["run_id"])
+    from flows.portfolio_report import portfolio_panels
+
+    panels = portfolio_panels(output_root, run["run_key"], filesystem)
+    document = build_report_html(run, stages, metrics, sleeves, notes, panels)
     target = destination or default_destination(output_root, run["run_id"])
     fs, path = resolve(target, filesystem if destination is None else None)
     try:
@@ -172,67 +181,78 @@ def _read_stages(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-# --- Parquet ----------------------------------------------------------------------------------
+_METRIC_COLUMNS = ("symbol", "strategy", "sharpe_ratio", "total_return", "max_drawdown", "n_trades")
 
 
-def _read_run_rows(
-    output_root: str,
-    table: str,
-    run: Mapping[str, Any],
-    columns: Sequence[str],
-    filesystem: Any = None,
-) -> tuple[pa.Table, str | None]:
-    """This run's rows of a published table, and a note when the key holds another run's rows."""
-    data = read_output(
-        output_root, table, filesystem, run_keys=[run["run_key"]], columns=["run_id", *columns]
+def _read_metrics(conn: sqlite3.Connection, run: Mapping[str, Any]) -> tuple[pa.Table, list[str]]:
+    """The run's metrics rows, and a note when its key's rows now belong to a later run."""
+    try:
+        rows = conn.execute(
+            f"SELECT {', '.join(_METRIC_COLUMNS)} FROM metrics WHERE run_id = ? "
+            "ORDER BY strategy, symbol",
+            (run["run_id"],),
+        ).fetchall()
+        others = (
+            []
+            if rows
+            else [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT run_id FROM metrics WHERE run_key = ? ORDER BY run_id",
+                    (run["run_key"],),
+                )
+            ]
+        )
+    except sqlite3.Error as err:
+        raise StorageError(f"cannot read the metrics of run {run['run_id']!r}: {err}") from err
+    types = (pa.string(), pa.string(), pa.float64(), pa.float64(), pa.float64(), pa.int64())
+    table = pa.table(
+        {
+            name: pa.array([r[i] for r in rows], type_)
+            for i, (name, type_) in enumerate(zip(_METRIC_COLUMNS, types, strict=True))
+        }
     )
-    mine = data.filter(pc.equal(data["run_id"], run["run_id"]))
-    note = None
-    if mine.num_rows == 0 and data.num_rows:
-        others = sorted(set(data["run_id"].to_pylist()))
-        note = f"the {table} of run key {run['run_key']} now belong to run {', '.join(others)} (published later)"
-    return mine.select(list(columns)), note
+    notes = (
+        [
+            f"the results of run key {run['run_key']} now belong to run {', '.join(others)} (published later)"
+        ]
+        if others
+        else []
+    )
+    return table, notes
 
 
 # --- the page ---------------------------------------------------------------------------------
 
 
 def build_report_html(
-    output_root: str,
     run: Mapping[str, Any],
     stages: Sequence[Mapping[str, Any]],
-    filesystem: Any = None,
+    metrics: pa.Table,
+    sleeves: pa.Table,
+    notes: Sequence[str] = (),
+    panels: Sequence[Any] = (),
 ) -> str:
-    """The report page of ``run`` (a ``runs`` row) as one HTML string with bokeh inlined."""
-    notes: list[str] = []
-    equity, note = _read_run_rows(
-        output_root, "equity", run, ["symbol", "strategy", "timestamp", "equity"], filesystem
-    )
-    notes += [note] if note else []
-    metrics, note = _read_run_rows(
-        output_root,
-        "metrics",
-        run,
-        ["symbol", "strategy", "sharpe_ratio", "total_return", "max_drawdown", "n_trades"],
-        filesystem,
-    )
-    notes += [note] if note else []
-    trades, note = _read_run_rows(
-        output_root, "trades", run, ["strategy", "side", "entry_time"], filesystem
-    )
-    notes += [note] if note else []
-    if equity.num_rows == 0 and metrics.num_rows:
-        notes.append("no equity curves were published for this run (output.write_equity: false)")
+    """The report page of ``run`` (a ``runs`` row) as one HTML string with bokeh inlined.
 
-    curves = portfolio.portfolio_curves(equity)
+    ``metrics``: the run's metrics rows; ``sleeves``: its per-sleeve summaries
+    (``compute.portfolio.SUMMARY_SCHEMA``); ``panels``: bokeh panels of the run key's
+    shared-cash portfolios (``flows.portfolio_report``), drawn after the equity curves.
+    """
+    notes = list(notes)
+    if sleeves.num_rows == 0 and metrics.num_rows:
+        notes.append(
+            "no equity curves were published for this run (output.write_equity: false), so "
+            "neither portfolio curves nor trade counts are drawn"
+        )
+    curves = portfolio.portfolio_from_summaries(sleeves)
+    grid = _PERIOD_NAMES.get(max(set(sleeves["grid"].to_pylist()) or {"h"}, key=_grid_rank))
     parts: list[Any] = [_header(run, notes)]
-    parts += _equity_figures(curves)
-    from flows.portfolio_report import portfolio_panels
-
-    parts += portfolio_panels(output_root, run["run_key"], filesystem)
+    parts += _equity_figures(curves, grid)
+    parts += list(panels)
     parts.append(_sharpe_histograms(metrics))
     parts.append(_ranking_tables(metrics))
-    parts.append(_trades_figure(trades))
+    parts.append(_trades_figure(sleeves))
     parts += _stage_figures(stages)
     title = f"barpipe report — run {run['run_id']}"
     page = file_html(column(*parts), resources=INLINE, title=title)
@@ -297,12 +317,17 @@ def _datetimes(micros: np.ndarray) -> np.ndarray:
     return np.asarray(micros, dtype=np.int64).astype("datetime64[us]")
 
 
-def _equity_figures(curves: Mapping[str, portfolio.PortfolioCurve]) -> list[Any]:
+def _grid_rank(grid: str) -> int:
+    return portfolio.GRID_PERIODS.index(grid) if grid in portfolio.GRID_PERIODS else 0
+
+
+def _equity_figures(curves: Mapping[str, portfolio.PortfolioCurve], grid: str = "") -> list[Any]:
     if not curves:
         return [_div("<h2>Portfolio equity</h2><p>No equity curves for this run.</p>")]
     longest = max(c.equity.size for c in curves.values())
     thinned = longest > MAX_POINTS
-    suffix = (
+    suffix = f" — at the last bar of each {grid}" if grid else ""
+    suffix += (
         f" — downsampled to ≤ {MAX_POINTS:,} points per curve for display (of {longest:,})"
         if thinned
         else ""
@@ -426,14 +451,10 @@ def _fmt(value: Any, spec: str) -> str:
     return "–" if value is None or not np.isfinite(value) else format(value, spec)
 
 
-def _trades_figure(trades: pa.Table) -> Any:
-    if trades.num_rows == 0:
+def _trades_figure(sleeves: pa.Table) -> Any:
+    starts, sides, counts, period = portfolio.trades_from_summaries(sleeves)
+    if starts.size == 0:
         return _div("<h2>Trades over time</h2><p>No trades in this run.</p>")
-    times = portfolio.micros(trades["entry_time"])
-    period = portfolio.choose_period(int(times.min()), int(times.max()))
-    starts, sides, counts = portfolio.count_per_period(
-        times, trades["side"].to_numpy(zero_copy_only=False), period, groups=_SIDES
-    )
     data: dict[str, Any] = {"period": _datetimes(starts)}
     data.update({side: counts[i] for i, side in enumerate(sides)})
     gaps = np.diff(starts)

@@ -27,21 +27,26 @@ import pyarrow.compute as pc
 
 from compute import pipeline
 from compute.errors import BarpipeError
+from flows.settings import OutputConfig
 from storage import bars, outputs, state, validate
 from storage.faults import pause_for_test
 
 
 @dataclass(frozen=True)
 class BatchJob:
-    """Everything a worker needs for one batch, as plain picklable values."""
+    """Everything a worker needs for one batch, as plain picklable values.
+
+    ``output`` is the run's output settings section, passed whole rather than field by field
+    (where to stage, file size, whether equity is written), so a setting added there reaches
+    the worker without touching this class.
+    """
 
     run_id: str
     batch: int
     symbols: tuple[str, ...]
     input_path: str
     input_options: dict[str, Any]
-    output_path: str
-    output_options: dict[str, Any]
+    output: OutputConfig
     start: str | None
     end: str | None
     min_bars: int
@@ -50,9 +55,12 @@ class BatchJob:
     backtest: dict[str, Any]
     annualization: float
     risk_free: float
-    write_equity: bool
-    write_indicators: bool = False
-    target_file_mib: float = outputs.DEFAULT_TARGET_MIB  # staged files are cut at this size
+    write_indicators: bool = False  # output.write_indicators, and the run has indicators
+
+    @property
+    def write_equity(self) -> bool:
+        return self.output.write_equity
+
     # per symbol of the batch already published: (last bar µs UTC, n bars, fingerprint)
     published: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     full: bool = True  # recompute and publish every symbol whole
@@ -90,6 +98,9 @@ class BatchSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     peak_rss_bytes: int = 0
     worker: str = ""
+    report_sleeves: bytes = b""
+    """The report's per-sleeve summaries (compute.portfolio) as an Arrow IPC stream: tens of
+    KiB per sleeve at most, so the flow never reads the equity or trades tables."""
     # what the night does with each symbol (storage.state): published whole, extended, skipped
     whole: list[str] = field(default_factory=list)
     extended: list[str] = field(default_factory=list)
@@ -104,6 +115,15 @@ def _filesystem(options: dict[str, Any], path: str) -> Any:
     import fsspec
 
     return fsspec.filesystem(path.split("://", 1)[0], **options)
+
+
+def _ipc(table: Any) -> bytes:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
 
 
 def process_batch(job: BatchJob) -> dict[str, Any]:
@@ -121,12 +141,13 @@ def process_batch(job: BatchJob) -> dict[str, Any]:
 
 
 def _stage(job: BatchJob, tables: dict[str, pa.Table]) -> None:
-    fs = _filesystem(job.output_options, job.output_path)
+    out = job.output
+    fs = _filesystem(out.storage_options, out.path)
     for name, data in tables.items():
         if data.num_columns:
             outputs.write_staged(
-                data, job.output_path, job.run_id, name, job.batch, fs,
-                target_file_mib=job.target_file_mib,
+                data, out.path, job.run_id, name, job.batch, fs,
+                target_file_mib=out.target_file_mib,
             )  # fmt: skip
 
 
@@ -192,6 +213,8 @@ def _process(job: BatchJob) -> dict[str, Any]:
         summary.trades_by_side = {str(s): int(c) for s, c in zip(sides, counts, strict=True)}
 
     clock = time.perf_counter()
+    if result.sleeves is not None and result.sleeves.num_rows:
+        summary.report_sleeves = _ipc(result.sleeves)
     staged = {
         "trades": result.trades,
         "metrics": result.metrics,

@@ -39,15 +39,18 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from compute.errors import StorageError
+from compute.portfolio import SUMMARY_SCHEMA
+from storage import sqlite_bulk
 from storage.schemas import (
     METRICS,
     QUARANTINE,
@@ -72,6 +75,7 @@ __all__ = [
     "mark_abandoned",
     "publish_run_rows",
     "read_notes",
+    "read_report_sleeves",
     "read_table",
     "record_notes",
     "record_plan",
@@ -86,6 +90,27 @@ DB_NAME = "barpipe.db"
 _SCHEMA_VERSION = 1
 _INSERT_CHUNK = 50_000  # rows converted to Python at a time
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+# What the report is drawn from (compute.portfolio.SUMMARY_SCHEMA, one row per sleeve a run
+# computed; list columns as little-endian BLOBs): the report never reads equity or trades.
+_REPORT_COLUMNS = ("run_id", "run_key", *SUMMARY_SCHEMA.names)
+_REPORT_DDL = (
+    """CREATE TABLE IF NOT EXISTS report_sleeves (
+    run_id TEXT NOT NULL,
+    run_key TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    grid TEXT NOT NULL,
+    first_equity REAL,
+    time_us BLOB,
+    equity BLOB,
+    trade_period_us BLOB,
+    trades_long BLOB,
+    trades_short BLOB
+)""",
+    "CREATE INDEX IF NOT EXISTS ix_report_sleeves_run_id ON report_sleeves (run_id)",
+    "CREATE INDEX IF NOT EXISTS ix_report_sleeves_sleeve ON report_sleeves (symbol, strategy)",
+)
 
 _NOTES_DDL = (
     """CREATE TABLE IF NOT EXISTS run_notes (
@@ -178,7 +203,7 @@ def connect(
             )
         conn.execute("PRAGMA synchronous = FULL")  # a committed run survives power loss
         with _transaction(conn):
-            for statement in (*sqlite_ddl(), *_NOTES_DDL):
+            for statement in (*sqlite_ddl(), *_NOTES_DDL, *_REPORT_DDL):
                 conn.execute(statement)
             _add_columns(conn)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
@@ -391,43 +416,52 @@ def _rows_table(rows: pa.Table | Sequence[Any], schema: pa.Schema, run_id: str) 
         raise StorageError(f"rows do not fit the schema: {err}") from err
 
 
-def _iso_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """UTC timestamps as ``ISO_FORMAT`` text (what ``pc.strftime`` gives, about 6x faster:
-    formatting a time-zone-naive timestamp skips the per-value zone conversion)."""
-    naive = column.cast(TIMESTAMP).cast(pa.int64()).cast(pa.timestamp("us"))
-    text = pc.replace_substring(naive.cast(pa.string()), " ", "T", max_replacements=1)
-    return pc.binary_join_element_wise(text, "Z", "")
+_iso_text = sqlite_bulk.iso_text
 
 
-def _sql_columns(table: pa.Table) -> list[pa.ChunkedArray]:
-    """Columns ready for sqlite3: timestamps as ISO-8601 UTC text."""
-    out = []
-    for field, column in zip(table.schema, table.columns, strict=True):
-        if pa.types.is_timestamp(field.type):
-            column = _iso_text(column)
-        out.append(column)
-    return out
+Rows = pa.Table | Sequence[Any] | Iterable[pa.RecordBatch]
+"""Rows to publish: a table, records (mappings or dataclasses), or record batches streamed
+from Parquet (read one at a time: the whole table is never in memory)."""
 
 
-def _insert(conn: sqlite3.Connection, name: str, table: pa.Table, run_key: str | None) -> int:
-    columns = sqlite_columns(name)
-    sql = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-    for offset in range(0, table.num_rows, _INSERT_CHUNK):
-        values = [c.to_pylist() for c in _sql_columns(table.slice(offset, _INSERT_CHUNK))]
-        if run_key is not None:
-            values.insert(1, [run_key] * len(values[0]))
-        conn.executemany(sql, zip(*values, strict=True))
-    return int(table.num_rows)
+def _row_batches(rows: Rows, schema: pa.Schema, run_id: str) -> Iterator[pa.RecordBatch]:
+    """``rows`` as record batches in ``schema`` with ``run_id`` filled in, one at a time."""
+    if isinstance(rows, pa.Table | list | tuple):
+        yield from _rows_table(rows, schema, run_id).to_batches()
+        return
+    for batch in rows:  # type: ignore[union-attr]
+        yield from _rows_table(pa.Table.from_batches([batch]), schema, run_id).to_batches()
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    name: str,
+    rows: Rows,
+    schema: pa.Schema,
+    run_id: str,
+    run_key: str | None,
+) -> int:
+    constants = {} if run_key is None else {"run_key": run_key}
+    stats = sqlite_bulk.ingest(
+        conn,
+        name,
+        _row_batches(rows, schema, run_id),
+        sqlite_columns(name),
+        chunk_rows=_INSERT_CHUNK,
+        constants=constants,
+    )
+    return stats.rows
 
 
 def publish_run_rows(
     conn: sqlite3.Connection,
     run_id: str,
     run_key: str,
-    trades: pa.Table,
-    metrics: pa.Table,
-    quarantine: pa.Table | Sequence[Any] = (),
+    trades: Rows,
+    metrics: Rows,
+    quarantine: Rows = (),
     stages: pa.Table | Sequence[Mapping[str, Any]] | None = None,
+    sleeves: Rows | None = None,
 ) -> dict[str, int]:
     """Replace the run key's trades, metrics and quarantine rows with this run's, atomically.
 
@@ -438,12 +472,19 @@ def publish_run_rows(
     Parameters
     ----------
     trades, metrics
-        Tables in the ``TRADES`` / ``METRICS`` schemas.
+        Rows in the ``TRADES`` / ``METRICS`` schemas: a table, or record batches streamed
+        from the published Parquet (``storage.outputs.iter_output``), inserted in chunks of
+        ``_INSERT_CHUNK`` rows by ``storage.sqlite_bulk.ingest``.
     quarantine
-        A ``QUARANTINE`` table, or ``QuarantineRecord`` objects / mappings (run_id filled in).
+        The same in the ``QUARANTINE`` schema, or ``QuarantineRecord`` objects / mappings
+        (run_id filled in).
     stages
         A ``RUN_STAGES`` table or mappings with stage, seconds, peak_rss_bytes, worker; None
         leaves ``run_stages`` alone (see ``record_stages``).
+    sleeves
+        The report's per-sleeve summaries (``compute.portfolio.SUMMARY_SCHEMA``) of the
+        sleeves this run computed; they replace the run key's ``report_sleeves`` rows. None
+        leaves them alone.
 
     Returns
     -------
@@ -451,20 +492,31 @@ def publish_run_rows(
         Rows inserted per table.
     """
     tables = {
-        "trades": _rows_table(trades, TRADES, run_id),
-        "metrics": _rows_table(metrics, METRICS, run_id),
-        "quarantine": _rows_table(quarantine, QUARANTINE, run_id),
+        "trades": (trades, TRADES),
+        "metrics": (metrics, METRICS),
+        "quarantine": (quarantine, QUARANTINE),
     }
-    stage_rows = None if stages is None else _rows_table(stages, RUN_STAGES, run_id)
     inserted: dict[str, int] = {}
     try:
         with _transaction(conn):
-            for name in ("trades", "metrics", "quarantine"):
+            for name, (rows, schema) in tables.items():
                 conn.execute(f"DELETE FROM {name} WHERE run_key = ?", (run_key,))
-                inserted[name] = _insert(conn, name, tables[name], run_key)
-            if stage_rows is not None:
+                inserted[name] = _insert(conn, name, rows, schema, run_id, run_key)
+            if sleeves is not None:
+                conn.execute("DELETE FROM report_sleeves WHERE run_key = ?", (run_key,))
+                inserted["report_sleeves"] = sqlite_bulk.ingest(
+                    conn,
+                    "report_sleeves",
+                    _row_batches(sleeves, SUMMARY_SCHEMA, run_id),
+                    _REPORT_COLUMNS,
+                    chunk_rows=1_000,  # each row holds up to MAX_GRID_POINTS values per list
+                    constants={"run_id": run_id, "run_key": run_key},
+                ).rows
+            if stages is not None:
                 conn.execute("DELETE FROM run_stages WHERE run_id = ?", (run_id,))
-                inserted["run_stages"] = _insert(conn, "run_stages", stage_rows, None)
+                inserted["run_stages"] = _insert(
+                    conn, "run_stages", stages, RUN_STAGES, run_id, None
+                )
     except sqlite3.Error as err:
         raise StorageError(f"cannot publish rows of run {run_id!r}: {err}") from err
     return inserted
@@ -562,6 +614,53 @@ def read_table(
     return pa.table(data)
 
 
+def read_report_sleeves(conn: sqlite3.Connection, run_id: str) -> pa.Table:
+    """The sleeve summaries a report of ``run_id`` is drawn from (``SUMMARY_SCHEMA``).
+
+    For each (symbol, strategy) of the run's metrics: the summary the run stored, or, for a
+    sleeve the run did not recompute, the one of the latest earlier succeeded run that did.
+    """
+    try:
+        rows = conn.execute(
+            f"SELECT {', '.join(SUMMARY_SCHEMA.names)} FROM report_sleeves WHERE run_id = ? "
+            "ORDER BY strategy, symbol",
+            (run_id,),
+        ).fetchall()
+        have = {(r[0], r[1]) for r in rows}
+        run = conn.execute(
+            "SELECT started_at, run_key FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        # the night's metrics snapshot (it carries the symbols a night skipped) is its universe
+        wanted = conn.execute(
+            "SELECT symbol, strategy FROM metrics WHERE run_key = ? ORDER BY strategy, symbol",
+            (run[1] if run else "",),
+        ).fetchall()
+        started = run
+        for symbol, strategy in [tuple(w) for w in wanted if (w[0], w[1]) not in have]:
+            earlier = conn.execute(
+                f"SELECT {', '.join('s.' + c for c in SUMMARY_SCHEMA.names)} "
+                "FROM report_sleeves s JOIN runs r ON r.run_id = s.run_id "
+                "WHERE s.symbol = ? AND s.strategy = ? AND r.status = 'succeeded' "
+                "AND r.started_at < ? ORDER BY r.started_at DESC LIMIT 1",
+                (symbol, strategy, started[0] if started else ""),
+            ).fetchone()
+            if earlier is not None:
+                rows.append(earlier)
+    except sqlite3.Error as err:
+        raise StorageError(f"cannot read the report summaries of run {run_id!r}: {err}") from err
+    columns: dict[str, Any] = {}
+    for i, field in enumerate(SUMMARY_SCHEMA):
+        values = [row[i] for row in rows]
+        if pa.types.is_list(field.type):
+            dtype = np.dtype(field.type.value_type.to_pandas_dtype()).newbyteorder("<")
+            columns[field.name] = pa.array(
+                [None if v is None else np.frombuffer(v, dtype) for v in values], field.type
+            )
+        else:
+            columns[field.name] = pa.array(values, field.type)
+    return pa.table(columns, schema=SUMMARY_SCHEMA)
+
+
 def record_stages(
     conn: sqlite3.Connection, run_id: str, stages: Mapping[str, float], peak_rss: Mapping[str, int]
 ) -> None:
@@ -617,9 +716,12 @@ def record_plan(
     batch_rows = _rows_table(rows, RUN_BATCHES, run_id)
     try:
         with _transaction(conn):
-            for name, table in (("run_plans", plan_row), ("run_batches", batch_rows)):
+            for name, table, schema in (
+                ("run_plans", plan_row, RUN_PLANS),
+                ("run_batches", batch_rows, RUN_BATCHES),
+            ):
                 conn.execute(f"DELETE FROM {name} WHERE run_id = ?", (run_id,))
-                _insert(conn, name, table, None)
+                _insert(conn, name, table, schema, run_id, None)
     except sqlite3.Error as err:
         raise StorageError(f"cannot record the plan of run {run_id!r}: {err}") from err
 
@@ -727,15 +829,22 @@ def commit_night(
     full: bool,
     whole: Sequence[str],
     extended: Sequence[str],
-    rows: Mapping[str, pa.Table],
+    rows: Mapping[str, Rows],
     states: Mapping[str, tuple[int, int, str]],
     versions: Mapping[str, int],
     signature: str,
     dropped: Sequence[str] = (),
+    sleeves: Rows | None = None,
 ) -> dict[str, int]:
     """One night's SQLite commit, in ONE transaction: the mirrored tables' rows (replaced as
     their kind says, see ``storage.tables``), the changed symbols' publish state and every
     published table's Delta version. On any error nothing changes. Rows inserted per table.
+
+    ``rows`` may be tables or record batches streamed from the staged files: they are
+    inserted in chunks (``storage.sqlite_bulk``), never whole. ``sleeves``: the report's
+    per-sleeve summaries of the symbols this night computed (``report_sleeves``, replacing
+    the run key's); a sleeve the night skipped keeps its summary from the night that computed
+    it (``read_report_sleeves``).
     """
     from storage.tables import TABLES
 
@@ -769,9 +878,21 @@ def commit_night(
                             else ""
                         )
                     )
-                inserted[name] = _insert(
-                    conn, name, _rows_table(data, spec.schema, run_id), run_key
+                inserted[name] = _insert(conn, name, data, spec.schema, run_id, run_key)
+            if sleeves is not None:  # a symbol the night skipped keeps its summary
+                conn.execute(
+                    "DELETE FROM report_sleeves WHERE run_key = ? AND symbol IN "
+                    "(SELECT symbol FROM temp.night)",
+                    (run_key,),
                 )
+                inserted["report_sleeves"] = sqlite_bulk.ingest(
+                    conn,
+                    "report_sleeves",
+                    _row_batches(sleeves, SUMMARY_SCHEMA, run_id),
+                    _REPORT_COLUMNS,
+                    chunk_rows=1_000,
+                    constants={"run_id": run_id, "run_key": run_key},
+                ).rows
             if full:
                 conn.execute("DELETE FROM publish_state")
             conn.executemany(

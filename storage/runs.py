@@ -28,7 +28,7 @@ mirrored rows and the symbols' publish state: that SQLite commit is the commit p
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,15 +153,20 @@ def publish(
     run_key: str,
     tables: Sequence[str],
     night: Night,
+    *,
+    sleeves: Iterable[pa.RecordBatch] | None = None,
 ) -> dict[str, str]:
     """Commit a run's staged ``tables`` to Delta, then to SQLite in one transaction.
 
     Returns each table's location. On any error the Delta tables are rolled back to the
     versions ``barpipe.db`` records and the error is raised.
+
+    ``sleeves``: the report summaries the batches returned (``compute.portfolio``), stored in
+    the same SQLite transaction (None when ``recover`` completes a dead run's publish).
     """
     recorded = db.read_table_versions(conn)
     versions: dict[str, int] = {}
-    sqlite_rows: dict[str, pa.Table] = {}
+    sqlite_rows: dict[str, Any] = {}  # tables, or batches streamed from the staged files
     changed = [*night.whole, *night.extended]
     try:
         for name in tables:
@@ -174,9 +179,11 @@ def publish(
                 version = _publish_continuous(
                     out, run_id, run_key, name, night, schema, batches, has_rows
                 )
-                if t.sqlite:
+                if t.sqlite:  # read again at the SQLite commit, one batch at a time
                     sqlite_rows[name] = (
-                        staged.to_table() if staged is not None else schema.empty_table()
+                        staged.to_batches(batch_size=65_536)
+                        if staged is not None
+                        else schema.empty_table()
                     )
             elif t.kind == "snapshot":
                 data = staged.to_table() if staged is not None else schema.empty_table()
@@ -217,7 +224,7 @@ def publish(
         db.commit_night(
             conn, run_id, run_key, full=night.full, whole=night.whole, extended=night.extended,
             rows=sqlite_rows, states=night.states, versions=versions,
-            signature=night.signature, dropped=dropped,
+            signature=night.signature, dropped=dropped, sleeves=sleeves,
         )  # fmt: skip
     except BaseException:
         try:

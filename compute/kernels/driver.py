@@ -20,14 +20,17 @@ import inspect
 import numpy as np
 from numba import njit
 
+from compute.kernels.common import nan_like_nb
+
 NAN = "nan"  # a real output, NaN where the kernel writes nothing (warm-up)
 ZERO = "zero"  # a real output that holds TA-Lib integers: 0.0 in the warm-up
 INT = "int"  # an int32 output (candlestick patterns, HT_TRENDMODE): 0 in the warm-up
+# the allocations the hand-written batch kernels made (nan_like_nb: compiled once, shared)
 _ALLOC = {
-    NAN: "np.full(n, np.nan)",
-    ZERO: "np.zeros(n)",
-    INT: "np.zeros(n, dtype=np.int32)",
-    "scratch": "np.empty(n)",
+    NAN: "nan_like_nb({0})",
+    ZERO: "np.zeros({0}.shape[0])",
+    INT: "np.zeros({0}.shape[0], dtype=np.int32)",
+    "scratch": "np.empty_like({0})",
 }
 _BATCH: dict[tuple, object] = {}
 
@@ -58,9 +61,11 @@ def _generate(kernel, n_inputs, fills, scratch, consts):
     body = "\n".join(
         [
             f"({', '.join([*inputs, 'offsets', *params])}):",
-            f"    n = {inputs[0]}.shape[0]",
-            *(f"    {o} = {_ALLOC[f]}" for o, f in zip(outputs, fills, strict=True)),
-            *(f"    {w} = {_ALLOC['scratch']}" for w in work),
+            *(
+                f"    {o} = {_ALLOC[f].format(inputs[0])}"
+                for o, f in zip(outputs, fills, strict=True)
+            ),
+            *(f"    {w} = {_ALLOC['scratch'].format(inputs[0])}" for w in work),
             "    for s in range(offsets.shape[0] - 1):",
             "        a = offsets[s]",
             "        b = offsets[s + 1]",
@@ -68,7 +73,7 @@ def _generate(kernel, n_inputs, fills, scratch, consts):
             f"    return ({''.join(o + ', ' for o in outputs)})",
         ]
     )
-    namespace = {"np": np, "kernel": kernel}
+    namespace = {"np": np, "kernel": kernel, "nan_like_nb": nan_like_nb}
     doc = f"Batch form of ``{py.__name__}`` over ``offsets`` (``compute.kernels.driver``)."
     return jit_source(f"{py.__name__}_seg", body, namespace, py, doc)
 

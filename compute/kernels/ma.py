@@ -270,8 +270,9 @@ def t3_into_nb(x, out, period, vfactor):
     """Write TA-Lib T3 (Tillson: six chained EMAs, each seeded with an SMA) into ``out``;
     period 1 copies ``x``, as TA-Lib does."""
     n = x.shape[0]
-    if period == 1:
-        out[:] = x
+    if period == 1:  # a loop, not ``out[:] = x``: slice assignment costs seconds to compile
+        for i in range(n):
+            out[i] = x[i]
         return
     lb = 6 * (period - 1)
     if n <= lb:

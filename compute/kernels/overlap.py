@@ -237,7 +237,7 @@ def _wma_step_nb(v, period, total, plain, leaving):
     return total, plain
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _hma_fused_into_nb(x, out, period, half, root):
     """HMA (``hma_into_nb``) with its three WMAs in one pass, each as ``wma_into_nb`` steps.
 

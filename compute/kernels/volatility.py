@@ -12,9 +12,20 @@ from compute.kernels.common import (
 
 @njit(cache=True)
 def trange_into_nb(high, low, close, out):
-    """Write TA-Lib TRANGE into ``out``: the true range from the second bar on."""
-    for i in range(1, high.shape[0]):
-        out[i] = true_range_nb(high[i], low[i], close[i - 1])
+    """Write TA-Lib TRANGE into ``out``: the true range from the second bar on.
+
+    Over slices indexed from 0, so the loop vectorizes (``close[i - 1]`` carried numba's
+    negative-index wrap-around check).
+    """
+    m = high.shape[0] - 1
+    if m <= 0:
+        return
+    h = high[1:]
+    lo = low[1:]
+    prev = close[:m]
+    dst = out[1:]
+    for j in range(m):
+        dst[j] = true_range_nb(h[j], lo[j], prev[j])
 
 
 @njit(cache=True)
@@ -46,7 +57,7 @@ def atr_into_nb(high, low, close, out, period):
         out[i] = prev
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def natr_into_nb(high, low, close, out, timeperiod):
     """numba equivalent of ``talib.NATR``: 100 * ATR / close.
 
@@ -54,11 +65,23 @@ def natr_into_nb(high, low, close, out, timeperiod):
     zero gives 0.
     """
     n = high.shape[0]
-    atr_into_nb(high, low, close, out, timeperiod)
-    if timeperiod > 1:
-        for i in range(timeperiod, n):
-            c = close[i]
-            out[i] = 0.0 if is_zero_nb(c) else (out[i] / c) * 100.0
+    if timeperiod == 1 or n <= timeperiod:
+        atr_into_nb(high, low, close, out, timeperiod)
+        return
+    # atr_into_nb's loop, normalised as each value is made (one pass instead of two)
+    period = timeperiod
+    total = 0.0
+    for i in range(1, period + 1):
+        total += true_range_nb(high[i], low[i], close[i - 1])
+    prev = total / period
+    c = close[period]
+    out[period] = 0.0 if is_zero_nb(c) else (prev / c) * 100.0
+    k = 1.0 - (period - 1.0) / period
+    b = 1.0 - k
+    for i in range(period + 1, n):
+        prev = fma_nb(b, prev, k * true_range_nb(high[i], low[i], close[i - 1]))
+        c = close[i]
+        out[i] = 0.0 if is_zero_nb(c) else (prev / c) * 100.0
 
 
 @njit(cache=True)

@@ -74,28 +74,36 @@ def adosc_into_nb(high, low, close, volume, out, fast, slow):
             out[i] = fast_ema - slow_ema
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def cmf_into_nb(high, low, close, volume, out, timeperiod):
     """numba equivalent of ``talib.CMF``: Chaikin money flow, the sum
     of money flow volume over the sum of volume in each window (0 when the volume sum <= 0).
 
     Running sums in TA-Lib's order: remove the departing bar, add the new one, divide.
+    The departing bar's money flow volume comes from a ring of the window's values rather
+    than being computed again (a second division per bar: 2x TA-Lib's time).
     """
     n = high.shape[0]
     if n < timeperiod:
         return
+    ring = np.empty(timeperiod)  # bar j's money flow volume at j % timeperiod
     sum_mfv = 0.0
     sum_vol = 0.0
     for i in range(timeperiod):
-        sum_mfv += _money_flow_volume_nb(high[i], low[i], close[i], volume[i])
+        mfv = _money_flow_volume_nb(high[i], low[i], close[i], volume[i])
+        ring[i] = mfv
+        sum_mfv += mfv
         sum_vol += volume[i]
     i = timeperiod - 1
     out[i] = sum_mfv / sum_vol if sum_vol > 0.0 else 0.0
+    pos = 0  # the slot of bar i - timeperiod, the departing one
     for i in range(timeperiod, n):
-        j = i - timeperiod
-        sum_mfv -= _money_flow_volume_nb(high[j], low[j], close[j], volume[j])
-        sum_vol -= volume[j]
-        sum_mfv += _money_flow_volume_nb(high[i], low[i], close[i], volume[i])
+        sum_mfv -= ring[pos]
+        sum_vol -= volume[i - timeperiod]
+        mfv = _money_flow_volume_nb(high[i], low[i], close[i], volume[i])
+        ring[pos] = mfv
+        pos = pos + 1 if pos + 1 < timeperiod else 0
+        sum_mfv += mfv
         sum_vol += volume[i]
         out[i] = sum_mfv / sum_vol if sum_vol > 0.0 else 0.0
 

@@ -124,15 +124,16 @@ def test_a_kept_cluster_stops_after_its_idle_time_and_on_request(kept_home):
 
 def _job(**changes):
     from compute import pipeline
+    from flows.settings import OutputConfig
     from flows.tasks import BatchJob
 
     fields = dict(
         batch=0, symbols=("A",), run_id="r", input_path="/nonexistent", input_options={},
-        output_path="/nonexistent-out", output_options={}, start=None, end=None, min_bars=30,
+        output=OutputConfig(path="/nonexistent-out"), start=None, end=None, min_bars=30,
         indicators=(pipeline.IndicatorRequest("rsi", {"timeperiod": 14}),),
         strategies=(pipeline.StrategyRequest("momentum"),),
         backtest={"direction": "long_short", "fees_bps": 1.0}, annualization=252.0,
-        risk_free=0.0, write_equity=True, write_indicators=True,
+        risk_free=0.0, write_indicators=True,
     )  # fmt: skip
     return BatchJob(**{**fields, **changes})
 

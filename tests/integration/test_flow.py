@@ -213,6 +213,31 @@ def test_configured_indicators_are_published_with_stable_column_names(finished_r
     np.testing.assert_array_equal(one["rsi_14"].to_numpy(zero_copy_only=False), expected)
 
 
+def test_the_report_summaries_the_workers_returned_are_stored_with_the_run(finished_run):
+    from compute import portfolio
+    from storage import db
+
+    settings, summary, out, _ = finished_run
+    conn = db.connect(out / "barpipe.db", readonly=True)
+    try:  # the latest run of the key (a test above reruns it)
+        latest = conn.execute(
+            "SELECT run_id FROM runs WHERE status = 'succeeded' ORDER BY finished_at DESC LIMIT 1"
+        ).fetchone()[0]
+        sleeves = db.read_report_sleeves(conn, latest)
+    finally:
+        conn.close()
+    assert sleeves.num_rows == 6 * len(STRATEGIES)
+    equity = outputs.read_output(str(out), "equity")
+    trades = outputs.read_output(str(out), "trades")
+    full = portfolio.portfolio_curves(equity)
+    for name, curve in portfolio.portfolio_from_summaries(sleeves).items():
+        at = np.searchsorted(full[name].timestamp_us, curve.timestamp_us)
+        np.testing.assert_array_equal(full[name].timestamp_us[at], curve.timestamp_us)
+        np.testing.assert_allclose(curve.equity, full[name].equity[at], rtol=1e-12)
+    _, _, counts, _ = portfolio.trades_from_summaries(sleeves)
+    assert counts.sum() == trades.num_rows == summary.n_trades
+
+
 def test_signals_hold_the_next_open_target_and_the_open_position(finished_run):
     settings, summary, out, _ = finished_run
     signals = outputs.read_output(str(out), "signals")

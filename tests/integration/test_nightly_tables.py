@@ -378,3 +378,29 @@ def test_a_changed_computation_recomputes_everything(cluster, config, tmp_path):
     forced, messages = _night(cluster, config, inp, out, "k3", **{"run.full": True})
     assert "full run: --full" in messages
     assert sorted(forced.night.whole) == ["AAA", "BBB"]
+
+
+def test_the_report_of_a_night_covers_every_sleeves_whole_history(cluster, config, tmp_path):
+    """After a night that extends some symbols and skips one, and a rerun of it, the report's
+    summaries (extended sleeves recomputed over their whole history, the skipped one kept
+    from the night that computed it) give the portfolio of the whole equity table."""
+    from compute import portfolio
+    from storage import db
+
+    out = tmp_path / "out"
+    _night(cluster, config, _input(tmp_path / "in1", dict.fromkeys(SYMBOLS, 120), {}), out, "n1")
+    inp = _input(tmp_path / "in2", {"AAA": 124, "BBB": 121, "CCC": 120}, {})
+    _night(cluster, config, inp, out, "n2")
+    summary, _ = _night(cluster, config, inp, out, "n2")  # a rerun: every symbol skipped
+    assert sorted(summary.night.unchanged) == list(SYMBOLS)
+    with db.connect(out / "barpipe.db", readonly=True) as conn:
+        sleeves = db.read_report_sleeves(conn, summary.run_id)
+    equity = outputs.read_output(str(out), "equity")
+    n_strategies = len(set(equity["strategy"].to_pylist()))
+    assert sleeves.num_rows == len(SYMBOLS) * n_strategies
+    full = portfolio.portfolio_curves(equity)
+    for name, curve in portfolio.portfolio_from_summaries(sleeves).items():
+        at = np.searchsorted(full[name].timestamp_us, curve.timestamp_us)
+        np.testing.assert_array_equal(full[name].timestamp_us[at], curve.timestamp_us)
+        np.testing.assert_allclose(curve.equity, full[name].equity[at], rtol=1e-12)
+        assert curve.timestamp_us[-1] == full[name].timestamp_us[-1]  # the new bars are in

@@ -1,4 +1,8 @@
-"""flows.report: a report built from a hand-made output root, rendered in headless Chromium offline."""
+"""flows.report: a report built from a hand-made run database, rendered in headless Chromium offline.
+
+The output roots hold no Parquet at all: the report is drawn from SQLite alone (metrics and
+the per-sleeve summaries the workers return), never from the equity or trades tables.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from compute import portfolio
 from compute.errors import StorageError
-from flows.report import MAX_POINTS, write_report
-from storage import db, runs
-from storage.outputs import write_staged
+from flows.report import write_report
+from storage import db
 from tests.browser import CHROMIUM_MISSING, find_chromium, run_chromium
 
 pytestmark = pytest.mark.slow
@@ -125,16 +129,9 @@ def _tables(run_id: str, seed: int) -> dict[str, pa.Table]:
 
 
 def _publish(root: Path, run_id: str, run_key: str, seed: int) -> dict[str, pa.Table]:
-    tables = _tables(run_id, seed)
-    for name, data in tables.items():
-        write_staged(data, str(root), run_id, name, 0)
-    conn = db.connect(root / "barpipe.db")
-    try:
-        night = runs.Night(full=True, signature="report-test")
-        runs.publish(runs.OutputRoot(str(root)), conn, run_id, run_key, list(tables), night)
-    finally:
-        conn.close()
-    return tables
+    """A run's tables; only what the flow stores in SQLite is stored (see ``_register``)."""
+    del root, run_key
+    return _tables(run_id, seed)
 
 
 STAGES = {
@@ -175,6 +172,15 @@ def _register(
             "n_rows_quarantined": 17,
         }
         error = None if status == "succeeded" else "DataError: something broke"
+        if tables:  # what the flow's publish stores: the report reads nothing else
+            db.publish_run_rows(
+                conn,
+                run_id,
+                run_key,
+                trades=tables["trades"],
+                metrics=tables["metrics"],
+                sleeves=portfolio.summarize_sleeves(tables["equity"], tables["trades"]),
+            )
         db.finish_run(conn, run_id, status=status, error=error, **counts)
         db.record_stages(conn, run_id, STAGES, PEAK_RSS)
     finally:
@@ -218,8 +224,30 @@ def test_report_is_self_contained(report):
     assert len(text) < 4 * 2**20, f"report is {len(text) / 2**20:.1f} MiB"
 
 
-def test_report_says_when_curves_are_downsampled(report):
-    assert f"downsampled to \\u2264 {MAX_POINTS:,} points" in report.read_text()
+def test_report_names_the_grid_of_its_curves(report):
+    # 6,000 daily bars over 16 years: the workers' summaries hold one point per month
+    assert "at the last bar of each month" in report.read_text()
+    assert "momentum (24 symbols)" in report.read_text()
+
+
+def test_report_curves_equal_the_full_equity_portfolio(output_root):
+    tables = _tables(RUN_ID, seed=2)
+    with db.connect(output_root / "barpipe.db", readonly=True) as conn:
+        sleeves = db.read_report_sleeves(conn, RUN_ID)
+    assert sleeves.num_rows == N_SYMBOLS * len(STRATEGIES)
+    full = portfolio.portfolio_curves(tables["equity"])
+    for name, curve in portfolio.portfolio_from_summaries(sleeves).items():
+        at = np.searchsorted(full[name].timestamp_us, curve.timestamp_us)
+        np.testing.assert_allclose(curve.equity, full[name].equity[at], rtol=1e-12)
+
+
+def test_an_old_report_is_rebuilt_from_its_own_run(output_root, tmp_path):
+    target = tmp_path / "old.html"
+    write_report(str(output_root), run_id=OLD_RUN_ID, destination=str(target))
+    text = target.read_text()
+    assert OLD_RUN_ID in text
+    assert "momentum (24 symbols)" in text
+    assert "no equity curves" not in text
 
 
 def test_report_of_a_named_failed_run_without_outputs(output_root, tmp_path):

@@ -273,6 +273,7 @@ def minute_bars(tmp_path_factory):
 
 
 def _job(root, out, batch, symbols, strategies, equity, inds):
+    from flows.settings import OutputConfig
     from flows.tasks import BatchJob
 
     return BatchJob(
@@ -281,8 +282,7 @@ def _job(root, out, batch, symbols, strategies, equity, inds):
         symbols=tuple(symbols),
         input_path=str(root),
         input_options={},
-        output_path=str(out),
-        output_options={},
+        output=OutputConfig(path=str(out), write_equity=equity),
         start=None,
         end=None,
         min_bars=40,
@@ -291,7 +291,6 @@ def _job(root, out, batch, symbols, strategies, equity, inds):
         backtest={"direction": "long_short", "fees_bps": 1.0, "slippage_bps": 1.0},
         annualization=525_600.0,
         risk_free=0.0,
-        write_equity=equity,
         write_indicators=bool(inds),
     )
 
