@@ -96,6 +96,19 @@ def version(root: str, table: str, filesystem: Any = None) -> int | None:
     return None if dt is None else int(dt.version())
 
 
+ROW_GROUP_ROWS = 65_536
+"""Rows per row group of the Parquet files delta-rs writes. Its default (about a million rows)
+held a whole wide row group, encoded, in the flow process: measured on 2 M indicator rows
+(14 columns), 741 MiB above the baseline at the default, 405 MiB at 65,536 rows."""
+
+
+def _writer_properties() -> Any:
+    from deltalake import WriterProperties
+
+    # given any WriterProperties, delta-rs drops its own default (Snappy): keep it
+    return WriterProperties(max_row_group_size=ROW_GROUP_ROWS, compression="SNAPPY")
+
+
 def _props(run_id: str) -> Any:
     from deltalake import CommitProperties
 
@@ -124,6 +137,7 @@ def _write(
             predicate=predicate,
             schema_mode=schema_mode,  # type: ignore[arg-type]
             storage_options=delta_options(root, filesystem),
+            writer_properties=_writer_properties(),
             commit_properties=_props(run_id),
         )
     except Exception as err:  # noqa: BLE001 - delta-rs raises several kinds; name the table

@@ -35,6 +35,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from storage import db, delta, outputs, validate
 from storage import fs as fsutil
@@ -142,6 +143,52 @@ def _staged(out: OutputRoot, run_id: str, table: str) -> pads.Dataset | None:
     return pads.dataset(files, filesystem=fs, format="parquet")
 
 
+SCAN_BATCH_ROWS = 65_536
+"""Rows per record batch read from the staged files for a Delta append or the SQLite mirror."""
+
+
+@dataclass
+class ScanStats:
+    """What ``_scan`` read: files opened, batches handed on, the largest batch (its own count)."""
+
+    files: int = 0
+    batches: int = 0
+    max_rows: int = 0
+
+
+def _scan(
+    staged: pads.Dataset, stats: ScanStats | None = None, batch_size: int | None = None
+) -> Iterator[pa.RecordBatch]:
+    """The staged rows in file order, one batch at a time, no read-ahead.
+
+    ``Dataset.to_batches()`` reads ahead several files and many batches on its own threads;
+    over a night's staged equity and indicators that buffered hundreds of MiB in the flow
+    process. Here one file is open at a time and a batch is decoded when the consumer (the
+    Delta writer, the SQLite ingest) asks for it. A file whose schema is not the dataset's
+    is projected onto it exactly as the dataset scan would.
+    """
+    size = batch_size or SCAN_BATCH_ROWS
+    stats = stats if stats is not None else ScanStats()
+    for fragment in staged.get_fragments():
+        stats.files += 1
+        with staged.filesystem.open_input_file(fragment.path) as source:
+            parquet = pq.ParquetFile(source)
+            if parquet.schema_arrow.equals(staged.schema):
+                batches = parquet.iter_batches(batch_size=size, use_threads=False)
+            else:
+                batches = fragment.to_batches(
+                    schema=staged.schema,
+                    batch_size=size,
+                    batch_readahead=0,
+                    fragment_readahead=0,
+                    use_threads=False,
+                )
+            for batch in batches:
+                stats.batches += 1
+                stats.max_rows = max(stats.max_rows, batch.num_rows)
+                yield batch
+
+
 def _key_schema(table: str, staged: pads.Dataset | None) -> pa.Schema:
     return staged.schema if staged is not None else spec(table).schema
 
@@ -173,7 +220,7 @@ def publish(
             t = spec(name)
             staged = _staged(out, run_id, name)
             schema = _key_schema(name, staged)
-            batches = iter(staged.to_batches()) if staged is not None else iter(())
+            batches = _scan(staged) if staged is not None else iter(())
             if t.kind == "continuous":
                 has_rows = staged is not None and staged.count_rows() > 0
                 version = _publish_continuous(
@@ -181,9 +228,7 @@ def publish(
                 )
                 if t.sqlite:  # read again at the SQLite commit, one batch at a time
                     sqlite_rows[name] = (
-                        staged.to_batches(batch_size=65_536)
-                        if staged is not None
-                        else schema.empty_table()
+                        _scan(staged) if staged is not None else schema.empty_table()
                     )
             elif t.kind == "snapshot":
                 data = staged.to_table() if staged is not None else schema.empty_table()

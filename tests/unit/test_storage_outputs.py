@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
@@ -245,3 +246,65 @@ def test_a_new_continuous_table_forces_a_full_night_and_a_new_snapshot_table_doe
         assert runs.prepare(conn, ["trades"], "other", full=False)[0] is True
     finally:
         conn.close()
+
+
+def test_publish_streams_staged_rows_in_small_batches_and_bounded_row_groups(tmp_path, monkeypatch):
+    """The flow process's memory: the staged rows reach delta-rs lazily, one small batch at a
+    time from one file at a time, and delta-rs writes small Snappy row groups."""
+    stage_run(tmp_path, "r1", [["A", "B"], ["C"], ["D"]], n=100)
+    staged_files = len(os.listdir(tmp_path / "_staging" / "r1" / "equity"))
+    monkeypatch.setattr(runs, "SCAN_BATCH_ROWS", 32)
+    monkeypatch.setattr(delta, "ROW_GROUP_ROWS", 50)
+    scans: list[runs.ScanStats] = []
+    real_scan, real_write = runs._scan, delta._write
+
+    def scan(staged, stats=None, batch_size=None):
+        scans.append(runs.ScanStats())
+        return real_scan(staged, scans[-1], batch_size)
+
+    pulled_before_write: dict[str, int] = {}
+
+    def write(root, table, data, *args, **kwargs):
+        if table == "equity":
+            assert isinstance(data, pa.RecordBatchReader)
+            pulled_before_write[table] = scans[0].batches
+        return real_write(root, table, data, *args, **kwargs)
+
+    monkeypatch.setattr(runs, "_scan", scan)
+    monkeypatch.setattr(delta, "_write", write)
+    publish(tmp_path, "r1", "k", ["equity", "trades"])
+    equity_scan, trades_to_sqlite = scans[0], scans[-1]
+    assert pulled_before_write == {"equity": 0}  # nothing read ahead of the writer
+    assert equity_scan.files == staged_files
+    assert equity_scan.max_rows == 32
+    assert equity_scan.batches >= 400 // 32
+    assert trades_to_sqlite.files == 3
+    assert trades_to_sqlite.batches == 3
+    assert db_rows(tmp_path, "SELECT count(*) FROM trades") == [(4,)]
+    written = [
+        pq.ParquetFile(tmp_path / "equity" / name).metadata
+        for name in os.listdir(tmp_path / "equity")
+        if name.endswith(".parquet")
+    ]
+    groups = [m.row_group(i) for m in written for i in range(m.num_row_groups)]
+    assert sum(g.num_rows for g in groups) == 400
+    assert max(g.num_rows for g in groups) <= 50
+    assert {g.column(0).compression for g in groups} == {"SNAPPY"}
+    assert read_output(tmp_path, "equity").num_rows == 400
+
+
+def test_the_staged_scan_gives_the_dataset_rows_even_when_a_file_schema_differs(tmp_path):
+    """``runs._scan`` reads file by file; a file lacking a column of the dataset's schema (the
+    first file's) is projected as the dataset scan projects it: nulls, columns in order."""
+    first = pa.table({"symbol": ["A", "A", "B"], "x": [1.0, 2.0, 3.0], "y": [4.0, 5.0, 6.0]})
+    second = pa.table({"symbol": ["C"], "y": [7.0]})
+    pq.write_table(first, tmp_path / "part-0.parquet")
+    pq.write_table(second, tmp_path / "part-1.parquet")
+    staged = pads.dataset(
+        [str(tmp_path / "part-0.parquet"), str(tmp_path / "part-1.parquet")], format="parquet"
+    )
+    stats = runs.ScanStats()
+    got = pa.Table.from_batches(list(runs._scan(staged, stats, batch_size=2)), staged.schema)
+    assert got.equals(staged.to_table())
+    assert got["x"].to_pylist() == [1.0, 2.0, 3.0, None]
+    assert (stats.files, stats.batches, stats.max_rows) == (2, 3, 2)
