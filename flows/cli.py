@@ -410,6 +410,17 @@ def _records_table(title: str, records: Sequence[Mapping[str, Any]]) -> Table:
     return table
 
 
+def _describe_night(night: Any) -> str:
+    """One line: what this run changed in the continuous tables."""
+    if night.full:
+        return "night: full run (every symbol computed and published whole)"
+    return (
+        f"night: {len(night.whole):,} symbol(s) new or restated (published whole), "
+        f"{len(night.extended):,} extended by new bars, {len(night.unchanged):,} unchanged "
+        "(nothing new to publish)"
+    )
+
+
 def _print_summary(summary: Any, db_path: str | None = None) -> None:
     """The end-of-run report: counts, stage timings, best/worst symbols, where outputs are."""
     if summary is None:
@@ -430,6 +441,9 @@ def _print_summary(summary: Any, db_path: str | None = None) -> None:
         f"trades {get('n_trades', 0):,}  quarantined {len(quarantine):,} "
         f"({get('n_rows_quarantined', 0):,} rows)"
     )
+    night = get("night")
+    if night is not None and status == "succeeded":
+        out.print("  " + _describe_night(night))
     stages = dict(get("stages", {}) or {})
     if stages:
         parts = [f"{name} {_seconds(sec)}" for name, sec in stages.items()]
