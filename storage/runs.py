@@ -143,8 +143,10 @@ def _staged(out: OutputRoot, run_id: str, table: str) -> pads.Dataset | None:
     return pads.dataset(files, filesystem=fs, format="parquet")
 
 
-SCAN_BATCH_ROWS = 65_536
-"""Rows per record batch read from the staged files for a Delta append or the SQLite mirror."""
+SCAN_BATCH_ROWS = 16_384
+"""Rows per record batch read from the staged files for a Delta append or the SQLite mirror.
+delta-rs holds a dozen or more input batches in flight: on 10 M staged indicator rows the
+write took 639 MiB above the baseline with 65,536-row batches, 420 MiB with 16,384."""
 
 
 @dataclass
