@@ -368,7 +368,6 @@ def plan_run(
         scan["min_timestamp"].cast("int64").to_numpy(),
         scan["max_timestamp"].cast("int64").to_numpy(),
     )
-    b = settings.backtest
     common = dict(
         run_id=run_id,
         input_path=inp.path,
@@ -379,16 +378,7 @@ def plan_run(
         min_bars=min_bars,
         indicators=inds,
         strategies=strats,
-        backtest=dict(
-            init_cash=b.init_cash,
-            fees_bps=b.fees_bps,
-            slippage_bps=b.slippage_bps,
-            fraction=b.fraction,
-            direction=b.direction,
-            sizing=b.sizing,
-            stop_loss=b.stop_loss,
-            take_profit=b.take_profit,
-        ),
+        backtest=settings.backtest.model_dump(),  # every field, none copied by hand
         annualization=annualization,
         risk_free=settings.metrics.risk_free,
         write_indicators=_writes_indicators(settings),

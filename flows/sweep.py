@@ -89,17 +89,7 @@ def load_sweep(
         raise ConfigError(
             f"{where}: sweep.{extra[0]}: unknown key; valid keys: {', '.join(sorted(allowed))}"
         )
-    b = settings.backtest
-    base = dict(
-        init_cash=b.init_cash,
-        fees_bps=b.fees_bps,
-        slippage_bps=b.slippage_bps,
-        fraction=b.fraction,
-        direction=b.direction,
-        sizing=b.sizing,
-        stop_loss=b.stop_loss,
-        take_profit=b.take_profit,
-    )
+    base = settings.backtest.model_dump()  # the base settings of every combination
     entries = sweep["strategies"]
     if not isinstance(entries, list):
         raise ConfigError(f"{where}: sweep.strategies: expected a list, got {entries!r}")
@@ -325,17 +315,7 @@ def plan_sweep(
         scan["min_timestamp"].cast("int64").to_numpy(),
         scan["max_timestamp"].cast("int64").to_numpy(),
     )
-    b = settings.backtest
-    backtest = dict(
-        init_cash=b.init_cash,
-        fees_bps=b.fees_bps,
-        slippage_bps=b.slippage_bps,
-        fraction=b.fraction,
-        direction=b.direction,
-        sizing=b.sizing,
-        stop_loss=b.stop_loss,
-        take_profit=b.take_profit,
-    )
+    backtest = settings.backtest.model_dump()
     version = code_version()
     dates = (
         settings.dates.start.isoformat() if settings.dates.start else None,
@@ -584,17 +564,7 @@ def _prefect_flow(kind: str) -> Any:
 
 
 def _rebuild(settings: Settings, sweep: Mapping[str, Any]) -> SweepConfig:
-    b = settings.backtest
-    base = dict(
-        init_cash=b.init_cash,
-        fees_bps=b.fees_bps,
-        slippage_bps=b.slippage_bps,
-        fraction=b.fraction,
-        direction=b.direction,
-        sizing=b.sizing,
-        stop_loss=b.stop_loss,
-        take_profit=b.take_profit,
-    )
+    base = settings.backtest.model_dump()  # the base settings of every combination
     spaces = tuple(
         parse_space(e, f"sweep.strategies[{i}]", base) for i, e in enumerate(sweep["entries"])
     )
