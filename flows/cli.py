@@ -249,6 +249,17 @@ SetOpt = Annotated[
         metavar="KEY=VALUE",
     ),
 ]
+InputOpt = Annotated[str | None, typer.Option("--input", "-i", help="Input bars (path or URL).")]
+SchedulerOpt = Annotated[
+    str | None, typer.Option("--scheduler", help="Existing Dask scheduler (tcp://host:8786).")
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", min=1, help="LocalCluster worker count.")
+]
+MemoryLimitOpt = Annotated[
+    str | None,
+    typer.Option("--memory-limit", help="Memory limit per worker: auto, 600MB, 4GiB."),
+]
 
 
 # --------------------------------------------------------------------------- generate
@@ -485,9 +496,7 @@ def _finish(summary: Any, settings: Settings) -> None:
 @app.command()
 def run(
     config: ConfigOpt = None,
-    input: Annotated[
-        str | None, typer.Option("--input", "-i", help="Input bars (path or URL).")
-    ] = None,
+    input: InputOpt = None,
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Output root (path or URL).")
     ] = None,
@@ -499,17 +508,9 @@ def run(
         str | None,
         typer.Option("--symbols", help="Only these symbols, comma-separated: A,B,C."),
     ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option("--scheduler", help="Existing Dask scheduler (tcp://host:8786)."),
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="LocalCluster worker count.")
-    ] = None,
-    memory_limit: Annotated[
-        str | None,
-        typer.Option("--memory-limit", help="Memory limit per worker: auto, 600MB, 4GiB."),
-    ] = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    memory_limit: MemoryLimitOpt = None,
     keep_alive: Annotated[
         float | None,
         typer.Option(
@@ -627,9 +628,7 @@ def demo(
     bars: Annotated[
         int, typer.Option("--bars", min=1, help="Daily bars per synthetic symbol (2520 = 10y).")
     ] = 2520,
-    workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="LocalCluster worker count.")
-    ] = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Write demo data (real AAPL, GOOG, IBM, MSFT, FB + a synthetic universe) and run on it.
 
@@ -796,9 +795,7 @@ SweepConfigOpt = Annotated[
 @app.command()
 def sweep(
     config: SweepConfigOpt,
-    input: Annotated[
-        str | None, typer.Option("--input", "-i", help="Input bars (path or URL).")
-    ] = None,
+    input: InputOpt = None,
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Output root (local path).")
     ] = None,
@@ -808,16 +805,9 @@ def sweep(
             "--dry-run", help="Print the combinations, tasks and memory estimate; compute nothing."
         ),
     ] = False,
-    scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="Existing Dask scheduler (tcp://host:8786).")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="LocalCluster worker count.")
-    ] = None,
-    memory_limit: Annotated[
-        str | None,
-        typer.Option("--memory-limit", help="Memory limit per worker: auto, 600MB, 4GiB."),
-    ] = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    memory_limit: MemoryLimitOpt = None,
     sets: SetOpt = None,
 ) -> None:
     """Sweep parameter spaces over the universe: metric rows per (combination, symbol).
@@ -840,21 +830,15 @@ def sweep(
 @app.command()
 def walkforward(
     config: SweepConfigOpt,
-    input: Annotated[
-        str | None, typer.Option("--input", "-i", help="Input bars (path or URL).")
-    ] = None,
+    input: InputOpt = None,
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Output root (local path).")
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan; compute nothing.")
     ] = False,
-    scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="Existing Dask scheduler (tcp://host:8786).")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="LocalCluster worker count.")
-    ] = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     sets: SetOpt = None,
 ) -> None:
     """Walk forward: per fold pick the best combination in sample, test it out of sample.
