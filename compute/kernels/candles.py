@@ -12,7 +12,9 @@ are positions in those arrays. ``pattern`` turns a pattern's rule for one bar in
 kernel: the loop over bars and the running totals are written once, here.
 """
 
+import ast
 import inspect
+import textwrap
 
 from numba import njit
 
@@ -176,40 +178,48 @@ def pattern(candles, *averages, lookback_bars=None):
     order. The lookback is TA-Lib's, the longest averaging period plus ``candles - 1``
     (``lookback_bars`` where TA-Lib declares another). The kernel starts that many bars
     after the first bar without a NaN price (where the ``talib`` wrapper starts TA-Lib) and
-    stores the rule's code for every bar. The rule and the kernel are inlined into their
-    caller (the batch form from ``compute.kernels.driver``), which numba compiles as one
-    function.
+    stores the rule's code for every bar. The rule's source becomes a closure in the
+    kernel, and the kernel is inlined into its caller (the batch form from
+    ``compute.kernels.driver``), which numba compiles as one function.
     """
     if lookback_bars is None:
         lookback_bars = lookback(candles, *(setting for setting, _ in averages))
 
     def make(rule):
         name = rule.__name__.removesuffix("_nb")
-        extra = list(inspect.signature(rule).parameters)[6 + len(averages) :]
+        # The rule becomes a closure inside the kernel, over the kernel's arrays: inlined
+        # as a function of its own (njit(inline="always")), its array arguments were bound
+        # anew on every bar, and under the short-circuit ``and`` numba could not prune the
+        # references taken, ~14 NRT_incref/NRT_decref calls a bar (``inspect_asm``): 10x
+        # TA-Lib's time. As a closure it compiles as the loop written out by hand.
+        fn = ast.parse(textwrap.dedent(inspect.getsource(rule))).body[0]
+        arrays = [a.arg for a in fn.args.args[:5]]  # bars, o, h, lo_, c
+        fn.args.args, fn.decorator_list, fn.name = fn.args.args[5:], [], "rule"
+        extra = [a.arg for a in fn.args.args[1 + len(averages) :]]
         totals = [f"t{j}" for j in range(len(averages))]
-        args = ", ".join(["bars", "open_", "high", "low", "close", "i", *totals, *extra])
         body = "\n".join(
             [
                 f"({', '.join(['open_', 'high', 'low', 'close', 'out', *extra])}):",
-                "    bars = (open_, high, low, close)",
+                f"    {', '.join(arrays)} = (open_, high, low, close), open_, high, low, close",
+                textwrap.indent(ast.unparse(fn), "    "),
                 "    n = close.shape[0]",
-                f"    start = first_valid_nb(bars, 0, n) + {lookback_bars}",
+                f"    start = first_valid_nb({arrays[0]}, 0, n) + {lookback_bars}",
                 "    if start >= n:",
                 "        return",
                 *(
-                    f"    {t} = total_nb(bars, {s!r}, start - {k})"
+                    f"    {t} = total_nb({arrays[0]}, {s!r}, start - {k})"
                     for t, (s, k) in zip(totals, averages, strict=True)
                 ),
                 "    for i in range(start, n):",
-                f"        out[i] = rule({args})",
+                f"        out[i] = rule({', '.join(['i', *totals, *extra])})",
                 *(
-                    f"        {t} = next_total_nb(bars, {s!r}, {t}, i - {k})"
+                    f"        {t} = next_total_nb({arrays[0]}, {s!r}, {t}, i - {k})"
                     for t, (s, k) in zip(totals, averages, strict=True)
                 ),
             ]
         )
         namespace = {
-            "rule": njit(inline="always")(rule),
+            **rule.__globals__,
             "first_valid_nb": first_valid_nb,
             "total_nb": total_nb,
             "next_total_nb": next_total_nb,
