@@ -4,7 +4,10 @@ A 1-D kernel reads the arrays of one series and writes into outputs it is given:
 ``kernel(*inputs, *outputs, *scratch, *params, *consts)``. ``segmented`` returns its batch
 form, ``batch(*inputs, offsets, *params) -> tuple of outputs``, which allocates the outputs
 over the whole batch (NaN, or 0 for TA-Lib's integer outputs) and runs the kernel on the
-slices ``[offsets[i], offsets[i + 1])``, so state never crosses a segment boundary.
+slices ``[offsets[i], offsets[i + 1])``, so state never crosses a segment boundary. A kernel
+marked ``@writes_all`` writes every element itself (NaN in its warm-up, as TA-Lib does), and
+its outputs are allocated without the NaN fill: that pass over the outputs was the whole gap
+to TA-Lib for the cheapest kernels (MOM 0.19 ns/bar against 0.14, the kernel alone 0.14).
 
 The batch form is generated as source and compiled with ``njit(cache=True)`` under the
 1-D kernel's module and file: numba keys its on-disk cache on the function's file stamp
@@ -31,8 +34,15 @@ _ALLOC = {
     ZERO: "np.zeros({0}.shape[0])",
     INT: "np.zeros({0}.shape[0], dtype=np.int32)",
     "scratch": "np.empty_like({0})",
+    "all": "np.empty({0}.shape[0])",  # a NAN output of a ``writes_all`` kernel
 }
 _BATCH: dict[tuple, object] = {}
+
+
+def writes_all(kernel):
+    """Mark the 1-D ``kernel`` as writing every element of its outputs (see the module)."""
+    kernel.writes_all = True
+    return kernel
 
 
 def segmented(kernel, n_inputs, fills, scratch=0, consts=()):
@@ -56,6 +66,8 @@ def _generate(kernel, n_inputs, fills, scratch, consts):
     outputs = [f"out{j}" for j in range(len(fills))]
     work = [f"work{j}" for j in range(scratch)]
     params = names[n_arrays : len(names) - len(consts)]
+    if getattr(kernel, "writes_all", False):
+        fills = ["all" if f == NAN else f for f in fills]
     sliced = ", ".join(f"{v}[a:b]" for v in inputs + outputs + work)
     extra = "".join(f", {v}" for v in params) + "".join(f", {c!r}" for c in consts)
     body = "\n".join(

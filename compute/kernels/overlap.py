@@ -12,6 +12,7 @@ from compute.kernels.common import (
     true_range_nb,
     var_into_nb,
 )
+from compute.kernels.driver import writes_all
 from compute.kernels.ma import _wma_sums_nb, ma_into_nb, ma_lookback_nb
 
 
@@ -114,35 +115,55 @@ def donchian_into_nb(high, low, upper, middle, lower, period):
 
 
 @njit(cache=True)
-def mid_range_into_nb(hi_src, lo_src, out, period):
-    """Write (rolling max of ``hi_src`` + rolling min of ``lo_src``) / 2 over ``period`` bars.
+def range_into_nb(hi_src, lo_src, close, out, period, willr):
+    """Write (rolling max of ``hi_src`` + rolling min of ``lo_src``) / 2 over ``period`` bars,
+    or with ``willr`` TA-Lib WILLR, -100 (max - close) / (max - min), 0 where max == min.
 
-    Straight from ``block_extremes_nb``, without writing the extremes to arrays of the
-    input's length (MIDPRICE and MIDPOINT were 7x and 5.6x TA-Lib's time with them).
+    Van Herk / Gil-Werman in one loop per block of ``period`` bars: a running max/min of the
+    block combined with the previous block's suffix extremes (a ring, +-inf past its end, so
+    no branch), then the block's own suffixes. Calling ``block_extremes_nb`` per block and
+    reading its outputs back cost 2.7 ns/bar against TA-Lib's 1.2 (MIDPRICE, 1 M bars);
+    this loop 1.7. The values are those of a full rescan (a max or min is exact).
     """
     n = hi_src.shape[0]
-    suf_hi = np.empty(period)
-    suf_lo = np.empty(period)
-    block_hi = np.empty(period)
-    block_lo = np.empty(period)
+    suf_hi = np.full(period + 1, -np.inf)
+    suf_lo = np.full(period + 1, np.inf)
     for start in range(0, n, period):
-        block_extremes_nb(hi_src, lo_src, start, period, suf_hi, suf_lo, block_hi, block_lo)
-        for k in range(max(period - 1 - start, 0), min(period, n - start)):
-            out[start + k] = (block_hi[k] + block_lo[k]) / 2.0
+        run_hi = -np.inf
+        run_lo = np.inf
+        for k in range(min(period, n - start)):
+            i = start + k
+            run_hi = max(hi_src[i], run_hi)
+            run_lo = min(lo_src[i], run_lo)
+            hi = max(suf_hi[k + 1], run_hi)
+            lo = min(suf_lo[k + 1], run_lo)
+            if not willr:
+                out[i] = (hi + lo) / 2.0
+            else:
+                out[i] = (hi - close[i]) / (hi - lo) * -100.0 if hi - lo != 0.0 else 0.0
+        run_hi = -np.inf
+        run_lo = np.inf
+        for k in range(min(period, n - start) - 1, -1, -1):
+            run_hi = max(hi_src[start + k], run_hi)
+            run_lo = min(lo_src[start + k], run_lo)
+            suf_hi[k] = run_hi
+            suf_lo[k] = run_lo
+    out[: period - 1] = np.nan  # the first block's partial windows
 
 
+@writes_all
 @njit(cache=True)
-def midprice_into_nb(high, low, out, upper, lower, period):
+def midprice_into_nb(high, low, out, period):
     """numba equivalent of ``talib.MIDPRICE``: (highest high + lowest low) / 2 over the last
-    ``period`` bars; ``upper``/``lower`` are scratch the driver provides, left untouched."""
-    mid_range_into_nb(high, low, out, period)
+    ``period`` bars."""
+    range_into_nb(high, low, low, out, period, False)
 
 
+@writes_all
 @njit(cache=True)
-def midpoint_into_nb(x, out, upper, lower, period):
-    """numba equivalent of ``talib.MIDPOINT``: (max + min) / 2 of the last ``period`` values;
-    ``upper``/``lower`` are scratch the driver provides, left untouched."""
-    mid_range_into_nb(x, x, out, period)
+def midpoint_into_nb(x, out, period):
+    """numba equivalent of ``talib.MIDPOINT``: (max + min) / 2 of the last ``period`` values."""
+    range_into_nb(x, x, x, out, period, False)
 
 
 # --- bands: ACCBANDS, KC ------------------------------------------------------------------

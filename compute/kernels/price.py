@@ -7,7 +7,10 @@ Sums are taken in TA-Lib's order (AVGPRICE adds ((high + low) + close) + open, H
 
 from numba import njit
 
+from compute.kernels.driver import writes_all
 
+
+@writes_all
 @njit(cache=True)
 def avgprice_into_nb(open_, high, low, close, out):
     """numba equivalent of ``talib.AVGPRICE``: (open + high + low + close) / 4 per bar."""
@@ -15,6 +18,7 @@ def avgprice_into_nb(open_, high, low, close, out):
         out[i] = (high[i] + low[i] + close[i] + open_[i]) / 4.0
 
 
+@writes_all
 @njit(cache=True)
 def medprice_into_nb(high, low, out):
     """numba equivalent of ``talib.MEDPRICE``: (high + low) / 2 per bar."""
@@ -22,6 +26,7 @@ def medprice_into_nb(high, low, out):
         out[i] = (high[i] + low[i]) / 2.0
 
 
+@writes_all
 @njit(cache=True)
 def typprice_into_nb(high, low, close, out):
     """numba equivalent of ``talib.TYPPRICE``: (high + low + close) / 3 per bar."""
@@ -29,6 +34,7 @@ def typprice_into_nb(high, low, close, out):
         out[i] = (high[i] + low[i] + close[i]) / 3.0
 
 
+@writes_all
 @njit(cache=True)
 def wclprice_into_nb(high, low, close, out):
     """numba equivalent of ``talib.WCLPRICE``: (high + low + 2 close) / 4 per bar."""
