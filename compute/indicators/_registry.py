@@ -143,7 +143,7 @@ class Indicator(Declared):
             for o in self.outputs
         ]
         return driver.segmented(
-            self.kernel, len(self.inputs), fills, self.scratch, self.kernel_args
+            self.kernel, len(self.inputs), fills, self.scratch, self.kernel_args, numpy=True
         )
 
     def is_integer_output(self, output: str) -> bool:

@@ -28,13 +28,13 @@ from compute.kernels.common import nan_like_nb
 NAN = "nan"  # a real output, NaN where the kernel writes nothing (warm-up)
 ZERO = "zero"  # a real output that holds TA-Lib integers: 0.0 in the warm-up
 INT = "int"  # an int32 output (candlestick patterns, HT_TRENDMODE): 0 in the warm-up
-# the allocations the hand-written batch kernels made (nan_like_nb: compiled once, shared)
+# the allocations, in numba (``segmented``) and in NumPy (``numpy_segmented``)
 _ALLOC = {
-    NAN: "nan_like_nb({0})",
-    ZERO: "np.zeros({0}.shape[0])",
-    INT: "np.zeros({0}.shape[0], dtype=np.int32)",
-    "scratch": "np.empty_like({0})",
-    "all": "np.empty({0}.shape[0])",  # a NAN output of a ``writes_all`` kernel
+    NAN: ("nan_like_nb({0})", lambda n: np.full(n, np.nan)),
+    ZERO: ("np.zeros({0}.shape[0])", np.zeros),
+    INT: ("np.zeros({0}.shape[0], dtype=np.int32)", lambda n: np.zeros(n, dtype=np.int32)),
+    "scratch": ("np.empty_like({0})", np.empty),
+    "all": ("np.empty({0}.shape[0])", np.empty),  # a NAN output of a ``writes_all`` kernel
 }
 _BATCH: dict[tuple, object] = {}
 
@@ -45,20 +45,22 @@ def writes_all(kernel):
     return kernel
 
 
-def segmented(kernel, n_inputs, fills, scratch=0, consts=()):
+def segmented(kernel, n_inputs, fills, scratch=0, consts=(), numpy=False):
     """The batch form of the 1-D ``kernel`` (memoised), outputs allocated as ``fills`` says.
 
     ``fills`` has one entry per output (``NAN``, ``ZERO`` or ``INT``); ``scratch`` work arrays
     as long as the batch follow the outputs; ``consts`` (numbers or booleans) are passed
-    after the parameters, so one kernel can serve several indicators.
+    after the parameters, so one kernel can serve several indicators. With ``numpy`` the
+    batch form is a Python function that allocates the arrays with NumPy and runs the
+    compiled loop over the segments; otherwise it is compiled whole (callable from kernels).
     """
-    key = (kernel, n_inputs, tuple(fills), scratch, tuple(consts))
+    key = (kernel, n_inputs, tuple(fills), scratch, tuple(consts), numpy)
     if key not in _BATCH:
         _BATCH[key] = _generate(*key)
     return _BATCH[key]
 
 
-def _generate(kernel, n_inputs, fills, scratch, consts):
+def _generate(kernel, n_inputs, fills, scratch, consts, numpy):
     py = kernel.py_func
     names = list(inspect.signature(py).parameters)
     n_arrays = n_inputs + len(fills) + scratch
@@ -68,16 +70,18 @@ def _generate(kernel, n_inputs, fills, scratch, consts):
     params = names[n_arrays : len(names) - len(consts)]
     if getattr(kernel, "writes_all", False):
         fills = ["all" if f == NAN else f for f in fills]
+    allocs = [_ALLOC[f] for f in fills] + [_ALLOC["scratch"]] * scratch
     sliced = ", ".join(f"{v}[a:b]" for v in inputs + outputs + work)
     extra = "".join(f", {v}" for v in params) + "".join(f", {c!r}" for c in consts)
+    head = [*inputs, "offsets", *outputs, *work] if numpy else [*inputs, "offsets"]
     body = "\n".join(
         [
-            f"({', '.join([*inputs, 'offsets', *params])}):",
+            f"({', '.join([*head, *params])}):",
             *(
-                f"    {o} = {_ALLOC[f].format(inputs[0])}"
-                for o, f in zip(outputs, fills, strict=True)
+                f"    {v} = {alloc[0].format(inputs[0])}"
+                for v, alloc in zip(outputs + work, allocs, strict=True)
+                if not numpy
             ),
-            *(f"    {w} = {_ALLOC['scratch'].format(inputs[0])}" for w in work),
             "    for s in range(offsets.shape[0] - 1):",
             "        a = offsets[s]",
             "        b = offsets[s + 1]",
@@ -87,7 +91,17 @@ def _generate(kernel, n_inputs, fills, scratch, consts):
     )
     namespace = {"np": np, "kernel": kernel, "nan_like_nb": nan_like_nb}
     doc = f"Batch form of ``{py.__name__}`` over ``offsets`` (``compute.kernels.driver``)."
-    return jit_source(f"{py.__name__}_seg", body, namespace, py, doc)
+    loop = jit_source(f"{py.__name__}_seg", body, namespace, py, doc)
+    if not numpy:
+        return loop
+
+    def batch(*args):
+        n = args[0].shape[0]
+        arrays = [alloc[1](n) for alloc in allocs]
+        return loop(*args[: n_inputs + 1], *arrays, *args[n_inputs + 1 :])
+
+    batch.__doc__ = doc
+    return batch
 
 
 def jit_source(name, body, namespace, home, doc, **options):
