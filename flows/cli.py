@@ -865,15 +865,17 @@ def sweeps(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N sweeps.")] = 20,
 ) -> None:
     """List recent sweeps and walk-forwards: id, kind, status, size, statistics."""
+    from storage import db
     from storage import sweeps as sweep_store
 
     settings, _ = _build_settings(None, **{"output.path": output})
     path = Path(settings.output.resolved_db_path())
     if not path.exists():
         raise StorageError(f"no run database at {path}; nothing has run with this output yet")
-    conn = sweep_store.connect(str(path))
+    conn = db.connect(str(path), readonly=True)  # works on a read-only output root
     try:
-        rows = sweep_store.list_sweeps(conn, limit)
+        known = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sweeps'").fetchone()
+        rows = sweep_store.list_sweeps(conn, limit) if known else []
     finally:
         conn.close()
     if not rows:

@@ -46,6 +46,8 @@ from compute.sweep.evaluate import series_count
 from compute.sweep.walkforward import SELECTIONS, plan_folds
 from flows.settings import Settings, _deep_merge, _read_yaml, load_settings
 from flows.tasks import pause_for_test
+from storage import db, runs, sweeps
+from storage.tables import spec
 
 Echo = Callable[[str], None]
 RESULT_METRICS = tables.RESULT_METRICS
@@ -192,8 +194,6 @@ class SweepJob:
 
 def sweep_task(job: SweepJob) -> dict[str, Any]:
     """Compute and stage one task unless its key is staged already; errors as values."""
-    from storage import sweeps
-
     try:
         if job.key in sweeps.staged_keys(job.output_path, job.sweep_id):
             return {"key": job.key, "reused": True, "rows": 0, "seconds": 0.0}
@@ -591,36 +591,28 @@ def execute(
     task: Callable[[Any], Any] = lambda f: f,
 ) -> SweepSummary:
     """Plan, compute the missing tasks on the cluster, publish; the flow's body."""
-    import datetime as dt
-
-    from storage import sweeps
-
     started = time.perf_counter()
     plan = task(plan_sweep)(settings, cfg, worker_memory, n_threads, kind)
     echo(plan.describe())
     out = settings.output
-    db_path = out.resolved_db_path()
     if "://" in out.path:
         raise ConfigError(
             f"output.path: sweeps publish to a local directory for now, got {out.path!r}"
         )
     os.makedirs(out.path, exist_ok=True)
-    conn = sweeps.connect(db_path)
-    tables = (
-        ("sweep_results", "sweep_summary")
-        if kind == "sweep"
-        else ("walkforward_folds", "walkforward_equity")
-    )
+    db_path = out.resolved_db_path()
+    conn = db.connect(db_path)
     summary = SweepSummary(
         plan.sweep_id, kind, "running", len(plan.jobs), 0, plan.n_combinations, plan.n_symbols
     )
     try:
-        if sweeps.sweep_published(out.path, conn, plan.sweep_id, tables):
+        if sweeps.sweep_published(conn, plan.sweep_id):
+            sweeps.remove_staging(out.path, plan.sweep_id)  # a publish killed after its commit
             summary.status = "succeeded"
             summary.message = "already published; nothing to do"
             echo(f"{kind} {plan.sweep_id} is already published")
             return summary
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        now = db.utc_now()
         sweeps.record_sweep(
             conn,
             plan.sweep_id,
@@ -643,19 +635,24 @@ def execute(
             if kind == "sweep"
             else _walkforward_tables(out.path, plan, summary.stats)
         )
-        registry = dict(
-            kind=kind,
-            started_at=now,
-            finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            config_hash=plan.config_hash,
-            input_fingerprint=plan.fingerprint,
-            n_combinations=plan.n_combinations,
-            n_symbols=plan.n_symbols,
-            n_tasks=len(plan.jobs),
-            n_tasks_reused=summary.n_reused,
-            stats=summary.stats,
-        )
-        summary.outputs = task(publish)(out.path, conn, plan.sweep_id, pieces, registry, summary)
+
+        def registry() -> dict[str, Any]:
+            return dict(
+                kind=kind,
+                started_at=now,
+                finished_at=db.utc_now(),
+                config_hash=plan.config_hash,
+                input_fingerprint=plan.fingerprint,
+                n_combinations=plan.n_combinations,
+                n_symbols=plan.n_symbols,
+                n_tasks=len(plan.jobs),
+                n_tasks_reused=summary.n_reused,
+                stats=summary.stats,
+            )
+
+        run = settings.run
+        with db.run_lock(db_path, mode=run.lock, timeout=run.lock_timeout_s, echo=echo):
+            summary.outputs = task(publish)(out.path, conn, plan, pieces, registry, echo)
         summary.status = "succeeded"
         if kind == "sweep" and settings.run.report:
             from flows.sweep_report import write_sweep_report
@@ -710,38 +707,38 @@ def compute_tasks(client: Any, jobs: list[SweepJob], *, progress: bool) -> list[
 def publish(
     root: str,
     conn: Any,
-    sweep_id: str,
-    pieces: dict[str, Iterator[pa.Table]],
-    registry: dict[str, Any],
-    summary: SweepSummary,
+    plan: SweepPlan,
+    pieces: Mapping[str, tuple[pa.Schema, Callable[[], Iterator[pa.Table]]]],
+    registry: Callable[[], dict[str, Any]],
+    echo: Echo,
 ) -> dict[str, str]:
-    """The one call into the sweep storage protocol (``storage.sweeps.publish_sweep``)."""
-    from storage import sweeps
+    """Recover the output root (a run or sweep that died mid-publish), then publish the
+    sweep (``storage.sweeps.publish_sweep``); the caller holds the run lock."""
+    out = runs.OutputRoot(root)
+    runs.recover(out, conn, plan.sweep_id, echo=echo)
+    return sweeps.publish_sweep(
+        out, conn, plan.sweep_id, pieces, registry, signature=plan.config_hash
+    )
 
-    registry = {**registry, "stats": summary.stats}
-    return sweeps.publish_sweep(root, conn, sweep_id, pieces, registry)
+
+Pieces = dict[str, tuple[pa.Schema, Callable[[], Iterator[pa.Table]]]]
 
 
-def _sweep_tables(
-    root: str, plan: SweepPlan, cfg: SweepConfig, sink: dict[str, Any]
-) -> dict[str, Iterator[pa.Table]]:
-    """``sweep_results`` and ``sweep_summary`` as streams of pieces; the summary is reduced one
-    combination chunk at a time; the statistics land in ``sink`` when the summary ends
-    (before the registry row is written)."""
-    from storage import sweeps
+def _sweep_tables(root: str, plan: SweepPlan, cfg: SweepConfig, sink: dict[str, Any]) -> Pieces:
+    """``sweep_results`` and ``sweep_summary`` as (schema, stream of pieces); the summary is
+    reduced one combination chunk at a time; the statistics land in ``sink`` when the
+    summary ends (before the registry row is written)."""
+    keys = [k for group in plan.chunk_groups.values() for k in group]
+    results_schema = sweeps.staged_schema(root, plan.sweep_id, keys)
 
     def results() -> Iterator[pa.Table]:
-        for keys in plan.chunk_groups.values():
-            for key in keys:
-                t = sweeps.read_staged(root, plan.sweep_id, key)
-                if "block_moments" in t.column_names:
-                    t = t.drop_columns(["block_moments"])
-                yield t
+        for key in keys:
+            yield sweeps.read_staged(root, plan.sweep_id, key)
 
     def summary() -> Iterator[pa.Table]:
         per_space: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-        for (si, _k), keys in plan.chunk_groups.items():
-            parts = [sweeps.read_staged(root, plan.sweep_id, key) for key in keys]
+        for (si, _k), group in plan.chunk_groups.items():
+            parts = [sweeps.read_staged(root, plan.sweep_id, key) for key in group]
             parts = [p for p in parts if p.num_rows]
             if not parts:
                 continue
@@ -755,30 +752,32 @@ def _sweep_tables(
             mom = np.concatenate([m for _, m in items]) if cfg.pbo_blocks else None
             sink[space.key] = tables.space_statistics(ids, mom)
 
-    return {"sweep_results": results(), "sweep_summary": summary()}
+    return {
+        "sweep_results": (results_schema, results),
+        "sweep_summary": (tables.summary_schema(results_schema), summary),
+    }
 
 
-def _walkforward_tables(
-    root: str, plan: SweepPlan, sink: dict[str, Any]
-) -> dict[str, Iterator[pa.Table]]:
-    """``walkforward_folds`` and ``walkforward_equity`` as streams; ``sink`` gets, per
-    strategy and fold, the median in-sample and out-of-sample Sharpe across symbols."""
-    from storage import sweeps
+def _walkforward_tables(root: str, plan: SweepPlan, sink: dict[str, Any]) -> Pieces:
+    """``walkforward_folds`` and ``walkforward_equity`` as (schema, stream of pieces);
+    ``sink`` gets, per strategy and fold, the median in-sample and out-of-sample Sharpe
+    across symbols."""
+    keys = [k for group in plan.chunk_groups.values() for k in group]
 
     def folds() -> Iterator[pa.Table]:
         sharpes: dict[tuple[str, int], tuple[list[float], list[float]]] = {}
         names = ("strategy", "fold", "is_sharpe_ratio", "oos_sharpe_ratio")
-        for keys in plan.chunk_groups.values():
-            for key in keys:
-                t = sweeps.read_staged(root, plan.sweep_id, key)
-                if t.num_rows:
-                    for strategy, fold, ins, oos in zip(
-                        *(t[c].to_pylist() for c in names), strict=True
-                    ):
-                        pair = sharpes.setdefault((strategy, fold), ([], []))
-                        pair[0].append(ins)
-                        pair[1].append(oos)
-                    yield t
+        for key in keys:
+            t = sweeps.read_staged(root, plan.sweep_id, key)
+            if t.num_rows:
+                for strategy, fold, ins, oos in zip(
+                    *(t[c].to_pylist() for c in names), strict=True
+                ):
+                    pair = sharpes.setdefault((strategy, fold), ([], []))
+                    pair[0].append(ins)
+                    pair[1].append(oos)
+                yield t
+        stats: dict[str, Any] = {}
         for (strategy, fold), (ins, oos) in sorted(sharpes.items()):
             with np.errstate(all="ignore"):
                 row = {
@@ -786,16 +785,19 @@ def _walkforward_tables(
                     "median_in_sample_sharpe": float(np.nanmedian(np.array(ins, dtype=float))),
                     "median_out_of_sample_sharpe": float(np.nanmedian(np.array(oos, dtype=float))),
                 }
-            sink.setdefault(strategy, {}).setdefault("folds", []).append(row)
+            stats.setdefault(strategy, {}).setdefault("folds", []).append(row)
+        sink.update(stats)  # whole: the stream runs again for SQLite
 
     def equity() -> Iterator[pa.Table]:
-        for keys in plan.chunk_groups.values():
-            for key in keys:
-                t = sweeps.read_staged(root, plan.sweep_id, f"{key}-equity")
-                if t.num_rows:
-                    yield t
+        for key in keys:
+            t = sweeps.read_staged(root, plan.sweep_id, f"{key}-equity")
+            if t.num_rows:
+                yield t
 
-    return {"walkforward_folds": folds(), "walkforward_equity": equity()}
+    return {
+        "walkforward_folds": (spec("walkforward_folds").schema, folds),
+        "walkforward_equity": (spec("walkforward_equity").schema, equity),
+    }
 
 
 def echo_summary(summary: SweepSummary, echo: Echo) -> None:

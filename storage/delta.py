@@ -176,11 +176,14 @@ def overwrite(
     run_id: str,
     *,
     predicate: str | None = None,
+    merge_schema: bool = False,
 ) -> int:
     """Replace the rows matching ``predicate`` (all rows and the schema if None) with
-    ``data``, in one commit."""
+    ``data``, in one commit; ``merge_schema``: with a predicate, columns of ``data`` the
+    table lacks are added to it (other rows read them as null)."""
     if version(root, table, filesystem) is None:
         return _write(root, table, data, filesystem, run_id, mode="append")
+    mode = "overwrite" if predicate is None else ("merge" if merge_schema else None)
     return _write(
         root,
         table,
@@ -189,7 +192,7 @@ def overwrite(
         run_id,
         mode="overwrite",
         predicate=predicate,
-        schema_mode="overwrite" if predicate is None else None,
+        schema_mode=mode,
     )
 
 

@@ -12,7 +12,10 @@ that published it):
   a restated or new symbol's rows are replaced whole.
 - ``snapshot`` (metrics, quarantine): one snapshot per run key, replaced by a rerun of the
   key. ``carry``: symbols a night skips (unchanged) keep their rows of the last snapshot.
-- ``state`` (signals): one row per natural key, the changed symbols' rows replaced. Writing
+- ``state`` (signals): one row per natural key, the changed symbols' rows replaced.
+- ``keyed`` (sweep and walk-forward outputs): one set of rows per run key (a sweep id),
+  replaced whole when that key is published again (``storage.runs.publish_keyed``); nights
+  neither write nor prune them (switch ``sweep`` / ``walkforward``). Writing
 (``storage.outputs``), publishing and recovery (``storage.runs``), reading and the SQLite
 tables (``storage.db``) all follow from ``TABLES``: adding an output table means adding one
 entry here (and producing its rows in ``compute.pipeline``).
@@ -46,8 +49,13 @@ from storage.schemas import (
     RUN_STATUSES,
     RUNS,
     SIGNALS,
+    SWEEP_RESULTS,
+    SWEEP_SUMMARY,
+    SWEEPS,
     TABLE_VERSIONS,
     TRADES,
+    WALKFORWARD_EQUITY,
+    WALKFORWARD_FOLDS,
 )
 
 __all__ = [
@@ -61,10 +69,11 @@ __all__ = [
     "spec",
     "sqlite_columns",
     "sqlite_ddl",
+    "sqlite_type",
 ]
 
 
-KINDS = ("continuous", "snapshot", "state")
+KINDS = ("continuous", "snapshot", "state", "keyed")
 
 
 @dataclass(frozen=True)
@@ -180,6 +189,43 @@ TABLES: dict[str, TableSpec] = {
             sort_keys=("portfolio",),
             switch="write_portfolios",
         ),
+        TableSpec(
+            "sweep_results",
+            SWEEP_RESULTS,
+            "keyed",
+            natural_key=("sweep_id", "strategy", "combo_id", "symbol"),
+            sort_keys=("sweep_id", "strategy", "combo_id", "symbol"),
+            sqlite=True,
+            switch="sweep",
+            dynamic=True,
+        ),
+        TableSpec(
+            "sweep_summary",
+            SWEEP_SUMMARY,
+            "keyed",
+            natural_key=("sweep_id", "strategy", "combo_id"),
+            sort_keys=("sweep_id", "strategy", "combo_id"),
+            sqlite=True,
+            switch="sweep",
+            dynamic=True,
+        ),
+        TableSpec(
+            "walkforward_folds",
+            WALKFORWARD_FOLDS,
+            "keyed",
+            natural_key=("sweep_id", "strategy", "symbol", "fold"),
+            sort_keys=("sweep_id", "strategy", "symbol", "fold"),
+            sqlite=True,
+            switch="walkforward",
+        ),
+        TableSpec(
+            "walkforward_equity",
+            WALKFORWARD_EQUITY,
+            "keyed",
+            natural_key=("sweep_id", "strategy", "symbol", "timestamp"),
+            sort_keys=("sweep_id", "strategy", "symbol", "timestamp"),
+            switch="walkforward",
+        ),
     )
 }
 """Every output table, in publish order."""
@@ -215,17 +261,29 @@ SQLITE_TABLES: dict[str, pa.Schema] = {
     "run_batches": RUN_BATCHES,
     "publish_state": PUBLISH_STATE,
     "table_versions": TABLE_VERSIONS,
+    "sweeps": SWEEPS,
 }
 """Tables of ``barpipe.db``: the run registry, the mirrored output tables, the publish state."""
 
+
+def _output_indexes(t: TableSpec) -> tuple[str, ...]:
+    """Indexed columns of a mirrored table. A keyed table is indexed on ``sweep_id``, not
+    ``run_key``: an earlier release's sweep tables lack ``run_key`` (``storage.db`` adds it
+    after this DDL runs)."""
+    if t.kind == "keyed":
+        return tuple(c for c in ("sweep_id", "symbol") if c in t.schema.names)
+    return ("run_id", "run_key", "symbol")
+
+
 _INDEXES: dict[str, tuple[str, ...]] = {
     "runs": ("run_key", "status"),
-    **{name: ("run_id", "run_key", "symbol") for name in mirrored()},
+    **{name: _output_indexes(TABLES[name]) for name in mirrored()},
     "run_stages": ("run_id",),
     "run_plans": ("run_id",),
     "run_batches": ("run_id",),
     "publish_state": (),
     "table_versions": (),
+    "sweeps": ("started_at",),
 }
 
 
@@ -260,7 +318,7 @@ def sqlite_ddl() -> list[str]:
         columns = [f"{f.name} {_sqlite_type(f.type)}" for f in schema]
         if table in TABLES:
             columns.insert(1, "run_key TEXT NOT NULL")
-        if table in ("runs", "publish_state", "table_versions"):
+        if table in ("runs", "publish_state", "table_versions", "sweeps"):
             columns[0] += " PRIMARY KEY"
         if table == "runs":
             statuses = ", ".join(f"'{s}'" for s in RUN_STATUSES)
@@ -273,3 +331,8 @@ def sqlite_ddl() -> list[str]:
                 f"CREATE INDEX IF NOT EXISTS ix_{table}_{column} ON {table} ({column})"
             )
     return statements
+
+
+def sqlite_type(type_: pa.DataType) -> str:
+    """The SQLite type of a column of Arrow type ``type_`` (a dynamic table's new column)."""
+    return _sqlite_type(type_)

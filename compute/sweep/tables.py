@@ -30,6 +30,7 @@ __all__ = [
     "RESULT_METRICS",
     "space_statistics",
     "summarise_chunk",
+    "summary_schema",
     "sweep_rows",
     "walkforward_tables",
 ]
@@ -136,6 +137,24 @@ def summarise_chunk(t: pa.Table, n_blocks: int) -> tuple[pa.Table, np.ndarray, n
         flat = flat.reshape(t.num_rows, n_blocks, -1)[order]
         moments = np.add.reduceat(flat, starts, axis=0)
     return pa.table(cols), ids, moments
+
+
+def summary_schema(results: pa.Schema) -> pa.Schema:
+    """The schema of ``summarise_chunk``'s rows given the (union) schema of ``sweep_rows``."""
+    params = [f for f in results if f.name not in _IDENTITY and f.name not in RESULT_METRICS]
+    keys = [results.field(n) for n in ("sweep_id", "strategy", "combo_id")]
+    return pa.schema(
+        [
+            *keys,
+            *params,
+            *(pa.field(n, pa.float64()) for n in _SUMMARY_FLOATS),
+            pa.field("total_trades", pa.int64()),
+            pa.field("n_symbols", pa.int64()),
+        ]
+    )
+
+
+_SUMMARY_FLOATS = ("median_sharpe", "mean_sharpe", "share_positive_return")
 
 
 def space_statistics(ids: np.ndarray, moments: np.ndarray | None) -> dict[str, Any]:

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 import pytest
 
 from compute import pipeline
 from flows import sweep as sweep_flow
-from storage import bars
+from storage import bars, sweeps
 from tests.integration.conftest import make_dataset, run_cli
 
 pytestmark = pytest.mark.slow
@@ -72,9 +70,8 @@ def _run(settings, cfg, client, kind="sweep"):
 
 
 def _results(out: Path, table: str = "sweep_results") -> pa.Table:
-    """Every published file (strategies differ in parameter columns), sorted, no sweep id."""
-    parts = [pq.read_table(p) for p in sorted((out / table).glob("sweep_id=*/*.parquet"))]
-    t = pa.concat_tables(parts, promote_options="permissive").drop_columns(["sweep_id"])
+    """A published table (strategies differ in parameter columns), sorted, no sweep id."""
+    t = sweeps.read_sweep_table(str(out), table).drop_columns(["sweep_id"])
     keys = [k for k in ("strategy", "combo_id", "symbol") if k in t.column_names]
     return t.sort_by([(k, "ascending") for k in keys])
 
@@ -178,11 +175,11 @@ def test_walkforward_publishes_folds_and_stitched_equity(tmp_path, data, client)
     settings, cfg = _load(tmp_path, data, out)
     summary = _run(settings, cfg, client, kind="walkforward")
     assert summary.status == "succeeded"
-    folds = ds.dataset(out / "walkforward_folds", partitioning="hive").to_table()
+    folds = sweeps.read_sweep_table(str(out), "walkforward_folds", summary.sweep_id)
     # 400 bars: folds at 150 + 60k, whole test windows only -> 4 folds; 5 symbols x 2 spaces
     assert folds.num_rows == 4 * 5 * 2
     assert pa.compute.all(pa.compute.greater_equal(folds["test_start"], folds["train_end"])).as_py()
-    eq = ds.dataset(out / "walkforward_equity", partitioning="hive").to_table()
+    eq = sweeps.read_sweep_table(str(out), "walkforward_equity", summary.sweep_id)
     assert eq.num_rows == 4 * 60 * 5 * 2
     per_fold = summary.stats["ma_crossover"]["folds"]
     assert [f["fold"] for f in per_fold] == [0, 1, 2, 3]
