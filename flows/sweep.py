@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -479,10 +480,9 @@ def run_sweep(
     progress: bool | None = None,
 ) -> SweepSummary:
     """CLI entry: start (or join) the Dask cluster, then the Prefect flow."""
-    from flows.cluster import open_cluster
+    from flows.nightly import open_run_cluster
     from flows.runtime import PrefectBackend, configure_prefect
 
-    c = settings.cluster
     if dry_run:
         memory, threads = _local_capacity(settings)
         plan = plan_sweep(settings, cfg, memory, threads, kind)
@@ -496,27 +496,50 @@ def run_sweep(
         )
     configure_prefect(settings.prefect.log_level, settings.prefect.api_url)
     backend = PrefectBackend(settings.prefect.api_url)
-    with open_cluster(
-        address=c.address,
-        n_workers=c.n_workers,
-        threads_per_worker=c.threads_per_worker,
-        memory_limit=c.memory_limit,
-        dashboard_address=c.dashboard_address,
-        host=c.host,
-        processes=c.processes,
-        keep_alive_s=c.keep_alive_s,
-    ) as (client, info):
+    with open_run_cluster(settings) as (_client, info):
         if info.dashboard:
-            echo(f"Dask dashboard: {info.dashboard}")
+            echo(f"Dask dashboard: {info.dashboard} (task groups {kind}_<strategy>)")
         backend.wait()
-        flow = _prefect_flow(kind)
-        return flow(
+        from flows import flow
+
+        flow.ECHO[0] = echo
+        flow.quiet_console_failures()
+        prefect_flow = flow.sweep if kind == "sweep" else flow.walkforward
+        return prefect_flow(
             settings.model_dump(mode="json"),
-            dataclasses.asdict(cfg) | {"spaces": None},
-            info.address,
-            sys.stdout.isatty() if progress is None else progress,
-            echo,
+            flow_parameters(cfg),
+            scheduler=info.address,
+            progress=sys.stdout.isatty() if progress is None else progress,
         )
+
+
+def flow_parameters(cfg: SweepConfig) -> dict[str, Any]:
+    """The sweep configuration as the plain values a Prefect flow run (or deployment) takes."""
+    return dataclasses.asdict(cfg) | {"spaces": None}
+
+
+def run_in_flow(
+    kind: str,
+    config: Mapping[str, Any],
+    sweep: Mapping[str, Any],
+    scheduler: str | None,
+    *,
+    progress: bool,
+    echo: Echo,
+    task: Callable[[Any], Any],
+) -> SweepSummary:
+    """The body of the ``sweep`` and ``walkforward`` Prefect flows (``flows.flow``): the
+    run's cluster (``scheduler``, else ``cluster.*``: a served run starts its own), then
+    ``execute``."""
+    from flows.nightly import open_run_cluster
+
+    settings = Settings.model_validate(dict(config))
+    cfg = _rebuild(settings, sweep)
+    with open_run_cluster(settings, scheduler) as (client, info):
+        return execute(
+            settings, cfg, client, info.worker_memory, info.n_threads, kind=kind, echo=echo,
+            progress=progress, task=task,
+        )  # fmt: skip
 
 
 def _local_capacity(settings: Settings) -> tuple[int, int]:
@@ -528,39 +551,6 @@ def _local_capacity(settings: Settings) -> tuple[int, int]:
     workers = c.n_workers or max((os.cpu_count() or 1) // max(c.threads_per_worker or 1, 1), 1)
     memory = c.memory_limit_bytes() or psutil.virtual_memory().total // workers
     return int(memory), int(workers * (c.threads_per_worker or 1))
-
-
-def _prefect_flow(kind: str) -> Any:
-    from prefect import flow, task
-    from prefect.cache_policies import NO_CACHE
-
-    def as_task(fn: Any) -> Any:
-        return task(fn, name=fn.__name__, cache_policy=NO_CACHE, log_prints=False)
-
-    def body(
-        config: dict[str, Any], sweep: dict[str, Any], scheduler: str, progress: bool, echo: Echo
-    ) -> SweepSummary:
-        from distributed import Client
-
-        from flows.cluster import describe
-
-        settings = Settings.model_validate(config)
-        cfg = _rebuild(settings, sweep)
-        with Client(scheduler) as client:
-            info = describe(client, local=False)
-            return execute(
-                settings,
-                cfg,
-                client,
-                info.worker_memory,
-                info.n_threads,
-                kind=kind,
-                echo=echo,
-                progress=progress,
-                task=as_task,
-            )
-
-    return flow(name=kind, log_prints=False, validate_parameters=False)(body)
 
 
 def _rebuild(settings: Settings, sweep: Mapping[str, Any]) -> SweepConfig:
@@ -675,16 +665,22 @@ def execute(
     return summary
 
 
+def task_key(job: SweepJob) -> str:
+    """A task's Dask key: ``<kind>_<strategy label>-<content key>``. The dashboard groups
+    tasks by the part before the first dash, so its progress bars read ``sweep_ma_crossover``."""
+    label = re.sub(r"[^A-Za-z_]", "_", str(job.entry.get("label") or job.entry.get("name")))
+    return f"{job.kind}_{label}-{job.key}"
+
+
 def compute_tasks(client: Any, jobs: list[SweepJob], *, progress: bool) -> list[dict[str, Any]]:
-    """Every task on the cluster (keys: the content keys); a task's error fails the sweep."""
+    """Every task on the cluster (keys: ``task_key``); a task's error fails the sweep.
+    ``progress``: a console bar of tasks done (on a terminal)."""
     from distributed import as_completed
 
-    from flows.nightly import _ERRORS, _progress
+    from flows.nightly import _ERRORS
 
-    futures = client.map(
-        sweep_task, jobs, key=[f"sweep-{j.key}" for j in jobs], retries=1, pure=False
-    )
-    bar = _progress(len(jobs)) if progress else None
+    futures = client.map(sweep_task, jobs, key=[task_key(j) for j in jobs], retries=1, pure=False)
+    bar = _progress(len(jobs), jobs[0].kind if jobs else "sweep") if progress else None
     results = []
     try:
         for fut in as_completed(futures):
@@ -702,6 +698,16 @@ def compute_tasks(client: Any, jobs: list[SweepJob], *, progress: bool) -> list[
         if bar is not None:
             bar[0].stop()
     return results
+
+
+def _progress(total: int, kind: str) -> tuple[Any, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    label = f"{kind} tasks"
+    bar = Progress(label, BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
+    task_id = bar.add_task(label, total=total)
+    bar.start()
+    return bar, task_id
 
 
 def publish(

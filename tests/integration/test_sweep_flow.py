@@ -4,6 +4,7 @@ chunking does not change results, and the CLI validates and runs end to end."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -213,7 +214,54 @@ def test_cli_dry_run_and_errors(tmp_path, data, capfd):
     assert "empty space" in capfd.readouterr().err
 
 
+def _on_pty(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``barpipe`` with stdout and stderr on a pseudo-terminal; its code and output."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("barpipe")), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env={**env, "TERM": "xterm-256color", "COLUMNS": "160"},
+        close_fds=True,
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 1.0)[0]:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed its side
+                break
+            if not data:
+                break
+            chunks.append(data)
+        code = proc.wait(timeout=60)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    raw = b"".join(chunks).decode("utf-8", "replace")
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw).replace("\r", "\n")
+
+
 def test_cli_sweep_runs_as_a_prefect_flow(tmp_path, data, cli_env, shared_cluster):
+    """On a terminal: the dashboard link, a console bar of tasks, and task groups named
+    after the strategies on the Dask dashboard."""
+    from distributed import Client
+
     cfg = _config(tmp_path)
     out = tmp_path / "cli"
     args = [
@@ -226,10 +274,18 @@ def test_cli_sweep_runs_as_a_prefect_flow(tmp_path, data, cli_env, shared_cluste
         "--scheduler",
         shared_cluster,
     ]
-    res = run_cli(["sweep", *args], cli_env)
-    assert res.returncode == 0, res.stderr
-    assert "succeeded" in res.stdout
+    code, text = _on_pty(["sweep", *args], {**cli_env, "NO_COLOR": ""})
+    assert code == 0, text[-3000:]
+    assert "succeeded" in text
+    assert "Dask dashboard: http://127.0.0.1:" in text
+    computed, reused = map(int, re.findall(r"(\d+) task\(s\) computed, (\d+) reused", text)[0])
+    counts = re.findall(r"sweep tasks\s.*?(\d+)/(\d+)", text)
+    assert counts, text[-3000:]
+    assert {total for _, total in counts} == {str(computed + reused)}
     assert (out / "sweep_summary").is_dir()
+    with Client(shared_cluster) as client:
+        groups = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert {"sweep_ma_crossover", "sweep_zscore"} <= set(groups)
     res = run_cli(["sweeps", "--output", str(out)], {**cli_env, "COLUMNS": "400"})
     assert res.returncode == 0, res.stderr
     assert "sweep" in res.stdout
