@@ -45,6 +45,7 @@ from compute.errors import BarpipeError, ConfigError, DataError
 from compute.sweep import Space, parse_space, tables
 from compute.sweep.evaluate import series_count
 from compute.sweep.walkforward import SELECTIONS, plan_folds
+from compute.sweep.walkforward import choose_universe as choose
 from flows.settings import Settings, _deep_merge, _read_yaml, load_settings
 from flows.tasks import pause_for_test
 from storage import db, runs, sweeps
@@ -191,6 +192,8 @@ class SweepJob:
     folds: tuple[tuple[int, int, int, int], ...] = ()
     selection: str = "per_symbol"
     metric: str = "sharpe_ratio"
+    scores_only: bool = False  # walk-forward, universe over batches: first pass
+    chosen: tuple[int, ...] | None = None  # walk-forward, universe over batches: second pass
 
 
 def sweep_task(job: SweepJob) -> dict[str, Any]:
@@ -202,29 +205,31 @@ def sweep_task(job: SweepJob) -> dict[str, Any]:
         table, equity = _compute(job)
         if equity is not None:  # staged first: the main key's presence means both are there
             sweeps.stage_chunk(job.output_path, job.sweep_id, f"{job.key}-equity", equity)
-        sweeps.stage_chunk(job.output_path, job.sweep_id, job.key, table)
+        rows = sweeps.stage_chunk(job.output_path, job.sweep_id, job.key, table)
     except BarpipeError as err:
         return {"key": job.key, "error": str(err), "error_type": type(err).__name__}
     pause_for_test("sweep-task", f"{job.sweep_id} {job.key}")
-    return {
-        "key": job.key,
-        "reused": False,
-        "rows": table.num_rows,
-        "seconds": time.perf_counter() - clock,
-    }
+    return {"key": job.key, "reused": False, "rows": rows, "seconds": time.perf_counter() - clock}
 
 
-def _compute(job: SweepJob) -> tuple[pa.Table, pa.Table | None]:
-    """The task's tables: metric rows, or walk-forward folds and stitched equity."""
+def _compute(job: SweepJob) -> tuple[pa.Table | Iterator[pa.Table], pa.Table | None]:
+    """The task's tables: metric rows, or walk-forward folds and stitched equity, or (first
+    pass of a universe-wide walk-forward) the in-sample scores, one chunk at a time."""
     names, offsets, arrays, ts = _load(job)
     space = parse_space(job.entry, base=job.backtest)
     params = dict(
         backtest_params=job.backtest, annualization=job.annualization, risk_free=job.risk_free
     )
+    if job.scores_only:
+        return tables.walkforward_scores(
+            space, names, offsets, arrays, ts, job.folds, metric=job.metric,
+            chunk_size=job.chunk_size, **params,
+        ), None  # fmt: skip
     if job.kind == "walkforward":
         return tables.walkforward_tables(
             job.sweep_id, space, names, offsets, arrays, ts, job.folds,
-            metric=job.metric, selection=job.selection, chunk_size=job.chunk_size, **params,
+            metric=job.metric, selection=job.selection, chunk_size=job.chunk_size,
+            chosen=job.chosen, **params,
         )  # fmt: skip
     combos = space.chunk(job.chunk, job.chunk_size)
     return tables.sweep_rows(
@@ -261,12 +266,13 @@ class SweepPlan:
     config_hash: str
     fingerprint: str
     chunk_groups: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    score_jobs: list[SweepJob] = field(default_factory=list)  # see ``plan_sweep``
 
     def describe(self) -> str:
         mib = 2**20
         return (
             f"{self.kind} {self.sweep_id}: {self.n_combinations:,} combination(s) x "
-            f"{self.n_symbols} symbol(s) = {len(self.jobs)} task(s) "
+            f"{self.n_symbols} symbol(s) = {len(self.jobs) + len(self.score_jobs)} task(s) "
             f"({self.n_batches} symbol batch(es)); largest batch estimate "
             f"{self.est_batch_bytes / mib:.1f} MiB of {self.worker_memory / mib:.0f} MiB per worker"
         )
@@ -389,15 +395,18 @@ def plan_sweep(
                         **common,
                     )
                 )
+    score_jobs: list[SweepJob] = []
     if (
         kind == "walkforward"
         and cfg.walkforward.get("selection") == "universe"
         and len(plan.batches) > 1
     ):
-        raise ConfigError(
-            f"walkforward.selection: universe needs every symbol in one batch, the plan has "
-            f"{len(plan.batches)}; raise the worker memory limit or use per_symbol"
-        )
+        # the median across the universe needs every symbol's scores: a first pass stages
+        # them per batch, the flow picks each fold's combination, then the jobs above run
+        # with it (``execute``)
+        score_jobs = [
+            dataclasses.replace(j, key=_hash(j.key, "scores"), scores_only=True) for j in jobs
+        ]
     return SweepPlan(
         sweep_id,
         kind,
@@ -410,6 +419,7 @@ def plan_sweep(
         settings.config_hash(),
         fingerprint,
         groups,
+        score_jobs,
     )
 
 
@@ -492,7 +502,13 @@ def run_sweep(
                 f"  {space.key}: {space.count():,} combination(s) in {space.n_chunks(cfg.chunk_size)} chunk(s) of <= {cfg.chunk_size}"
             )
         return SweepSummary(
-            plan.sweep_id, kind, "planned", len(plan.jobs), 0, plan.n_combinations, plan.n_symbols
+            plan.sweep_id,
+            kind,
+            "planned",
+            len(plan.jobs) + len(plan.score_jobs),
+            0,
+            plan.n_combinations,
+            plan.n_symbols,
         )
     configure_prefect(settings.prefect.log_level, settings.prefect.api_url)
     backend = PrefectBackend(settings.prefect.api_url)
@@ -592,8 +608,9 @@ def execute(
     os.makedirs(out.path, exist_ok=True)
     db_path = out.resolved_db_path()
     conn = db.connect(db_path)
+    n_tasks = len(plan.jobs) + len(plan.score_jobs)
     summary = SweepSummary(
-        plan.sweep_id, kind, "running", len(plan.jobs), 0, plan.n_combinations, plan.n_symbols
+        plan.sweep_id, kind, "running", n_tasks, 0, plan.n_combinations, plan.n_symbols
     )
     try:
         if sweeps.sweep_published(conn, plan.sweep_id):
@@ -613,12 +630,17 @@ def execute(
             input_fingerprint=plan.fingerprint,
             n_combinations=plan.n_combinations,
             n_symbols=plan.n_symbols,
-            n_tasks=len(plan.jobs),
+            n_tasks=summary.n_tasks,
         )
-        results = task(compute_tasks)(client, plan.jobs, progress=progress)
-        summary.n_reused = sum(1 for r in results if r.get("reused"))
+        jobs = plan.jobs
+        if plan.score_jobs:  # universe-wide walk-forward over several batches
+            results = task(compute_tasks)(client, plan.score_jobs, progress=progress)
+            jobs = task(choose_universe)(out.path, plan, cfg)
+            summary.n_reused += sum(1 for r in results if r.get("reused"))
+        results = task(compute_tasks)(client, jobs, progress=progress)
+        summary.n_reused += sum(1 for r in results if r.get("reused"))
         echo(
-            f"{len(plan.jobs) - summary.n_reused} task(s) computed, {summary.n_reused} reused from an earlier attempt"
+            f"{summary.n_tasks - summary.n_reused} task(s) computed, {summary.n_reused} reused from an earlier attempt"
         )
         pieces = (
             _sweep_tables(out.path, plan, cfg, summary.stats)
@@ -635,7 +657,7 @@ def execute(
                 input_fingerprint=plan.fingerprint,
                 n_combinations=plan.n_combinations,
                 n_symbols=plan.n_symbols,
-                n_tasks=len(plan.jobs),
+                n_tasks=summary.n_tasks,
                 n_tasks_reused=summary.n_reused,
                 stats=summary.stats,
             )
@@ -663,6 +685,29 @@ def execute(
         conn.close()
         summary.wall_seconds = time.perf_counter() - started
     return summary
+
+
+def choose_universe(root: str, plan: SweepPlan, cfg: SweepConfig) -> list[SweepJob]:
+    """The walk-forward jobs with each fold's combination chosen across the universe, from
+    the first pass's staged scores, one combination chunk at a time (all batches of it)."""
+    n_folds = len(plan.score_jobs[0].folds)
+    chosen = []
+    for entry, space in zip(cfg.entries, cfg.spaces, strict=True):
+        keys = [j.key for j in plan.score_jobs if j.entry == entry]
+        medians = _universe_chunks(root, plan.sweep_id, keys, space, cfg.chunk_size, n_folds)
+        chosen.append((entry, tuple(choose(medians, n_folds).tolist())))
+    return [
+        dataclasses.replace(j, chosen=next(c for e, c in chosen if e == j.entry)) for j in plan.jobs
+    ]
+
+
+def _universe_chunks(
+    root: str, sweep_id: str, keys: list[str], space: Space, size: int, n_folds: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for k in range(space.n_chunks(size)):
+        ids = (k * size, (k + 1) * size)  # a chunk's combination ids (compute.sweep.space)
+        parts = [sweeps.read_staged(root, sweep_id, key, combo_range=ids) for key in keys]
+        yield tables.universe_chunk(parts, n_folds)
 
 
 def task_key(job: SweepJob) -> str:

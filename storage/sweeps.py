@@ -63,20 +63,40 @@ def _staging(root: str, sweep_id: str) -> Path:
     return Path(root) / "_sweeps" / sweep_id / "staged"
 
 
-def stage_chunk(root: str, sweep_id: str, key: str, table: pa.Table) -> str:
-    """Write one task's rows under its content key, atomically (temporary name, rename)."""
+def stage_chunk(
+    root: str, sweep_id: str, key: str, table: pa.Table | Iterable[pa.Table]
+) -> int:
+    """Write one task's rows under its content key, atomically (temporary name, rename);
+    ``table`` may be a stream of pieces of one schema, written one row group each.
+    Returns the rows written."""
     directory = _staging(root, sweep_id)
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"{key}.parquet"
     tmp = directory / f".{key}.{uuid.uuid4().hex[:8]}.tmp"
+    rows = 0
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        if isinstance(table, pa.Table):
+            pq.write_table(table, tmp, compression="zstd")
+            rows = table.num_rows
+        else:
+            writer = None
+            try:
+                for piece in table:
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, piece.schema, compression="zstd")
+                    writer.write_table(piece, row_group_size=max(piece.num_rows, 1))
+                    rows += piece.num_rows
+            finally:
+                if writer is not None:
+                    writer.close()
+            if writer is None:
+                pq.write_table(pa.table({}), tmp)
         os.replace(tmp, final)
     except OSError as err:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise StorageError(f"cannot stage sweep chunk {final}: {err}") from err
-    return str(final)
+    return rows
 
 
 def staged_keys(root: str, sweep_id: str) -> set[str]:
@@ -87,10 +107,18 @@ def staged_keys(root: str, sweep_id: str) -> set[str]:
     return {p.name[: -len(".parquet")] for p in directory.glob("*.parquet")}
 
 
-def read_staged(root: str, sweep_id: str, key: str) -> pa.Table:
+def read_staged(
+    root: str, sweep_id: str, key: str, *, combo_range: tuple[int, int] | None = None
+) -> pa.Table:
+    """A staged chunk (``combo_range``: only its rows with lo <= combo_id < hi)."""
     path = _staging(root, sweep_id) / f"{key}.parquet"
     try:
-        return pq.read_table(path)
+        if combo_range is None:
+            return pq.read_table(path)
+        if "combo_id" not in pq.read_schema(path).names:  # an empty chunk
+            return pq.read_table(path)
+        lo, hi = combo_range
+        return pq.read_table(path, filters=[("combo_id", ">=", lo), ("combo_id", "<", hi)])
     except OSError as err:
         raise StorageError(f"cannot read staged sweep chunk {path}: {err}") from err
 

@@ -191,6 +191,44 @@ def test_walkforward_publishes_folds_and_stitched_equity(tmp_path, data, client)
     assert first["equity"][0].as_py() == 10_000.0
 
 
+def test_universe_walkforward_over_several_batches_equals_one_batch(tmp_path, data, client):
+    """Universe-wide selection needs every symbol's in-sample scores: over 3 batches it
+    takes two passes (stage scores, choose per fold, evaluate) and publishes what one
+    batch holding the whole universe does."""
+    config = _config(tmp_path)
+    config.write_text(config.read_text() + "  selection: universe\n")
+    results = {}
+    for name, sets in (("one", {}), ("three", {"batches.max_symbols_per_batch": 2})):
+        out = tmp_path / name
+        settings, cfg = sweep_flow.load_sweep(
+            config, {"input.path": str(data), "output.path": str(out), **sets}
+        )
+        plan = sweep_flow.plan_sweep(settings, cfg, 2 * 2**30, 1, "walkforward")
+        assert plan.n_batches == (1 if name == "one" else 3)
+        assert bool(plan.score_jobs) == (name == "three")
+        summary = sweep_flow.execute(
+            settings, cfg, client, 2 * 2**30, 1, kind="walkforward", echo=lambda _m: None
+        )
+        assert summary.status == "succeeded"
+        results[name] = (
+            _results(out, "walkforward_folds"),
+            _results(out, "walkforward_equity").sort_by(
+                [("strategy", "ascending"), ("symbol", "ascending"), ("timestamp", "ascending")]
+            ),
+        )
+    folds = results["one"][0]
+    assert folds.num_rows == 4 * 5 * 2
+    # universe-wide: per strategy and fold, one combination for every symbol
+    for strategy in ("ma_crossover", "zscore"):
+        mine = folds.filter(pa.compute.equal(folds["strategy"], strategy))
+        for f in range(4):
+            ids = mine.filter(pa.compute.equal(mine["fold"], f))["combo_id"].to_pylist()
+            assert len(set(ids)) == 1, (strategy, f, ids)
+            assert ids[0] >= 0
+    assert _same(results["one"][0], results["three"][0])
+    assert _same(results["one"][1], results["three"][1])
+
+
 def test_cli_dry_run_and_errors(tmp_path, data, capfd):
     """In process through the console entry point (one subprocess run is tested below)."""
     from flows.cli import main
