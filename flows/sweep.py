@@ -267,6 +267,8 @@ class SweepPlan:
     fingerprint: str
     chunk_groups: dict[tuple[int, int], list[str]] = field(default_factory=dict)
     score_jobs: list[SweepJob] = field(default_factory=list)  # see ``plan_sweep``
+    batches: list[tuple[str, ...]] = field(default_factory=list)
+    resumed_batches: bool = False  # the batches of an earlier attempt (``_batches``)
 
     def describe(self) -> str:
         mib = 2**20
@@ -275,6 +277,7 @@ class SweepPlan:
             f"{self.n_symbols} symbol(s) = {len(self.jobs) + len(self.score_jobs)} task(s) "
             f"({self.n_batches} symbol batch(es)); largest batch estimate "
             f"{self.est_batch_bytes / mib:.1f} MiB of {self.worker_memory / mib:.0f} MiB per worker"
+            + ("; the batches of the earlier attempt" if self.resumed_batches else "")
         )
 
 
@@ -354,12 +357,13 @@ def plan_sweep(
         version,
         sorted(rows),
     )[:16]
+    batches, resumed = _batches(settings.output.path, sweep_id, plan, rows)
     jobs: list[SweepJob] = []
     groups: dict[tuple[int, int], list[str]] = {}
     for si, (entry, space) in enumerate(zip(cfg.entries, cfg.spaces, strict=True)):
         chunks = [-1] if kind == "walkforward" else list(range(space.n_chunks(cfg.chunk_size)))
         for k in chunks:
-            for batch in plan.batches:
+            for batch in batches:
                 key = _hash(
                     kind,
                     fingerprint,
@@ -399,7 +403,7 @@ def plan_sweep(
     if (
         kind == "walkforward"
         and cfg.walkforward.get("selection") == "universe"
-        and len(plan.batches) > 1
+        and len(batches) > 1
     ):
         # the median across the universe needs every symbol's scores: a first pass stages
         # them per batch, the flow picks each fold's combination, then the jobs above run
@@ -412,15 +416,42 @@ def plan_sweep(
         kind,
         jobs,
         len(rows),
-        len(plan.batches),
+        len(batches),
         sum(s.count() for s in cfg.spaces),
-        max((bt.est_bytes for bt in plan.batches), default=0),
+        max((bt.est_bytes for bt in batches), default=0),
         worker_memory,
         settings.config_hash(),
         fingerprint,
         groups,
         score_jobs,
+        [b.symbols for b in batches],
+        resumed,
     )
+
+
+def _batches(
+    root: str, sweep_id: str, plan: planner.Plan, rows: Mapping[str, int]
+) -> tuple[list[planner.Batch], bool]:
+    """The symbol batches of the sweep, and whether they are an earlier attempt's.
+
+    A task's key covers its symbols, so a sweep resumed with other batches (other worker
+    memory or thread count) would find none of its staged chunks. So the batches an attempt
+    starts with are recorded (``storage.sweeps.record_batches``) and a later attempt takes
+    them again whenever each still fits under this plan's batch cap: every staged chunk is
+    reused. Otherwise (a smaller worker) the new batches are used and every task is
+    computed again; the chunks staged under the old batches are left out of the publish
+    and deleted with the staging area. Results do not depend on the batching.
+    """
+    recorded = sweeps.read_batches(root, sweep_id)
+    if recorded and sorted(s for b in recorded for s in b) == sorted(rows):
+        sized = [
+            planner.Batch(i, tuple(b), n, planner.BATCH_FIXED_BYTES + n * plan.bytes_per_bar)
+            for i, b in enumerate(recorded)
+            for n in [sum(rows[s] for s in b)]
+        ]
+        if max(b.est_bytes for b in sized) <= plan.cap_bytes:
+            return sized, True
+    return list(plan.batches), False
 
 
 def _plan_folds(
@@ -632,6 +663,8 @@ def execute(
             n_symbols=plan.n_symbols,
             n_tasks=summary.n_tasks,
         )
+        if not plan.resumed_batches:  # a later attempt plans the same batches if they fit
+            sweeps.record_batches(out.path, plan.sweep_id, plan.batches)
         jobs = plan.jobs
         if plan.score_jobs:  # universe-wide walk-forward over several batches
             results = task(compute_tasks)(client, plan.score_jobs, progress=progress)

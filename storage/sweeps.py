@@ -44,8 +44,10 @@ __all__ = [
     "count_rows",
     "list_sweeps",
     "publish_sweep",
+    "read_batches",
     "read_staged",
     "read_sweep_table",
+    "record_batches",
     "record_sweep",
     "remove_staging",
     "stage_chunk",
@@ -63,9 +65,7 @@ def _staging(root: str, sweep_id: str) -> Path:
     return Path(root) / "_sweeps" / sweep_id / "staged"
 
 
-def stage_chunk(
-    root: str, sweep_id: str, key: str, table: pa.Table | Iterable[pa.Table]
-) -> int:
+def stage_chunk(root: str, sweep_id: str, key: str, table: pa.Table | Iterable[pa.Table]) -> int:
     """Write one task's rows under its content key, atomically (temporary name, rename);
     ``table`` may be a stream of pieces of one schema, written one row group each.
     Returns the rows written."""
@@ -138,6 +138,32 @@ def staged_schema(root: str, sweep_id: str, keys: Iterable[str]) -> pa.Schema:
         return pa.schema([])
     union = pa.unify_schemas(schemas)
     return pa.schema([f for f in union if f.name not in _NOT_PUBLISHED])
+
+
+def record_batches(root: str, sweep_id: str, batches: Iterable[Iterable[str]]) -> None:
+    """Record the symbol batches a sweep's tasks use (``read_batches``), atomically."""
+    path = Path(root) / "_sweeps" / sweep_id / "batches.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_text(json.dumps([list(b) for b in batches]))
+        os.replace(tmp, path)
+    except OSError as err:
+        raise StorageError(
+            f"cannot record the batches of sweep {sweep_id} in {path}: {err}"
+        ) from err
+
+
+def read_batches(root: str, sweep_id: str) -> list[list[str]] | None:
+    """The symbol batches recorded for ``sweep_id`` by an earlier attempt, or None."""
+    path = Path(root) / "_sweeps" / sweep_id / "batches.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise StorageError(f"cannot read the batches of sweep {sweep_id} in {path}: {err}") from err
+    return [[str(s) for s in b] for b in data]
 
 
 def remove_staging(root: str, sweep_id: str) -> None:

@@ -162,6 +162,62 @@ def test_killed_sweep_resumes_and_publishes_the_same(tmp_path, data, client):
     assert not (out / "_sweeps").exists()  # staging removed after publishing
 
 
+def test_resume_with_other_batches_reuses_or_recomputes_and_publishes_the_same(
+    tmp_path, data, client
+):
+    """A task's key covers its symbols. A sweep resumed where a fresh plan would batch the
+    symbols differently takes the first attempt's batches again (they still fit) and reuses
+    its staged chunks; where they no longer fit a worker it plans new batches, computes
+    every task again and still publishes what an uninterrupted run does."""
+    from compute import planner
+    from storage import sweeps
+
+    clean = tmp_path / "clean"
+    _run(*_load(tmp_path, data, clean), client)
+
+    out = tmp_path / "resumed"
+    first = sweep_flow.load_sweep(
+        _config(tmp_path),
+        {"input.path": str(data), "output.path": str(out), "batches.max_symbols_per_batch": 2},
+    )
+    plan = sweep_flow.plan_sweep(*first, 2 * 2**30, 2)
+    assert plan.n_batches == 3
+    sweeps.record_batches(str(out), plan.sweep_id, plan.batches)  # what execute does first
+    done = plan.jobs[::2]
+    for job in done:
+        assert not sweep_flow.sweep_task(job).get("error")
+    # resumed with one thread and no symbol limit: a fresh plan would make one batch
+    settings, cfg = _load(tmp_path, data, out)
+    assert sweep_flow.plan_sweep(settings, cfg, 2 * 2**30, 1).sweep_id == plan.sweep_id
+    fresh = sweep_flow.plan_sweep(settings, cfg, 2 * 2**30, 1)
+    assert fresh.resumed_batches
+    assert fresh.batches == plan.batches
+    summary = sweep_flow.execute(settings, cfg, client, 2 * 2**30, 1, echo=lambda _m: None)
+    assert summary.n_reused == len(done)
+    assert _same(_results(out), _results(clean))
+    assert _same(_results(out, "sweep_summary"), _results(clean, "sweep_summary"))
+
+    # an attempt with one batch of all five symbols, resumed on workers too small for it
+    out = tmp_path / "smaller"
+    settings, cfg = _load(tmp_path, data, out)
+    whole = sweep_flow.plan_sweep(settings, cfg, 2 * 2**30, 1)
+    assert whole.n_batches == 1
+    sweeps.record_batches(str(out), whole.sweep_id, whole.batches)
+    for job in whole.jobs[::2]:
+        assert not sweep_flow.sweep_task(job).get("error")
+    two = plan.est_batch_bytes  # a batch of two symbols
+    # a worker whose batch cap lies between a batch of two symbols and one of five
+    memory = int((two + whole.est_batch_bytes + planner.WORKER_BASELINE_BYTES) / 0.8)
+    assert two < planner.batch_cap(memory) < whole.est_batch_bytes
+    smaller = sweep_flow.plan_sweep(settings, cfg, memory, 1)
+    assert not smaller.resumed_batches
+    assert smaller.n_batches > 1
+    summary = sweep_flow.execute(settings, cfg, client, memory, 1, echo=lambda _m: None)
+    assert summary.n_reused == 0  # the chunks of the old batches are not reused...
+    assert _same(_results(out), _results(clean))  # ...nor published twice
+    assert _same(_results(out, "sweep_summary"), _results(clean, "sweep_summary"))
+
+
 def test_chunking_does_not_change_results(tmp_path, data, client):
     a, b = tmp_path / "a", tmp_path / "b"
     _run(*_load(tmp_path, data, a, chunk=1), client)
