@@ -125,7 +125,18 @@ def test_sweep_rows_equal_nightly_metrics(tmp_path, data, client):
         for col in sweep_flow.RESULT_METRICS:
             a, b = mine[col], row[col]
             assert a == b or (a != a and b != b), (col, a, b)
-    # SQLite mirrors the Parquet rows; the registry carries the statistics
+        # the SQLite mirror holds the same values (NaN is stored as NULL)
+        with sqlite3.connect(settings.output.resolved_db_path()) as conn:
+            mirrored = conn.execute(
+                f"SELECT {', '.join(sweep_flow.RESULT_METRICS)} FROM sweep_results "
+                "WHERE strategy = ? AND combo_id = ? AND symbol = ?",
+                [row["strategy"], row["combo_id"], row["symbol"]],
+            ).fetchall()
+        assert len(mirrored) == 1
+        for col, value in zip(sweep_flow.RESULT_METRICS, mirrored[0], strict=True):
+            a = row[col]
+            assert value == a or (value is None and a != a), (col, value, a)
+    # SQLite mirrors the Delta rows; the registry carries the statistics
     conn = sqlite3.connect(settings.output.resolved_db_path())
     assert conn.execute("select count(*) from sweep_results").fetchone()[0] == res.num_rows
     assert conn.execute("select count(*) from sweep_summary").fetchone()[0] == n_combos
@@ -407,6 +418,70 @@ def test_two_workers_publish_what_one_does(tmp_path, data, client):
         _run(*_load(tmp_path, data, two, chunk=6), two_workers)
     assert _same(_results(one), _results(two))
     assert _same(_results(one, "sweep_summary"), _results(two, "sweep_summary"))
+
+
+@pytest.fixture
+def external_scheduler(tmp_path):
+    """``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1; its address."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from distributed import Client
+
+    dask = str(Path(sys.executable).with_name("dask"))
+    info = tmp_path / "scheduler.json"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    logs = (tmp_path / "cluster.log").open("w")
+    spawn = dict(env=env, stdout=logs, stderr=subprocess.STDOUT)
+    processes = [
+        subprocess.Popen(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(info)],
+            **spawn,
+        )
+    ]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not info.exists():
+            assert processes[0].poll() is None, "dask scheduler exited"
+            assert time.monotonic() < deadline, "dask scheduler did not start"
+            time.sleep(0.1)
+        time.sleep(0.2)  # written whole, but let the writer close it
+        for _ in range(2):
+            processes.append(
+                subprocess.Popen(
+                    [dask, "worker", "--scheduler-file", str(info), "--nthreads", "1",
+                     "--no-nanny", "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
+                     "--memory-limit", "1GB"],
+                    **spawn,
+                )
+            )  # fmt: skip
+        address = json.loads(info.read_text())["address"]
+        with Client(address, timeout="60s") as c:
+            c.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for process in processes:
+            process.kill()  # nothing of theirs outlives the test: the outputs are in tmp_path
+            process.wait()
+        logs.close()
+
+
+def test_an_external_scheduler_publishes_what_one_worker_does(
+    tmp_path, data, cli_env, external_scheduler, client
+):
+    """`barpipe sweep --scheduler` on a `dask scheduler` with two `dask worker` processes."""
+    address = external_scheduler
+    out, one = tmp_path / "external", tmp_path / "one"
+    args = ["--config", str(_config(tmp_path)), "--input", str(data), "--output", str(out)]
+    res = run_cli(["sweep", *args, "--scheduler", address], cli_env)
+    assert res.returncode == 0, res.stderr
+    _run(*_load(tmp_path, data, one), client)
+    assert _same(_results(out), _results(one))
+    assert _same(_results(out, "sweep_summary"), _results(one, "sweep_summary"))
 
 
 @pytest.mark.parametrize(
