@@ -10,16 +10,25 @@ publish → statistics.
    content (input fingerprint, space, chunk, symbols, backtest, code version); the sweep
    id hashes the whole configuration, so running the same sweep again finds its staged
    chunks (``storage.sweeps``) and computes only the missing ones.
-3. ``sweep_task`` (a Dask task): load and validate the batch, ``evaluate_chunk``, stage
+   An attempt records its batches; a later one takes them again while they fit
+   (``_batches``), so a sweep resumed on another cluster still finds its chunks.
+3. ``sweep_task`` (a Dask task, key ``<kind>_<strategy>-<content key>``: the dashboard's
+   progress bars are per strategy): load and validate the batch, ``evaluate_chunk``, stage
    metric rows and per-block return moments. Errors come back as values.
-4. ``publish``: ``sweep_results`` streams the staged chunks; ``sweep_summary`` is reduced
-   one combination chunk at a time (all symbols of those combinations), so the flow process
-   holds one chunk's rows, never the grid; the registry row (``sweeps``) carries the
-   deflated Sharpe ratio of the best combination and the PBO of each space.
+4. ``publish``: under the output root's run lock, ``storage.runs.recover`` and then
+   ``storage.sweeps.publish_sweep`` (the run protocol of ``storage``: keyed Delta tables,
+   one SQLite commit). ``sweep_results`` streams the staged chunks; ``sweep_summary`` is
+   reduced one combination chunk at a time (all symbols of those combinations), so the flow
+   process holds one chunk's rows, never the grid; the registry row (``sweeps``) carries
+   the deflated Sharpe ratio of the best combination and the PBO of each space.
 
 ``walkforward`` is the same with one task per symbol batch (``compute.sweep.walkforward``):
 per fold the best combination in sample, its out-of-sample row, and the stitched
-out-of-sample equity, published as ``walkforward_folds`` and ``walkforward_equity``.
+out-of-sample equity, published as ``walkforward_folds`` and ``walkforward_equity``. A
+universe-wide selection over several batches runs a first pass that stages in-sample scores
+(``score_jobs``), ``choose_universe`` picks each fold's combination by the median over every
+symbol, then the batches run with it. ``run_in_flow`` is the body of the ``sweep`` and
+``walkforward`` Prefect flows (``flows.flow``), which ``barpipe serve --sweep`` deploys.
 """
 
 from __future__ import annotations
@@ -81,7 +90,13 @@ def load_sweep(
     """
     data = _read_yaml(Path(path)) if path is not None else {}
     raw = {k: data.pop(k) for k in _SECTIONS if k in data}
-    merged = _deep_merge(data, dict(overrides or {}))
+    rest = dict(overrides or {})
+    for dotted in [k for k in rest if k.split(".", 1)[0] in _SECTIONS and "." in k]:
+        section, key = dotted.split(".", 1)  # --set walkforward.selection=universe
+        if "." in key or not isinstance(raw.get(section, {}), Mapping):
+            raise ConfigError(f"--set {dotted}: only top-level keys of {section}: can be set")
+        raw[section] = {**(raw.get(section) or {}), key: rest.pop(dotted)}
+    merged = _deep_merge(data, rest)
     settings = load_settings(None, merged)
     where = f"in {path}" if path else "in the settings"
     sweep = raw.get("sweep")

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from compute import pipeline
+from compute.errors import ConfigError
 from flows import sweep as sweep_flow
 from storage import bars, sweeps
 from tests.integration.conftest import make_dataset, run_cli
@@ -294,6 +295,18 @@ def test_universe_walkforward_over_several_batches_equals_one_batch(tmp_path, da
             assert ids[0] >= 0
     assert _same(results["one"][0], results["three"][0])
     assert _same(results["one"][1], results["three"][1])
+
+
+def test_set_reaches_the_sweep_sections(tmp_path, data):
+    config = _config(tmp_path)
+    sets = {"input.path": str(data), "walkforward.selection": "universe", "sweep.chunk_size": 7}
+    settings, cfg = sweep_flow.load_sweep(config, sets)
+    assert cfg.walkforward["selection"] == "universe"
+    assert cfg.walkforward["train"] == 150  # the file's other keys stay
+    assert cfg.chunk_size == 7
+    assert settings.input.path == str(data)
+    with pytest.raises(ConfigError, match="walkforward.nope: unknown key"):
+        sweep_flow.load_sweep(config, {"walkforward.nope": 1})
 
 
 def test_cli_dry_run_and_errors(tmp_path, data, capfd):
