@@ -297,6 +297,19 @@ def test_universe_walkforward_over_several_batches_equals_one_batch(tmp_path, da
     assert _same(results["one"][1], results["three"][1])
 
 
+def test_the_example_config_runs_on_any_bars_dataset(tmp_path, data, client):
+    example = Path(__file__).resolve().parents[2] / "configs" / "sweep.yaml"
+    out = tmp_path / "example"
+    settings, cfg = sweep_flow.load_sweep(
+        example, {"input.path": str(data), "output.path": str(out)}
+    )
+    summary = _run(settings, cfg, client)
+    assert summary.status == "succeeded"
+    assert summary.n_combinations == 180 + 60
+    assert _results(out).num_rows == summary.n_combinations * 5
+    assert Path(summary.outputs["report"]).is_file()
+
+
 def test_set_reaches_the_sweep_sections(tmp_path, data):
     config = _config(tmp_path)
     sets = {"input.path": str(data), "walkforward.selection": "universe", "sweep.chunk_size": 7}
