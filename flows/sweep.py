@@ -217,20 +217,25 @@ def sweep_task(job: SweepJob) -> dict[str, Any]:
         if job.key in sweeps.staged_keys(job.output_path, job.sweep_id):
             return {"key": job.key, "reused": True, "rows": 0, "seconds": 0.0}
         clock = time.perf_counter()
-        table, equity = _compute(job)
+        table, equity, quarantined = _compute(job)
         if equity is not None:  # staged first: the main key's presence means both are there
             sweeps.stage_chunk(job.output_path, job.sweep_id, f"{job.key}-equity", equity)
-        rows = sweeps.stage_chunk(job.output_path, job.sweep_id, job.key, table)
+        rows = sweeps.stage_chunk(
+            job.output_path, job.sweep_id, job.key, table, quarantined=quarantined
+        )
     except BarpipeError as err:
         return {"key": job.key, "error": str(err), "error_type": type(err).__name__}
     pause_for_test("sweep-task", f"{job.sweep_id} {job.key}")
     return {"key": job.key, "reused": False, "rows": rows, "seconds": time.perf_counter() - clock}
 
 
-def _compute(job: SweepJob) -> tuple[pa.Table | Iterator[pa.Table], pa.Table | None]:
+def _compute(
+    job: SweepJob,
+) -> tuple[pa.Table | Iterator[pa.Table], pa.Table | None, dict[str, str]]:
     """The task's tables: metric rows, or walk-forward folds and stitched equity, or (first
-    pass of a universe-wide walk-forward) the in-sample scores, one chunk at a time."""
-    names, offsets, arrays, ts = _load(job)
+    pass of a universe-wide walk-forward) the in-sample scores, one chunk at a time; and the
+    symbols of the batch that validation quarantined."""
+    names, offsets, arrays, ts, quarantined = _load(job)
     space = parse_space(job.entry, base=job.backtest)
     params = dict(
         backtest_params=job.backtest, annualization=job.annualization, risk_free=job.risk_free
@@ -239,30 +244,38 @@ def _compute(job: SweepJob) -> tuple[pa.Table | Iterator[pa.Table], pa.Table | N
         return tables.walkforward_scores(
             space, names, offsets, arrays, ts, job.folds, metric=job.metric,
             chunk_size=job.chunk_size, **params,
-        ), None  # fmt: skip
+        ), None, quarantined  # fmt: skip
     if job.kind == "walkforward":
-        return tables.walkforward_tables(
+        return *tables.walkforward_tables(
             job.sweep_id, space, names, offsets, arrays, ts, job.folds,
             metric=job.metric, selection=job.selection, chunk_size=job.chunk_size,
             chosen=job.chosen, **params,
-        )  # fmt: skip
+        ), quarantined  # fmt: skip
     combos = space.chunk(job.chunk, job.chunk_size)
-    return tables.sweep_rows(
-        job.sweep_id, space, names, offsets, arrays, combos, n_blocks=job.n_blocks, **params
-    ), None
+    return (
+        tables.sweep_rows(
+            job.sweep_id, space, names, offsets, arrays, combos, n_blocks=job.n_blocks, **params
+        ),
+        None,
+        quarantined,
+    )
 
 
-def _load(job: SweepJob) -> tuple[list[str], np.ndarray, dict[str, np.ndarray], pa.ChunkedArray]:
+def _load(
+    job: SweepJob,
+) -> tuple[list[str], np.ndarray, dict[str, np.ndarray], pa.ChunkedArray, dict[str, str]]:
+    """The batch's valid bars as segments, and the symbols validation quarantined (why)."""
     from compute.pipeline import FIELDS, segments
     from storage import bars, validate
 
     table = bars.load_bars(
         job.input_path, symbols=job.symbols, start=job.start, end=job.end, allow_empty=True
     )
-    clean, _, _ = validate.validate_bars(table, job.min_bars)
+    clean, records, _ = validate.validate_bars(table, job.min_bars)
     names, offsets = segments(clean)
     arrays = {f: np.ascontiguousarray(clean.column(f).to_numpy(), dtype=np.float64) for f in FIELDS}
-    return names, offsets, arrays, clean.column("timestamp")
+    quarantined = {str(r.symbol): f"{r.reason}: {r.detail}" for r in records}
+    return names, offsets, arrays, clean.column("timestamp"), quarantined
 
 
 # --------------------------------------------------------------------------- plan
@@ -524,6 +537,7 @@ class SweepSummary:
     outputs: dict[str, str] = field(default_factory=dict)
     wall_seconds: float = 0.0
     message: str = ""
+    quarantined: dict[str, str] = field(default_factory=dict)  # symbol: why
 
 
 def run_sweep(
@@ -690,6 +704,7 @@ def execute(
         echo(
             f"{summary.n_tasks - summary.n_reused} task(s) computed, {summary.n_reused} reused from an earlier attempt"
         )
+        summary.quarantined = _quarantined(out.path, plan, echo)
         pieces = (
             _sweep_tables(out.path, plan, cfg, summary.stats)
             if kind == "sweep"
@@ -707,7 +722,10 @@ def execute(
                 n_symbols=plan.n_symbols,
                 n_tasks=summary.n_tasks,
                 n_tasks_reused=summary.n_reused,
-                stats=summary.stats,
+                stats={
+                    **summary.stats,
+                    **({"quarantined": summary.quarantined} if summary.quarantined else {}),
+                },
             )
 
         run = settings.run
@@ -733,6 +751,22 @@ def execute(
         conn.close()
         summary.wall_seconds = time.perf_counter() - started
     return summary
+
+
+def _quarantined(root: str, plan: SweepPlan, echo: Echo) -> dict[str, str]:
+    """The symbols validation left out of the sweep (said, and kept in the registry); a
+    DataError when that is every symbol."""
+    keys = [k for group in plan.chunk_groups.values() for k in group]
+    left_out = sweeps.staged_quarantine(root, plan.sweep_id, keys)
+    if not left_out:
+        return left_out
+    first, why = next(iter(left_out.items()))
+    if len(left_out) >= plan.n_symbols:
+        raise DataError(
+            f"no symbol left to sweep: all {len(left_out)} were quarantined (first: {first}: {why})"
+        )
+    echo(f"{len(left_out)} symbol(s) quarantined, left out of the sweep (first: {first}: {why})")
+    return left_out
 
 
 def choose_universe(root: str, plan: SweepPlan, cfg: SweepConfig) -> list[SweepJob]:

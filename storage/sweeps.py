@@ -52,6 +52,7 @@ __all__ = [
     "remove_staging",
     "stage_chunk",
     "staged_keys",
+    "staged_quarantine",
     "staged_schema",
     "sweep_published",
 ]
@@ -65,32 +66,47 @@ def _staging(root: str, sweep_id: str) -> Path:
     return Path(root) / "_sweeps" / sweep_id / "staged"
 
 
-def stage_chunk(root: str, sweep_id: str, key: str, table: pa.Table | Iterable[pa.Table]) -> int:
+_QUARANTINE_KEY = b"barpipe_quarantine"
+
+
+def stage_chunk(
+    root: str,
+    sweep_id: str,
+    key: str,
+    table: pa.Table | Iterable[pa.Table],
+    *,
+    quarantined: Mapping[str, str] | None = None,
+) -> int:
     """Write one task's rows under its content key, atomically (temporary name, rename);
     ``table`` may be a stream of pieces of one schema, written one row group each.
-    Returns the rows written."""
+    ``quarantined`` (symbol: why) goes into the file's footer (``staged_quarantine``), so a
+    reused chunk still says which symbols it left out. Returns the rows written."""
     directory = _staging(root, sweep_id)
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"{key}.parquet"
     tmp = directory / f".{key}.{uuid.uuid4().hex[:8]}.tmp"
+    meta = {_QUARANTINE_KEY: json.dumps(dict(quarantined or {}), sort_keys=True).encode()}
     rows = 0
     try:
         if isinstance(table, pa.Table):
-            pq.write_table(table, tmp, compression="zstd")
+            pq.write_table(table.replace_schema_metadata(meta), tmp, compression="zstd")
             rows = table.num_rows
         else:
             writer = None
             try:
                 for piece in table:
                     if writer is None:
-                        writer = pq.ParquetWriter(tmp, piece.schema, compression="zstd")
-                    writer.write_table(piece, row_group_size=max(piece.num_rows, 1))
+                        schema = piece.schema.with_metadata(meta)
+                        writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+                    writer.write_table(
+                        piece.replace_schema_metadata(meta), row_group_size=max(piece.num_rows, 1)
+                    )
                     rows += piece.num_rows
             finally:
                 if writer is not None:
                     writer.close()
             if writer is None:
-                pq.write_table(pa.table({}), tmp)
+                pq.write_table(pa.table({}).replace_schema_metadata(meta), tmp)
         os.replace(tmp, final)
     except OSError as err:
         with contextlib.suppress(OSError):
@@ -164,6 +180,19 @@ def read_batches(root: str, sweep_id: str) -> list[list[str]] | None:
     except (OSError, ValueError) as err:
         raise StorageError(f"cannot read the batches of sweep {sweep_id} in {path}: {err}") from err
     return [[str(s) for s in b] for b in data]
+
+
+def staged_quarantine(root: str, sweep_id: str, keys: Iterable[str]) -> dict[str, str]:
+    """The symbols the staged chunks ``keys`` left out, with why (from their footers)."""
+    out: dict[str, str] = {}
+    for key in keys:
+        path = _staging(root, sweep_id) / f"{key}.parquet"
+        try:
+            meta = pq.read_schema(path).metadata or {}
+        except OSError as err:
+            raise StorageError(f"cannot read staged sweep chunk {path}: {err}") from err
+        out.update(json.loads(meta.get(_QUARANTINE_KEY, b"{}")))
+    return dict(sorted(out.items()))
 
 
 def remove_staging(root: str, sweep_id: str) -> None:

@@ -151,7 +151,11 @@ def summarise_chunk(t: pa.Table, n_blocks: int) -> tuple[pa.Table, np.ndarray, n
 def summary_schema(results: pa.Schema) -> pa.Schema:
     """The schema of ``summarise_chunk``'s rows given the (union) schema of ``sweep_rows``."""
     params = [f for f in results if f.name not in _IDENTITY and f.name not in RESULT_METRICS]
-    keys = [results.field(n) for n in ("sweep_id", "strategy", "combo_id")]
+    keys = [
+        pa.field("sweep_id", pa.string()),
+        pa.field("strategy", pa.string()),
+        pa.field("combo_id", pa.int64()),
+    ]
     return pa.schema(
         [
             *keys,

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from compute import pipeline
-from compute.errors import ConfigError
+from compute.errors import ConfigError, DataError
 from flows import sweep as sweep_flow
 from storage import bars, sweeps
 from tests.integration.conftest import make_dataset, run_cli
@@ -308,6 +308,36 @@ def test_the_example_config_runs_on_any_bars_dataset(tmp_path, data, client):
     assert summary.n_combinations == 180 + 60
     assert _results(out).num_rows == summary.n_combinations * 5
     assert Path(summary.outputs["report"]).is_file()
+
+
+def test_symbols_validation_leaves_out_are_said_and_recorded(tmp_path, client):
+    from storage.bars import write_bars
+    from tests.integration.conftest import symbol_bars
+
+    bars_dir = tmp_path / "bars"
+    write_bars(iter([symbol_bars("AAA", 300), symbol_bars("BBB", 40, index=1)]), bars_dir)
+    said: list[str] = []
+    out = tmp_path / "out"
+    settings, cfg = sweep_flow.load_sweep(
+        _config(tmp_path),
+        {"input.path": str(bars_dir), "output.path": str(out), "universe.min_bars": 100},
+    )
+    summary = sweep_flow.execute(settings, cfg, client, 2 * 2**30, 1, echo=said.append)
+    assert list(summary.quarantined) == ["BBB"]
+    assert any("1 symbol(s) quarantined, left out of the sweep (first: BBB: " in m for m in said)
+    assert set(_results(out)["symbol"].to_pylist()) == {"AAA"}
+    with sqlite3.connect(settings.output.resolved_db_path()) as conn:
+        stats = conn.execute("SELECT stats FROM sweeps").fetchone()[0]
+    assert '"quarantined": {"BBB": ' in stats
+    # every symbol left out: an error that says so, nothing published
+    none = tmp_path / "none"
+    settings, cfg = sweep_flow.load_sweep(
+        _config(tmp_path),
+        {"input.path": str(bars_dir), "output.path": str(none), "universe.min_bars": 1000},
+    )
+    with pytest.raises(DataError, match="no symbol left to sweep: all 2 were quarantined"):
+        sweep_flow.execute(settings, cfg, client, 2 * 2**30, 1, echo=lambda _m: None)
+    assert sweeps.read_sweep_table(str(none), "sweep_results").num_rows == 0
 
 
 def test_set_reaches_the_sweep_sections(tmp_path, data):
