@@ -183,7 +183,7 @@ def overwrite(
     table lacks are added to it (other rows read them as null)."""
     if version(root, table, filesystem) is None:
         return _write(root, table, data, filesystem, run_id, mode="append")
-    mode = "overwrite" if predicate is None else ("merge" if merge_schema else None)
+    schema_mode = "overwrite" if predicate is None else ("merge" if merge_schema else None)
     return _write(
         root,
         table,
@@ -192,7 +192,7 @@ def overwrite(
         run_id,
         mode="overwrite",
         predicate=predicate,
-        schema_mode=mode,
+        schema_mode=schema_mode,
     )
 
 
