@@ -38,6 +38,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -679,12 +680,17 @@ def execute(
             summary.message = "already published; nothing to do"
             echo(f"{kind} {plan.sweep_id} is already published")
             return summary
+        dead = sweeps.mark_abandoned(conn)
+        if dead:
+            echo(f"marked {len(dead)} sweep(s) of dead processes abandoned: {', '.join(dead)}")
         now = db.utc_now()
         sweeps.record_sweep(
             conn,
             plan.sweep_id,
             kind=kind,
             status="running",
+            pid=os.getpid(),
+            host=socket.gethostname(),
             started_at=now,
             config_hash=plan.config_hash,
             input_fingerprint=plan.fingerprint,

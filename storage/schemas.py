@@ -375,7 +375,7 @@ WALKFORWARD_EQUITY = _schema(
 SWEEPS = _schema(
     ("sweep_id", _S),
     ("kind", _S),  # sweep or walkforward
-    ("status", _S),  # running, succeeded, failed
+    ("status", _S),  # running, succeeded, failed, abandoned
     ("started_at", _S),
     ("finished_at", _S),
     ("config_hash", _S),
@@ -386,5 +386,7 @@ SWEEPS = _schema(
     ("n_tasks_reused", _I),
     ("stats", _S),  # JSON: per space, DSR of the best combination and PBO (or fold Sharpes)
     ("error", _S),
+    ("pid", _I),  # the process running it, on host: a dead one's sweep is marked abandoned
+    ("host", _S),
 )
 """The sweep registry (SQLite only), like ``RUNS``: one row per sweep id."""

@@ -43,6 +43,7 @@ __all__ = [
     "SWEEP_TABLES",
     "count_rows",
     "list_sweeps",
+    "mark_abandoned",
     "publish_sweep",
     "read_batches",
     "read_staged",
@@ -226,6 +227,25 @@ def list_sweeps(conn: sqlite3.Connection, limit: int = 20) -> list[dict[str, Any
         [limit],
     )
     return [dict(zip(_REGISTRY_COLUMNS, tuple(row), strict=True)) for row in cur.fetchall()]
+
+
+def mark_abandoned(conn: sqlite3.Connection) -> list[str]:
+    """Mark ``abandoned`` the sweeps left ``running`` on this host by processes that are
+    gone (killed); their staged chunks stay for the next attempt. Returns their ids."""
+    import socket
+
+    import psutil
+
+    rows = conn.execute(
+        "SELECT sweep_id, pid FROM sweeps WHERE status = 'running' AND host = ?",
+        [socket.gethostname()],
+    ).fetchall()
+    dead = [str(r[0]) for r in rows if r[1] is None or not psutil.pid_exists(int(r[1]))]
+    for sweep_id in dead:
+        record_sweep(
+            conn, sweep_id, status="abandoned", error="its process ended without finishing it"
+        )
+    return dead
 
 
 def sweep_published(conn: sqlite3.Connection, sweep_id: str) -> bool:

@@ -157,3 +157,20 @@ def test_a_publish_error_names_the_table(store, monkeypatch):
     monkeypatch.setattr(delta, "overwrite", refuse)
     with pytest.raises(StorageError, match="sweep_results"):
         _publish(store, "A", [_results("A", "window", [5])])
+
+
+def test_sweeps_of_dead_processes_are_marked_abandoned(store):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    _, conn = store
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)  # fmt: skip
+    host = socket.gethostname()
+    sweeps.record_sweep(conn, "dead", status="running", pid=int(gone.stdout), host=host)
+    sweeps.record_sweep(conn, "alive", status="running", pid=os.getpid(), host=host)
+    sweeps.record_sweep(conn, "elsewhere", status="running", pid=1, host=host + "-other")
+    assert sweeps.mark_abandoned(conn) == ["dead"]
+    status = dict(conn.execute("SELECT sweep_id, status FROM sweeps").fetchall())
+    assert status == {"dead": "abandoned", "alive": "running", "elsewhere": "running"}
