@@ -745,13 +745,14 @@ def execute(
                 out.path, plan.sweep_id, cfg.spaces, summary.stats
             )
     except BaseException as err:
-        summary.status = "failed"
-        sweeps.record_sweep(
-            conn,
-            plan.sweep_id,
-            status="failed",
-            error=str(err).splitlines()[0] if str(err) else type(err).__name__,
-        )
+        if summary.status != "succeeded":  # a report that fails leaves the sweep published
+            summary.status = "failed"
+            sweeps.record_sweep(
+                conn,
+                plan.sweep_id,
+                status="failed",
+                error=str(err).splitlines()[0] if str(err) else type(err).__name__,
+            )
         raise
     finally:
         conn.close()

@@ -154,6 +154,21 @@ def test_sweep_rows_equal_nightly_metrics(tmp_path, data, client):
     assert again.message == "already published; nothing to do"
 
 
+def test_a_report_that_fails_leaves_the_sweep_published(tmp_path, data, client, monkeypatch):
+    from flows import sweep_report
+
+    def broken(*_a, **_k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sweep_report, "write_sweep_report", broken)
+    settings, cfg = _load(tmp_path, data, tmp_path / "out")
+    with pytest.raises(OSError, match="disk full"):
+        _run(settings, cfg, client)
+    with sqlite3.connect(settings.output.resolved_db_path()) as conn:
+        assert conn.execute("SELECT status FROM sweeps").fetchone()[0] == "succeeded"
+    assert _run(settings, cfg, client).message == "already published; nothing to do"
+
+
 def test_killed_sweep_resumes_and_publishes_the_same(tmp_path, data, client):
     full = tmp_path / "full"
     settings, cfg = _load(tmp_path, data, full)
