@@ -179,11 +179,14 @@ def overwrite(
     merge_schema: bool = False,
 ) -> int:
     """Replace the rows matching ``predicate`` (all rows and the schema if None) with
-    ``data``, in one commit; ``merge_schema``: with a predicate, columns of ``data`` the
-    table lacks are added to it (other rows read them as null)."""
+    ``data``, in one commit. Every row of ``data`` must match ``predicate`` (delta-rs checks
+    it and fails the write otherwise). ``merge_schema``: new columns of ``data`` are added."""
     if version(root, table, filesystem) is None:
         return _write(root, table, data, filesystem, run_id, mode="append")
-    schema_mode = "overwrite" if predicate is None else ("merge" if merge_schema else None)
+    if predicate is None:
+        schema_mode = "overwrite"
+    else:
+        schema_mode = "merge" if merge_schema else None
     return _write(
         root,
         table,

@@ -255,13 +255,13 @@ def mirrored() -> list[str]:
 
 SQLITE_TABLES: dict[str, pa.Schema] = {
     "runs": RUNS,
+    "sweeps": SWEEPS,  # the sweep registry (storage.sweeps)
     **{name: TABLES[name].schema for name in mirrored()},
     "run_stages": RUN_STAGES,
     "run_plans": RUN_PLANS,
     "run_batches": RUN_BATCHES,
     "publish_state": PUBLISH_STATE,
     "table_versions": TABLE_VERSIONS,
-    "sweeps": SWEEPS,
 }
 """Tables of ``barpipe.db``: the run registry, the mirrored output tables, the publish state."""
 
@@ -277,13 +277,13 @@ def _output_indexes(t: TableSpec) -> tuple[str, ...]:
 
 _INDEXES: dict[str, tuple[str, ...]] = {
     "runs": ("run_key", "status"),
+    "sweeps": ("started_at",),
     **{name: _output_indexes(TABLES[name]) for name in mirrored()},
     "run_stages": ("run_id",),
     "run_plans": ("run_id",),
     "run_batches": ("run_id",),
     "publish_state": (),
     "table_versions": (),
-    "sweeps": ("started_at",),
 }
 
 
