@@ -266,25 +266,25 @@ SQLITE_TABLES: dict[str, pa.Schema] = {
 """Tables of ``barpipe.db``: the run registry, the mirrored output tables, the publish state."""
 
 
-def _output_indexes(t: TableSpec) -> tuple[str, ...]:
-    """Indexed columns of a mirrored table. A keyed table is indexed on ``sweep_id``, not
-    ``run_key``: an earlier release's sweep tables lack ``run_key`` (``storage.db`` adds it
-    after this DDL runs)."""
-    if t.kind == "keyed":
-        return tuple(c for c in ("sweep_id", "symbol") if c in t.schema.names)
-    return ("run_id", "run_key", "symbol")
-
-
 _INDEXES: dict[str, tuple[str, ...]] = {
     "runs": ("run_key", "status"),
-    "sweeps": ("started_at",),
-    **{name: _output_indexes(TABLES[name]) for name in mirrored()},
+    **{name: ("run_id", "run_key", "symbol") for name in mirrored()},
     "run_stages": ("run_id",),
     "run_plans": ("run_id",),
     "run_batches": ("run_id",),
     "publish_state": (),
     "table_versions": (),
 }
+# keyed tables (sweeps) have no run_id, and are indexed on sweep_id, not run_key: an earlier
+# release's sweep tables lack run_key (storage.db adds it after this DDL runs)
+_INDEXES.update(
+    {
+        name: tuple(c for c in ("sweep_id", "symbol") if c in TABLES[name].schema.names)
+        for name in mirrored()
+        if TABLES[name].kind == "keyed"
+    }
+)
+_INDEXES["sweeps"] = ("started_at",)
 
 
 def _sqlite_type(type_: pa.DataType) -> str:
