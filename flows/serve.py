@@ -347,7 +347,10 @@ def _trigger(
         try:
             deployment = client.read_deployment_by_name(name)
         except ObjectNotFound:
-            known = sorted(f"{flow_name}/{d.name}" for d in client.read_deployments())
+            flows = {f.id: f.name for f in client.read_flows()}
+            known = sorted(
+                f"{flows.get(d.flow_id, '?')}/{d.name}" for d in client.read_deployments()
+            )
             there = f" (it has: {', '.join(known)})" if known else ""
             raise ConfigError(
                 f"no deployment {name!r} on the Prefect server at {api}{there}: start "
