@@ -17,6 +17,7 @@ from compute.kernels.common import (
     is_zero_scaled_nb,
     nan_like_nb,
     smma_into_nb,
+    sum_nb,
     true_range_nb,
     wilder_avg_step_nb,
     wilder_sum_step_nb,
@@ -31,28 +32,30 @@ from compute.kernels.statistic import LINREG_TSF, linreg_into_nb
 def macd_into_nb(x, macd, signal, hist, fast, slow, signal_period):
     """Write TA-Lib MACD: fast EMA seeded at the slow EMA's first bar, signal EMA of the line.
 
-    Periods are swapped when slow < fast; every output starts at slow + signal - 2, and a
-    signal period of 1 makes the signal the line itself (histogram 0). The three EMAs run in
-    one pass, each seeded and stepped exactly as ``ema_into_nb`` does.
+    Periods are swapped when slow < fast; the EMA constants are 2 / (n + 1).
     """
     if slow < fast:
         fast, slow = slow, fast
+    k_fast = 2.0 / (fast + 1)
+    k_slow = 2.0 / (slow + 1)
+    _macd_emas_into_nb(x, macd, signal, hist, fast, slow, signal_period, k_fast, k_slow)
+
+
+@njit(cache=True)
+def _macd_emas_into_nb(x, macd, signal, hist, fast, slow, signal_period, k_fast, k_slow):
+    """MACD's three EMAs in one pass, each seeded and stepped exactly as ``ema_into_nb`` does.
+
+    Every output starts at slow + signal - 2, and a signal period of 1 makes the signal the
+    line itself (histogram 0).
+    """
     n = x.shape[0]
     first = slow - 1
     start = first + signal_period - 1
     if start >= n:
         return
-    k_slow = 2.0 / (slow + 1)
-    k_fast = 2.0 / (fast + 1)
     k_signal = 2.0 / (signal_period + 1)
-    total = 0.0
-    for i in range(slow):
-        total += x[i]
-    slow_ema = total / slow
-    total = 0.0
-    for i in range(slow - fast, slow):
-        total += x[i]
-    fast_ema = total / fast
+    slow_ema = sum_nb(x, 0, slow) / slow
+    fast_ema = sum_nb(x, slow - fast, slow) / fast
     line = fast_ema - slow_ema
     total = line  # the signal's seed: the mean of the first signal_period line values
     sig = line
@@ -213,10 +216,7 @@ def cci_into_nb(high, low, close, out, period):
         ring[i % period] = tp
         if i < period - 1:
             continue
-        avg = 0.0
-        for j in range(period):
-            avg += ring[j]
-        avg /= period
+        avg = sum_nb(ring, 0, period) / period
         dev = 0.0
         for j in range(period):
             dev += abs(ring[j] - avg)
@@ -417,9 +417,7 @@ def ac_into_nb(high, low, out, fast, slow, signal):
         return
     ao = nan_like_nb(high)
     ao_into_nb(high, low, ao, fast, slow)
-    total = 0.0
-    for i in range(first, first + signal - 1):
-        total += ao[i]
+    total = sum_nb(ao, first, first + signal - 1)
     for i in range(first + signal - 1, n):
         total += ao[i]
         out[i] = ao[i] - total / signal
@@ -461,16 +459,10 @@ def apo_into_nb(x, out, fast, slow, matype, percent):
     if matype == 1 and fast >= 2:  # the default: both EMAs in one pass on scalars
         k_fast = 2.0 / (fast + 1)
         k_slow = 2.0 / (slow + 1)
-        total = 0.0
-        for i in range(fast):
-            total += x[i]
-        f_ema = total / fast
+        f_ema = sum_nb(x, 0, fast) / fast
         for i in range(fast, slow):
             f_ema = fma_nb(x[i] - f_ema, k_fast, f_ema)
-        total = 0.0
-        for i in range(slow):
-            total += x[i]
-        s_ema = total / slow
+        s_ema = sum_nb(x, 0, slow) / slow
         for i in range(start, n):
             if i > start:
                 f_ema = fma_nb(x[i] - f_ema, k_fast, f_ema)
@@ -689,9 +681,7 @@ def dpo_into_nb(x, out, period):
     first = max(period - 1, shift)
     if n <= first:
         return
-    total = 0.0
-    for i in range(first - period + 1, first):
-        total += x[i]
+    total = sum_nb(x, first - period + 1, first)
     for i in range(first, n):
         total += x[i]
         value = total
@@ -800,10 +790,7 @@ def eri_into_nb(high, low, close, bull, bear, period):
             bear[i] = low[i] - close[i]
         return
     k = 2.0 / (period + 1)
-    total = 0.0
-    for i in range(period):
-        total += close[i]
-    ema = total / period
+    ema = sum_nb(close, 0, period) / period
     for i in range(period - 1, n):
         if i >= period:
             ema = fma_nb(close[i] - ema, k, ema)
@@ -933,47 +920,7 @@ def macdext_into_nb(x, macd, signal, hist, fast, fast_t, slow, slow_t, signal_p,
 def macdfix_into_nb(x, macd, signal, hist, signal_period):
     """Write TA-Lib MACDFIX: MACD 12/26 with the fixed EMA constants 0.15 and 0.075 (not
     2 / (n + 1): 0.1538... and 0.0741...), seeded as MACD; the signal EMA uses 2 / (n + 1)."""
-    n = x.shape[0]
-    fast, slow = 12, 26
-    first = slow - 1
-    start = first + signal_period - 1
-    if start >= n:
-        return
-    k_slow = 0.075
-    k_fast = 0.15
-    k_signal = 2.0 / (signal_period + 1)
-    total = 0.0
-    for i in range(slow):
-        total += x[i]
-    slow_ema = total / slow
-    total = 0.0
-    for i in range(slow - fast, slow):
-        total += x[i]
-    fast_ema = total / fast
-    line = fast_ema - slow_ema
-    total = line
-    sig = line
-    if signal_period == 1:
-        macd[first] = line
-        signal[first] = line
-        hist[first] = 0.0
-    for i in range(first + 1, n):
-        v = x[i]
-        slow_ema = fma_nb(v - slow_ema, k_slow, slow_ema)
-        fast_ema = fma_nb(v - fast_ema, k_fast, fast_ema)
-        line = fast_ema - slow_ema
-        if signal_period == 1:
-            sig = line
-        elif i < start:
-            total += line
-            continue
-        elif i == start:
-            sig = (total + line) / signal_period
-        else:
-            sig = fma_nb(line - sig, k_signal, sig)
-        macd[i] = line
-        signal[i] = sig
-        hist[i] = line - sig
+    _macd_emas_into_nb(x, macd, signal, hist, 12, 26, signal_period, 0.15, 0.075)
 
 
 @njit(cache=True)

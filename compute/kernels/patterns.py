@@ -145,17 +145,7 @@ def cdl3outside_nb(bars, o, h, lo_, c, i):
 
 @pattern(3, code=100)
 def cdl3starsinsouth_nb(
-    bars,
-    o,
-    h,
-    lo_,
-    c,
-    i,
-    long2,
-    shadow_long2,
-    shadow_vshort1,
-    shadow_vshort0,
-    short0,
+    bars, o, h, lo_, c, i, long2, shadow_long2, shadow_vshort1, shadow_vshort0, short0
 ):
     return (
         (color_nb(bars, i - 2) == -1)  # three black candles
@@ -660,17 +650,7 @@ def cdlhomingpigeon_nb(bars, o, h, lo_, c, i, long1, short0):
 
 @pattern(3, code=-100)
 def cdlidentical3crows_nb(
-    bars,
-    o,
-    h,
-    lo_,
-    c,
-    i,
-    shadow_vshort2,
-    shadow_vshort1,
-    shadow_vshort0,
-    equal2,
-    equal1,
+    bars, o, h, lo_, c, i, shadow_vshort2, shadow_vshort1, shadow_vshort0, equal2, equal1
 ):
     return (
         # three black candles with very short lower shadows
