@@ -141,34 +141,42 @@ def fast_k_into_nb(high, low, close, out, period):
 @njit(cache=True)
 def stoch_into_nb(high, low, close, slowk, slowd, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t):
     """Write TA-Lib STOCH: %K smoothed by MA(slowk), and MA(slowd) of that, from its first value."""
+    _slow_stoch_nb(high, low, close, slowk, slowd, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t)
+
+
+@njit(cache=True)
+def _slow_stoch_nb(high, low, close, k, d, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t):
+    """STOCH's lines for any MA types of ``ma_ext_into_nb``; returns their first bar."""
     n = high.shape[0]
     lb_k = fastk_p - 1
-    lb_sk = ma_lookback_nb(slowk_p, slowk_t)
-    start = lb_k + lb_sk + ma_lookback_nb(slowd_p, slowd_t)
+    lb_sk = ma_ext_lookback_nb(slowk_p, slowk_t)
+    start = lb_k + lb_sk + ma_ext_lookback_nb(slowd_p, slowd_t)
     if start >= n:
-        return
+        return start
     raw = nan_like_nb(high)
     fast_k_into_nb(high, low, close, raw, fastk_p)
-    k = nan_like_nb(high)
-    ma_into_nb(raw[lb_k:], k[lb_k:], slowk_p, slowk_t)
-    d = nan_like_nb(high)
-    ma_into_nb(k[lb_k + lb_sk :], d[lb_k + lb_sk :], slowd_p, slowd_t)
-    slowk[start:] = k[start:]
-    slowd[start:] = d[start:]
+    sk = nan_like_nb(high)
+    ma_ext_into_nb(raw[lb_k:], sk[lb_k:], slowk_p, slowk_t)
+    sd = nan_like_nb(high)
+    ma_ext_into_nb(sk[lb_k + lb_sk :], sd[lb_k + lb_sk :], slowd_p, slowd_t)
+    k[start:] = sk[start:]
+    d[start:] = sd[start:]
+    return start
 
 
 @njit(cache=True)
 def stochf_into_nb(high, low, close, fastk, fastd, fastk_p, fastd_p, fastd_t):
-    """Write TA-Lib STOCHF: raw %K and its MA(fastd), both from the first %D value."""
+    """Write TA-Lib STOCHF: raw %K and its MA(fastd), both from the first %D value (any MA
+    type of ``ma_ext_into_nb``)."""
     n = high.shape[0]
     lb_k = fastk_p - 1
-    start = lb_k + ma_lookback_nb(fastd_p, fastd_t)
+    start = lb_k + ma_ext_lookback_nb(fastd_p, fastd_t)
     if start >= n:
         return
     raw = nan_like_nb(high)
     fast_k_into_nb(high, low, close, raw, fastk_p)
     d = nan_like_nb(high)
-    ma_into_nb(raw[lb_k:], d[lb_k:], fastd_p, fastd_t)
+    ma_ext_into_nb(raw[lb_k:], d[lb_k:], fastd_p, fastd_t)
     fastk[start:] = raw[start:]
     fastd[start:] = d[start:]
 
@@ -263,6 +271,19 @@ def di_into_nb(high, low, close, out, period, plus):
 
 
 @njit(cache=True)
+def _dx_nb(sum_p, sum_m, sum_tr):
+    """(has a DX, DX) from Wilder's DMI sums: none where the TR sum is not positive or the
+    DIs sum to 0 (``TA_IS_ZERO``)."""
+    if sum_tr > 0.0:
+        minus_di = 100.0 * (sum_m / sum_tr)
+        plus_di = 100.0 * (sum_p / sum_tr)
+        total = minus_di + plus_di
+        if not is_zero_nb(total):
+            return True, 100.0 * (abs(minus_di - plus_di) / total)
+    return False, 0.0
+
+
+@njit(cache=True)
 def adx_into_nb(high, low, close, out, period):
     """Write TA-Lib ADX: Wilder average of DX seeded with the mean of the first ``period`` DX.
 
@@ -278,15 +299,7 @@ def adx_into_nb(high, low, close, out, period):
     adx = 0.0
     for i in range(period, n):
         sum_p, sum_m, sum_tr = dmi_step_nb(high, low, close, i, inv, sum_p, sum_m, sum_tr)
-        has_dx = False
-        dx = 0.0
-        if sum_tr > 0.0:
-            minus_di = 100.0 * (sum_m / sum_tr)
-            plus_di = 100.0 * (sum_p / sum_tr)
-            total = minus_di + plus_di
-            if not is_zero_nb(total):
-                has_dx = True
-                dx = 100.0 * (abs(minus_di - plus_di) / total)
+        has_dx, dx = _dx_nb(sum_p, sum_m, sum_tr)
         if i < first:
             adx += dx
         elif i == first:
@@ -704,12 +717,9 @@ def dx_into_nb(high, low, close, out, period):
     prev = 0.0
     for i in range(period, n):
         sum_p, sum_m, sum_tr = dmi_step_nb(high, low, close, i, inv, sum_p, sum_m, sum_tr)
-        if sum_tr > 0.0:
-            minus_di = 100.0 * (sum_m / sum_tr)
-            plus_di = 100.0 * (sum_p / sum_tr)
-            total = minus_di + plus_di
-            if not is_zero_nb(total):
-                prev = 100.0 * (abs(minus_di - plus_di) / total)
+        has_dx, dx = _dx_nb(sum_p, sum_m, sum_tr)
+        if has_dx:
+            prev = dx
         out[i] = prev
 
 
@@ -861,22 +871,9 @@ def kdj_into_nb(high, low, close, k, d, j, fastk_p, slowk_p, slowk_t, slowd_p, s
     J = 3 K - 2 D."""
     slowk_t = own_default_nb(slowk_t, MA_WILDER)
     slowd_t = own_default_nb(slowd_t, MA_WILDER)
-    n = high.shape[0]
-    lb_k = fastk_p - 1
-    lb_sk = ma_ext_lookback_nb(slowk_p, slowk_t)
-    start = lb_k + lb_sk + ma_ext_lookback_nb(slowd_p, slowd_t)
-    if start >= n:
-        return
-    raw = nan_like_nb(high)
-    fast_k_into_nb(high, low, close, raw, fastk_p)
-    sk = nan_like_nb(high)
-    ma_ext_into_nb(raw[lb_k:], sk[lb_k:], slowk_p, slowk_t)
-    sd = nan_like_nb(high)
-    ma_ext_into_nb(sk[lb_k + lb_sk :], sd[lb_k + lb_sk :], slowd_p, slowd_t)
-    for i in range(start, n):
-        k[i] = sk[i]
-        d[i] = sd[i]
-        j[i] = 3.0 * sk[i] - 2.0 * sd[i]
+    start = _slow_stoch_nb(high, low, close, k, d, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t)
+    for i in range(start, high.shape[0]):
+        j[i] = 3.0 * k[i] - 2.0 * d[i]
 
 
 @njit(cache=True)
@@ -1005,21 +1002,13 @@ def stochrsi_into_nb(x, fastk, fastd, period, fastk_p, fastd_p, fastd_t):
     So %K is the raw (unsmoothed) stochastic of RSI, 0 where RSI's window has no range, and
     %D its MA; there is no slow %K, whatever the name suggests.
     """
-    fastd_t = own_default_nb(fastd_t, 0)
-    n = x.shape[0]
-    lb_k = period + fastk_p - 1
-    start = lb_k + ma_ext_lookback_nb(fastd_p, fastd_t)
-    if start >= n:
+    if x.shape[0] <= period:
         return
     rsi = nan_like_nb(x)
     rsi_into_nb(x, rsi, period)
-    raw = nan_like_nb(x)
     r = rsi[period:]
-    fast_k_into_nb(r, r, r, raw[period:], fastk_p)
-    d = nan_like_nb(x)
-    ma_ext_into_nb(raw[lb_k:], d[lb_k:], fastd_p, fastd_t)
-    fastk[start:] = raw[start:]
-    fastd[start:] = d[start:]
+    fastd_t = own_default_nb(fastd_t, 0)
+    stochf_into_nb(r, r, r, fastk[period:], fastd[period:], fastk_p, fastd_p, fastd_t)
 
 
 @njit(cache=True)
