@@ -92,6 +92,23 @@ def color_nb(bars, i):
 
 
 @njit(cache=True)
+def colors_nb(bars, i, colors):
+    """Candles ``i - len(colors) + 1`` to ``i`` have ``colors``, oldest first (1 white,
+    -1 black, 0 either); tested whole, without branches."""
+    m = len(colors)
+    hit = True
+    for j in range(m):
+        hit &= (colors[j] == 0) | (color_nb(bars, i - m + 1 + j) == colors[j])
+    return hit
+
+
+@njit(cache=True)
+def within_nb(v, ref, band):
+    """``v`` is within ``band`` of ``ref``: ``ref - band <= v <= ref + band``."""
+    return (v <= ref + band) & (v >= ref - band)
+
+
+@njit(cache=True)
 def body_top_nb(bars, i):
     """TA-Lib's ``max(open, close)``; some patterns take ``max(close, open)`` instead."""
     return c_max_nb(bars[0][i], bars[3][i])

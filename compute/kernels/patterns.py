@@ -32,6 +32,7 @@ from compute.kernels.candles import (
     c_max_nb,
     c_min_nb,
     color_nb,
+    colors_nb,
     first_valid_nb,
     gap_down_nb,
     gap_up_nb,
@@ -42,18 +43,17 @@ from compute.kernels.candles import (
     real_body_nb,
     total_nb,
     upper_shadow_nb,
+    within_nb,
 )
 
 
 @pattern(3, code=-100)
 def cdl2crows_nb(bars, o, h, lo_, c, i, long2):
     return (
-        (color_nb(bars, i - 2) == 1)  # 1st: long white
-        & (real_body_nb(bars, i - 2) > long2)
-        & (color_nb(bars, i - 1) == -1)  # 2nd: black, body gapping up
-        & body_gap_up_nb(bars, i - 1, i - 2)
-        & (color_nb(bars, i) == -1)  # 3rd: black, opening within the 2nd body
-        & (o[i] < o[i - 1])
+        colors_nb(bars, i, (1, -1, -1))
+        & (real_body_nb(bars, i - 2) > long2)  # 1st: long white
+        & body_gap_up_nb(bars, i - 1, i - 2)  # 2nd: black, body gapping up
+        & (o[i] < o[i - 1])  # 3rd: black, opening within the 2nd body
         & (o[i] > c[i - 1])
         & (c[i] > o[i - 2])  # closing within the 1st body
         & (c[i] < c[i - 2])
@@ -63,12 +63,9 @@ def cdl2crows_nb(bars, o, h, lo_, c, i, long2):
 @pattern(4, code=-100)
 def cdl3blackcrows_nb(bars, o, h, lo_, c, i, shadow_vshort2, shadow_vshort1, shadow_vshort0):
     return (
-        color_nb(bars, i - 3) == 1  # a white candle, then three black ones
-        and color_nb(bars, i - 2) == -1  # with very short lower shadows
-        and lower_shadow_nb(bars, i - 2) < shadow_vshort2
-        and color_nb(bars, i - 1) == -1
+        colors_nb(bars, i, (1, -1, -1, -1))
+        and lower_shadow_nb(bars, i - 2) < shadow_vshort2  # with very short lower shadows
         and lower_shadow_nb(bars, i - 1) < shadow_vshort1
-        and color_nb(bars, i) == -1
         and lower_shadow_nb(bars, i) < shadow_vshort0
         and o[i - 1] < o[i - 2]  # each opening within the prior black body
         and o[i - 1] > c[i - 2]
@@ -148,9 +145,7 @@ def cdl3starsinsouth_nb(
     bars, o, h, lo_, c, i, long2, shadow_long2, shadow_vshort1, shadow_vshort0, short0
 ):
     return (
-        (color_nb(bars, i - 2) == -1)  # three black candles
-        & (color_nb(bars, i - 1) == -1)
-        & (color_nb(bars, i) == -1)
+        colors_nb(bars, i, (-1, -1, -1))  # three black candles
         # 1st: long, with a long lower shadow
         & (real_body_nb(bars, i - 2) > long2)
         & (lower_shadow_nb(bars, i - 2) > shadow_long2)
@@ -189,12 +184,9 @@ def cdl3whitesoldiers_nb(
     short0,
 ):
     return (
-        # three white candles with very short upper shadows
-        color_nb(bars, i - 2) == 1
+        colors_nb(bars, i, (1, 1, 1))  # three white candles with very short upper shadows
         and upper_shadow_nb(bars, i - 2) < shadow_vshort2
-        and color_nb(bars, i - 1) == 1
         and upper_shadow_nb(bars, i - 1) < shadow_vshort1
-        and color_nb(bars, i) == 1
         and upper_shadow_nb(bars, i) < shadow_vshort0
         and c[i] > c[i - 1]  # consecutive higher closes
         and c[i - 1] > c[i - 2]
@@ -257,10 +249,8 @@ def cdladvanceblock_nb(
     body1 = real_body_nb(bars, i - 1)
     body0 = real_body_nb(bars, i)
     return (
-        (color_nb(bars, i - 2) == 1)  # three white candles with higher closes
-        & (color_nb(bars, i - 1) == 1)
-        & (color_nb(bars, i) == 1)
-        & (c[i] > c[i - 1])
+        colors_nb(bars, i, (1, 1, 1))
+        & (c[i] > c[i - 1])  # three white candles with higher closes
         & (c[i - 1] > c[i - 2])
         # each opens within or near the prior body
         & (o[i - 1] > o[i - 2])
@@ -344,10 +334,7 @@ def cdlclosingmarubozu_nb(bars, o, h, lo_, c, i, long0, shadow_vshort0):
 @pattern(4, code=100)
 def cdlconcealbabyswall_nb(bars, o, h, lo_, c, i, shadow_vshort3, shadow_vshort2, shadow_vshort1):
     return (
-        color_nb(bars, i - 3) == -1  # four black candles
-        and color_nb(bars, i - 2) == -1
-        and color_nb(bars, i - 1) == -1
-        and color_nb(bars, i) == -1
+        colors_nb(bars, i, (-1, -1, -1, -1))  # four black candles
         # 1st and 2nd: marubozu
         and lower_shadow_nb(bars, i - 3) < shadow_vshort3
         and upper_shadow_nb(bars, i - 3) < shadow_vshort3
@@ -369,18 +356,16 @@ def cdlcounterattack_nb(bars, o, h, lo_, c, i, equal1, long1, long0):
         (color_nb(bars, i - 1) == -color_nb(bars, i))  # opposite colors, both long
         & (real_body_nb(bars, i - 1) > long1)
         & (real_body_nb(bars, i) > long0)
-        & (c[i] <= c[i - 1] + equal1)  # equal closes
-        & (c[i] >= c[i - 1] - equal1)
+        & within_nb(c[i], c[i - 1], equal1)  # equal closes
     )
 
 
 @pattern(2, code=-100)
 def cdldarkcloudcover_nb(bars, o, h, lo_, c, i, long1, penetration):
     return (
-        (color_nb(bars, i - 1) == 1)  # 1st: long white
-        & (real_body_nb(bars, i - 1) > long1)
-        & (color_nb(bars, i) == -1)  # 2nd: black, opening above the prior high
-        & (o[i] > h[i - 1])
+        colors_nb(bars, i, (1, -1))
+        & (real_body_nb(bars, i - 1) > long1)  # 1st: long white
+        & (o[i] > h[i - 1])  # 2nd: black, opening above the prior high
         & (c[i] > o[i - 1])  # closing within the prior body, deep enough
         & (c[i] < c[i - 1] - real_body_nb(bars, i - 1) * penetration)
     )
@@ -428,30 +413,36 @@ def cdlengulfing_nb(bars, o, h, lo_, c, i):
     return color_nb(bars, i) * size if hit else 0
 
 
+@njit(cache=True)
+def _star_nb(bars, c, i, long2, small1, short0, penetration, d):
+    """A morning (``d`` = 1) or evening (``d`` = -1) star: a long candle against ``d``, a
+    small body (``small1``: a short or doji average) gapping away from it, then a candle of
+    color ``d``, not short, closing well into the 1st body."""
+    deep = real_body_nb(bars, i - 2) * penetration
+    if d == 1:
+        gap = body_gap_down_nb(bars, i - 1, i - 2)
+        closes_in = c[i] > c[i - 2] + deep
+    else:
+        gap = body_gap_up_nb(bars, i - 1, i - 2)
+        closes_in = c[i] < c[i - 2] - deep
+    return (
+        colors_nb(bars, i, (-d, 0, d))
+        & (real_body_nb(bars, i - 2) > long2)
+        & (real_body_nb(bars, i - 1) <= small1)
+        & gap
+        & (real_body_nb(bars, i) > short0)
+        & closes_in
+    )
+
+
 @pattern(3, code=-100)
 def cdleveningdojistar_nb(bars, o, h, lo_, c, i, long2, doji1, short0, penetration):
-    return (
-        real_body_nb(bars, i - 2) > long2  # long white
-        and color_nb(bars, i - 2) == 1
-        and real_body_nb(bars, i - 1) <= doji1  # doji
-        and body_gap_up_nb(bars, i - 1, i - 2)  # gapping up
-        and real_body_nb(bars, i) > short0  # not short
-        and color_nb(bars, i) == -1  # black, closing well within the 1st body
-        and c[i] < c[i - 2] - real_body_nb(bars, i - 2) * penetration
-    )
+    return _star_nb(bars, c, i, long2, doji1, short0, penetration, -1)
 
 
 @pattern(3, code=-100)
 def cdleveningstar_nb(bars, o, h, lo_, c, i, long2, short1, short0, penetration):
-    return (
-        (real_body_nb(bars, i - 2) > long2)  # long white
-        & (color_nb(bars, i - 2) == 1)
-        & (real_body_nb(bars, i - 1) <= short1)
-        & body_gap_up_nb(bars, i - 1, i - 2)  # short 2nd gapping up
-        & (real_body_nb(bars, i) > short0)  # not short
-        & (color_nb(bars, i) == -1)  # black, closing well within the 1st body
-        & (c[i] < c[i - 2] - real_body_nb(bars, i - 2) * penetration)
-    )
+    return _star_nb(bars, c, i, long2, short1, short0, penetration, -1)
 
 
 @pattern(3)
@@ -463,10 +454,8 @@ def cdlgapsidesidewhite_nb(bars, o, h, lo_, c, i, near1, equal1):
         )
         & (color_nb(bars, i - 1) == 1)  # two white candles of about the same size
         & (color_nb(bars, i) == 1)
-        & (real_body_nb(bars, i) >= real_body_nb(bars, i - 1) - near1)
-        & (real_body_nb(bars, i) <= real_body_nb(bars, i - 1) + near1)
-        & (o[i] >= o[i - 1] - equal1)  # and the same open
-        & (o[i] <= o[i - 1] + equal1)
+        & within_nb(real_body_nb(bars, i), real_body_nb(bars, i - 1), near1)
+        & within_nb(o[i], o[i - 1], equal1)  # and the same open
     )
     up = body_gap_up_nb(bars, i - 1, i - 2)
     return (100 if up else -100) if hit else 0
@@ -639,8 +628,7 @@ def cdlhikkakemod_nb(open_, high, low, close, out):
 @pattern(2, code=100)
 def cdlhomingpigeon_nb(bars, o, h, lo_, c, i, long1, short0):
     return (
-        (color_nb(bars, i - 1) == -1)  # two black candles
-        & (color_nb(bars, i) == -1)
+        colors_nb(bars, i, (-1, -1))  # two black candles
         & (real_body_nb(bars, i - 1) > long1)  # long
         & (real_body_nb(bars, i) <= short0)  # short
         & (o[i] < o[i - 1])  # 2nd inside the 1st body
@@ -653,30 +641,24 @@ def cdlidentical3crows_nb(
     bars, o, h, lo_, c, i, shadow_vshort2, shadow_vshort1, shadow_vshort0, equal2, equal1
 ):
     return (
-        # three black candles with very short lower shadows
-        color_nb(bars, i - 2) == -1
+        colors_nb(bars, i, (-1, -1, -1))  # three black candles with very short lower shadows
         and lower_shadow_nb(bars, i - 2) < shadow_vshort2
-        and color_nb(bars, i - 1) == -1
         and lower_shadow_nb(bars, i - 1) < shadow_vshort1
-        and color_nb(bars, i) == -1
         and lower_shadow_nb(bars, i) < shadow_vshort0
         and c[i - 2] > c[i - 1]  # declining
         and c[i - 1] > c[i]
         # each opening at about the prior close
-        and o[i - 1] <= c[i - 2] + equal2
-        and o[i - 1] >= c[i - 2] - equal2
-        and o[i] <= c[i - 1] + equal1
-        and o[i] >= c[i - 1] - equal1
+        and within_nb(o[i - 1], c[i - 2], equal2)
+        and within_nb(o[i], c[i - 1], equal1)
     )
 
 
 @pattern(2, code=-100)
 def cdlinneck_nb(bars, o, h, lo_, c, i, equal1, long1):
     return (
-        color_nb(bars, i - 1) == -1  # 1st: long black
-        and real_body_nb(bars, i - 1) > long1
-        and color_nb(bars, i) == 1  # 2nd: white, opening below the prior low
-        and o[i] < lo_[i - 1]
+        colors_nb(bars, i, (-1, 1))
+        and real_body_nb(bars, i - 1) > long1  # 1st: long black
+        and o[i] < lo_[i - 1]  # 2nd: white, opening below the prior low
         # closing slightly into the prior body
         and c[i] <= c[i - 1] + equal1
         and c[i] >= c[i - 1]
@@ -733,17 +715,13 @@ def cdlkickingbylength_nb(bars, o, h, lo_, c, i, shadow_vshort1, shadow_vshort0,
 @pattern(5, code=100)
 def cdlladderbottom_nb(bars, o, h, lo_, c, i, shadow_vshort1):
     return (
-        color_nb(bars, i - 4) == -1  # three black candles
-        and color_nb(bars, i - 3) == -1
-        and color_nb(bars, i - 2) == -1
+        colors_nb(bars, i, (-1, -1, -1, -1, 1))  # three black candles
         and o[i - 4] > o[i - 3]  # with lower opens
         and o[i - 3] > o[i - 2]
         and c[i - 4] > c[i - 3]  # and lower closes
         and c[i - 3] > c[i - 2]
-        and color_nb(bars, i - 1) == -1  # 4th: black with an upper shadow
-        and upper_shadow_nb(bars, i - 1) > shadow_vshort1
-        and color_nb(bars, i) == 1  # 5th: white, opening above the prior body
-        and o[i] > o[i - 1]
+        and upper_shadow_nb(bars, i - 1) > shadow_vshort1  # 4th: black with an upper shadow
+        and o[i] > o[i - 1]  # 5th: white, opening above the prior body
         and c[i] > h[i - 1]  # and closing above the prior high
     )
 
@@ -772,10 +750,8 @@ def cdlmarubozu_nb(bars, o, h, lo_, c, i, long0, shadow_vshort0):
 @pattern(2, code=100)
 def cdlmatchinglow_nb(bars, o, h, lo_, c, i, equal1):
     return (
-        (color_nb(bars, i - 1) == -1)  # two black candles with the same close
-        & (color_nb(bars, i) == -1)
-        & (c[i] <= c[i - 1] + equal1)
-        & (c[i] >= c[i - 1] - equal1)
+        colors_nb(bars, i, (-1, -1))
+        & within_nb(c[i], c[i - 1], equal1)  # two black candles with the same close
     )
 
 
@@ -783,15 +759,12 @@ def cdlmatchinglow_nb(bars, o, h, lo_, c, i, equal1):
 def cdlmathold_nb(bars, o, h, lo_, c, i, long4, short3, short2, short1, penetration):
     reach = c[i - 4] - real_body_nb(bars, i - 4) * penetration
     return (
-        # 1st long, then three small
-        (real_body_nb(bars, i - 4) > long4)
+        colors_nb(bars, i, (1, -1, 0, 0, 1))  # 1st long, then three small
+        & (real_body_nb(bars, i - 4) > long4)
         & (real_body_nb(bars, i - 3) < short3)
         & (real_body_nb(bars, i - 2) < short2)
         & (real_body_nb(bars, i - 1) < short1)
         # white, black, any two, white
-        & (color_nb(bars, i - 4) == 1)
-        & (color_nb(bars, i - 3) == -1)
-        & (color_nb(bars, i) == 1)
         & body_gap_up_nb(bars, i - 3, i - 4)  # 2nd gaps up from the 1st
         # 3rd and 4th hold within the 1st body, above the penetration level
         & (body_bottom_nb(bars, i - 2) < c[i - 4])
@@ -809,50 +782,31 @@ def cdlmathold_nb(bars, o, h, lo_, c, i, long4, short3, short2, short1, penetrat
 
 @pattern(3, code=100)
 def cdlmorningdojistar_nb(bars, o, h, lo_, c, i, long2, doji1, short0, penetration):
-    return (
-        real_body_nb(bars, i - 2) > long2  # long black
-        and color_nb(bars, i - 2) == -1
-        and real_body_nb(bars, i - 1) <= doji1  # doji
-        and body_gap_down_nb(bars, i - 1, i - 2)  # gapping down
-        and real_body_nb(bars, i) > short0  # not short
-        and color_nb(bars, i) == 1  # white, closing well within the 1st body
-        and c[i] > c[i - 2] + real_body_nb(bars, i - 2) * penetration
-    )
+    return _star_nb(bars, c, i, long2, doji1, short0, penetration, 1)
 
 
 @pattern(3, code=100)
 def cdlmorningstar_nb(bars, o, h, lo_, c, i, long2, short1, short0, penetration):
-    return (
-        (real_body_nb(bars, i - 2) > long2)  # long black
-        & (color_nb(bars, i - 2) == -1)
-        & (real_body_nb(bars, i - 1) <= short1)
-        & body_gap_down_nb(bars, i - 1, i - 2)  # short 2nd gapping down
-        & (real_body_nb(bars, i) > short0)  # not short
-        & (color_nb(bars, i) == 1)  # white, closing well within the 1st body
-        & (c[i] > c[i - 2] + real_body_nb(bars, i - 2) * penetration)
-    )
+    return _star_nb(bars, c, i, long2, short1, short0, penetration, 1)
 
 
 @pattern(2, code=-100)
 def cdlonneck_nb(bars, o, h, lo_, c, i, equal1, long1):
     return (
-        (color_nb(bars, i - 1) == -1)  # 1st: long black
-        & (real_body_nb(bars, i - 1) > long1)
-        & (color_nb(bars, i) == 1)  # 2nd: white, opening below the prior low
-        & (o[i] < lo_[i - 1])
+        colors_nb(bars, i, (-1, 1))
+        & (real_body_nb(bars, i - 1) > long1)  # 1st: long black
+        & (o[i] < lo_[i - 1])  # 2nd: white, opening below the prior low
         # closing at the prior low
-        & (c[i] <= lo_[i - 1] + equal1)
-        & (c[i] >= lo_[i - 1] - equal1)
+        & within_nb(c[i], lo_[i - 1], equal1)
     )
 
 
 @pattern(2, code=100)
 def cdlpiercing_nb(bars, o, h, lo_, c, i, long1, long0):
     return (
-        (color_nb(bars, i - 1) == -1)  # 1st: long black
-        & (real_body_nb(bars, i - 1) > long1)
-        & (color_nb(bars, i) == 1)  # 2nd: long white
-        & (real_body_nb(bars, i) > long0)
+        colors_nb(bars, i, (-1, 1))
+        & (real_body_nb(bars, i - 1) > long1)  # 1st: long black
+        & (real_body_nb(bars, i) > long0)  # 2nd: long white
         & (o[i] < lo_[i - 1])  # opening below the prior low
         & (c[i] < o[i - 1])  # closing within the prior body, above its midpoint
         & (c[i] > c[i - 1] + real_body_nb(bars, i - 1) * 0.5)
@@ -908,8 +862,7 @@ def cdlrisefall3methods_nb(bars, o, h, lo_, c, i, long4, short3, short2, short1,
 def cdlseparatinglines_nb(bars, o, h, lo_, c, i, shadow_vshort0, long0, equal1):
     return (
         (color_nb(bars, i - 1) == -color_nb(bars, i))  # opposite colors, same open
-        & (o[i] <= o[i - 1] + equal1)
-        & (o[i] >= o[i - 1] - equal1)
+        & within_nb(o[i], o[i - 1], equal1)
         & (real_body_nb(bars, i) > long0)  # belt hold
         & (
             ((color_nb(bars, i) == 1) & (lower_shadow_nb(bars, i) < shadow_vshort0))
@@ -950,10 +903,8 @@ def cdlspinningtop_nb(bars, o, h, lo_, c, i, short0):
 @pattern(3, code=-100)
 def cdlstalledpattern_nb(bars, o, h, lo_, c, i, long2, long1, short0, shadow_vshort1, near2, near1):
     return (
-        color_nb(bars, i - 2) == 1  # three white candles with higher closes
-        and color_nb(bars, i - 1) == 1
-        and color_nb(bars, i) == 1
-        and c[i] > c[i - 1]
+        colors_nb(bars, i, (1, 1, 1))
+        and c[i] > c[i - 1]  # three white candles with higher closes
         and c[i - 1] > c[i - 2]
         # 1st and 2nd long, the 2nd with a very short upper shadow
         and real_body_nb(bars, i - 2) > long2
@@ -971,12 +922,9 @@ def cdlstalledpattern_nb(bars, o, h, lo_, c, i, long2, long1, short0, shadow_vsh
 @pattern(3, code=100)
 def cdlsticksandwich_nb(bars, o, h, lo_, c, i, equal2):
     return (
-        color_nb(bars, i - 2) == -1  # black, white, black
-        and color_nb(bars, i - 1) == 1
-        and color_nb(bars, i) == -1
+        colors_nb(bars, i, (-1, 1, -1))  # black, white, black
         and lo_[i - 1] > c[i - 2]  # 2nd trades above the 1st close
-        and c[i] <= c[i - 2] + equal2  # 1st, 3rd same close
-        and c[i] >= c[i - 2] - equal2
+        and within_nb(c[i], c[i - 2], equal2)  # 1st, 3rd same close
     )
 
 
@@ -1016,10 +964,9 @@ def cdltasukigap_nb(bars, o, h, lo_, c, i, near1):
 @pattern(2, code=-100)
 def cdlthrusting_nb(bars, o, h, lo_, c, i, equal1, long1):
     return (
-        color_nb(bars, i - 1) == -1  # 1st: long black
-        and real_body_nb(bars, i - 1) > long1
-        and color_nb(bars, i) == 1  # 2nd: white, opening below the prior low
-        and o[i] < lo_[i - 1]
+        colors_nb(bars, i, (-1, 1))
+        and real_body_nb(bars, i - 1) > long1  # 1st: long black
+        and o[i] < lo_[i - 1]  # 2nd: white, opening below the prior low
         # closing into the prior body, but not above its midpoint
         and c[i] > c[i - 1] + equal1
         and c[i] <= c[i - 1] + real_body_nb(bars, i - 1) * 0.5
@@ -1052,28 +999,24 @@ def cdltristar_nb(bars, o, h, lo_, c, i, doji2):
 @pattern(3, code=100)
 def cdlunique3river_nb(bars, o, h, lo_, c, i, long2, short0):
     return (
-        (real_body_nb(bars, i - 2) > long2)  # long black
-        & (color_nb(bars, i - 2) == -1)
-        & (color_nb(bars, i - 1) == -1)  # 2nd: black harami with a lower low
-        & (c[i - 1] > c[i - 2])
+        colors_nb(bars, i, (-1, -1, 1))
+        & (real_body_nb(bars, i - 2) > long2)  # long black
+        & (c[i - 1] > c[i - 2])  # 2nd: black harami with a lower low
         & (o[i - 1] <= o[i - 2])
         & (lo_[i - 1] < lo_[i - 2])
         & (real_body_nb(bars, i) < short0)  # 3rd: short
-        & (color_nb(bars, i) == 1)  # white, opening not below the 2nd low
-        & (o[i] > lo_[i - 1])
+        & (o[i] > lo_[i - 1])  # white, opening not below the 2nd low
     )
 
 
 @pattern(3, code=-100)
 def cdlupsidegap2crows_nb(bars, o, h, lo_, c, i, long2, short1):
     return (
-        (color_nb(bars, i - 2) == 1)  # 1st: long white
-        & (real_body_nb(bars, i - 2) > long2)
-        & (color_nb(bars, i - 1) == -1)  # 2nd: short black gapping up
-        & (real_body_nb(bars, i - 1) <= short1)
+        colors_nb(bars, i, (1, -1, -1))
+        & (real_body_nb(bars, i - 2) > long2)  # 1st: long white
+        & (real_body_nb(bars, i - 1) <= short1)  # 2nd: short black gapping up
         & body_gap_up_nb(bars, i - 1, i - 2)
-        & (color_nb(bars, i) == -1)  # 3rd: black engulfing the 2nd body
-        & (o[i] > o[i - 1])
+        & (o[i] > o[i - 1])  # 3rd: black engulfing the 2nd body
         & (c[i] < c[i - 1])
         & (c[i] > c[i - 2])  # closing above the 1st
     )
