@@ -145,6 +145,20 @@ def gap_down_nb(bars, i, prev):
 
 
 @njit(cache=True)
+def body_gap_nb(bars, i, prev, d):
+    """``body_gap_up_nb`` for ``d`` = 1, ``body_gap_down_nb`` for ``d`` = -1 (branch-free)."""
+    return ((d == 1) & body_gap_up_nb(bars, i, prev)) | (
+        (d == -1) & body_gap_down_nb(bars, i, prev)
+    )
+
+
+@njit(cache=True)
+def gap_nb(bars, i, prev, d):
+    """``gap_up_nb`` for ``d`` = 1, ``gap_down_nb`` for ``d`` = -1 (branch-free)."""
+    return ((d == 1) & gap_up_nb(bars, i, prev)) | ((d == -1) & gap_down_nb(bars, i, prev))
+
+
+@njit(cache=True)
 def candle_range_nb(bars, setting, i):
     """The size of candle ``i`` that ``setting`` measures (TA-Lib's ``TA_CANDLERANGE``)."""
     kind = setting[0]

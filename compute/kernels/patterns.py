@@ -27,6 +27,7 @@ from compute.kernels.candles import (
     average_nb,
     body_bottom_nb,
     body_gap_down_nb,
+    body_gap_nb,
     body_gap_up_nb,
     body_top_nb,
     c_max_nb,
@@ -35,6 +36,7 @@ from compute.kernels.candles import (
     colors_nb,
     first_valid_nb,
     gap_down_nb,
+    gap_nb,
     gap_up_nb,
     high_low_nb,
     lower_shadow_nb,
@@ -94,31 +96,20 @@ def cdl3inside_nb(bars, o, h, lo_, c, i, long2, short1):
 
 @pattern(4, code=100, color_of=1)
 def cdl3linestrike_nb(bars, o, h, lo_, c, i, near3, near2):
+    d = color_nb(bars, i - 1)  # 1 white, -1 black: flips the comparisons of the closes
     return (
         color_nb(bars, i - 3) == color_nb(bars, i - 2)  # three of one color
-        and color_nb(bars, i - 2) == color_nb(bars, i - 1)
-        and color_nb(bars, i) == -color_nb(bars, i - 1)  # 4th of the other
+        and color_nb(bars, i - 2) == d
+        and color_nb(bars, i) == -d  # 4th of the other
         # 2nd opens within or near the 1st body, 3rd within or near the 2nd
         and o[i - 2] >= body_bottom_nb(bars, i - 3) - near3
         and o[i - 2] <= body_top_nb(bars, i - 3) + near3
         and o[i - 1] >= body_bottom_nb(bars, i - 2) - near2
         and o[i - 1] <= body_top_nb(bars, i - 2) + near2
-        and (
-            (  # three white with higher closes; 4th opens above, closes below 1st open
-                color_nb(bars, i - 1) == 1
-                and c[i - 1] > c[i - 2]
-                and c[i - 2] > c[i - 3]
-                and o[i] > c[i - 1]
-                and c[i] < o[i - 3]
-            )
-            or (  # three black with lower closes; 4th opens below, closes above
-                color_nb(bars, i - 1) == -1
-                and c[i - 1] < c[i - 2]
-                and c[i - 2] < c[i - 3]
-                and o[i] < c[i - 1]
-                and c[i] > o[i - 3]
-            )
-        )
+        and c[i - 1] * d > c[i - 2] * d  # higher closes (white), lower (black)
+        and c[i - 2] * d > c[i - 3] * d
+        and o[i] * d > c[i - 1] * d  # 4th opens beyond the 3rd close
+        and c[i] * d < o[i - 3] * d  # and closes beyond the 1st open
     )
 
 
@@ -204,26 +195,16 @@ def cdl3whitesoldiers_nb(
 
 @pattern(3, code=100, color_of=0)
 def cdlabandonedbaby_nb(bars, o, h, lo_, c, i, long2, doji1, short0, penetration):
+    d = color_nb(bars, i)  # -1: white, doji, black; 1: black, doji, white
+    deep = d * real_body_nb(bars, i - 2) * penetration  # exact: d only flips the sign
     return (
         (real_body_nb(bars, i - 2) > long2)  # 1st long
         & (real_body_nb(bars, i - 1) <= doji1)  # doji
         & (real_body_nb(bars, i) > short0)  # 3rd not short
-        & (
-            (  # white, doji gapping up, black gapping down deep into the 1st body
-                (color_nb(bars, i - 2) == 1)
-                & (color_nb(bars, i) == -1)
-                & (c[i] < c[i - 2] - real_body_nb(bars, i - 2) * penetration)
-                & gap_up_nb(bars, i - 1, i - 2)
-                & gap_down_nb(bars, i, i - 1)
-            )
-            | (  # black, doji gapping down, white gapping up deep into the 1st body
-                (color_nb(bars, i - 2) == -1)
-                & (color_nb(bars, i) == 1)
-                & (c[i] > c[i - 2] + real_body_nb(bars, i - 2) * penetration)
-                & gap_down_nb(bars, i - 1, i - 2)
-                & gap_up_nb(bars, i, i - 1)
-            )
-        )
+        & (color_nb(bars, i - 2) == -d)
+        & gap_nb(bars, i - 1, i - 2, -d)  # the doji gaps away from the 1st
+        & gap_nb(bars, i, i - 1, d)  # the 3rd gaps back, deep into the 1st body
+        & (c[i] * d > (c[i - 2] + deep) * d)
     )
 
 
@@ -291,34 +272,20 @@ def cdlbelthold_nb(bars, o, h, lo_, c, i, long0, shadow_vshort0):
 
 @pattern(5, code=100, color_of=0)
 def cdlbreakaway_nb(bars, o, h, lo_, c, i, long4):
+    d = color_nb(bars, i - 4)  # 1 white, -1 black: flips the comparisons below
     return (
         (real_body_nb(bars, i - 4) > long4)  # 1st long
         # 1st, 2nd and 4th of one color, 5th of the other
-        & (color_nb(bars, i - 4) == color_nb(bars, i - 3))
-        & (color_nb(bars, i - 3) == color_nb(bars, i - 1))
-        & (color_nb(bars, i - 1) == -color_nb(bars, i))
-        & (
-            (  # black: 2nd gaps down, lower highs and lows, 5th closes in the gap
-                (color_nb(bars, i - 4) == -1)
-                & body_gap_down_nb(bars, i - 3, i - 4)
-                & (h[i - 2] < h[i - 3])
-                & (lo_[i - 2] < lo_[i - 3])
-                & (h[i - 1] < h[i - 2])
-                & (lo_[i - 1] < lo_[i - 2])
-                & (c[i] > o[i - 3])
-                & (c[i] < c[i - 4])
-            )
-            | (  # white: 2nd gaps up, higher highs and lows, 5th closes in the gap
-                (color_nb(bars, i - 4) == 1)
-                & body_gap_up_nb(bars, i - 3, i - 4)
-                & (h[i - 2] > h[i - 3])
-                & (lo_[i - 2] > lo_[i - 3])
-                & (h[i - 1] > h[i - 2])
-                & (lo_[i - 1] > lo_[i - 2])
-                & (c[i] < o[i - 3])
-                & (c[i] > c[i - 4])
-            )
-        )
+        & (color_nb(bars, i - 3) == d)
+        & (color_nb(bars, i - 1) == d)
+        & (color_nb(bars, i) == -d)
+        & body_gap_nb(bars, i - 3, i - 4, d)  # 2nd gaps away from the 1st
+        & (h[i - 2] * d > h[i - 3] * d)  # higher (lower) highs and lows
+        & (lo_[i - 2] * d > lo_[i - 3] * d)
+        & (h[i - 1] * d > h[i - 2] * d)
+        & (lo_[i - 1] * d > lo_[i - 2] * d)
+        & (c[i] * d < o[i - 3] * d)  # 5th closes in the gap
+        & (c[i] * d > c[i - 4] * d)
     )
 
 
