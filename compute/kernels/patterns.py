@@ -1,22 +1,27 @@
 """Candlestick patterns (TA-Lib group "Pattern Recognition"), one rule per bar each.
 
-A rule returns TA-Lib's int32 code for bar ``i``: +-100 (some +-80 or +-200), 0 when nothing
-fires. ``@pattern(candles, (setting, k), ...)`` (``compute.kernels.candles``) makes it the
-pattern's 1-D kernel, which walks the series from ``a + lookback`` (TA-Lib's first output;
-``a`` is the first bar without a NaN price, where the ``talib`` wrapper starts) and keeps
-one running total per (candle setting, candle ``i - k``) as TA-Lib does; the rule gets the
-totals in the order declared. CDLHIKKAKE and CDLHIKKAKEMOD carry a pending setup from bar
+A rule tells whether its pattern fires at bar ``i``; ``@pattern(candles, code=...)``
+(``compute.kernels.candles``) declares the code stored then (+-100, or that times the color
+of a candle) and makes the rule the pattern's 1-D kernel. The kernel walks the series from
+``a + lookback`` (TA-Lib's first output; ``a`` is the first bar without a NaN price, where
+the ``talib`` wrapper starts) and hands the rule the candle averages its parameters name
+(``long2``: the BODY_LONG average for candle ``i - 2``), each kept as a running total as
+TA-Lib does. Rules whose code depends on more than one candle (ENGULFING, HARAMI, TRISTAR,
+...) return the code themselves. CDLHIKKAKE and CDLHIKKAKEMOD carry a pending setup from bar
 to bar and are written as 1-D kernels by hand.
 
-Conditions are TA-Lib's, in its order; the comments name the candles. Where TA-Lib's
-``min``/``max`` take (close, open) rather than (open, close), ``c_min_nb``/``c_max_nb`` keep
-that order so NaN prices give TA-Lib's answer. Every bar stores its code (``x if hit else
-0``) rather than storing only on a hit: a conditional store is a branch that mispredicts on
-noisy prices. Most kernels combine the tests with ``&``, evaluated whole and branch-free; the
-multi-candle patterns whose leading color tests reject most bars keep the short-circuit
-``and``, which measured faster for them (3WHITESOLDIERS, 3BLACKCROWS, 3LINESTRIKE,
-IDENTICAL3CROWS, CONCEALBABYSWALL, EVENING/MORNINGDOJISTAR, INNECK, THRUSTING, LADDERBOTTOM,
-STICKSANDWICH, STALLEDPATTERN). Both forms give the same result: no test has side effects.
+Conditions are TA-Lib's, the candle colors first (``colors_nb``); the comments name the
+candles. Patterns that come in a white and a black form test both with one rule, ``d`` (1
+or -1) flipping the comparisons: multiplying by -1 is exact, so ``x * d > y * d`` is
+``x < y`` for ``d`` = -1 to the bit. Where TA-Lib's ``min``/``max`` take (close, open)
+rather than (open, close), ``c_min_nb``/``c_max_nb`` keep that order so NaN prices give
+TA-Lib's answer. Every bar stores its code (``code if hit else 0``) rather than storing only
+on a hit: a conditional store is a branch that mispredicts on noisy prices. Most rules
+combine the tests with ``&``, evaluated whole and branch-free; the multi-candle patterns
+whose leading color tests reject most bars keep the short-circuit ``and``, which measured
+faster for them (3WHITESOLDIERS, 3BLACKCROWS, 3LINESTRIKE, IDENTICAL3CROWS,
+CONCEALBABYSWALL, INNECK, THRUSTING, LADDERBOTTOM, STICKSANDWICH, STALLEDPATTERN). Both
+forms give the same result: no test has side effects.
 """
 
 from numba import njit
@@ -501,6 +506,7 @@ def cdlhighwave_nb(bars, o, h, lo_, c, i, short0, shadow_vlong0):
 
 # TA-Lib declares 5: the 3-candle setup plus 3 bars replayed to know a pending confirmation
 CDLHIKKAKE_LOOKBACK = LOOKBACKS["cdlhikkake"] = 5
+CDLHIKKAKEMOD_LOOKBACK = LOOKBACKS["cdlhikkakemod"] = max(1, NEAR[1]) + 5
 
 
 @njit(cache=True)
@@ -510,37 +516,7 @@ def cdlhikkake_nb(open_, high, low, close, out):
     +-100 on the setup (an inside bar, then a bar breaking it one way), +-200 when a later
     close within 3 bars confirms it by breaking the inside bar the other way.
     """
-    bars = (open_, high, low, close)
-    h, lo_, c = high, low, close
-    n = close.shape[0]
-    a = first_valid_nb(bars, 0, n)
-    start = a + CDLHIKKAKE_LOOKBACK
-    if start >= n:
-        return
-    setup = a  # index of the last setup bar; ``a`` (TA-Lib's 0) when none is pending
-    result = 0
-    for i in range(start - 3, n):
-        if (
-            h[i - 1] < h[i - 2]  # inside bar
-            and lo_[i - 1] > lo_[i - 2]
-            and (
-                (h[i] < h[i - 1] and lo_[i] < lo_[i - 1])  # bullish: breaks down
-                or (h[i] > h[i - 1] and lo_[i] > lo_[i - 1])  # bearish: breaks up
-            )
-        ):
-            result = 100 * (1 if h[i] < h[i - 1] else -1)
-            setup = i
-            if i >= start:
-                out[i] = result
-        elif i <= setup + 3 and (
-            (result > 0 and c[i] > h[setup - 1]) or (result < 0 and c[i] < lo_[setup - 1])
-        ):
-            if i >= start:
-                out[i] = result + 100 * (1 if result > 0 else -1)
-            setup = a
-
-
-CDLHIKKAKEMOD_LOOKBACK = LOOKBACKS["cdlhikkakemod"] = max(1, NEAR[1]) + 5
+    _hikkake_nb(open_, high, low, close, out, False)
 
 
 @njit(cache=True)
@@ -550,35 +526,33 @@ def cdlhikkakemod_nb(open_, high, low, close, out):
     Like ``cdlhikkake_nb`` with two inside bars and the first one closing near its low
     (bullish) or high (bearish).
     """
+    _hikkake_nb(open_, high, low, close, out, True)
+
+
+@njit(cache=True)
+def _hikkake_nb(open_, high, low, close, out, modified):
+    """CDLHIKKAKE, or with ``modified`` CDLHIKKAKEMOD: a setup stays pending for 3 bars."""
     bars = (open_, high, low, close)
     h, lo_, c = high, low, close
     n = close.shape[0]
     a = first_valid_nb(bars, 0, n)
-    start = a + CDLHIKKAKEMOD_LOOKBACK
+    start = a + (CDLHIKKAKEMOD_LOOKBACK if modified else CDLHIKKAKE_LOOKBACK)
     if start >= n:
         return
-    t_near = total_nb(bars, NEAR, start - 5)
-    setup = a
+    t_near = total_nb(bars, NEAR, start - 5) if modified else 0.0
+    setup = a  # index of the last setup bar; ``a`` (TA-Lib's 0) when none is pending
     result = 0
     for i in range(start - 3, n):
-        if (
-            h[i - 2] < h[i - 3]  # two inside bars
-            and lo_[i - 2] > lo_[i - 3]
-            and h[i - 1] < h[i - 2]
-            and lo_[i - 1] > lo_[i - 2]
-            and (
-                (  # bullish: breaks down, 1st inside bar closed near its low
-                    h[i] < h[i - 1]
-                    and lo_[i] < lo_[i - 1]
-                    and c[i - 2] <= lo_[i - 2] + average_nb(bars, NEAR, t_near, i - 2)
-                )
-                or (  # bearish: breaks up, 1st inside bar closed near its high
-                    h[i] > h[i - 1]
-                    and lo_[i] > lo_[i - 1]
-                    and c[i - 2] >= h[i - 2] - average_nb(bars, NEAR, t_near, i - 2)
-                )
-            )
-        ):
+        inside = h[i - 1] < h[i - 2] and lo_[i - 1] > lo_[i - 2]
+        bullish = h[i] < h[i - 1] and lo_[i] < lo_[i - 1]  # breaks down
+        bearish = h[i] > h[i - 1] and lo_[i] > lo_[i - 1]  # breaks up
+        if modified:  # two inside bars, the 1st closing near its low (high)
+            inside = inside and h[i - 2] < h[i - 3] and lo_[i - 2] > lo_[i - 3]
+            near = average_nb(bars, NEAR, t_near, i - 2)
+            bullish = bullish and c[i - 2] <= lo_[i - 2] + near
+            bearish = bearish and c[i - 2] >= h[i - 2] - near
+            t_near = next_total_nb(bars, NEAR, t_near, i - 2)
+        if inside and (bullish or bearish):
             result = 100 * (1 if h[i] < h[i - 1] else -1)
             setup = i
             if i >= start:
@@ -589,7 +563,6 @@ def cdlhikkakemod_nb(open_, high, low, close, out):
             if i >= start:
                 out[i] = result + 100 * (1 if result > 0 else -1)
             setup = a
-        t_near = next_total_nb(bars, NEAR, t_near, i - 2)
 
 
 @pattern(2, code=100)
