@@ -86,16 +86,16 @@ def cdl3blackcrows_nb(bars, o, h, lo_, c, i, shadow_vshort2, shadow_vshort1, sha
 
 @pattern(3, code=-100, color_of=2)
 def cdl3inside_nb(bars, o, h, lo_, c, i, long2, short1):
+    d = color_nb(bars, i - 2)
     return (
         (real_body_nb(bars, i - 2) > long2)  # 1st long
         & (real_body_nb(bars, i - 1) <= short1)
         # 2nd short, inside the 1st body
         & (c_max_nb(c[i - 1], o[i - 1]) < c_max_nb(c[i - 2], o[i - 2]))
         & (c_min_nb(c[i - 1], o[i - 1]) > c_min_nb(c[i - 2], o[i - 2]))
-        & (  # 3rd opposite to the 1st, closing beyond the 1st open
-            ((color_nb(bars, i - 2) == 1) & (color_nb(bars, i) == -1) & (c[i] < o[i - 2]))
-            | ((color_nb(bars, i - 2) == -1) & (color_nb(bars, i) == 1) & (c[i] > o[i - 2]))
-        )
+        # 3rd opposite to the 1st, closing beyond the 1st open (d flips the comparison)
+        & (color_nb(bars, i) == -d)
+        & (c[i] * d < o[i - 2] * d)
     )
 
 
@@ -121,18 +121,12 @@ def cdl3linestrike_nb(bars, o, h, lo_, c, i, near3, near2):
 # TA-Lib declares a lookback of 3 although it reads only 3 candles
 @pattern(3, code=100, color_of=1, lookback_bars=3)
 def cdl3outside_nb(bars, o, h, lo_, c, i):
+    d = color_nb(bars, i - 1)  # 1: white engulfs black, 3rd closes higher; -1: the reverse
     return (
-        (color_nb(bars, i - 1) == 1)  # white engulfs black, 3rd closes higher
-        & (color_nb(bars, i - 2) == -1)
-        & (c[i - 1] > o[i - 2])
-        & (o[i - 1] < c[i - 2])
-        & (c[i] > c[i - 1])
-    ) | (
-        (color_nb(bars, i - 1) == -1)  # black engulfs white, 3rd closes lower
-        & (color_nb(bars, i - 2) == 1)
-        & (o[i - 1] > c[i - 2])
-        & (c[i - 1] < o[i - 2])
-        & (c[i] < c[i - 1])
+        (color_nb(bars, i - 2) == -d)
+        & (c[i - 1] * d > o[i - 2] * d)
+        & (o[i - 1] * d < c[i - 2] * d)
+        & (c[i] * d > c[i - 1] * d)
     )
 
 
@@ -353,10 +347,7 @@ def cdldojistar_nb(bars, o, h, lo_, c, i, long1, doji0):
     return (
         (real_body_nb(bars, i - 1) > long1)  # 1st long
         & (real_body_nb(bars, i) <= doji0)  # 2nd doji
-        & (  # gapping away in the direction of the 1st
-            ((color_nb(bars, i - 1) == 1) & body_gap_up_nb(bars, i, i - 1))
-            | ((color_nb(bars, i - 1) == -1) & body_gap_down_nb(bars, i, i - 1))
-        )
+        & body_gap_nb(bars, i, i - 1, color_nb(bars, i - 1))  # away in the 1st's direction
     )
 
 
@@ -971,8 +962,5 @@ def cdlxsidegap3methods_nb(bars, o, h, lo_, c, i):
         & (o[i] > c_min_nb(c[i - 1], o[i - 1]))
         & (c[i] < c_max_nb(c[i - 2], o[i - 2]))  # closing within the 1st body
         & (c[i] > c_min_nb(c[i - 2], o[i - 2]))
-        & (
-            ((color_nb(bars, i - 2) == 1) & body_gap_up_nb(bars, i - 1, i - 2))
-            | ((color_nb(bars, i - 2) == -1) & body_gap_down_nb(bars, i - 1, i - 2))
-        )
+        & body_gap_nb(bars, i - 1, i - 2, color_nb(bars, i - 2))  # 2nd gaps in their direction
     )
