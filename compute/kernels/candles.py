@@ -9,7 +9,8 @@ comparisons that land on a rounding boundary flip the same way.
 
 Kernels pass the four price arrays as one tuple ``bars = (open, high, low, close)``; indices
 are positions in those arrays. ``pattern`` turns a pattern's rule for one bar into its 1-D
-kernel: the loop over bars and the running totals are written once, here.
+kernel: the loop over bars, the running totals and averages the rule names, and the code
+stored for each bar are written once, here.
 """
 
 import inspect

@@ -1,7 +1,8 @@
 """Momentum indicators (TA-Lib group "Momentum Indicators").
 
-Each kernel writes one series (``compute.kernels.driver`` runs it over every segment); the
-oscillators built on a moving average (STOCH, STOCHF) run ``ma_into_nb`` over the valid region of their raw line.
+Each kernel writes one series (``compute.kernels.driver`` runs it over every segment). The
+stochastics (STOCH, STOCHF, KDJ, STOCHRSI) share one raw %K (``fast_k_into_nb``) smoothed by
+``ma_ext_into_nb`` over its valid region; MACD and MACDFIX share one pass of three EMAs.
 """
 
 import numpy as np
