@@ -230,6 +230,13 @@ def _both_stores_agree(out: Path) -> None:
         assert _db_rows(out, f"SELECT count(*) FROM {table}")[0][0] == parquet.num_rows, table
 
 
+def _report_sleeves(out: Path, run_id: str) -> pa.Table:
+    from storage import db
+
+    with db.connect(out / "barpipe.db", readonly=True) as conn:
+        return db.read_report_sleeves(conn, run_id)
+
+
 def test_sqlite_failure_after_delta_commit_rolls_the_tables_back(
     cluster, config, tmp_path, monkeypatch
 ):
@@ -308,6 +315,11 @@ def test_rerun_without_equity_leaves_no_stale_equity_and_turning_it_on_recompute
     assert outputs.read_output(str(out), "equity").num_rows > 0
     _night(cluster, config, inp, out, "k1", **{"output.write_equity": False})
     assert outputs.read_output(str(out), "equity").num_rows == 0
+    # without equity written the workers still compute it: the report's summaries are stored
+    bare = tmp_path / "no-equity"
+    summary, _ = _night(cluster, config, inp, bare, "k1", **{"output.write_equity": False})
+    n_strategies = len(set(outputs.read_output(str(bare), "metrics")["strategy"].to_pylist()))
+    assert _report_sleeves(bare, summary.run_id).num_rows == 2 * n_strategies
     inp2 = _input(tmp_path / "in2", {"AAA": 110, "BBB": 100}, {})
     summary, messages = _night(cluster, config, inp2, out, "k2")
     assert "full run: table equity is new" in messages
