@@ -66,6 +66,7 @@ from storage.tables import SQLITE_TABLES, sqlite_column_types, sqlite_columns, s
 __all__ = [
     "DB_NAME",
     "best_and_worst",
+    "complete_committed",
     "connect",
     "db_path",
     "finish_run",
@@ -554,6 +555,47 @@ def _process_gone(pid: int, started_at: str | None) -> bool:
     return created > started.timestamp() + 1.0
 
 
+def _dead_runs(conn: sqlite3.Connection, host: str) -> list[sqlite3.Row]:
+    """Runs left ``running`` on ``host`` by processes that are gone."""
+    rows = conn.execute(
+        "SELECT run_id, pid, started_at FROM runs WHERE status = 'running' AND host = ?", (host,)
+    ).fetchall()
+    return [
+        row
+        for row in rows
+        if row["pid"] is None or _process_gone(int(row["pid"]), row["started_at"])
+    ]
+
+
+def complete_committed(conn: sqlite3.Connection, host: str | None = None) -> list[str]:
+    """Record ``succeeded`` the dead runs whose night committed (``commit_night`` wrote their
+    id into ``table_versions``): the process died after the commit point, so their results are
+    the published state. Their counts, stage timings and report were never recorded, and the
+    ``error`` column says so. Returns the run ids completed.
+
+    Call before ``mark_abandoned`` (under the run lock, before any run commits again).
+    """
+    host = socket.gethostname() if host is None else host
+    committed = {str(r[0]) for r in conn.execute("SELECT DISTINCT run_id FROM table_versions")}
+    done = [row for row in _dead_runs(conn, host) if row["run_id"] in committed]
+    if not done:
+        return []
+    with _transaction(conn):
+        for row in done:
+            conn.execute(
+                "UPDATE runs SET status = 'succeeded', finished_at = ?, error = ? "
+                "WHERE run_id = ? AND status = 'running'",
+                (
+                    utc_now(),
+                    f"process {row['pid']} on {host} ended after its publish committed; "
+                    "recovery recorded it succeeded (counts, stage timings and report not "
+                    "recorded)",
+                    row["run_id"],
+                ),
+            )
+    return [str(row["run_id"]) for row in done]
+
+
 def mark_abandoned(conn: sqlite3.Connection, host: str | None = None) -> list[str]:
     """Mark ``abandoned`` the runs left ``running`` on this host by processes that are gone.
 
@@ -561,14 +603,7 @@ def mark_abandoned(conn: sqlite3.Connection, host: str | None = None) -> list[st
     ids marked, so the caller can clean their staging areas.
     """
     host = socket.gethostname() if host is None else host
-    rows = conn.execute(
-        "SELECT run_id, pid, started_at FROM runs WHERE status = 'running' AND host = ?", (host,)
-    ).fetchall()
-    dead = [
-        row
-        for row in rows
-        if row["pid"] is None or _process_gone(int(row["pid"]), row["started_at"])
-    ]
+    dead = _dead_runs(conn, host)
     if not dead:
         return []
     with _transaction(conn):

@@ -9,7 +9,8 @@ Delta version of the last committed run (``table_versions``), in the same transa
 mirrored rows and the symbols' publish state: that SQLite commit is the commit point of a run.
 
 1. ``recover`` (before a run, and ``barpipe repair``): runs left ``running`` by dead processes
-   are marked ``abandoned``; every table whose latest version is not the recorded one (a run
+   are recorded ``succeeded`` if their SQLite commit went through (the process died after the
+   commit point), else marked ``abandoned``; every table whose latest version is not the recorded one (a run
    died, or failed, between its Delta commits and its SQLite commit) is restored to the
    recorded content and that restore recorded; staging areas left behind are deleted.
    Interrupted at any step, running it again finishes the job: each step compares before it
@@ -211,7 +212,7 @@ def publish(
     versions ``barpipe.db`` records and the error is raised.
 
     ``sleeves``: the report summaries the batches returned (``compute.portfolio``), stored in
-    the same SQLite transaction (None when ``recover`` completes a dead run's publish).
+    the same SQLite transaction (None: none).
     """
     recorded = db.read_table_versions(conn)
     versions: dict[str, int] = {}
@@ -373,6 +374,12 @@ def _roll_back(out: OutputRoot, conn: Any, run_id: str) -> list[str]:
 def recover(out: OutputRoot, conn: Any, run_id: str, *, echo: Echo) -> None:
     """Bring both stores to the last committed state (see the module docstring); hold the
     run lock. ``run_id`` is the run (or repair) doing it, named in the tables' commits."""
+    completed = db.complete_committed(conn)
+    if completed:
+        echo(
+            f"recorded {len(completed)} dead run(s) succeeded, their publish had committed "
+            f"(no counts, stage timings or report): {', '.join(completed)}"
+        )
     dead = db.mark_abandoned(conn)
     if dead:
         echo(f"marked {len(dead)} dead run(s) abandoned: {', '.join(dead)}")

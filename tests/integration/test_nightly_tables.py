@@ -396,17 +396,19 @@ def test_the_report_of_a_night_covers_every_sleeves_whole_history(cluster, confi
     """After a night that extends some symbols and skips one, and a rerun of it, the report's
     summaries (extended sleeves recomputed over their whole history, the skipped one kept
     from the night that computed it) give the portfolio of the whole equity table."""
-    from compute import portfolio
-    from storage import db
-
     out = tmp_path / "out"
     _night(cluster, config, _input(tmp_path / "in1", dict.fromkeys(SYMBOLS, 120), {}), out, "n1")
     inp = _input(tmp_path / "in2", {"AAA": 124, "BBB": 121, "CCC": 120}, {})
     _night(cluster, config, inp, out, "n2")
     summary, _ = _night(cluster, config, inp, out, "n2")  # a rerun: every symbol skipped
     assert sorted(summary.night.unchanged) == list(SYMBOLS)
-    with db.connect(out / "barpipe.db", readonly=True) as conn:
-        sleeves = db.read_report_sleeves(conn, summary.run_id)
+    _assert_report_covers_the_equity_table(out, summary.run_id)
+
+
+def _assert_report_covers_the_equity_table(out: Path, run_id: str) -> None:
+    from compute import portfolio
+
+    sleeves = _report_sleeves(out, run_id)
     equity = outputs.read_output(str(out), "equity")
     n_strategies = len(set(equity["strategy"].to_pylist()))
     assert sleeves.num_rows == len(SYMBOLS) * n_strategies
@@ -416,3 +418,43 @@ def test_the_report_of_a_night_covers_every_sleeves_whole_history(cluster, confi
         np.testing.assert_array_equal(full[name].timestamp_us[at], curve.timestamp_us)
         np.testing.assert_allclose(curve.equity, full[name].equity[at], rtol=1e-12)
         assert curve.timestamp_us[-1] == full[name].timestamp_us[-1]  # the new bars are in
+
+
+def test_a_run_killed_after_its_commit_is_recorded_succeeded_and_its_summaries_count(
+    cluster, config, tmp_path
+):
+    """Killed after its SQLite commit (the commit point) and before it recorded its outcome:
+    its results are the published state, so recovery records it succeeded, and a later
+    night that skips its symbols reports their summaries from it (not from an older night)."""
+    import subprocess
+    import sys
+
+    from flows import nightly
+
+    out = tmp_path / "out"
+    _night(cluster, config, _input(tmp_path / "in1", dict.fromkeys(SYMBOLS, 120), {}), out, "n1")
+    inp = _input(tmp_path / "in2", {"AAA": 124, "BBB": 121, "CCC": 120}, {})
+
+    def stop(point: str, detail: str) -> None:
+        if point == "published":
+            raise SystemExit("killed")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runs, "pause_for_test", stop)
+        mp.setattr(
+            nightly, "_record_failure", lambda *a, **k: None
+        )  # a dead process records nothing
+        with pytest.raises(SystemExit):
+            _night(cluster, config, inp, out, "n2")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    with sqlite3.connect(out / "barpipe.db") as conn:  # the process that ran it is gone
+        conn.execute("UPDATE runs SET pid = ? WHERE status = 'running'", (child.pid,))
+    (dead,) = _db_rows(out, "SELECT run_id FROM runs WHERE run_key = 'n2'")
+    summary, messages = _night(cluster, config, inp, out, "n3")
+    assert summary.night.whole == summary.night.extended == []
+    assert any(m.startswith("recorded 1 dead run(s) succeeded") for m in messages), messages
+    status, error = _db_rows(out, f"SELECT status, error FROM runs WHERE run_id = '{dead[0]}'")[0]
+    assert status == "succeeded"
+    assert "after its publish committed" in error
+    _assert_report_covers_the_equity_table(out, summary.run_id)
