@@ -151,8 +151,16 @@ def execute(
                 summary.log_file = summary_log
                 db.set_log_file(conn, run_id, summary_log)
             try:
-                plan, jobs, early = task(plan_run)(settings, info, run_id)
-                jobs = prepare_night(settings, conn, summary, jobs, echo=echo)
+                scan = scan_input(settings)  # dataset-level problems stop the run here
+                plan, jobs, early = task(plan_run)(settings, info, run_id, scan)
+                jobs = prepare_night(
+                    settings,
+                    conn,
+                    summary,
+                    jobs,
+                    echo=echo,
+                    input_symbols=scan["symbol"].to_pylist(),
+                )
                 summary.plan = plan.to_dict()
                 threads = max(info.n_threads // max(info.n_workers, 1), 1)
                 db.record_plan(
@@ -228,9 +236,19 @@ def published_tables(settings: Settings) -> list[str]:
 
 
 def prepare_night(
-    settings: Settings, conn: Any, summary: RunSummary, jobs: list[BatchJob], *, echo: Echo
+    settings: Settings,
+    conn: Any,
+    summary: RunSummary,
+    jobs: list[BatchJob],
+    *,
+    echo: Echo,
+    input_symbols: Any = None,
 ) -> list[BatchJob]:
-    """Give each batch the publish state of its symbols, or mark the night full (and say why)."""
+    """Give each batch the publish state of its symbols, or mark the night full (and say why).
+
+    ``input_symbols`` (every symbol of the input, before the universe filter): published
+    symbols the input no longer holds are removed from the tables this night.
+    """
     import hashlib
     import json
 
@@ -255,6 +273,15 @@ def prepare_night(
     summary.night = runs.Night(full=full, signature=signature.hexdigest()[:20])
     if full and reason != "nothing published yet":
         echo(f"full run: {reason}")
+    if not full and input_symbols is not None:
+        summary.night.removed = runs.vanished(state, input_symbols)
+        if summary.night.removed:
+            names = ", ".join(summary.night.removed[:10])
+            more = len(summary.night.removed) - 10
+            echo(
+                f"removing {len(summary.night.removed)} symbol(s) no longer in the input "
+                f"from the tables: {names}" + (f" and {more} more" if more > 0 else "")
+            )
     return [
         dataclasses.replace(
             job, full=full, published={s: state[s] for s in job.symbols if s in state}
@@ -319,19 +346,27 @@ def _record_failure(
             echo(f"warning: could not {what} after the run failed: {_one_line(cleanup)}")
 
 
+def scan_input(settings: Settings) -> Any:
+    """Each input symbol's row count and time span (``storage.bars.scan_symbols``)."""
+    from storage import bars
+
+    inp = settings.input
+    return bars.scan_symbols(inp.path, _fs(inp.storage_options, inp.path))
+
+
 def plan_run(
-    settings: Settings, info: ClusterInfo, run_id: str
+    settings: Settings, info: ClusterInfo, run_id: str, scan: Any = None
 ) -> tuple[planner.Plan, list[BatchJob], list[dict[str, Any]]]:
-    """Scan the input, filter the universe and pack symbols into memory-sized batches.
+    """Scan the input (unless ``scan`` is given), filter the universe and pack symbols into
+    memory-sized batches.
 
     Also returns results decided at planning: quarantine records of rows with a null
     symbol and of symbols too large for any batch. When the worker limit leaves no room for
     any batch (``plan.no_room``) nothing is quarantined: ``check_plan`` fails the run.
     """
-    from storage import bars
-
     inp = settings.input
-    scan = bars.scan_symbols(inp.path, _fs(inp.storage_options, inp.path))
+    if scan is None:
+        scan = scan_input(settings)
     rows = dict(zip(scan["symbol"].to_pylist(), scan["n_rows"].to_pylist(), strict=True))
     wanted = set(settings.universe.symbols)
     unnamed = rows.pop(None, 0)  # rows whose symbol is null: no batch can select them

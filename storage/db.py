@@ -779,6 +779,7 @@ def commit_night(
     signature: str,
     dropped: Sequence[str] = (),
     sleeves: Rows | None = None,
+    removed: Sequence[str] = (),
 ) -> dict[str, int]:
     """One night's SQLite commit, in ONE transaction: the mirrored tables' rows (replaced as
     their kind says, see ``storage.tables``), the changed symbols' publish state and every
@@ -788,7 +789,8 @@ def commit_night(
     inserted in chunks (``storage.sqlite_bulk``), never whole. ``sleeves``: the report's
     per-sleeve summaries of the symbols this night computed (``report_sleeves``, replacing
     the run key's); a sleeve the night skipped keeps its summary from the night that computed
-    it (``read_report_sleeves``).
+    it (``read_report_sleeves``). ``removed``: symbols the input no longer holds; their rows
+    of the continuous and state tables and their publish state are deleted.
     """
     from storage.tables import TABLES
 
@@ -800,7 +802,9 @@ def commit_night(
             conn.execute("DELETE FROM temp.night")
             conn.executemany(
                 "INSERT INTO temp.night VALUES (?, ?)",
-                [("whole", s) for s in whole] + [("extended", s) for s in extended],
+                [("whole", s) for s in whole]
+                + [("extended", s) for s in extended]
+                + [("removed", s) for s in removed],
             )
             symbols_of = "SELECT symbol FROM temp.night WHERE kind = '{}'"
             for name, data in rows.items():
@@ -815,7 +819,8 @@ def commit_night(
                     )
                 else:
                     conn.execute(
-                        f"DELETE FROM {name} WHERE symbol IN ({symbols_of.format('whole')})"
+                        f"DELETE FROM {name} WHERE symbol IN ({symbols_of.format('whole')}) "
+                        f"OR symbol IN ({symbols_of.format('removed')})"
                         + (
                             f" OR (symbol IN ({symbols_of.format('extended')}) AND {spec.replaced})"
                             if spec.replaced
@@ -839,6 +844,9 @@ def commit_night(
                 ).rows
             if full:
                 conn.execute("DELETE FROM publish_state")
+            conn.execute(
+                f"DELETE FROM publish_state WHERE symbol IN ({symbols_of.format('removed')})"
+            )
             conn.executemany(
                 "INSERT OR REPLACE INTO publish_state (symbol, last_timestamp, n_bars, fingerprint, run_id) "
                 "VALUES (?, ?, ?, ?, ?)",

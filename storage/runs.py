@@ -53,6 +53,7 @@ __all__ = [
     "read_table",
     "recover",
     "stage_quarantine",
+    "vanished",
 ]
 
 Echo = Callable[[str], None]
@@ -73,7 +74,8 @@ class OutputRoot:
 @dataclass
 class Night:
     """What one run changes: symbols published whole (new or restated), symbols extended
-    by new bars, symbols skipped (unchanged), and the computed symbols' new publish state."""
+    by new bars, symbols skipped (unchanged), published symbols the input no longer holds
+    (``removed``: their rows are deleted), and the computed symbols' new publish state."""
 
     full: bool
     signature: str
@@ -81,6 +83,17 @@ class Night:
     extended: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     states: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+
+
+def vanished(published: Iterable[str], input_symbols: Iterable[Any]) -> list[str]:
+    """The published symbols that the input no longer holds at all, sorted.
+
+    ``input_symbols`` must be every symbol of the input, before any universe filter: a
+    symbol a filter leaves out of a night is not removed (its rows stay as they are).
+    """
+    present = {s for s in input_symbols if s is not None}
+    return sorted(s for s in published if s not in present)
 
 
 def stage_quarantine(
@@ -218,6 +231,7 @@ def publish(
     versions: dict[str, int] = {}
     sqlite_rows: dict[str, Any] = {}  # tables, or batches streamed from the staged files
     changed = [*night.whole, *night.extended]
+    gone = [*changed, *night.removed]  # symbols whose state rows are replaced or deleted
     try:
         for name in tables:
             t = spec(name)
@@ -253,13 +267,13 @@ def publish(
                     schema=schema.append(pa.field("run_key", pa.string())),
                 )
                 latest = delta.version(out.path, name, out.filesystem)
-                if latest is not None and not changed and not night.full:
+                if latest is not None and not gone and not night.full:
                     versions[name] = latest  # nothing changed: no commit
                     sqlite_rows[name] = data
                     continue
                 current = None if night.full else delta.read(out.path, name, out.filesystem)
                 if current is not None and current.num_rows:
-                    kept = pc.invert(pc.is_in(current["symbol"], pa.array(changed, pa.string())))
+                    kept = pc.invert(pc.is_in(current["symbol"], pa.array(gone, pa.string())))
                     keyed = pa.concat_tables(
                         [current.filter(kept).select(keyed.column_names).cast(keyed.schema), keyed]
                     )
@@ -272,7 +286,7 @@ def publish(
         db.commit_night(
             conn, run_id, run_key, full=night.full, whole=night.whole, extended=night.extended,
             rows=sqlite_rows, states=night.states, versions=versions,
-            signature=night.signature, dropped=dropped, sleeves=sleeves,
+            signature=night.signature, dropped=dropped, sleeves=sleeves, removed=night.removed,
         )  # fmt: skip
     except BaseException:
         try:
@@ -305,15 +319,17 @@ def _publish_continuous(
     if night.full:
         return delta.overwrite(out.path, name, reader, out.filesystem, run_id)
     conditions = []
-    if night.whole:
-        conditions.append(delta.sql_in("symbol", night.whole))
+    if night.whole or night.removed:
+        conditions.append(delta.sql_in("symbol", [*night.whole, *night.removed]))
     if night.extended and t.replaced:
         conditions.append(f"({delta.sql_in('symbol', night.extended)} AND {t.replaced})")
     current = delta.version(out.path, name, out.filesystem)
     if current is not None and not conditions and not has_rows:
         return current  # nothing changed: no commit
     if conditions and current is not None:
-        delta.delete(out.path, name, " OR ".join(conditions), out.filesystem, run_id)
+        deleted = delta.delete(out.path, name, " OR ".join(conditions), out.filesystem, run_id)
+        if not has_rows and deleted is not None:
+            return deleted  # only removals: no empty append
     return delta.append(out.path, name, reader, out.filesystem, run_id, merge_schema=t.dynamic)
 
 

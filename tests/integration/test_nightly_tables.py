@@ -1,7 +1,8 @@
 """Continuous tables over many nights, in process (no Prefect; one threads-only Dask cluster).
 
 The property (issue 11, item 2): after any sequence of nights — new bars, restated symbols,
-new symbols, reruns, a run killed between its Delta commits and its SQLite commit — the
+new symbols, symbols gone from the input (and back), reruns, a run killed between its Delta
+commits and its SQLite commit — the
 trades, equity, indicators and signals tables equal, bit for bit, one full run over the
 final input on an empty root, and the last night's metrics equal that run's metrics.
 A kill is simulated faithfully: the publish stops after some table commits and its own
@@ -147,6 +148,7 @@ NIGHT = st.fixed_dictionaries(
         "restate": st.sampled_from([None, *SYMBOLS]),
         "rerun": st.booleans(),
         "kill": st.sampled_from([None, "trades", "metrics", "equity"]),
+        "vanish": st.sampled_from([None, *SYMBOLS]),  # gone from the night's input
     }
 )
 
@@ -167,9 +169,12 @@ def test_nights_equal_one_full_run(cluster, config, tmp_path_factory, nights, st
     assert _night(cluster, config, inp, out, key)[0].status == "succeeded"
     for i, night in enumerate(nights, start=1):
         for symbol, extra in zip(SYMBOLS, night["grow"], strict=True):
-            if symbol == "CCC" and cuts["CCC"] == 0 and extra:
-                extra += 60  # enough bars for the lookbacks
+            if cuts[symbol] == 0 and extra:
+                extra += 60  # a new (or returning) symbol: enough bars for the lookbacks
             cuts[symbol] = min(N_BARS, cuts[symbol] + extra)
+        gone = night["vanish"]
+        if gone and any(n for s, n in cuts.items() if s != gone):
+            cuts[gone] = 0  # it comes back later, if at all, as a new symbol
         if night["restate"] and cuts[night["restate"]]:
             restated[night["restate"]] = restated.get(night["restate"], 1.0) * 0.5
         key = f"2026-01-{i + 1:02d}"
@@ -458,3 +463,38 @@ def test_a_run_killed_after_its_commit_is_recorded_succeeded_and_its_summaries_c
     assert status == "succeeded"
     assert "after its publish committed" in error
     _assert_report_covers_the_equity_table(out, summary.run_id)
+
+
+def test_a_symbol_gone_from_the_input_is_removed_but_a_universe_filter_removes_nothing(
+    cluster, config, tmp_path
+):
+    """A night whose input no longer holds a symbol deletes its rows (signals included: no
+    bot acts on a symbol that is no longer fed), and says so; a night restricted by
+    ``universe.symbols`` leaves the other symbols' rows alone. Earlier versions keep them."""
+    out = tmp_path / "out"
+    _night(cluster, config, _input(tmp_path / "in1", dict.fromkeys(SYMBOLS, 120), {}), out, "g1")
+    everything = {t: outputs.read_output(str(out), t) for t in CONTINUOUS}
+    inp = _input(tmp_path / "in2", {"AAA": 125, "BBB": 120, "CCC": 120}, {})
+    narrow, messages = _night(cluster, config, inp, out, "g2", **{"universe.symbols": ["AAA"]})
+    assert narrow.night.removed == []
+    assert not [m for m in messages if m.startswith("removing")]
+    for table in CONTINUOUS:
+        symbols = set(outputs.read_output(str(out), table)["symbol"].to_pylist())
+        assert symbols == set(SYMBOLS), table
+    before = {t: delta.version(str(out), t) for t in CONTINUOUS}
+    final = _input(tmp_path / "in3", {"AAA": 125, "BBB": 121}, {})  # CCC is gone
+    summary, messages = _night(cluster, config, final, out, "g3")
+    assert summary.night.removed == ["CCC"]
+    assert "removing 1 symbol(s) no longer in the input from the tables: CCC" in messages
+    for table in CONTINUOUS:
+        assert "CCC" not in outputs.read_output(str(out), table)["symbol"].to_pylist(), table
+        old = delta.read(str(out), table, at_version=before[table])
+        assert "CCC" in old["symbol"].to_pylist(), table  # time travel still has it
+    assert _db_rows(out, "SELECT count(*) FROM signals WHERE symbol = 'CCC'") == [(0,)]
+    assert _db_rows(out, "SELECT count(*) FROM trades WHERE symbol = 'CCC'") == [(0,)]
+    assert _db_rows(out, "SELECT symbol FROM publish_state ORDER BY symbol") == [("AAA",), ("BBB",)]
+    _both_stores_agree(out)
+    assert everything["signals"].num_rows > 0
+    _assert_equals_full_run(cluster, config, out, final, "g3", tmp_path)
+    again, _ = _night(cluster, config, final, out, "g3")  # a rerun removes nothing more
+    assert again.night.removed == []
