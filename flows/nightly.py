@@ -270,7 +270,11 @@ def prepare_night(
     full, reason, state = runs.prepare(
         conn, published_tables(settings), signature.hexdigest()[:20], full=settings.run.full
     )
-    summary.night = runs.Night(full=full, signature=signature.hexdigest()[:20])
+    summary.night = runs.Night(
+        full=full,
+        signature=signature.hexdigest()[:20],
+        cutoff_us={symbol: last for symbol, (last, _n, _fp) in state.items()},
+    )
     if full and reason != "nothing published yet":
         echo(f"full run: {reason}")
     if not full and input_symbols is not None:

@@ -2,8 +2,8 @@
 
 Each commit is atomic and makes a new table version (``_delta_log/NNN.json``); readers that
 speak Delta (delta-rs, Polars, Spark, DuckDB's delta extension) see whole commits only. A
-night's change to a table is one or two commits (a delete of the rows it replaces, then an
-append); ``storage.runs`` records the version each table reached in ``barpipe.db`` in the
+night's change to a table is one commit (a predicate overwrite: the rows it replaces out, its
+new rows in); ``storage.runs`` records the version each table reached in ``barpipe.db`` in the
 same transaction as the SQLite rows, and rolls a table back to its recorded version
 (``restore``) when a run died between the two. Every commit carries the run id in its
 ``barpipe_run_id`` commit metadata.
@@ -17,6 +17,7 @@ Other fsspec URLs (``memory://``, ``gcs://``...) are refused with a StorageError
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "overwrite",
     "read",
     "restore",
+    "sql_after",
     "sql_in",
     "table_uri",
     "vacuum",
@@ -176,11 +178,17 @@ def overwrite(
     run_id: str,
     *,
     predicate: str | None = None,
+    merge_schema: bool = False,
 ) -> int:
     """Replace the rows matching ``predicate`` (all rows and the schema if None) with
-    ``data``, in one commit."""
+    ``data``, in one commit. Every row of ``data`` must match ``predicate`` (delta-rs checks
+    it and fails the write otherwise). ``merge_schema``: new columns of ``data`` are added."""
     if version(root, table, filesystem) is None:
         return _write(root, table, data, filesystem, run_id, mode="append")
+    if predicate is None:
+        schema_mode = "overwrite"
+    else:
+        schema_mode = "merge" if merge_schema else None
     return _write(
         root,
         table,
@@ -189,7 +197,7 @@ def overwrite(
         run_id,
         mode="overwrite",
         predicate=predicate,
-        schema_mode="overwrite" if predicate is None else None,
+        schema_mode=schema_mode,
     )
 
 
@@ -274,6 +282,12 @@ def vacuum(
     except Exception as err:  # noqa: BLE001
         raise StorageError(f"cannot vacuum {table_uri(root, table)}: {err}") from err
     return list(removed)
+
+
+def sql_after(column: str, us: int) -> str:
+    """``"column" > '<UTC time>'`` for a timestamp column and µs since the epoch."""
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(us))
+    return f"\"{column}\" > '{moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'"
 
 
 def sql_in(column: str, values: Iterable[str]) -> str:

@@ -84,6 +84,9 @@ class Night:
     unchanged: list[str] = field(default_factory=list)
     states: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
+    cutoff_us: dict[str, int] = field(default_factory=dict)
+    """Per published symbol: its last published bar (µs since the epoch, UTC); an extended
+    symbol's new rows are after it. Without it the night's commit is a delete + an append."""
 
 
 def vanished(published: Iterable[str], input_symbols: Iterable[Any]) -> list[str]:
@@ -313,24 +316,58 @@ def _publish_continuous(
     batches: Iterator[pa.RecordBatch],
     has_rows: bool,
 ) -> int:
-    """A continuous table's commits: replace what the night recomputed, append what is new."""
+    """A continuous table's commit: the rows the night replaces out, its new rows in.
+
+    One Delta commit, a predicate overwrite whose predicate matches every row the night
+    replaces (whole and removed symbols' rows, extended symbols' open trade) and every new
+    row (an extended symbol's rows are after its last published bar): delta-rs checks the
+    latter. A night that only removes rows is one delete; without ``night.cutoff_us`` for an
+    extended symbol it is a delete, then an append.
+    """
     t = spec(name)
     reader = _with_key(schema, batches, run_key)
     if night.full:
         return delta.overwrite(out.path, name, reader, out.filesystem, run_id)
-    conditions = []
-    if night.whole or night.removed:
-        conditions.append(delta.sql_in("symbol", [*night.whole, *night.removed]))
-    if night.extended and t.replaced:
-        conditions.append(f"({delta.sql_in('symbol', night.extended)} AND {t.replaced})")
     current = delta.version(out.path, name, out.filesystem)
-    if current is not None and not conditions and not has_rows:
-        return current  # nothing changed: no commit
-    if conditions and current is not None:
-        deleted = delta.delete(out.path, name, " OR ".join(conditions), out.filesystem, run_id)
-        if not has_rows and deleted is not None:
-            return deleted  # only removals: no empty append
-    return delta.append(out.path, name, reader, out.filesystem, run_id, merge_schema=t.dynamic)
+    if current is None:
+        return delta.append(out.path, name, reader, out.filesystem, run_id)
+    replaced = []  # rows the night takes out
+    if night.whole or night.removed:
+        replaced.append(delta.sql_in("symbol", [*night.whole, *night.removed]))
+    if night.extended and t.replaced:
+        replaced.append(f"({delta.sql_in('symbol', night.extended)} AND {t.replaced})")
+    if not has_rows:
+        if not replaced:
+            return current  # nothing changed: no commit
+        return delta.delete(out.path, name, " OR ".join(replaced), out.filesystem, run_id) or 0
+    predicate = (
+        _night_predicate(t, night) if all(s in night.cutoff_us for s in night.extended) else None
+    )
+    if not predicate:
+        if replaced:
+            delta.delete(out.path, name, " OR ".join(replaced), out.filesystem, run_id)
+        return delta.append(out.path, name, reader, out.filesystem, run_id, merge_schema=t.dynamic)
+    return delta.overwrite(
+        out.path, name, reader, out.filesystem, run_id, predicate=predicate,
+        merge_schema=t.dynamic,
+    )  # fmt: skip
+
+
+def _night_predicate(t: Any, night: Night) -> str:
+    """What a night's commit of continuous table ``t`` replaces: whole and removed symbols'
+    rows, and per group of extended symbols with the same last published bar, the rows after
+    it (the new ones) and the rows ``t.replaced`` names (the trade that was open)."""
+    parts = []
+    if night.whole or night.removed:
+        parts.append(delta.sql_in("symbol", [*night.whole, *night.removed]))
+    by_cutoff: dict[int, list[str]] = {}
+    for symbol in night.extended:
+        by_cutoff.setdefault(night.cutoff_us[symbol], []).append(symbol)
+    for cutoff, symbols in sorted(by_cutoff.items()):
+        after = delta.sql_after(t.time_column, cutoff)
+        rows = f"({after} OR {t.replaced})" if t.replaced else after
+        parts.append(f"({delta.sql_in('symbol', symbols)} AND {rows})")
+    return " OR ".join(parts)
 
 
 def _carried(

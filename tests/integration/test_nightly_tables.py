@@ -199,9 +199,14 @@ def test_cli_night_adds_only_new_bars(cluster, config, tmp_path):
     first = {"AAA": 120, "BBB": 120, "CCC": 120}
     _night(cluster, config, _input(tmp_path / "in1", first, {}), out, "2026-02-01")
     before = outputs.read_output(str(out), "equity").num_rows
+    first_versions = {t: delta.version(str(out), t) for t in CONTINUOUS}
     second = {"AAA": 121, "BBB": 121, "CCC": 120}
     inp = _input(tmp_path / "in2", second, {})
     summary, _ = _night(cluster, config, inp, out, "2026-02-02")
+    # one Delta commit per table: the open trades replaced and the new rows added together
+    assert {t: delta.version(str(out), t) for t in CONTINUOUS} == {
+        t: v + 1 for t, v in first_versions.items()
+    }
     assert sorted(summary.night.extended) == ["AAA", "BBB"]
     assert summary.night.unchanged == ["CCC"]
     n_strategies = len(set(outputs.read_output(str(out), "metrics")["strategy"].to_pylist()))
