@@ -12,7 +12,8 @@ Where: ``<root>/<table>`` for a local root or an ``s3://`` URL (credentials and 
 from the fsspec options of the output root, translated by ``delta_options``). Measured with
 delta-rs 1.6.6 on moto's S3 server: plain commits need no lock provider and no
 ``AWS_S3_ALLOW_UNSAFE_RENAME`` (four concurrent appends gave four versions, no lost rows).
-Other fsspec URLs (``memory://``, ``gcs://``...) are refused with a StorageError.
+Other fsspec URLs (``memory://``, ``gcs://``...) are refused: by the settings (``output.path``,
+a configuration error) and here (``unsupported_root``, a StorageError).
 """
 
 from __future__ import annotations
@@ -39,20 +40,38 @@ __all__ = [
     "sql_after",
     "sql_in",
     "table_uri",
+    "unsupported_root",
     "vacuum",
     "version",
 ]
+
+
+URL_SCHEMES = ("s3", "s3a")
+"""URL schemes an output root may have besides a local path or ``file://``: the object stores
+whose fsspec options ``delta_options`` translates for delta-rs, and that tests cover."""
+
+
+def unsupported_root(root: str) -> str | None:
+    """Why ``root`` cannot hold barpipe's Delta tables, or None when it can."""
+    if "://" not in root or root.startswith("file://"):
+        return None
+    scheme = root.split("://", 1)[0]
+    if scheme in URL_SCHEMES:
+        return None
+    schemes = " or ".join(f"{s}://" for s in URL_SCHEMES)
+    return (
+        f"output tables are Delta tables, which need a local path, file://, {schemes} "
+        f"(got {scheme}://; other fsspec URLs work for input.path only)"
+    )
 
 
 def delta_options(root: str, filesystem: Any = None) -> dict[str, str]:
     """Delta storage options for ``root`` from an fsspec filesystem's options (s3 only)."""
     if "://" not in root or root.startswith("file://"):
         return {}
-    scheme = root.split("://", 1)[0]
-    if scheme not in ("s3", "s3a"):
-        raise StorageError(
-            f"output root {root}: Delta tables need a local path or s3:// (got {scheme}://)"
-        )
+    why = unsupported_root(root)
+    if why is not None:
+        raise StorageError(f"output root {root}: {why}")
     given: Mapping[str, Any] = getattr(filesystem, "storage_options", None) or {}
     options: dict[str, str] = {}
     for ours, theirs in (

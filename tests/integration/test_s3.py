@@ -339,7 +339,7 @@ def test_memory_url_round_trip(prefect_harness, small_dataset, tmp_path) -> None
             assert trades.num_rows == summary.n_trades > 0
             assert set(trades["run_id"].to_pylist()) == {summary.run_id}
             assert outputs.list_staged_runs(str(tmp_path / "out")) == []
-            with pytest.raises(StorageError, match=r"memory://.*local path or s3://"):
+            with pytest.raises(StorageError, match=r"memory://.*local path, file://, s3://"):
                 outputs.read_output(f"{root}/out", "trades")
         finally:
             fsspec.filesystem("memory").rm(root, recursive=True)
