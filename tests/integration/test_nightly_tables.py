@@ -503,3 +503,21 @@ def test_a_symbol_gone_from_the_input_is_removed_but_a_universe_filter_removes_n
     _assert_equals_full_run(cluster, config, out, final, "g3", tmp_path)
     again, _ = _night(cluster, config, final, out, "g3")  # a rerun removes nothing more
     assert again.night.removed == []
+
+
+def test_workers_load_the_compiled_kernels_once_before_the_batches(cluster, config, tmp_path):
+    """``warm_workers`` (called by the CLI while Prefect starts) has each local worker run
+    the configuration once, so its first batch does not pay for loading the kernels; a
+    worker that did it already, or a cluster that is not local, does nothing."""
+    import dataclasses
+
+    from flows import nightly, tasks
+
+    client, info = cluster
+    inp = _input(tmp_path / "in", {"AAA": 100}, {})
+    _night(cluster, config, inp, tmp_path / "out", "w1")  # the flow compiled this configuration
+    s = load_settings(config, overrides={"input.path": str(inp)})
+    tasks._WARMED.clear()
+    assert [f.result() for f in nightly.warm_workers(s, client, info)] == [True]
+    assert [f.result() for f in nightly.warm_workers(s, client, info)] == [False]
+    assert nightly.warm_workers(s, client, dataclasses.replace(info, local=False)) == []
