@@ -2,8 +2,9 @@
 
 Each commit is atomic and makes a new table version (``_delta_log/NNN.json``); readers that
 speak Delta (delta-rs, Polars, Spark, DuckDB's delta extension) see whole commits only. A
-night's change to a table is one commit (a predicate overwrite: the rows it replaces out, its
-new rows in); ``storage.runs`` records the version each table reached in ``barpipe.db`` in the
+night's change to a table is one commit (an append, or a predicate overwrite: the rows it
+replaces out, its new rows in), or two for trades whose open trades it replaces (see
+``storage.runs._publish_continuous``); ``storage.runs`` records the version each table reached in ``barpipe.db`` in the
 same transaction as the SQLite rows, and rolls a table back to its recorded version
 (``restore``) when a run died between the two. Every commit carries the run id in its
 ``barpipe_run_id`` commit metadata.

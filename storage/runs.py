@@ -318,11 +318,19 @@ def _publish_continuous(
 ) -> int:
     """A continuous table's commit: the rows the night replaces out, its new rows in.
 
-    One Delta commit, a predicate overwrite whose predicate matches every row the night
-    replaces (whole and removed symbols' rows, extended symbols' open trade) and every new
-    row (an extended symbol's rows are after its last published bar): delta-rs checks the
-    latter. A night that only removes rows is one delete; without ``night.cutoff_us`` for an
-    extended symbol it is a delete, then an append.
+    Usually one Delta commit: an append when the night replaces nothing, else a predicate
+    overwrite whose predicate matches every row the night replaces (whole and removed
+    symbols' rows) and every new row (an extended symbol's rows are after its last published
+    bar; delta-rs checks this). A night that only removes rows is one delete.
+
+    Two commits, a delete and then an append, where the night replaces rows of extended
+    symbols (``t.replaced``: the trades still open at their last bar). A predicate overwrite
+    writes the kept rows of each file it rewrites together with the night's new rows, so the
+    new open trades land in the big rewritten file and the next night rewrites it again:
+    measured on bench/nightly (10 M bars), every night rewrote the ~100 MiB trades file and
+    added 128 MiB instead of 28. With the append, the open trades stay in the night's small
+    file, which is all the next night rewrites. ``table_versions`` is the commit point that
+    covers both commits.
     """
     t = spec(name)
     reader = _with_key(schema, batches, run_key)
@@ -340,15 +348,16 @@ def _publish_continuous(
         if not replaced:
             return current  # nothing changed: no commit
         return delta.delete(out.path, name, " OR ".join(replaced), out.filesystem, run_id) or 0
-    predicate = (
-        _night_predicate(t, night) if all(s in night.cutoff_us for s in night.extended) else None
+    if not replaced:
+        return delta.append(out.path, name, reader, out.filesystem, run_id, merge_schema=t.dynamic)
+    one_commit = not (night.extended and t.replaced) and all(
+        s in night.cutoff_us for s in night.extended
     )
-    if not predicate:
-        if replaced:
-            delta.delete(out.path, name, " OR ".join(replaced), out.filesystem, run_id)
+    if not one_commit:
+        delta.delete(out.path, name, " OR ".join(replaced), out.filesystem, run_id)
         return delta.append(out.path, name, reader, out.filesystem, run_id, merge_schema=t.dynamic)
     return delta.overwrite(
-        out.path, name, reader, out.filesystem, run_id, predicate=predicate,
+        out.path, name, reader, out.filesystem, run_id, predicate=_night_predicate(t, night),
         merge_schema=t.dynamic,
     )  # fmt: skip
 
@@ -356,7 +365,7 @@ def _publish_continuous(
 def _night_predicate(t: Any, night: Night) -> str:
     """What a night's commit of continuous table ``t`` replaces: whole and removed symbols'
     rows, and per group of extended symbols with the same last published bar, the rows after
-    it (the new ones) and the rows ``t.replaced`` names (the trade that was open)."""
+    it (the new ones; none is published yet) and the rows ``t.replaced`` names, if any."""
     parts = []
     if night.whole or night.removed:
         parts.append(delta.sql_in("symbol", [*night.whole, *night.removed]))
