@@ -154,6 +154,7 @@ TABLES: dict[str, TableSpec] = {
             "snapshot",
             natural_key=("portfolio", "timestamp"),
             sort_keys=("portfolio", "timestamp"),
+            sqlite=True,
             switch="write_portfolios",
         ),
         TableSpec(
@@ -162,6 +163,7 @@ TABLES: dict[str, TableSpec] = {
             "snapshot",
             natural_key=("portfolio", "timestamp", "symbol"),
             sort_keys=("portfolio", "timestamp", "symbol"),
+            sqlite=True,
             switch="write_portfolios",
         ),
         TableSpec(
@@ -170,6 +172,7 @@ TABLES: dict[str, TableSpec] = {
             "snapshot",
             natural_key=("portfolio", "timestamp", "symbol"),
             sort_keys=("portfolio", "timestamp", "symbol"),
+            sqlite=True,
             switch="write_portfolios",
         ),
         TableSpec(
@@ -178,6 +181,7 @@ TABLES: dict[str, TableSpec] = {
             "snapshot",
             natural_key=("portfolio",),
             sort_keys=("portfolio",),
+            sqlite=True,
             switch="write_portfolios",
         ),
     )
@@ -220,7 +224,14 @@ SQLITE_TABLES: dict[str, pa.Schema] = {
 
 _INDEXES: dict[str, tuple[str, ...]] = {
     "runs": ("run_key", "status"),
-    **{name: ("run_id", "run_key", "symbol") for name in mirrored()},
+    **{
+        name: (
+            "run_id",
+            "run_key",
+            *(c for c in ("symbol", "portfolio") if c in TABLES[name].schema.names),
+        )
+        for name in mirrored()
+    },
     "run_stages": ("run_id",),
     "run_plans": ("run_id",),
     "run_batches": ("run_id",),
