@@ -153,6 +153,12 @@ def execute(
             try:
                 plan, jobs, early = task(plan_run)(settings, info, run_id)
                 jobs = prepare_night(settings, conn, summary, jobs, echo=echo)
+                if settings.metrics.benchmark and jobs:
+                    from flows.benchmark import attach_benchmark
+
+                    clock = time.perf_counter()
+                    jobs = task(attach_benchmark)(client, settings.metrics.benchmark, jobs)
+                    summary.stages["benchmark"] = time.perf_counter() - clock
                 summary.plan = plan.to_dict()
                 threads = max(info.n_threads // max(info.n_workers, 1), 1)
                 db.record_plan(
@@ -246,6 +252,7 @@ def prepare_night(
             "backtest": first.backtest,
             "annualization": first.annualization,
             "risk_free": first.risk_free,
+            **({"benchmark": b} if (b := settings.metrics.benchmark) else {}),
         }
     )
     signature = hashlib.sha256(json.dumps(computation, sort_keys=True, default=str).encode())
@@ -478,6 +485,7 @@ def warm_kernels(job: BatchJob, *, echo: Echo) -> None:
             "backtest": job.backtest,
             "equity": job.write_equity,
             "indicator_outputs": job.write_indicators,
+            "benchmark": job.benchmark is not None,
         }
     )
     marker = Path(numba_cache_dir()) / f"barpipe-warm-{key}"
@@ -505,6 +513,7 @@ def warm_kernels(job: BatchJob, *, echo: Echo) -> None:
         risk_free=job.risk_free,
         with_equity=job.write_equity,
         with_indicators=job.write_indicators,
+        benchmark=job.benchmark,
     )
     with contextlib.suppress(OSError):
         marker.touch()

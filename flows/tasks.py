@@ -64,6 +64,7 @@ class BatchJob:
     # per symbol of the batch already published: (last bar µs UTC, n bars, fingerprint)
     published: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     full: bool = True  # recompute and publish every symbol whole
+    benchmark: Any = None  # compute.metrics.BenchmarkSeries of metrics.benchmark (flows.benchmark)
 
 
 def peak_rss_bytes() -> int:
@@ -202,6 +203,7 @@ def _process(job: BatchJob) -> dict[str, Any]:
         with_equity=job.write_equity,
         with_indicators=job.write_indicators,
         emit_after_us=night.cutoff_us,
+        benchmark=job.benchmark,
     )
     summary.seconds.update(result.seconds)
     summary.n_symbols = result.n_symbols + len(night.unchanged)

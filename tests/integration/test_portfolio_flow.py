@@ -125,6 +125,7 @@ def test_nightly_run_with_a_portfolio_section_writes_the_four_tables(
             "cluster.address": shared_cluster,
             "strategies": [{"name": "zscore"}],
             "metrics.annualization": 252,
+            "metrics.benchmark": "equal_weight",
             "portfolio": [
                 {
                     "label": "rotation",
@@ -150,12 +151,54 @@ def test_nightly_run_with_a_portfolio_section_writes_the_four_tables(
     for table in fp.PORTFOLIO_TABLES:
         assert fp.read_portfolio_table(str(out), table, "rotation", key).num_rows > 0, table
     _assert_sqlite_mirrors_delta(out, key)
+    _assert_sleeves_relative_metrics_equal_empyrical(out, key, small_dataset)
     metrics_row = fp.read_portfolio_table(str(out), "portfolio_metrics", "rotation", key)
     assert metrics_row["alpha"].to_pylist() == [summary.portfolios[0]["alpha"]]
     assert np.isfinite(summary.portfolios[0]["alpha"])
     report = Path(summary.outputs["report"]).read_text()
     assert "Portfolio rotation" in report
     assert "Largest positions after the last rebalance" in report
+
+
+def _assert_sleeves_relative_metrics_equal_empyrical(out: Path, key: str, data: Path) -> None:
+    """metrics.benchmark reaches every sleeve's row, in Parquet and SQLite alike."""
+    import sqlite3
+
+    import pandas as pd
+
+    from storage import db, outputs
+    from tests.unit.test_sleeve_benchmark import _expected, _reference_equal_weight
+
+    bench = _reference_equal_weight(load_bars(str(data)))
+    bench_us = bench.index.as_unit("us").asi8
+    got = outputs.read_output(str(out), "metrics", run_keys=[key]).to_pandas()
+    eq = outputs.read_output(str(out), "equity")
+    equity = pd.DataFrame(
+        {
+            "symbol": eq["symbol"].cast(pa.string()).to_numpy(zero_copy_only=False),
+            "strategy": eq["strategy"].to_numpy(zero_copy_only=False),
+            "us": eq["timestamp"].cast(pa.int64()).to_numpy(),
+            "equity": eq["equity"].to_numpy(),
+        }
+    ).sort_values(["symbol", "strategy", "us"])
+    assert len(got) > 1
+    assert set(got["benchmark"]) == {"equal_weight"}
+    for row in got.itertuples():
+        sleeve = equity[(equity["symbol"] == row.symbol) & (equity["strategy"] == row.strategy)]
+        e = sleeve["equity"].to_numpy()
+        b = bench.to_numpy()[np.searchsorted(bench_us, sleeve["us"].to_numpy())]
+        want = _expected(e[1:] / e[:-1] - 1, b[1:] / b[:-1] - 1)  # rf-free metrics below
+        assert np.isfinite(row.alpha), row.symbol
+        assert row.beta == pytest.approx(want["beta"], rel=1e-10), row.symbol
+        assert row.tracking_error == pytest.approx(want["tracking_error"], rel=1e-10)
+        assert row.excess_sharpe == pytest.approx(want["excess_sharpe"], rel=1e-10)
+        assert row.up_capture == pytest.approx(want["up_capture"], rel=1e-10, nan_ok=True)
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        lite = db.read_table(conn, "metrics", run_key=key).to_pandas()
+    merged = lite.merge(got, on=["symbol", "strategy"], suffixes=("", "_pq"))
+    assert len(merged) == len(got)
+    for name in ("alpha", "beta", "tracking_error", "excess_sharpe"):
+        np.testing.assert_array_equal(merged[name], merged[f"{name}_pq"], err_msg=name)
 
 
 def _assert_sqlite_mirrors_delta(out: Path, key: str) -> None:
