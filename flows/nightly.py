@@ -185,10 +185,12 @@ def execute(
                 )
                 _collect(summary, plan, [*early, *results])
                 if settings.portfolio:
-                    from flows.portfolio import run_configured
+                    from flows.portfolio import run_configured, worker_peaks
 
                     clock = time.perf_counter()
                     summary.portfolios = task(run_configured)(client, settings, jobs)
+                    for worker, peak in worker_peaks(client).items():
+                        summary.peak_rss[worker] = max(summary.peak_rss.get(worker, 0), peak)
                     summary.stages["portfolios"] = time.perf_counter() - clock
                 db.record_notes(conn, run_id, run_key, summary.note_records)
                 check_publishable(settings, summary)
