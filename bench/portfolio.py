@@ -40,7 +40,8 @@ ROC = 90
 FEES_BPS = 5.0
 SLIPPAGE_BPS = 2.0
 INIT_CASH = 1_000_000.0
-BATCH_SYMBOLS = 250
+WRITE_SYMBOLS = 250  # symbols per row group of the input the script writes
+BATCH_SYMBOLS = 100  # symbols per batch of phase 1 (memory: a batch x its history)
 CHUNK_BARS = 126
 
 
@@ -73,10 +74,10 @@ def write_universe(path: Path, n_symbols: int, n_bars: int, seed: int = 15) -> N
     names = synthetic.symbol_names(n_symbols)
     ts = synthetic.timestamps(n_bars, "1d").astype("datetime64[us]")
     writer = None
-    for lo in range(0, n_symbols, BATCH_SYMBOLS):
+    for lo in range(0, n_symbols, WRITE_SYMBOLS):
         cols: dict[str, list[Any]] = {k: [] for k in ("open", "close", "volume")}
         syms = []
-        for i in range(lo, min(lo + BATCH_SYMBOLS, n_symbols)):
+        for i in range(lo, min(lo + WRITE_SYMBOLS, n_symbols)):
             bars = synthetic.generate_symbol(n_bars, seed, index=i)
             for k in cols:
                 cols[k].append(bars[k])
@@ -103,7 +104,7 @@ def run_barpipe(input_path: str, work: str) -> dict[str, Any]:
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    from compute import allocation, indicators
+    from compute import allocation, indicators, pipeline
 
     base = _rss()
     clock = time.perf_counter()
@@ -127,9 +128,7 @@ def run_barpipe(input_path: str, work: str) -> dict[str, Any]:
             filter=pc.field("symbol").isin(batch),
             use_threads=False,  # one row group at a time
         ).sort_by([("symbol", "ascending"), ("timestamp", "ascending")])
-        sym = table["symbol"].to_numpy()
-        starts = np.flatnonzero(np.r_[True, sym[1:] != sym[:-1]])
-        offsets = np.r_[starts, len(sym)]
+        names, offsets = pipeline.segments(table)  # run-end encoded: no Python strings
         close = table["close"].to_numpy()
         score = indicators.compute_batch("roc", {"close": close}, offsets, timeperiod=ROC)["real"]
         rows = allocation.batch_rows(
@@ -139,9 +138,10 @@ def run_barpipe(input_path: str, work: str) -> dict[str, Any]:
             table["volume"].to_numpy(),
             score,
             offsets,
-            [ids[s] for s in sym[starts]],
+            [ids[s] for s in names],
             rules,
         )
+        del table, close, score
         stamps.append(np.unique(rows["timestamp"]))
         # by time, in row groups of about a chunk: a chunk's read skips the other groups
         order = np.argsort(rows["timestamp"], kind="stable")
@@ -150,7 +150,8 @@ def run_barpipe(input_path: str, work: str) -> dict[str, Any]:
             rows_dir / f"batch-{b:05d}.parquet",
             row_group_size=CHUNK_BARS * BATCH_SYMBOLS,
         )
-        del table, rows
+        del rows, order
+        pa.default_memory_pool().release_unused()  # Arrow's pool keeps what it freed otherwise
     phase1 = time.perf_counter() - clock
 
     clock = time.perf_counter()

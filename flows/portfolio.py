@@ -173,7 +173,7 @@ def walk_task(
         use_threads=False,
         batch_size=SCAN_ROWS,
         batch_readahead=0,
-        fragment_readahead=0,
+        fragment_readahead=1,  # 0 never finishes (pyarrow 26, measured)
     )
     for batch in scanner.to_batches():
         allocation.scatter_rows(
