@@ -16,7 +16,8 @@ open, 5 bps fees and 2 bps slippage, fractional units, 1,000,000 of cash.
 Each side runs in its own process (after a warm-up that fills the numba caches); the
 script prints wall seconds and peak RSS (``VmHWM``) of each, their ratios, and the final
 equity of both (they must agree). ``--symbols 5000 --barpipe-only`` measures the large
-universe alone. Run it under the shared lock: ``flock /tmp/barpipe-heavy.lock
+universe alone in one process; ``--symbols 5000 --cluster 2 600MB`` runs it through
+``flows.portfolio.run_portfolios`` on two workers of 600 MB and prints each worker's peak. Run it under the shared lock: ``flock /tmp/barpipe-heavy.lock
 .venv/bin/python -m bench.portfolio``.
 """
 
@@ -41,7 +42,7 @@ FEES_BPS = 5.0
 SLIPPAGE_BPS = 2.0
 INIT_CASH = 1_000_000.0
 WRITE_SYMBOLS = 250  # symbols per row group of the input the script writes
-BATCH_SYMBOLS = 100  # symbols per batch of phase 1 (memory: a batch x its history)
+BATCH_SYMBOLS = 250  # symbols per batch of phase 1: one row group of the input
 CHUNK_BARS = 126
 
 
@@ -63,7 +64,13 @@ def _rss() -> int:
     return _status_bytes(b"VmRSS:")
 
 
-def write_universe(path: Path, n_symbols: int, n_bars: int, seed: int = 15) -> None:
+def write_universe(
+    path: Path,
+    n_symbols: int,
+    n_bars: int,
+    seed: int = 15,
+    fields: tuple[str, ...] = ("open", "close", "volume"),
+) -> None:
     """Synthetic daily bars (``compute.synthetic``), written 250 symbols at a time."""
     import numpy as np
     import pyarrow as pa
@@ -75,7 +82,7 @@ def write_universe(path: Path, n_symbols: int, n_bars: int, seed: int = 15) -> N
     ts = synthetic.timestamps(n_bars, "1d").astype("datetime64[us]")
     writer = None
     for lo in range(0, n_symbols, WRITE_SYMBOLS):
-        cols: dict[str, list[Any]] = {k: [] for k in ("open", "close", "volume")}
+        cols: dict[str, list[Any]] = {k: [] for k in fields}
         syms = []
         for i in range(lo, min(lo + WRITE_SYMBOLS, n_symbols)):
             bars = synthetic.generate_symbol(n_bars, seed, index=i)
@@ -240,6 +247,68 @@ def run_vectorbt(input_path: str) -> dict[str, Any]:
     }
 
 
+def run_cluster(input_path: str, work: str, workers: int, memory_limit: str) -> dict[str, Any]:
+    """The same rules through ``flows.portfolio.run_portfolios`` on a LocalCluster of
+    ``workers`` single-threaded workers of ``memory_limit`` each: phase 1 as one task per batch
+    of 250 symbols, phase 2 as chained walk tasks sized from the workers' limit."""
+    import logging
+
+    import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    from distributed import Client, LocalCluster
+
+    from compute.allocation import PortfolioRules
+    from flows import portfolio as fp
+
+    symbols = sorted(
+        pc.unique(ds.dataset(input_path).to_table(columns=["symbol"])["symbol"]).to_pylist()
+    )
+    batches = [tuple(symbols[i : i + BATCH_SYMBOLS]) for i in range(0, len(symbols), BATCH_SYMBOLS)]
+    spec = fp.PortfolioSpec(
+        rules=PortfolioRules(
+            label="rotation",
+            top=TOP,
+            rebalance="monthly",
+            fees_bps=FEES_BPS,
+            slippage_bps=SLIPPAGE_BPS,
+            init_cash=INIT_CASH,
+        ),
+        score={"indicator": "roc", "params": {"timeperiod": ROC}},
+    )
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            memory_limit=memory_limit,
+            dashboard_address="127.0.0.1:0",
+            host="127.0.0.1",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        clock = time.perf_counter()
+        fp.run_portfolios(
+            client, [spec], batches, run_id="bench", input_path=input_path, output_path=work
+        )
+        seconds = time.perf_counter() - clock
+        peaks = fp.worker_peaks(client)
+        limit = fp.worker_memory(client)
+        restarts = len(peaks) != workers
+    equity = fp.read_staged(work, "bench", "portfolio_equity", "rotation").sort_by("timestamp")
+    step = fp.chunk_bars(len(symbols), equity.num_rows, limit)
+    orders = fp.read_staged(work, "bench", "portfolio_orders", "rotation")
+    return {
+        "seconds": seconds,
+        "final_equity": float(np.asarray(equity["equity"])[-1]),
+        "n_orders": orders.num_rows,
+        "worker_peaks": peaks,
+        "memory_limit": limit,
+        "restarted": restarts,
+        "chunk_bars": step,
+    }
+
+
 def _child(side: str, input_path: str, work: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "bench.portfolio", "--child", side, input_path, work],
@@ -258,6 +327,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--bars", type=int, default=2520)
     parser.add_argument("--barpipe-only", action="store_true")
+    parser.add_argument(
+        "--cluster",
+        nargs=2,
+        metavar=("WORKERS", "MEMORY_LIMIT"),
+        help="run barpipe's portfolio on a LocalCluster instead (e.g. --cluster 2 600MB)",
+    )
     parser.add_argument("--child", nargs=3, metavar=("SIDE", "INPUT", "WORK"))
     args = parser.parse_args(argv)
     if args.child:
@@ -266,6 +341,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(json.dumps(result))
         return result
 
+    if args.cluster:
+        with tempfile.TemporaryDirectory(prefix="barpipe-bench-portfolio-") as tmp:
+            data = Path(tmp) / "bars.parquet"
+            # the flow's loader validates every bar: it needs high and low too
+            write_universe(
+                data, args.symbols, args.bars, fields=("open", "high", "low", "close", "volume")
+            )
+            r = run_cluster(
+                str(data), str(Path(tmp) / "out"), int(args.cluster[0]), args.cluster[1]
+            )
+        print(
+            f"{args.symbols} symbols x {args.bars} daily bars on {args.cluster[0]} workers of "
+            f"{args.cluster[1]}: {r['seconds']:.2f} s, walk chunks of {r['chunk_bars']} bars, "
+            f"orders {r['n_orders']}, final equity {r['final_equity']:.6f}, worker peak RSS "
+            + ", ".join(f"{v / 2**20:.0f} MiB" for v in r["worker_peaks"].values())
+            + f" (limit {r['memory_limit'] / 2**20:.0f} MiB; restarted: {r['restarted']})"
+        )
+        return r
     with tempfile.TemporaryDirectory(prefix="barpipe-bench-portfolio-") as tmp:
         warm = Path(tmp) / "warm.parquet"
         write_universe(warm, 30, 300)
