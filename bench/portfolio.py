@@ -43,6 +43,9 @@ SLIPPAGE_BPS = 2.0
 INIT_CASH = 1_000_000.0
 WRITE_SYMBOLS = 250  # symbols per row group of the input the script writes
 BATCH_SYMBOLS = 250  # symbols per batch of phase 1: one row group of the input
+# --cluster: 252,000 bars per stage_rows task (250 symbols, 630,000 bars, got 600 MB workers
+# killed: measured)
+CLUSTER_BATCH_SYMBOLS = 100
 CHUNK_BARS = 126
 
 
@@ -64,13 +67,7 @@ def _rss() -> int:
     return _status_bytes(b"VmRSS:")
 
 
-def write_universe(
-    path: Path,
-    n_symbols: int,
-    n_bars: int,
-    seed: int = 15,
-    fields: tuple[str, ...] = ("open", "close", "volume"),
-) -> None:
+def write_universe(path: Path, n_symbols: int, n_bars: int, seed: int = 15) -> None:
     """Synthetic daily bars (``compute.synthetic``), written 250 symbols at a time."""
     import numpy as np
     import pyarrow as pa
@@ -82,7 +79,7 @@ def write_universe(
     ts = synthetic.timestamps(n_bars, "1d").astype("datetime64[us]")
     writer = None
     for lo in range(0, n_symbols, WRITE_SYMBOLS):
-        cols: dict[str, list[Any]] = {k: [] for k in fields}
+        cols: dict[str, list[Any]] = {k: [] for k in ("open", "close", "volume")}
         syms = []
         for i in range(lo, min(lo + WRITE_SYMBOLS, n_symbols)):
             bars = synthetic.generate_symbol(n_bars, seed, index=i)
@@ -101,6 +98,32 @@ def write_universe(
         writer.write_table(table)
     if writer is not None:
         writer.close()
+
+
+def write_bars_dataset(root: Path, n_symbols: int, n_bars: int, seed: int = 15) -> None:
+    """The same bars written the way barpipe's loader reads them best
+    (``storage.bars.write_bars``, one row group per symbol), with high and low: the flow
+    validates every bar."""
+    import pyarrow as pa
+
+    from compute import synthetic
+    from storage.bars import write_bars
+
+    names = synthetic.symbol_names(n_symbols)
+    ts = synthetic.timestamps(n_bars, "1d").astype("datetime64[us]")
+
+    def tables() -> Any:
+        for i in range(n_symbols):
+            bars = synthetic.generate_symbol(n_bars, seed, index=i)
+            yield pa.table(
+                {
+                    "symbol": pa.array([names[i]] * n_bars, pa.string()),
+                    "timestamp": pa.array(ts, pa.timestamp("us", tz="UTC")),
+                    **{f: bars[f] for f in ("open", "high", "low", "close", "volume")},
+                }
+            )
+
+    write_bars(tables(), root, partition_by_symbol=False, row_group_rows=n_bars)
 
 
 def run_barpipe(input_path: str, work: str) -> dict[str, Any]:
@@ -132,7 +155,8 @@ def run_barpipe(input_path: str, work: str) -> dict[str, Any]:
         batch = symbols[lo : lo + BATCH_SYMBOLS]
         table = source.to_table(
             columns=["symbol", "timestamp", "open", "close", "volume"],
-            filter=pc.field("symbol").isin(batch),
+            # a contiguous slice of the sorted symbols: a range, pruned by row-group statistics
+            filter=(pc.field("symbol") >= batch[0]) & (pc.field("symbol") <= batch[-1]),
             use_threads=False,  # one row group at a time
         ).sort_by([("symbol", "ascending"), ("timestamp", "ascending")])
         names, offsets = pipeline.segments(table)  # run-end encoded: no Python strings
@@ -156,6 +180,8 @@ def run_barpipe(input_path: str, work: str) -> dict[str, Any]:
             pa.table({k: v[order] for k, v in rows.items()}),
             rows_dir / f"batch-{b:05d}.parquet",
             row_group_size=CHUNK_BARS * BATCH_SYMBOLS,
+            compression="none",  # temporary rows: dictionary and snappy cost 3x the write
+            use_dictionary=False,
         )
         del rows, order
         pa.default_memory_pool().release_unused()  # Arrow's pool keeps what it freed otherwise
@@ -264,7 +290,8 @@ def run_cluster(input_path: str, work: str, workers: int, memory_limit: str) -> 
     symbols = sorted(
         pc.unique(ds.dataset(input_path).to_table(columns=["symbol"])["symbol"]).to_pylist()
     )
-    batches = [tuple(symbols[i : i + BATCH_SYMBOLS]) for i in range(0, len(symbols), BATCH_SYMBOLS)]
+    step = CLUSTER_BATCH_SYMBOLS
+    batches = [tuple(symbols[i : i + step]) for i in range(0, len(symbols), step)]
     spec = fp.PortfolioSpec(
         rules=PortfolioRules(
             label="rotation",
@@ -343,11 +370,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     if args.cluster:
         with tempfile.TemporaryDirectory(prefix="barpipe-bench-portfolio-") as tmp:
-            data = Path(tmp) / "bars.parquet"
-            # the flow's loader validates every bar: it needs high and low too
-            write_universe(
-                data, args.symbols, args.bars, fields=("open", "high", "low", "close", "volume")
-            )
+            data = Path(tmp) / "bars"
+            write_bars_dataset(data, args.symbols, args.bars)
             r = run_cluster(
                 str(data), str(Path(tmp) / "out"), int(args.cluster[0]), args.cluster[1]
             )

@@ -143,6 +143,8 @@ def stage_rows(job: RowsJob) -> dict[str, Any]:
             pa.table({k: v[order] for k, v in rows.items()}),
             os.path.join(where, f"batch-{job.batch:05d}.parquet"),
             row_group_size=max(1, job.row_group_rows),
+            compression="none",  # temporary rows: dictionary and snappy cost 3x the write
+            use_dictionary=False,
         )
         del rows, score
     pa.default_memory_pool().release_unused()
