@@ -98,7 +98,9 @@ def chunk_bars(n_symbols: int, n_times: int, worker_memory: int | None = None) -
 
 def worker_memory(client: Any) -> int | None:
     """The smallest memory limit of the cluster's workers (None: no limit)."""
-    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()]
+    limits = [
+        w.get("memory_limit") or 0 for w in client.scheduler_info(n_workers=-1)["workers"].values()
+    ]
     return min(limits) if limits and min(limits) > 0 else None
 
 
