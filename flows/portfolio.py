@@ -274,8 +274,13 @@ def run_portfolios(
     min_bars: int = 1,
     annualization: float = 252.0,
     risk_free: float = 0.0,
+    paused_timeout_s: float = 300.0,
 ) -> list[dict[str, Any]]:
-    """Both phases on the Dask cluster behind ``client``; returns each portfolio's metrics."""
+    """Both phases on the Dask cluster behind ``client``; returns each portfolio's metrics.
+
+    When every worker stays paused at its memory limit for ``paused_timeout_s`` seconds while
+    tasks wait, the run fails with a ConfigError (Dask would wait for ever).
+    """
     if not specs:
         return []
     warm_kernels(specs)
@@ -303,8 +308,10 @@ def run_portfolios(
         )
         for b, batch in enumerate(batches)
     ]
-    staged = client.gather(
-        client.map(stage_rows, jobs, key=[f"portfolio-rows-{run_id}-{j.batch}" for j in jobs])
+    staged = _gather(
+        client,
+        client.map(stage_rows, jobs, key=[f"portfolio-rows-{run_id}-{j.batch}" for j in jobs]),
+        paused_timeout_s,
     )
     cal = allocation.calendar(np.concatenate([s["timestamps"] for s in staged] or [[]]))
     step = chunk_bars(len(symbols), cal.shape[0], worker_memory(client))
@@ -328,8 +335,9 @@ def run_portfolios(
                 key=f"portfolio-walk-{run_id}-{spec.rules.label}-{part}",
             )
         finals.append(state)
-    client.gather(finals)
-    return client.gather(
+    _gather(client, finals, paused_timeout_s)
+    return _gather(
+        client,
         [
             client.submit(
                 metrics_task,
@@ -341,8 +349,43 @@ def run_portfolios(
                 key=f"portfolio-metrics-{run_id}-{spec.rules.label}",
             )
             for spec in specs
-        ]
+        ],
+        paused_timeout_s,
     )
+
+
+def _gather(client: Any, futures: list[Any], paused_timeout_s: float) -> list[Any]:
+    """``client.gather``, failing when every worker stays paused while futures wait."""
+    import time
+
+    from distributed import TimeoutError as DaskTimeout
+    from distributed import wait
+
+    from flows.nightly import _paused_workers
+
+    pending = set(futures)
+    paused_since: float | None = None
+    while pending:
+        try:
+            done, pending = wait(pending, timeout=1, return_when="FIRST_COMPLETED")
+        except DaskTimeout:
+            done = set()
+        if done:
+            paused_since = None
+            continue
+        paused = _paused_workers(client)
+        if paused is None:
+            paused_since = None
+        elif paused_since is None:
+            paused_since = time.monotonic()
+        elif time.monotonic() - paused_since > paused_timeout_s:
+            client.cancel(futures)
+            raise ConfigError(
+                f"every Dask worker has been paused at its memory limit for "
+                f"{paused_timeout_s:g} s with {len(pending)} portfolio task(s) waiting "
+                f"({paused}): raise the worker memory limit (--memory-limit)"
+            )
+    return list(client.gather(futures))
 
 
 def warm_kernels(specs: list[PortfolioSpec]) -> None:
@@ -406,6 +449,7 @@ def run_configured(client: Any, settings: Any, jobs: list[Any]) -> list[dict[str
         min_bars=first.min_bars,
         annualization=first.annualization,
         risk_free=first.risk_free,
+        paused_timeout_s=settings.batches.paused_timeout_s,
     )
 
 

@@ -231,3 +231,46 @@ def test_a_benchmark_outside_the_universe_is_a_config_error(tmp_path):
         fp.run_portfolios(
             None, [spec], [("A", "B")], run_id="r", input_path="x", output_path=str(tmp_path)
         )
+
+
+def test_workers_paused_at_their_memory_limit_fail_the_portfolio_phase(tmp_path):
+    import logging
+    import time
+
+    from distributed import Client, LocalCluster
+    from distributed.core import Status
+
+    from compute.errors import ConfigError
+
+    data = make_dataset(tmp_path / "bars", n_symbols=2, n_bars=50)
+    with (
+        LocalCluster(
+            n_workers=1,
+            processes=False,
+            protocol="tcp://",
+            # a thread worker in this process: the test process's memory keeps it paused
+            memory_limit="100MB",
+            dashboard_address="127.0.0.1:0",
+            host="127.0.0.1",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+
+        def status(dask_worker):
+            return dask_worker.status
+
+        deadline = time.monotonic() + 10  # the memory monitor checks every 100 ms
+        while set(client.run(status).values()) != {Status.paused}:
+            assert time.monotonic() < deadline, "the worker never paused"
+            time.sleep(0.1)
+        with pytest.raises(ConfigError, match=r"paused at its memory limit for 1 s"):
+            fp.run_portfolios(
+                client,
+                SPECS[:1],
+                [("SYN0000", "SYN0001")],
+                run_id="r",
+                input_path=str(data),
+                output_path=str(tmp_path / "out"),
+                paused_timeout_s=1,
+            )
