@@ -68,7 +68,7 @@ class BatchResult:
     n_symbols: int
     sleeves: pa.Table | None = None
     """Per (symbol, strategy): compute.portfolio.summarize_sleeves over the whole history
-    (None without equity): what the run's report is drawn from."""
+    (made with or without ``with_equity``): what the run's report is drawn from."""
 
 
 def _fmt(value: int | float) -> str:
@@ -171,19 +171,20 @@ def run_batch(
         signal_parts.append(
             _signals_table(run_id, req.key, target, sim.trades, symbols, offsets, ts, arrays)
         )
+        equity = pa.table(
+            {
+                "run_id": pa.repeat(pa.scalar(run_id), table.num_rows),
+                "symbol": labels(seg_of_bar),
+                "strategy": pa.repeat(pa.scalar(req.key), table.num_rows),
+                "timestamp": ts,
+                "equity": sim.equity,
+            }
+        )
         if with_equity:
-            equity = pa.table(
-                {
-                    "run_id": pa.repeat(pa.scalar(run_id), table.num_rows),
-                    "symbol": labels(seg_of_bar),
-                    "strategy": pa.repeat(pa.scalar(req.key), table.num_rows),
-                    "timestamp": ts,
-                    "equity": sim.equity,
-                }
-            )
             equity_parts.append(equity if keep_bars is None else equity.filter(keep_bars))
-            # the report's summaries cover each sleeve's whole history, emitted or not
-            sleeve_parts.append(portfolio.summarize_sleeves(equity, trades))
+        # the report's summaries cover each sleeve's whole history, emitted or not, and are
+        # made whether the equity table is written or not (the report never reads it)
+        sleeve_parts.append(portfolio.summarize_sleeves(equity, trades))
         bench_name = None if benchmark is None else benchmark.name
         metric_parts.append(_metrics_table(run_id, req.key, met, symbols, offsets, ts, bench_name))
     seconds["backtest"] = t_bt
@@ -207,7 +208,7 @@ def run_batch(
         metrics=_concat(metric_parts),
         indicators=ind_table,
         signals=_concat(signal_parts),
-        sleeves=_concat(sleeve_parts) if with_equity else None,
+        sleeves=_concat(sleeve_parts),
         seconds=seconds,
         n_bars=table.num_rows,
         n_symbols=len(symbols),

@@ -425,10 +425,17 @@ def _describe_night(night: Any) -> str:
     """One line: what this run changed in the continuous tables."""
     if night.full:
         return "night: full run (every symbol computed and published whole)"
+    removed = list(getattr(night, "removed", ()) or ())
     return (
         f"night: {len(night.whole):,} symbol(s) new or restated (published whole), "
         f"{len(night.extended):,} extended by new bars, {len(night.unchanged):,} unchanged "
         "(nothing new to publish)"
+        + (
+            f", {len(removed):,} removed (no longer in the input; earlier table versions "
+            "keep their rows)"
+            if removed
+            else ""
+        )
     )
 
 

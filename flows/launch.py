@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from flows.nightly import Echo, RunSummary, open_run_cluster
+from flows.nightly import Echo, RunSummary, open_run_cluster, warm_workers
 from flows.runtime import PrefectBackend, configure_prefect
 from flows.settings import Settings
 
@@ -22,7 +22,8 @@ def run_nightly(
     configure_prefect(settings.prefect.log_level, settings.prefect.api_url)
     backend = PrefectBackend(settings.prefect.api_url)
     keep = settings.cluster.keep_alive_s
-    with open_run_cluster(settings) as (_client, info):
+    with open_run_cluster(settings) as (client, info):
+        warming = warm_workers(settings, client, info)  # overlaps Prefect's start
         if info.mode.startswith("kept"):
             echo(f"Dask cluster: {info.mode} (kept alive {keep:g} s after its last use)")
         if info.dashboard:
@@ -32,8 +33,11 @@ def run_nightly(
 
         flow.ECHO[0] = echo
         flow.quiet_console_failures()
-        return flow.nightly(
-            settings.model_dump(mode="json"),
-            scheduler=info.address,
-            progress=sys.stdout.isatty() if progress is None else progress,
-        )
+        try:
+            return flow.nightly(
+                settings.model_dump(mode="json"),
+                scheduler=info.address,
+                progress=sys.stdout.isatty() if progress is None else progress,
+            )
+        finally:
+            del warming

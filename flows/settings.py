@@ -107,6 +107,22 @@ class OutputConfig(_Section):
     keep_nights: int | None = Field(None, ge=1)
 
     @_model_validator(mode="after")
+    def _delta_root(self) -> OutputConfig:
+        from storage.delta import unsupported_root
+
+        why = unsupported_root(self.path)
+        if why is not None:
+            raise PydanticCustomError(
+                _CUSTOM,
+                "{message}",
+                {
+                    "key": "output.path",
+                    "message": f"config key 'output.path' = {self.path!r} is not allowed; {why}",
+                },
+            )
+        return self
+
+    @_model_validator(mode="after")
     def _db_path_needed(self) -> OutputConfig:
         if self.db_path is None and not is_local_path(self.path):
             raise PydanticCustomError(

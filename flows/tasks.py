@@ -127,6 +127,48 @@ def _ipc(table: Any) -> bytes:
     return bytes(sink.getvalue().to_pybytes())
 
 
+def warm_up(job: BatchJob) -> None:
+    """Run the job's computation once on a small synthetic symbol (compiles or loads every
+    kernel it uses)."""
+    from compute import synthetic
+
+    n = max(2 * job.min_bars, 500)
+    generated = synthetic.generate_symbol(n, 1, freq="1min")
+    table = pa.table(
+        {
+            "symbol": pa.array(["WARMUP"] * n, pa.string()),
+            "timestamp": pa.array(generated["timestamp"], pa.timestamp("us", tz="UTC")),
+            **{f: generated[f] for f in ("open", "high", "low", "close", "volume")},
+        }
+    )
+    pipeline.run_batch(
+        table,
+        run_id="warm-up",
+        indicator_requests=job.indicators,
+        strategy_requests=job.strategies,
+        backtest_params=job.backtest,
+        annualization=job.annualization,
+        risk_free=job.risk_free,
+        with_equity=job.write_equity,
+        with_indicators=job.write_indicators,
+        benchmark=job.benchmark,
+    )
+
+
+_WARMED: set[str] = set()  # in a worker process: the computations already warmed
+
+
+def warm_worker(job: BatchJob) -> bool:
+    """On a worker: ``warm_up`` once per process and computation; True if it ran now."""
+    key = repr((job.indicators, job.strategies, job.backtest, job.write_equity,
+                job.write_indicators, job.benchmark is not None))  # fmt: skip
+    if key in _WARMED:
+        return False
+    warm_up(job)
+    _WARMED.add(key)
+    return True
+
+
 def process_batch(job: BatchJob) -> dict[str, Any]:
     """Load, validate, compute and stage one batch; return its ``BatchSummary`` as a dict.
 

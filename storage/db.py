@@ -9,10 +9,10 @@ right after planning, so a failed run keeps its plan).
 
 A run's life: ``start_run`` inserts it as ``running``; the flow computes and commits the Delta
 tables; ``commit_night`` writes the mirrored rows, the symbols' publish state and the tables'
-versions in one transaction (``storage.runs``); ``finish_run`` records the outcome.
-(``publish_run_rows``, the per-run-key replacement of trades/metrics/quarantine, is no longer
-used by the flow.) A run left ``running`` by a process that no longer exists
-is marked ``abandoned`` by ``mark_abandoned`` at the start of the next run.
+versions in one transaction (``storage.runs``); ``finish_run`` records the outcome. A run left
+``running`` by a process that no longer exists is recorded ``succeeded`` by
+``complete_committed`` when its ``commit_night`` went through, else marked ``abandoned`` by
+``mark_abandoned``, at the start of the next run.
 
 Runs on one output root are serialised by ``run_lock``, a file lock (``barpipe.db.lock``)
 that a run holds from before ``mark_abandoned`` until its outcome is recorded, so SQLite never
@@ -52,20 +52,17 @@ from compute.errors import StorageError
 from compute.portfolio import SUMMARY_SCHEMA
 from storage import sqlite_bulk
 from storage.schemas import (
-    METRICS,
-    QUARANTINE,
     RUN_BATCHES,
     RUN_PLANS,
-    RUN_STAGES,
     RUN_STATUSES,
     TIMESTAMP,
-    TRADES,
 )
 from storage.tables import SQLITE_TABLES, sqlite_column_types, sqlite_columns, sqlite_ddl
 
 __all__ = [
     "DB_NAME",
     "best_and_worst",
+    "complete_committed",
     "connect",
     "db_path",
     "finish_run",
@@ -73,7 +70,6 @@ __all__ = [
     "last_success",
     "list_runs",
     "mark_abandoned",
-    "publish_run_rows",
     "read_notes",
     "read_report_sleeves",
     "read_table",
@@ -91,26 +87,9 @@ _SCHEMA_VERSION = 1
 _INSERT_CHUNK = 50_000  # rows converted to Python at a time
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
-# What the report is drawn from (compute.portfolio.SUMMARY_SCHEMA, one row per sleeve a run
-# computed; list columns as little-endian BLOBs): the report never reads equity or trades.
-_REPORT_COLUMNS = ("run_id", "run_key", *SUMMARY_SCHEMA.names)
-_REPORT_DDL = (
-    """CREATE TABLE IF NOT EXISTS report_sleeves (
-    run_id TEXT NOT NULL,
-    run_key TEXT NOT NULL,
-    symbol TEXT NOT NULL,
-    strategy TEXT NOT NULL,
-    grid TEXT NOT NULL,
-    first_equity REAL,
-    time_us BLOB,
-    equity BLOB,
-    trade_period_us BLOB,
-    trades_long BLOB,
-    trades_short BLOB
-)""",
-    "CREATE INDEX IF NOT EXISTS ix_report_sleeves_run_id ON report_sleeves (run_id)",
-    "CREATE INDEX IF NOT EXISTS ix_report_sleeves_sleeve ON report_sleeves (symbol, strategy)",
-)
+# What the report is drawn from (storage.tables.REPORT_SLEEVES): the report never reads
+# equity or trades.
+_REPORT_COLUMNS = tuple(sqlite_columns("report_sleeves"))
 
 _NOTES_DDL = (
     """CREATE TABLE IF NOT EXISTS run_notes (
@@ -203,7 +182,7 @@ def connect(
             )
         conn.execute("PRAGMA synchronous = FULL")  # a committed run survives power loss
         with _transaction(conn):
-            for statement in (*sqlite_ddl(), *_NOTES_DDL, *_REPORT_DDL):
+            for statement in (*sqlite_ddl(), *_NOTES_DDL):
                 conn.execute(statement)
             _add_columns(conn)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
@@ -453,75 +432,6 @@ def _insert(
     return stats.rows
 
 
-def publish_run_rows(
-    conn: sqlite3.Connection,
-    run_id: str,
-    run_key: str,
-    trades: Rows,
-    metrics: Rows,
-    quarantine: Rows = (),
-    stages: pa.Table | Sequence[Mapping[str, Any]] | None = None,
-    sleeves: Rows | None = None,
-) -> dict[str, int]:
-    """Replace the run key's trades, metrics and quarantine rows with this run's, atomically.
-
-    In ONE transaction: delete every row of ``run_key`` (older runs of the key, or an earlier
-    attempt of this one) from trades, metrics and quarantine, insert the new rows, and replace
-    this run's ``run_stages`` rows when ``stages`` is given. On any error nothing changes.
-
-    Parameters
-    ----------
-    trades, metrics
-        Rows in the ``TRADES`` / ``METRICS`` schemas: a table, or record batches streamed
-        from the published Parquet (``storage.outputs.iter_output``), inserted in chunks of
-        ``_INSERT_CHUNK`` rows by ``storage.sqlite_bulk.ingest``.
-    quarantine
-        The same in the ``QUARANTINE`` schema, or ``QuarantineRecord`` objects / mappings
-        (run_id filled in).
-    stages
-        A ``RUN_STAGES`` table or mappings with stage, seconds, peak_rss_bytes, worker; None
-        leaves ``run_stages`` alone (see ``record_stages``).
-    sleeves
-        The report's per-sleeve summaries (``compute.portfolio.SUMMARY_SCHEMA``) of the
-        sleeves this run computed; they replace the run key's ``report_sleeves`` rows. None
-        leaves them alone.
-
-    Returns
-    -------
-    dict[str, int]
-        Rows inserted per table.
-    """
-    tables = {
-        "trades": (trades, TRADES),
-        "metrics": (metrics, METRICS),
-        "quarantine": (quarantine, QUARANTINE),
-    }
-    inserted: dict[str, int] = {}
-    try:
-        with _transaction(conn):
-            for name, (rows, schema) in tables.items():
-                conn.execute(f"DELETE FROM {name} WHERE run_key = ?", (run_key,))
-                inserted[name] = _insert(conn, name, rows, schema, run_id, run_key)
-            if sleeves is not None:
-                conn.execute("DELETE FROM report_sleeves WHERE run_key = ?", (run_key,))
-                inserted["report_sleeves"] = sqlite_bulk.ingest(
-                    conn,
-                    "report_sleeves",
-                    _row_batches(sleeves, SUMMARY_SCHEMA, run_id),
-                    _REPORT_COLUMNS,
-                    chunk_rows=1_000,  # each row holds up to MAX_GRID_POINTS values per list
-                    constants={"run_id": run_id, "run_key": run_key},
-                ).rows
-            if stages is not None:
-                conn.execute("DELETE FROM run_stages WHERE run_id = ?", (run_id,))
-                inserted["run_stages"] = _insert(
-                    conn, "run_stages", stages, RUN_STAGES, run_id, None
-                )
-    except sqlite3.Error as err:
-        raise StorageError(f"cannot publish rows of run {run_id!r}: {err}") from err
-    return inserted
-
-
 def list_runs(conn: sqlite3.Connection, limit: int = 20) -> list[dict[str, Any]]:
     """The most recent runs first, as dicts with the ``runs`` columns."""
     cursor = conn.execute(
@@ -554,6 +464,47 @@ def _process_gone(pid: int, started_at: str | None) -> bool:
     return created > started.timestamp() + 1.0
 
 
+def _dead_runs(conn: sqlite3.Connection, host: str) -> list[sqlite3.Row]:
+    """Runs left ``running`` on ``host`` by processes that are gone."""
+    rows = conn.execute(
+        "SELECT run_id, pid, started_at FROM runs WHERE status = 'running' AND host = ?", (host,)
+    ).fetchall()
+    return [
+        row
+        for row in rows
+        if row["pid"] is None or _process_gone(int(row["pid"]), row["started_at"])
+    ]
+
+
+def complete_committed(conn: sqlite3.Connection, host: str | None = None) -> list[str]:
+    """Record ``succeeded`` the dead runs whose night committed (``commit_night`` wrote their
+    id into ``table_versions``): the process died after the commit point, so their results are
+    the published state. Their counts, stage timings and report were never recorded, and the
+    ``error`` column says so. Returns the run ids completed.
+
+    Call before ``mark_abandoned`` (under the run lock, before any run commits again).
+    """
+    host = socket.gethostname() if host is None else host
+    committed = {str(r[0]) for r in conn.execute("SELECT DISTINCT run_id FROM table_versions")}
+    done = [row for row in _dead_runs(conn, host) if row["run_id"] in committed]
+    if not done:
+        return []
+    with _transaction(conn):
+        for row in done:
+            conn.execute(
+                "UPDATE runs SET status = 'succeeded', finished_at = ?, error = ? "
+                "WHERE run_id = ? AND status = 'running'",
+                (
+                    utc_now(),
+                    f"process {row['pid']} on {host} ended after its publish committed; "
+                    "recovery recorded it succeeded (counts, stage timings and report not "
+                    "recorded)",
+                    row["run_id"],
+                ),
+            )
+    return [str(row["run_id"]) for row in done]
+
+
 def mark_abandoned(conn: sqlite3.Connection, host: str | None = None) -> list[str]:
     """Mark ``abandoned`` the runs left ``running`` on this host by processes that are gone.
 
@@ -561,14 +512,7 @@ def mark_abandoned(conn: sqlite3.Connection, host: str | None = None) -> list[st
     ids marked, so the caller can clean their staging areas.
     """
     host = socket.gethostname() if host is None else host
-    rows = conn.execute(
-        "SELECT run_id, pid, started_at FROM runs WHERE status = 'running' AND host = ?", (host,)
-    ).fetchall()
-    dead = [
-        row
-        for row in rows
-        if row["pid"] is None or _process_gone(int(row["pid"]), row["started_at"])
-    ]
+    dead = _dead_runs(conn, host)
     if not dead:
         return []
     with _transaction(conn):
@@ -835,6 +779,7 @@ def commit_night(
     signature: str,
     dropped: Sequence[str] = (),
     sleeves: Rows | None = None,
+    removed: Sequence[str] = (),
 ) -> dict[str, int]:
     """One night's SQLite commit, in ONE transaction: the mirrored tables' rows (replaced as
     their kind says, see ``storage.tables``), the changed symbols' publish state and every
@@ -844,7 +789,8 @@ def commit_night(
     inserted in chunks (``storage.sqlite_bulk``), never whole. ``sleeves``: the report's
     per-sleeve summaries of the symbols this night computed (``report_sleeves``, replacing
     the run key's); a sleeve the night skipped keeps its summary from the night that computed
-    it (``read_report_sleeves``).
+    it (``read_report_sleeves``). ``removed``: symbols the input no longer holds; their rows
+    of the continuous and state tables and their publish state are deleted.
     """
     from storage.tables import TABLES
 
@@ -856,7 +802,9 @@ def commit_night(
             conn.execute("DELETE FROM temp.night")
             conn.executemany(
                 "INSERT INTO temp.night VALUES (?, ?)",
-                [("whole", s) for s in whole] + [("extended", s) for s in extended],
+                [("whole", s) for s in whole]
+                + [("extended", s) for s in extended]
+                + [("removed", s) for s in removed],
             )
             symbols_of = "SELECT symbol FROM temp.night WHERE kind = '{}'"
             for name, data in rows.items():
@@ -871,7 +819,8 @@ def commit_night(
                     )
                 else:
                     conn.execute(
-                        f"DELETE FROM {name} WHERE symbol IN ({symbols_of.format('whole')})"
+                        f"DELETE FROM {name} WHERE symbol IN ({symbols_of.format('whole')}) "
+                        f"OR symbol IN ({symbols_of.format('removed')})"
                         + (
                             f" OR (symbol IN ({symbols_of.format('extended')}) AND {spec.replaced})"
                             if spec.replaced
@@ -895,6 +844,9 @@ def commit_night(
                 ).rows
             if full:
                 conn.execute("DELETE FROM publish_state")
+            conn.execute(
+                f"DELETE FROM publish_state WHERE symbol IN ({symbols_of.format('removed')})"
+            )
             conn.executemany(
                 "INSERT OR REPLACE INTO publish_state (symbol, last_timestamp, n_bars, fingerprint, run_id) "
                 "VALUES (?, ?, ?, ?, ?)",

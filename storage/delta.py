@@ -2,8 +2,9 @@
 
 Each commit is atomic and makes a new table version (``_delta_log/NNN.json``); readers that
 speak Delta (delta-rs, Polars, Spark, DuckDB's delta extension) see whole commits only. A
-night's change to a table is one or two commits (a delete of the rows it replaces, then an
-append); ``storage.runs`` records the version each table reached in ``barpipe.db`` in the
+night's change to a table is one commit (an append, or a predicate overwrite: the rows it
+replaces out, its new rows in), or two for trades whose open trades it replaces (see
+``storage.runs._publish_continuous``); ``storage.runs`` records the version each table reached in ``barpipe.db`` in the
 same transaction as the SQLite rows, and rolls a table back to its recorded version
 (``restore``) when a run died between the two. Every commit carries the run id in its
 ``barpipe_run_id`` commit metadata.
@@ -12,11 +13,13 @@ Where: ``<root>/<table>`` for a local root or an ``s3://`` URL (credentials and 
 from the fsspec options of the output root, translated by ``delta_options``). Measured with
 delta-rs 1.6.6 on moto's S3 server: plain commits need no lock provider and no
 ``AWS_S3_ALLOW_UNSAFE_RENAME`` (four concurrent appends gave four versions, no lost rows).
-Other fsspec URLs (``memory://``, ``gcs://``...) are refused with a StorageError.
+Other fsspec URLs (``memory://``, ``gcs://``...) are refused: by the settings (``output.path``,
+a configuration error) and here (``unsupported_root``, a StorageError).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -35,22 +38,41 @@ __all__ = [
     "overwrite",
     "read",
     "restore",
+    "sql_after",
     "sql_in",
     "table_uri",
+    "unsupported_root",
     "vacuum",
     "version",
 ]
+
+
+URL_SCHEMES = ("s3", "s3a")
+"""URL schemes an output root may have besides a local path or ``file://``: the object stores
+whose fsspec options ``delta_options`` translates for delta-rs, and that tests cover."""
+
+
+def unsupported_root(root: str) -> str | None:
+    """Why ``root`` cannot hold barpipe's Delta tables, or None when it can."""
+    if "://" not in root or root.startswith("file://"):
+        return None
+    scheme = root.split("://", 1)[0]
+    if scheme in URL_SCHEMES:
+        return None
+    schemes = " or ".join(f"{s}://" for s in URL_SCHEMES)
+    return (
+        f"output tables are Delta tables, which need a local path, file://, {schemes} "
+        f"(got {scheme}://; other fsspec URLs work for input.path only)"
+    )
 
 
 def delta_options(root: str, filesystem: Any = None) -> dict[str, str]:
     """Delta storage options for ``root`` from an fsspec filesystem's options (s3 only)."""
     if "://" not in root or root.startswith("file://"):
         return {}
-    scheme = root.split("://", 1)[0]
-    if scheme not in ("s3", "s3a"):
-        raise StorageError(
-            f"output root {root}: Delta tables need a local path or s3:// (got {scheme}://)"
-        )
+    why = unsupported_root(root)
+    if why is not None:
+        raise StorageError(f"output root {root}: {why}")
     given: Mapping[str, Any] = getattr(filesystem, "storage_options", None) or {}
     options: dict[str, str] = {}
     for ours, theirs in (
@@ -176,11 +198,17 @@ def overwrite(
     run_id: str,
     *,
     predicate: str | None = None,
+    merge_schema: bool = False,
 ) -> int:
     """Replace the rows matching ``predicate`` (all rows and the schema if None) with
-    ``data``, in one commit."""
+    ``data``, in one commit. Every row of ``data`` must match ``predicate`` (delta-rs checks
+    it and fails the write otherwise). ``merge_schema``: new columns of ``data`` are added."""
     if version(root, table, filesystem) is None:
         return _write(root, table, data, filesystem, run_id, mode="append")
+    if predicate is None:
+        schema_mode = "overwrite"
+    else:
+        schema_mode = "merge" if merge_schema else None
     return _write(
         root,
         table,
@@ -189,7 +217,7 @@ def overwrite(
         run_id,
         mode="overwrite",
         predicate=predicate,
-        schema_mode="overwrite" if predicate is None else None,
+        schema_mode=schema_mode,
     )
 
 
@@ -274,6 +302,12 @@ def vacuum(
     except Exception as err:  # noqa: BLE001
         raise StorageError(f"cannot vacuum {table_uri(root, table)}: {err}") from err
     return list(removed)
+
+
+def sql_after(column: str, us: int) -> str:
+    """``"column" > '<UTC time>'`` for a timestamp column and µs since the epoch."""
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(us))
+    return f"\"{column}\" > '{moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'"
 
 
 def sql_in(column: str, values: Iterable[str]) -> str:

@@ -8,10 +8,8 @@ as an object store (no atomic rename, single-object writes are atomic).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import uuid
-from typing import Any
 from urllib.parse import quote
 
 import fsspec
@@ -23,7 +21,6 @@ __all__ = [
     "FilesystemLike",
     "delete_dir",
     "encode_component",
-    "exchange_dirs",
     "exists",
     "is_local",
     "join",
@@ -142,38 +139,3 @@ def write_bytes_atomic(fs: pafs.FileSystem, path: str, data: bytes) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-_RENAME_EXCHANGE = 2  # linux/fs.h
-
-
-def _renameat2() -> Any:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        func = libc.renameat2
-    except (OSError, AttributeError):
-        return None
-    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    func.restype = ctypes.c_int
-    return func
-
-
-_RENAMEAT2 = _renameat2()
-_AT_FDCWD = -100
-
-
-def exchange_dirs(a: str, b: str) -> bool:
-    """Atomically swap two existing local paths (Linux ``renameat2(RENAME_EXCHANGE)``).
-
-    Returns False when the platform or filesystem cannot do it; the caller then falls back to
-    two renames.
-    """
-    if _RENAMEAT2 is None:
-        return False
-    rc = _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    if rc == 0:
-        return True
-    errno = ctypes.get_errno()
-    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: not supported here
-        return False
-    raise StorageError(f"cannot swap {a} and {b}: {os.strerror(errno)}")

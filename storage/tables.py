@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from compute.errors import StorageError
+from compute.portfolio import SUMMARY_SCHEMA
 from storage.schemas import (
     EQUITY,
     INDICATOR_KEYS,
@@ -52,6 +53,7 @@ from storage.schemas import (
 
 __all__ = [
     "OUTPUT_TABLES",
+    "REPORT_SLEEVES",
     "SQLITE_TABLES",
     "TABLES",
     "KINDS",
@@ -211,6 +213,13 @@ def mirrored() -> list[str]:
     return [t.name for t in TABLES.values() if t.sqlite]
 
 
+REPORT_SLEEVES = pa.schema(
+    [pa.field("run_id", pa.string()), pa.field("run_key", pa.string()), *SUMMARY_SCHEMA]
+)
+"""``report_sleeves`` (SQLite only): the per-sleeve summaries a run's report is drawn from
+(``compute.portfolio.SUMMARY_SCHEMA``; list columns stored as little-endian BLOBs), written
+by ``storage.db.commit_night`` with the night's other rows."""
+
 SQLITE_TABLES: dict[str, pa.Schema] = {
     "runs": RUNS,
     **{name: TABLES[name].schema for name in mirrored()},
@@ -219,8 +228,10 @@ SQLITE_TABLES: dict[str, pa.Schema] = {
     "run_batches": RUN_BATCHES,
     "publish_state": PUBLISH_STATE,
     "table_versions": TABLE_VERSIONS,
+    "report_sleeves": REPORT_SLEEVES,
 }
-"""Tables of ``barpipe.db``: the run registry, the mirrored output tables, the publish state."""
+"""Tables of ``barpipe.db``: the run registry, the mirrored output tables, the publish state,
+the report's summaries."""
 
 _INDEXES: dict[str, tuple[str, ...]] = {
     "runs": ("run_key", "status"),
@@ -237,6 +248,7 @@ _INDEXES: dict[str, tuple[str, ...]] = {
     "run_batches": ("run_id",),
     "publish_state": (),
     "table_versions": (),
+    "report_sleeves": ("run_id", "run_key", "symbol"),
 }
 
 
@@ -247,6 +259,8 @@ def _sqlite_type(type_: pa.DataType) -> str:
         return "REAL"
     if pa.types.is_string(type_) or pa.types.is_timestamp(type_):
         return "TEXT"
+    if pa.types.is_list(type_):
+        return "BLOB"  # numbers, little-endian (storage.sqlite_bulk)
     raise TypeError(f"no SQLite type for Arrow type {type_}")  # a schema above is wrong
 
 

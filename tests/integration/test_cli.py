@@ -173,3 +173,15 @@ def test_indicators_lists_sma() -> None:
 def test_runs_without_a_database_says_so(tmp_path: Path) -> None:
     line = assert_one_line_error(barpipe("runs", "--output", str(tmp_path)), 1)
     assert "no run database" in line
+
+
+def test_an_output_root_delta_cannot_use_is_a_one_line_config_error(tmp_path: Path) -> None:
+    """Output tables are Delta tables: a memory:// (or gcs://...) output root is refused
+    before anything starts, naming the setting and value and listing what works."""
+    result = barpipe(
+        "run", "--input", str(tmp_path / "bars"), "--output", "memory://bp/out",
+        "--set", f"output.db_path={tmp_path / 'b.db'}",
+    )  # fmt: skip
+    line = assert_one_line_error(result, 2)
+    assert "'output.path' = 'memory://bp/out' is not allowed" in line
+    assert "a local path, file://, s3:// or s3a://" in line

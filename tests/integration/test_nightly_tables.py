@@ -1,7 +1,8 @@
 """Continuous tables over many nights, in process (no Prefect; one threads-only Dask cluster).
 
 The property (issue 11, item 2): after any sequence of nights — new bars, restated symbols,
-new symbols, reruns, a run killed between its Delta commits and its SQLite commit — the
+new symbols, symbols gone from the input (and back), reruns, a run killed between its Delta
+commits and its SQLite commit — the
 trades, equity, indicators and signals tables equal, bit for bit, one full run over the
 final input on an empty root, and the last night's metrics equal that run's metrics.
 A kill is simulated faithfully: the publish stops after some table commits and its own
@@ -147,6 +148,7 @@ NIGHT = st.fixed_dictionaries(
         "restate": st.sampled_from([None, *SYMBOLS]),
         "rerun": st.booleans(),
         "kill": st.sampled_from([None, "trades", "metrics", "equity"]),
+        "vanish": st.sampled_from([None, *SYMBOLS]),  # gone from the night's input
     }
 )
 
@@ -167,9 +169,12 @@ def test_nights_equal_one_full_run(cluster, config, tmp_path_factory, nights, st
     assert _night(cluster, config, inp, out, key)[0].status == "succeeded"
     for i, night in enumerate(nights, start=1):
         for symbol, extra in zip(SYMBOLS, night["grow"], strict=True):
-            if symbol == "CCC" and cuts["CCC"] == 0 and extra:
-                extra += 60  # enough bars for the lookbacks
+            if cuts[symbol] == 0 and extra:
+                extra += 60  # a new (or returning) symbol: enough bars for the lookbacks
             cuts[symbol] = min(N_BARS, cuts[symbol] + extra)
+        gone = night["vanish"]
+        if gone and any(n for s, n in cuts.items() if s != gone):
+            cuts[gone] = 0  # it comes back later, if at all, as a new symbol
         if night["restate"] and cuts[night["restate"]]:
             restated[night["restate"]] = restated.get(night["restate"], 1.0) * 0.5
         key = f"2026-01-{i + 1:02d}"
@@ -228,6 +233,13 @@ def _both_stores_agree(out: Path) -> None:
     for table in ("trades", "metrics", "signals"):
         parquet = outputs.read_output(str(out), table)
         assert _db_rows(out, f"SELECT count(*) FROM {table}")[0][0] == parquet.num_rows, table
+
+
+def _report_sleeves(out: Path, run_id: str) -> pa.Table:
+    from storage import db
+
+    with db.connect(out / "barpipe.db", readonly=True) as conn:
+        return db.read_report_sleeves(conn, run_id)
 
 
 def test_sqlite_failure_after_delta_commit_rolls_the_tables_back(
@@ -308,6 +320,11 @@ def test_rerun_without_equity_leaves_no_stale_equity_and_turning_it_on_recompute
     assert outputs.read_output(str(out), "equity").num_rows > 0
     _night(cluster, config, inp, out, "k1", **{"output.write_equity": False})
     assert outputs.read_output(str(out), "equity").num_rows == 0
+    # without equity written the workers still compute it: the report's summaries are stored
+    bare = tmp_path / "no-equity"
+    summary, _ = _night(cluster, config, inp, bare, "k1", **{"output.write_equity": False})
+    n_strategies = len(set(outputs.read_output(str(bare), "metrics")["strategy"].to_pylist()))
+    assert _report_sleeves(bare, summary.run_id).num_rows == 2 * n_strategies
     inp2 = _input(tmp_path / "in2", {"AAA": 110, "BBB": 100}, {})
     summary, messages = _night(cluster, config, inp2, out, "k2")
     assert "full run: table equity is new" in messages
@@ -384,17 +401,19 @@ def test_the_report_of_a_night_covers_every_sleeves_whole_history(cluster, confi
     """After a night that extends some symbols and skips one, and a rerun of it, the report's
     summaries (extended sleeves recomputed over their whole history, the skipped one kept
     from the night that computed it) give the portfolio of the whole equity table."""
-    from compute import portfolio
-    from storage import db
-
     out = tmp_path / "out"
     _night(cluster, config, _input(tmp_path / "in1", dict.fromkeys(SYMBOLS, 120), {}), out, "n1")
     inp = _input(tmp_path / "in2", {"AAA": 124, "BBB": 121, "CCC": 120}, {})
     _night(cluster, config, inp, out, "n2")
     summary, _ = _night(cluster, config, inp, out, "n2")  # a rerun: every symbol skipped
     assert sorted(summary.night.unchanged) == list(SYMBOLS)
-    with db.connect(out / "barpipe.db", readonly=True) as conn:
-        sleeves = db.read_report_sleeves(conn, summary.run_id)
+    _assert_report_covers_the_equity_table(out, summary.run_id)
+
+
+def _assert_report_covers_the_equity_table(out: Path, run_id: str) -> None:
+    from compute import portfolio
+
+    sleeves = _report_sleeves(out, run_id)
     equity = outputs.read_output(str(out), "equity")
     n_strategies = len(set(equity["strategy"].to_pylist()))
     assert sleeves.num_rows == len(SYMBOLS) * n_strategies
@@ -404,3 +423,118 @@ def test_the_report_of_a_night_covers_every_sleeves_whole_history(cluster, confi
         np.testing.assert_array_equal(full[name].timestamp_us[at], curve.timestamp_us)
         np.testing.assert_allclose(curve.equity, full[name].equity[at], rtol=1e-12)
         assert curve.timestamp_us[-1] == full[name].timestamp_us[-1]  # the new bars are in
+
+
+def test_a_run_killed_after_its_commit_is_recorded_succeeded_and_its_summaries_count(
+    cluster, config, tmp_path
+):
+    """Killed after its SQLite commit (the commit point) and before it recorded its outcome:
+    its results are the published state, so recovery records it succeeded, and a later
+    night that skips its symbols reports their summaries from it (not from an older night)."""
+    import subprocess
+    import sys
+
+    from flows import nightly
+
+    out = tmp_path / "out"
+    _night(cluster, config, _input(tmp_path / "in1", dict.fromkeys(SYMBOLS, 120), {}), out, "n1")
+    inp = _input(tmp_path / "in2", {"AAA": 124, "BBB": 121, "CCC": 120}, {})
+
+    def stop(point: str, detail: str) -> None:
+        if point == "published":
+            raise SystemExit("killed")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runs, "pause_for_test", stop)
+        mp.setattr(
+            nightly, "_record_failure", lambda *a, **k: None
+        )  # a dead process records nothing
+        with pytest.raises(SystemExit):
+            _night(cluster, config, inp, out, "n2")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    with sqlite3.connect(out / "barpipe.db") as conn:  # the process that ran it is gone
+        conn.execute("UPDATE runs SET pid = ? WHERE status = 'running'", (child.pid,))
+    (dead,) = _db_rows(out, "SELECT run_id FROM runs WHERE run_key = 'n2'")
+    summary, messages = _night(cluster, config, inp, out, "n3")
+    assert summary.night.whole == summary.night.extended == []
+    assert any(m.startswith("recorded 1 dead run(s) succeeded") for m in messages), messages
+    status, error = _db_rows(out, f"SELECT status, error FROM runs WHERE run_id = '{dead[0]}'")[0]
+    assert status == "succeeded"
+    assert "after its publish committed" in error
+    _assert_report_covers_the_equity_table(out, summary.run_id)
+
+
+def test_a_symbol_gone_from_the_input_is_removed_but_a_universe_filter_removes_nothing(
+    cluster, config, tmp_path
+):
+    """A night whose input no longer holds a symbol deletes its rows (signals included: no
+    bot acts on a symbol that is no longer fed), and says so; a night restricted by
+    ``universe.symbols`` leaves the other symbols' rows alone. Earlier versions keep them."""
+    out = tmp_path / "out"
+    _night(cluster, config, _input(tmp_path / "in1", dict.fromkeys(SYMBOLS, 120), {}), out, "g1")
+    everything = {t: outputs.read_output(str(out), t) for t in CONTINUOUS}
+    inp = _input(tmp_path / "in2", {"AAA": 125, "BBB": 120, "CCC": 120}, {})
+    narrow, messages = _night(cluster, config, inp, out, "g2", **{"universe.symbols": ["AAA"]})
+    assert narrow.night.removed == []
+    assert not [m for m in messages if m.startswith("removing")]
+    for table in CONTINUOUS:
+        symbols = set(outputs.read_output(str(out), table)["symbol"].to_pylist())
+        assert symbols == set(SYMBOLS), table
+    before = {t: delta.version(str(out), t) for t in CONTINUOUS}
+    final = _input(tmp_path / "in3", {"AAA": 125, "BBB": 121}, {})  # CCC is gone
+    summary, messages = _night(cluster, config, final, out, "g3")
+    assert summary.night.removed == ["CCC"]
+    assert "removing 1 symbol(s) no longer in the input from the tables: CCC" in messages
+    for table in CONTINUOUS:
+        assert "CCC" not in outputs.read_output(str(out), table)["symbol"].to_pylist(), table
+        old = delta.read(str(out), table, at_version=before[table])
+        assert "CCC" in old["symbol"].to_pylist(), table  # time travel still has it
+    assert _db_rows(out, "SELECT count(*) FROM signals WHERE symbol = 'CCC'") == [(0,)]
+    assert _db_rows(out, "SELECT count(*) FROM trades WHERE symbol = 'CCC'") == [(0,)]
+    assert _db_rows(out, "SELECT symbol FROM publish_state ORDER BY symbol") == [("AAA",), ("BBB",)]
+    _both_stores_agree(out)
+    assert everything["signals"].num_rows > 0
+    _assert_equals_full_run(cluster, config, out, final, "g3", tmp_path)
+    again, _ = _night(cluster, config, final, out, "g3")  # a rerun removes nothing more
+    assert again.night.removed == []
+
+
+def test_workers_load_the_compiled_kernels_once_before_the_batches(cluster, config, tmp_path):
+    """``warm_workers`` (called by the CLI while Prefect starts) has each local worker run
+    the configuration once, so its first batch does not pay for loading the kernels; a
+    worker that did it already, or a cluster that is not local, does nothing."""
+    import dataclasses
+
+    from flows import nightly, tasks
+
+    client, info = cluster
+    inp = _input(tmp_path / "in", {"AAA": 100}, {})
+    _night(cluster, config, inp, tmp_path / "out", "w1")  # the flow compiled this configuration
+    s = load_settings(config, overrides={"input.path": str(inp)})
+    tasks._WARMED.clear()
+    assert [f.result() for f in nightly.warm_workers(s, client, info)] == [True]
+    assert [f.result() for f in nightly.warm_workers(s, client, info)] == [False]
+    assert nightly.warm_workers(s, client, dataclasses.replace(info, local=False)) == []
+
+
+def test_a_night_is_one_commit_per_table_but_trades_replacing_open_trades(
+    cluster, config, tmp_path
+):
+    """A night with a restated, a new and an extended symbol: equity, indicators and signals
+    change in one Delta commit each (a predicate overwrite); trades, whose open trades of
+    the extended symbol are replaced, in a delete and an append (see _publish_continuous)."""
+    out = tmp_path / "out"
+    _night(cluster, config, _input(tmp_path / "in1", {"AAA": 120, "BBB": 120}, {}), out, "c1")
+    before = {t: delta.version(str(out), t) for t in CONTINUOUS}
+    inp = _input(tmp_path / "in2", {"AAA": 124, "BBB": 120, "CCC": 90}, {"BBB": 0.5})
+    summary, _ = _night(cluster, config, inp, out, "c2")
+    assert (sorted(summary.night.whole), summary.night.extended) == (["BBB", "CCC"], ["AAA"])
+    after = {t: delta.version(str(out), t) for t in CONTINUOUS}
+    assert {t: after[t] - before[t] for t in CONTINUOUS} == {
+        "trades": 2,
+        "equity": 1,
+        "indicators": 1,
+        "signals": 1,
+    }
+    _assert_equals_full_run(cluster, config, out, inp, "c2", tmp_path)

@@ -177,12 +177,17 @@ def _register(
         }
         error = None if status == "succeeded" else "DataError: something broke"
         if tables:  # what the flow's publish stores: the report reads nothing else
-            db.publish_run_rows(
+            db.commit_night(
                 conn,
                 run_id,
                 run_key,
-                trades=tables["trades"],
-                metrics=tables["metrics"],
+                full=False,
+                whole=sorted(set(tables["metrics"]["symbol"].to_pylist())),
+                extended=[],
+                rows={"trades": tables["trades"], "metrics": tables["metrics"]},
+                states={},
+                versions={},
+                signature="s",
                 sleeves=portfolio.summarize_sleeves(tables["equity"], tables["trades"]),
             )
         db.finish_run(conn, run_id, status=status, error=error, **counts)

@@ -339,7 +339,7 @@ def test_memory_url_round_trip(prefect_harness, small_dataset, tmp_path) -> None
             assert trades.num_rows == summary.n_trades > 0
             assert set(trades["run_id"].to_pylist()) == {summary.run_id}
             assert outputs.list_staged_runs(str(tmp_path / "out")) == []
-            with pytest.raises(StorageError, match=r"memory://.*local path or s3://"):
+            with pytest.raises(StorageError, match=r"memory://.*local path, file://, s3://"):
                 outputs.read_output(f"{root}/out", "trades")
         finally:
             fsspec.filesystem("memory").rm(root, recursive=True)
@@ -433,3 +433,34 @@ def test_run_on_an_external_scheduler_whose_workers_share_only_the_object_store(
         ]
         order = [(k, "ascending") for k in keys]
         assert got.sort_by(order).to_pandas().equals(want.sort_by(order).to_pandas()), table
+
+
+def test_a_nights_predicate_overwrite_is_one_commit_on_s3(s3fs_) -> None:
+    """A night's change to a continuous table (its open trade out, its new rows in) is one
+    predicate-overwrite commit, which delta-rs makes on S3 as on a local disk."""
+    from storage import delta
+
+    root = f"s3://{BUCKET}/one-commit"
+    ts = pa.timestamp("us", tz="UTC")
+    first = pa.table(
+        {
+            "symbol": ["A", "A", "B"],
+            "exit_time": pa.array([1, 2, 2], pa.int64()).cast(ts),
+            "exit_reason": ["signal", "open", "open"],
+        }
+    )
+    v0 = delta.append(root, "trades", first, s3fs_, "r1")
+    night = pa.table(
+        {
+            "symbol": ["A", "A"],
+            "exit_time": pa.array([3, 4], pa.int64()).cast(ts),
+            "exit_reason": ["signal", "open"],
+        }
+    )
+    predicate = f"symbol IN ('A') AND ({delta.sql_after('exit_time', 2)} OR exit_reason = 'open')"
+    assert delta.overwrite(root, "trades", night, s3fs_, "r2", predicate=predicate) == v0 + 1
+    got = delta.read(root, "trades", s3fs_).sort_by(
+        [("symbol", "ascending"), ("exit_time", "ascending")]
+    )
+    assert got["exit_time"].cast(pa.int64()).to_pylist() == [1, 3, 4, 2]
+    assert got["exit_reason"].to_pylist() == ["signal", "signal", "open", "open"]

@@ -12,3 +12,6 @@ def test_the_summary_says_what_the_night_changed() -> None:
     assert "1 symbol(s) new or restated" in line
     assert "2 extended by new bars" in line
     assert "1 unchanged" in line
+    assert "removed" not in line
+    gone = _describe_night(Night(full=False, signature="s", unchanged=["C"], removed=["X", "Y"]))
+    assert "2 removed (no longer in the input" in gone

@@ -48,12 +48,21 @@ def _table(schema: pa.Schema, rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
+def _commit(conn, run_id, key, symbols, **rows):
+    """One night's SQLite commit (``db.commit_night``) publishing ``symbols`` whole."""
+    return db.commit_night(
+        conn, run_id, key, full=False, whole=list(symbols), extended=[], rows=rows,
+        states={}, versions={}, signature="s",
+    )  # fmt: skip
+
+
 def _publish(conn, run_id, key, symbols, sharpe=0.5):
     db.start_run(conn, run_id, key)
-    db.publish_run_rows(
+    _commit(
         conn,
         run_id,
         key,
+        symbols,
         trades=_table(TRADES, [_row(TRADES, run_id=run_id, symbol=s) for s in symbols]),
         metrics=_table(
             METRICS, [_row(METRICS, run_id=run_id, symbol=s, sharpe_ratio=sharpe) for s in symbols]
@@ -166,19 +175,21 @@ def test_mark_abandoned_marks_only_runs_of_dead_processes_on_this_host(conn, rea
 # --- publishing and queries ----------------------------------------------------------------
 
 
-def test_publishing_a_key_again_replaces_its_rows(conn):
+def test_publishing_a_key_again_replaces_its_snapshot_and_a_whole_symbols_rows(conn):
     _publish(conn, "r1", "2026-01-05", ["AAA", "BBB"])
     _publish(conn, "r2", "2026-01-06", ["AAA"])
     _publish(conn, "r3", "2026-01-05", ["CCC"])
-    rows = conn.execute("SELECT run_key, run_id, symbol FROM trades ORDER BY run_key").fetchall()
+    rows = conn.execute("SELECT run_key, run_id, symbol FROM metrics ORDER BY run_key").fetchall()
     assert [tuple(r) for r in rows] == [("2026-01-05", "r3", "CCC"), ("2026-01-06", "r2", "AAA")]
+    rows = conn.execute("SELECT run_id, symbol FROM trades ORDER BY symbol").fetchall()
+    assert [tuple(r) for r in rows] == [("r2", "AAA"), ("r1", "BBB"), ("r3", "CCC")]
 
 
 def test_a_failed_publish_changes_nothing(conn):
     _publish(conn, "r1", "k", ["AAA"])
     bad = _table(TRADES, [_row(TRADES, run_id="r2", symbol="BBB")]).drop_columns(["fees"])
     with pytest.raises(StorageError, match="fees"):
-        db.publish_run_rows(conn, "r2", "k", trades=bad, metrics=_table(METRICS, []))
+        _commit(conn, "r2", "k", ["AAA"], trades=bad, metrics=_table(METRICS, []))
     assert [r[0] for r in conn.execute("SELECT symbol FROM trades")] == ["AAA"]
 
 
@@ -217,10 +228,11 @@ def test_notes_are_stored_with_the_run(conn):
 
 def test_best_and_worst_and_last_success(conn):
     _publish(conn, "r1", "k", ["AAA"], sharpe=2.0)
-    db.publish_run_rows(
+    _commit(
         conn,
         "r1",
         "k",
+        [],
         trades=_table(TRADES, []),
         metrics=_table(
             METRICS,

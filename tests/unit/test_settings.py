@@ -292,3 +292,12 @@ def test_parameter_type_error_says_what_type() -> None:
     bad = {"indicators": [{"name": "sma", "params": {"timeperiod": 2.5}}]}
     message = error_of(None, bad)
     assert "'indicators[0].params.timeperiod' = 2.5 is not allowed; must be an integer" in message
+
+
+@pytest.mark.parametrize("root", ["memory://bucket/out", "gcs://bucket/out"])
+def test_an_output_root_delta_cannot_use_is_refused(tmp_path: Path, root: str) -> None:
+    message = error_of(write(tmp_path, {"output": {"path": root, "db_path": "/tmp/b.db"}}))
+    assert message.startswith(f"config key 'output.path' = '{root}' is not allowed; ")
+    assert "a local path, file://, s3:// or s3a://" in message
+    for ok in ("out", "file:///tmp/out", "s3://bucket/out"):
+        load_settings(None, {"output.path": ok, "output.db_path": "/tmp/b.db"}, environ={})

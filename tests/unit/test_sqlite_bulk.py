@@ -73,7 +73,7 @@ def test_a_missing_column_names_the_table_and_the_column():
 
 
 def test_publish_inserts_each_batch_before_reading_the_next(tmp_path):
-    # The flow hands publish_run_rows batches streamed from Parquet: each batch must be in
+    # The flow hands commit_night batches streamed from Parquet: each batch must be in
     # SQLite before the next is read, so the whole table is never held in memory.
     conn = db.connect(tmp_path / db.DB_NAME)
     db.start_run(conn, "r1", "k", config_hash="c", input_fingerprint="f")
@@ -91,7 +91,10 @@ def test_publish_inserts_each_batch_before_reading_the_next(tmp_path):
             seen_before.append(conn.execute("SELECT count(*) FROM metrics").fetchone()[0])
             yield batch
 
-    counts = db.publish_run_rows(conn, "r1", "k", trades=iter(()), metrics=stream())
+    counts = db.commit_night(
+        conn, "r1", "k", full=False, whole=[], extended=[], states={}, versions={},
+        signature="s", rows={"trades": iter(()), "metrics": stream()},
+    )  # fmt: skip
     assert seen_before == [0, 50, 100]
     assert counts["metrics"] == 120
     assert (
@@ -139,7 +142,10 @@ def test_report_sleeves_round_trip_and_come_from_the_latest_run_that_computed_th
             schema=schemas.METRICS,
         )
         sleeves = _sleeves(computed, scale)
-        db.publish_run_rows(conn, run_id, key, trades=[], metrics=metrics, sleeves=sleeves)
+        db.commit_night(
+            conn, run_id, key, full=False, whole=computed, extended=[], states={}, versions={},
+            signature="s", rows={"metrics": metrics}, sleeves=sleeves,
+        )  # fmt: skip
         db.finish_run(conn, run_id, status="succeeded")
         return sleeves
 

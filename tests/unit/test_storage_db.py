@@ -60,6 +60,16 @@ def rows(conn, sql: str) -> list[tuple]:
     return [tuple(row) for row in conn.execute(sql)]
 
 
+def publish(conn, run_id: str, key: str, trades_rows, metrics_rows, quarantine=(), whole=None):
+    """One night's SQLite commit (``db.commit_night``) of the symbols of ``trades_rows``."""
+    symbols = whole if whole is not None else sorted(set(trades_rows["symbol"].to_pylist()))
+    rows = {"trades": trades_rows, "metrics": metrics_rows, "quarantine": quarantine}
+    return db.commit_night(
+        conn, run_id, key, full=False, whole=symbols, extended=[], rows=rows, states={},
+        versions={}, signature="s",
+    )  # fmt: skip
+
+
 def register(conn, run_id: str, run_key: str = "2024-01-02", **kwargs) -> None:
     db.start_run(conn, run_id, run_key, config_hash="c", input_fingerprint="f", **kwargs)
 
@@ -77,7 +87,10 @@ def test_database_has_wal_and_the_tables_of_the_schemas(conn):
         "ix_trades_symbol",
         "ix_metrics_run_id",
         "ix_runs_run_key",
+        "ix_report_sleeves_run_id",
     } <= indexes
+    # every table of barpipe.db is declared in storage.tables, the report's summaries too
+    assert "report_sleeves" in tables.SQLITE_TABLES
 
 
 def test_run_life_and_list_runs(conn):
@@ -118,21 +131,21 @@ def test_run_registry_misuse_is_a_storage_error(conn):
         db.finish_run(conn, "nope", "failed")
 
 
-def test_publish_replaces_the_keys_rows_in_one_go(conn):
+def test_publish_replaces_the_keys_snapshots_in_one_go(conn):
     register(conn, "r1")
-    db.publish_run_rows(conn, "r1", "k", trades("r1", ["A", "B"]), metrics("r1", ["A", "B"]))
+    publish(conn, "r1", "k", trades("r1", ["A", "B"]), metrics("r1", ["A", "B"]))
     register(conn, "r2")
-    counts = db.publish_run_rows(
+    counts = publish(
         conn,
         "r2",
         "k",
-        trades("r2", ["C"]),
+        trades("r2", ["A", "B"]),
         metrics("r2", ["C"]),
         [QuarantineRecord("D", "too_few_bars", 4, T0, "4 bars, fewer than the 30 required")],
-        [{"stage": "load", "seconds": 1.5, "peak_rss_bytes": 10, "worker": "w1"}],
     )
-    assert counts == {"trades": 1, "metrics": 1, "quarantine": 1, "run_stages": 1}
+    assert counts == {"trades": 2, "metrics": 1, "quarantine": 1}
     assert rows(conn, "SELECT DISTINCT run_id FROM trades") == [("r2",)]
+    assert rows(conn, "SELECT run_id, symbol FROM metrics") == [("r2", "C")]
     assert rows(conn, "SELECT run_id, run_key, symbol, first_bad_timestamp FROM quarantine")[0] == (
         "r2",
         "k",
@@ -144,7 +157,7 @@ def test_publish_replaces_the_keys_rows_in_one_go(conn):
 def test_sqlite_rows_agree_with_the_arrow_rows(conn):
     register(conn, "r1")
     data = trades("r1", ["A", "B"])
-    db.publish_run_rows(conn, "r1", "k", data, metrics("r1", ["A"]))
+    publish(conn, "r1", "k", data, metrics("r1", ["A"]))
     back = db.read_table(conn, "trades", run_key="k")
     assert back.drop_columns(["run_key"]).select(schemas.TRADES.names).cast(
         schemas.TRADES
@@ -160,14 +173,14 @@ def test_sqlite_rows_agree_with_the_arrow_rows(conn):
 
 def test_an_error_mid_publish_leaves_the_previous_rows_intact(conn):
     register(conn, "r1")
-    db.publish_run_rows(conn, "r1", "k", trades("r1", ["A"]), metrics("r1", ["A"]))
+    publish(conn, "r1", "k", trades("r1", ["A"]), metrics("r1", ["A"]))
     conn.execute(
         "CREATE TRIGGER fail_quarantine BEFORE INSERT ON quarantine BEGIN SELECT RAISE(ABORT, 'disk full'); END"
     )
     register(conn, "r2")
     bad = [QuarantineRecord("Q", "bad_volume", 1, None, "x")]
     with pytest.raises(StorageError, match="disk full"):
-        db.publish_run_rows(conn, "r2", "k", trades("r2", ["B", "C"]), metrics("r2", ["B"]), bad)
+        publish(conn, "r2", "k", trades("r2", ["A", "C"]), metrics("r2", ["B"]), bad)
     assert rows(conn, "SELECT run_id, symbol FROM trades") == [("r1", "A")]
     assert rows(conn, "SELECT run_id, symbol FROM metrics") == [("r1", "A")]
     assert not conn.in_transaction
@@ -175,9 +188,7 @@ def test_an_error_mid_publish_leaves_the_previous_rows_intact(conn):
 
 def test_hostile_names_are_data_not_sql(conn):
     register(conn, HOSTILE, run_key=HOSTILE, host=HOSTILE)
-    db.publish_run_rows(
-        conn, HOSTILE, HOSTILE, trades(HOSTILE, [HOSTILE]), metrics(HOSTILE, [HOSTILE])
-    )
+    publish(conn, HOSTILE, HOSTILE, trades(HOSTILE, [HOSTILE]), metrics(HOSTILE, [HOSTILE]))
     db.finish_run(conn, HOSTILE, "succeeded", error=HOSTILE)
     assert (
         conn.execute("SELECT symbol FROM trades WHERE run_key = ?", (HOSTILE,)).fetchone()[0]

@@ -224,7 +224,7 @@ def test_a_corrupt_staged_file_fails_the_publish_and_commits_nothing(tmp_path):
 
 
 def test_an_output_root_delta_cannot_use_is_named():
-    with pytest.raises(StorageError, match=r"memory://.*local path or s3://"):
+    with pytest.raises(StorageError, match=r"memory://.*local path, file://, s3://"):
         read_output(f"memory://barpipe-{uuid.uuid4().hex}/out", "equity")
 
 
