@@ -226,8 +226,8 @@ def _measure(cmd: list[str]) -> tuple[common.Measured, dict[str, Any]]:
 
 
 def _flow(path: Path, chunk: int) -> tuple[common.Measured, dict[str, Any]]:
-    """``barpipe sweep`` itself (Prefect flow, LocalCluster of 2 workers, publish to Parquet
-    and SQLite), for the peak memory of the flow process and the whole tree."""
+    """``barpipe sweep`` itself (Prefect flow, LocalCluster of 2 workers, publish to the Delta
+    tables and SQLite), for the peak memory of the flow process and the whole tree."""
     import shutil
 
     import yaml

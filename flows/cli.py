@@ -872,15 +872,17 @@ def sweeps(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N sweeps.")] = 20,
 ) -> None:
     """List recent sweeps and walk-forwards: id, kind, status, size, statistics."""
+    from storage import db
     from storage import sweeps as sweep_store
 
     settings, _ = _build_settings(None, **{"output.path": output})
     path = Path(settings.output.resolved_db_path())
     if not path.exists():
         raise StorageError(f"no run database at {path}; nothing has run with this output yet")
-    conn = sweep_store.connect(str(path))
+    conn = db.connect(str(path), readonly=True)  # works on a read-only output root
     try:
-        rows = sweep_store.list_sweeps(conn, limit)
+        known = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sweeps'").fetchone()
+        rows = sweep_store.list_sweeps(conn, limit) if known else []
     finally:
         conn.close()
     if not rows:
@@ -1047,15 +1049,37 @@ def server(
     start_server(host, port, echo=out.print)
 
 
+SweepServeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sweep",
+        help="Serve this sweep file (configs/sweep.yaml) as deployment "
+        "sweep/<schedule.deployment_name> on its own schedule, instead of the nightly run.",
+        dir_okay=False,
+    ),
+]
+
+
 @app.command()
-def serve(config: ConfigOpt = None, sets: SetOpt = None) -> None:
+def serve(config: ConfigOpt = None, sets: SetOpt = None, sweep: SweepServeOpt = None) -> None:
     """Register the nightly deployment on its cron schedule and run it when due.
 
     Needs a Prefect server (prefect.api_url, PREFECT_API_URL, or `barpipe server` on
     127.0.0.1:4200). The deployment is `nightly/<schedule.deployment_name>` with
     schedule.cron in schedule.timezone; its runs use these settings. Stop with Ctrl-C or
-    SIGTERM (exit 0); the schedule is paused until it is served again.
+    SIGTERM (exit 0); the schedule is paused until it is served again. With --sweep FILE
+    it serves that parameter sweep instead (`sweep/<schedule.deployment_name>`, the file's
+    settings and schedule); `barpipe trigger --sweep` runs it now.
     """
+    if sweep is not None:
+        if config is not None:
+            raise ConfigError("give --config or --sweep, not both: a sweep file holds its settings")
+        from flows import sweep as sweep_flow
+        from flows.serve import serve_sweep
+
+        settings, cfg = sweep_flow.load_sweep(sweep, _parse_sets(sets or ()))
+        serve_sweep(settings, sweep_flow.flow_parameters(cfg), echo=out.print)
+        return
     settings, _ = _build_settings(config, sets or ())
     from flows.serve import serve_nightly
 
@@ -1090,12 +1114,23 @@ def trigger(
             help="Seconds to wait for `barpipe serve` to pick the run up before cancelling it.",
         ),
     ] = 120.0,
+    sweep: Annotated[
+        bool,
+        typer.Option(
+            "--sweep",
+            help="Run the served sweep deployment (`barpipe serve --sweep`) instead; "
+            "--config is then a sweep file.",
+        ),
+    ] = False,
 ) -> None:
     """Run the served nightly deployment now, through the Prefect server.
 
     `barpipe serve` must be running against the same server; otherwise this says what to
     start. Without --config the run uses the settings the deployment was served with.
     """
+    if sweep:
+        _trigger_sweep(config, run_date, wait, start_timeout)
+        return
     settings, _ = _build_settings(config)
     day = _date(run_date, "--run-date")
     from flows.serve import trigger_nightly
@@ -1110,6 +1145,21 @@ def trigger(
     )
     if wait:
         _print_triggered_run(flow_run.parameters.get("config") or {})
+
+
+def _trigger_sweep(config: Path | None, run_date: str | None, wait: bool, timeout: float) -> None:
+    from flows import sweep as sweep_flow
+    from flows.serve import trigger_sweep
+
+    if run_date is not None:
+        raise ConfigError("--run-date is for the nightly run; a sweep has no run date")
+    if config is None:
+        settings, _ = _build_settings(None)
+        params = None
+    else:
+        settings, cfg = sweep_flow.load_sweep(config)
+        params = sweep_flow.flow_parameters(cfg)
+    trigger_sweep(settings, params, wait=wait, start_timeout=timeout, echo=out.print)
 
 
 def _print_triggered_run(config: Mapping[str, Any]) -> None:

@@ -57,3 +57,33 @@ def nightly(
     settings = Settings.model_validate(config)
     with run_log(settings), open_run_cluster(settings, scheduler) as (client, info):
         return execute(settings, client, info, echo=ECHO[0], progress=progress, task=_as_task)
+
+
+@flow(name="sweep", log_prints=False, validate_parameters=False)
+def sweep(
+    config: dict[str, Any],
+    sweep: dict[str, Any],
+    scheduler: str | None = None,
+    progress: bool = False,
+) -> Any:
+    """A parameter sweep: plan, compute on Dask, publish sweep_results; see flows.sweep."""
+    from flows import sweep as jobs
+
+    return jobs.run_in_flow(
+        "sweep", config, sweep, scheduler, progress=progress, echo=ECHO[0], task=_as_task
+    )
+
+
+@flow(name="walkforward", log_prints=False, validate_parameters=False)
+def walkforward(
+    config: dict[str, Any],
+    sweep: dict[str, Any],
+    scheduler: str | None = None,
+    progress: bool = False,
+) -> Any:
+    """A walk-forward: per fold, select in sample and test out of sample; see flows.sweep."""
+    from flows import sweep as jobs
+
+    return jobs.run_in_flow(
+        "walkforward", config, sweep, scheduler, progress=progress, echo=ECHO[0], task=_as_task
+    )

@@ -1,4 +1,4 @@
-"""The nightly flow as a Prefect deployment: a local server, serving it on a cron, triggering it.
+"""The nightly flow (and sweeps) as Prefect deployments: a local server, serving it on a cron, triggering it.
 
 1. ``start_server``: ``prefect server start`` bound to 127.0.0.1 with barpipe's PREFECT_HOME,
    in the foreground; SIGTERM or Ctrl-C stops it. Its UI is told that its API is at the
@@ -14,6 +14,9 @@
 4. ``trigger_nightly``: one run of that deployment now (``run_deployment``), with the
    deployment's own settings or a given config, and optionally another run date; waits for
    it unless told not to.
+5. ``serve_sweep`` / ``trigger_sweep``: the same for a parameter sweep (``barpipe serve
+   --sweep FILE``, ``barpipe trigger --sweep``): deployment ``sweep/<schedule.deployment_name>``
+   of the ``sweep`` flow, its parameters the sweep file's settings and ``sweep:`` section.
 
 Prefect reads its settings from the environment when it is imported, so every function here
 configures it first and imports it afterwards.
@@ -27,7 +30,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from compute.errors import BarpipeError, ConfigError
@@ -37,13 +40,15 @@ from flows.settings import Settings
 Echo = Callable[[str], None]
 
 FLOW_NAME = "nightly"
+SWEEP_FLOW = "sweep"
 START_TIMEOUT_S = 120.0  # a triggered run nobody picks up by then is cancelled, not left queued
 _FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
 
-def deployment_path(settings: Settings) -> str:
-    """``nightly/<deployment name>``, the name ``run_deployment`` and the Prefect UI use."""
-    return f"{FLOW_NAME}/{settings.schedule.deployment_name}"
+def deployment_path(settings: Settings, flow_name: str = FLOW_NAME) -> str:
+    """``nightly/<deployment name>`` (or ``sweep/...``), the name ``run_deployment`` and the
+    Prefect UI use."""
+    return f"{flow_name}/{settings.schedule.deployment_name}"
 
 
 def server_api_url(host: str, port: int) -> str:
@@ -166,20 +171,26 @@ def require_server(settings: Settings, command: str) -> str:
     return url
 
 
-def build_deployment(settings: Settings) -> Any:
-    """The ``nightly`` flow as a ``RunnerDeployment`` with the configured cron and settings."""
+def build_deployment(settings: Settings, sweep: Mapping[str, Any] | None = None) -> Any:
+    """The ``nightly`` flow as a ``RunnerDeployment`` with the configured cron and settings;
+    with ``sweep`` (``flows.sweep.flow_parameters``), the ``sweep`` flow of that sweep."""
     from prefect.schedules import Cron
     from prefect.types.entrypoint import EntrypointType
 
-    from flows.flow import nightly
+    from flows import flow
 
     s = settings.schedule
-    return nightly.to_deployment(
+    parameters: dict[str, Any] = {"config": settings.model_dump(mode="json")}
+    what, target = "nightly run", flow.nightly
+    if sweep is not None:
+        parameters["sweep"] = dict(sweep)
+        what, target = "parameter sweep", flow.sweep
+    return target.to_deployment(
         name=s.deployment_name,
         schedules=[Cron(s.cron, timezone=s.timezone)],
-        parameters={"config": settings.model_dump(mode="json")},
-        description=f"barpipe nightly run at '{s.cron}' ({s.timezone}), served by `barpipe serve`",
-        tags=["barpipe"],
+        parameters=parameters,
+        description=f"barpipe {what} at '{s.cron}' ({s.timezone}), served by `barpipe serve`",
+        tags=["barpipe"] if sweep is None else ["barpipe", "sweep"],
         # imported by name in the run's subprocess, whatever directory serve started in
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
@@ -224,17 +235,30 @@ def serve_nightly(settings: Settings, *, echo: Echo = print) -> None:
             f"config key 'run.run_date' = '{settings.run.run_date}' would give every scheduled "
             f"run the same date; leave it null to serve (use `barpipe trigger --run-date`)"
         )
+    _serve_deployment(settings, None, echo)
+
+
+def serve_sweep(settings: Settings, sweep: Mapping[str, Any], *, echo: Echo = print) -> None:
+    """Register the sweep deployment (``sweep/<schedule.deployment_name>``, the sweep file's
+    own ``schedule``) and serve it until SIGTERM or Ctrl-C. A scheduled run whose input and
+    configuration did not change finds its sweep published and does nothing."""
+    _serve_deployment(settings, sweep, echo)
+
+
+def _serve_deployment(settings: Settings, sweep: Mapping[str, Any] | None, echo: Echo) -> None:
     api = require_server(settings, "serve")
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # runs' subprocesses inherit it
-    deployment = build_deployment(settings)
+    deployment = build_deployment(settings, sweep)
+    name = deployment_path(settings, FLOW_NAME if sweep is None else SWEEP_FLOW)
+    how = "`barpipe trigger`" if sweep is None else "`barpipe trigger --sweep`"
     s = settings.schedule
     echo(
-        f"serving {deployment_path(settings)} on {ui_url(api)}: cron '{s.cron}' ({s.timezone}), "
+        f"serving {name} on {ui_url(api)}: cron '{s.cron}' ({s.timezone}), "
         f"next run {next_fire(s.cron, s.timezone):%Y-%m-%d %H:%M %Z}. "
-        f"`barpipe trigger` runs it now; Ctrl-C or SIGTERM stops serving."
+        f"{how} runs it now; Ctrl-C or SIGTERM stops serving."
     )
     _serve(deployment)
-    echo(f"stopped serving {deployment_path(settings)} (its schedule is paused until served again)")
+    echo(f"stopped serving {name} (its schedule is paused until served again)")
 
 
 def _wait_for(client: Any, flow_run: Any, start_timeout: float) -> Any:
@@ -272,22 +296,8 @@ def trigger_nightly(
     config is used. ``run_date`` replaces ``run.run_date`` in either. A run that ends in any
     state but Completed raises BarpipeError with Prefect's message.
     """
-    api = require_server(settings, "trigger")
-    from prefect import get_client
-    from prefect.deployments import run_deployment
-    from prefect.exceptions import ObjectNotFound
 
-    name = deployment_path(settings)
-    with get_client(sync_client=True) as client:
-        try:
-            deployment = client.read_deployment_by_name(name)
-        except ObjectNotFound:
-            known = sorted(f"{FLOW_NAME}/{d.name}" for d in client.read_deployments())
-            there = f" (it has: {', '.join(known)})" if known else ""
-            raise ConfigError(
-                f"no deployment {name!r} on the Prefect server at {api}{there}: start "
-                f"`barpipe serve` with the same schedule.deployment_name against it first"
-            ) from None
+    def parameters(deployment: Any) -> dict[str, Any]:
         config = (
             settings.model_dump(mode="json")
             if use_settings
@@ -295,10 +305,60 @@ def trigger_nightly(
         )
         if run_date is not None:
             config["run"] = {**config.get("run", {}), "run_date": run_date.isoformat()}
-        config = Settings.model_validate(config).model_dump(mode="json")
+        return {"config": Settings.model_validate(config).model_dump(mode="json")}
+
+    return _trigger(settings, FLOW_NAME, parameters, wait, start_timeout, echo)
+
+
+def trigger_sweep(
+    settings: Settings,
+    sweep: Mapping[str, Any] | None = None,
+    *,
+    wait: bool = True,
+    start_timeout: float = START_TIMEOUT_S,
+    echo: Echo = print,
+) -> Any:
+    """Run the served sweep deployment now, with its own settings and sweep or with
+    ``settings`` and ``sweep`` (``flows.sweep.flow_parameters``) when ``sweep`` is given."""
+
+    def parameters(deployment: Any) -> dict[str, Any]:
+        if sweep is not None:
+            return {"config": settings.model_dump(mode="json"), "sweep": dict(sweep)}
+        return {k: deployment.parameters.get(k) for k in ("config", "sweep")}
+
+    return _trigger(settings, SWEEP_FLOW, parameters, wait, start_timeout, echo)
+
+
+def _trigger(
+    settings: Settings,
+    flow_name: str,
+    parameters: Callable[[Any], dict[str, Any]],
+    wait: bool,
+    start_timeout: float,
+    echo: Echo,
+) -> Any:
+    api = require_server(settings, "trigger")
+    from prefect import get_client
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    name = deployment_path(settings, flow_name)
+    with get_client(sync_client=True) as client:
+        try:
+            deployment = client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            flows = {f.id: f.name for f in client.read_flows()}
+            known = sorted(
+                f"{flows.get(d.flow_id, '?')}/{d.name}" for d in client.read_deployments()
+            )
+            there = f" (it has: {', '.join(known)})" if known else ""
+            raise ConfigError(
+                f"no deployment {name!r} on the Prefect server at {api}{there}: start "
+                f"`barpipe serve` with the same schedule.deployment_name against it first"
+            ) from None
         flow_run = run_deployment(
             name=name,
-            parameters={"config": config},
+            parameters=parameters(deployment),
             timeout=0,
             tags=["barpipe", "trigger"],
             as_subflow=False,

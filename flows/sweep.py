@@ -10,16 +10,25 @@ publish → statistics.
    content (input fingerprint, space, chunk, symbols, backtest, code version); the sweep
    id hashes the whole configuration, so running the same sweep again finds its staged
    chunks (``storage.sweeps``) and computes only the missing ones.
-3. ``sweep_task`` (a Dask task): load and validate the batch, ``evaluate_chunk``, stage
+   An attempt records its batches; a later one takes them again while they fit
+   (``_batches``), so a sweep resumed on another cluster still finds its chunks.
+3. ``sweep_task`` (a Dask task, key ``<kind>_<strategy>-<content key>``: the dashboard's
+   progress bars are per strategy): load and validate the batch, ``evaluate_chunk``, stage
    metric rows and per-block return moments. Errors come back as values.
-4. ``publish``: ``sweep_results`` streams the staged chunks; ``sweep_summary`` is reduced
-   one combination chunk at a time (all symbols of those combinations), so the flow process
-   holds one chunk's rows, never the grid; the registry row (``sweeps``) carries the
-   deflated Sharpe ratio of the best combination and the PBO of each space.
+4. ``publish``: under the output root's run lock, ``storage.runs.recover`` and then
+   ``storage.sweeps.publish_sweep`` (the run protocol of ``storage``: keyed Delta tables,
+   one SQLite commit). ``sweep_results`` streams the staged chunks; ``sweep_summary`` is
+   reduced one combination chunk at a time (all symbols of those combinations), so the flow
+   process holds one chunk's rows, never the grid; the registry row (``sweeps``) carries
+   the deflated Sharpe ratio of the best combination and the PBO of each space.
 
 ``walkforward`` is the same with one task per symbol batch (``compute.sweep.walkforward``):
 per fold the best combination in sample, its out-of-sample row, and the stitched
-out-of-sample equity, published as ``walkforward_folds`` and ``walkforward_equity``.
+out-of-sample equity, published as ``walkforward_folds`` and ``walkforward_equity``. A
+universe-wide selection over several batches runs a first pass that stages in-sample scores
+(``score_jobs``), ``choose_universe`` picks each fold's combination by the median over every
+symbol, then the batches run with it. ``run_in_flow`` is the body of the ``sweep`` and
+``walkforward`` Prefect flows (``flows.flow``), which ``barpipe serve --sweep`` deploys.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -44,8 +55,11 @@ from compute.errors import BarpipeError, ConfigError, DataError
 from compute.sweep import Space, parse_space, tables
 from compute.sweep.evaluate import series_count
 from compute.sweep.walkforward import SELECTIONS, plan_folds
+from compute.sweep.walkforward import choose_universe as choose
 from flows.settings import Settings, _deep_merge, _read_yaml, load_settings
 from flows.tasks import pause_for_test
+from storage import db, runs, sweeps
+from storage.tables import spec
 
 Echo = Callable[[str], None]
 RESULT_METRICS = tables.RESULT_METRICS
@@ -77,7 +91,13 @@ def load_sweep(
     """
     data = _read_yaml(Path(path)) if path is not None else {}
     raw = {k: data.pop(k) for k in _SECTIONS if k in data}
-    merged = _deep_merge(data, dict(overrides or {}))
+    rest = dict(overrides or {})
+    for dotted in [k for k in rest if k.split(".", 1)[0] in _SECTIONS and "." in k]:
+        section, key = dotted.split(".", 1)  # --set walkforward.selection=universe
+        if "." in key or not isinstance(raw.get(section, {}), Mapping):
+            raise ConfigError(f"--set {dotted}: only top-level keys of {section}: can be set")
+        raw[section] = {**(raw.get(section) or {}), key: rest.pop(dotted)}
+    merged = _deep_merge(data, rest)
     settings = load_settings(None, merged)
     where = f"in {path}" if path else "in the settings"
     sweep = raw.get("sweep")
@@ -188,60 +208,75 @@ class SweepJob:
     folds: tuple[tuple[int, int, int, int], ...] = ()
     selection: str = "per_symbol"
     metric: str = "sharpe_ratio"
+    scores_only: bool = False  # walk-forward, universe over batches: first pass
+    chosen: tuple[int, ...] | None = None  # walk-forward, universe over batches: second pass
 
 
 def sweep_task(job: SweepJob) -> dict[str, Any]:
     """Compute and stage one task unless its key is staged already; errors as values."""
-    from storage import sweeps
-
     try:
         if job.key in sweeps.staged_keys(job.output_path, job.sweep_id):
             return {"key": job.key, "reused": True, "rows": 0, "seconds": 0.0}
         clock = time.perf_counter()
-        table, equity = _compute(job)
+        table, equity, quarantined = _compute(job)
         if equity is not None:  # staged first: the main key's presence means both are there
             sweeps.stage_chunk(job.output_path, job.sweep_id, f"{job.key}-equity", equity)
-        sweeps.stage_chunk(job.output_path, job.sweep_id, job.key, table)
+        rows = sweeps.stage_chunk(
+            job.output_path, job.sweep_id, job.key, table, quarantined=quarantined
+        )
     except BarpipeError as err:
         return {"key": job.key, "error": str(err), "error_type": type(err).__name__}
     pause_for_test("sweep-task", f"{job.sweep_id} {job.key}")
-    return {
-        "key": job.key,
-        "reused": False,
-        "rows": table.num_rows,
-        "seconds": time.perf_counter() - clock,
-    }
+    return {"key": job.key, "reused": False, "rows": rows, "seconds": time.perf_counter() - clock}
 
 
-def _compute(job: SweepJob) -> tuple[pa.Table, pa.Table | None]:
-    """The task's tables: metric rows, or walk-forward folds and stitched equity."""
-    names, offsets, arrays, ts = _load(job)
+def _compute(
+    job: SweepJob,
+) -> tuple[pa.Table | Iterator[pa.Table], pa.Table | None, dict[str, str]]:
+    """The task's tables: metric rows, or walk-forward folds and stitched equity, or (first
+    pass of a universe-wide walk-forward) the in-sample scores, one chunk at a time; and the
+    symbols of the batch that validation quarantined."""
+    names, offsets, arrays, ts, quarantined = _load(job)
     space = parse_space(job.entry, base=job.backtest)
     params = dict(
         backtest_params=job.backtest, annualization=job.annualization, risk_free=job.risk_free
     )
+    if job.scores_only:
+        return tables.walkforward_scores(
+            space, names, offsets, arrays, ts, job.folds, metric=job.metric,
+            chunk_size=job.chunk_size, **params,
+        ), None, quarantined  # fmt: skip
     if job.kind == "walkforward":
-        return tables.walkforward_tables(
+        return *tables.walkforward_tables(
             job.sweep_id, space, names, offsets, arrays, ts, job.folds,
-            metric=job.metric, selection=job.selection, chunk_size=job.chunk_size, **params,
-        )  # fmt: skip
+            metric=job.metric, selection=job.selection, chunk_size=job.chunk_size,
+            chosen=job.chosen, **params,
+        ), quarantined  # fmt: skip
     combos = space.chunk(job.chunk, job.chunk_size)
-    return tables.sweep_rows(
-        job.sweep_id, space, names, offsets, arrays, combos, n_blocks=job.n_blocks, **params
-    ), None
+    return (
+        tables.sweep_rows(
+            job.sweep_id, space, names, offsets, arrays, combos, n_blocks=job.n_blocks, **params
+        ),
+        None,
+        quarantined,
+    )
 
 
-def _load(job: SweepJob) -> tuple[list[str], np.ndarray, dict[str, np.ndarray], pa.ChunkedArray]:
+def _load(
+    job: SweepJob,
+) -> tuple[list[str], np.ndarray, dict[str, np.ndarray], pa.ChunkedArray, dict[str, str]]:
+    """The batch's valid bars as segments, and the symbols validation quarantined (why)."""
     from compute.pipeline import FIELDS, segments
     from storage import bars, validate
 
     table = bars.load_bars(
         job.input_path, symbols=job.symbols, start=job.start, end=job.end, allow_empty=True
     )
-    clean, _, _ = validate.validate_bars(table, job.min_bars)
+    clean, records, _ = validate.validate_bars(table, job.min_bars)
     names, offsets = segments(clean)
     arrays = {f: np.ascontiguousarray(clean.column(f).to_numpy(), dtype=np.float64) for f in FIELDS}
-    return names, offsets, arrays, clean.column("timestamp")
+    quarantined = {str(r.symbol): f"{r.reason}: {r.detail}" for r in records}
+    return names, offsets, arrays, clean.column("timestamp"), quarantined
 
 
 # --------------------------------------------------------------------------- plan
@@ -260,14 +295,18 @@ class SweepPlan:
     config_hash: str
     fingerprint: str
     chunk_groups: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    score_jobs: list[SweepJob] = field(default_factory=list)  # see ``plan_sweep``
+    batches: list[tuple[str, ...]] = field(default_factory=list)
+    resumed_batches: bool = False  # the batches of an earlier attempt (``_batches``)
 
     def describe(self) -> str:
         mib = 2**20
         return (
             f"{self.kind} {self.sweep_id}: {self.n_combinations:,} combination(s) x "
-            f"{self.n_symbols} symbol(s) = {len(self.jobs)} task(s) "
+            f"{self.n_symbols} symbol(s) = {len(self.jobs) + len(self.score_jobs)} task(s) "
             f"({self.n_batches} symbol batch(es)); largest batch estimate "
             f"{self.est_batch_bytes / mib:.1f} MiB of {self.worker_memory / mib:.0f} MiB per worker"
+            + ("; the batches of the earlier attempt" if self.resumed_batches else "")
         )
 
 
@@ -347,12 +386,13 @@ def plan_sweep(
         version,
         sorted(rows),
     )[:16]
+    batches, resumed = _batches(settings.output.path, sweep_id, plan, rows)
     jobs: list[SweepJob] = []
     groups: dict[tuple[int, int], list[str]] = {}
     for si, (entry, space) in enumerate(zip(cfg.entries, cfg.spaces, strict=True)):
         chunks = [-1] if kind == "walkforward" else list(range(space.n_chunks(cfg.chunk_size)))
         for k in chunks:
-            for batch in plan.batches:
+            for batch in batches:
                 key = _hash(
                     kind,
                     fingerprint,
@@ -388,28 +428,59 @@ def plan_sweep(
                         **common,
                     )
                 )
+    score_jobs: list[SweepJob] = []
     if (
         kind == "walkforward"
         and cfg.walkforward.get("selection") == "universe"
-        and len(plan.batches) > 1
+        and len(batches) > 1
     ):
-        raise ConfigError(
-            f"walkforward.selection: universe needs every symbol in one batch, the plan has "
-            f"{len(plan.batches)}; raise the worker memory limit or use per_symbol"
-        )
+        # the median across the universe needs every symbol's scores: a first pass stages
+        # them per batch, the flow picks each fold's combination, then the jobs above run
+        # with it (``execute``)
+        score_jobs = [
+            dataclasses.replace(j, key=_hash(j.key, "scores"), scores_only=True) for j in jobs
+        ]
     return SweepPlan(
         sweep_id,
         kind,
         jobs,
         len(rows),
-        len(plan.batches),
+        len(batches),
         sum(s.count() for s in cfg.spaces),
-        max((bt.est_bytes for bt in plan.batches), default=0),
+        max((bt.est_bytes for bt in batches), default=0),
         worker_memory,
         settings.config_hash(),
         fingerprint,
         groups,
+        score_jobs,
+        [b.symbols for b in batches],
+        resumed,
     )
+
+
+def _batches(
+    root: str, sweep_id: str, plan: planner.Plan, rows: Mapping[str, int]
+) -> tuple[list[planner.Batch], bool]:
+    """The symbol batches of the sweep, and whether they are an earlier attempt's.
+
+    A task's key covers its symbols, so a sweep resumed with other batches (other worker
+    memory or thread count) would find none of its staged chunks. So the batches an attempt
+    starts with are recorded (``storage.sweeps.record_batches``) and a later attempt takes
+    them again whenever each still fits under this plan's batch cap: every staged chunk is
+    reused. Otherwise (a smaller worker) the new batches are used and every task is
+    computed again; the chunks staged under the old batches are left out of the publish
+    and deleted with the staging area. Results do not depend on the batching.
+    """
+    recorded = sweeps.read_batches(root, sweep_id)
+    if recorded and sorted(s for b in recorded for s in b) == sorted(rows):
+        sized = [
+            planner.Batch(i, tuple(b), n, planner.BATCH_FIXED_BYTES + n * plan.bytes_per_bar)
+            for i, b in enumerate(recorded)
+            for n in [sum(rows[s] for s in b)]
+        ]
+        if max(b.est_bytes for b in sized) <= plan.cap_bytes:
+            return sized, True
+    return list(plan.batches), False
 
 
 def _plan_folds(
@@ -467,6 +538,7 @@ class SweepSummary:
     outputs: dict[str, str] = field(default_factory=dict)
     wall_seconds: float = 0.0
     message: str = ""
+    quarantined: dict[str, str] = field(default_factory=dict)  # symbol: why
 
 
 def run_sweep(
@@ -479,10 +551,9 @@ def run_sweep(
     progress: bool | None = None,
 ) -> SweepSummary:
     """CLI entry: start (or join) the Dask cluster, then the Prefect flow."""
-    from flows.cluster import open_cluster
+    from flows.nightly import open_run_cluster
     from flows.runtime import PrefectBackend, configure_prefect
 
-    c = settings.cluster
     if dry_run:
         memory, threads = _local_capacity(settings)
         plan = plan_sweep(settings, cfg, memory, threads, kind)
@@ -492,31 +563,60 @@ def run_sweep(
                 f"  {space.key}: {space.count():,} combination(s) in {space.n_chunks(cfg.chunk_size)} chunk(s) of <= {cfg.chunk_size}"
             )
         return SweepSummary(
-            plan.sweep_id, kind, "planned", len(plan.jobs), 0, plan.n_combinations, plan.n_symbols
+            plan.sweep_id,
+            kind,
+            "planned",
+            len(plan.jobs) + len(plan.score_jobs),
+            0,
+            plan.n_combinations,
+            plan.n_symbols,
         )
     configure_prefect(settings.prefect.log_level, settings.prefect.api_url)
     backend = PrefectBackend(settings.prefect.api_url)
-    with open_cluster(
-        address=c.address,
-        n_workers=c.n_workers,
-        threads_per_worker=c.threads_per_worker,
-        memory_limit=c.memory_limit,
-        dashboard_address=c.dashboard_address,
-        host=c.host,
-        processes=c.processes,
-        keep_alive_s=c.keep_alive_s,
-    ) as (client, info):
+    with open_run_cluster(settings) as (_client, info):
         if info.dashboard:
-            echo(f"Dask dashboard: {info.dashboard}")
+            echo(f"Dask dashboard: {info.dashboard} (task groups {kind}_<strategy>)")
         backend.wait()
-        flow = _prefect_flow(kind)
-        return flow(
+        from flows import flow
+
+        flow.ECHO[0] = echo
+        flow.quiet_console_failures()
+        prefect_flow = flow.sweep if kind == "sweep" else flow.walkforward
+        return prefect_flow(
             settings.model_dump(mode="json"),
-            dataclasses.asdict(cfg) | {"spaces": None},
-            info.address,
-            sys.stdout.isatty() if progress is None else progress,
-            echo,
+            flow_parameters(cfg),
+            scheduler=info.address,
+            progress=sys.stdout.isatty() if progress is None else progress,
         )
+
+
+def flow_parameters(cfg: SweepConfig) -> dict[str, Any]:
+    """The sweep configuration as the plain values a Prefect flow run (or deployment) takes."""
+    return dataclasses.asdict(cfg) | {"spaces": None}
+
+
+def run_in_flow(
+    kind: str,
+    config: Mapping[str, Any],
+    sweep: Mapping[str, Any],
+    scheduler: str | None,
+    *,
+    progress: bool,
+    echo: Echo,
+    task: Callable[[Any], Any],
+) -> SweepSummary:
+    """The body of the ``sweep`` and ``walkforward`` Prefect flows (``flows.flow``): the
+    run's cluster (``scheduler``, else ``cluster.*``: a served run starts its own), then
+    ``execute``."""
+    from flows.nightly import open_run_cluster
+
+    settings = Settings.model_validate(dict(config))
+    cfg = _rebuild(settings, sweep)
+    with open_run_cluster(settings, scheduler) as (client, info):
+        return execute(
+            settings, cfg, client, info.worker_memory, info.n_threads, kind=kind, echo=echo,
+            progress=progress, task=task,
+        )  # fmt: skip
 
 
 def _local_capacity(settings: Settings) -> tuple[int, int]:
@@ -528,39 +628,6 @@ def _local_capacity(settings: Settings) -> tuple[int, int]:
     workers = c.n_workers or max((os.cpu_count() or 1) // max(c.threads_per_worker or 1, 1), 1)
     memory = c.memory_limit_bytes() or psutil.virtual_memory().total // workers
     return int(memory), int(workers * (c.threads_per_worker or 1))
-
-
-def _prefect_flow(kind: str) -> Any:
-    from prefect import flow, task
-    from prefect.cache_policies import NO_CACHE
-
-    def as_task(fn: Any) -> Any:
-        return task(fn, name=fn.__name__, cache_policy=NO_CACHE, log_prints=False)
-
-    def body(
-        config: dict[str, Any], sweep: dict[str, Any], scheduler: str, progress: bool, echo: Echo
-    ) -> SweepSummary:
-        from distributed import Client
-
-        from flows.cluster import describe
-
-        settings = Settings.model_validate(config)
-        cfg = _rebuild(settings, sweep)
-        with Client(scheduler) as client:
-            info = describe(client, local=False)
-            return execute(
-                settings,
-                cfg,
-                client,
-                info.worker_memory,
-                info.n_threads,
-                kind=kind,
-                echo=echo,
-                progress=progress,
-                task=as_task,
-            )
-
-    return flow(name=kind, log_prints=False, validate_parameters=False)(body)
 
 
 def _rebuild(settings: Settings, sweep: Mapping[str, Any]) -> SweepConfig:
@@ -591,71 +658,85 @@ def execute(
     task: Callable[[Any], Any] = lambda f: f,
 ) -> SweepSummary:
     """Plan, compute the missing tasks on the cluster, publish; the flow's body."""
-    import datetime as dt
-
-    from storage import sweeps
-
     started = time.perf_counter()
     plan = task(plan_sweep)(settings, cfg, worker_memory, n_threads, kind)
     echo(plan.describe())
     out = settings.output
-    db_path = out.resolved_db_path()
     if "://" in out.path:
         raise ConfigError(
             f"output.path: sweeps publish to a local directory for now, got {out.path!r}"
         )
     os.makedirs(out.path, exist_ok=True)
-    conn = sweeps.connect(db_path)
-    tables = (
-        ("sweep_results", "sweep_summary")
-        if kind == "sweep"
-        else ("walkforward_folds", "walkforward_equity")
-    )
+    db_path = out.resolved_db_path()
+    conn = db.connect(db_path)
+    n_tasks = len(plan.jobs) + len(plan.score_jobs)
     summary = SweepSummary(
-        plan.sweep_id, kind, "running", len(plan.jobs), 0, plan.n_combinations, plan.n_symbols
+        plan.sweep_id, kind, "running", n_tasks, 0, plan.n_combinations, plan.n_symbols
     )
     try:
-        if sweeps.sweep_published(out.path, conn, plan.sweep_id, tables):
+        if sweeps.sweep_published(conn, plan.sweep_id):
+            sweeps.remove_staging(out.path, plan.sweep_id)  # a publish killed after its commit
             summary.status = "succeeded"
             summary.message = "already published; nothing to do"
             echo(f"{kind} {plan.sweep_id} is already published")
             return summary
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        dead = sweeps.mark_abandoned(conn)
+        if dead:
+            echo(f"marked {len(dead)} sweep(s) of dead processes abandoned: {', '.join(dead)}")
+        now = db.utc_now()
         sweeps.record_sweep(
             conn,
             plan.sweep_id,
             kind=kind,
             status="running",
+            pid=os.getpid(),
+            host=socket.gethostname(),
             started_at=now,
             config_hash=plan.config_hash,
             input_fingerprint=plan.fingerprint,
             n_combinations=plan.n_combinations,
             n_symbols=plan.n_symbols,
-            n_tasks=len(plan.jobs),
+            n_tasks=summary.n_tasks,
         )
-        results = task(compute_tasks)(client, plan.jobs, progress=progress)
-        summary.n_reused = sum(1 for r in results if r.get("reused"))
+        if not plan.resumed_batches:  # a later attempt plans the same batches if they fit
+            sweeps.record_batches(out.path, plan.sweep_id, plan.batches)
+        jobs = plan.jobs
+        if plan.score_jobs:  # universe-wide walk-forward over several batches
+            results = task(compute_tasks)(client, plan.score_jobs, progress=progress)
+            jobs = task(choose_universe)(out.path, plan, cfg)
+            summary.n_reused += sum(1 for r in results if r.get("reused"))
+        results = task(compute_tasks)(client, jobs, progress=progress)
+        summary.n_reused += sum(1 for r in results if r.get("reused"))
         echo(
-            f"{len(plan.jobs) - summary.n_reused} task(s) computed, {summary.n_reused} reused from an earlier attempt"
+            f"{summary.n_tasks - summary.n_reused} task(s) computed, {summary.n_reused} reused from an earlier attempt"
         )
+        summary.quarantined = _quarantined(out.path, plan, echo)
         pieces = (
             _sweep_tables(out.path, plan, cfg, summary.stats)
             if kind == "sweep"
             else _walkforward_tables(out.path, plan, summary.stats)
         )
-        registry = dict(
-            kind=kind,
-            started_at=now,
-            finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            config_hash=plan.config_hash,
-            input_fingerprint=plan.fingerprint,
-            n_combinations=plan.n_combinations,
-            n_symbols=plan.n_symbols,
-            n_tasks=len(plan.jobs),
-            n_tasks_reused=summary.n_reused,
-            stats=summary.stats,
-        )
-        summary.outputs = task(publish)(out.path, conn, plan.sweep_id, pieces, registry, summary)
+
+        def registry() -> dict[str, Any]:
+            return dict(
+                kind=kind,
+                started_at=now,
+                finished_at=db.utc_now(),
+                config_hash=plan.config_hash,
+                input_fingerprint=plan.fingerprint,
+                n_combinations=plan.n_combinations,
+                n_symbols=plan.n_symbols,
+                n_tasks=summary.n_tasks,
+                n_tasks_reused=summary.n_reused,
+                stats={
+                    **summary.stats,
+                    **({"quarantined": summary.quarantined} if summary.quarantined else {}),
+                },
+            )
+
+        run = settings.run
+        with db.run_lock(db_path, mode=run.lock, timeout=run.lock_timeout_s, echo=echo):
+            summary.outputs = task(publish)(out.path, conn, plan, pieces, registry, echo)
         summary.status = "succeeded"
         if kind == "sweep" and settings.run.report:
             from flows.sweep_report import write_sweep_report
@@ -664,13 +745,14 @@ def execute(
                 out.path, plan.sweep_id, cfg.spaces, summary.stats
             )
     except BaseException as err:
-        summary.status = "failed"
-        sweeps.record_sweep(
-            conn,
-            plan.sweep_id,
-            status="failed",
-            error=str(err).splitlines()[0] if str(err) else type(err).__name__,
-        )
+        if summary.status != "succeeded":  # a report that fails leaves the sweep published
+            summary.status = "failed"
+            sweeps.record_sweep(
+                conn,
+                plan.sweep_id,
+                status="failed",
+                error=str(err).splitlines()[0] if str(err) else type(err).__name__,
+            )
         raise
     finally:
         conn.close()
@@ -678,16 +760,61 @@ def execute(
     return summary
 
 
+def _quarantined(root: str, plan: SweepPlan, echo: Echo) -> dict[str, str]:
+    """The symbols validation left out of the sweep (said, and kept in the registry); a
+    DataError when that is every symbol."""
+    keys = [k for group in plan.chunk_groups.values() for k in group]
+    left_out = sweeps.staged_quarantine(root, plan.sweep_id, keys)
+    if not left_out:
+        return left_out
+    first, why = next(iter(left_out.items()))
+    if len(left_out) >= plan.n_symbols:
+        raise DataError(
+            f"no symbol left to sweep: all {len(left_out)} were quarantined (first: {first}: {why})"
+        )
+    echo(f"{len(left_out)} symbol(s) quarantined, left out of the sweep (first: {first}: {why})")
+    return left_out
+
+
+def choose_universe(root: str, plan: SweepPlan, cfg: SweepConfig) -> list[SweepJob]:
+    """The walk-forward jobs with each fold's combination chosen across the universe, from
+    the first pass's staged scores, one combination chunk at a time (all batches of it)."""
+    n_folds = len(plan.score_jobs[0].folds)
+    chosen = []
+    for entry, space in zip(cfg.entries, cfg.spaces, strict=True):
+        keys = [j.key for j in plan.score_jobs if j.entry == entry]
+        medians = _universe_chunks(root, plan.sweep_id, keys, space, cfg.chunk_size, n_folds)
+        chosen.append((entry, tuple(choose(medians, n_folds).tolist())))
+    return [
+        dataclasses.replace(j, chosen=next(c for e, c in chosen if e == j.entry)) for j in plan.jobs
+    ]
+
+
+def _universe_chunks(
+    root: str, sweep_id: str, keys: list[str], space: Space, size: int, n_folds: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for k in range(space.n_chunks(size)):
+        ids = (k * size, (k + 1) * size)  # a chunk's combination ids (compute.sweep.space)
+        parts = [sweeps.read_staged(root, sweep_id, key, combo_range=ids) for key in keys]
+        yield tables.universe_chunk(parts, n_folds)
+
+
+def task_key(job: SweepJob) -> str:
+    """A task's Dask key: ``<kind>_<strategy label>-<content key>``. The dashboard groups
+    tasks by the part before the first dash, so its progress bars read ``sweep_ma_crossover``."""
+    label = re.sub(r"[^A-Za-z_]", "_", str(job.entry.get("label") or job.entry.get("name")))
+    return f"{job.kind}_{label}-{job.key}"
+
+
 def compute_tasks(client: Any, jobs: list[SweepJob], *, progress: bool) -> list[dict[str, Any]]:
-    """Every task on the cluster (keys: the content keys); a task's error fails the sweep."""
+    """Every task on the cluster (keys: ``task_key``); a task's error fails the sweep.
+    ``progress``: a console bar of tasks done (on a terminal)."""
     from distributed import as_completed
 
-    from flows.nightly import _ERRORS, _progress
+    from flows.nightly import _ERRORS
 
-    futures = client.map(
-        sweep_task, jobs, key=[f"sweep-{j.key}" for j in jobs], retries=1, pure=False
-    )
-    bar = _progress(len(jobs)) if progress else None
+    futures = client.map(sweep_task, jobs, key=[task_key(j) for j in jobs], retries=1, pure=False)
+    bar = _progress(len(jobs), jobs[0].kind if jobs else "sweep") if progress else None
     results = []
     try:
         for fut in as_completed(futures):
@@ -707,41 +834,51 @@ def compute_tasks(client: Any, jobs: list[SweepJob], *, progress: bool) -> list[
     return results
 
 
+def _progress(total: int, kind: str) -> tuple[Any, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    label = f"{kind} tasks"
+    bar = Progress(label, BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
+    task_id = bar.add_task(label, total=total)
+    bar.start()
+    return bar, task_id
+
+
 def publish(
     root: str,
     conn: Any,
-    sweep_id: str,
-    pieces: dict[str, Iterator[pa.Table]],
-    registry: dict[str, Any],
-    summary: SweepSummary,
+    plan: SweepPlan,
+    pieces: Mapping[str, tuple[pa.Schema, Callable[[], Iterator[pa.Table]]]],
+    registry: Callable[[], dict[str, Any]],
+    echo: Echo,
 ) -> dict[str, str]:
-    """The one call into the sweep storage protocol (``storage.sweeps.publish_sweep``)."""
-    from storage import sweeps
+    """Recover the output root (a run or sweep that died mid-publish), then publish the
+    sweep (``storage.sweeps.publish_sweep``); the caller holds the run lock."""
+    out = runs.OutputRoot(root)
+    runs.recover(out, conn, plan.sweep_id, echo=echo)
+    return sweeps.publish_sweep(
+        out, conn, plan.sweep_id, pieces, registry, signature=plan.config_hash
+    )
 
-    registry = {**registry, "stats": summary.stats}
-    return sweeps.publish_sweep(root, conn, sweep_id, pieces, registry)
+
+Pieces = dict[str, tuple[pa.Schema, Callable[[], Iterator[pa.Table]]]]
 
 
-def _sweep_tables(
-    root: str, plan: SweepPlan, cfg: SweepConfig, sink: dict[str, Any]
-) -> dict[str, Iterator[pa.Table]]:
-    """``sweep_results`` and ``sweep_summary`` as streams of pieces; the summary is reduced one
-    combination chunk at a time; the statistics land in ``sink`` when the summary ends
-    (before the registry row is written)."""
-    from storage import sweeps
+def _sweep_tables(root: str, plan: SweepPlan, cfg: SweepConfig, sink: dict[str, Any]) -> Pieces:
+    """``sweep_results`` and ``sweep_summary`` as (schema, stream of pieces); the summary is
+    reduced one combination chunk at a time; the statistics land in ``sink`` when the
+    summary ends (before the registry row is written)."""
+    keys = [k for group in plan.chunk_groups.values() for k in group]
+    results_schema = sweeps.staged_schema(root, plan.sweep_id, keys)
 
     def results() -> Iterator[pa.Table]:
-        for keys in plan.chunk_groups.values():
-            for key in keys:
-                t = sweeps.read_staged(root, plan.sweep_id, key)
-                if "block_moments" in t.column_names:
-                    t = t.drop_columns(["block_moments"])
-                yield t
+        for key in keys:
+            yield sweeps.read_staged(root, plan.sweep_id, key)
 
     def summary() -> Iterator[pa.Table]:
         per_space: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-        for (si, _k), keys in plan.chunk_groups.items():
-            parts = [sweeps.read_staged(root, plan.sweep_id, key) for key in keys]
+        for (si, _k), group in plan.chunk_groups.items():
+            parts = [sweeps.read_staged(root, plan.sweep_id, key) for key in group]
             parts = [p for p in parts if p.num_rows]
             if not parts:
                 continue
@@ -755,30 +892,32 @@ def _sweep_tables(
             mom = np.concatenate([m for _, m in items]) if cfg.pbo_blocks else None
             sink[space.key] = tables.space_statistics(ids, mom)
 
-    return {"sweep_results": results(), "sweep_summary": summary()}
+    return {
+        "sweep_results": (results_schema, results),
+        "sweep_summary": (tables.summary_schema(results_schema), summary),
+    }
 
 
-def _walkforward_tables(
-    root: str, plan: SweepPlan, sink: dict[str, Any]
-) -> dict[str, Iterator[pa.Table]]:
-    """``walkforward_folds`` and ``walkforward_equity`` as streams; ``sink`` gets, per
-    strategy and fold, the median in-sample and out-of-sample Sharpe across symbols."""
-    from storage import sweeps
+def _walkforward_tables(root: str, plan: SweepPlan, sink: dict[str, Any]) -> Pieces:
+    """``walkforward_folds`` and ``walkforward_equity`` as (schema, stream of pieces);
+    ``sink`` gets, per strategy and fold, the median in-sample and out-of-sample Sharpe
+    across symbols."""
+    keys = [k for group in plan.chunk_groups.values() for k in group]
 
     def folds() -> Iterator[pa.Table]:
         sharpes: dict[tuple[str, int], tuple[list[float], list[float]]] = {}
         names = ("strategy", "fold", "is_sharpe_ratio", "oos_sharpe_ratio")
-        for keys in plan.chunk_groups.values():
-            for key in keys:
-                t = sweeps.read_staged(root, plan.sweep_id, key)
-                if t.num_rows:
-                    for strategy, fold, ins, oos in zip(
-                        *(t[c].to_pylist() for c in names), strict=True
-                    ):
-                        pair = sharpes.setdefault((strategy, fold), ([], []))
-                        pair[0].append(ins)
-                        pair[1].append(oos)
-                    yield t
+        for key in keys:
+            t = sweeps.read_staged(root, plan.sweep_id, key)
+            if t.num_rows:
+                for strategy, fold, ins, oos in zip(
+                    *(t[c].to_pylist() for c in names), strict=True
+                ):
+                    pair = sharpes.setdefault((strategy, fold), ([], []))
+                    pair[0].append(ins)
+                    pair[1].append(oos)
+                yield t
+        stats: dict[str, Any] = {}
         for (strategy, fold), (ins, oos) in sorted(sharpes.items()):
             with np.errstate(all="ignore"):
                 row = {
@@ -786,16 +925,19 @@ def _walkforward_tables(
                     "median_in_sample_sharpe": float(np.nanmedian(np.array(ins, dtype=float))),
                     "median_out_of_sample_sharpe": float(np.nanmedian(np.array(oos, dtype=float))),
                 }
-            sink.setdefault(strategy, {}).setdefault("folds", []).append(row)
+            stats.setdefault(strategy, {}).setdefault("folds", []).append(row)
+        sink.update(stats)  # whole: the stream runs again for SQLite
 
     def equity() -> Iterator[pa.Table]:
-        for keys in plan.chunk_groups.values():
-            for key in keys:
-                t = sweeps.read_staged(root, plan.sweep_id, f"{key}-equity")
-                if t.num_rows:
-                    yield t
+        for key in keys:
+            t = sweeps.read_staged(root, plan.sweep_id, f"{key}-equity")
+            if t.num_rows:
+                yield t
 
-    return {"walkforward_folds": folds(), "walkforward_equity": equity()}
+    return {
+        "walkforward_folds": (spec("walkforward_folds").schema, folds),
+        "walkforward_equity": (spec("walkforward_equity").schema, equity),
+    }
 
 
 def echo_summary(summary: SweepSummary, echo: Echo) -> None:

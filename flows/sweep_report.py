@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from bokeh.embed import file_html
 from bokeh.layouts import column
 from bokeh.models import ColorBar, ColumnDataSource, Div, HoverTool, LinearColorMapper
@@ -27,6 +26,7 @@ from bokeh.resources import INLINE
 
 from compute.sweep import Space
 from flows.report import _REMOTE_LOADERS
+from storage import sweeps
 
 N_TOP = 10
 WIDTH = 900
@@ -36,9 +36,7 @@ def write_sweep_report(
     root: str, sweep_id: str, spaces: tuple[Space, ...], stats: Mapping[str, Any]
 ) -> str:
     """Write ``<root>/reports/sweep-<sweep_id>.html`` and return its path."""
-    files = sorted((Path(root) / "sweep_summary" / f"sweep_id={sweep_id}").glob("*.parquet"))
-    parts = [pq.read_table(f) for f in files]
-    summary = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
+    summary = sweeps.read_sweep_table(root, "sweep_summary", sweep_id)
     page: list[Any] = [_div(f"<h1>barpipe sweep {html.escape(sweep_id)}</h1>")]
     for space in spaces:
         if not summary.num_rows:

@@ -57,7 +57,13 @@ from storage.schemas import (
     RUN_STATUSES,
     TIMESTAMP,
 )
-from storage.tables import SQLITE_TABLES, sqlite_column_types, sqlite_columns, sqlite_ddl
+from storage.tables import (
+    SQLITE_TABLES,
+    sqlite_column_types,
+    sqlite_columns,
+    sqlite_ddl,
+    sqlite_type,
+)
 
 __all__ = [
     "DB_NAME",
@@ -888,3 +894,52 @@ def prune_snapshots(
             "VALUES (?, ?, ?, ?, ?)",
             (table, version, recorded["run_id"], recorded["run_key"], recorded["signature"]),
         )
+
+
+def commit_keyed(
+    conn: sqlite3.Connection,
+    run_id: str,
+    key: str,
+    *,
+    rows: Mapping[str, Iterable[pa.RecordBatch]],
+    versions: Mapping[str, int],
+    signature: str,
+    also: Callable[[sqlite3.Connection], None] | None = None,
+) -> dict[str, int]:
+    """The SQLite commit of keyed tables (``storage.runs.publish_keyed``), in ONE transaction:
+    each mirrored table's rows of run key ``key`` replaced by ``rows`` (streamed in chunks by
+    ``storage.sqlite_bulk``; a column the table lacks, a swept parameter, is added first), the
+    tables' Delta versions, then ``also(conn)`` (the sweep's registry row). On any error
+    nothing changes. Rows inserted per table."""
+    inserted: dict[str, int] = {}
+    try:
+        with _transaction(conn):
+            for name, data in rows.items():
+                conn.execute(f"DELETE FROM {name} WHERE run_key = ?", (key,))
+                have = {str(r[1]) for r in conn.execute(f"PRAGMA table_info({name})")}
+                inserted[name] = 0
+                for batch in data:
+                    fields = [f for f in batch.schema if not pa.types.is_nested(f.type)]
+                    for f in fields:
+                        if f.name not in have:  # a parameter: a name its strategy declares
+                            kind = sqlite_type(f.type)
+                            conn.execute(f'ALTER TABLE {name} ADD COLUMN "{f.name}" {kind}')
+                            have.add(f.name)
+                    inserted[name] += sqlite_bulk.ingest(
+                        conn,
+                        name,
+                        [batch],
+                        [*(f.name for f in fields), "run_key"],
+                        chunk_rows=_INSERT_CHUNK,
+                        constants={"run_key": key},
+                    ).rows
+            conn.executemany(
+                "INSERT OR REPLACE INTO table_versions (table_name, version, run_id, run_key, signature) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(t, int(v), run_id, key, signature) for t, v in versions.items()],
+            )
+            if also is not None:
+                also(conn)
+    except sqlite3.Error as err:
+        raise StorageError(f"cannot commit {key!r} to the database: {err}") from err
+    return inserted

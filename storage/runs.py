@@ -511,3 +511,51 @@ def ensure_root(out: OutputRoot) -> None:
     """Create a local output root."""
     if "://" not in out.path:
         os.makedirs(out.path, exist_ok=True)
+
+
+def publish_keyed(
+    out: OutputRoot,
+    conn: Any,
+    run_id: str,
+    key: str,
+    tables: Mapping[str, Callable[[], pa.RecordBatchReader]],
+    *,
+    signature: str,
+    registry: Callable[[Any], None] | None = None,
+) -> dict[str, str]:
+    """Replace run key ``key``'s rows of ``keyed`` tables (sweeps, walk-forwards) with new ones.
+
+    ``tables[name]()`` streams a table's rows (called twice for a mirrored table: once for
+    its Delta commit, once for SQLite, so no table is ever held whole). Per table one Delta
+    commit replaces the key's rows (new columns of a dynamic table are merged into its
+    schema); then one SQLite transaction (``db.commit_keyed``) replaces the key's mirrored
+    rows, records the tables' versions and runs ``registry(conn)``: that commit is the
+    commit point, as for a night. On any error the tables are rolled back to the versions
+    ``barpipe.db`` records and the error is raised; hold the run lock.
+    """
+    versions: dict[str, int] = {}
+    try:
+        for name, rows in tables.items():
+            t = spec(name)
+            if t.kind != "keyed":
+                raise ValueError(f"table {name} is {t.kind}, not keyed")  # a caller's bug
+            reader = rows()
+            versions[name] = delta.overwrite(
+                out.path, name, _with_key(reader.schema, iter(reader), key), out.filesystem,
+                run_id, predicate=f"run_key = '{_quote(key)}'", merge_schema=t.dynamic,
+            )  # fmt: skip
+            pause_for_test("publish-table", f"{run_id} {name}")
+        pause_for_test("publish", f"{run_id} committed Delta, SQLite next")
+        mirrored = {name: rows() for name, rows in tables.items() if spec(name).sqlite}
+        db.commit_keyed(
+            conn, run_id, key, rows=mirrored, versions=versions, signature=signature,
+            also=registry,
+        )  # fmt: skip
+    except BaseException:
+        try:
+            _roll_back(out, conn, run_id)
+        except Exception:  # noqa: BLE001 - the next run's recover finishes it; raise the cause
+            pass
+        raise
+    pause_for_test("published", f"{run_id} committed SQLite")
+    return {name: delta.table_uri(out.path, name) for name in tables}

@@ -31,9 +31,14 @@ __all__ = [
     "RUN_STATUSES",
     "RUNS",
     "SIGNALS",
+    "SWEEPS",
+    "SWEEP_RESULTS",
+    "SWEEP_SUMMARY",
     "TABLE_VERSIONS",
     "TIMESTAMP",
     "TRADES",
+    "WALKFORWARD_EQUITY",
+    "WALKFORWARD_FOLDS",
 ]
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -309,3 +314,87 @@ PORTFOLIO_METRICS = _schema(
     ("benchmark_total_return", _F),
 )
 """One row per portfolio: return metrics and, with a benchmark, the relative ones."""
+
+
+# --- sweeps and walk-forward (``flows.sweep``) -----------------------------------------------
+
+_SWEEP_METRICS = [
+    f
+    for f in METRICS
+    if f.name not in ("run_id", "symbol", "strategy", "n_bars")
+    and not f.name.startswith("max_drawdown_")
+]
+
+SWEEP_RESULTS = pa.schema(
+    [
+        pa.field("sweep_id", _S),
+        pa.field("symbol", _S),
+        pa.field("strategy", _S),
+        pa.field("combo_id", _I),
+        *_SWEEP_METRICS,
+        pa.field("n_bars", _I),
+    ]
+)
+"""One row per (sweep, combination, symbol): the nightly metrics of that parameter set. The
+table is dynamic: each swept parameter (and swept backtest setting) adds a column."""
+
+SWEEP_SUMMARY = _schema(
+    ("sweep_id", _S),
+    ("strategy", _S),
+    ("combo_id", _I),
+    ("median_sharpe", _F),
+    ("mean_sharpe", _F),
+    ("share_positive_return", _F),
+    ("total_trades", _I),
+    ("n_symbols", _I),
+)
+"""One row per (sweep, combination) across the universe; dynamic like ``SWEEP_RESULTS``."""
+
+WALKFORWARD_FOLDS = _schema(
+    ("sweep_id", _S),
+    ("strategy", _S),
+    ("symbol", _S),
+    ("fold", _I),
+    ("train_start", TIMESTAMP),
+    ("train_end", TIMESTAMP),
+    ("test_start", TIMESTAMP),
+    ("test_end", TIMESTAMP),
+    ("combo_id", _I),
+    ("params", _S),  # JSON: the chosen combination's parameters and backtest settings
+    ("is_sharpe_ratio", _F),
+    ("is_total_return", _F),
+    ("is_n_trades", _I),
+    ("oos_sharpe_ratio", _F),
+    ("oos_total_return", _F),
+    ("oos_n_trades", _I),
+)
+"""One row per (walk-forward, strategy, symbol, fold): the combination chosen in sample and
+its in-sample and out-of-sample metrics; windows hold the bars with start <= t < end."""
+
+WALKFORWARD_EQUITY = _schema(
+    ("sweep_id", _S),
+    ("strategy", _S),
+    ("symbol", _S),
+    ("timestamp", TIMESTAMP),
+    ("equity", _F),
+)
+"""The stitched out-of-sample equity: one row per (walk-forward, strategy, symbol, test bar)."""
+
+SWEEPS = _schema(
+    ("sweep_id", _S),
+    ("kind", _S),  # sweep or walkforward
+    ("status", _S),  # running, succeeded, failed, abandoned
+    ("started_at", _S),
+    ("finished_at", _S),
+    ("config_hash", _S),
+    ("input_fingerprint", _S),
+    ("n_combinations", _I),
+    ("n_symbols", _I),
+    ("n_tasks", _I),
+    ("n_tasks_reused", _I),
+    ("stats", _S),  # JSON: per space, DSR of the best combination and PBO (or fold Sharpes)
+    ("error", _S),
+    ("pid", _I),  # the process running it, on host: a dead one's sweep is marked abandoned
+    ("host", _S),
+)
+"""The sweep registry (SQLite only), like ``RUNS``: one row per sweep id."""

@@ -108,7 +108,8 @@ def ingest(
     if chunk_rows < 1:
         raise StorageError(f"chunk_rows={chunk_rows} must be >= 1")
     fixed = dict(constants or {})
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    names = ", ".join(f'"{c}"' for c in columns)  # quoted: a swept parameter may be a keyword
+    sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
     stats = IngestStats()
     for batch in batches:
         stats.batches += 1

@@ -12,7 +12,10 @@ that published it):
   a restated or new symbol's rows are replaced whole.
 - ``snapshot`` (metrics, quarantine): one snapshot per run key, replaced by a rerun of the
   key. ``carry``: symbols a night skips (unchanged) keep their rows of the last snapshot.
-- ``state`` (signals): one row per natural key, the changed symbols' rows replaced. Writing
+- ``state`` (signals): one row per natural key, the changed symbols' rows replaced.
+- ``keyed`` (sweep and walk-forward outputs): one set of rows per run key (a sweep id),
+  replaced whole when that key is published again (``storage.runs.publish_keyed``); nights
+  neither write nor prune them (switch ``sweep`` / ``walkforward``). Writing
 (``storage.outputs``), publishing and recovery (``storage.runs``), reading and the SQLite
 tables (``storage.db``) all follow from ``TABLES``: adding an output table means adding one
 entry here (and producing its rows in ``compute.pipeline``).
@@ -47,8 +50,13 @@ from storage.schemas import (
     RUN_STATUSES,
     RUNS,
     SIGNALS,
+    SWEEP_RESULTS,
+    SWEEP_SUMMARY,
+    SWEEPS,
     TABLE_VERSIONS,
     TRADES,
+    WALKFORWARD_EQUITY,
+    WALKFORWARD_FOLDS,
 )
 
 __all__ = [
@@ -63,10 +71,11 @@ __all__ = [
     "spec",
     "sqlite_columns",
     "sqlite_ddl",
+    "sqlite_type",
 ]
 
 
-KINDS = ("continuous", "snapshot", "state")
+KINDS = ("continuous", "snapshot", "state", "keyed")
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,43 @@ TABLES: dict[str, TableSpec] = {
             sqlite=True,
             switch="write_portfolios",
         ),
+        TableSpec(
+            "sweep_results",
+            SWEEP_RESULTS,
+            "keyed",
+            natural_key=("sweep_id", "strategy", "combo_id", "symbol"),
+            sort_keys=("sweep_id", "strategy", "combo_id", "symbol"),
+            sqlite=True,
+            switch="sweep",
+            dynamic=True,
+        ),
+        TableSpec(
+            "sweep_summary",
+            SWEEP_SUMMARY,
+            "keyed",
+            natural_key=("sweep_id", "strategy", "combo_id"),
+            sort_keys=("sweep_id", "strategy", "combo_id"),
+            sqlite=True,
+            switch="sweep",
+            dynamic=True,
+        ),
+        TableSpec(
+            "walkforward_folds",
+            WALKFORWARD_FOLDS,
+            "keyed",
+            natural_key=("sweep_id", "strategy", "symbol", "fold"),
+            sort_keys=("sweep_id", "strategy", "symbol", "fold"),
+            sqlite=True,
+            switch="walkforward",
+        ),
+        TableSpec(
+            "walkforward_equity",
+            WALKFORWARD_EQUITY,
+            "keyed",
+            natural_key=("sweep_id", "strategy", "symbol", "timestamp"),
+            sort_keys=("sweep_id", "strategy", "symbol", "timestamp"),
+            switch="walkforward",
+        ),
     )
 }
 """Every output table, in publish order."""
@@ -222,6 +268,7 @@ by ``storage.db.commit_night`` with the night's other rows."""
 
 SQLITE_TABLES: dict[str, pa.Schema] = {
     "runs": RUNS,
+    "sweeps": SWEEPS,  # the sweep registry (storage.sweeps)
     **{name: TABLES[name].schema for name in mirrored()},
     "run_stages": RUN_STAGES,
     "run_plans": RUN_PLANS,
@@ -232,6 +279,7 @@ SQLITE_TABLES: dict[str, pa.Schema] = {
 }
 """Tables of ``barpipe.db``: the run registry, the mirrored output tables, the publish state,
 the report's summaries."""
+
 
 _INDEXES: dict[str, tuple[str, ...]] = {
     "runs": ("run_key", "status"),
@@ -250,6 +298,16 @@ _INDEXES: dict[str, tuple[str, ...]] = {
     "table_versions": (),
     "report_sleeves": ("run_id", "run_key", "symbol"),
 }
+# keyed tables (sweeps) have no run_id, and are indexed on sweep_id, not run_key: an earlier
+# release's sweep tables lack run_key (storage.db adds it after this DDL runs)
+_INDEXES.update(
+    {
+        name: tuple(c for c in ("sweep_id", "symbol") if c in TABLES[name].schema.names)
+        for name in mirrored()
+        if TABLES[name].kind == "keyed"
+    }
+)
+_INDEXES["sweeps"] = ("started_at",)
 
 
 def _sqlite_type(type_: pa.DataType) -> str:
@@ -285,7 +343,7 @@ def sqlite_ddl() -> list[str]:
         columns = [f"{f.name} {_sqlite_type(f.type)}" for f in schema]
         if table in TABLES:
             columns.insert(1, "run_key TEXT NOT NULL")
-        if table in ("runs", "publish_state", "table_versions"):
+        if table in ("runs", "publish_state", "table_versions", "sweeps"):
             columns[0] += " PRIMARY KEY"
         if table == "runs":
             statuses = ", ".join(f"'{s}'" for s in RUN_STATUSES)
@@ -298,3 +356,8 @@ def sqlite_ddl() -> list[str]:
                 f"CREATE INDEX IF NOT EXISTS ix_{table}_{column} ON {table} ({column})"
             )
     return statements
+
+
+def sqlite_type(type_: pa.DataType) -> str:
+    """The SQLite type of a column of Arrow type ``type_`` (a dynamic table's new column)."""
+    return _sqlite_type(type_)

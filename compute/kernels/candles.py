@@ -9,10 +9,12 @@ comparisons that land on a rounding boundary flip the same way.
 
 Kernels pass the four price arrays as one tuple ``bars = (open, high, low, close)``; indices
 are positions in those arrays. ``pattern`` turns a pattern's rule for one bar into its 1-D
-kernel: the loop over bars and the running totals are written once, here.
+kernel: the loop over bars, the running totals and averages the rule names, and the code
+stored for each bar are written once, here.
 """
 
 import inspect
+import re
 
 from numba import njit
 
@@ -91,6 +93,23 @@ def color_nb(bars, i):
 
 
 @njit(cache=True)
+def colors_nb(bars, i, colors):
+    """Candles ``i - len(colors) + 1`` to ``i`` have ``colors``, oldest first (1 white,
+    -1 black, 0 either); tested whole, without branches."""
+    m = len(colors)
+    hit = True
+    for j in range(m):
+        hit &= (colors[j] == 0) | (color_nb(bars, i - m + 1 + j) == colors[j])
+    return hit
+
+
+@njit(cache=True)
+def within_nb(v, ref, band):
+    """``v`` is within ``band`` of ``ref``: ``ref - band <= v <= ref + band``."""
+    return (v <= ref + band) & (v >= ref - band)
+
+
+@njit(cache=True)
 def body_top_nb(bars, i):
     """TA-Lib's ``max(open, close)``; some patterns take ``max(close, open)`` instead."""
     return c_max_nb(bars[0][i], bars[3][i])
@@ -124,6 +143,20 @@ def gap_up_nb(bars, i, prev):
 def gap_down_nb(bars, i, prev):
     """Candle ``i``'s high is below candle ``prev``'s low."""
     return bars[1][i] < bars[2][prev]
+
+
+@njit(cache=True)
+def body_gap_nb(bars, i, prev, d):
+    """``body_gap_up_nb`` for ``d`` = 1, ``body_gap_down_nb`` for ``d`` = -1 (branch-free)."""
+    return ((d == 1) & body_gap_up_nb(bars, i, prev)) | (
+        (d == -1) & body_gap_down_nb(bars, i, prev)
+    )
+
+
+@njit(cache=True)
+def gap_nb(bars, i, prev, d):
+    """``gap_up_nb`` for ``d`` = 1, ``gap_down_nb`` for ``d`` = -1 (branch-free)."""
+    return ((d == 1) & gap_up_nb(bars, i, prev)) | ((d == -1) & gap_down_nb(bars, i, prev))
 
 
 @njit(cache=True)
@@ -162,49 +195,72 @@ def average_nb(bars, setting, total, j):
     return setting[2] * base / (2.0 if setting[0] == SHADOWS else 1.0)
 
 
+# a rule's parameter ``<setting><k>`` is the average ``setting`` sets for candle ``i - k``
+SETTINGS = {
+    "long": BODY_LONG,
+    "very_long": BODY_VERY_LONG,
+    "short": BODY_SHORT,
+    "doji": BODY_DOJI,
+    "shadow_long": SHADOW_LONG,
+    "shadow_vlong": SHADOW_VERY_LONG,
+    "shadow_short": SHADOW_SHORT,
+    "shadow_vshort": SHADOW_VERY_SHORT,
+    "near": NEAR,
+    "far": FAR,
+    "equal": EQUAL,
+}
 LOOKBACKS: dict[str, int] = {}  # pattern name -> TA-Lib's lookback, filled by ``pattern``
 
 
-def pattern(candles, *averages, lookback_bars=None):
-    """Decorate a pattern's rule, ``rule(bars, o, h, lo_, c, i, *totals[, penetration]) ->
-    code`` (``bars`` is ``(o, h, lo_, c)``), into its 1-D kernel ``kernel(open_, high, low,
-    close, out[, penetration])``, documented as TA-Lib's function, recording its lookback.
+def pattern(candles, code=None, color_of=None, lookback_bars=None):
+    """Decorate a pattern's rule, ``rule(bars, o, h, lo_, c, i, *averages[, penetration])``
+    (``bars`` is ``(o, h, lo_, c)``), into its 1-D kernel ``kernel(open_, high, low, close,
+    out[, penetration])``, documented as TA-Lib's function, recording its lookback.
 
-    Each of ``averages`` is ``(setting, k)``: the running total of ``setting``'s range for
-    candle ``i - k``, started with ``total_nb`` at the first bar judged and moved with
-    ``next_total_nb`` after each bar, in TA-Lib's order; the rule gets the totals in that
-    order. The lookback is TA-Lib's, the longest averaging period plus ``candles - 1``
-    (``lookback_bars`` where TA-Lib declares another). The kernel starts that many bars
-    after the first bar without a NaN price (where the ``talib`` wrapper starts TA-Lib) and
-    stores the rule's code for every bar. The rule and the kernel are inlined into their
-    caller (the batch form from ``compute.kernels.driver``), which numba compiles as one
-    function.
+    The rule's parameters after ``i`` name the candle averages it compares with: ``near1``
+    is ``average_nb`` of the ``NEAR`` setting for candle ``i - 1`` (``SETTINGS``). The kernel
+    keeps one running total per average, started with ``total_nb`` at the first bar judged
+    and moved with ``next_total_nb`` after each bar, in TA-Lib's order. The lookback is
+    TA-Lib's, the longest averaging period plus ``candles - 1`` (``lookback_bars`` where
+    TA-Lib declares another). The kernel starts that many bars after the first bar without a
+    NaN price (where the ``talib`` wrapper starts TA-Lib) and stores a code for every bar:
+    ``code`` (times the color of candle ``i - color_of``, if given) where the rule holds and
+    0 elsewhere, or, without ``code``, the code the rule returns. The rule and the kernel
+    are inlined into their caller (the batch form from ``compute.kernels.driver``), which
+    numba compiles as one function.
     """
-    if lookback_bars is None:
-        lookback_bars = lookback(candles, *(setting for setting, _ in averages))
 
     def make(rule):
         name = rule.__name__.removesuffix("_nb")
-        extra = list(inspect.signature(rule).parameters)[6 + len(averages) :]
-        totals = [f"t{j}" for j in range(len(averages))]
-        args = ", ".join(["bars", "open_", "high", "low", "close", "i", *totals, *extra])
+        args = list(inspect.signature(rule).parameters)[6:]
+        averages = [
+            (a, SETTINGS[m[1]], int(m[2]))
+            for a in args
+            if (m := re.fullmatch(r"([a-z_]+?)(\d)", a)) and m[1] in SETTINGS
+        ]
+        extra = args[len(averages) :]
+        bars_ = lookback_bars
+        if bars_ is None:
+            bars_ = lookback(candles, *(s for _, s, _ in averages))
+        value = f"rule(bars, open_, high, low, close, i, {', '.join(args)})"
+        if code is not None:
+            sign = "" if color_of is None else f" * color_nb(bars, i - {color_of})"
+            value = f"{code}{sign} if {value} else 0"
         body = "\n".join(
             [
                 f"({', '.join(['open_', 'high', 'low', 'close', 'out', *extra])}):",
                 "    bars = (open_, high, low, close)",
                 "    n = close.shape[0]",
-                f"    start = first_valid_nb(bars, 0, n) + {lookback_bars}",
+                f"    start = first_valid_nb(bars, 0, n) + {bars_}",
                 "    if start >= n:",
                 "        return",
-                *(
-                    f"    {t} = total_nb(bars, {s!r}, start - {k})"
-                    for t, (s, k) in zip(totals, averages, strict=True)
-                ),
+                *(f"    t_{a} = total_nb(bars, {s!r}, start - {k})" for a, s, k in averages),
                 "    for i in range(start, n):",
-                f"        out[i] = rule({args})",
+                *(f"        {a} = average_nb(bars, {s!r}, t_{a}, i - {k})" for a, s, k in averages),
+                f"        out[i] = {value}",
                 *(
-                    f"        {t} = next_total_nb(bars, {s!r}, {t}, i - {k})"
-                    for t, (s, k) in zip(totals, averages, strict=True)
+                    f"        t_{a} = next_total_nb(bars, {s!r}, t_{a}, i - {k})"
+                    for a, s, k in averages
                 ),
             ]
         )
@@ -213,8 +269,10 @@ def pattern(candles, *averages, lookback_bars=None):
             "first_valid_nb": first_valid_nb,
             "total_nb": total_nb,
             "next_total_nb": next_total_nb,
+            "average_nb": average_nb,
+            "color_nb": color_nb,
         }
-        LOOKBACKS[name] = lookback_bars
+        LOOKBACKS[name] = bars_
         doc = inspect.cleandoc(rule.__doc__ or "")
         if not doc.startswith("numba equivalent"):
             doc = f"numba equivalent of ``talib.{name.upper()}``.\n\n{doc}".strip()

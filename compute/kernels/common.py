@@ -79,6 +79,15 @@ def first_valid_nb(arrays, a, b):
 
 
 @njit(cache=True)
+def sum_nb(x, lo, hi):
+    """``x[lo:hi]`` summed in order: the seed of TA-Lib's running sums and EMAs."""
+    total = 0.0
+    for i in range(lo, hi):
+        total += x[i]
+    return total
+
+
+@njit(cache=True)
 def sma_into_nb(x, out, period):
     """Write TA-Lib SMA of ``x`` into ``out`` (same length); leading ``period - 1`` stay NaN.
 
@@ -90,9 +99,7 @@ def sma_into_nb(x, out, period):
     n = x.shape[0]
     if n < period:
         return
-    total = 0.0
-    for i in range(period - 1):
-        total += x[i]
+    total = sum_nb(x, 0, period - 1)
     for i in range(period - 1, n):
         total += x[i]
         out[i] = total / period
@@ -112,10 +119,7 @@ def ema_into_nb(x, out, period, start):
     if first >= n:
         return
     k = 2.0 / (period + 1)
-    total = 0.0
-    for i in range(start, first + 1):
-        total += x[i]
-    prev = total / period
+    prev = sum_nb(x, start, first + 1) / period
     out[first] = prev
     for i in range(first + 1, n):
         prev = fma_nb(x[i] - prev, k, prev)
@@ -123,19 +127,22 @@ def ema_into_nb(x, out, period, start):
 
 
 @njit(cache=True)
-def _centred_sums_nb(x, lo, hi, inv_period):
-    """Two-pass sums over ``x[lo:hi]``: its mean, and the sums of deviations and squares."""
-    total = 0.0
-    for j in range(lo, hi):
-        total += x[j]
-    centre = total * inv_period
+def centred_var_nb(x, lo, hi, inv_period):
+    """Two-pass variance of ``x[lo:hi]``: (its mean, the sums of deviations from it and of
+    their squares, the variance); a variance below 1e-12 of the mean squared deviation is
+    rounding noise of the mean (a window of equal values) and is exactly 0, as in TA-Lib."""
+    centre = sum_nb(x, lo, hi) * inv_period
     s1 = 0.0
     s2 = 0.0
     for j in range(lo, hi):
         d = x[j] - centre
         s1 += d
         s2 += d * d
-    return centre, s1, s2
+    mean = s1 * inv_period
+    v = s2 * inv_period - mean * mean
+    if v < 1e-12 * (s2 * inv_period):
+        v = 0.0
+    return centre, s1, s2, v
 
 
 @njit(cache=True)
@@ -145,21 +152,15 @@ def var_into_nb(x, out, period):
     TA-Lib >= 0.7 no longer subtracts E[x]^2 from E[x^2] on raw prices (which loses every
     digit of a small variance of a large price): it keeps running sums of deviations from a
     centre near the window and re-centres with an exact two-pass sum whenever the result
-    would lose digits. This does the same in its own way: re-centre when the variance falls
-    below 1e-6 of the mean squared deviation it comes from, when a removed deviation dwarfs
-    the remaining sum, or every 32 windows; after a re-centre a variance below 1e-12 of the
-    mean squared deviation is rounding noise of the mean (a window of equal values) and is
-    exactly 0, as in TA-Lib. The output is never negative.
+    would lose digits. This does the same in its own way: re-centre (``centred_var_nb``) when
+    the variance falls below 1e-6 of the mean squared deviation it comes from, when a removed
+    deviation dwarfs the remaining sum, or every 32 windows. The output is never negative.
     """
     n = x.shape[0]
     if n < period:
         return
     inv = 1.0 / period
-    centre, s1, s2 = _centred_sums_nb(x, 0, period, inv)
-    mean = s1 * inv
-    v = s2 * inv - mean * mean
-    if v < 1e-12 * (s2 * inv):
-        v = 0.0
+    centre, s1, s2, v = centred_var_nb(x, 0, period, inv)
     out[period - 1] = v
     since = 0
     for i in range(period, n):
@@ -172,11 +173,7 @@ def var_into_nb(x, out, period):
         since += 1
         if v < 1e-6 * (s2 * inv) or d_old * d_old > 1e6 * s2 or since >= 32 * period:
             since = 0
-            centre, s1, s2 = _centred_sums_nb(x, i - period + 1, i + 1, inv)
-            mean = s1 * inv
-            v = s2 * inv - mean * mean
-            if v < 1e-12 * (s2 * inv):
-                v = 0.0
+            centre, s1, s2, v = centred_var_nb(x, i - period + 1, i + 1, inv)
         out[i] = v
 
 
@@ -289,10 +286,7 @@ def smma_into_nb(x, out, period):
         return
     k = 1.0 - (period - 1.0) / period
     b = 1.0 - k
-    total = 0.0
-    for i in range(period):
-        total += x[i]
-    prev = total / period
+    prev = sum_nb(x, 0, period) / period
     out[period - 1] = prev
     for i in range(period, n):
         prev = fma_nb(b, prev, k * x[i])

@@ -1,7 +1,8 @@
 """Momentum indicators (TA-Lib group "Momentum Indicators").
 
-Each kernel writes one series (``compute.kernels.driver`` runs it over every segment); the
-oscillators built on a moving average (STOCH, STOCHF) run ``ma_into_nb`` over the valid region of their raw line.
+Each kernel writes one series (``compute.kernels.driver`` runs it over every segment). The
+stochastics (STOCH, STOCHF, KDJ, STOCHRSI) share one raw %K (``fast_k_into_nb``) smoothed by
+``ma_ext_into_nb`` over its valid region; MACD and MACDFIX share one pass of three EMAs.
 """
 
 import numpy as np
@@ -17,6 +18,7 @@ from compute.kernels.common import (
     is_zero_scaled_nb,
     nan_like_nb,
     smma_into_nb,
+    sum_nb,
     true_range_nb,
     wilder_avg_step_nb,
     wilder_sum_step_nb,
@@ -31,28 +33,30 @@ from compute.kernels.statistic import LINREG_TSF, linreg_into_nb
 def macd_into_nb(x, macd, signal, hist, fast, slow, signal_period):
     """Write TA-Lib MACD: fast EMA seeded at the slow EMA's first bar, signal EMA of the line.
 
-    Periods are swapped when slow < fast; every output starts at slow + signal - 2, and a
-    signal period of 1 makes the signal the line itself (histogram 0). The three EMAs run in
-    one pass, each seeded and stepped exactly as ``ema_into_nb`` does.
+    Periods are swapped when slow < fast; the EMA constants are 2 / (n + 1).
     """
     if slow < fast:
         fast, slow = slow, fast
+    k_fast = 2.0 / (fast + 1)
+    k_slow = 2.0 / (slow + 1)
+    _macd_emas_into_nb(x, macd, signal, hist, fast, slow, signal_period, k_fast, k_slow)
+
+
+@njit(cache=True)
+def _macd_emas_into_nb(x, macd, signal, hist, fast, slow, signal_period, k_fast, k_slow):
+    """MACD's three EMAs in one pass, each seeded and stepped exactly as ``ema_into_nb`` does.
+
+    Every output starts at slow + signal - 2, and a signal period of 1 makes the signal the
+    line itself (histogram 0).
+    """
     n = x.shape[0]
     first = slow - 1
     start = first + signal_period - 1
     if start >= n:
         return
-    k_slow = 2.0 / (slow + 1)
-    k_fast = 2.0 / (fast + 1)
     k_signal = 2.0 / (signal_period + 1)
-    total = 0.0
-    for i in range(slow):
-        total += x[i]
-    slow_ema = total / slow
-    total = 0.0
-    for i in range(slow - fast, slow):
-        total += x[i]
-    fast_ema = total / fast
+    slow_ema = sum_nb(x, 0, slow) / slow
+    fast_ema = sum_nb(x, slow - fast, slow) / fast
     line = fast_ema - slow_ema
     total = line  # the signal's seed: the mean of the first signal_period line values
     sig = line
@@ -138,34 +142,42 @@ def fast_k_into_nb(high, low, close, out, period):
 @njit(cache=True)
 def stoch_into_nb(high, low, close, slowk, slowd, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t):
     """Write TA-Lib STOCH: %K smoothed by MA(slowk), and MA(slowd) of that, from its first value."""
+    _slow_stoch_nb(high, low, close, slowk, slowd, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t)
+
+
+@njit(cache=True)
+def _slow_stoch_nb(high, low, close, k, d, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t):
+    """STOCH's lines for any MA types of ``ma_ext_into_nb``; returns their first bar."""
     n = high.shape[0]
     lb_k = fastk_p - 1
-    lb_sk = ma_lookback_nb(slowk_p, slowk_t)
-    start = lb_k + lb_sk + ma_lookback_nb(slowd_p, slowd_t)
+    lb_sk = ma_ext_lookback_nb(slowk_p, slowk_t)
+    start = lb_k + lb_sk + ma_ext_lookback_nb(slowd_p, slowd_t)
     if start >= n:
-        return
+        return start
     raw = nan_like_nb(high)
     fast_k_into_nb(high, low, close, raw, fastk_p)
-    k = nan_like_nb(high)
-    ma_into_nb(raw[lb_k:], k[lb_k:], slowk_p, slowk_t)
-    d = nan_like_nb(high)
-    ma_into_nb(k[lb_k + lb_sk :], d[lb_k + lb_sk :], slowd_p, slowd_t)
-    slowk[start:] = k[start:]
-    slowd[start:] = d[start:]
+    sk = nan_like_nb(high)
+    ma_ext_into_nb(raw[lb_k:], sk[lb_k:], slowk_p, slowk_t)
+    sd = nan_like_nb(high)
+    ma_ext_into_nb(sk[lb_k + lb_sk :], sd[lb_k + lb_sk :], slowd_p, slowd_t)
+    k[start:] = sk[start:]
+    d[start:] = sd[start:]
+    return start
 
 
 @njit(cache=True)
 def stochf_into_nb(high, low, close, fastk, fastd, fastk_p, fastd_p, fastd_t):
-    """Write TA-Lib STOCHF: raw %K and its MA(fastd), both from the first %D value."""
+    """Write TA-Lib STOCHF: raw %K and its MA(fastd), both from the first %D value (any MA
+    type of ``ma_ext_into_nb``)."""
     n = high.shape[0]
     lb_k = fastk_p - 1
-    start = lb_k + ma_lookback_nb(fastd_p, fastd_t)
+    start = lb_k + ma_ext_lookback_nb(fastd_p, fastd_t)
     if start >= n:
         return
     raw = nan_like_nb(high)
     fast_k_into_nb(high, low, close, raw, fastk_p)
     d = nan_like_nb(high)
-    ma_into_nb(raw[lb_k:], d[lb_k:], fastd_p, fastd_t)
+    ma_ext_into_nb(raw[lb_k:], d[lb_k:], fastd_p, fastd_t)
     fastk[start:] = raw[start:]
     fastd[start:] = d[start:]
 
@@ -213,10 +225,7 @@ def cci_into_nb(high, low, close, out, period):
         ring[i % period] = tp
         if i < period - 1:
             continue
-        avg = 0.0
-        for j in range(period):
-            avg += ring[j]
-        avg /= period
+        avg = sum_nb(ring, 0, period) / period
         dev = 0.0
         for j in range(period):
             dev += abs(ring[j] - avg)
@@ -263,6 +272,19 @@ def di_into_nb(high, low, close, out, period, plus):
 
 
 @njit(cache=True)
+def _dx_nb(sum_p, sum_m, sum_tr):
+    """(has a DX, DX) from Wilder's DMI sums: none where the TR sum is not positive or the
+    DIs sum to 0 (``TA_IS_ZERO``)."""
+    if sum_tr > 0.0:
+        minus_di = 100.0 * (sum_m / sum_tr)
+        plus_di = 100.0 * (sum_p / sum_tr)
+        total = minus_di + plus_di
+        if not is_zero_nb(total):
+            return True, 100.0 * (abs(minus_di - plus_di) / total)
+    return False, 0.0
+
+
+@njit(cache=True)
 def adx_into_nb(high, low, close, out, period):
     """Write TA-Lib ADX: Wilder average of DX seeded with the mean of the first ``period`` DX.
 
@@ -278,15 +300,7 @@ def adx_into_nb(high, low, close, out, period):
     adx = 0.0
     for i in range(period, n):
         sum_p, sum_m, sum_tr = dmi_step_nb(high, low, close, i, inv, sum_p, sum_m, sum_tr)
-        has_dx = False
-        dx = 0.0
-        if sum_tr > 0.0:
-            minus_di = 100.0 * (sum_m / sum_tr)
-            plus_di = 100.0 * (sum_p / sum_tr)
-            total = minus_di + plus_di
-            if not is_zero_nb(total):
-                has_dx = True
-                dx = 100.0 * (abs(minus_di - plus_di) / total)
+        has_dx, dx = _dx_nb(sum_p, sum_m, sum_tr)
         if i < first:
             adx += dx
         elif i == first:
@@ -417,9 +431,7 @@ def ac_into_nb(high, low, out, fast, slow, signal):
         return
     ao = nan_like_nb(high)
     ao_into_nb(high, low, ao, fast, slow)
-    total = 0.0
-    for i in range(first, first + signal - 1):
-        total += ao[i]
+    total = sum_nb(ao, first, first + signal - 1)
     for i in range(first + signal - 1, n):
         total += ao[i]
         out[i] = ao[i] - total / signal
@@ -461,16 +473,10 @@ def apo_into_nb(x, out, fast, slow, matype, percent):
     if matype == 1 and fast >= 2:  # the default: both EMAs in one pass on scalars
         k_fast = 2.0 / (fast + 1)
         k_slow = 2.0 / (slow + 1)
-        total = 0.0
-        for i in range(fast):
-            total += x[i]
-        f_ema = total / fast
+        f_ema = sum_nb(x, 0, fast) / fast
         for i in range(fast, slow):
             f_ema = fma_nb(x[i] - f_ema, k_fast, f_ema)
-        total = 0.0
-        for i in range(slow):
-            total += x[i]
-        s_ema = total / slow
+        s_ema = sum_nb(x, 0, slow) / slow
         for i in range(start, n):
             if i > start:
                 f_ema = fma_nb(x[i] - f_ema, k_fast, f_ema)
@@ -689,9 +695,7 @@ def dpo_into_nb(x, out, period):
     first = max(period - 1, shift)
     if n <= first:
         return
-    total = 0.0
-    for i in range(first - period + 1, first):
-        total += x[i]
+    total = sum_nb(x, first - period + 1, first)
     for i in range(first, n):
         total += x[i]
         value = total
@@ -714,12 +718,9 @@ def dx_into_nb(high, low, close, out, period):
     prev = 0.0
     for i in range(period, n):
         sum_p, sum_m, sum_tr = dmi_step_nb(high, low, close, i, inv, sum_p, sum_m, sum_tr)
-        if sum_tr > 0.0:
-            minus_di = 100.0 * (sum_m / sum_tr)
-            plus_di = 100.0 * (sum_p / sum_tr)
-            total = minus_di + plus_di
-            if not is_zero_nb(total):
-                prev = 100.0 * (abs(minus_di - plus_di) / total)
+        has_dx, dx = _dx_nb(sum_p, sum_m, sum_tr)
+        if has_dx:
+            prev = dx
         out[i] = prev
 
 
@@ -800,10 +801,7 @@ def eri_into_nb(high, low, close, bull, bear, period):
             bear[i] = low[i] - close[i]
         return
     k = 2.0 / (period + 1)
-    total = 0.0
-    for i in range(period):
-        total += close[i]
-    ema = total / period
+    ema = sum_nb(close, 0, period) / period
     for i in range(period - 1, n):
         if i >= period:
             ema = fma_nb(close[i] - ema, k, ema)
@@ -874,22 +872,9 @@ def kdj_into_nb(high, low, close, k, d, j, fastk_p, slowk_p, slowk_t, slowd_p, s
     J = 3 K - 2 D."""
     slowk_t = own_default_nb(slowk_t, MA_WILDER)
     slowd_t = own_default_nb(slowd_t, MA_WILDER)
-    n = high.shape[0]
-    lb_k = fastk_p - 1
-    lb_sk = ma_ext_lookback_nb(slowk_p, slowk_t)
-    start = lb_k + lb_sk + ma_ext_lookback_nb(slowd_p, slowd_t)
-    if start >= n:
-        return
-    raw = nan_like_nb(high)
-    fast_k_into_nb(high, low, close, raw, fastk_p)
-    sk = nan_like_nb(high)
-    ma_ext_into_nb(raw[lb_k:], sk[lb_k:], slowk_p, slowk_t)
-    sd = nan_like_nb(high)
-    ma_ext_into_nb(sk[lb_k + lb_sk :], sd[lb_k + lb_sk :], slowd_p, slowd_t)
-    for i in range(start, n):
-        k[i] = sk[i]
-        d[i] = sd[i]
-        j[i] = 3.0 * sk[i] - 2.0 * sd[i]
+    start = _slow_stoch_nb(high, low, close, k, d, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t)
+    for i in range(start, high.shape[0]):
+        j[i] = 3.0 * k[i] - 2.0 * d[i]
 
 
 @njit(cache=True)
@@ -933,47 +918,7 @@ def macdext_into_nb(x, macd, signal, hist, fast, fast_t, slow, slow_t, signal_p,
 def macdfix_into_nb(x, macd, signal, hist, signal_period):
     """Write TA-Lib MACDFIX: MACD 12/26 with the fixed EMA constants 0.15 and 0.075 (not
     2 / (n + 1): 0.1538... and 0.0741...), seeded as MACD; the signal EMA uses 2 / (n + 1)."""
-    n = x.shape[0]
-    fast, slow = 12, 26
-    first = slow - 1
-    start = first + signal_period - 1
-    if start >= n:
-        return
-    k_slow = 0.075
-    k_fast = 0.15
-    k_signal = 2.0 / (signal_period + 1)
-    total = 0.0
-    for i in range(slow):
-        total += x[i]
-    slow_ema = total / slow
-    total = 0.0
-    for i in range(slow - fast, slow):
-        total += x[i]
-    fast_ema = total / fast
-    line = fast_ema - slow_ema
-    total = line
-    sig = line
-    if signal_period == 1:
-        macd[first] = line
-        signal[first] = line
-        hist[first] = 0.0
-    for i in range(first + 1, n):
-        v = x[i]
-        slow_ema = fma_nb(v - slow_ema, k_slow, slow_ema)
-        fast_ema = fma_nb(v - fast_ema, k_fast, fast_ema)
-        line = fast_ema - slow_ema
-        if signal_period == 1:
-            sig = line
-        elif i < start:
-            total += line
-            continue
-        elif i == start:
-            sig = (total + line) / signal_period
-        else:
-            sig = fma_nb(line - sig, k_signal, sig)
-        macd[i] = line
-        signal[i] = sig
-        hist[i] = line - sig
+    _macd_emas_into_nb(x, macd, signal, hist, 12, 26, signal_period, 0.15, 0.075)
 
 
 @njit(cache=True)
@@ -1058,21 +1003,13 @@ def stochrsi_into_nb(x, fastk, fastd, period, fastk_p, fastd_p, fastd_t):
     So %K is the raw (unsmoothed) stochastic of RSI, 0 where RSI's window has no range, and
     %D its MA; there is no slow %K, whatever the name suggests.
     """
-    fastd_t = own_default_nb(fastd_t, 0)
-    n = x.shape[0]
-    lb_k = period + fastk_p - 1
-    start = lb_k + ma_ext_lookback_nb(fastd_p, fastd_t)
-    if start >= n:
+    if x.shape[0] <= period:
         return
     rsi = nan_like_nb(x)
     rsi_into_nb(x, rsi, period)
-    raw = nan_like_nb(x)
     r = rsi[period:]
-    fast_k_into_nb(r, r, r, raw[period:], fastk_p)
-    d = nan_like_nb(x)
-    ma_ext_into_nb(raw[lb_k:], d[lb_k:], fastd_p, fastd_t)
-    fastk[start:] = raw[start:]
-    fastd[start:] = d[start:]
+    fastd_t = own_default_nb(fastd_t, 0)
+    stochf_into_nb(r, r, r, fastk[period:], fastd[period:], fastk_p, fastd_p, fastd_t)
 
 
 @njit(cache=True)

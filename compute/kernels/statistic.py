@@ -30,18 +30,9 @@ def _return_nb(price, prev, shift):
 
 
 @njit(cache=True)
-def _beta_rebuild_nb(x0, x1, lo, hi, n):
-    """Beta's reseed over the returns of bars ``lo..hi-1`` (each over the bar before it):
-    re-centre both on their window means and redo the five sums in one pass."""
-    sum_x = 0.0
-    sum_y = 0.0
-    for j in range(lo, hi):
-        if x0[j - 1] != 0.0:
-            sum_x += (x0[j] - x0[j - 1]) / x0[j - 1]
-        if x1[j - 1] != 0.0:
-            sum_y += (x1[j] - x1[j - 1]) / x1[j - 1]
-    shift_x = sum_x / n
-    shift_y = sum_y / n
+def _beta_sums_nb(x0, x1, lo, hi, shift_x, shift_y):
+    """Beta's five sums over the returns of bars ``lo..hi-1`` (each over the bar before it),
+    less the shifts: (Sxx, Sxy, Sx, Sy, Syy)."""
     s_xx = 0.0
     s_xy = 0.0
     s_x = 0.0
@@ -55,7 +46,23 @@ def _beta_rebuild_nb(x0, x1, lo, hi, n):
         s_y += y
         s_yy += y * y
         s_xy += x * y
-    return shift_x, shift_y, s_xx, s_xy, s_x, s_y, s_yy
+    return s_xx, s_xy, s_x, s_y, s_yy
+
+
+@njit(cache=True)
+def _beta_rebuild_nb(x0, x1, lo, hi, n):
+    """Beta's reseed over the returns of bars ``lo..hi-1``: re-centre both on their window
+    means and redo the five sums."""
+    sum_x = 0.0
+    sum_y = 0.0
+    for j in range(lo, hi):
+        if x0[j - 1] != 0.0:
+            sum_x += (x0[j] - x0[j - 1]) / x0[j - 1]
+        if x1[j - 1] != 0.0:
+            sum_y += (x1[j] - x1[j - 1]) / x1[j - 1]
+    shift_x = sum_x / n
+    shift_y = sum_y / n
+    return (shift_x, shift_y, *_beta_sums_nb(x0, x1, lo, hi, shift_x, shift_y))
 
 
 @njit(cache=True)
@@ -74,19 +81,7 @@ def beta_into_nb(x0, x1, out, period):
     fn = float(period)
     shift_x = _return_nb(x0[1], x0[0], 0.0)
     shift_y = _return_nb(x1[1], x1[0], 0.0)
-    s_xx = 0.0
-    s_xy = 0.0
-    s_x = 0.0
-    s_y = 0.0
-    s_yy = 0.0
-    for i in range(1, period):
-        x = _return_nb(x0[i], x0[i - 1], shift_x)
-        y = _return_nb(x1[i], x1[i - 1], shift_y)
-        s_xx += x * x
-        s_x += x
-        s_y += y
-        s_yy += y * y
-        s_xy += x * y
+    s_xx, s_xy, s_x, s_y, s_yy = _beta_sums_nb(x0, x1, 1, period, shift_x, shift_y)
     leaving_xx = 0.0
     leaving_yy = 0.0
     budget = 32 * period
@@ -127,15 +122,8 @@ def beta_into_nb(x0, x1, out, period):
 
 
 @njit(cache=True)
-def _correl_rebuild_nb(x0, x1, lo, hi, inv):
-    """CORREL's reseed: re-centre both series on their window means, redo the five sums."""
-    tot_x = 0.0
-    tot_y = 0.0
-    for j in range(lo, hi):
-        tot_x += x0[j]
-        tot_y += x1[j]
-    shift_x = tot_x * inv
-    shift_y = tot_y * inv
+def _correl_sums_nb(x0, x1, lo, hi, shift_x, shift_y):
+    """CORREL's five sums over bars ``lo..hi-1``, less the shifts: (Sx, Sy, Sxx, Syy, Sxy)."""
     s_x = 0.0
     s_y = 0.0
     s_x2 = 0.0
@@ -149,7 +137,20 @@ def _correl_rebuild_nb(x0, x1, lo, hi, inv):
         s_xy += x * y
         s_y += y
         s_y2 += y * y
-    return shift_x, shift_y, s_x, s_y, s_x2, s_y2, s_xy
+    return s_x, s_y, s_x2, s_y2, s_xy
+
+
+@njit(cache=True)
+def _correl_rebuild_nb(x0, x1, lo, hi, inv):
+    """CORREL's reseed: re-centre both series on their window means, redo the five sums."""
+    tot_x = 0.0
+    tot_y = 0.0
+    for j in range(lo, hi):
+        tot_x += x0[j]
+        tot_y += x1[j]
+    shift_x = tot_x * inv
+    shift_y = tot_y * inv
+    return (shift_x, shift_y, *_correl_sums_nb(x0, x1, lo, hi, shift_x, shift_y))
 
 
 @njit(cache=True)
@@ -168,19 +169,7 @@ def correl_into_nb(x0, x1, out, period):
     inv = 1.0 / float(period)
     shift_x = x0[0]
     shift_y = x1[0]
-    s_x = 0.0
-    s_y = 0.0
-    s_x2 = 0.0
-    s_y2 = 0.0
-    s_xy = 0.0
-    for j in range(period - 1):
-        x = x0[j] - shift_x
-        y = x1[j] - shift_y
-        s_x += x
-        s_x2 += x * x
-        s_xy += x * y
-        s_y += y
-        s_y2 += y * y
+    s_x, s_y, s_x2, s_y2, s_xy = _correl_sums_nb(x0, x1, 0, period - 1, shift_x, shift_y)
     leaving_x = 0.0
     leaving_y = 0.0
     budget = 32 * period

@@ -3,11 +3,7 @@
 import numpy as np
 from numba import njit
 
-from compute.kernels.common import (
-    fma_nb,
-    is_zero_nb,
-    true_range_nb,
-)
+from compute.kernels.common import centred_var_nb, fma_nb, is_zero_nb, true_range_nb
 
 
 @njit(cache=True)
@@ -39,6 +35,23 @@ def atr_into_nb(high, low, close, out, period):
     multiply-add on the loop-carried chain instead of a multiply, an add and a multiply:
     the cause of the 2.4x gap to TA-Lib.
     """
+    _atr_into_nb(high, low, close, out, period, False)
+
+
+@njit(cache=True)
+def natr_into_nb(high, low, close, out, timeperiod):
+    """numba equivalent of ``talib.NATR``: 100 * ATR / close.
+
+    As in TA-Lib, period 1 returns the plain true range (not normalised), and a close of
+    zero gives 0.
+    """
+    _atr_into_nb(high, low, close, out, timeperiod, True)
+
+
+@njit(cache=True, error_model="numpy")
+def _atr_into_nb(high, low, close, out, period, normalise):
+    """ATR's loop, each value divided by its close as it is made if ``normalise`` (NATR, in
+    one pass instead of two; numpy's error model: the division is guarded)."""
     n = high.shape[0]
     if period == 1:
         trange_into_nb(high, low, close, out)
@@ -49,39 +62,16 @@ def atr_into_nb(high, low, close, out, period):
     for i in range(1, period + 1):
         total += true_range_nb(high[i], low[i], close[i - 1])
     prev = total / period
-    out[period] = prev
     k = 1.0 - (period - 1.0) / period
     b = 1.0 - k
-    for i in range(period + 1, n):
-        prev = fma_nb(b, prev, k * true_range_nb(high[i], low[i], close[i - 1]))
-        out[i] = prev
-
-
-@njit(cache=True, error_model="numpy")
-def natr_into_nb(high, low, close, out, timeperiod):
-    """numba equivalent of ``talib.NATR``: 100 * ATR / close.
-
-    As in TA-Lib, period 1 returns the plain true range (not normalised), and a close of
-    zero gives 0.
-    """
-    n = high.shape[0]
-    if timeperiod == 1 or n <= timeperiod:
-        atr_into_nb(high, low, close, out, timeperiod)
-        return
-    # atr_into_nb's loop, normalised as each value is made (one pass instead of two)
-    period = timeperiod
-    total = 0.0
-    for i in range(1, period + 1):
-        total += true_range_nb(high[i], low[i], close[i - 1])
-    prev = total / period
-    c = close[period]
-    out[period] = 0.0 if is_zero_nb(c) else (prev / c) * 100.0
-    k = 1.0 - (period - 1.0) / period
-    b = 1.0 - k
-    for i in range(period + 1, n):
-        prev = fma_nb(b, prev, k * true_range_nb(high[i], low[i], close[i - 1]))
+    for i in range(period, n):
+        if i > period:
+            prev = fma_nb(b, prev, k * true_range_nb(high[i], low[i], close[i - 1]))
         c = close[i]
-        out[i] = 0.0 if is_zero_nb(c) else (prev / c) * 100.0
+        if not normalise:
+            out[i] = prev
+        else:
+            out[i] = 0.0 if is_zero_nb(c) else (prev / c) * 100.0
 
 
 @njit(cache=True)
@@ -179,27 +169,6 @@ def massi_into_nb(high, low, out, fast, slow):
 
 
 @njit(cache=True)
-def _rvi_reseed_nb(x, lo, hi, inv):
-    """RVI's two-pass reseed over ``x[lo:hi]``: (shift, sum of deviations, sum of squares,
-    variance), the variance floored to 0 below 1e-12 of the mean square."""
-    total = 0.0
-    for j in range(lo, hi):
-        total += x[j]
-    shift = total * inv
-    s1 = 0.0
-    s2 = 0.0
-    for j in range(lo, hi):
-        d = x[j] - shift
-        s1 += d
-        s2 += d * d
-    mean = s1 * inv
-    var = s2 * inv - mean * mean
-    if var < 1e-12 * (s2 * inv):
-        var = 0.0
-    return shift, s1, s2, var
-
-
-@njit(cache=True)
 def rvi_into_nb(x, out, period, sd_period):
     """Write TA-Lib RVI into ``out``: Dorsey's relative volatility index, 100 * up / (up + down)
     where up and down are Wilder averages of the ``sd_period`` population standard deviation
@@ -244,7 +213,7 @@ def rvi_into_nb(x, out, period, sd_period):
         if var < 1e-6 * (s2 * inv) or d > 1e6 * s2 or budget <= 0:
             budget = 32 * sd_period
             lo = t - sd_period + 1
-            shift, s1, s2, var = _rvi_reseed_nb(x, lo, t + 1, inv)
+            shift, s1, s2, var = centred_var_nb(x, lo, t + 1, inv)
             d = x[lo] - shift
             s1 -= d
             s2 -= d * d

@@ -28,13 +28,9 @@ def obv_into_nb(close, volume, out):
 @njit(cache=True)
 def ad_into_nb(high, low, close, volume, out):
     """numba equivalent of ``talib.AD`` (Chaikin A/D line)."""
-    n = high.shape[0]
     ad = 0.0
-    for i in range(n):
-        h, lo, c = high[i], low[i], close[i]
-        rng = h - lo
-        if rng > 0.0:
-            ad += (((c - lo) - (h - c)) / rng) * volume[i]
+    for i in range(high.shape[0]):
+        ad += _money_flow_volume_nb(high[i], low[i], close[i], volume[i])
         out[i] = ad
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -24,13 +24,23 @@ from compute import stats
 from compute.errors import BarpipeError
 from compute.sweep.evaluate import METRIC_NAMES, evaluate_chunk
 from compute.sweep.space import Combos, Space
-from compute.sweep.walkforward import Fold, fold_windows, stitch_equity, walk_forward
+from compute.sweep.walkforward import (
+    Fold,
+    fold_windows,
+    in_sample_scores,
+    stitch_equity,
+    universe_median,
+    walk_forward,
+)
 
 __all__ = [
     "RESULT_METRICS",
     "space_statistics",
     "summarise_chunk",
+    "summary_schema",
     "sweep_rows",
+    "universe_chunk",
+    "walkforward_scores",
     "walkforward_tables",
 ]
 
@@ -138,6 +148,28 @@ def summarise_chunk(t: pa.Table, n_blocks: int) -> tuple[pa.Table, np.ndarray, n
     return pa.table(cols), ids, moments
 
 
+def summary_schema(results: pa.Schema) -> pa.Schema:
+    """The schema of ``summarise_chunk``'s rows given the (union) schema of ``sweep_rows``."""
+    params = [f for f in results if f.name not in _IDENTITY and f.name not in RESULT_METRICS]
+    keys = [
+        pa.field("sweep_id", pa.string()),
+        pa.field("strategy", pa.string()),
+        pa.field("combo_id", pa.int64()),
+    ]
+    return pa.schema(
+        [
+            *keys,
+            *params,
+            *(pa.field(n, pa.float64()) for n in _SUMMARY_FLOATS),
+            pa.field("total_trades", pa.int64()),
+            pa.field("n_symbols", pa.int64()),
+        ]
+    )
+
+
+_SUMMARY_FLOATS = ("median_sharpe", "mean_sharpe", "share_positive_return")
+
+
 def space_statistics(ids: np.ndarray, moments: np.ndarray | None) -> dict[str, Any]:
     """Deflated Sharpe ratio of the best combination and PBO, trials being combinations and
     each one's returns pooled over the universe (``moments``: ``(n, blocks, 5)``)."""
@@ -179,22 +211,20 @@ def walkforward_tables(
     backtest_params: Mapping[str, Any] = (),
     annualization: float = 252,
     risk_free: float = 0.0,
+    chosen: Any = None,
 ) -> tuple[pa.Table, pa.Table]:
     """``walkforward_folds`` and ``walkforward_equity`` rows of one batch.
 
     ``fold_bounds``: per fold (train start, train end, test start, test end) as UTC
-    microseconds; a window holds the bars with start <= t < end.
+    microseconds; a window holds the bars with start <= t < end. ``chosen``: per fold the
+    combination chosen across the universe already (``choose_universe``), for a universe
+    spread over several batches.
     """
-    ts_us = timestamps.cast(_UTC).cast(pa.int64()).to_numpy()
-    bounds = np.array(fold_bounds, dtype=np.int64).reshape(-1, 4)
-    timeline = np.unique(bounds.ravel())
-    index = {int(v): i for i, v in enumerate(timeline)}
-    folds = [Fold(k, *(index[int(v)] for v in row)) for k, row in enumerate(bounds)]
-    windows = fold_windows(ts_us, offsets, np.append(timeline, np.iinfo(np.int64).max), folds)
+    ts_us, bounds, folds, windows = _fold_windows(timestamps, offsets, fold_bounds)
     common = dict(backtest_params=backtest_params, annualization=annualization, risk_free=risk_free)
     res = walk_forward(
         arrays, offsets, windows, space, metric=metric, selection=selection,
-        chunk_size=chunk_size, **common,
+        chunk_size=chunk_size, chosen=None if chosen is None else np.asarray(chosen), **common,
     )  # fmt: skip
     curves = stitch_equity(arrays, offsets, windows, res, space.strategy, backtest_params)
     cols: dict[str, list[Any]] = {k: [] for k in ("symbol", "fold", "combo_id", "params")}
@@ -246,3 +276,76 @@ def walkforward_tables(
         }
     )
     return folds_table, equity
+
+
+def _fold_windows(
+    timestamps: pa.ChunkedArray, offsets: np.ndarray, fold_bounds: Any
+) -> tuple[np.ndarray, np.ndarray, list[Fold], tuple[np.ndarray, np.ndarray]]:
+    ts_us = timestamps.cast(_UTC).cast(pa.int64()).to_numpy()
+    bounds = np.array(fold_bounds, dtype=np.int64).reshape(-1, 4)
+    timeline = np.unique(bounds.ravel())
+    index = {int(v): i for i, v in enumerate(timeline)}
+    folds = [Fold(k, *(index[int(v)] for v in row)) for k, row in enumerate(bounds)]
+    windows = fold_windows(ts_us, offsets, np.append(timeline, np.iinfo(np.int64).max), folds)
+    return ts_us, bounds, folds, windows
+
+
+def walkforward_scores(
+    space: Space,
+    names: list[str],
+    offsets: np.ndarray,
+    arrays: Mapping[str, np.ndarray],
+    timestamps: pa.ChunkedArray,
+    fold_bounds: Any,
+    *,
+    metric: str = "sharpe_ratio",
+    chunk_size: int = 512,
+    backtest_params: Mapping[str, Any] = (),
+    annualization: float = 252,
+    risk_free: float = 0.0,
+) -> Iterator[pa.Table]:
+    """Per combination chunk of ``space``, the batch's in-sample ``metric`` of every
+    (combination, fold, symbol), rows in that order (``in_sample_scores``): the first pass
+    of a universe-wide selection over several batches (``universe_chunk`` reduces it)."""
+    _, bounds, folds, windows = _fold_windows(timestamps, offsets, fold_bounds)
+    n_folds, n_seg = len(folds), len(names)
+    j = METRIC_NAMES.index(metric)
+    for combos in space.chunks(chunk_size):
+        if not len(combos):
+            continue
+        rows = evaluate_chunk(
+            arrays, offsets, combos, strategy=space.strategy, backtest_params=backtest_params,
+            annualization=annualization, risk_free=risk_free, windows=windows,
+        )  # fmt: skip
+        scores = in_sample_scores(rows, n_folds, j)
+        n = len(combos) * n_folds * n_seg
+        yield pa.table(
+            {
+                "combo_id": np.repeat(combos.ids, n_folds * n_seg),
+                "fold": np.tile(np.repeat(np.arange(n_folds, dtype=np.int64), n_seg), len(combos)),
+                "symbol": pa.array(
+                    np.tile(np.array(names, dtype=object), len(combos) * n_folds), pa.string()
+                ),
+                "score": scores.reshape(n),
+            }
+        )  # fmt: skip
+
+
+def universe_chunk(parts: Iterable[pa.Table], n_folds: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, median)`` of one combination chunk from its ``walkforward_scores`` tables of
+    every batch: the scores side by side along the symbol axis, then ``universe_median``."""
+    ids: np.ndarray | None = None
+    blocks = []
+    for t in parts:
+        if not t.num_rows:  # a batch without a valid symbol
+            continue
+        combo = t.column("combo_id").to_numpy()
+        chunk_ids = np.unique(combo)
+        if ids is None:
+            ids = chunk_ids
+        n_seg = combo.shape[0] // (chunk_ids.shape[0] * n_folds)
+        blocks.append(t.column("score").to_numpy().reshape(chunk_ids.shape[0], n_folds, n_seg))
+    if ids is None:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, n_folds))
+    scores = np.concatenate(blocks, axis=2) if blocks else np.zeros((ids.shape[0], n_folds, 0))
+    return ids, universe_median(scores)

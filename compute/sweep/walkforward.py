@@ -14,7 +14,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,17 @@ from compute.errors import ParameterError
 from compute.sweep.evaluate import METRIC_NAMES, evaluate_chunk
 from compute.sweep.space import Space
 
-__all__ = ["Fold", "WalkForward", "fold_windows", "plan_folds", "stitch_equity", "walk_forward"]
+__all__ = [
+    "Fold",
+    "WalkForward",
+    "choose_universe",
+    "fold_windows",
+    "in_sample_scores",
+    "plan_folds",
+    "stitch_equity",
+    "universe_median",
+    "walk_forward",
+]
 
 SELECTIONS = ("per_symbol", "universe")
 
@@ -153,12 +164,16 @@ def walk_forward(
     backtest_params: Mapping[str, Any] = (),
     annualization: float = 252,
     risk_free: float = 0.0,
+    chosen: np.ndarray | None = None,
 ) -> WalkForward:
     """Select in sample and evaluate out of sample, fold by fold, chunk by chunk.
 
     ``windows`` comes from ``fold_windows``. The best combination maximises ``metric`` over
     the training window: per segment (``selection="per_symbol"``) or by its median across
-    segments (``"universe"``); NaN counts as worst, ties go to the lowest combination id.
+    segments (``"universe"``, see ``universe_median``); NaN counts as worst, ties go to the
+    lowest combination id. ``chosen``: per fold the combination already chosen (universe-wide
+    over several batches, ``choose_universe``; -1: none): only the chunks holding them are
+    evaluated, and every segment takes them.
     """
     if metric not in METRIC_NAMES:
         raise ParameterError(
@@ -173,29 +188,35 @@ def walk_forward(
     n_seg = start.shape[1]
     j = METRIC_NAMES.index(metric)
     best = np.full((n_folds, n_seg), -np.inf)
-    chosen = np.full((n_folds, n_seg), -1, dtype=np.int64)
+    picked = np.full((n_folds, n_seg), -1, dtype=np.int64)
     ins = np.full((n_folds, n_seg, len(METRIC_NAMES)), np.nan)
     oos = np.full((n_folds, n_seg, len(METRIC_NAMES)), np.nan)
     params: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     n_combos = 0
+    common = dict(
+        strategy=space.strategy, backtest_params=backtest_params, annualization=annualization,
+        risk_free=risk_free, windows=(start, end),
+    )  # fmt: skip
+    if chosen is not None:
+        chosen = np.asarray(chosen, dtype=np.int64)
+        for k in sorted({int(c) // chunk_size for c in chosen if c >= 0}):
+            combos = space.chunk(k, chunk_size)
+            rows = evaluate_chunk(arrays, offsets, combos, **common)
+            for f in np.flatnonzero(np.isin(chosen, combos.ids)).tolist():
+                c = int(np.flatnonzero(combos.ids == chosen[f])[0])
+                picked[f] = chosen[f]
+                ins[f] = rows[c, f]
+                oos[f] = rows[c, n_folds + f]
+                params.setdefault(int(chosen[f]), combos.row(c))
+        return WalkForward(picked, params, ins, oos, space.count())
     for combos in space.chunks(chunk_size):
         if not len(combos):
             continue
         n_combos += len(combos)
-        rows = evaluate_chunk(
-            arrays,
-            offsets,
-            combos,
-            strategy=space.strategy,
-            backtest_params=backtest_params,
-            annualization=annualization,
-            risk_free=risk_free,
-            windows=(start, end),
-        )
+        rows = evaluate_chunk(arrays, offsets, combos, **common)
         score = np.nan_to_num(rows[:, :n_folds, :, j], nan=-np.inf)  # (C, F, S)
         if selection == "universe":
-            with np.errstate(all="ignore"):
-                med = np.nanmedian(np.where(np.isinf(score), np.nan, score), axis=2)
+            med = universe_median(in_sample_scores(rows, n_folds, j))
             score = np.broadcast_to(np.nan_to_num(med, nan=-np.inf)[:, :, None], score.shape)
         top = np.argmax(score, axis=0)  # first maximum: lowest id within the chunk
         top_score = np.take_along_axis(score, top[None], axis=0)[0]
@@ -204,11 +225,49 @@ def walk_forward(
         for f, s in zip(f_idx.tolist(), s_idx.tolist(), strict=True):
             c = int(top[f, s])
             best[f, s] = top_score[f, s]
-            chosen[f, s] = int(combos.ids[c])
+            picked[f, s] = int(combos.ids[c])
             ins[f, s] = rows[c, f, s]
             oos[f, s] = rows[c, n_folds + f, s]
             params.setdefault(int(combos.ids[c]), combos.row(c))
-    return WalkForward(chosen, params, ins, oos, n_combos)
+    return WalkForward(picked, params, ins, oos, n_combos)
+
+
+def in_sample_scores(rows: np.ndarray, n_folds: int, j: int) -> np.ndarray:
+    """``(C, F, S)`` in-sample values of metric ``j`` from ``evaluate_chunk`` rows over
+    ``fold_windows``; NaN where not finite (left out of a median)."""
+    values = rows[:, :n_folds, :, j]
+    return np.where(np.isfinite(values), values, np.nan)
+
+
+def universe_median(scores: np.ndarray) -> np.ndarray:
+    """``(C, F)`` median across segments of ``in_sample_scores`` (all segments of the
+    universe, in any order: the median does not depend on it); NaN where none is finite."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN (combination, fold)
+        return (
+            np.nanmedian(scores, axis=2) if scores.shape[2] else np.full(scores.shape[:2], np.nan)
+        )
+
+
+def choose_universe(chunks: Iterable[tuple[np.ndarray, np.ndarray]], n_folds: int) -> np.ndarray:
+    """Per fold the combination with the highest universe median, over chunks in id order.
+
+    ``chunks`` yields ``(ids, median)`` per combination chunk (``universe_median`` of the
+    chunk's scores over every symbol). Ties go to the lowest id, as in ``walk_forward``;
+    -1 where no combination has a finite median. Returns ``(F,)`` int64.
+    """
+    best = np.full(n_folds, -np.inf)
+    chosen = np.full(n_folds, -1, dtype=np.int64)
+    for ids, med in chunks:
+        if not len(ids):
+            continue
+        score = np.nan_to_num(med, nan=-np.inf)
+        top = np.argmax(score, axis=0)
+        top_score = score[top, np.arange(n_folds)]
+        better = top_score > best
+        best[better] = top_score[better]
+        chosen[better] = np.asarray(ids, dtype=np.int64)[top[better]]
+    return chosen
 
 
 def stitch_equity(

@@ -214,7 +214,11 @@ def served(server: Server, prefect_client, tmp_path_factory) -> Iterator[Served]
     [
         ("server", ["--host", "--port"]),
         ("serve", ["--config", "--set"]),
-        ("trigger", ["--config", "--run-date", "--wait", "--no-wait", "--start-timeout"]),
+        ("serve", ["--sweep"]),
+        (
+            "trigger",
+            ["--config", "--run-date", "--wait", "--no-wait", "--start-timeout", "--sweep"],
+        ),
         ("report", ["--output", "--run", "--to", "--db"]),
     ],
 )
@@ -341,6 +345,99 @@ def test_trigger_with_nobody_serving_cancels_the_run(served: Served, server: Ser
     line = _one_line_error(barpipe("trigger", "--start-timeout", "3", env=env), 1)
     assert "was not picked up within 3s and was cancelled" in line
     assert "barpipe serve" in line
+
+
+SWEEP_DEPLOYMENT = "sweep-test"
+
+
+@pytest.fixture(scope="module")
+def served_sweep(server: Server, prefect_client, tmp_path_factory) -> Iterator[Served]:
+    """`barpipe serve --sweep FILE`: the sweep flow as a deployment on the file's schedule."""
+    base = tmp_path_factory.mktemp("served-sweep")
+    bars = make_dataset(base / "bars", n_symbols=2, n_bars=250)
+    cron, hour, minute = _cron_hours_ahead(7)
+    config = base / "sweep.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "input": {"path": str(bars)},
+                "output": {"path": str(base / "out")},
+                "run": {"report": False},
+                "metrics": {"annualization": 252},
+                "cluster": {
+                    "n_workers": 1,
+                    "threads_per_worker": 1,
+                    "memory_limit": "1GB",
+                    "dashboard_address": "127.0.0.1:0",
+                },
+                "schedule": {"cron": cron, "timezone": ZONE, "deployment_name": SWEEP_DEPLOYMENT},
+                "sweep": {
+                    "strategies": [
+                        {
+                            "name": "ma_crossover",
+                            "params": {"short_window": [3, 5], "long_window": [20, 30]},
+                        }
+                    ]
+                },
+            }
+        )
+    )
+    stdout, stderr = base / "serve.out", base / "serve.err"
+    with open(stdout, "w") as out, open(stderr, "w") as err:
+        proc = subprocess.Popen(
+            [str(BARPIPE), "serve", "--sweep", str(config)],
+            stdout=out,
+            stderr=err,
+            env=server.env,
+            cwd=ROOT,
+        )
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, f"serve exited: {stderr.read_text()[-2000:]}"
+            try:
+                prefect_client.read_deployment_by_name(f"sweep/{SWEEP_DEPLOYMENT}")
+                break
+            except ObjectNotFound:
+                assert time.monotonic() < deadline, "serve registered no deployment in 120s"
+                time.sleep(1)
+        yield Served(proc, config, cron, hour, minute, base / "out", stdout, stderr)
+    finally:
+        _stop(proc)
+
+
+def test_sweep_deployment_has_its_schedule_and_sweep(served_sweep: Served, prefect_client):
+    deployment = prefect_client.read_deployment_by_name(f"sweep/{SWEEP_DEPLOYMENT}")
+    assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in deployment.schedules] == [
+        (served_sweep.cron, ZONE, True)
+    ]
+    assert deployment.entrypoint == "flows.flow.sweep"
+    entries = deployment.parameters["sweep"]["entries"]
+    assert [e["name"] for e in entries] == ["ma_crossover"]
+    assert deployment.parameters["config"]["output"]["path"] == str(served_sweep.output)
+    assert "sweep/sweep-test on http://127.0.0.1:" in served_sweep.stdout.read_text()
+
+
+def test_trigger_sweep_runs_the_served_sweep_and_publishes(served_sweep: Served, server: Server):
+    env = {**server.env, "BARPIPE_SCHEDULE__DEPLOYMENT_NAME": SWEEP_DEPLOYMENT}
+    result = barpipe("trigger", "--sweep", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"triggered sweep/{SWEEP_DEPLOYMENT}: flow run " in result.stdout
+    assert "completed in" in result.stdout
+    with sqlite3.connect(served_sweep.output / "barpipe.db") as conn:
+        rows = conn.execute("SELECT kind, status, n_combinations, n_symbols FROM sweeps").fetchall()
+        n = conn.execute("SELECT count(*) FROM sweep_results").fetchone()[0]
+    assert rows == [("sweep", "succeeded", 4, 2)]
+    assert n == 4 * 2
+
+
+def test_sigterm_stops_serving_the_sweep(served_sweep: Served, prefect_client):
+    code = _stop(served_sweep.proc)
+    assert code == 0, served_sweep.stderr.read_text()[-2000:]
+    assert f"stopped serving sweep/{SWEEP_DEPLOYMENT}" in served_sweep.stdout.read_text()
+    assert prefect_client.read_deployment_by_name(f"sweep/{SWEEP_DEPLOYMENT}").paused
 
 
 def test_sigterm_stops_the_server_cleanly(server: Server):

@@ -4,18 +4,18 @@ chunking does not change results, and the CLI validates and runs end to end."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 import pytest
 
 from compute import pipeline
+from compute.errors import ConfigError, DataError
 from flows import sweep as sweep_flow
-from storage import bars
+from storage import bars, sweeps
 from tests.integration.conftest import make_dataset, run_cli
 
 pytestmark = pytest.mark.slow
@@ -72,9 +72,8 @@ def _run(settings, cfg, client, kind="sweep"):
 
 
 def _results(out: Path, table: str = "sweep_results") -> pa.Table:
-    """Every published file (strategies differ in parameter columns), sorted, no sweep id."""
-    parts = [pq.read_table(p) for p in sorted((out / table).glob("sweep_id=*/*.parquet"))]
-    t = pa.concat_tables(parts, promote_options="permissive").drop_columns(["sweep_id"])
+    """A published table (strategies differ in parameter columns), sorted, no sweep id."""
+    t = sweeps.read_sweep_table(str(out), table).drop_columns(["sweep_id"])
     keys = [k for k in ("strategy", "combo_id", "symbol") if k in t.column_names]
     return t.sort_by([(k, "ascending") for k in keys])
 
@@ -127,7 +126,18 @@ def test_sweep_rows_equal_nightly_metrics(tmp_path, data, client):
         for col in sweep_flow.RESULT_METRICS:
             a, b = mine[col], row[col]
             assert a == b or (a != a and b != b), (col, a, b)
-    # SQLite mirrors the Parquet rows; the registry carries the statistics
+        # the SQLite mirror holds the same values (NaN is stored as NULL)
+        with sqlite3.connect(settings.output.resolved_db_path()) as conn:
+            mirrored = conn.execute(
+                f"SELECT {', '.join(sweep_flow.RESULT_METRICS)} FROM sweep_results "
+                "WHERE strategy = ? AND combo_id = ? AND symbol = ?",
+                [row["strategy"], row["combo_id"], row["symbol"]],
+            ).fetchall()
+        assert len(mirrored) == 1
+        for col, value in zip(sweep_flow.RESULT_METRICS, mirrored[0], strict=True):
+            a = row[col]
+            assert value == a or (value is None and a != a), (col, value, a)
+    # SQLite mirrors the Delta rows; the registry carries the statistics
     conn = sqlite3.connect(settings.output.resolved_db_path())
     assert conn.execute("select count(*) from sweep_results").fetchone()[0] == res.num_rows
     assert conn.execute("select count(*) from sweep_summary").fetchone()[0] == n_combos
@@ -142,6 +152,21 @@ def test_sweep_rows_equal_nightly_metrics(tmp_path, data, client):
     # a rerun finds the sweep published and does nothing
     again = _run(settings, cfg, client)
     assert again.message == "already published; nothing to do"
+
+
+def test_a_report_that_fails_leaves_the_sweep_published(tmp_path, data, client, monkeypatch):
+    from flows import sweep_report
+
+    def broken(*_a, **_k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sweep_report, "write_sweep_report", broken)
+    settings, cfg = _load(tmp_path, data, tmp_path / "out")
+    with pytest.raises(OSError, match="disk full"):
+        _run(settings, cfg, client)
+    with sqlite3.connect(settings.output.resolved_db_path()) as conn:
+        assert conn.execute("SELECT status FROM sweeps").fetchone()[0] == "succeeded"
+    assert _run(settings, cfg, client).message == "already published; nothing to do"
 
 
 def test_killed_sweep_resumes_and_publishes_the_same(tmp_path, data, client):
@@ -164,6 +189,62 @@ def test_killed_sweep_resumes_and_publishes_the_same(tmp_path, data, client):
     assert not (out / "_sweeps").exists()  # staging removed after publishing
 
 
+def test_resume_with_other_batches_reuses_or_recomputes_and_publishes_the_same(
+    tmp_path, data, client
+):
+    """A task's key covers its symbols. A sweep resumed where a fresh plan would batch the
+    symbols differently takes the first attempt's batches again (they still fit) and reuses
+    its staged chunks; where they no longer fit a worker it plans new batches, computes
+    every task again and still publishes what an uninterrupted run does."""
+    from compute import planner
+    from storage import sweeps
+
+    clean = tmp_path / "clean"
+    _run(*_load(tmp_path, data, clean), client)
+
+    out = tmp_path / "resumed"
+    first = sweep_flow.load_sweep(
+        _config(tmp_path),
+        {"input.path": str(data), "output.path": str(out), "batches.max_symbols_per_batch": 2},
+    )
+    plan = sweep_flow.plan_sweep(*first, 2 * 2**30, 2)
+    assert plan.n_batches == 3
+    sweeps.record_batches(str(out), plan.sweep_id, plan.batches)  # what execute does first
+    done = plan.jobs[::2]
+    for job in done:
+        assert not sweep_flow.sweep_task(job).get("error")
+    # resumed with one thread and no symbol limit: a fresh plan would make one batch
+    settings, cfg = _load(tmp_path, data, out)
+    assert sweep_flow.plan_sweep(settings, cfg, 2 * 2**30, 1).sweep_id == plan.sweep_id
+    fresh = sweep_flow.plan_sweep(settings, cfg, 2 * 2**30, 1)
+    assert fresh.resumed_batches
+    assert fresh.batches == plan.batches
+    summary = sweep_flow.execute(settings, cfg, client, 2 * 2**30, 1, echo=lambda _m: None)
+    assert summary.n_reused == len(done)
+    assert _same(_results(out), _results(clean))
+    assert _same(_results(out, "sweep_summary"), _results(clean, "sweep_summary"))
+
+    # an attempt with one batch of all five symbols, resumed on workers too small for it
+    out = tmp_path / "smaller"
+    settings, cfg = _load(tmp_path, data, out)
+    whole = sweep_flow.plan_sweep(settings, cfg, 2 * 2**30, 1)
+    assert whole.n_batches == 1
+    sweeps.record_batches(str(out), whole.sweep_id, whole.batches)
+    for job in whole.jobs[::2]:
+        assert not sweep_flow.sweep_task(job).get("error")
+    two = plan.est_batch_bytes  # a batch of two symbols
+    # a worker whose batch cap lies between a batch of two symbols and one of five
+    memory = int((two + whole.est_batch_bytes + planner.WORKER_BASELINE_BYTES) / 0.8)
+    assert two < planner.batch_cap(memory) < whole.est_batch_bytes
+    smaller = sweep_flow.plan_sweep(settings, cfg, memory, 1)
+    assert not smaller.resumed_batches
+    assert smaller.n_batches > 1
+    summary = sweep_flow.execute(settings, cfg, client, memory, 1, echo=lambda _m: None)
+    assert summary.n_reused == 0  # the chunks of the old batches are not reused...
+    assert _same(_results(out), _results(clean))  # ...nor published twice
+    assert _same(_results(out, "sweep_summary"), _results(clean, "sweep_summary"))
+
+
 def test_chunking_does_not_change_results(tmp_path, data, client):
     a, b = tmp_path / "a", tmp_path / "b"
     _run(*_load(tmp_path, data, a, chunk=1), client)
@@ -178,11 +259,11 @@ def test_walkforward_publishes_folds_and_stitched_equity(tmp_path, data, client)
     settings, cfg = _load(tmp_path, data, out)
     summary = _run(settings, cfg, client, kind="walkforward")
     assert summary.status == "succeeded"
-    folds = ds.dataset(out / "walkforward_folds", partitioning="hive").to_table()
+    folds = sweeps.read_sweep_table(str(out), "walkforward_folds", summary.sweep_id)
     # 400 bars: folds at 150 + 60k, whole test windows only -> 4 folds; 5 symbols x 2 spaces
     assert folds.num_rows == 4 * 5 * 2
     assert pa.compute.all(pa.compute.greater_equal(folds["test_start"], folds["train_end"])).as_py()
-    eq = ds.dataset(out / "walkforward_equity", partitioning="hive").to_table()
+    eq = sweeps.read_sweep_table(str(out), "walkforward_equity", summary.sweep_id)
     assert eq.num_rows == 4 * 60 * 5 * 2
     per_fold = summary.stats["ma_crossover"]["folds"]
     assert [f["fold"] for f in per_fold] == [0, 1, 2, 3]
@@ -191,6 +272,99 @@ def test_walkforward_publishes_folds_and_stitched_equity(tmp_path, data, client)
     assert per_fold[0]["median_out_of_sample_sharpe"] == pytest.approx(float(np.nanmedian(fold0)))
     first = eq.filter(pa.compute.equal(eq["symbol"], folds["symbol"][0])).slice(0, 1)
     assert first["equity"][0].as_py() == 10_000.0
+
+
+def test_universe_walkforward_over_several_batches_equals_one_batch(tmp_path, data, client):
+    """Universe-wide selection needs every symbol's in-sample scores: over 3 batches it
+    takes two passes (stage scores, choose per fold, evaluate) and publishes what one
+    batch holding the whole universe does."""
+    config = _config(tmp_path)
+    config.write_text(config.read_text() + "  selection: universe\n")
+    results = {}
+    for name, sets in (("one", {}), ("three", {"batches.max_symbols_per_batch": 2})):
+        out = tmp_path / name
+        settings, cfg = sweep_flow.load_sweep(
+            config, {"input.path": str(data), "output.path": str(out), **sets}
+        )
+        plan = sweep_flow.plan_sweep(settings, cfg, 2 * 2**30, 1, "walkforward")
+        assert plan.n_batches == (1 if name == "one" else 3)
+        assert bool(plan.score_jobs) == (name == "three")
+        summary = sweep_flow.execute(
+            settings, cfg, client, 2 * 2**30, 1, kind="walkforward", echo=lambda _m: None
+        )
+        assert summary.status == "succeeded"
+        results[name] = (
+            _results(out, "walkforward_folds"),
+            _results(out, "walkforward_equity").sort_by(
+                [("strategy", "ascending"), ("symbol", "ascending"), ("timestamp", "ascending")]
+            ),
+        )
+    folds = results["one"][0]
+    assert folds.num_rows == 4 * 5 * 2
+    # universe-wide: per strategy and fold, one combination for every symbol
+    for strategy in ("ma_crossover", "zscore"):
+        mine = folds.filter(pa.compute.equal(folds["strategy"], strategy))
+        for f in range(4):
+            ids = mine.filter(pa.compute.equal(mine["fold"], f))["combo_id"].to_pylist()
+            assert len(set(ids)) == 1, (strategy, f, ids)
+            assert ids[0] >= 0
+    assert _same(results["one"][0], results["three"][0])
+    assert _same(results["one"][1], results["three"][1])
+
+
+def test_the_example_config_runs_on_any_bars_dataset(tmp_path, data, client):
+    example = Path(__file__).resolve().parents[2] / "configs" / "sweep.yaml"
+    out = tmp_path / "example"
+    settings, cfg = sweep_flow.load_sweep(
+        example, {"input.path": str(data), "output.path": str(out)}
+    )
+    summary = _run(settings, cfg, client)
+    assert summary.status == "succeeded"
+    assert summary.n_combinations == 180 + 60
+    assert _results(out).num_rows == summary.n_combinations * 5
+    assert Path(summary.outputs["report"]).is_file()
+
+
+def test_symbols_validation_leaves_out_are_said_and_recorded(tmp_path, client):
+    from storage.bars import write_bars
+    from tests.integration.conftest import symbol_bars
+
+    bars_dir = tmp_path / "bars"
+    write_bars(iter([symbol_bars("AAA", 300), symbol_bars("BBB", 40, index=1)]), bars_dir)
+    said: list[str] = []
+    out = tmp_path / "out"
+    settings, cfg = sweep_flow.load_sweep(
+        _config(tmp_path),
+        {"input.path": str(bars_dir), "output.path": str(out), "universe.min_bars": 100},
+    )
+    summary = sweep_flow.execute(settings, cfg, client, 2 * 2**30, 1, echo=said.append)
+    assert list(summary.quarantined) == ["BBB"]
+    assert any("1 symbol(s) quarantined, left out of the sweep (first: BBB: " in m for m in said)
+    assert set(_results(out)["symbol"].to_pylist()) == {"AAA"}
+    with sqlite3.connect(settings.output.resolved_db_path()) as conn:
+        stats = conn.execute("SELECT stats FROM sweeps").fetchone()[0]
+    assert '"quarantined": {"BBB": ' in stats
+    # every symbol left out: an error that says so, nothing published
+    none = tmp_path / "none"
+    settings, cfg = sweep_flow.load_sweep(
+        _config(tmp_path),
+        {"input.path": str(bars_dir), "output.path": str(none), "universe.min_bars": 1000},
+    )
+    with pytest.raises(DataError, match="no symbol left to sweep: all 2 were quarantined"):
+        sweep_flow.execute(settings, cfg, client, 2 * 2**30, 1, echo=lambda _m: None)
+    assert sweeps.read_sweep_table(str(none), "sweep_results").num_rows == 0
+
+
+def test_set_reaches_the_sweep_sections(tmp_path, data):
+    config = _config(tmp_path)
+    sets = {"input.path": str(data), "walkforward.selection": "universe", "sweep.chunk_size": 7}
+    settings, cfg = sweep_flow.load_sweep(config, sets)
+    assert cfg.walkforward["selection"] == "universe"
+    assert cfg.walkforward["train"] == 150  # the file's other keys stay
+    assert cfg.chunk_size == 7
+    assert settings.input.path == str(data)
+    with pytest.raises(ConfigError, match="walkforward.nope: unknown key"):
+        sweep_flow.load_sweep(config, {"walkforward.nope": 1})
 
 
 def test_cli_dry_run_and_errors(tmp_path, data, capfd):
@@ -216,7 +390,54 @@ def test_cli_dry_run_and_errors(tmp_path, data, capfd):
     assert "empty space" in capfd.readouterr().err
 
 
+def _on_pty(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``barpipe`` with stdout and stderr on a pseudo-terminal; its code and output."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("barpipe")), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env={**env, "TERM": "xterm-256color", "COLUMNS": "160"},
+        close_fds=True,
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 1.0)[0]:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed its side
+                break
+            if not data:
+                break
+            chunks.append(data)
+        code = proc.wait(timeout=60)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    raw = b"".join(chunks).decode("utf-8", "replace")
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw).replace("\r", "\n")
+
+
 def test_cli_sweep_runs_as_a_prefect_flow(tmp_path, data, cli_env, shared_cluster):
+    """On a terminal: the dashboard link, a console bar of tasks, and task groups named
+    after the strategies on the Dask dashboard."""
+    from distributed import Client
+
     cfg = _config(tmp_path)
     out = tmp_path / "cli"
     args = [
@@ -229,10 +450,18 @@ def test_cli_sweep_runs_as_a_prefect_flow(tmp_path, data, cli_env, shared_cluste
         "--scheduler",
         shared_cluster,
     ]
-    res = run_cli(["sweep", *args], cli_env)
-    assert res.returncode == 0, res.stderr
-    assert "succeeded" in res.stdout
+    code, text = _on_pty(["sweep", *args], {**cli_env, "NO_COLOR": ""})
+    assert code == 0, text[-3000:]
+    assert "succeeded" in text
+    assert "Dask dashboard: http://127.0.0.1:" in text
+    computed, reused = map(int, re.findall(r"(\d+) task\(s\) computed, (\d+) reused", text)[0])
+    counts = re.findall(r"sweep tasks\s.*?(\d+)/(\d+)", text)
+    assert counts, text[-3000:]
+    assert {total for _, total in counts} == {str(computed + reused)}
     assert (out / "sweep_summary").is_dir()
+    with Client(shared_cluster) as client:
+        groups = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert {"sweep_ma_crossover", "sweep_zscore"} <= set(groups)
     res = run_cli(["sweeps", "--output", str(out)], {**cli_env, "COLUMNS": "400"})
     assert res.returncode == 0, res.stderr
     assert "sweep" in res.stdout
@@ -260,6 +489,70 @@ def test_two_workers_publish_what_one_does(tmp_path, data, client):
         _run(*_load(tmp_path, data, two, chunk=6), two_workers)
     assert _same(_results(one), _results(two))
     assert _same(_results(one, "sweep_summary"), _results(two, "sweep_summary"))
+
+
+@pytest.fixture
+def external_scheduler(tmp_path):
+    """``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1; its address."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from distributed import Client
+
+    dask = str(Path(sys.executable).with_name("dask"))
+    info = tmp_path / "scheduler.json"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    logs = (tmp_path / "cluster.log").open("w")
+    spawn = dict(env=env, stdout=logs, stderr=subprocess.STDOUT)
+    processes = [
+        subprocess.Popen(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(info)],
+            **spawn,
+        )
+    ]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not info.exists():
+            assert processes[0].poll() is None, "dask scheduler exited"
+            assert time.monotonic() < deadline, "dask scheduler did not start"
+            time.sleep(0.1)
+        time.sleep(0.2)  # written whole, but let the writer close it
+        for _ in range(2):
+            processes.append(
+                subprocess.Popen(
+                    [dask, "worker", "--scheduler-file", str(info), "--nthreads", "1",
+                     "--no-nanny", "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
+                     "--memory-limit", "1GB"],
+                    **spawn,
+                )
+            )  # fmt: skip
+        address = json.loads(info.read_text())["address"]
+        with Client(address, timeout="60s") as c:
+            c.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for process in processes:
+            process.kill()  # nothing of theirs outlives the test: the outputs are in tmp_path
+            process.wait()
+        logs.close()
+
+
+def test_an_external_scheduler_publishes_what_one_worker_does(
+    tmp_path, data, cli_env, external_scheduler, client
+):
+    """`barpipe sweep --scheduler` on a `dask scheduler` with two `dask worker` processes."""
+    address = external_scheduler
+    out, one = tmp_path / "external", tmp_path / "one"
+    args = ["--config", str(_config(tmp_path)), "--input", str(data), "--output", str(out)]
+    res = run_cli(["sweep", *args, "--scheduler", address], cli_env)
+    assert res.returncode == 0, res.stderr
+    _run(*_load(tmp_path, data, one), client)
+    assert _same(_results(out), _results(one))
+    assert _same(_results(out, "sweep_summary"), _results(one, "sweep_summary"))
 
 
 @pytest.mark.parametrize(

@@ -151,3 +151,57 @@ def test_block_moments_match_the_nightly_equity():
     res = stats.pbo_from_moments(*(mom[:, 0, 0, :, k].T for k in range(3)))
     assert res.n_splits == 6
     assert 0.0 <= res.pbo <= 1.0
+
+
+def test_universe_choice_from_split_batches_equals_one_batch():
+    """The two-pass universe selection (scores per batch, medians per chunk over every
+    symbol, choice over chunks) picks what ``walk_forward`` picks on one batch, and with the
+    choice fixed each symbol gets the same rows."""
+    import pyarrow as pa
+
+    from compute.sweep import tables
+    from compute.sweep.walkforward import choose_universe
+
+    folds = plan_folds(TIMELINE.shape[0], 300, 100, 150)
+    windows = fold_windows(TS, OFFSETS, TIMELINE, folds)
+    whole = walk_forward(ARRAYS, OFFSETS, windows, SPACE, selection="universe", chunk_size=4)
+    bounds = [
+        tuple(int(TIMELINE[i]) * 10**6 if i < TIMELINE.shape[0] else int(TIMELINE[-1] + 1) * 10**6
+              for i in (f.train_start, f.train_end, f.test_start, f.test_end))
+        for f in folds
+    ]  # fmt: skip
+    stamps = pa.chunked_array([pa.array(TS * 10**6, pa.timestamp("us", tz="UTC"))])
+    halves = []
+    for s in range(2):  # each symbol its own batch
+        lo, hi = OFFSETS[s], OFFSETS[s + 1]
+        one = {f: v[lo:hi] for f, v in ARRAYS.items()}
+        offs = np.array([0, hi - lo], dtype=np.int64)
+        halves.append((one, offs, stamps[lo:hi]))
+    scores = [
+        list(tables.walkforward_scores(SPACE, [f"S{s}"], offs, one, ts, bounds, chunk_size=4))
+        for s, (one, offs, ts) in enumerate(halves)
+    ]
+    medians = [
+        tables.universe_chunk([scores[0][k], scores[1][k]], len(folds))
+        for k in range(len(scores[0]))
+    ]
+    chosen = choose_universe(medians, len(folds))
+    assert (chosen >= 0).all()
+    np.testing.assert_array_equal(chosen, whole.chosen[:, 0])
+    np.testing.assert_array_equal(chosen, whole.chosen[:, 1])
+    for s, (one, offs, _) in enumerate(halves):
+        mine = fold_windows(TS[OFFSETS[s] : OFFSETS[s + 1]], offs, TIMELINE, folds)
+        res = walk_forward(one, offs, mine, SPACE, chunk_size=4, chosen=chosen)
+        np.testing.assert_array_equal(res.in_sample[:, 0], whole.in_sample[:, s])
+        np.testing.assert_array_equal(res.out_of_sample[:, 0], whole.out_of_sample[:, s])
+
+
+def test_universe_choice_ties_go_to_the_lowest_id_and_nothing_finite_is_none():
+    from compute.sweep.walkforward import choose_universe
+
+    nan = np.nan
+    chunks = [
+        (np.array([0, 1]), np.array([[1.0, nan], [2.0, nan]])),
+        (np.array([4, 5]), np.array([[2.0, nan], [0.5, nan]])),  # 4 ties with 1: 1 stays
+    ]
+    np.testing.assert_array_equal(choose_universe(chunks, 2), [1, -1])
