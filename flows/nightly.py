@@ -153,6 +153,12 @@ def execute(
             try:
                 scan = scan_input(settings)  # dataset-level problems stop the run here
                 plan, jobs, early = task(plan_run)(settings, info, run_id, scan)
+                if settings.metrics.benchmark and jobs:
+                    from flows.benchmark import attach_benchmark
+
+                    clock = time.perf_counter()
+                    jobs = task(attach_benchmark)(client, settings.metrics.benchmark, jobs)
+                    summary.stages["benchmark"] = time.perf_counter() - clock
                 jobs = prepare_night(
                     settings,
                     conn,
@@ -161,12 +167,6 @@ def execute(
                     echo=echo,
                     input_symbols=scan["symbol"].to_pylist(),
                 )
-                if settings.metrics.benchmark and jobs:
-                    from flows.benchmark import attach_benchmark
-
-                    clock = time.perf_counter()
-                    jobs = task(attach_benchmark)(client, settings.metrics.benchmark, jobs)
-                    summary.stages["benchmark"] = time.perf_counter() - clock
                 summary.plan = plan.to_dict()
                 threads = max(info.n_threads // max(info.n_workers, 1), 1)
                 db.record_plan(
@@ -260,7 +260,7 @@ def prepare_night(
     import hashlib
     import json
 
-    from storage import runs
+    from storage import db, runs
 
     first = jobs[0] if jobs else None
     computation = (
@@ -276,12 +276,26 @@ def prepare_night(
         }
     )
     signature = hashlib.sha256(json.dumps(computation, sort_keys=True, default=str).encode())
+    expected = stored = signature.hexdigest()[:20]
+    series = first.benchmark if first is not None else None
+    if series is not None:
+        # A skipped symbol keeps last night's metrics, which stay right only if the
+        # benchmark's values up to last night's last bar are the same (a restated or new
+        # symbol with history, or one gone from the input, changes an equal-weight past).
+        stored, expected = _benchmark_signatures(conn, stored, series)
     full, reason, state = runs.prepare(
-        conn, published_tables(settings), signature.hexdigest()[:20], full=settings.run.full
+        conn, published_tables(settings), expected, full=settings.run.full
     )
+    if full and series is not None and reason.startswith("the computation changed"):
+        recorded = {r["signature"] for r in db.read_table_versions(conn).values()}
+        if any(r.split("/")[0] == stored.split("/")[0] for r in recorded):
+            reason = (
+                f"the benchmark {series.name!r} changed before the last published bar "
+                "(a restated, new or removed symbol with history)"
+            )
     summary.night = runs.Night(
         full=full,
-        signature=signature.hexdigest()[:20],
+        signature=stored,
         cutoff_us={symbol: last for symbol, (last, _n, _fp) in state.items()},
     )
     if full and reason != "nothing published yet":
@@ -301,6 +315,39 @@ def prepare_night(
         )
         for job in jobs
     ]
+
+
+def _benchmark_past(series: Any, upto_us: int) -> str:
+    """A digest of the benchmark's timestamps and values up to ``upto_us`` (inclusive)."""
+    import hashlib
+
+    import numpy as np
+
+    n = int(np.searchsorted(series.timestamp_us, upto_us, side="right"))
+    digest = hashlib.sha256(np.ascontiguousarray(series.timestamp_us[:n]).tobytes())
+    digest.update(np.ascontiguousarray(series.value[:n], dtype=np.float64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _benchmark_signatures(conn: Any, computation: str, series: Any) -> tuple[str, str]:
+    """The signature this night records, and the one last night's must equal.
+
+    Both are ``<computation>/<last µs>/<digest of the benchmark up to it>``: the recorded
+    one ends at this night's last benchmark timestamp; the expected one ends at the last
+    night's, so new bars after it never force a full night but any change before it does.
+    """
+    from storage import db
+
+    last = int(series.timestamp_us[-1]) if len(series.timestamp_us) else 0
+    stored = f"{computation}/{last}/{_benchmark_past(series, last)}"
+    expected = stored
+    for rec in db.read_table_versions(conn).values():
+        parts = str(rec["signature"]).split("/")
+        if len(parts) == 3 and parts[0] == computation and parts[1].lstrip("-").isdigit():
+            before = int(parts[1])
+            expected = f"{computation}/{before}/{_benchmark_past(series, before)}"
+            break
+    return stored, expected
 
 
 def check_plan(plan: planner.Plan) -> None:
