@@ -58,6 +58,7 @@ __all__ = [
     "REBALANCES",
     "SELECTIONS",
     "WEIGHTINGS",
+    "GRID_FIELDS",
     "ChunkResult",
     "PortfolioResult",
     "PortfolioRules",
@@ -68,6 +69,9 @@ __all__ = [
     "calendar",
     "compute_score",
     "monthly_returns",
+    "new_grids",
+    "scatter_rows",
+    "walk_grids",
     "portfolio_metrics",
     "eligibility",
     "rebalance_schedule",
@@ -568,6 +572,38 @@ def monthly_returns(timestamp_us: Any, equity: Any) -> dict[str, np.ndarray]:
     return {"year": 1970 + m // 12, "month": m % 12 + 1, "ret": end / start - 1.0}
 
 
+GRID_FIELDS = ("open", "close", "score", "eligible", "vol")
+
+
+def new_grids(n_times: int, n_symbols: int) -> dict[str, np.ndarray]:
+    """Empty ``(time, symbol)`` grids of ``GRID_FIELDS``: NaN, and False for ``eligible``."""
+    return {
+        name: np.full((n_times, n_symbols), False if name == "eligible" else np.nan)
+        for name in GRID_FIELDS
+    }
+
+
+def scatter_rows(
+    grids: dict[str, np.ndarray], calendar_us: np.ndarray, rows: Mapping[str, Any]
+) -> None:
+    """Put long rows (``ROW_FIELDS``, any order) into ``new_grids`` of ``calendar_us``.
+
+    Rows whose timestamp is not in ``calendar_us`` are ignored, so the rows of a chunk can
+    arrive in pieces (a record batch at a time) and the grids are all a walk task holds.
+    """
+    ts = np.asarray(rows["timestamp"], dtype=np.int64)
+    t_idx = np.searchsorted(calendar_us, ts)
+    inside = t_idx < calendar_us.shape[0]
+    inside[inside] &= calendar_us[t_idx[inside]] == ts[inside]
+    every = bool(inside.all())
+    ti = t_idx if every else t_idx[inside]
+    si = np.asarray(rows["symbol"], dtype=np.int64)
+    si = si if every else si[inside]
+    for name in GRID_FIELDS:
+        values = np.asarray(rows[name])
+        grids[name][ti, si] = values if every else values[inside]
+
+
 def walk_rows(
     rows: Mapping[str, Any],
     calendar_us: np.ndarray,
@@ -584,23 +620,25 @@ def walk_rows(
     ignored. ``rebalance`` marks the chunk's decision bars; ``bar_offset`` is the index of the
     chunk's first bar in the whole calendar.
     """
-    ts = np.asarray(rows["timestamp"], dtype=np.int64)
-    t_idx = np.searchsorted(calendar_us, ts)
-    inside = t_idx < calendar_us.shape[0]
-    inside[inside] &= calendar_us[t_idx[inside]] == ts[inside]
-    ti = t_idx[inside]
-    si = np.asarray(rows["symbol"], dtype=np.int64)[inside]
-    n_t = calendar_us.shape[0]
+    grids = new_grids(calendar_us.shape[0], n_symbols)
+    scatter_rows(grids, calendar_us, rows)
+    return walk_grids(grids, rebalance, state, rules, bar_offset)
 
-    def grid(name: str, fill: Any = np.nan) -> np.ndarray:
-        return to_grid(ti, si, np.asarray(rows[name])[inside], n_t, n_symbols, fill)
 
+def walk_grids(
+    grids: Mapping[str, np.ndarray],
+    rebalance: np.ndarray,
+    state: PortfolioState,
+    rules: PortfolioRules,
+    bar_offset: int = 0,
+) -> tuple[ChunkResult, PortfolioState]:
+    """``walk_chunk`` over ``new_grids`` filled by ``scatter_rows``."""
     return walk_chunk(
-        grid("open"),
-        grid("close"),
-        grid("score"),
-        grid("eligible", False),
-        grid("vol"),
+        grids["open"],
+        grids["close"],
+        grids["score"],
+        grids["eligible"],
+        grids["vol"],
         rebalance,
         state,
         rules,

@@ -13,6 +13,12 @@ strategy's and the benchmark's returns as two aligned arrays of equal length and
 empyrical's functions of the same name. ``excess_sharpe`` is empyrical's information ratio
 (mean active return over tracking error, per period); ``tracking_error`` is its denominator.
 
+A run's benchmark for every sleeve is a ``BenchmarkSeries`` (a value per timestamp):
+``symbol_benchmark`` (one symbol's close) or ``equal_weight_benchmark``, the universe's
+equal-weight buy-and-hold rebalanced every bar, merged from each batch's ``return_sums``
+(per timestamp: the sum and count of its symbols' bar-to-bar returns) so no process ever
+holds more than one batch and one value per timestamp of the calendar.
+
 Returns of an equity curve are its bar-to-bar simple returns, one fewer than bars
 (``empyrical.simple_returns``): the first bar starts the curve (the backtest is flat at
 the first close, so its return would always be 0) and is the first drawdown peak.
@@ -21,7 +27,8 @@ the first close, so its return would always be 0) and is the first drawdown peak
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,6 +56,10 @@ _TRADE_INPUTS = ("net_pnl", "return_pct", "quantity", "entry_index", "exit_index
 
 __all__ = [
     "ANNUALIZATION_FACTORS",
+    "BenchmarkSeries",
+    "equal_weight_benchmark",
+    "return_sums",
+    "symbol_benchmark",
     "RELATIVE_METRICS",
     "RETURN_METRICS",
     "TRADE_STATS",
@@ -407,6 +418,71 @@ def relative_metrics_batch(
         eq, bench, offs, _finite("risk_free", risk_free), _factor("daily", annualization)
     )
     return {name: out[i] for i, name in enumerate(RELATIVE_METRICS)}
+
+
+@dataclass(frozen=True)
+class BenchmarkSeries:
+    """A benchmark's value at each timestamp (int64 µs, sorted); only its returns matter."""
+
+    name: str
+    timestamp_us: np.ndarray
+    value: np.ndarray
+
+    def at(self, timestamp_us: Any) -> np.ndarray:
+        """The value at each timestamp: the last one at or before it (a bar the benchmark
+        lacks repeats its last value, a return of 0), NaN before its first."""
+        ts = np.asarray(timestamp_us, dtype=np.int64)
+        i = np.searchsorted(self.timestamp_us, ts, side="right") - 1
+        out = self.value[np.maximum(i, 0)]
+        return np.where(i >= 0, out, np.nan)
+
+
+def symbol_benchmark(name: str, timestamp_us: Any, close: Any) -> BenchmarkSeries:
+    """One symbol as the benchmark: its close is its value."""
+    ts = np.ascontiguousarray(timestamp_us, dtype=np.int64)
+    c = _returns(close, "close")
+    if c.shape != ts.shape:
+        raise ParameterError(f"benchmark {name!r}: {ts.shape[0]} timestamps, {c.shape[0]} closes")
+    return BenchmarkSeries(name, ts, c)
+
+
+def return_sums(
+    timestamp_us: Any, close: Any, offsets: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct timestamp of a batch: the sum and count of its symbols' returns there.
+
+    A symbol's return at a bar is its close over its previous bar's close, minus 1 (none at
+    its first bar). Returns ``(timestamp_us, total, count)``, timestamps sorted.
+    """
+    c = _returns(close, "close")
+    ts = np.ascontiguousarray(timestamp_us, dtype=np.int64)
+    offs = check_offsets("return_sums", offsets, c.shape[0], "close length")
+    has_prev = np.ones(c.shape[0], dtype=np.bool_)
+    has_prev[offs[:-1][offs[:-1] < c.shape[0]]] = False
+    ret = np.zeros(c.shape[0])
+    ret[1:] = c[1:] / c[:-1] - 1.0
+    times, where = np.unique(ts, return_inverse=True)
+    total = np.bincount(where[has_prev], ret[has_prev], times.shape[0])
+    count = np.bincount(where[has_prev], minlength=times.shape[0]).astype(np.int64)
+    return times, total, count
+
+
+def equal_weight_benchmark(
+    parts: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], name: str = "equal_weight"
+) -> BenchmarkSeries:
+    """The universe's equal-weight buy-and-hold, rebalanced every bar, from ``return_sums``.
+
+    Its return at a timestamp is the mean return of the symbols with a bar and a previous
+    bar there (0 where none); its value starts at 1 and compounds those returns.
+    """
+    parts = list(parts)
+    if not parts:
+        return BenchmarkSeries(name, np.zeros(0, np.int64), np.zeros(0))
+    times, where = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+    total = np.bincount(where, np.concatenate([p[1] for p in parts]), times.shape[0])
+    count = np.bincount(where, np.concatenate([p[2] for p in parts]), times.shape[0])
+    mean = np.divide(total, count, out=np.zeros(times.shape[0]), where=count > 0)
+    return BenchmarkSeries(name, times, np.cumprod(1.0 + mean))
 
 
 def _pair(

@@ -97,6 +97,7 @@ def run_batch(
     with_equity: bool = True,
     with_indicators: bool = True,
     emit_after_us: Mapping[str, int] | None = None,
+    benchmark: metrics.BenchmarkSeries | None = None,
 ) -> BatchResult:
     """Compute every configured output for the symbols in ``table``.
 
@@ -105,6 +106,9 @@ def run_batch(
     open at it ends later, so it is emitted in its new state). Everything is computed over
     the whole history (the kernels are causal), so the emitted rows equal those of a run over
     the whole history; metrics and signals always cover the whole history.
+
+    ``benchmark``: the run's benchmark; each sleeve's metrics then get its ``RELATIVE_METRICS``
+    against the benchmark's value at the sleeve's bars (null columns without one).
     """
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -119,6 +123,7 @@ def run_batch(
         if emit_after_us and symbol in emit_after_us:
             after[i] = emit_after_us[symbol]
     bar_kept = ts_us > after[seg_of_bar]
+    bench_at = None if benchmark is None else benchmark.at(ts_us)
     keep_bars = None if bar_kept.all() else pa.array(bar_kept)
 
     def labels(seg_index: np.ndarray) -> pa.DictionaryArray:
@@ -152,6 +157,12 @@ def run_batch(
         met = metrics.metrics_batch(
             sim.equity, offsets, sim.trades, annualization=annualization, risk_free=risk_free
         )
+        if bench_at is not None:
+            met.update(
+                metrics.relative_metrics_batch(
+                    sim.equity, bench_at, offsets, annualization=annualization, risk_free=risk_free
+                )
+            )
         t_met += time.perf_counter() - t0
         trades = _trades_table(run_id, req.key, sim.trades, labels, ts, offsets)
         exit_us = ts_us[offsets[sim.trades["segment"]] + sim.trades["exit_index"]]
@@ -174,7 +185,8 @@ def run_batch(
         # the report's summaries cover each sleeve's whole history, emitted or not, and are
         # made whether the equity table is written or not (the report never reads it)
         sleeve_parts.append(portfolio.summarize_sleeves(equity, trades))
-        metric_parts.append(_metrics_table(run_id, req.key, met, symbols, offsets, ts))
+        bench_name = None if benchmark is None else benchmark.name
+        metric_parts.append(_metrics_table(run_id, req.key, met, symbols, offsets, ts, bench_name))
     seconds["backtest"] = t_bt
     seconds["metrics"] = t_met
 
@@ -272,7 +284,7 @@ def _signals_table(run_id, strategy, target, trades, symbols, offsets, ts, array
     )
 
 
-def _metrics_table(run_id, strategy, met, symbols, offsets, ts) -> pa.Table:
+def _metrics_table(run_id, strategy, met, symbols, offsets, ts, benchmark=None) -> pa.Table:
     n = len(symbols)
     cols: dict[str, Any] = {
         "run_id": pa.repeat(pa.scalar(run_id), n),
@@ -290,4 +302,7 @@ def _metrics_table(run_id, strategy, met, symbols, offsets, ts) -> pa.Table:
             )
         else:
             cols[key] = values
+    cols["benchmark"] = pa.array([benchmark] * n, pa.string())
+    for key in metrics.RELATIVE_METRICS:  # null without a benchmark
+        cols.setdefault(key, pa.nulls(n, pa.float64()))
     return pa.table(cols)

@@ -153,6 +153,12 @@ def execute(
             try:
                 scan = scan_input(settings)  # dataset-level problems stop the run here
                 plan, jobs, early = task(plan_run)(settings, info, run_id, scan)
+                if settings.metrics.benchmark and jobs:
+                    from flows.benchmark import attach_benchmark
+
+                    clock = time.perf_counter()
+                    jobs = task(attach_benchmark)(client, settings.metrics.benchmark, jobs)
+                    summary.stages["benchmark"] = time.perf_counter() - clock
                 jobs = prepare_night(
                     settings,
                     conn,
@@ -187,10 +193,12 @@ def execute(
                 )
                 _collect(summary, plan, [*early, *results])
                 if settings.portfolio:
-                    from flows.portfolio import run_configured
+                    from flows.portfolio import run_configured, worker_peaks
 
                     clock = time.perf_counter()
                     summary.portfolios = task(run_configured)(client, settings, jobs)
+                    for worker, peak in worker_peaks(client).items():
+                        summary.peak_rss[worker] = max(summary.peak_rss.get(worker, 0), peak)
                     summary.stages["portfolios"] = time.perf_counter() - clock
                 db.record_notes(conn, run_id, run_key, summary.note_records)
                 check_publishable(settings, summary)
@@ -252,7 +260,7 @@ def prepare_night(
     import hashlib
     import json
 
-    from storage import runs
+    from storage import db, runs
 
     first = jobs[0] if jobs else None
     computation = (
@@ -264,15 +272,30 @@ def prepare_night(
             "backtest": first.backtest,
             "annualization": first.annualization,
             "risk_free": first.risk_free,
+            **({"benchmark": b} if (b := settings.metrics.benchmark) else {}),
         }
     )
     signature = hashlib.sha256(json.dumps(computation, sort_keys=True, default=str).encode())
+    expected = stored = signature.hexdigest()[:20]
+    series = first.benchmark if first is not None else None
+    if series is not None:
+        # A skipped symbol keeps last night's metrics, which stay right only if the
+        # benchmark's values up to last night's last bar are the same (a restated or new
+        # symbol with history, or one gone from the input, changes an equal-weight past).
+        stored, expected = _benchmark_signatures(conn, stored, series)
     full, reason, state = runs.prepare(
-        conn, published_tables(settings), signature.hexdigest()[:20], full=settings.run.full
+        conn, published_tables(settings), expected, full=settings.run.full
     )
+    if full and series is not None and reason.startswith("the computation changed"):
+        recorded = {r["signature"] for r in db.read_table_versions(conn).values()}
+        if any(r.split("/")[0] == stored.split("/")[0] for r in recorded):
+            reason = (
+                f"the benchmark {series.name!r} changed before the last published bar "
+                "(a restated, new or removed symbol with history)"
+            )
     summary.night = runs.Night(
         full=full,
-        signature=signature.hexdigest()[:20],
+        signature=stored,
         cutoff_us={symbol: last for symbol, (last, _n, _fp) in state.items()},
     )
     if full and reason != "nothing published yet":
@@ -292,6 +315,39 @@ def prepare_night(
         )
         for job in jobs
     ]
+
+
+def _benchmark_past(series: Any, upto_us: int) -> str:
+    """A digest of the benchmark's timestamps and values up to ``upto_us`` (inclusive)."""
+    import hashlib
+
+    import numpy as np
+
+    n = int(np.searchsorted(series.timestamp_us, upto_us, side="right"))
+    digest = hashlib.sha256(np.ascontiguousarray(series.timestamp_us[:n]).tobytes())
+    digest.update(np.ascontiguousarray(series.value[:n], dtype=np.float64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _benchmark_signatures(conn: Any, computation: str, series: Any) -> tuple[str, str]:
+    """The signature this night records, and the one last night's must equal.
+
+    Both are ``<computation>/<last µs>/<digest of the benchmark up to it>``: the recorded
+    one ends at this night's last benchmark timestamp; the expected one ends at the last
+    night's, so new bars after it never force a full night but any change before it does.
+    """
+    from storage import db
+
+    last = int(series.timestamp_us[-1]) if len(series.timestamp_us) else 0
+    stored = f"{computation}/{last}/{_benchmark_past(series, last)}"
+    expected = stored
+    for rec in db.read_table_versions(conn).values():
+        parts = str(rec["signature"]).split("/")
+        if len(parts) == 3 and parts[0] == computation and parts[1].lstrip("-").isdigit():
+            before = int(parts[1])
+            expected = f"{computation}/{before}/{_benchmark_past(series, before)}"
+            break
+    return stored, expected
 
 
 def check_plan(plan: planner.Plan) -> None:
@@ -520,6 +576,7 @@ def _warm_marker(job: BatchJob) -> Path:
             "backtest": job.backtest,
             "equity": job.write_equity,
             "indicator_outputs": job.write_indicators,
+            "benchmark": job.benchmark is not None,
         }
     )
     return Path(numba_cache_dir()) / f"barpipe-warm-{key}"

@@ -26,6 +26,7 @@ ones (before publishing). Local output roots only, for now.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +48,16 @@ PORTFOLIO_TABLES = (
     "portfolio_holdings",
     "portfolio_metrics",
 )
-CELLS_PER_CHUNK = 1_000_000  # time × symbol cells a walk task holds per field (~8 MB each)
+CELLS_PER_CHUNK = 1_000_000  # at most, time × symbol cells of a walk task's grids
+SCAN_ROWS = 32_768  # staged rows a walk task reads at a time
+# A walk task's memory above its worker's baseline, per grid cell: 41 B of grids, the
+# kernel's scratch and outputs, the benchmark's returns (measured: 90 MB for 1 M cells,
+# 160 symbols x 6,250 bars, peak VmHWM above the RSS before the task).
+WALK_BYTES_PER_CELL = 96
+# Share of a worker's memory limit a walk task may take: after the batches a 600 MB worker
+# already holds ~400 MB (tests/integration/test_larger_than_memory.py), 80 MB under its
+# pause threshold.
+WALK_MEMORY_FRACTION = 0.05
 
 
 @dataclass(frozen=True)
@@ -77,9 +87,21 @@ class RowsJob:
     row_group_rows: int = 65_536  # staged rows per Parquet row group
 
 
-def chunk_bars(n_symbols: int, n_times: int) -> int:
-    """Chunk length: ``CELLS_PER_CHUNK`` cells of the (time × symbol) grid, at least one bar."""
-    return max(1, min(max(n_times, 1), CELLS_PER_CHUNK // max(n_symbols, 1)))
+def chunk_bars(n_symbols: int, n_times: int, worker_memory: int | None = None) -> int:
+    """Chunk length: ``CELLS_PER_CHUNK`` cells of the (time × symbol) grid, fewer when a
+    worker's memory limit allows less (``WALK_MEMORY_FRACTION`` of it), at least one bar."""
+    cells = CELLS_PER_CHUNK
+    if worker_memory:
+        cells = min(cells, int(worker_memory * WALK_MEMORY_FRACTION) // WALK_BYTES_PER_CELL)
+    return max(1, min(max(n_times, 1), cells // max(n_symbols, 1)))
+
+
+def worker_memory(client: Any) -> int | None:
+    """The smallest memory limit of the cluster's workers (None: no limit)."""
+    limits = [
+        w.get("memory_limit") or 0 for w in client.scheduler_info(n_workers=-1)["workers"].values()
+    ]
+    return min(limits) if limits and min(limits) > 0 else None
 
 
 def _rows_dir(output_path: str, run_id: str, label: str) -> str:
@@ -123,7 +145,11 @@ def stage_rows(job: RowsJob) -> dict[str, Any]:
             pa.table({k: v[order] for k, v in rows.items()}),
             os.path.join(where, f"batch-{job.batch:05d}.parquet"),
             row_group_size=max(1, job.row_group_rows),
+            compression="none",  # temporary rows: dictionary and snappy cost 3x the write
+            use_dictionary=False,
         )
+        del rows, score
+    pa.default_memory_pool().release_unused()
     return {"batch": job.batch, "timestamps": np.unique(ts), "n_rows": int(clean.num_rows)}
 
 
@@ -142,20 +168,31 @@ def walk_task(
     label = spec.rules.label
     rows_ds = ds.dataset(_rows_dir(output_path, run_id, label))
     lo, hi = int(calendar_us[0]), int(calendar_us[-1])
-    found = rows_ds.to_table(
-        filter=(pc.field("timestamp") >= lo) & (pc.field("timestamp") <= hi), use_threads=False
-    )
-    rows = {name: found[name].to_numpy() for name in allocation.ROW_FIELDS}
     n = len(symbols)
+    # one record batch at a time into the grids: the grids are all the task holds
+    grids = allocation.new_grids(calendar_us.shape[0], n)
+    scanner = rows_ds.scanner(
+        columns=list(allocation.ROW_FIELDS),
+        filter=(pc.field("timestamp") >= lo) & (pc.field("timestamp") <= hi),
+        use_threads=False,
+        batch_size=SCAN_ROWS,
+        batch_readahead=0,
+        fragment_readahead=1,  # 0 never finishes (pyarrow 26, measured)
+    )
+    for batch in scanner.to_batches():
+        allocation.scatter_rows(
+            grids,
+            calendar_us,
+            {f: batch.column(f).to_numpy(zero_copy_only=False) for f in allocation.ROW_FIELDS},
+        )
+        del batch
+    pa.default_memory_pool().release_unused()
     bench: int | str | None = spec.benchmark
     if bench is not None and bench != "equal_weight":
         bench = symbols.index(bench)
-    t_idx = np.searchsorted(calendar_us, rows["timestamp"])
-    close = allocation.to_grid(t_idx, rows["symbol"], rows["close"], calendar_us.shape[0], n)
-    bench_ret = allocation.benchmark_returns(close, state.last_close, bench)
-    result, new_state = allocation.walk_rows(
-        rows, calendar_us, rebalance, n, state, spec.rules, bar_offset
-    )
+    bench_ret = allocation.benchmark_returns(grids["close"], state.last_close, bench)
+    result, new_state = allocation.walk_grids(grids, rebalance, state, spec.rules, bar_offset)
+    del grids
     ts = pa.array(calendar_us, pa.timestamp("us", tz="UTC"))
     names = np.asarray(symbols, dtype=object)
     equity = pa.table(
@@ -196,6 +233,7 @@ def walk_task(
         ("portfolio_holdings", holdings),
     ):
         write_portfolio_table(output_path, run_id, table_name, label, data, part)
+    pa.default_memory_pool().release_unused()  # Arrow's pool keeps what it freed otherwise
     return new_state
 
 
@@ -236,10 +274,16 @@ def run_portfolios(
     min_bars: int = 1,
     annualization: float = 252.0,
     risk_free: float = 0.0,
+    paused_timeout_s: float = 300.0,
 ) -> list[dict[str, Any]]:
-    """Both phases on the Dask cluster behind ``client``; returns each portfolio's metrics."""
+    """Both phases on the Dask cluster behind ``client``; returns each portfolio's metrics.
+
+    When every worker stays paused at its memory limit for ``paused_timeout_s`` seconds while
+    tasks wait, the run fails with a ConfigError (Dask would wait for ever).
+    """
     if not specs:
         return []
+    warm_kernels(specs)
     symbols = tuple(s for batch in batches for s in batch)
     ids = {s: i for i, s in enumerate(symbols)}
     for i, spec in enumerate(specs):
@@ -264,11 +308,13 @@ def run_portfolios(
         )
         for b, batch in enumerate(batches)
     ]
-    staged = client.gather(
-        client.map(stage_rows, jobs, key=[f"portfolio-rows-{run_id}-{j.batch}" for j in jobs])
+    staged = _gather(
+        client,
+        client.map(stage_rows, jobs, key=[f"portfolio-rows-{run_id}-{j.batch}" for j in jobs]),
+        paused_timeout_s,
     )
     cal = allocation.calendar(np.concatenate([s["timestamps"] for s in staged] or [[]]))
-    step = chunk_bars(len(symbols), cal.shape[0])
+    step = chunk_bars(len(symbols), cal.shape[0], worker_memory(client))
     finals = []
     for spec in specs:
         sched = allocation.rebalance_schedule(cal, spec.rules.rebalance)
@@ -289,8 +335,9 @@ def run_portfolios(
                 key=f"portfolio-walk-{run_id}-{spec.rules.label}-{part}",
             )
         finals.append(state)
-    client.gather(finals)
-    return client.gather(
+    _gather(client, finals, paused_timeout_s)
+    return _gather(
+        client,
         [
             client.submit(
                 metrics_task,
@@ -302,8 +349,75 @@ def run_portfolios(
                 key=f"portfolio-metrics-{run_id}-{spec.rules.label}",
             )
             for spec in specs
-        ]
+        ],
+        paused_timeout_s,
     )
+
+
+def _gather(client: Any, futures: list[Any], paused_timeout_s: float) -> list[Any]:
+    """``client.gather``, failing when every worker stays paused while futures wait."""
+    import time
+
+    from distributed import TimeoutError as DaskTimeout
+    from distributed import wait
+
+    from flows.nightly import _paused_workers
+
+    pending = set(futures)
+    paused_since: float | None = None
+    while pending:
+        try:
+            done, pending = wait(pending, timeout=1, return_when="FIRST_COMPLETED")
+        except DaskTimeout:
+            done = set()
+        if done:
+            paused_since = None
+            continue
+        paused = _paused_workers(client)
+        if paused is None:
+            paused_since = None
+        elif paused_since is None:
+            paused_since = time.monotonic()
+        elif time.monotonic() - paused_since > paused_timeout_s:
+            client.cancel(futures)
+            raise ConfigError(
+                f"every Dask worker has been paused at its memory limit for "
+                f"{paused_timeout_s:g} s with {len(pending)} portfolio task(s) waiting "
+                f"({paused}): raise the worker memory limit (--memory-limit)"
+            )
+    return list(client.gather(futures))
+
+
+def warm_kernels(specs: list[PortfolioSpec]) -> None:
+    """Compile (or load from the numba cache) every kernel the portfolios use, in this process,
+    so that workers under a small memory limit load them instead of compiling them (the
+    compiler's few hundred MiB would park a 600 MB worker at Dask's pause threshold; see
+    ``flows.nightly.warm_kernels``)."""
+    from compute import synthetic
+
+    n = 400
+    bars = [synthetic.generate_symbol(n, 1, index=i) for i in range(2)]
+    cols = {f: np.concatenate([b[f] for b in bars]) for f in ("open", "high", "low", "close")}
+    cols["volume"] = np.concatenate([b["volume"] for b in bars]).astype(np.float64)
+    ts = np.concatenate([b["timestamp"] for b in bars]).astype(np.int64)
+    offsets = np.array([0, n, 2 * n], dtype=np.int64)
+    for spec in specs:
+        score = allocation.compute_score(spec.score, cols, offsets)
+        allocation.simulate_portfolio(
+            ts, cols["open"], cols["close"], cols["volume"], score, offsets, spec.rules, chunk=n
+        )
+
+
+def worker_peaks(client: Any) -> dict[str, int]:
+    """Each worker's peak resident memory so far (``VmHWM``), keyed ``host:pid`` like the
+    batches' summaries: the portfolio phase runs after them, so they cannot report it."""
+    return dict(client.run(_peak).values())
+
+
+def _peak() -> tuple[str, int]:
+    from flows.tasks import peak_rss_bytes
+
+    return f"{socket.gethostname()}:{os.getpid()}", peak_rss_bytes()
 
 
 def run_configured(client: Any, settings: Any, jobs: list[Any]) -> list[dict[str, Any]]:
@@ -335,6 +449,7 @@ def run_configured(client: Any, settings: Any, jobs: list[Any]) -> list[dict[str
         min_bars=first.min_bars,
         annualization=first.annualization,
         risk_free=first.risk_free,
+        paused_timeout_s=settings.batches.paused_timeout_s,
     )
 
 

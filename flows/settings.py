@@ -286,6 +286,8 @@ class MetricsConfig(_Section):
 
     annualization: float | None = Field(None, gt=0, allow_inf_nan=False)
     risk_free: float = Field(0.0, ge=-1, le=1)
+    # every sleeve's RELATIVE_METRICS against: a symbol of the input or "equal_weight"
+    benchmark: str | None = Field(None, min_length=1)
 
 
 class ClusterConfig(_Section):

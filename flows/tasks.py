@@ -64,6 +64,7 @@ class BatchJob:
     # per symbol of the batch already published: (last bar µs UTC, n bars, fingerprint)
     published: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     full: bool = True  # recompute and publish every symbol whole
+    benchmark: Any = None  # compute.metrics.BenchmarkSeries of metrics.benchmark (flows.benchmark)
 
 
 def peak_rss_bytes() -> int:
@@ -150,6 +151,7 @@ def warm_up(job: BatchJob) -> None:
         risk_free=job.risk_free,
         with_equity=job.write_equity,
         with_indicators=job.write_indicators,
+        benchmark=job.benchmark,
     )
 
 
@@ -159,7 +161,7 @@ _WARMED: set[str] = set()  # in a worker process: the computations already warme
 def warm_worker(job: BatchJob) -> bool:
     """On a worker: ``warm_up`` once per process and computation; True if it ran now."""
     key = repr((job.indicators, job.strategies, job.backtest, job.write_equity,
-                job.write_indicators))  # fmt: skip
+                job.write_indicators, job.benchmark is not None))  # fmt: skip
     if key in _WARMED:
         return False
     warm_up(job)
@@ -243,6 +245,7 @@ def _process(job: BatchJob) -> dict[str, Any]:
         with_equity=job.write_equity,
         with_indicators=job.write_indicators,
         emit_after_us=night.cutoff_us,
+        benchmark=job.benchmark,
     )
     summary.seconds.update(result.seconds)
     summary.n_symbols = result.n_symbols + len(night.unchanged)

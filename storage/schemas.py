@@ -111,6 +111,14 @@ METRICS = _schema(
     ("worst_trade_return", _F),
     ("exposure", _F),
     ("kelly_fraction", _F),
+    # against the run's benchmark (metrics.benchmark; null without one), see compute.metrics
+    ("benchmark", _S),
+    ("alpha", _F),
+    ("beta", _F),
+    ("tracking_error", _F),
+    ("excess_sharpe", _F),
+    ("up_capture", _F),
+    ("down_capture", _F),
 )
 """One row per (symbol, strategy)."""
 

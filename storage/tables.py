@@ -165,6 +165,7 @@ TABLES: dict[str, TableSpec] = {
             "snapshot",
             natural_key=("portfolio", "timestamp"),
             sort_keys=("portfolio", "timestamp"),
+            sqlite=True,
             switch="write_portfolios",
         ),
         TableSpec(
@@ -173,6 +174,7 @@ TABLES: dict[str, TableSpec] = {
             "snapshot",
             natural_key=("portfolio", "timestamp", "symbol"),
             sort_keys=("portfolio", "timestamp", "symbol"),
+            sqlite=True,
             switch="write_portfolios",
         ),
         TableSpec(
@@ -181,6 +183,7 @@ TABLES: dict[str, TableSpec] = {
             "snapshot",
             natural_key=("portfolio", "timestamp", "symbol"),
             sort_keys=("portfolio", "timestamp", "symbol"),
+            sqlite=True,
             switch="write_portfolios",
         ),
         TableSpec(
@@ -189,6 +192,7 @@ TABLES: dict[str, TableSpec] = {
             "snapshot",
             natural_key=("portfolio",),
             sort_keys=("portfolio",),
+            sqlite=True,
             switch="write_portfolios",
         ),
         TableSpec(
@@ -279,7 +283,14 @@ the report's summaries."""
 
 _INDEXES: dict[str, tuple[str, ...]] = {
     "runs": ("run_key", "status"),
-    **{name: ("run_id", "run_key", "symbol") for name in mirrored()},
+    **{
+        name: (
+            "run_id",
+            "run_key",
+            *(c for c in ("symbol", "portfolio") if c in TABLES[name].schema.names),
+        )
+        for name in mirrored()
+    },
     "run_stages": ("run_id",),
     "run_plans": ("run_id",),
     "run_batches": ("run_id",),

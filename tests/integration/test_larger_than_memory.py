@@ -16,6 +16,12 @@ over 100 MiB of compiler memory resident, which parks it above Dask's pause thre
 ~510 MiB; with the warm-up, they peak at 380-410 MiB). ``peak_rss`` is each worker's own
 peak (``VmHWM``, flows.tasks); the ``ru_maxrss`` it replaced also counted the peak of the
 process that spawned the worker.
+
+The run also holds a shared-cash portfolio over the whole universe (issue 15: "it must run
+on the larger-than-memory test's setting"): its rows are staged by batch and its walk goes
+through the 25,000-bar calendar in chunks sized from the worker's limit (1,953 bars), after
+the batches, on the same two workers. The workers' peaks include that phase (read
+from each worker after it), and the published portfolio must equal one in-process walk.
 """
 
 from __future__ import annotations
@@ -34,6 +40,14 @@ pytestmark = pytest.mark.slow
 N_SYMBOLS, N_BARS = 160, 25_000
 WORKERS, LIMIT = 2, 600 * 10**6
 STRATEGIES = ["momentum", "zscore", "ma_crossover", "bollinger"]
+PORTFOLIO = {
+    "label": "rotation",
+    "score": {"indicator": "roc", "params": {"timeperiod": 90}},
+    "top": 10,
+    "rebalance": "every_bar",
+    "drift": 0.02,
+    "min_history": 90,
+}
 TERMINATE_FRACTION = 0.95  # distributed.worker.memory.terminate
 
 
@@ -67,12 +81,17 @@ def minute_universe(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def capped_run(prefect_harness, minute_universe, tmp_path_factory):
+def ltm_out(tmp_path_factory):
+    return tmp_path_factory.mktemp("ltm-out")
+
+
+@pytest.fixture(scope="module")
+def capped_run(prefect_harness, minute_universe, ltm_out):
     settings = load_settings(
         None,
         overrides={
             "input.path": str(minute_universe),
-            "output.path": str(tmp_path_factory.mktemp("ltm-out")),
+            "output.path": str(ltm_out),
             "run.run_date": "2026-11-23",
             "run.report": False,
             "cluster.n_workers": WORKERS,
@@ -83,6 +102,7 @@ def capped_run(prefect_harness, minute_universe, tmp_path_factory):
             "indicators": [],  # the planner estimate above counts no indicators
             "output.write_equity": True,
             "metrics.annualization": 525_600,
+            "portfolio": [PORTFOLIO],
         },
     )
     return run_nightly(settings, echo=lambda _m: None, progress=False)
@@ -116,3 +136,35 @@ def test_every_worker_peaked_under_its_limit_and_far_from_being_killed(capped_ru
     for worker, peak in capped_run.peak_rss.items():
         assert peak < LIMIT, f"{worker} peaked at {peak / 2**20:.0f} MiB"
         assert peak < TERMINATE_FRACTION * LIMIT, f"{worker} peaked at {peak / 2**20:.0f} MiB"
+
+
+def test_the_portfolio_walked_in_chunks_equals_one_process(capped_run, minute_universe, ltm_out):
+    from compute import allocation
+    from flows import portfolio as fp
+    from flows.settings import load_settings, portfolio_rules
+    from storage.bars import load_bars
+
+    assert [p["portfolio"] for p in capped_run.portfolios] == ["rotation"]
+    assert fp.chunk_bars(N_SYMBOLS, N_BARS, LIMIT) < N_BARS // 4  # several chained walk tasks
+    got = fp.read_portfolio_table(str(ltm_out), "portfolio_equity", "rotation", capped_run.run_key)
+    got = got.sort_by("timestamp")
+    settings = load_settings(None, overrides={"portfolio": [PORTFOLIO]})
+    rules = portfolio_rules(settings.portfolio[0], settings.backtest)
+    table = load_bars(str(minute_universe)).sort_by(
+        [("symbol", "ascending"), ("timestamp", "ascending")]
+    )
+    offsets = np.arange(0, N_SYMBOLS * N_BARS + 1, N_BARS)
+    cols = {f: table[f].to_numpy() for f in ("open", "high", "low", "close", "volume")}
+    ts = table["timestamp"].cast(pa.int64()).to_numpy()
+    del table
+    score = allocation.compute_score(PORTFOLIO["score"], cols, offsets)
+    ref = allocation.simulate_portfolio(
+        ts, cols["open"], cols["close"], cols["volume"], score, offsets, rules
+    )
+    assert got.num_rows == N_BARS
+    np.testing.assert_array_equal(got["equity"].to_numpy(), ref.result.bars["equity"])
+    np.testing.assert_array_equal(got["cash"].to_numpy(), ref.result.bars["cash"])
+    orders = fp.read_portfolio_table(
+        str(ltm_out), "portfolio_orders", "rotation", capped_run.run_key
+    )
+    assert orders.num_rows == ref.result.orders["bar"].shape[0] > 100

@@ -538,3 +538,36 @@ def test_a_night_is_one_commit_per_table_but_trades_replacing_open_trades(
         "signals": 1,
     }
     _assert_equals_full_run(cluster, config, out, inp, "c2", tmp_path)
+
+
+def test_a_benchmark_whose_past_changed_recomputes_the_skipped_sleeves(cluster, config, tmp_path):
+    """With an equal-weight benchmark, a new symbol with history changes the benchmark's past:
+    the sleeves that had nothing new must not keep last night's relative metrics. New bars
+    after the last night's last bar change nothing before it, so that night stays incremental."""
+    bench = {"metrics.benchmark": "equal_weight"}
+    out = tmp_path / "out"
+    first = _input(tmp_path / "in1", {"AAA": 120, "BBB": 120}, {})
+    assert _night(cluster, config, first, out, "k1", **bench)[0].status == "succeeded"
+    nights = [
+        ({"AAA": 120, "BBB": 120, "CCC": 120}, "k2", True),  # CCC arrives with its history
+        ({"AAA": 121, "BBB": 121, "CCC": 121}, "k3", False),  # one new bar each
+    ]
+    for cuts, key, full in nights:
+        inp = _input(tmp_path / f"in-{key}", cuts, {})
+        summary, messages = _night(cluster, config, inp, out, key, **bench)
+        assert summary.status == "succeeded"
+        assert summary.night.full is full, messages
+        if full:
+            assert any(m.startswith("full run: the benchmark 'equal_weight'") for m in messages), (
+                messages
+            )
+        ref = tmp_path / f"ref-{key}"
+        assert _night(cluster, config, inp, ref, key, **bench)[0].status == "succeeded"
+        got = outputs.read_output(str(out), "metrics", run_keys=[key])
+        want = outputs.read_output(str(ref), "metrics", run_keys=[key])
+        assert got["alpha"].null_count == 0
+        _assert_bit_identical(got, want, f"metrics {key}")
+        for table in CONTINUOUS:
+            _assert_bit_identical(
+                outputs.read_output(str(out), table), outputs.read_output(str(ref), table), table
+            )

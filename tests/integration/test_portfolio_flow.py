@@ -125,6 +125,7 @@ def test_nightly_run_with_a_portfolio_section_writes_the_four_tables(
             "cluster.address": shared_cluster,
             "strategies": [{"name": "zscore"}],
             "metrics.annualization": 252,
+            "metrics.benchmark": "equal_weight",
             "portfolio": [
                 {
                     "label": "rotation",
@@ -149,12 +150,75 @@ def test_nightly_run_with_a_portfolio_section_writes_the_four_tables(
     assert orders.num_rows > 0
     for table in fp.PORTFOLIO_TABLES:
         assert fp.read_portfolio_table(str(out), table, "rotation", key).num_rows > 0, table
+    _assert_sqlite_mirrors_delta(out, key)
+    _assert_sleeves_relative_metrics_equal_empyrical(out, key, small_dataset)
     metrics_row = fp.read_portfolio_table(str(out), "portfolio_metrics", "rotation", key)
     assert metrics_row["alpha"].to_pylist() == [summary.portfolios[0]["alpha"]]
     assert np.isfinite(summary.portfolios[0]["alpha"])
     report = Path(summary.outputs["report"]).read_text()
     assert "Portfolio rotation" in report
     assert "Largest positions after the last rebalance" in report
+
+
+def _assert_sleeves_relative_metrics_equal_empyrical(out: Path, key: str, data: Path) -> None:
+    """metrics.benchmark reaches every sleeve's row, in Parquet and SQLite alike."""
+    import sqlite3
+
+    import pandas as pd
+
+    from storage import db, outputs
+    from tests.unit.test_sleeve_benchmark import _expected, _reference_equal_weight
+
+    bench = _reference_equal_weight(load_bars(str(data)))
+    bench_us = bench.index.as_unit("us").asi8
+    got = outputs.read_output(str(out), "metrics", run_keys=[key]).to_pandas()
+    eq = outputs.read_output(str(out), "equity")
+    equity = pd.DataFrame(
+        {
+            "symbol": eq["symbol"].cast(pa.string()).to_numpy(zero_copy_only=False),
+            "strategy": eq["strategy"].to_numpy(zero_copy_only=False),
+            "us": eq["timestamp"].cast(pa.int64()).to_numpy(),
+            "equity": eq["equity"].to_numpy(),
+        }
+    ).sort_values(["symbol", "strategy", "us"])
+    assert len(got) > 1
+    assert set(got["benchmark"]) == {"equal_weight"}
+    for row in got.itertuples():
+        sleeve = equity[(equity["symbol"] == row.symbol) & (equity["strategy"] == row.strategy)]
+        e = sleeve["equity"].to_numpy()
+        b = bench.to_numpy()[np.searchsorted(bench_us, sleeve["us"].to_numpy())]
+        want = _expected(e[1:] / e[:-1] - 1, b[1:] / b[:-1] - 1)  # rf-free metrics below
+        assert np.isfinite(row.alpha), row.symbol
+        assert row.beta == pytest.approx(want["beta"], rel=1e-10), row.symbol
+        assert row.tracking_error == pytest.approx(want["tracking_error"], rel=1e-10)
+        assert row.excess_sharpe == pytest.approx(want["excess_sharpe"], rel=1e-10)
+        assert row.up_capture == pytest.approx(want["up_capture"], rel=1e-10, nan_ok=True)
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        lite = db.read_table(conn, "metrics", run_key=key).to_pandas()
+    merged = lite.merge(got, on=["symbol", "strategy"], suffixes=("", "_pq"))
+    assert len(merged) == len(got)
+    for name in ("alpha", "beta", "tracking_error", "excess_sharpe"):
+        np.testing.assert_array_equal(merged[name], merged[f"{name}_pq"], err_msg=name)
+
+
+def _assert_sqlite_mirrors_delta(out: Path, key: str) -> None:
+    """Every portfolio table holds the same rows in barpipe.db as in its Delta table."""
+    import sqlite3
+
+    from storage import db, outputs
+    from storage.tables import TABLES
+
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        for table in fp.PORTFOLIO_TABLES:
+            spec = TABLES[table]
+            order = [(c, "ascending") for c in spec.sort_keys]
+            lite = db.read_table(conn, table, run_key=key).sort_by(order)
+            lake = outputs.read_output(str(out), table, run_keys=[key]).sort_by(order)
+            assert lite.num_rows == lake.num_rows > 0, table
+            for name in spec.schema.names:
+                a = lite[name].combine_chunks()
+                b = lake[name].combine_chunks().cast(a.type)
+                assert a.equals(b), f"{table}.{name}: SQLite and Delta differ"
 
 
 def test_a_benchmark_outside_the_universe_is_a_config_error(tmp_path):
@@ -167,3 +231,46 @@ def test_a_benchmark_outside_the_universe_is_a_config_error(tmp_path):
         fp.run_portfolios(
             None, [spec], [("A", "B")], run_id="r", input_path="x", output_path=str(tmp_path)
         )
+
+
+def test_workers_paused_at_their_memory_limit_fail_the_portfolio_phase(tmp_path):
+    import logging
+    import time
+
+    from distributed import Client, LocalCluster
+    from distributed.core import Status
+
+    from compute.errors import ConfigError
+
+    data = make_dataset(tmp_path / "bars", n_symbols=2, n_bars=50)
+    with (
+        LocalCluster(
+            n_workers=1,
+            processes=False,
+            protocol="tcp://",
+            # a thread worker in this process: the test process's memory keeps it paused
+            memory_limit="100MB",
+            dashboard_address="127.0.0.1:0",
+            host="127.0.0.1",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+
+        def status(dask_worker):
+            return dask_worker.status
+
+        deadline = time.monotonic() + 10  # the memory monitor checks every 100 ms
+        while set(client.run(status).values()) != {Status.paused}:
+            assert time.monotonic() < deadline, "the worker never paused"
+            time.sleep(0.1)
+        with pytest.raises(ConfigError, match=r"paused at its memory limit for 1 s"):
+            fp.run_portfolios(
+                client,
+                SPECS[:1],
+                [("SYN0000", "SYN0001")],
+                run_id="r",
+                input_path=str(data),
+                output_path=str(tmp_path / "out"),
+                paused_timeout_s=1,
+            )

@@ -121,6 +121,10 @@ def _tables(run_id: str, seed: int) -> dict[str, pa.Table]:
         "kelly_fraction",
     ):
         metrics_table = metrics_table.append_column(name, pa.array(np.zeros(n_metrics)))
+    # no benchmark configured: its columns are null (compute.pipeline)
+    metrics_table = metrics_table.append_column("benchmark", pa.nulls(n_metrics, pa.string()))
+    for name in ("alpha", "beta", "tracking_error", "excess_sharpe", "up_capture", "down_capture"):
+        metrics_table = metrics_table.append_column(name, pa.nulls(n_metrics, pa.float64()))
     return {
         "equity": table(equity, ("timestamp",)),
         "metrics": metrics_table,
