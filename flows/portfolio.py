@@ -475,3 +475,101 @@ def read_portfolio_table(output_path: str, table: str, label: str, run_key: str)
     """One portfolio's published rows of ``table`` for ``run_key``."""
     data = outputs.read_output(output_path, table, run_keys=[run_key])
     return data.filter(pc.equal(data["portfolio"], label))
+
+
+# --- Nights that extend the portfolio tables (issue 15 item 3; not wired into the flow yet) ---
+#
+# A night may continue a portfolio instead of walking its whole history again: phase 1 runs
+# over the whole input as above (scores, filters and the rebalance schedule need the history
+# before the cut), and phase 2 walks only the calendar's bars after the last published bar,
+# starting from the state saved at that bar (``state_table``). A walk cut in two there equals
+# one walk (tests/unit/test_portfolio_nights.py).
+
+STATE_FIELDS = ("position", "last_close", "target", "pending", "selection")
+
+
+def state_table(
+    label: str, symbols: tuple[str, ...], state: PortfolioState, last_us: int, signature: str
+) -> pa.Table:
+    """One portfolio's walk state after its last published bar, a row per symbol in the walk's
+    order (``symbol_index``); cash, the bar and the computation's signature on every row."""
+    n = len(symbols)
+    return pa.table(
+        {
+            "portfolio": pa.array([label] * n, pa.string()),
+            "symbol_index": pa.array(np.arange(n), pa.int64()),
+            "symbol": pa.array(list(symbols), pa.string()),
+            **{f: pa.array(np.asarray(getattr(state, f))) for f in STATE_FIELDS},
+            "cash": pa.array(np.full(n, state.cash), pa.float64()),
+            "last_timestamp_us": pa.array(np.full(n, last_us), pa.int64()),
+            "signature": pa.array([signature] * n, pa.string()),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class SavedState:
+    """A portfolio's state as ``state_table`` saved it."""
+
+    symbols: tuple[str, ...]
+    state: PortfolioState
+    last_us: int
+    signature: str
+
+
+def read_state(table: pa.Table, label: str) -> SavedState | None:
+    """``label``'s saved state from a ``state_table`` (of any portfolios); None if absent."""
+    rows = table.filter(pc.equal(table["portfolio"], label)).sort_by("symbol_index")
+    if rows.num_rows == 0:
+        return None
+    arrays = {f: rows[f].to_numpy() for f in STATE_FIELDS}
+    return SavedState(
+        symbols=tuple(rows["symbol"].to_pylist()),
+        state=PortfolioState(cash=float(rows["cash"][0].as_py()), **arrays),
+        last_us=int(rows["last_timestamp_us"][0].as_py()),
+        signature=str(rows["signature"][0].as_py()),
+    )
+
+
+def continue_from(
+    saved: SavedState | None,
+    symbols: tuple[str, ...],
+    first_us: dict[str, int],
+    signature: str,
+    *,
+    full: bool,
+    restated: tuple[str, ...] = (),
+) -> tuple[PortfolioState | None, str]:
+    """The state a night continues a portfolio from, laid out in the night's symbol order, or
+    None and why the portfolio is recomputed whole.
+
+    ``symbols``: the night's universe in walk order; ``first_us``: each symbol's first bar;
+    ``restated``: the symbols whose published bars changed. Whole on ``--full``, nothing
+    saved, a changed computation or portfolio config (``signature``), a restated symbol, a
+    vanished symbol, a new symbol with a bar at or before the last published bar, or the old
+    symbols in another order (ties go to the lower symbol index, so the order is part of the
+    result). A new symbol whose bars all come later joins with the initial state a whole walk
+    would have given it at that bar.
+    """
+    if full:
+        return None, "--full"
+    if saved is None:
+        return None, "nothing published yet"
+    if saved.signature != signature:
+        return None, "the computation or the portfolio config changed"
+    old = set(saved.symbols)
+    if any(s in old for s in restated):
+        return None, f"symbol {next(s for s in restated if s in old)!r} was restated"
+    gone = [s for s in saved.symbols if s not in set(symbols)]
+    if gone:
+        return None, f"symbol {gone[0]!r} vanished"
+    early = [s for s in symbols if s not in old and first_us.get(s, saved.last_us) <= saved.last_us]
+    if early:
+        return None, f"new symbol {early[0]!r} has bars before the last published bar"
+    if tuple(s for s in symbols if s in old) != saved.symbols:
+        return None, "the symbols' order changed"
+    fresh = PortfolioState.initial(len(symbols), saved.state.cash)
+    where = np.array([symbols.index(s) for s in saved.symbols], dtype=np.int64)
+    for f in STATE_FIELDS:
+        getattr(fresh, f)[where] = getattr(saved.state, f)
+    return fresh, ""
