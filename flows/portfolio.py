@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,7 +151,13 @@ def stage_rows(job: RowsJob) -> dict[str, Any]:
         )
         del rows, score
     pa.default_memory_pool().release_unused()
-    return {"batch": job.batch, "timestamps": np.unique(ts), "n_rows": int(clean.num_rows)}
+    first = {str(s): int(ts[i]) for s, i in zip(sym[starts], starts, strict=True)}
+    return {
+        "batch": job.batch,
+        "timestamps": np.unique(ts),
+        "n_rows": int(clean.num_rows),
+        "first_us": first,
+    }
 
 
 def walk_task(
@@ -238,11 +245,20 @@ def walk_task(
 
 
 def metrics_task(
-    spec: PortfolioSpec, output_path: str, run_id: str, annualization: float, risk_free: float
+    spec: PortfolioSpec,
+    output_path: str,
+    run_id: str,
+    annualization: float,
+    risk_free: float,
+    earlier: pa.Table | None = None,
 ) -> dict[str, Any]:
-    """Stage ``portfolio_metrics`` of one portfolio from its staged equity (a row per bar)."""
+    """Stage ``portfolio_metrics`` of one portfolio from its equity (a row per bar): the staged
+    rows, after ``earlier`` (its published rows before a continued walk's first bar)."""
     label = spec.rules.label
-    equity = read_staged(output_path, run_id, "portfolio_equity", label).sort_by("timestamp")
+    equity = read_staged(output_path, run_id, "portfolio_equity", label)
+    if earlier is not None:
+        equity = pa.concat_tables([earlier.select(equity.column_names).cast(equity.schema), equity])
+    equity = equity.sort_by("timestamp")
     bench = equity["benchmark_return"].to_numpy() if spec.benchmark is not None else None
     row: dict[str, Any] = {"portfolio": label, "benchmark": spec.benchmark}
     row["n_bars"] = equity.num_rows
@@ -275,11 +291,18 @@ def run_portfolios(
     annualization: float = 252.0,
     risk_free: float = 0.0,
     paused_timeout_s: float = 300.0,
+    resume: Mapping[str, Resume] | None = None,
+    states: dict[str, SavedState] | None = None,
 ) -> list[dict[str, Any]]:
     """Both phases on the Dask cluster behind ``client``; returns each portfolio's metrics.
 
     When every worker stays paused at its memory limit for ``paused_timeout_s`` seconds while
     tasks wait, the run fails with a ConfigError (Dask would wait for ever).
+
+    ``resume``: per portfolio label, what a night may continue from (``Resume``); a portfolio
+    ``continue_from`` accepts walks only the bars after the saved one and stages only their
+    rows (its metrics cover its earlier equity too). ``states``: filled with each
+    portfolio's state after the run's last bar, to save for the next night.
     """
     if not specs:
         return []
@@ -315,11 +338,27 @@ def run_portfolios(
     )
     cal = allocation.calendar(np.concatenate([s["timestamps"] for s in staged] or [[]]))
     step = chunk_bars(len(symbols), cal.shape[0], worker_memory(client))
+    first_us: dict[str, int] = {}
+    for s in staged:
+        first_us.update(s["first_us"])
     finals = []
+    earlier: dict[str, pa.Table | None] = {}
     for spec in specs:
+        label = spec.rules.label
         sched = allocation.rebalance_schedule(cal, spec.rules.rebalance)
         state: Any = PortfolioState.initial(len(symbols), spec.rules.init_cash)
-        for part, lo in enumerate(range(0, cal.shape[0], step)):
+        begin = 0
+        how = (resume or {}).get(label)
+        earlier[label] = None
+        if how is not None:
+            start, _reason = continue_from(
+                how.saved, symbols, first_us, how.signature, full=False, restated=how.restated
+            )
+            if start is not None and how.saved is not None:
+                state = start
+                begin = int(np.searchsorted(cal, how.saved.last_us, side="right"))
+                earlier[label] = how.equity
+        for part, lo in enumerate(range(begin, cal.shape[0], step)):
             hi = min(lo + step, cal.shape[0])
             state = client.submit(
                 walk_task,
@@ -335,7 +374,13 @@ def run_portfolios(
                 key=f"portfolio-walk-{run_id}-{spec.rules.label}-{part}",
             )
         finals.append(state)
-    _gather(client, finals, paused_timeout_s)
+    ends = _gather(client, finals, paused_timeout_s)
+    if states is not None and cal.shape[0]:
+        for spec, end_state in zip(specs, ends, strict=True):
+            sig = (resume or {}).get(spec.rules.label)
+            states[spec.rules.label] = SavedState(
+                symbols, end_state, int(cal[-1]), sig.signature if sig else ""
+            )
     return _gather(
         client,
         [
@@ -346,6 +391,7 @@ def run_portfolios(
                 run_id,
                 annualization,
                 risk_free,
+                earlier[spec.rules.label],
                 key=f"portfolio-metrics-{run_id}-{spec.rules.label}",
             )
             for spec in specs
@@ -515,6 +561,18 @@ class SavedState:
     state: PortfolioState
     last_us: int
     signature: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What ``run_portfolios`` may continue one portfolio from: its saved state (None: none),
+    tonight's signature of its computation and config, the restated symbols, and its
+    published equity rows up to the saved bar (for the metrics over the whole history)."""
+
+    saved: SavedState | None
+    signature: str
+    restated: tuple[str, ...] = ()
+    equity: pa.Table | None = None
 
 
 def read_state(table: pa.Table, label: str) -> SavedState | None:

@@ -274,3 +274,54 @@ def test_workers_paused_at_their_memory_limit_fail_the_portfolio_phase(tmp_path)
                 output_path=str(tmp_path / "out"),
                 paused_timeout_s=1,
             )
+
+
+def _staged_rows(out, run_ids, table, label):
+    """One portfolio's staged rows of ``table`` over runs, in time order, without ``run_id``."""
+    parts = [fp.read_staged(str(out), r, table, label) for r in run_ids]
+    rows = pa.concat_tables([p.drop_columns(["run_id"]) for p in parts])
+    keys = [(k, "ascending") for k in ("timestamp", "symbol") if k in rows.column_names]
+    return rows.sort_by(keys) if keys else rows
+
+
+def test_a_night_continued_from_the_saved_state_equals_one_run(
+    tmp_path, shared_cluster, monkeypatch
+):
+    from distributed import Client
+
+    data = make_dataset(tmp_path / "bars", n_symbols=8, n_bars=300)
+    out = tmp_path / "out"
+    monkeypatch.setattr(fp, "CELLS_PER_CHUNK", 8 * 45)
+    names = [f"SYN{i:04d}" for i in range(8)]
+    batches = [tuple(names[:3]), tuple(names[3:6]), tuple(names[6:])]
+    cut = load_bars(str(data))["timestamp"].to_pylist()[200].isoformat()
+    run = {"input_path": str(data), "output_path": str(out)}
+    with Client(shared_cluster) as client:
+        saved: dict[str, fp.SavedState] = {}
+        resume = {s.rules.label: fp.Resume(None, "sig") for s in SPECS}
+        fp.run_portfolios(
+            client, SPECS, batches, run_id="n1", end=cut, resume=resume, states=saved, **run
+        )
+        resume = {
+            s.rules.label: fp.Resume(
+                saved[s.rules.label],
+                "sig",
+                equity=fp.read_staged(str(out), "n1", "portfolio_equity", s.rules.label),
+            )
+            for s in SPECS
+        }
+        night2 = fp.run_portfolios(client, SPECS, batches, run_id="n2", resume=resume, **run)
+        whole = fp.run_portfolios(client, SPECS, batches, run_id="full", **run)
+    for spec in SPECS:
+        label = spec.rules.label
+        tonight = fp.read_staged(str(out), "n2", "portfolio_equity", label)
+        assert 0 < tonight.num_rows < 300 - 150  # only the bars after the cut were walked
+        for table in ("portfolio_equity", "portfolio_orders", "portfolio_holdings"):
+            got = _staged_rows(out, ["n1", "n2"], table, label)
+            want = _staged_rows(out, ["full"], table, label)
+            assert got.num_rows == want.num_rows > 0, table
+            assert got.equals(want), table
+        got_m = _staged_rows(out, ["n2"], "portfolio_metrics", label)
+        want_m = _staged_rows(out, ["full"], "portfolio_metrics", label)
+        assert got_m.equals(want_m)
+    assert [r["sharpe_ratio"] for r in night2] == [r["sharpe_ratio"] for r in whole]
