@@ -293,6 +293,7 @@ def run_portfolios(
     paused_timeout_s: float = 300.0,
     resume: Mapping[str, Resume] | None = None,
     states: dict[str, SavedState] | None = None,
+    continued: set[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Both phases on the Dask cluster behind ``client``; returns each portfolio's metrics.
 
@@ -302,7 +303,8 @@ def run_portfolios(
     ``resume``: per portfolio label, what a night may continue from (``Resume``); a portfolio
     ``continue_from`` accepts walks only the bars after the saved one and stages only their
     rows (its metrics cover its earlier equity too). ``states``: filled with each
-    portfolio's state after the run's last bar, to save for the next night.
+    portfolio's state after the run's last bar, to save for the next night; ``continued``:
+    with the labels of the portfolios continued.
     """
     if not specs:
         return []
@@ -354,10 +356,13 @@ def run_portfolios(
             start, _reason = continue_from(
                 how.saved, symbols, first_us, how.signature, full=False, restated=how.restated
             )
-            if start is not None and how.saved is not None:
+            after = int(np.searchsorted(cal, how.saved.last_us, side="right")) if how.saved else 0
+            if start is not None and 0 < after < cal.shape[0]:  # else: no new bar, walk whole
                 state = start
-                begin = int(np.searchsorted(cal, how.saved.last_us, side="right"))
+                begin = after
                 earlier[label] = how.equity
+                if continued is not None:
+                    continued.add(label)
         for part, lo in enumerate(range(begin, cal.shape[0], step)):
             hi = min(lo + step, cal.shape[0])
             state = client.submit(
@@ -466,10 +471,21 @@ def _peak() -> tuple[str, int]:
     return f"{socket.gethostname()}:{os.getpid()}", peak_rss_bytes()
 
 
-def run_configured(client: Any, settings: Any, jobs: list[Any]) -> list[dict[str, Any]]:
+def run_configured(
+    client: Any, settings: Any, jobs: list[Any], night: Any = None, conn: Any = None
+) -> list[dict[str, Any]]:
     """``run_portfolios`` for the run's ``portfolio:`` entries over the batches it planned
-    (``flows.tasks.BatchJob``s: their symbols, input, dates, minimum bars, annualization)."""
+    (``flows.tasks.BatchJob``s: their symbols, input, dates, minimum bars, annualization).
+
+    With the night (``storage.runs.Night``) and ``barpipe.db``: a portfolio continues from
+    the state the last night published (``portfolio_state``) when ``continue_from`` allows,
+    its earlier rows staged again with the new ones; every portfolio's state is staged.
+    """
+    import hashlib
+    import json
+
     from flows.settings import portfolio_rules
+    from storage import db
 
     if not settings.portfolio or not jobs:
         return []
@@ -482,7 +498,29 @@ def run_configured(client: Any, settings: Any, jobs: list[Any]) -> list[dict[str
         for p in settings.portfolio
     ]
     first = jobs[0]
-    return run_portfolios(
+    out = first.output.path
+    prev_key = None
+    if night is not None and conn is not None and not night.full:
+        rec = db.read_table_versions(conn).get("portfolio_state")
+        prev_key = rec["run_key"] if rec is not None else None
+    saved = _published(out, "portfolio_state", prev_key)
+    equity = _published(out, "portfolio_equity", prev_key)
+    resume = {}
+    for spec in specs:
+        label = spec.rules.label
+        digest = json.dumps(
+            [getattr(night, "signature", ""), repr(spec)], sort_keys=True, default=str
+        )
+        state = read_state(saved, label) if saved is not None else None
+        resume[label] = Resume(
+            state,
+            hashlib.sha256(digest.encode()).hexdigest()[:20],
+            restated=tuple(getattr(night, "whole", ())),
+            equity=_of(equity, label),
+        )
+    states: dict[str, SavedState] = {}
+    continued: set[str] = set()
+    rows = run_portfolios(
         client,
         specs,
         [j.symbols for j in jobs],
@@ -496,7 +534,37 @@ def run_configured(client: Any, settings: Any, jobs: list[Any]) -> list[dict[str
         annualization=first.annualization,
         risk_free=first.risk_free,
         paused_timeout_s=settings.batches.paused_timeout_s,
+        resume=resume,
+        states=states,
+        continued=continued,
     )
+    for label, end in states.items():
+        data = state_table(label, end.symbols, end.state, end.last_us, end.signature)
+        data = data.append_column("run_id", pa.array([first.run_id] * data.num_rows))
+        outputs.write_staged(data, out, first.run_id, "portfolio_state", label)
+    for label in sorted(continued):  # the snapshot tables hold every bar: restage the earlier
+        for table in ("portfolio_equity", "portfolio_orders", "portfolio_holdings"):
+            earlier = _of(_published(out, table, prev_key), label)
+            if earlier is not None and earlier.num_rows:
+                keep = [c for c in earlier.column_names if c not in ("run_id", "run_key")]
+                earlier = earlier.select(keep).append_column(
+                    "run_id", pa.array([first.run_id] * earlier.num_rows, pa.string())
+                )
+                outputs.write_staged(earlier, out, first.run_id, table, f"{label}-earlier")
+    return rows
+
+
+def _published(output_path: str, table: str, run_key: str | None) -> pa.Table | None:
+    """``table``'s published rows of ``run_key`` (None: no key, or nothing published)."""
+    from storage import delta
+
+    if run_key is None or delta.version(output_path, table) is None:
+        return None
+    return outputs.read_output(output_path, table, run_keys=[run_key])
+
+
+def _of(table: pa.Table | None, label: str) -> pa.Table | None:
+    return None if table is None else table.filter(pc.equal(table["portfolio"], label))
 
 
 def write_portfolio_table(
@@ -532,6 +600,9 @@ def read_portfolio_table(output_path: str, table: str, label: str, run_key: str)
 # one walk (tests/unit/test_portfolio_nights.py).
 
 STATE_FIELDS = ("position", "last_close", "target", "pending", "selection")
+_DTYPES = {"position": np.float64, "last_close": np.float64, "target": np.float64}
+_DTYPES.update(pending=np.int8, selection=np.int8)
+_STORED = {f: np.int64 if d is np.int8 else d for f, d in _DTYPES.items()}
 
 
 def state_table(
@@ -545,7 +616,7 @@ def state_table(
             "portfolio": pa.array([label] * n, pa.string()),
             "symbol_index": pa.array(np.arange(n), pa.int64()),
             "symbol": pa.array(list(symbols), pa.string()),
-            **{f: pa.array(np.asarray(getattr(state, f))) for f in STATE_FIELDS},
+            **{f: pa.array(np.asarray(getattr(state, f), dtype=_STORED[f])) for f in STATE_FIELDS},
             "cash": pa.array(np.full(n, state.cash), pa.float64()),
             "last_timestamp_us": pa.array(np.full(n, last_us), pa.int64()),
             "signature": pa.array([signature] * n, pa.string()),
@@ -580,7 +651,7 @@ def read_state(table: pa.Table, label: str) -> SavedState | None:
     rows = table.filter(pc.equal(table["portfolio"], label)).sort_by("symbol_index")
     if rows.num_rows == 0:
         return None
-    arrays = {f: rows[f].to_numpy() for f in STATE_FIELDS}
+    arrays = {f: rows[f].to_numpy().astype(_DTYPES[f]) for f in STATE_FIELDS}
     return SavedState(
         symbols=tuple(rows["symbol"].to_pylist()),
         state=PortfolioState(cash=float(rows["cash"][0].as_py()), **arrays),

@@ -291,6 +291,23 @@ PORTFOLIO_HOLDINGS = _schema(
 )
 """One row per (portfolio, bar with fills, symbol held after them)."""
 
+PORTFOLIO_STATE = _schema(
+    ("run_id", _S),
+    ("portfolio", _S),
+    ("symbol_index", _I),
+    ("symbol", _S),
+    ("position", _F),
+    ("last_close", _F),
+    ("target", _F),
+    ("pending", _I),
+    ("selection", _I),
+    ("cash", _F),
+    ("last_timestamp_us", _I),
+    ("signature", _S),
+)
+"""A portfolio's walk state after its last published bar, a row per symbol in walk order
+(``flows.portfolio.state_table``): the next night continues from it."""
+
 PORTFOLIO_METRICS = _schema(
     ("run_id", _S),
     ("portfolio", _S),

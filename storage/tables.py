@@ -42,6 +42,7 @@ from storage.schemas import (
     PORTFOLIO_HOLDINGS,
     PORTFOLIO_METRICS,
     PORTFOLIO_ORDERS,
+    PORTFOLIO_STATE,
     PUBLISH_STATE,
     QUARANTINE,
     RUN_BATCHES,
@@ -193,6 +194,14 @@ TABLES: dict[str, TableSpec] = {
             natural_key=("portfolio",),
             sort_keys=("portfolio",),
             sqlite=True,
+            switch="write_portfolios",
+        ),
+        TableSpec(
+            "portfolio_state",
+            PORTFOLIO_STATE,
+            "snapshot",
+            natural_key=("portfolio", "symbol"),
+            sort_keys=("portfolio", "symbol_index"),
             switch="write_portfolios",
         ),
         TableSpec(

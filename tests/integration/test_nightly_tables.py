@@ -98,7 +98,8 @@ def _night(cluster, config, inp: Path, out: Path, key: str, **extra):
 
 def _canonical(table: pa.Table) -> pa.Table:
     table = table.drop_columns([c for c in ("run_id", "run_key") if c in table.column_names])
-    keys = [c for c in ("symbol", "strategy", "entry_time", "timestamp") if c in table.column_names]
+    keys = ("portfolio", "symbol", "strategy", "entry_time", "timestamp")
+    keys = [c for c in keys if c in table.column_names]
     return table.sort_by([(k, "ascending") for k in keys])
 
 
@@ -571,3 +572,63 @@ def test_a_benchmark_whose_past_changed_recomputes_the_skipped_sleeves(cluster, 
             _assert_bit_identical(
                 outputs.read_output(str(out), table), outputs.read_output(str(ref), table), table
             )
+
+
+PORTFOLIO = {
+    "portfolio": [
+        {
+            "label": "rotation",
+            "score": {"indicator": "roc", "params": {"timeperiod": 10}},
+            "top": 2,
+            "rebalance": "weekly",
+            "benchmark": "equal_weight",
+        }
+    ]
+}
+PORTFOLIO_TABLES = ("portfolio_equity", "portfolio_orders", "portfolio_holdings")
+
+
+def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypatch):
+    """Nights with new bars continue the portfolio from its saved state (only the new bars
+    are walked), a restated symbol recomputes it whole; the tables end as one full run's."""
+    from flows import portfolio as fp
+
+    decided: list[str] = []
+
+    def spy(*args, **kwargs):
+        state, reason = continue_from(*args, **kwargs)
+        decided.append("continued" if state is not None else reason)
+        return state, reason
+
+    continue_from = fp.continue_from
+    monkeypatch.setattr(fp, "continue_from", spy)
+    out = tmp_path / "out"
+    nights = [
+        ({"AAA": 100, "BBB": 100, "CCC": 100}, {}),
+        ({"AAA": 120, "BBB": 120, "CCC": 120}, {}),
+        ({"AAA": 140, "BBB": 140, "CCC": 140}, {"BBB": 0.5}),
+        ({"AAA": 160, "BBB": 160, "CCC": 160}, {"BBB": 0.5}),
+    ]
+    for i, (cuts, restated) in enumerate(nights):
+        inp = _input(tmp_path / f"in-{i}", cuts, restated)
+        key = f"2026-03-{i + 1:02d}"
+        summary, _ = _night(cluster, config, inp, out, key, **PORTFOLIO)
+        assert summary.status == "succeeded"
+        staged = outputs.read_output(str(out), "portfolio_equity", run_keys=[key])
+        assert staged.num_rows == cuts["AAA"]  # every bar of the history, once
+        state = outputs.read_output(str(out), "portfolio_state", run_keys=[key])
+        assert state.num_rows == 3
+    assert decided == [
+        "nothing published yet",
+        "continued",
+        "symbol 'BBB' was restated",
+        "continued",
+    ]
+    ref = tmp_path / "ref"
+    assert _night(cluster, config, inp, ref, key, **PORTFOLIO)[0].status == "succeeded"
+    for table in (*PORTFOLIO_TABLES, "portfolio_metrics", "portfolio_state"):
+        _assert_bit_identical(
+            outputs.read_output(str(out), table, run_keys=[key]),
+            outputs.read_output(str(ref), table, run_keys=[key]),
+            table,
+        )
