@@ -591,7 +591,7 @@ def read_portfolio_table(output_path: str, table: str, label: str, run_key: str)
     return data.filter(pc.equal(data["portfolio"], label))
 
 
-# --- Nights that extend the portfolio tables (issue 15 item 3; not wired into the flow yet) ---
+# --- Nights that extend the portfolio tables (issue 15 item 3; wired in ``run_configured``) ---
 #
 # A night may continue a portfolio instead of walking its whole history again: phase 1 runs
 # over the whole input as above (scores, filters and the rebalance schedule need the history
