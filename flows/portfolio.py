@@ -354,10 +354,19 @@ def run_portfolios(
         earlier[label] = None
         if how is not None:
             start, _reason = continue_from(
-                how.saved, symbols, first_us, how.signature, full=False, restated=how.restated
+                how.saved,
+                symbols,
+                first_us,
+                how.signature,
+                full=False,
+                restated=how.restated,
+                extended_after=how.extended_after,
             )
             after = int(np.searchsorted(cal, how.saved.last_us, side="right")) if how.saved else 0
-            if start is not None and 0 < after < cal.shape[0]:  # else: no new bar, walk whole
+            # whole when there is no new bar, or the published equity is not one row per bar
+            # up to the saved one (a pruned or partial snapshot)
+            kept = how.equity.num_rows if how.equity is not None else -1
+            if start is not None and 0 < after < cal.shape[0] and kept == after:
                 state = start
                 begin = after
                 earlier[label] = how.equity
@@ -509,7 +518,9 @@ def run_configured(
     for spec in specs:
         label = spec.rules.label
         digest = json.dumps(
-            [getattr(night, "signature", ""), repr(spec)], sort_keys=True, default=str
+            [getattr(night, "signature", ""), repr(spec), first.start, first.end, first.min_bars],
+            sort_keys=True,
+            default=str,
         )
         state = read_state(saved, label) if saved is not None else None
         resume[label] = Resume(
@@ -517,6 +528,11 @@ def run_configured(
             hashlib.sha256(digest.encode()).hexdigest()[:20],
             restated=tuple(getattr(night, "whole", ())),
             equity=_of(equity, label),
+            extended_after={
+                s: night.cutoff_us[s]
+                for s in getattr(night, "extended", ())
+                if s in night.cutoff_us
+            },
         )
     states: dict[str, SavedState] = {}
     continued: set[str] = set()
@@ -644,6 +660,7 @@ class Resume:
     signature: str
     restated: tuple[str, ...] = ()
     equity: pa.Table | None = None
+    extended_after: Mapping[str, int] | None = None
 
 
 def read_state(table: pa.Table, label: str) -> SavedState | None:
@@ -668,13 +685,16 @@ def continue_from(
     *,
     full: bool,
     restated: tuple[str, ...] = (),
+    extended_after: Mapping[str, int] | None = None,
 ) -> tuple[PortfolioState | None, str]:
     """The state a night continues a portfolio from, laid out in the night's symbol order, or
     None and why the portfolio is recomputed whole.
 
     ``symbols``: the night's universe in walk order; ``first_us``: each symbol's first bar;
-    ``restated``: the symbols whose published bars changed. Whole on ``--full``, nothing
-    saved, a changed computation or portfolio config (``signature``), a restated symbol, a
+    ``restated``: the symbols whose published bars changed; ``extended_after``: the symbols
+    with new bars, each with its last published bar. Whole on ``--full``, nothing saved, a
+    changed computation or portfolio config (``signature``), a restated symbol, a symbol
+    extended from before the saved bar (its new bars may fall inside the walked history), a
     vanished symbol, a new symbol with a bar at or before the last published bar, or the old
     symbols in another order (ties go to the lower symbol index, so the order is part of the
     result). A new symbol whose bars all come later joins with the initial state a whole walk
@@ -689,6 +709,9 @@ def continue_from(
     old = set(saved.symbols)
     if any(s in old for s in restated):
         return None, f"symbol {next(s for s in restated if s in old)!r} was restated"
+    lagging = [s for s, last in (extended_after or {}).items() if last < saved.last_us]
+    if lagging:
+        return None, f"symbol {lagging[0]!r} got bars before the last published bar"
     gone = [s for s in saved.symbols if s not in set(symbols)]
     if gone:
         return None, f"symbol {gone[0]!r} vanished"

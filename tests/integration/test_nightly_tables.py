@@ -590,7 +590,9 @@ PORTFOLIO_TABLES = ("portfolio_equity", "portfolio_orders", "portfolio_holdings"
 
 def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypatch):
     """Nights with new bars continue the portfolio from its saved state (only the new bars
-    are walked), a restated symbol recomputes it whole; the tables end as one full run's."""
+    are walked); a restated symbol, or one extended from before the last published bar,
+    recomputes it whole. After every night the portfolio tables equal one full run's over
+    that night's input on an empty root, bit for bit."""
     from flows import portfolio as fp
 
     decided: list[str] = []
@@ -605,8 +607,10 @@ def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypa
     out = tmp_path / "out"
     nights = [
         ({"AAA": 100, "BBB": 100, "CCC": 100}, {}),
-        ({"AAA": 120, "BBB": 120, "CCC": 120}, {}),
-        ({"AAA": 140, "BBB": 140, "CCC": 140}, {"BBB": 0.5}),
+        ({"AAA": 115, "BBB": 115, "CCC": 115}, {}),
+        ({"AAA": 130, "BBB": 130, "CCC": 130}, {"BBB": 0.5}),
+        ({"AAA": 140, "BBB": 140, "CCC": 130}, {"BBB": 0.5}),  # CCC unchanged
+        ({"AAA": 150, "BBB": 150, "CCC": 150}, {"BBB": 0.5}),  # CCC's new bars from 131
         ({"AAA": 160, "BBB": 160, "CCC": 160}, {"BBB": 0.5}),
     ]
     for i, (cuts, restated) in enumerate(nights):
@@ -614,21 +618,23 @@ def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypa
         key = f"2026-03-{i + 1:02d}"
         summary, _ = _night(cluster, config, inp, out, key, **PORTFOLIO)
         assert summary.status == "succeeded"
-        staged = outputs.read_output(str(out), "portfolio_equity", run_keys=[key])
-        assert staged.num_rows == cuts["AAA"]  # every bar of the history, once
-        state = outputs.read_output(str(out), "portfolio_state", run_keys=[key])
-        assert state.num_rows == 3
+        equity = outputs.read_output(str(out), "portfolio_equity", run_keys=[key])
+        assert equity.num_rows == max(cuts.values())  # every bar of the history, once
+        ref = tmp_path / f"ref-{i}"
+        with monkeypatch.context() as mp:
+            mp.setattr(fp, "continue_from", continue_from)
+            assert _night(cluster, config, inp, ref, key, **PORTFOLIO)[0].status == "succeeded"
+        for table in (*PORTFOLIO_TABLES, "portfolio_metrics", "portfolio_state"):
+            _assert_bit_identical(
+                outputs.read_output(str(out), table, run_keys=[key]),
+                outputs.read_output(str(ref), table, run_keys=[key]),
+                f"night {i}: {table}",
+            )
     assert decided == [
         "nothing published yet",
         "continued",
         "symbol 'BBB' was restated",
         "continued",
+        "symbol 'CCC' got bars before the last published bar",
+        "continued",
     ]
-    ref = tmp_path / "ref"
-    assert _night(cluster, config, inp, ref, key, **PORTFOLIO)[0].status == "succeeded"
-    for table in (*PORTFOLIO_TABLES, "portfolio_metrics", "portfolio_state"):
-        _assert_bit_identical(
-            outputs.read_output(str(out), table, run_keys=[key]),
-            outputs.read_output(str(ref), table, run_keys=[key]),
-            table,
-        )

@@ -148,6 +148,7 @@ def _saved(symbols=("A", "B", "C"), last_us=100, signature="sig"):
         ({"symbols": ("A", "B", "C", "D"), "first_us": {"D": 100}}, "new symbol 'D' has bars"),
         ({"symbols": ("A", "B", "C", "D"), "first_us": {}}, "new symbol 'D' has bars"),
         ({"symbols": ("B", "A", "C")}, "the symbols' order changed"),
+        ({"extended_after": {"A": 100, "B": 99}}, "symbol 'B' got bars before the last"),
     ],
 )
 def test_a_portfolio_is_recomputed_whole_when_the_state_cannot_be_continued(kwargs, reason):
@@ -158,6 +159,7 @@ def test_a_portfolio_is_recomputed_whole_when_the_state_cannot_be_continued(kwar
         "signature": "sig",
         "full": False,
         "restated": (),
+        "extended_after": {},
     }
     args.update(kwargs)
     state, why = continue_from(
