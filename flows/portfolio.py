@@ -690,7 +690,8 @@ def continue_from(
     """The state a night continues a portfolio from, laid out in the night's symbol order, or
     None and why the portfolio is recomputed whole.
 
-    ``symbols``: the night's universe in walk order; ``first_us``: each symbol's first bar;
+    ``symbols``: the night's universe in walk order; ``first_us``: each symbol's first valid
+    bar (a saved symbol without one, quarantined tonight say, counts as vanished);
     ``restated``: the symbols whose published bars changed; ``extended_after``: the symbols
     with new bars, each with its last published bar. Whole on ``--full``, nothing saved, a
     changed computation or portfolio config (``signature``), a restated symbol, a symbol
@@ -712,7 +713,7 @@ def continue_from(
     lagging = [s for s, last in (extended_after or {}).items() if last < saved.last_us]
     if lagging:
         return None, f"symbol {lagging[0]!r} got bars before the last published bar"
-    gone = [s for s in saved.symbols if s not in set(symbols)]
+    gone = [s for s in saved.symbols if s not in set(symbols) or s not in first_us]
     if gone:
         return None, f"symbol {gone[0]!r} vanished"
     early = [s for s in symbols if s not in old and first_us.get(s, saved.last_us) <= saved.last_us]

@@ -130,6 +130,9 @@ def test_a_night_continued_from_the_saved_state_equals_one_walk(rules_name, late
             np.testing.assert_array_equal(got, values, err_msg=f"{table}.{col}")
 
 
+FIRST = {"A": 1, "B": 1, "C": 1}
+
+
 def _saved(symbols=("A", "B", "C"), last_us=100, signature="sig"):
     state = PortfolioState.initial(len(symbols), 1000.0)
     state.position[:] = [1.0, 2.0, 3.0][: len(symbols)]
@@ -145,8 +148,9 @@ def _saved(symbols=("A", "B", "C"), last_us=100, signature="sig"):
         ({"signature": "other"}, "the computation or the portfolio config changed"),
         ({"restated": ("B",)}, "symbol 'B' was restated"),
         ({"symbols": ("A", "C")}, "symbol 'B' vanished"),
-        ({"symbols": ("A", "B", "C", "D"), "first_us": {"D": 100}}, "new symbol 'D' has bars"),
-        ({"symbols": ("A", "B", "C", "D"), "first_us": {}}, "new symbol 'D' has bars"),
+        ({"first_us": {"A": 1, "C": 1}}, "symbol 'B' vanished"),
+        ({"symbols": ("A", "B", "C", "D"), "first_us": {**FIRST, "D": 100}}, "new symbol 'D'"),
+        ({"symbols": ("A", "B", "C", "D"), "first_us": FIRST}, "new symbol 'D' has bars"),
         ({"symbols": ("B", "A", "C")}, "the symbols' order changed"),
         ({"extended_after": {"A": 100, "B": 99}}, "symbol 'B' got bars before the last"),
     ],
@@ -155,7 +159,7 @@ def test_a_portfolio_is_recomputed_whole_when_the_state_cannot_be_continued(kwar
     args = {
         "saved": _saved(),
         "symbols": ("A", "B", "C"),
-        "first_us": {},
+        "first_us": {"A": 1, "B": 1, "C": 1},
         "signature": "sig",
         "full": False,
         "restated": (),
@@ -172,7 +176,7 @@ def test_a_portfolio_is_recomputed_whole_when_the_state_cannot_be_continued(kwar
 
 def test_a_new_symbol_after_the_cut_joins_with_an_empty_position_in_walk_order():
     state, why = continue_from(
-        _saved(), ("A", "N", "B", "C"), {"N": 101}, "sig", full=False, restated=("N",)
+        _saved(), ("A", "N", "B", "C"), {**FIRST, "N": 101}, "sig", full=False, restated=("N",)
     )
     assert why == ""
     assert state is not None
