@@ -588,11 +588,13 @@ PORTFOLIO = {
 PORTFOLIO_TABLES = ("portfolio_equity", "portfolio_orders", "portfolio_holdings")
 
 
-def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypatch):
+@pytest.mark.parametrize("benchmark", [None, "equal_weight"])
+def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypatch, benchmark):
     """Nights with new bars continue the portfolio from its saved state (only the new bars
     are walked); a restated symbol, or one extended from before the last published bar,
     recomputes it whole. After every night the portfolio tables equal one full run's over
-    that night's input on an empty root, bit for bit."""
+    that night's input on an empty root, bit for bit. A sleeves' benchmark
+    (``metrics.benchmark``) changes the night's signature every night but not the walk."""
     from flows import portfolio as fp
 
     decided: list[str] = []
@@ -605,6 +607,7 @@ def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypa
     continue_from = fp.continue_from
     monkeypatch.setattr(fp, "continue_from", spy)
     out = tmp_path / "out"
+    settings = {**PORTFOLIO, **({"metrics.benchmark": benchmark} if benchmark else {})}
     nights = [
         ({"AAA": 100, "BBB": 100, "CCC": 100}, {}),
         ({"AAA": 115, "BBB": 115, "CCC": 115}, {}),
@@ -616,20 +619,23 @@ def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypa
     for i, (cuts, restated) in enumerate(nights):
         inp = _input(tmp_path / f"in-{i}", cuts, restated)
         key = f"2026-03-{i + 1:02d}"
-        summary, _ = _night(cluster, config, inp, out, key, **PORTFOLIO)
+        summary, _ = _night(cluster, config, inp, out, key, **settings)
         assert summary.status == "succeeded"
         equity = outputs.read_output(str(out), "portfolio_equity", run_keys=[key])
         assert equity.num_rows == max(cuts.values())  # every bar of the history, once
         ref = tmp_path / f"ref-{i}"
         with monkeypatch.context() as mp:
             mp.setattr(fp, "continue_from", continue_from)
-            assert _night(cluster, config, inp, ref, key, **PORTFOLIO)[0].status == "succeeded"
+            assert _night(cluster, config, inp, ref, key, **settings)[0].status == "succeeded"
         for table in (*PORTFOLIO_TABLES, "portfolio_metrics", "portfolio_state"):
             _assert_bit_identical(
                 outputs.read_output(str(out), table, run_keys=[key]),
                 outputs.read_output(str(ref), table, run_keys=[key]),
                 f"night {i}: {table}",
             )
+    if benchmark:  # the benchmark's past changed on nights 2 and 4: those nights are full
+        assert [d == "continued" for d in decided] == [False, True, False, True, False, True]
+        return
     assert decided == [
         "nothing published yet",
         "continued",
