@@ -284,7 +284,7 @@ def prepare_night(
         # A skipped symbol keeps last night's metrics, which stay right only if the
         # benchmark's values up to last night's last bar are the same (a restated or new
         # symbol with history, or one gone from the input, changes an equal-weight past).
-        stored, expected = _benchmark_signatures(conn, stored, series)
+        stored, expected = _benchmark_signatures(conn, stored, series, published_tables(settings))
     full, reason, state = runs.prepare(
         conn, published_tables(settings), expected, full=settings.run.full
     )
@@ -331,7 +331,9 @@ def _benchmark_past(series: Any, upto_us: int) -> str:
     return digest.hexdigest()[:16]
 
 
-def _benchmark_signatures(conn: Any, computation: str, series: Any) -> tuple[str, str]:
+def _benchmark_signatures(
+    conn: Any, computation: str, series: Any, tables: Iterable[str]
+) -> tuple[str, str]:
     """The signature this night records, and the one last night's must equal.
 
     Both are ``<computation>/<last µs>/<digest of the benchmark up to it>``: the recorded
@@ -343,7 +345,8 @@ def _benchmark_signatures(conn: Any, computation: str, series: Any) -> tuple[str
     last = int(series.timestamp_us[-1]) if len(series.timestamp_us) else 0
     stored = f"{computation}/{last}/{_benchmark_past(series, last)}"
     expected = stored
-    for rec in db.read_table_versions(conn).values():
+    recorded = db.read_table_versions(conn)
+    for rec in (recorded[t] for t in tables if t in recorded):  # the tables this night writes
         parts = str(rec["signature"]).split("/")
         if len(parts) == 3 and parts[0] == computation and parts[1].lstrip("-").isdigit():
             before = int(parts[1])
