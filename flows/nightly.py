@@ -677,7 +677,7 @@ def compute_batches(
     results: list[dict[str, Any]] = []
     bar = _progress(len(jobs)) if progress else None
     pending = set(futures)
-    paused_since: float | None = None
+    watch = PauseWatch(client, paused_timeout_s)
     try:
         while pending:
             try:
@@ -691,15 +691,7 @@ def compute_batches(
                 results.append(result)
                 if bar is not None:
                     bar[0].advance(bar[1])
-            if done:
-                paused_since = None
-                continue
-            paused = _paused_workers(client)
-            if paused is None:
-                paused_since = None
-            elif paused_since is None:
-                paused_since = time.monotonic()
-            elif time.monotonic() - paused_since > paused_timeout_s:
+            if (paused := watch.stalled(bool(done))) is not None:
                 raise ConfigError(
                     f"every Dask worker has been paused at its memory limit for "
                     f"{paused_timeout_s:g} s with {len(pending)} batch(es) waiting ({paused}); "
@@ -713,6 +705,25 @@ def compute_batches(
         if bar is not None:
             bar[0].stop()
     return sorted(results, key=lambda r: r["batch"])
+
+
+class PauseWatch:
+    """Notices every Dask worker staying paused at its memory limit while tasks wait."""
+
+    def __init__(self, client: Any, timeout_s: float) -> None:
+        self.client, self.timeout_s = client, timeout_s
+        self.since: float | None = None
+
+    def stalled(self, progressed: bool) -> str | None:
+        """After a wait: the paused workers' memory once all have stayed paused longer than
+        the timeout with no task finishing, else None."""
+        paused = None if progressed else _paused_workers(self.client)
+        if paused is None:
+            self.since = None
+            return None
+        if self.since is None:
+            self.since = time.monotonic()
+        return paused if time.monotonic() - self.since > self.timeout_s else None
 
 
 def _paused_workers(client: Any) -> str | None:

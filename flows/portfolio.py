@@ -416,29 +416,20 @@ def run_portfolios(
 
 def _gather(client: Any, futures: list[Any], paused_timeout_s: float) -> list[Any]:
     """``client.gather``, failing when every worker stays paused while futures wait."""
-    import time
 
     from distributed import TimeoutError as DaskTimeout
     from distributed import wait
 
-    from flows.nightly import _paused_workers
+    from flows.nightly import PauseWatch
 
     pending = set(futures)
-    paused_since: float | None = None
+    watch = PauseWatch(client, paused_timeout_s)
     while pending:
         try:
             done, pending = wait(pending, timeout=1, return_when="FIRST_COMPLETED")
         except DaskTimeout:
             done = set()
-        if done:
-            paused_since = None
-            continue
-        paused = _paused_workers(client)
-        if paused is None:
-            paused_since = None
-        elif paused_since is None:
-            paused_since = time.monotonic()
-        elif time.monotonic() - paused_since > paused_timeout_s:
+        if (paused := watch.stalled(bool(done))) is not None:
             client.cancel(futures)
             raise ConfigError(
                 f"every Dask worker has been paused at its memory limit for "
