@@ -476,6 +476,7 @@ register(
         ),
         outputs=("real",),
         kernel=k.coppock_into_nb,
+        scratch=1,
         lookback=lambda wmaperiod, roc1period, roc2period: (
             max(roc1period, roc2period) + wmaperiod - 1
         ),

@@ -27,10 +27,27 @@ from compute.kernels.common import (
 )
 from compute.kernels.driver import writes_all
 from compute.kernels.ma import ema_chain_seed_nb, ma_into_nb, ma_lookback_nb
-from compute.kernels.overlap import range_into_nb
+from compute.kernels.overlap import max_min_into_nb, range_into_nb
 from compute.kernels.statistic import LINREG_TSF, linreg_into_nb
 
 
+@njit(cache=True, inline="always")
+def ema_stage_nb(j, period, k, value, ema, total):
+    """Feed ``value``, input ``j`` (from 0) of a TA-Lib EMA of ``period``, to the EMA.
+
+    Returns (ema, total): the first ``period`` inputs add to ``total`` and their mean seeds
+    the EMA at ``j == period - 1``; later ones step it by ``fma(value - ema, k, ema)``. A
+    chain of EMAs (SMI, TSI, MASSI) feeds each stage's output to the next, one bar at a time.
+    """
+    if j < period:
+        total += value
+        if j == period - 1:
+            ema = total / period
+        return ema, total
+    return fma_nb(value - ema, k, ema), total
+
+
+@writes_all
 @njit(cache=True)
 def macd_into_nb(x, macd, signal, hist, fast, slow, signal_period):
     """Write TA-Lib MACD: fast EMA seeded at the slow EMA's first bar, signal EMA of the line.
@@ -49,11 +66,16 @@ def _macd_emas_into_nb(x, macd, signal, hist, fast, slow, signal_period, k_fast,
     """MACD's three EMAs in one pass, each seeded and stepped exactly as ``ema_into_nb`` does.
 
     Every output starts at slow + signal - 2, and a signal period of 1 makes the signal the
-    line itself (histogram 0).
+    line itself (histogram 0). It writes the warm-up's NaNs itself (``writes_all``): the
+    driver's NaN fill of the three outputs before the kernel wrote them again was a third of
+    the time (MACD 1.7x TA-Lib's, the kernel alone on written outputs 1.0-1.3x).
     """
     n = x.shape[0]
     first = slow - 1
     start = first + signal_period - 1
+    macd[:start] = np.nan
+    signal[:start] = np.nan
+    hist[:start] = np.nan
     if start >= n:
         return
     k_signal = 2.0 / (signal_period + 1)
@@ -141,6 +163,7 @@ def fast_k_into_nb(high, low, close, out, period):
                 out[i] = (close[i] - lo) / rng * 100.0
 
 
+@writes_all
 @njit(cache=True)
 def stoch_into_nb(high, low, close, slowk, slowd, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t):
     """Write TA-Lib STOCH: %K smoothed by MA(slowk), and MA(slowd) of that, from its first value."""
@@ -149,39 +172,38 @@ def stoch_into_nb(high, low, close, slowk, slowd, fastk_p, slowk_p, slowk_t, slo
 
 @njit(cache=True)
 def _slow_stoch_nb(high, low, close, k, d, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t):
-    """STOCH's lines for any MA types of ``ma_ext_into_nb``; returns their first bar."""
+    """STOCH's lines for any MA types of ``ma_ext_into_nb``, NaN before their first bar, which
+    it returns. The raw %K is made in ``d`` and %D replaces it."""
     n = high.shape[0]
     lb_k = fastk_p - 1
-    lb_sk = ma_ext_lookback_nb(slowk_p, slowk_t)
-    start = lb_k + lb_sk + ma_ext_lookback_nb(slowd_p, slowd_t)
-    if start >= n:
-        return start
-    raw = nan_like_nb(high)
-    fast_k_into_nb(high, low, close, raw, fastk_p)
-    sk = nan_like_nb(high)
-    ma_ext_into_nb(raw[lb_k:], sk[lb_k:], slowk_p, slowk_t)
-    sd = nan_like_nb(high)
-    ma_ext_into_nb(sk[lb_k + lb_sk :], sd[lb_k + lb_sk :], slowd_p, slowd_t)
-    k[start:] = sk[start:]
-    d[start:] = sd[start:]
+    lb_sk = lb_k + ma_ext_lookback_nb(slowk_p, slowk_t)
+    start = lb_sk + ma_ext_lookback_nb(slowd_p, slowd_t)
+    if start < n:
+        fast_k_into_nb(high, low, close, d, fastk_p)
+        ma_ext_into_nb(d[lb_k:], k[lb_k:], slowk_p, slowk_t)
+        ma_ext_into_nb(k[lb_sk:], d[lb_sk:], slowd_p, slowd_t)
+    k[:start] = np.nan
+    d[:start] = np.nan
     return start
 
 
+@writes_all
 @njit(cache=True)
 def stochf_into_nb(high, low, close, fastk, fastd, fastk_p, fastd_p, fastd_t):
     """Write TA-Lib STOCHF: raw %K and its MA(fastd), both from the first %D value (any MA
-    type of ``ma_ext_into_nb``)."""
-    n = high.shape[0]
+    type of ``ma_ext_into_nb``).
+
+    Written in place with the warm-up's NaNs (``writes_all``): the two NaN-filled arrays of
+    the input's length it used to fill and copy, and the driver's NaN fill of the outputs,
+    were the whole gap (1.5x TA-Lib; the kernel alone 0.9x).
+    """
     lb_k = fastk_p - 1
     start = lb_k + ma_ext_lookback_nb(fastd_p, fastd_t)
-    if start >= n:
-        return
-    raw = nan_like_nb(high)
-    fast_k_into_nb(high, low, close, raw, fastk_p)
-    d = nan_like_nb(high)
-    ma_ext_into_nb(raw[lb_k:], d[lb_k:], fastd_p, fastd_t)
-    fastk[start:] = raw[start:]
-    fastd[start:] = d[start:]
+    if start < high.shape[0]:
+        fast_k_into_nb(high, low, close, fastk, fastk_p)
+        ma_ext_into_nb(fastk[lb_k:], fastd[lb_k:], fastd_p, fastd_t)
+    fastk[:start] = np.nan
+    fastd[:start] = np.nan
 
 
 @njit(cache=True, error_model="numpy")
@@ -601,76 +623,27 @@ def cmou_into_nb(x, out, period):
         out[i] = (100.0 * (up - down)) / total if total > 0.0 else 0.0
 
 
-@njit(cache=True)
-def coppock_into_nb(x, out, wma_period, roc1, roc2):
-    """Write TA-Lib COPPOCK, WMA(ROC(roc1) + ROC(roc2)), each ROC 0 where its base is 0."""
-    n = x.shape[0]
-    first = max(roc1, roc2)
-    if n <= first + wma_period - 1:
-        return
-    if wma_period >= 2:
-        _coppock_fused_into_nb(x, out, wma_period, roc1, roc2, first)
-        return
-    s = nan_like_nb(x)
-    for i in range(first, n):
-        b1 = x[i - roc1]
-        b2 = x[i - roc2]
-        r1 = ((x[i] / b1) - 1.0) * 100.0 if b1 != 0.0 else 0.0
-        r2 = ((x[i] / b2) - 1.0) * 100.0 if b2 != 0.0 else 0.0
-        s[i] = r1 + r2
-    ma_into_nb(s[first:], out[first:], wma_period, 2)
-
-
+@writes_all
 @njit(cache=True, error_model="numpy")
-def _coppock_fused_into_nb(x, out, period, roc1, roc2, first):
-    """COPPOCK with its WMA stepped as ``wma_into_nb`` does, over a ring of ``period`` sums.
+def coppock_into_nb(x, out, roc_sum, wma_period, roc1, roc2):
+    """Write TA-Lib COPPOCK, WMA(ROC(roc1) + ROC(roc2)), each ROC 0 where its base is 0;
+    ``roc_sum`` is scratch (the driver's, allocated without a fill).
 
-    The former NaN-filled array of ROC sums (input length) faulted in 8 MB of fresh pages
-    on every call at 1 M bars; the ring is read oldest first when the WMA re-anchors, so the
-    output is the same to the bit. ``error_model="numpy"``: under numba's default ("python")
-    each of the three divisions a bar tests its divisor for zero to raise
-    ZeroDivisionError, a branch that kept the loop at 2.5x TA-Lib's time (measured: 1.2x
-    without it); the ROC divisions are guarded anyway and kernels never raise.
+    ``error_model="numpy"``: under numba's default each division tests its divisor for zero
+    to raise ZeroDivisionError, a branch that kept the loop from vectorizing; the ROC
+    divisions are guarded and kernels never raise.
     """
     n = x.shape[0]
-    divider = period * (period + 1) / 2.0
-    ring = np.empty(period)
-    pos = 0
-    total = 0.0
-    plain = 0.0
-    leaving = 0.0
-    countdown = 8 * period
-    w = 1
+    first = max(roc1, roc2)
     for i in range(first, n):
         b1 = x[i - roc1]
         b2 = x[i - roc2]
         r1 = ((x[i] / b1) - 1.0) * 100.0 if b1 != 0.0 else 0.0
         r2 = ((x[i] / b2) - 1.0) * 100.0 if b2 != 0.0 else 0.0
-        v = r1 + r2
-        ring[pos] = v
-        pos = pos + 1 if pos + 1 < period else 0  # now the slot of the window's oldest
-        if w < period:  # the first period - 1 values only build the sums
-            plain += v
-            total += v * w
-            w += 1
-            continue
-        plain += v
-        plain -= leaving
-        total += v * period
-        countdown -= 1
-        if countdown <= 0:
-            countdown = 8 * period
-            total = 0.0
-            plain = 0.0
-            slot = pos
-            for m in range(period):
-                e = ring[slot]
-                plain += e
-                total += e * (m + 1)
-                slot = slot + 1 if slot + 1 < period else 0
-        leaving = ring[pos]
-        out[i] = total / divider
-        total -= plain
+        roc_sum[i] = r1 + r2
+    if n > first:
+        ma_into_nb(roc_sum[first:], out[first:], wma_period, 2)
+    out[: first + wma_period - 1] = np.nan
 
 
 @njit(cache=True)
@@ -799,18 +772,23 @@ def eri_into_nb(high, low, close, bull, bear, period):
         bear[i] = low[i] - ema
 
 
+@writes_all
 @njit(cache=True)
 def fosc_into_nb(x, out, period):
     """Write TA-Lib FOSC (forecast oscillator): 100 (x[t] - TSF[t - 1]) / x[t], the close
-    against the regression forecast made one bar earlier; 0 where the close is 0."""
+    against the regression forecast made one bar earlier; 0 where the close is 0.
+
+    The forecasts are written into ``out`` shifted by one bar and replaced in place: the
+    NaN-filled array of forecasts (input length) it used to allocate, plus the driver's NaN
+    fill, made it 1.4-2.5x TA-Lib's time.
+    """
     n = x.shape[0]
-    if n <= period:
-        return
-    tsf = nan_like_nb(x)
-    linreg_into_nb(x[: n - 1], tsf[: n - 1], period, LINREG_TSF)
+    if n > period:
+        linreg_into_nb(x[: n - 1], out[1:], period, LINREG_TSF)  # out[t] = TSF[t - 1]
     for t in range(period, n):
         v = x[t]
-        out[t] = 100.0 * (v - tsf[t - 1]) / v if v != 0.0 else 0.0
+        out[t] = 100.0 * (v - out[t]) / v if v != 0.0 else 0.0
+    out[:period] = np.nan
 
 
 @njit(cache=True)
@@ -856,6 +834,7 @@ def imi_into_nb(open_, close, out, period):
         out[t] = 100.0 * (up / total) if total > 0.0 else 50.0
 
 
+@writes_all
 @njit(cache=True)
 def kdj_into_nb(high, low, close, k, d, j, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t):
     """Write TA-Lib KDJ: STOCH's %K and %D (any MA type, Wilder's by default) and
@@ -863,10 +842,12 @@ def kdj_into_nb(high, low, close, k, d, j, fastk_p, slowk_p, slowk_t, slowd_p, s
     slowk_t = own_default_nb(slowk_t, MA_WILDER)
     slowd_t = own_default_nb(slowd_t, MA_WILDER)
     start = _slow_stoch_nb(high, low, close, k, d, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t)
+    j[:start] = np.nan
     for i in range(start, high.shape[0]):
         j[i] = 3.0 * k[i] - 2.0 * d[i]
 
 
+@writes_all
 @njit(cache=True)
 def macdext_into_nb(x, macd, signal, hist, fast, fast_t, slow, slow_t, signal_p, signal_t):
     """Write TA-Lib MACDEXT: MA(fast) - MA(slow) of any MA types, and MA(signal) of that.
@@ -875,6 +856,10 @@ def macdext_into_nb(x, macd, signal, hist, fast, fast_t, slow, slow_t, signal_p,
     of their lookbacks, as TA-Lib calls them with that start index: each one runs over the
     series from its start minus its own lookback, so a shorter MA is seeded later, not at
     bar 0 (an EMA fast leg is seeded like MACD's).
+
+    The MAs are made in the outputs, which the kernel writes whole (``writes_all``): four
+    NaN-filled temporaries of the input's length and the driver's NaN fill of the outputs
+    were the whole gap (1.6x TA-Lib's time; the kernel alone on written outputs 0.9x).
     """
     fast_t = own_default_nb(fast_t, 0)
     slow_t = own_default_nb(slow_t, 0)
@@ -887,23 +872,21 @@ def macdext_into_nb(x, macd, signal, hist, fast, fast_t, slow, slow_t, signal_p,
     lb_slow = ma_ext_lookback_nb(slow, slow_t)
     lb_line = max(lb_fast, lb_slow)
     start = lb_line + ma_ext_lookback_nb(signal_p, signal_t)
-    if start >= n:
-        return
-    f = nan_like_nb(x)
-    s = nan_like_nb(x)
-    ma_ext_into_nb(x[lb_line - lb_fast :], f[lb_line - lb_fast :], fast, fast_t)
-    ma_ext_into_nb(x[lb_line - lb_slow :], s[lb_line - lb_slow :], slow, slow_t)
-    line = nan_like_nb(x)
-    for i in range(lb_line, n):
-        line[i] = f[i] - s[i]
-    sig = nan_like_nb(x)
-    ma_ext_into_nb(line[lb_line:], sig[lb_line:], signal_p, signal_t)
-    for i in range(start, n):
-        macd[i] = line[i]
-        signal[i] = sig[i]
-        hist[i] = line[i] - sig[i]
+    if start < n:
+        # MA(fast) in ``hist`` and MA(slow) in ``signal`` until the results replace them
+        ma_ext_into_nb(x[lb_line - lb_fast :], hist[lb_line - lb_fast :], fast, fast_t)
+        ma_ext_into_nb(x[lb_line - lb_slow :], signal[lb_line - lb_slow :], slow, slow_t)
+        for i in range(lb_line, n):
+            macd[i] = hist[i] - signal[i]
+        ma_ext_into_nb(macd[lb_line:], signal[lb_line:], signal_p, signal_t)
+        for i in range(start, n):
+            hist[i] = macd[i] - signal[i]
+    macd[:start] = np.nan
+    signal[:start] = np.nan
+    hist[:start] = np.nan
 
 
+@writes_all
 @njit(cache=True)
 def macdfix_into_nb(x, macd, signal, hist, signal_period):
     """Write TA-Lib MACDFIX: MACD 12/26 with the fixed EMA constants 0.15 and 0.075 (not
@@ -911,6 +894,7 @@ def macdfix_into_nb(x, macd, signal, hist, signal_period):
     _macd_emas_into_nb(x, macd, signal, hist, 12, 26, signal_period, 0.15, 0.075)
 
 
+@writes_all
 @njit(cache=True)
 def smi_into_nb(high, low, close, smi, smi_signal, period, fast, slow, signal_p):
     """Write TA-Lib SMI (Blau's stochastic momentum index) and its signal EMA.
@@ -918,72 +902,40 @@ def smi_into_nb(high, low, close, smi, smi_signal, period, fast, slow, signal_p)
     The momentum close - (highest + lowest) / 2 and the range highest - lowest of each
     ``period``-bar window are smoothed by EMA(slow) then EMA(fast), each seeded with the mean
     of its first inputs; SMI = 100 num / (den / 2), 0 where the smoothed range is not positive.
+
+    The window extremes come from ``max_min_into_nb``'s branch-free blocks, written into the
+    outputs and read back bar by bar: the keep-the-index-and-rescan scheme (``window_max_nb``)
+    mispredicted a branch on most new extremes, 2.0x TA-Lib's time (1 M one-minute bars).
     """
     n = high.shape[0]
     start = (period - 1) + (slow - 1) + (fast - 1) + (signal_p - 1)
-    if start >= n:
-        return
+    max_min_into_nb(high, low, smi, smi_signal, period)  # (highest, lowest) until replaced
     k_slow = 2.0 / (slow + 1)
     k_fast = 2.0 / (fast + 1)
     k_sig = 2.0 / (signal_p + 1)
-    hi_idx, hi = -1, 0.0
-    lo_idx, lo = -1, 0.0
     s_num = s_den = f_num = f_den = sig = 0.0
-    sum_num = sum_den = 0.0
-    bar = 0
+    t_sn = t_sd = t_fn = t_fd = t_sig = 0.0  # the stages' seed sums
     for i in range(period - 1, n):
-        if hi_idx <= i - period:
-            hi_idx, hi = window_max_nb(high, i - period + 1, i)
-        elif high[i] >= hi:
-            hi_idx, hi = i, high[i]
-        if lo_idx <= i - period:
-            lo_idx, lo = window_min_nb(low, i - period + 1, i)
-        elif low[i] <= lo:
-            lo_idx, lo = i, low[i]
-        den = hi - lo
-        num = close[i] - ((hi + lo) * 0.5)
-        # stage 1: EMA(slow) of the raw lines
-        if bar < slow:
-            sum_num += num
-            sum_den += den
-            if bar == slow - 1:
-                s_num = sum_num / slow
-                s_den = sum_den / slow
-                sum_num = sum_den = 0.0
-        else:
-            s_num = fma_nb(num - s_num, k_slow, s_num)
-            s_den = fma_nb(den - s_den, k_slow, s_den)
-        # stage 2: EMA(fast) of stage 1
-        b2 = bar - (slow - 1)
-        if b2 < 0:
-            pass
-        elif b2 < fast:
-            sum_num += s_num
-            sum_den += s_den
-            if b2 == fast - 1:
-                f_num = sum_num / fast
-                f_den = sum_den / fast
-                sum_num = 0.0
-        else:
-            f_num = fma_nb(s_num - f_num, k_fast, f_num)
-            f_den = fma_nb(s_den - f_den, k_fast, f_den)
-        # stage 3: the SMI line and its signal EMA
-        b3 = b2 - (fast - 1)
-        bar += 1
-        if b3 < 0:
+        hi = smi[i]
+        lo = smi_signal[i]
+        j = i - (period - 1)  # the input count of the slow stage
+        s_num, t_sn = ema_stage_nb(j, slow, k_slow, close[i] - ((hi + lo) * 0.5), s_num, t_sn)
+        s_den, t_sd = ema_stage_nb(j, slow, k_slow, hi - lo, s_den, t_sd)
+        j -= slow - 1
+        if j < 0:
+            continue
+        f_num, t_fn = ema_stage_nb(j, fast, k_fast, s_num, f_num, t_fn)
+        f_den, t_fd = ema_stage_nb(j, fast, k_fast, s_den, f_den, t_fd)
+        j -= fast - 1
+        if j < 0:
             continue
         half = 0.5 * f_den
         value = (100.0 * f_num) / half if half > 0.0 else 0.0
-        if b3 < signal_p:
-            sum_num += value
-            if b3 == signal_p - 1:
-                sig = sum_num / signal_p
-            else:
-                continue
-        else:
-            sig = fma_nb(value - sig, k_sig, sig)
+        sig, t_sig = ema_stage_nb(j, signal_p, k_sig, value, sig, t_sig)
         smi[i] = value
         smi_signal[i] = sig
+    smi[:start] = np.nan
+    smi_signal[:start] = np.nan
 
 
 @njit(cache=True)
@@ -1028,42 +980,22 @@ def trix_into_nb(x, out, period):
 def tsi_into_nb(x, out, first_p, second_p):
     """Write TA-Lib TSI: 100 EMA(EMA(change)) / EMA(EMA(|change|)), 0 where the smoothed
     magnitude is not positive; each EMA is seeded with the mean of its first inputs."""
-    n = x.shape[0]
-    start = 1 + (first_p - 1) + (second_p - 1)
-    if start >= n:
-        return
     k1 = 2.0 / (first_p + 1)
     k2 = 2.0 / (second_p + 1)
     e1_num = e1_den = e2_num = e2_den = 0.0
-    sum_num = sum_den = 0.0
-    for i in range(1, n):
-        bar = i - 1
+    t1_num = t1_den = t2_num = t2_den = 0.0  # the stages' seed sums
+    for i in range(1, x.shape[0]):
         mom = x[i] - x[i - 1]
-        size = abs(mom)
-        if bar < first_p:
-            sum_num += mom
-            sum_den += size
-            if bar == first_p - 1:
-                e1_num = sum_num / first_p
-                e1_den = sum_den / first_p
-                sum_num = sum_den = 0.0
-        else:
-            e1_num = fma_nb(mom - e1_num, k1, e1_num)
-            e1_den = fma_nb(size - e1_den, k1, e1_den)
-        b2 = bar - (first_p - 1)
-        if b2 < 0:
+        j = i - 1  # the input count of the first stage
+        e1_num, t1_num = ema_stage_nb(j, first_p, k1, mom, e1_num, t1_num)
+        e1_den, t1_den = ema_stage_nb(j, first_p, k1, abs(mom), e1_den, t1_den)
+        j -= first_p - 1
+        if j < 0:
             continue
-        if b2 < second_p:
-            sum_num += e1_num
-            sum_den += e1_den
-            if b2 < second_p - 1:
-                continue
-            e2_num = sum_num / second_p
-            e2_den = sum_den / second_p
-        else:
-            e2_num = fma_nb(e1_num - e2_num, k2, e2_num)
-            e2_den = fma_nb(e1_den - e2_den, k2, e2_den)
-        out[i] = (100.0 * e2_num) / e2_den if e2_den > 0.0 else 0.0
+        e2_num, t2_num = ema_stage_nb(j, second_p, k2, e1_num, e2_num, t2_num)
+        e2_den, t2_den = ema_stage_nb(j, second_p, k2, e1_den, e2_den, t2_den)
+        if j >= second_p - 1:
+            out[i] = (100.0 * e2_num) / e2_den if e2_den > 0.0 else 0.0
 
 
 @njit(inline="always")
@@ -1216,6 +1148,7 @@ def vortex_into_nb(high, low, close, plus_vi, minus_vi, period):
             minus_vi[i] = 0.0
 
 
+@writes_all
 @njit(cache=True)
 def wad_into_nb(high, low, close, out):
     """Write TA-Lib WAD (Williams' accumulation/distribution, no volume): the running sum of
@@ -1295,6 +1228,7 @@ def aroonosc_into_nb(high, low, out, period):
     aroon_into_nb(high, low, out, out, period, True)
 
 
+@writes_all
 @njit(cache=True)
 def bop_into_nb(open_, high, low, close, out):
     """numba equivalent of ``talib.BOP``: (close - open) / (high - low), 0 where the range is

@@ -59,6 +59,7 @@ def avgdev_into_nb(x, out, period):
         out[i] = dev / period
 
 
+@writes_all
 @njit(cache=True)
 def ha_into_nb(open_, high, low, close, ha_open, ha_high, ha_low, ha_close):
     """Write TA-Lib HA (Heikin-Ashi) candles.
