@@ -9,7 +9,6 @@ import numpy as np
 from numba import njit
 
 from compute.kernels.common import (
-    block_extremes_nb,
     directional_move_nb,
     dmi_seed_nb,
     dmi_step_nb,
@@ -76,32 +75,23 @@ def _macd_emas_into_nb(x, macd, signal, hist, fast, slow, signal_period, k_fast,
     macd[:start] = np.nan
     signal[:start] = np.nan
     hist[:start] = np.nan
-    if start >= n:
-        return
     k_signal = 2.0 / (signal_period + 1)
-    slow_ema = sum_nb(x, 0, slow) / slow
-    fast_ema = sum_nb(x, slow - fast, slow) / fast
-    line = fast_ema - slow_ema
-    total = line  # the signal's seed: the mean of the first signal_period line values
-    sig = line
-    if signal_period == 1:
-        macd[first] = line
-        signal[first] = line
-        hist[first] = 0.0
-    for i in range(first + 1, n):
-        v = x[i]
-        slow_ema = fma_nb(v - slow_ema, k_slow, slow_ema)
-        fast_ema = fma_nb(v - fast_ema, k_fast, fast_ema)
+    slow_ema = fast_ema = sig = 0.0
+    s_total = f_total = g_total = 0.0  # the seed sums
+    lag = slow - fast  # the fast EMA is seeded with the mean of x[lag:slow]
+    for i in range(n):
+        slow_ema, s_total = ema_stage_nb(i, slow, k_slow, x[i], slow_ema, s_total)
+        if i >= lag:
+            fast_ema, f_total = ema_stage_nb(i - lag, fast, k_fast, x[i], fast_ema, f_total)
+        if i < first:
+            continue
         line = fast_ema - slow_ema
         if signal_period == 1:
             sig = line
-        elif i < start:
-            total += line
-            continue
-        elif i == start:
-            sig = (total + line) / signal_period
         else:
-            sig = fma_nb(line - sig, k_signal, sig)
+            sig, g_total = ema_stage_nb(i - first, signal_period, k_signal, line, sig, g_total)
+        if i < start:
+            continue
         macd[i] = line
         signal[i] = sig
         hist[i] = line - sig
@@ -137,49 +127,40 @@ def rsi_into_nb(x, out, period):
 
 
 @njit(cache=True)
-def fast_k_into_nb(high, low, close, out, period):
-    """Write the raw stochastic %K, 100 (close - lowest low) / (highest high - lowest low).
+def fast_k_into_nb(high, low, close, out, work, period):
+    """Write the raw stochastic %K, 100 (close - lowest low) / (highest high - lowest low),
+    into ``out`` from bar ``period - 1``; ``work`` (as long) is scratch.
 
     0 where the window's range is zero within TA-Lib's scaled band (``TA_IS_ZERO_SCALED``).
-    The extremes come from ``block_extremes_nb`` (branch-free, the same values).
+    The extremes come from ``max_min_into_nb`` (branch-free blocks, the same values).
     """
-    n = high.shape[0]
-    suf_hi = np.empty(period)
-    suf_lo = np.empty(period)
-    block_hi = np.empty(period)
-    block_lo = np.empty(period)
-    for start in range(0, n, period):
-        block_extremes_nb(high, low, start, period, suf_hi, suf_lo, block_hi, block_lo)
-        for k in range(max(period - 1 - start, 0), min(period, n - start)):
-            i = start + k
-            hi = block_hi[k]
-            lo = block_lo[k]
-            rng = hi - lo
-            if is_zero_scaled_nb(rng, abs(hi) + abs(lo)):
-                out[i] = 0.0
-            else:
-                # this operation order is TA-Lib 0.8's, bit for bit: MAMA-smoothed %K (STOCH
-                # with an MA type of 7) amplifies a last-bit difference into a visible one
-                out[i] = (close[i] - lo) / rng * 100.0
+    max_min_into_nb(high, low, out, work, period)
+    for i in range(period - 1, high.shape[0]):
+        hi = out[i]
+        lo = work[i]
+        rng = hi - lo
+        if is_zero_scaled_nb(rng, abs(hi) + abs(lo)):
+            out[i] = 0.0
+        else:
+            # this operation order is TA-Lib 0.8's, bit for bit: MAMA-smoothed %K (STOCH
+            # with an MA type of 7) amplifies a last-bit difference into a visible one
+            out[i] = (close[i] - lo) / rng * 100.0
 
 
 @writes_all
 @njit(cache=True)
-def stoch_into_nb(high, low, close, slowk, slowd, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t):
-    """Write TA-Lib STOCH: %K smoothed by MA(slowk), and MA(slowd) of that, from its first value."""
-    _slow_stoch_nb(high, low, close, slowk, slowd, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t)
+def stoch_into_nb(high, low, close, k, d, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t):
+    """Write TA-Lib STOCH: %K smoothed by MA(slowk), and MA(slowd) of that, from its first
+    value (any MA types of ``ma_ext_into_nb``), NaN before; returns that first bar.
 
-
-@njit(cache=True)
-def _slow_stoch_nb(high, low, close, k, d, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t):
-    """STOCH's lines for any MA types of ``ma_ext_into_nb``, NaN before their first bar, which
-    it returns. The raw %K is made in ``d`` and %D replaces it."""
+    The raw %K and its window extremes are made in ``k`` and ``d`` (``fast_k_into_nb``).
+    """
     n = high.shape[0]
     lb_k = fastk_p - 1
     lb_sk = lb_k + ma_ext_lookback_nb(slowk_p, slowk_t)
     start = lb_sk + ma_ext_lookback_nb(slowd_p, slowd_t)
     if start < n:
-        fast_k_into_nb(high, low, close, d, fastk_p)
+        fast_k_into_nb(high, low, close, d, k, fastk_p)
         ma_ext_into_nb(d[lb_k:], k[lb_k:], slowk_p, slowk_t)
         ma_ext_into_nb(k[lb_sk:], d[lb_sk:], slowd_p, slowd_t)
     k[:start] = np.nan
@@ -200,7 +181,7 @@ def stochf_into_nb(high, low, close, fastk, fastd, fastk_p, fastd_p, fastd_t):
     lb_k = fastk_p - 1
     start = lb_k + ma_ext_lookback_nb(fastd_p, fastd_t)
     if start < high.shape[0]:
-        fast_k_into_nb(high, low, close, fastk, fastk_p)
+        fast_k_into_nb(high, low, close, fastk, fastd, fastk_p)
         ma_ext_into_nb(fastk[lb_k:], fastd[lb_k:], fastd_p, fastd_t)
     fastk[:start] = np.nan
     fastd[:start] = np.nan
@@ -411,22 +392,17 @@ def ao_into_nb(high, low, out, fast, slow):
     Both running sums add the new median, are divided as they stand, then drop their oldest
     median: TA_SMA's order, which TA-Lib's fused AO keeps bit for bit.
     """
-    n = high.shape[0]
     first = max(fast, slow) - 1
-    if n <= first:
-        return
     sum_f = 0.0
     sum_s = 0.0
-    for i in range(first):
+    for i in range(high.shape[0]):
         m = (high[i] + low[i]) / 2.0
         if i >= first - (fast - 1):
             sum_f += m
         if i >= first - (slow - 1):
             sum_s += m
-    for i in range(first, n):
-        m = (high[i] + low[i]) / 2.0
-        sum_f += m
-        sum_s += m
+        if i < first:
+            continue
         out[i] = sum_f / fast - sum_s / slow
         t = i - fast + 1
         sum_f -= (high[t] + low[t]) / 2.0
@@ -450,17 +426,15 @@ def ac_into_nb(high, low, out, fast, slow, signal):
         total -= ao[i - signal + 1]
 
 
+@writes_all
 @njit(cache=True)
 def adxr_into_nb(high, low, close, out, period):
     """Write TA-Lib ADXR, the mean of today's ADX and the ADX ``period - 1`` bars ago."""
-    n = high.shape[0]
     first = 3 * period - 2
-    if n <= first:
-        return
-    adx = nan_like_nb(high)
-    adx_into_nb(high, low, close, adx, period)
-    for i in range(first, n):
-        out[i] = (adx[i] + adx[i - (period - 1)]) / 2.0
+    adx_into_nb(high, low, close, out, period)  # the ADX, averaged in place from the end
+    for i in range(high.shape[0] - 1, first - 1, -1):
+        out[i] = (out[i] + out[i - (period - 1)]) / 2.0
+    out[:first] = np.nan
 
 
 @njit(cache=True)
@@ -485,14 +459,12 @@ def apo_into_nb(x, out, fast, slow, matype, percent):
     if matype == 1 and fast >= 2:  # the default: both EMAs in one pass on scalars
         k_fast = 2.0 / (fast + 1)
         k_slow = 2.0 / (slow + 1)
-        f_ema = sum_nb(x, 0, fast) / fast
-        for i in range(fast, slow):
-            f_ema = fma_nb(x[i] - f_ema, k_fast, f_ema)
-        s_ema = sum_nb(x, 0, slow) / slow
-        for i in range(start, n):
-            if i > start:
-                f_ema = fma_nb(x[i] - f_ema, k_fast, f_ema)
-                s_ema = fma_nb(x[i] - s_ema, k_slow, s_ema)
+        f_ema = s_ema = f_total = s_total = 0.0
+        for i in range(n):
+            f_ema, f_total = ema_stage_nb(i, fast, k_fast, x[i], f_ema, f_total)
+            s_ema, s_total = ema_stage_nb(i, slow, k_slow, x[i], s_ema, s_total)
+            if i < start:
+                continue
             if not percent:
                 out[i] = f_ema - s_ema
             elif is_zero_nb(s_ema):
@@ -588,39 +560,29 @@ def cmou_into_nb(x, out, period):
     The sums slide (drop the oldest change, add the newest) and are reset to exactly 0 after
     ``period`` zero changes in a row, dropping their rounding residue, as TA-Lib does.
     """
-    n = x.shape[0]
-    if n <= period:
-        return
     up = 0.0
     down = 0.0
     still = 0
-    for i in range(1, period + 1):
+    for i in range(1, x.shape[0]):
+        if i > period:  # the change leaving the window
+            d = x[i - period] - x[i - period - 1]
+            if d > 0.0:
+                up -= d
+            elif d < 0.0:
+                down += d
         d = x[i] - x[i - 1]
         if d > 0.0:
             up += d
         elif d < 0.0:
             down -= d
         still = still + 1 if d == 0.0 else 0
-    total = up + down
-    out[period] = (100.0 * (up - down)) / total if total > 0.0 else 0.0
-    for i in range(period + 1, n):
-        d = x[i - period] - x[i - period - 1]
-        if d > 0.0:
-            up -= d
-        elif d < 0.0:
-            down += d
-        d = x[i] - x[i - 1]
-        if d > 0.0:
-            up += d
-        elif d < 0.0:
-            down -= d
-        still = still + 1 if d == 0.0 else 0
-        if still >= period:
+        if still >= period:  # before bar ``period`` + 1 both sums are exactly 0 then
             still = period
             up = 0.0
             down = 0.0
-        total = up + down
-        out[i] = (100.0 * (up - down)) / total if total > 0.0 else 0.0
+        if i >= period:
+            total = up + down
+            out[i] = (100.0 * (up - down)) / total if total > 0.0 else 0.0
 
 
 @writes_all
@@ -694,24 +656,16 @@ def dm_into_nb(high, low, out, period, plus):
     The first value (bar ``period - 1``) is the plain sum of the first ``period - 1`` DMs;
     period 1 gives each bar's DM from bar 1.
     """
-    n = high.shape[0]
-    if period == 1:
-        for i in range(1, n):
-            p, m = directional_move_nb(high[i], high[i - 1], low[i], low[i - 1])
-            out[i] = p if plus else m
-        return
-    if n < period:
-        return
     inv = 1.0 / period
     total = 0.0
-    for i in range(1, period):
+    for i in range(1, high.shape[0]):
         p, m = directional_move_nb(high[i], high[i - 1], low[i], low[i - 1])
-        total += p if plus else m
-    out[period - 1] = total
-    for i in range(period, n):
-        p, m = directional_move_nb(high[i], high[i - 1], low[i], low[i - 1])
-        total = wilder_sum_step_nb(total, p if plus else m, inv)
-        out[i] = total
+        if i < period:
+            total += p if plus else m
+        else:  # at period 1, prev - prev * 1 + dm: the DM itself, exactly
+            total = wilder_sum_step_nb(total, p if plus else m, inv)
+        if i >= period - 1:
+            out[i] = total
 
 
 @njit(cache=True)
@@ -747,27 +701,26 @@ def er_into_nb(x, out, period):
         out[i] = 1.0 if path <= abs(net) else abs(net / path)
 
 
+@writes_all
 @njit(cache=True)
 def eri_into_nb(high, low, close, bull, bear, period):
     """Write TA-Lib ERI (Elder ray): high - EMA(close) and low - EMA(close).
 
     The EMA is stepped as ``ema_into_nb`` does, on a scalar: the former NaN-filled EMA
     array of the input's length faulted in 8 MB of fresh pages on every call at 1 M bars,
-    the cause of the 3.3x gap to TA-Lib.
+    the cause of the 3.3x gap to TA-Lib; the driver's NaN fill of the two outputs (now
+    skipped: ``writes_all``) was the rest (1.25x, the kernel alone 1.0x).
     """
-    n = high.shape[0]
-    if n < period:
-        return
-    if period == 1:
-        for i in range(n):
-            bull[i] = high[i] - close[i]
-            bear[i] = low[i] - close[i]
-        return
     k = 2.0 / (period + 1)
-    ema = sum_nb(close, 0, period) / period
-    for i in range(period - 1, n):
-        if i >= period:
-            ema = fma_nb(close[i] - ema, k, ema)
+    ema = total = 0.0
+    for i in range(high.shape[0]):
+        if period == 1:  # the close itself (an EMA step with k = 1 may round)
+            ema = close[i]
+        else:
+            ema, total = ema_stage_nb(i, period, k, close[i], ema, total)
+        if i < period - 1:
+            bull[i] = bear[i] = np.nan
+            continue
         bull[i] = high[i] - ema
         bear[i] = low[i] - ema
 
@@ -841,7 +794,7 @@ def kdj_into_nb(high, low, close, k, d, j, fastk_p, slowk_p, slowk_t, slowd_p, s
     J = 3 K - 2 D."""
     slowk_t = own_default_nb(slowk_t, MA_WILDER)
     slowd_t = own_default_nb(slowd_t, MA_WILDER)
-    start = _slow_stoch_nb(high, low, close, k, d, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t)
+    start = stoch_into_nb(high, low, close, k, d, fastk_p, slowk_p, slowk_t, slowd_p, slowd_t)
     j[:start] = np.nan
     for i in range(start, high.shape[0]):
         j[i] = 3.0 * k[i] - 2.0 * d[i]
@@ -1022,43 +975,32 @@ def ultosc_into_nb(high, low, close, out, p1, p2, p3):
     a = min(p1, p2, p3)
     c = max(p1, p2, p3)
     b = p1 + p2 + p3 - a - c
-    n = high.shape[0]
-    if n <= c:
-        return
     # the last c bars' terms, bar j at j % c (c is small: the ring stays in L1)
     ring_cm = np.zeros(c)
     ring_tr = np.zeros(c)
     a1 = b1 = a2 = b2 = a3 = b3 = 0.0
     still = 0  # bars of zero true range in a row
-    for i in range(1, c):
+    # ring positions of bars i (pos), then (from bar c) i - a + 1, i - b + 1 and i - c + 1
+    pos = 1 % c
+    pa = (c - a + 1) % c
+    pb = (c - b + 1) % c
+    pc = 1 % c
+    for i in range(1, high.shape[0]):
         cmtl, tr = _ultosc_terms_nb(high, low, close, i)
-        ring_cm[i] = cmtl
-        ring_tr[i] = tr
-        if i >= c - a + 1:
+        ring_cm[pos] = cmtl
+        ring_tr[pos] = tr
+        pos = pos + 1 if pos + 1 < c else 0
+        if i > c - a:  # the windows fill from their first bars on
             a1 += cmtl
             b1 += tr
-        if i >= c - b + 1:
+        if i > c - b:
             a2 += cmtl
             b2 += tr
         a3 += cmtl
         b3 += tr
         still = still + 1 if tr == 0.0 else 0
-    # ring positions of bars i (pos), i - a + 1, i - b + 1 and i - c + 1 (the oldest)
-    pos = 0
-    pa = (c - a + 1) % c
-    pb = (c - b + 1) % c
-    pc = 1 % c
-    for i in range(c, n):
-        cmtl, tr = _ultosc_terms_nb(high, low, close, i)
-        ring_cm[pos] = cmtl
-        ring_tr[pos] = tr
-        a1 += cmtl
-        a2 += cmtl
-        a3 += cmtl
-        b1 += tr
-        b2 += tr
-        b3 += tr
-        still = still + 1 if tr == 0.0 else 0
+        if i < c:
+            continue
         if still >= a:
             a1 = b1 = 0.0
             if still >= b:
@@ -1079,7 +1021,6 @@ def ultosc_into_nb(high, low, close, out, p1, p2, p3):
         b2 -= ring_tr[pb]
         a3 -= ring_cm[pc]
         b3 -= ring_tr[pc]
-        pos = pos + 1 if pos + 1 < c else 0
         pa = pa + 1 if pa + 1 < c else 0
         pb = pb + 1 if pb + 1 < c else 0
         pc = pc + 1 if pc + 1 < c else 0
@@ -1105,6 +1046,7 @@ def vhf_into_nb(x, out, period):
         out[t] = (hi - lo) / path if path > 0.0 else 0.0
 
 
+@writes_all
 @njit(cache=True, error_model="numpy")
 def vortex_into_nb(high, low, close, plus_vi, minus_vi, period):
     """Write TA-Lib VORTEX: sums over ``period`` bars of |high - previous low| and
@@ -1112,40 +1054,39 @@ def vortex_into_nb(high, low, close, plus_vi, minus_vi, period):
 
     The TR sum (only it) is reset to exactly 0 after ``period`` zero true ranges in a row.
     ``error_model="numpy"``: numba's default model tests each divisor for zero (to raise
-    ZeroDivisionError) with a branch per division, measured as most of the 2.2x gap to
-    TA-Lib; the divisions here are guarded and kernels never raise.
+    ZeroDivisionError) with a branch per division; the divisions here are guarded and
+    kernels never raise. The window's terms live in a ring of ``period`` rows: recomputing
+    the departing bar's true range and moves (with numba's negative-index checks on
+    ``close[t - 1]``) took 1.3-1.5x TA-Lib's time, the ring 0.7x.
     """
-    n = high.shape[0]
-    if n <= period:
-        return
+    ring = np.zeros(
+        (period, 3)
+    )  # bar j's (TR, |high - prev low|, |low - prev high|), row j % period
     s_tr = s_p = s_m = 0.0
     still = 0
-    for i in range(1, period):
+    pos = 1 % period
+    for i in range(1, high.shape[0]):
         tr = true_range_nb(high[i], low[i], close[i - 1])
+        ring[pos, 0] = tr
+        ring[pos, 1] = abs(high[i] - low[i - 1])
+        ring[pos, 2] = abs(low[i] - high[i - 1])
         s_tr += tr
-        s_p += abs(high[i] - low[i - 1])
-        s_m += abs(low[i] - high[i - 1])
+        s_p += ring[pos, 1]
+        s_m += ring[pos, 2]
+        pos = pos + 1 if pos + 1 < period else 0  # now the row of the departing bar
         still = still + 1 if tr == 0.0 else 0
-    for i in range(period, n):
-        tr = true_range_nb(high[i], low[i], close[i - 1])
-        s_tr += tr
-        s_p += abs(high[i] - low[i - 1])
-        s_m += abs(low[i] - high[i - 1])
-        still = still + 1 if tr == 0.0 else 0
+        if i < period:
+            continue
         if still >= period:
             still = period
             s_tr = 0.0
-        cur_tr, cur_p, cur_m = s_tr, s_p, s_m
-        t = i - period + 1
-        s_tr -= true_range_nb(high[t], low[t], close[t - 1])
-        s_p -= abs(high[t] - low[t - 1])
-        s_m -= abs(low[t] - high[t - 1])
-        if cur_tr > 0.0:
-            plus_vi[i] = cur_p / cur_tr
-            minus_vi[i] = cur_m / cur_tr
-        else:
-            plus_vi[i] = 0.0
-            minus_vi[i] = 0.0
+        plus_vi[i] = s_p / s_tr if s_tr > 0.0 else 0.0
+        minus_vi[i] = s_m / s_tr if s_tr > 0.0 else 0.0
+        s_tr -= ring[pos, 0]
+        s_p -= ring[pos, 1]
+        s_m -= ring[pos, 2]
+    plus_vi[:period] = np.nan
+    minus_vi[:period] = np.nan
 
 
 @writes_all

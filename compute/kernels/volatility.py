@@ -204,17 +204,13 @@ def rvi_into_nb(x, out, period, sd_period):
             s2 -= d * d
         sigma = np.sqrt(var)
         delta = x[t] - x[t - 1]
-        if t < lb:
+        if t <= lb:
             if delta > 0.0:
                 up_total += sigma
             elif delta < 0.0:
                 dn_total += sigma
-            continue
-        if t == lb:
-            if delta > 0.0:
-                up_total += sigma
-            elif delta < 0.0:
-                dn_total += sigma
+            if t < lb:
+                continue
             prev_up = up_total / period
             prev_dn = dn_total / period
         else:

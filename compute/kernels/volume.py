@@ -6,6 +6,7 @@ from numba import njit
 from compute.kernels.common import fma_nb, is_zero_nb, nan_like_nb
 from compute.kernels.driver import writes_all
 from compute.kernels.ma import ma_into_nb, ma_lookback_nb
+from compute.kernels.momentum import ema_stage_nb
 
 
 @writes_all
@@ -86,29 +87,21 @@ def cmf_into_nb(high, low, close, volume, out, timeperiod):
     The departing bar's money flow volume comes from a ring of the window's values rather
     than being computed again (a second division per bar: 2x TA-Lib's time).
     """
-    n = high.shape[0]
-    if n < timeperiod:
-        return
     ring = np.empty(timeperiod)  # bar j's money flow volume at j % timeperiod
     sum_mfv = 0.0
     sum_vol = 0.0
-    for i in range(timeperiod):
-        mfv = _money_flow_volume_nb(high[i], low[i], close[i], volume[i])
-        ring[i] = mfv
-        sum_mfv += mfv
-        sum_vol += volume[i]
-    i = timeperiod - 1
-    out[i] = sum_mfv / sum_vol if sum_vol > 0.0 else 0.0
-    pos = 0  # the slot of bar i - timeperiod, the departing one
-    for i in range(timeperiod, n):
-        sum_mfv -= ring[pos]
-        sum_vol -= volume[i - timeperiod]
+    pos = 0  # the slot of bar i, and of bar i - timeperiod, the departing one
+    for i in range(high.shape[0]):
+        if i >= timeperiod:
+            sum_mfv -= ring[pos]
+            sum_vol -= volume[i - timeperiod]
         mfv = _money_flow_volume_nb(high[i], low[i], close[i], volume[i])
         ring[pos] = mfv
         pos = pos + 1 if pos + 1 < timeperiod else 0
         sum_mfv += mfv
         sum_vol += volume[i]
-        out[i] = sum_mfv / sum_vol if sum_vol > 0.0 else 0.0
+        if i >= timeperiod - 1:
+            out[i] = sum_mfv / sum_vol if sum_vol > 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -116,22 +109,16 @@ def efi_into_nb(close, volume, out, timeperiod):
     """numba equivalent of ``talib.EFI``: Elder's force index, an EMA
     of (close - previous close) * volume seeded with the mean of the first ``timeperiod``
     forces; period 1 is the raw force. Steps are TA-Lib 0.8's ``fma(x - prev, k, prev)``."""
-    n = close.shape[0]
     k = 2.0 / (timeperiod + 1)
-    if n <= timeperiod:
-        return
-    if timeperiod == 1:
-        for i in range(1, n):
-            out[i] = (close[i] - close[i - 1]) * volume[i]
-        return
-    total = 0.0
-    for i in range(1, timeperiod + 1):
-        total += (close[i] - close[i - 1]) * volume[i]
-    ema = total / timeperiod
-    out[timeperiod] = ema
-    for i in range(timeperiod + 1, n):
-        ema = fma_nb((close[i] - close[i - 1]) * volume[i] - ema, k, ema)
-        out[i] = ema
+    ema = total = 0.0
+    for i in range(1, close.shape[0]):
+        force = (close[i] - close[i - 1]) * volume[i]
+        if timeperiod == 1:
+            out[i] = force
+            continue
+        ema, total = ema_stage_nb(i - 1, timeperiod, k, force, ema, total)
+        if i >= timeperiod:
+            out[i] = ema
 
 
 @writes_all
@@ -216,19 +203,17 @@ def rvol_into_nb(volume, out, timeperiod):
     divides by zero: +inf, or NaN when the bar's volume is 0 too (hence numpy's error model).
     """
     n = volume.shape[0]
-    if n <= timeperiod:
-        return
-    total = 0.0
+    total = baseline = 0.0
     zero_run = 0
-    for i in range(timeperiod):
-        total += volume[i]
-        zero_run = zero_run + 1 if volume[i] == 0.0 else 0
-    for i in range(timeperiod, n):
-        baseline = total / timeperiod
-        total -= volume[i - timeperiod]
+    for i in range(n):
+        if i >= timeperiod:
+            baseline = total / timeperiod
+            total -= volume[i - timeperiod]
         v = volume[i]
         total += v
         zero_run = zero_run + 1 if v == 0.0 else 0
+        if i < timeperiod:
+            continue
         if zero_run >= timeperiod:
             zero_run = timeperiod
             total = 0.0
