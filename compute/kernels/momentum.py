@@ -231,37 +231,23 @@ def cci_into_nb(high, low, close, out, period):
 
 
 @njit(cache=True)
-def di_one_bar_into_nb(high, low, close, out, plus):
-    """Write TA-Lib's PLUS_DI/MINUS_DI at period 1: the bar's DM over its true range, as a
-    fraction (not a percentage) and 0 where the true range is not positive."""
-    for i in range(1, high.shape[0]):
-        up = high[i] - high[i - 1]
-        down = low[i - 1] - low[i]
-        move = up if plus else down
-        other = down if plus else up
-        if move > 0 and move > other:
-            tr = true_range_nb(high[i], low[i], close[i - 1])
-            out[i] = move / tr if tr > 0.0 else 0.0
-        else:
-            out[i] = 0.0
-
-
-@njit(cache=True)
 def di_into_nb(high, low, close, out, period, plus):
     """Write TA-Lib PLUS_DI (``plus``) or MINUS_DI: 100 smoothed DM / smoothed TR, 0 where
-    the smoothed TR is not positive."""
+    the smoothed TR is not positive.
+
+    Period 1 gives the bar's DM over its true range as a fraction, not a percentage (as
+    TA-Lib does): Wilder's sums with 1 / n = 1 are the bar's own DM and TR, exactly.
+    """
     n = high.shape[0]
-    if period == 1:
-        di_one_bar_into_nb(high, low, close, out, plus)
-        return
     if n <= period:
         return
+    scale = 1.0 if period == 1 else 100.0
     inv = 1.0 / period
     sum_p, sum_m, sum_tr = dmi_seed_nb(high, low, close, period)
     for i in range(period, n):
         sum_p, sum_m, sum_tr = dmi_step_nb(high, low, close, i, inv, sum_p, sum_m, sum_tr)
         dm = sum_p if plus else sum_m
-        out[i] = 100.0 * (dm / sum_tr) if sum_tr > 0.0 else 0.0
+        out[i] = scale * (dm / sum_tr) if sum_tr > 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -1120,27 +1106,25 @@ def roc_into_nb(close, out, period, kind):
     ((price - old) / old), ``ROCR`` (price / old) or ``ROCR100`` (100 price / old); 0 where
     the old price is 0.
 
-    One loop per kind over slices indexed from 0 (see ``mom_into_nb``), so each vectorizes.
+    Over slices indexed from 0 (see ``mom_into_nb``); LLVM unswitches the loop on ``kind``,
+    so each kind's loop vectorizes.
     """
     out[:period] = np.nan
     m = close.shape[0] - period
-    if m <= 0:
-        return
     new = close[period:]
-    old = close[:m]
+    old = close[: max(m, 0)]
     dst = out[period:]
-    if kind == ROC:
-        for j in range(m):
-            dst[j] = 0.0 if old[j] == 0.0 else ((new[j] / old[j]) - 1.0) * 100.0
-    elif kind == ROCP:
-        for j in range(m):
-            dst[j] = 0.0 if old[j] == 0.0 else (new[j] - old[j]) / old[j]
-    elif kind == ROCR:
-        for j in range(m):
-            dst[j] = 0.0 if old[j] == 0.0 else new[j] / old[j]
-    else:
-        for j in range(m):
-            dst[j] = 0.0 if old[j] == 0.0 else (new[j] / old[j]) * 100.0
+    for j in range(m):
+        if old[j] == 0.0:
+            dst[j] = 0.0
+        elif kind == ROC:
+            dst[j] = ((new[j] / old[j]) - 1.0) * 100.0
+        elif kind == ROCP:
+            dst[j] = (new[j] - old[j]) / old[j]
+        elif kind == ROCR:
+            dst[j] = new[j] / old[j]
+        else:
+            dst[j] = (new[j] / old[j]) * 100.0
 
 
 @writes_all

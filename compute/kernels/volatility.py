@@ -30,10 +30,12 @@ def trange_into_nb(high, low, close, out):
 
 
 @writes_all
-@njit(cache=True)
-def atr_into_nb(high, low, close, out, period):
-    """Write TA-Lib ATR into ``out``: Wilder's average of the true range, seeded with the mean
-    of the first ``period`` true ranges (bars 1..period); period 1 is TRANGE.
+@njit(cache=True, error_model="numpy")
+def atr_into_nb(high, low, close, out, period, normalise):
+    """Write TA-Lib ATR into ``out`` or, with ``normalise``, NATR (100 * ATR / close, 0 where
+    the close is ``TA_IS_ZERO``): Wilder's average of the true range, seeded with the mean of
+    the first ``period`` true ranges (bars 1..period); period 1 is TRANGE (not normalised,
+    as TA-Lib does).
 
     Each step is TA-Lib 0.8's ``fma(b, prev, k * tr)`` with ``smma_into_nb``'s weights,
     which equals ``talib.ATR`` to the bit on every parity case (the former
@@ -41,25 +43,9 @@ def atr_into_nb(high, low, close, out, period):
     multiply-add on the loop-carried chain instead of a multiply, an add and a multiply:
     the cause of the 2.4x gap to TA-Lib. The driver's NaN fill of the output before the
     kernel (now skipped: ``writes_all``) was the rest of the gap (1.34x; the kernel 1.1x).
+    NATR divides each value by its close as it is made (one pass; numpy's error model: the
+    division is guarded).
     """
-    _atr_into_nb(high, low, close, out, period, False)
-
-
-@writes_all
-@njit(cache=True)
-def natr_into_nb(high, low, close, out, timeperiod):
-    """numba equivalent of ``talib.NATR``: 100 * ATR / close.
-
-    As in TA-Lib, period 1 returns the plain true range (not normalised), and a close of
-    zero gives 0.
-    """
-    _atr_into_nb(high, low, close, out, timeperiod, True)
-
-
-@njit(cache=True, error_model="numpy")
-def _atr_into_nb(high, low, close, out, period, normalise):
-    """ATR's loop, each value divided by its close as it is made if ``normalise`` (NATR, in
-    one pass instead of two; numpy's error model: the division is guarded)."""
     n = high.shape[0]
     if period == 1:
         trange_into_nb(high, low, close, out)
