@@ -1096,18 +1096,23 @@ def wad_into_nb(high, low, close, out):
         prev = c
 
 
-ROC, ROCP, ROCR, ROCR100 = 0, 1, 2, 3  # the ``kind`` of ``roc_into_nb``
+ROC, ROCP, ROCR, ROCR100, MOM = 0, 1, 2, 3, 4  # the ``kind`` of ``roc_into_nb``
 
 
 @writes_all
 @njit(cache=True)
 def roc_into_nb(close, out, period, kind):
     """numba equivalent of ``talib.ROC`` (``kind`` ROC: 100 (price / old - 1)), ``ROCP``
-    ((price - old) / old), ``ROCR`` (price / old) or ``ROCR100`` (100 price / old); 0 where
-    the old price is 0.
+    ((price - old) / old), ``ROCR`` (price / old), ``ROCR100`` (100 price / old), each 0
+    where the old price is 0, or ``talib.MOM`` (``MOM``: price - old).
 
-    Over slices indexed from 0 (see ``mom_into_nb``); LLVM unswitches the loop on ``kind``,
-    so each kind's loop vectorizes.
+    Over slices indexed from 0: written as ``close[i] - close[i - period]``, numba's
+    negative-index wrap-around check made LLVM vectorize MOM's loads as gathers
+    (``vgatherqpd`` in ``inspect_asm``), 2.2x TA-Lib's time. LLVM unswitches the loop on
+    ``kind``, so each kind's loop vectorizes (``vsubpd``, ``vdivpd``). MOM's kernel takes
+    TA-Lib's time; bench.kernels measured it 1.3-1.7x because the pandas contender runs
+    just before it in each round and leaves the allocator to fault in fresh pages for the
+    next output (without pandas in the round: 0.97x).
     """
     out[:period] = np.nan
     m = close.shape[0] - period
@@ -1115,7 +1120,9 @@ def roc_into_nb(close, out, period, kind):
     old = close[: max(m, 0)]
     dst = out[period:]
     for j in range(m):
-        if old[j] == 0.0:
+        if kind == MOM:
+            dst[j] = new[j] - old[j]
+        elif old[j] == 0.0:
             dst[j] = 0.0
         elif kind == ROC:
             dst[j] = ((new[j] / old[j]) - 1.0) * 100.0
@@ -1125,26 +1132,6 @@ def roc_into_nb(close, out, period, kind):
             dst[j] = new[j] / old[j]
         else:
             dst[j] = (new[j] / old[j]) * 100.0
-
-
-@writes_all
-@njit(cache=True)
-def mom_into_nb(close, out, period):
-    """numba equivalent of ``talib.MOM``: price - old.
-
-    Over slices indexed from 0: written as ``close[i] - close[i - period]``, numba's
-    negative-index wrap-around check made LLVM vectorize the loads as gathers
-    (``vgatherqpd`` in ``inspect_asm``), 2.2x TA-Lib's time.
-    """
-    out[:period] = np.nan
-    m = close.shape[0] - period
-    if m <= 0:
-        return
-    new = close[period:]
-    old = close[:m]
-    dst = out[period:]
-    for j in range(m):
-        dst[j] = new[j] - old[j]
 
 
 @njit(cache=True)
