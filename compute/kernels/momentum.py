@@ -199,7 +199,7 @@ def willr_into_nb(high, low, close, out, period):
     range_into_nb(high, low, close, out, period, True)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def cci_into_nb(high, low, close, out, period):
     """Write TA-Lib CCI, (tp - mean tp) / (0.015 mean |tp - mean tp|) over ``period`` typical
     prices; 0 where either term is rounding noise of the mean.
@@ -207,15 +207,22 @@ def cci_into_nb(high, low, close, out, period):
     TA-Lib 0.8 treats the deviation of the bar as zero within 1e-14 of |mean| and the summed
     deviation within 1e-14 of period * |mean| (scale-free: found by probing the wheel, see
     ``synthetic_rough`` in tests/unit/test_indicator_parity.py). The window lives in a ring
-    indexed by bar modulo ``period`` and is summed in ring order, as TA-Lib does.
+    of ``period`` slots (bar i at i % period) and is summed in slot order, as TA-Lib does.
+
+    The slot comes from a counter: computed as ``i % period`` it cost an integer division a
+    bar (on the path of the store that the window's sums then load), and numba's default
+    error model tested each division's divisor for zero; the two made 1.2x TA-Lib's time,
+    0.67x without them.
     """
     n = high.shape[0]
     if n < period:
         return
     ring = np.empty(period)
+    pos = 0
     for i in range(n):
         tp = (high[i] + low[i] + close[i]) / 3
-        ring[i % period] = tp
+        ring[pos] = tp
+        pos = pos + 1 if pos + 1 < period else 0
         if i < period - 1:
             continue
         avg = sum_nb(ring, 0, period) / period
@@ -733,27 +740,22 @@ def fosc_into_nb(x, out, period):
 @njit(cache=True)
 def fractal_into_nb(high, low, swing_high, swing_low, left, right):
     """Write TA-Lib FRACTAL's integer flags: 100 at bar t when bar t - right has a high
-    (low) strictly above (below) every other bar of the ``left + right + 1`` window."""
-    n = high.shape[0]
-    for t in range(left + right, n):
-        pivot = t - right
-        oldest = t - left - right
-        other_hi = high[oldest]
-        other_lo = low[oldest]
-        # the bars before and after the pivot as 0-indexed slices, extremes by max/min:
-        # the old per-bar branches (and the pivot test) mispredicted, 2.2x TA-Lib's time
-        before_hi = high[oldest + 1 : pivot]
-        before_lo = low[oldest + 1 : pivot]
-        for j in range(before_hi.shape[0]):
-            other_hi = max(other_hi, before_hi[j])
-            other_lo = min(other_lo, before_lo[j])
-        after_hi = high[pivot + 1 : t + 1]
-        after_lo = low[pivot + 1 : t + 1]
-        for j in range(after_hi.shape[0]):
-            other_hi = max(other_hi, after_hi[j])
-            other_lo = min(other_lo, after_lo[j])
-        swing_high[t] = 100 if high[pivot] > other_hi else 0
-        swing_low[t] = 100 if low[pivot] < other_lo else 0
+    (low) strictly above (below) every other bar of the ``left + right + 1`` window.
+
+    One loop over the window, the pivot skipped: reading the bars before and after the
+    pivot through four slices a bar (each with numba's clamping of its bounds) took 1.2-1.4x
+    TA-Lib's time, this loop 0.7x; per-bar branches on the extremes mispredicted (2.2x).
+    """
+    w = left + right
+    for s in range(high.shape[0] - w):  # window s: bars s .. s + w, pivot s + left
+        other_hi = -np.inf
+        other_lo = np.inf
+        for k in range(w + 1):
+            if k != left:
+                other_hi = max(other_hi, high[s + k])
+                other_lo = min(other_lo, low[s + k])
+        swing_high[s + w] = 100 if high[s + left] > other_hi else 0
+        swing_low[s + w] = 100 if low[s + left] < other_lo else 0
 
 
 @njit(cache=True)
