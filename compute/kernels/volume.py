@@ -3,10 +3,9 @@
 import numpy as np
 from numba import njit
 
-from compute.kernels.common import fma_nb, is_zero_nb, nan_like_nb
+from compute.kernels.common import fma_nb
 from compute.kernels.driver import writes_all
-from compute.kernels.ma import ma_into_nb, ma_lookback_nb
-from compute.kernels.momentum import ema_stage_nb
+from compute.kernels.momentum import apo_into_nb, ema_stage_nb
 
 
 @writes_all
@@ -157,21 +156,10 @@ def volume_index_into_nb(close, volume, out, positive):
 
 @njit(cache=True)
 def pvo_into_nb(volume, out, fastperiod, slowperiod, matype):
-    """numba equivalent of ``talib.PVO``: 100 * (MA(fast) - MA(slow)) /
-    MA(slow) of volume, 0 where MA(slow) is TA_IS_ZERO. As TA-Lib does, the periods are
-    swapped when slow < fast, so PVO(26, 12) = PVO(12, 26)."""
-    n = volume.shape[0]
-    short = min(fastperiod, slowperiod)
-    long = max(fastperiod, slowperiod)
-    lb = ma_lookback_nb(long, matype)
-    if n <= lb:
-        return
-    fast_ma = nan_like_nb(volume)
-    ma_into_nb(volume, fast_ma, short, matype)
-    ma_into_nb(volume, out, long, matype)
-    for i in range(lb, n):
-        slow = out[i]
-        out[i] = 0.0 if is_zero_nb(slow) else (fast_ma[i] - slow) / slow * 100.0
+    """numba equivalent of ``talib.PVO``: 100 * (MA(fast) - MA(slow)) / MA(slow) of volume, 0
+    where MA(slow) is TA_IS_ZERO, the periods swapped when slow < fast (PVO(26, 12) =
+    PVO(12, 26)): TA-Lib's PPO over volume, which ``apo_into_nb`` computes."""
+    apo_into_nb(volume, out, fastperiod, slowperiod, matype, True)
 
 
 @writes_all
