@@ -403,14 +403,20 @@ def ao_into_nb(high, low, out, fast, slow):
         sum_s -= (high[t] + low[t]) / 2.0
 
 
+@writes_all
 @njit(cache=True)
 def ac_into_nb(high, low, out, fast, slow, signal):
-    """Write TA-Lib AC, AO - SMA(AO, signal), the SMA in TA_SMA's add/divide/drop order."""
+    """Write TA-Lib AC, AO - SMA(AO, signal), the SMA in TA_SMA's add/divide/drop order.
+
+    The AO goes to an unfilled array (only its values are read) and the kernel writes its
+    own warm-up (``writes_all``): the two NaN fills made 1.2x TA-Lib's time (kernel 1.06x).
+    """
     n = high.shape[0]
     first = max(fast, slow) - 1
+    out[: first + signal - 1] = np.nan
     if n <= first + signal - 1:
         return
-    ao = nan_like_nb(high)
+    ao = np.empty(n)
     ao_into_nb(high, low, ao, fast, slow)
     total = sum_nb(ao, first, first + signal - 1)
     for i in range(first + signal - 1, n):
