@@ -191,7 +191,7 @@ def dc_phase_nb(smooth, smooth_period, t0, out):
     The sines and cosines of the DFT's angles depend only on the window (0 to 50 bars): each
     window's are computed once, on first use, by the same calls on the same angles, so the
     values are the same to the bit. Computed per term (two libm calls a term, ~40 a bar),
-    they were ~90% of the time: 1.0-1.3x TA-Lib's, which does the same.
+    they were ~90% of the time: 1.0-1.3x TA-Lib's, which does the same; 0.25x from the table.
     """
     sines = np.empty((51, 50))
     cosines = np.empty((51, 50))

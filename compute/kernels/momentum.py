@@ -378,6 +378,7 @@ def ma_ext_into_nb(x, out, period, matype):
         ma_into_nb(x, out, period, matype)
 
 
+@writes_all
 @njit(cache=True)
 def ao_into_nb(high, low, out, fast, slow):
     """Write TA-Lib AO, SMA(median, fast) - SMA(median, slow), periods never swapped.
@@ -386,6 +387,7 @@ def ao_into_nb(high, low, out, fast, slow):
     median: TA_SMA's order, which TA-Lib's fused AO keeps bit for bit.
     """
     first = max(fast, slow) - 1
+    out[:first] = np.nan
     sum_f = 0.0
     sum_s = 0.0
     for i in range(high.shape[0]):
@@ -947,6 +949,7 @@ def _ultosc_terms_nb(high, low, close, i):
     return close[i] - min(low[i], close[i - 1]), true_range_nb(high[i], low[i], close[i - 1])
 
 
+@writes_all
 @njit(cache=True, error_model="numpy")
 def ultosc_into_nb(high, low, close, out, p1, p2, p3):
     """Write TA-Lib ULTOSC: 100 (4 A1/B1 + 2 A2/B2 + A3/B3) / 7 over the three periods sorted
@@ -960,11 +963,15 @@ def ultosc_into_nb(high, low, close, out, p1, p2, p3):
     The last ``c`` bars' terms live in a ring of ``c`` slots: the old two arrays of the
     input's length made every call fault in 16 MB of fresh pages (measured with
     ``getrusage``: 3,875 minor faults a call at 1 M bars, none for TA-Lib), the cause of
-    the 2.8x gap.
+    the 2.8x gap. What remains (1.2-1.3x) is the four divisions a bar, the three ratios and
+    the ``/ 7`` (TA-Lib has the same four): measured with the kernel alone, 1.19x; without
+    the ``/ 7``, 1.11x; without any division, 0.92x. The seed and main loops written apart
+    (no selects on the sums) measured 1.29x.
     """
     a = min(p1, p2, p3)
     c = max(p1, p2, p3)
     b = p1 + p2 + p3 - a - c
+    out[:c] = np.nan
     # the last c bars' terms, bar j at j % c (c is small: the ring stays in L1)
     ring_cm = np.zeros(c)
     ring_tr = np.zeros(c)
