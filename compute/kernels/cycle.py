@@ -96,12 +96,10 @@ def hilbert_nb(x, long_warm, i1_out, q1_out, smooth_out, period_out):
     keep_smooth = smooth_out.shape[0] > 0
     keep_period = period_out.shape[0] > 0
 
-    wsub = x[b]
-    wsum = x[b]
-    wsub += x[b + 1]
-    wsum += x[b + 1] * 2.0
-    wsub += x[b + 2]
-    wsum += x[b + 2] * 3.0
+    wsub = wsum = x[b]
+    for j in (1, 2):
+        wsub += x[b + j]
+        wsum += x[b + j] * (j + 1.0)
     trailing = 0.0
     trail_idx = b
     for t in range(b + 3, t0):
@@ -117,12 +115,7 @@ def hilbert_nb(x, long_warm, i1_out, q1_out, smooth_out, period_out):
     i1_prev2 = np.zeros(2)  # by parity of the bar that will read it
     i1_prev3 = np.zeros(2)
     k = 0
-    period = 0.0
-    smooth_period = 0.0
-    prev_q2 = 0.0
-    prev_i2 = 0.0
-    re = 0.0
-    im = 0.0
+    period = smooth_period = prev_q2 = prev_i2 = re = im = 0.0
     for t in range(t0, n):
         adjust = fma_nb(0.075, period, 0.54)
         v = x[t]
@@ -206,8 +199,7 @@ def dc_phase_nb(smooth, smooth_period, t0, out):
                 angle = i * TWO_PI / dc_int
                 sines[dc_int, i] = math.sin(angle)
                 cosines[dc_int, i] = math.cos(angle)
-        real_part = 0.0
-        imag_part = 0.0
+        real_part = imag_part = 0.0
         for i in range(dc_int):
             j = t - i
             # TA-Lib's 50-slot ring of smoothed prices holds zeros before the state starts
@@ -235,9 +227,7 @@ def dc_phase_nb(smooth, smooth_period, t0, out):
 def trendline_nb(x, smooth_period, t0, out):
     """TA-Lib's instantaneous trendline for bars ``t >= t0``: a 4-3-2-1 WMA of the raw
     price averaged over the last int(period + 0.5) bars."""
-    it1 = 0.0
-    it2 = 0.0
-    it3 = 0.0
+    it1 = it2 = it3 = 0.0
     for t in range(t0, x.shape[0]):
         dc_int = int(smooth_period[t] + 0.5)
         total = 0.0
@@ -284,9 +274,7 @@ def mama_into_nb(x, mama_out, fama_out, fastlimit, slowlimit):
     empty = np.empty(0)
     # I1 and Q1 go through the outputs, each read before it is overwritten
     t0, first = hilbert_nb(x, False, mama_out, fama_out, empty, empty)
-    prev_phase = 0.0
-    mama = 0.0
-    fama = 0.0
+    prev_phase = mama = fama = 0.0
     for t in range(t0, n):
         i1 = mama_out[t]
         q1 = fama_out[t]
@@ -354,9 +342,7 @@ def ht_trendmode_into_nb(x, out, smooth, smooth_period, phase, trendline):
     dc_phase_nb(smooth, smooth_period, t0, phase)
     trendline_nb(x, smooth_period, t0, trendline)
     days_in_trend = 0
-    prev_phase = 0.0
-    sine = 0.0
-    lead = 0.0
+    prev_phase = sine = lead = 0.0
     for t in range(t0, x.shape[0]):
         prev_sine = sine
         prev_lead = lead

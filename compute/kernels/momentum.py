@@ -105,8 +105,7 @@ def rsi_into_nb(x, out, period):
     if n <= period:
         return
     inv = 1.0 / period
-    gain = 0.0
-    loss = 0.0
+    gain = loss = 0.0
     for i in range(1, period + 1):
         d = x[i] - x[i - 1]
         if d > 0.0:
@@ -311,8 +310,7 @@ def mfi_into_nb(high, low, close, volume, out, period):
         return
     pos_ring = np.zeros(period)
     neg_ring = np.zeros(period)
-    pos = 0.0
-    neg = 0.0
+    pos = neg = 0.0
     idle = 0
     prev = (high[0] + low[0] + close[0]) / 3.0
     for i in range(1, n):
@@ -333,8 +331,7 @@ def mfi_into_nb(high, low, close, volume, out, period):
         idle = idle + 1 if flow == 0.0 else 0
         if idle >= period:
             idle = period
-            pos = 0.0
-            neg = 0.0
+            pos = neg = 0.0
         if i < period:
             continue
         total = pos + neg
@@ -370,8 +367,7 @@ def ma_ext_lookback_nb(period, matype):
 def ma_ext_into_nb(x, out, period, matype):
     """``ma_into_nb`` extended with MA types 10 (identity) and 13 (Wilder)."""
     if matype == MA_IDENTITY or period == 1:
-        for i in range(x.shape[0]):
-            out[i] = x[i]
+        out[:] = x
     elif matype == MA_WILDER:
         smma_into_nb(x, out, period)
     else:
@@ -388,8 +384,7 @@ def ao_into_nb(high, low, out, fast, slow):
     """
     first = max(fast, slow) - 1
     out[:first] = np.nan
-    sum_f = 0.0
-    sum_s = 0.0
+    sum_f = sum_s = 0.0
     for i in range(high.shape[0]):
         m = (high[i] + low[i]) / 2.0
         if i >= first - (fast - 1):
@@ -523,8 +518,7 @@ def cmo_into_nb(x, out, period):
     n = x.shape[0]
     if n <= period:
         return
-    gain = 0.0
-    loss = 0.0
+    gain = loss = 0.0
     for i in range(1, period + 1):
         d = x[i] - x[i - 1]
         if d < 0.0:
@@ -557,8 +551,7 @@ def cmou_into_nb(x, out, period):
     The sums slide (drop the oldest change, add the newest) and are reset to exactly 0 after
     ``period`` zero changes in a row, dropping their rounding residue, as TA-Lib does.
     """
-    up = 0.0
-    down = 0.0
+    up = down = 0.0
     still = 0
     for i in range(1, x.shape[0]):
         if i > period:  # the change leaving the window
@@ -575,8 +568,7 @@ def cmou_into_nb(x, out, period):
         still = still + 1 if d == 0.0 else 0
         if still >= period:  # before bar ``period`` + 1 both sums are exactly 0 then
             still = period
-            up = 0.0
-            down = 0.0
+            up = down = 0.0
         if i >= period:
             total = up + down
             out[i] = (100.0 * (up - down)) / total if total > 0.0 else 0.0
@@ -768,8 +760,7 @@ def imi_into_nb(open_, close, out, period):
     (neutral) where every body in the window is exactly empty."""
     n = open_.shape[0]
     for t in range(period - 1, n):
-        up = 0.0
-        down = 0.0
+        up = down = 0.0
         for i in range(t - period + 1, t + 1):
             if close[i] > open_[i]:
                 up += close[i] - open_[i]

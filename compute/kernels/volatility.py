@@ -131,9 +131,7 @@ def massi_into_nb(high, low, out, fast, slow):
             ratio = 1.0 if ema2 == 0.0 else ema1 / ema2
             ring[pos] = ratio
             total += ratio
-            pos += 1
-            if pos == slow:
-                pos = 0
+            pos = pos + 1 if pos + 1 < slow else 0
             if t >= lb:
                 out[t] = total
                 total -= ring[pos]
@@ -159,17 +157,13 @@ def rvi_into_nb(x, out, period, sd_period):
     w_alpha = 1.0 - w_beta
     inv = 1.0 / float(sd_period)
     shift = x[0]
-    s1 = 0.0
-    s2 = 0.0
+    s1 = s2 = 0.0
     for j in range(sd_period - 1):
         d = x[j] - shift
         s1 += d
         s2 += d * d
     budget = 32 * sd_period
-    up_total = 0.0
-    dn_total = 0.0
-    prev_up = 0.0
-    prev_dn = 0.0
+    up_total = dn_total = prev_up = prev_dn = 0.0
     for t in range(sd_period - 1, n):
         d = x[t] - shift
         s1 += d

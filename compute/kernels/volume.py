@@ -87,8 +87,7 @@ def cmf_into_nb(high, low, close, volume, out, timeperiod):
     than being computed again (a second division per bar: 2x TA-Lib's time).
     """
     ring = np.empty(timeperiod)  # bar j's money flow volume at j % timeperiod
-    sum_mfv = 0.0
-    sum_vol = 0.0
+    sum_mfv = sum_vol = 0.0
     pos = 0  # the slot of bar i, and of bar i - timeperiod, the departing one
     for i in range(high.shape[0]):
         if i >= timeperiod:
@@ -218,9 +217,7 @@ def vwap_into_nb(high, low, close, volume, out):
     the value is 0, and a zero-volume bar repeats the previous value.
     """
     n = high.shape[0]
-    sum_pv = 0.0
-    sum_v = 0.0
-    vwap = 0.0
+    sum_pv = sum_v = vwap = 0.0
     for i in range(n):
         typ = (high[i] + low[i] + close[i]) / 3.0
         v = volume[i]
