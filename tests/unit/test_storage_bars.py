@@ -8,6 +8,7 @@ import uuid
 import fsspec
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -298,3 +299,31 @@ def test_fingerprint_changes_with_the_data(tmp_path):
     assert fingerprint_dataset(tmp_path / "d") == first
     write_bars(bars("A", 4), tmp_path / "d", overwrite=True)
     assert fingerprint_dataset(tmp_path / "d") != first
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["sorted", "symbols_swapped", "time_reversed_in_one_symbol", "null_time_first", "null_symbol"],
+)
+@pytest.mark.parametrize("by_time", [True, False])
+def test_load_bars_order_equals_a_stable_sort_of_the_file(tmp_path, layout, by_time):
+    # load_bars skips its sort (and its exact filter) when they would keep every row in
+    # place; the result must still be the stable sort of the file's rows, nulls last
+    raw = pa.concat_tables([bars("AAA", 4), bars("BBB", 3)])
+    if layout == "symbols_swapped":
+        raw = pa.concat_tables([bars("BBB", 3), bars("AAA", 4)])
+    elif layout == "time_reversed_in_one_symbol":
+        raw = raw.take([0, 1, 3, 2, 4, 5, 6])
+    elif layout == "null_time_first":
+        ts = raw["timestamp"].to_pylist()
+        raw = raw.set_column(1, "timestamp", pa.array([None, *ts[1:]], schemas.TIMESTAMP))
+    elif layout == "null_symbol":
+        sym = raw["symbol"].to_pylist()
+        raw = raw.set_column(0, "symbol", pa.array([*sym[:5], None, sym[6]], pa.string()))
+    pq.write_table(raw, tmp_path / "bars.parquet")
+    keys = [("symbol", "ascending")] + ([("timestamp", "ascending")] if by_time else [])
+    want = raw.take(pc.sort_indices(raw, sort_keys=keys))
+    got = load_bars(tmp_path / "bars.parquet", sort_timestamps=by_time)
+    assert got.to_pydict() == want.to_pydict()
+    within = load_bars(tmp_path / "bars.parquet", symbols=["AAA"], sort_timestamps=by_time)
+    assert within.to_pydict() == want.filter(pc.equal(want["symbol"], "AAA")).to_pydict()
