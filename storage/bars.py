@@ -418,7 +418,16 @@ def load_bars(
         raise DataError(
             f"no rows in {os.fspath(source)}" + (f" for {', '.join(filters)}" if filters else "")
         )
-    return _sort(pa.concat_tables(parts), sort_timestamps).combine_chunks()
+    table = _sort(pa.concat_tables(parts), sort_timestamps)
+    del parts
+    # combine_chunks a column at a time, each source column dropped once copied: the batch
+    # is held about once, not twice (a row group per symbol gives a chunk per symbol)
+    schema = table.schema
+    columns = []
+    for name in schema.names:
+        columns.append(table.column(name).combine_chunks())
+        table = table.drop_columns([name])
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 # --- scanning -----------------------------------------------------------------------------
