@@ -32,6 +32,7 @@ __all__ = [
     "load_bars",
     "open_dataset",
     "scan_symbols",
+    "sort_bars",
     "write_bars",
 ]
 
@@ -333,6 +334,13 @@ def _wanted_columns(columns: Sequence[str] | None) -> list[str]:
     if unknown:
         raise DataError(f"unknown bar column(s) {unknown}; valid: {list(BARS.names)}")
     return [c for c in BARS.names if c in ("symbol", "timestamp") or c in columns]
+
+
+def sort_bars(table: pa.Table, by_timestamp: bool = True) -> pa.Table:
+    """``table`` (``symbol``, ``timestamp`` columns) stably sorted by symbol and, with
+    ``by_timestamp``, time; nulls last. Rows already in that order (files written by symbol
+    and time) are returned as they are, without the copy ``Table.sort_by`` makes."""
+    return _sort(table, by_timestamp)
 
 
 def _sort(table: pa.Table, by_timestamp: bool) -> pa.Table:

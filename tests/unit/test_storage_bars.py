@@ -14,7 +14,14 @@ import pytest
 
 from compute.errors import DataError, StorageError
 from storage import schemas
-from storage.bars import fingerprint_dataset, load_bars, open_dataset, scan_symbols, write_bars
+from storage.bars import (
+    fingerprint_dataset,
+    load_bars,
+    open_dataset,
+    scan_symbols,
+    sort_bars,
+    write_bars,
+)
 
 DAY_US = 86_400_000_000
 
@@ -327,3 +334,13 @@ def test_load_bars_order_equals_a_stable_sort_of_the_file(tmp_path, layout, by_t
     assert got.to_pydict() == want.to_pydict()
     within = load_bars(tmp_path / "bars.parquet", symbols=["AAA"], sort_timestamps=by_time)
     assert within.to_pydict() == want.filter(pc.equal(want["symbol"], "AAA")).to_pydict()
+
+
+def test_sort_bars_copies_only_when_the_rows_are_out_of_order():
+    ordered = pa.concat_tables([bars("AAA", 3), bars("BBB", 2)])
+    assert sort_bars(ordered) is ordered  # nothing to do: no copy
+    shuffled = ordered.take([3, 0, 4, 2, 1])
+    assert sort_bars(shuffled).to_pydict() == ordered.to_pydict()
+    assert (
+        sort_bars(shuffled, by_timestamp=False)["symbol"].to_pylist() == ["AAA"] * 3 + ["BBB"] * 2
+    )
