@@ -313,12 +313,14 @@ def run_cluster(input_path: str, work: str, workers: int, memory_limit: str) -> 
         ) as cluster,
         Client(cluster) as client,
     ):
+        start_rss = list(client.run(_rss).values())  # each worker before any task
         clock = time.perf_counter()
         fp.run_portfolios(
             client, [spec], batches, run_id="bench", input_path=input_path, output_path=work
         )
         seconds = time.perf_counter() - clock
         peaks = fp.worker_peaks(client)
+        end_rss = list(client.run(_rss).values())
         limit = fp.worker_memory(client)
         restarts = len(peaks) != workers
     equity = fp.read_staged(work, "bench", "portfolio_equity", "rotation").sort_by("timestamp")
@@ -329,6 +331,8 @@ def run_cluster(input_path: str, work: str, workers: int, memory_limit: str) -> 
         "final_equity": float(np.asarray(equity["equity"])[-1]),
         "n_orders": orders.num_rows,
         "worker_peaks": peaks,
+        "worker_start_rss": start_rss,
+        "worker_end_rss": end_rss,
         "memory_limit": limit,
         "restarted": restarts,
         "chunk_bars": step,
@@ -438,7 +442,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{args.cluster[1]}: {r['seconds']:.2f} s, walk chunks of {r['chunk_bars']} bars, "
             f"orders {r['n_orders']}, final equity {r['final_equity']:.6f}, worker peak RSS "
             + ", ".join(f"{v / 2**20:.0f} MiB" for v in r["worker_peaks"].values())
-            + f" (limit {r['memory_limit'] / 2**20:.0f} MiB; restarted: {r['restarted']})"
+            + f" (limit {r['memory_limit'] / 2**20:.0f} MiB; restarted: {r['restarted']}); "
+            "worker RSS before the first task "
+            + ", ".join(f"{v / 2**20:.0f}" for v in r["worker_start_rss"])
+            + " MiB, after the run "
+            + ", ".join(f"{v / 2**20:.0f}" for v in r["worker_end_rss"])
+            + " MiB"
         )
         return r
     sides = ["barpipe"] if args.barpipe_only else ["barpipe", "vectorbt"]
