@@ -575,32 +575,54 @@ def _check_directory_symbol(fragment: ds.ParquetFileFragment, part_symbol: str) 
         )
 
 
+SCAN_BATCH_ROWS = 131_072  # rows per record batch when a scan must read the columns
+
+
 def _scan_by_reading(fragment: ds.Fragment, part_symbol: str | None, time_column: str) -> pa.Table:
     where = fragment.path
     has_symbol = "symbol" in fragment.physical_schema.names
     if not has_symbol and part_symbol is None:
         raise DataError(f"{where}: missing required column 'symbol' (and no symbol= directory)")
+    # a record batch at a time, each reduced to a row per symbol: the file's symbol and time
+    # columns are never held whole. Parquet's own reader decodes a batch at a time; the
+    # dataset scanner decodes a whole row group (Arrow's pool: 7 MiB against 31 MiB for a
+    # file of two 630,000-row row groups)
+    parts = []
     try:
-        table = fragment.to_table(columns=(["symbol"] if has_symbol else []) + [time_column])
+        with fragment.open() as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(
+                batch_size=SCAN_BATCH_ROWS,
+                columns=(["symbol"] if has_symbol else []) + [time_column],
+                use_threads=False,
+            ):
+                symbol = (
+                    _cast_symbol(batch.column("symbol"), where)
+                    if has_symbol
+                    else _constant_strings(str(part_symbol), batch.num_rows)
+                )
+                times = _cast_timestamp(batch.column(time_column), where, time_column)
+                parts.append(
+                    pa.table({"symbol": symbol, "t": times})
+                    .group_by("symbol")
+                    .aggregate(
+                        [("t", "count", pc.CountOptions(mode="all")), ("t", "min"), ("t", "max")]
+                    )
+                )
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"cannot read Parquet file {where}: {_message(err)}") from err
-    symbol = (
-        _cast_symbol(table["symbol"], where)
-        if has_symbol
-        else _constant_strings(str(part_symbol), table.num_rows)
-    )
-    times = _cast_timestamp(table[time_column], where, time_column)
+    if not parts:
+        return SYMBOL_SCAN.empty_table()
     grouped = (
-        pa.table({"symbol": symbol, "t": times})
+        pa.concat_tables(parts)
         .group_by("symbol")
-        .aggregate([("t", "count", pc.CountOptions(mode="all")), ("t", "min"), ("t", "max")])
+        .aggregate([("t_count", "sum"), ("t_min", "min"), ("t_max", "max")])
     )
     return pa.table(
         {
             "symbol": grouped["symbol"],
-            "n_rows": grouped["t_count"],
-            "min_timestamp": grouped["t_min"],
-            "max_timestamp": grouped["t_max"],
+            "n_rows": grouped["t_count_sum"],
+            "min_timestamp": grouped["t_min_min"],
+            "max_timestamp": grouped["t_max_max"],
         },
         schema=SYMBOL_SCAN,
     )

@@ -344,3 +344,19 @@ def test_sort_bars_copies_only_when_the_rows_are_out_of_order():
     assert (
         sort_bars(shuffled, by_timestamp=False)["symbol"].to_pylist() == ["AAA"] * 3 + ["BBB"] * 2
     )
+
+
+def test_scan_by_reading_combines_record_batches(tmp_path, monkeypatch):
+    # row groups holding several symbols make the scan read the columns, a batch at a time;
+    # a symbol split across batches (and a null time) still gives one exact row
+    from storage import bars as bars_module
+
+    monkeypatch.setattr(bars_module, "SCAN_BATCH_ROWS", 3)
+    raw = pa.concat_tables([bars("BBB", 4, first_day=2), bars("AAA", 5), bars("BBB", 2)])
+    ts = raw["timestamp"].to_pylist()
+    raw = raw.set_column(1, "timestamp", pa.array([*ts[:6], None, *ts[7:]], schemas.TIMESTAMP))
+    pq.write_table(raw, tmp_path / "mixed.parquet", row_group_size=100)
+    got = scan_symbols(tmp_path / "mixed.parquet").to_pylist()
+    assert [(r["symbol"], r["n_rows"]) for r in got] == [("AAA", 5), ("BBB", 6)]
+    spans = [(r["min_timestamp"], r["max_timestamp"]) for r in got]
+    assert spans == [(day(0), day(4)), (day(0), day(5))]
