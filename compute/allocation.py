@@ -236,7 +236,9 @@ class ChunkResult:
 def symbol_features(
     close: Any, volume: Any, offsets: Any, rules: PortfolioRules
 ) -> dict[str, np.ndarray]:
-    """Phase 1: ``adv``, ``vol`` and ``history`` per bar of each symbol (``features_seg_nb``)."""
+    """Phase 1: ``vol`` per bar of each symbol and, where a filter reads them, ``adv`` and
+    ``history`` (``features_seg_nb``; a feature no rule reads is not computed, its key
+    absent: 16 bytes per bar less in every batch)."""
     c = _array("close", close)
     v = _array("volume", volume)
     offs = check_offsets("symbol_features", offsets, c.shape[0])
@@ -244,8 +246,13 @@ def symbol_features(
         raise ParameterError(f"volume has {v.shape[0]} bars, close {c.shape[0]}")
     adv_window = rules.dollar_volume_window if rules.min_dollar_volume > 0 else 0
     vol_window = rules.vol_window if rules.weighting == "inverse_vol" else 0
-    adv, vol, history = k.features_seg_nb(c, v, offs, adv_window, vol_window)
-    return {"adv": adv, "vol": vol, "history": history}
+    adv, vol, history = k.features_seg_nb(c, v, offs, adv_window, vol_window, rules.min_history > 0)
+    out = {"vol": vol}
+    if adv_window:
+        out["adv"] = adv
+    if rules.min_history > 0:
+        out["history"] = history
+    return out
 
 
 def eligibility(

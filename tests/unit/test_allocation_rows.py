@@ -49,3 +49,16 @@ def test_groups_join_into_the_stable_time_sort_of_the_rows(group_rows):
 def test_group_rows_must_be_a_positive_integer(bad):
     with pytest.raises(ParameterError, match="group_rows"):
         list(allocation.rows_by_time(_rows(), bad))
+
+
+def test_features_no_rule_reads_are_not_computed():
+    close = np.array([10.0, 11, 12, 11, 10, 12])
+    volume = np.full(6, 1e3)
+    plain = allocation.symbol_features(close, volume, [0, 6], PortfolioRules(top=1))
+    assert sorted(plain) == ["vol"]
+    assert np.isnan(plain["vol"]).all()
+    filtered = allocation.symbol_features(
+        close, volume, [0, 6], PortfolioRules(top=1, min_dollar_volume=1.0, min_history=2)
+    )
+    assert sorted(filtered) == ["adv", "history", "vol"]
+    assert filtered["history"].tolist() == [1, 2, 3, 4, 5, 6]
