@@ -363,7 +363,7 @@ def measure_fixed(side: str, warm_input: str, work: str, batch_symbols: int) -> 
     """RSS after the interpreter, each import step and a warm run of ``side``."""
     import importlib
 
-    steps = [("interpreter", _rss())]
+    steps = [("interpreter and this script", _rss())]
     for label, modules in FIXED_STEPS[side]:
         for name in modules:
             importlib.import_module(name)
