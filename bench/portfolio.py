@@ -467,13 +467,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # alternating runs, the fastest of each side kept: the machine is shared, and a
         # neighbour's burst should not decide the ratio
         results: dict[str, dict[str, Any]] = {}
+        peaks: dict[str, list[int]] = {side: [] for side in sides}  # every run's, for the range
         for i in range(args.repeat):
             for side in sides:
                 r = _child(side, str(data), str(Path(tmp) / f"{side}-{i}"), args.batch_symbols)
+                peaks[side].append(r["peak_rss"])
                 if side not in results or r["seconds"] < results[side]["seconds"]:
                     results[side] = r
     for side in sides:
         results[side]["fixed"] = fixed[side]
+        results[side]["peak_range"] = (min(peaks[side]), max(peaks[side]))
     print(
         f"{args.symbols} symbols x {args.bars} daily bars, top {TOP} by {ROC}-bar ROC, monthly "
         f"(fastest of {args.repeat} alternating runs per side; input: "
@@ -487,7 +490,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(
             f"  {side:9s} {r['seconds']:7.2f} s{extra}  peak RSS {_mib(r['peak_rss']):>6s} MiB"
             f" ({_mib(r['peak_rss'] - r['import_rss'])} MiB above its imports, "
-            f"{_mib(r['peak_rss'] - r['fixed']['fixed_rss'])} above its fixed costs)"
+            f"{_mib(r['peak_rss'] - r['fixed']['fixed_rss'])} above its fixed costs; "
+            f"{_mib(r['peak_range'][0])}-{_mib(r['peak_range'][1])} over the runs)"
             f"  orders {r['n_orders']}  final equity {r['final_equity']:.6f}"
         )
     print("  fixed costs, RSS in a fresh process (MiB, each step's increase):")
