@@ -202,6 +202,7 @@ def run_barpipe(input_path: str, work: str, batch_symbols: int = BATCH_SYMBOLS) 
                 cal[start:stop],
                 {f: part.column(f).to_numpy(zero_copy_only=False) for f in allocation.ROW_FIELDS},
             )
+        pa.default_memory_pool().release_unused()  # as walk_task: the scan's buffers
         result, state = allocation.walk_grids(grids, sched[start:stop], state, rules, start)
         equity.append(result.bars["equity"])
         n_orders += result.orders["bar"].shape[0]
