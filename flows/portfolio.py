@@ -18,7 +18,11 @@ Wiring only (the arithmetic is ``compute.allocation``, the bytes ``write_portfol
 
 The four portfolio tables (``PORTFOLIO_TABLES``) are declared in ``storage.tables`` like the
 other outputs (switch ``write_portfolios``): ``write_portfolio_table`` stages a part of one
-(``storage.outputs.write_staged``), and the run publishes them with everything else.
+(``storage.outputs.write_staged``), and the run publishes them with everything else. Equity,
+orders and holdings are ``series`` tables: a night continuing a portfolio stages only the
+rows after its saved bar and ``run_configured`` tells the publish which portfolios are
+appended to, replaced whole or gone (``storage.runs.Series``); what was published is read
+through storage (``storage.runs.read_last_snapshot``, ``read_series``).
 ``read_portfolio_table`` reads one portfolio's published rows, ``read_staged`` a run's staged
 ones (before publishing). Local output roots only, for now.
 """
@@ -40,7 +44,7 @@ import pyarrow.parquet as pq
 from compute import allocation
 from compute.allocation import PortfolioRules, PortfolioState
 from compute.errors import ConfigError
-from storage import bars, outputs, validate
+from storage import bars, outputs, runs, tables, validate
 from storage.schemas import PORTFOLIO_METRICS
 
 PORTFOLIO_TABLES = (
@@ -256,7 +260,7 @@ def metrics_task(
     rows, after ``earlier`` (its published rows before a continued walk's first bar)."""
     label = spec.rules.label
     equity = read_staged(output_path, run_id, "portfolio_equity", label)
-    if earlier is not None:
+    if earlier is not None:  # a continued portfolio: its published bars, then tonight's
         equity = pa.concat_tables([earlier.select(equity.column_names).cast(equity.schema), equity])
     equity = equity.sort_by("timestamp")
     bench = equity["benchmark_return"].to_numpy() if spec.benchmark is not None else None
@@ -363,10 +367,10 @@ def run_portfolios(
                 extended_after=how.extended_after,
             )
             after = int(np.searchsorted(cal, how.saved.last_us, side="right")) if how.saved else 0
-            # whole when there is no new bar, or the published equity is not one row per bar
-            # up to the saved one (a pruned or partial snapshot)
+            # whole when the published equity is not one row per bar up to the saved one (a
+            # night without portfolios emptied it, say); no new bar: nothing to walk
             kept = how.equity.num_rows if how.equity is not None else -1
-            if start is not None and 0 < after < cal.shape[0] and kept == after:
+            if start is not None and 0 < after <= cal.shape[0] and kept == after:
                 state = start
                 begin = after
                 earlier[label] = how.equity
@@ -388,7 +392,10 @@ def run_portfolios(
                 key=f"portfolio-walk-{run_id}-{spec.rules.label}-{part}",
             )
         finals.append(state)
-    ends = _gather(client, finals, paused_timeout_s)
+    walked = iter(
+        _gather(client, [f for f in finals if not isinstance(f, PortfolioState)], paused_timeout_s)
+    )
+    ends = [f if isinstance(f, PortfolioState) else next(walked) for f in finals]
     if states is not None and cal.shape[0]:
         for spec, end_state in zip(specs, ends, strict=True):
             sig = (resume or {}).get(spec.rules.label)
@@ -473,22 +480,25 @@ def _peak() -> tuple[str, int]:
 
 def run_configured(
     client: Any, settings: Any, jobs: list[Any], night: Any = None, conn: Any = None
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], dict[str, runs.Series]]:
     """``run_portfolios`` for the run's ``portfolio:`` entries over the batches it planned
     (``flows.tasks.BatchJob``s: their symbols, input, dates, minimum bars, annualization).
 
     With the night (``storage.runs.Night``) and ``barpipe.db``: a portfolio continues from
     the state the last night published (``portfolio_state``) when ``continue_from`` allows,
-    its earlier rows staged again with the new ones; every portfolio's state is staged.
+    and stages only the rows after the saved bar; every portfolio's state is staged. Returns
+    each portfolio's metrics and what the night changes in the portfolio tables
+    (``storage.runs.Series`` by label column, for ``Night.series``): the continued portfolios
+    with their saved bar, the others whole, and the published ones no longer configured.
     """
     import hashlib
     import json
 
+    from flows.nightly import output_root
     from flows.settings import portfolio_rules
-    from storage import db
 
     if not settings.portfolio or not jobs:
-        return []
+        return [], {}
     specs = [
         PortfolioSpec(
             rules=portfolio_rules(p, settings.backtest),
@@ -499,12 +509,11 @@ def run_configured(
     ]
     first = jobs[0]
     out = first.output.path
-    prev_key = None
+    root = output_root(settings)
+    saved = equity = None
     if night is not None and conn is not None and not night.full:
-        rec = db.read_table_versions(conn).get("portfolio_state")
-        prev_key = rec["run_key"] if rec is not None else None
-    saved = _published(out, "portfolio_state", prev_key)
-    equity = _published(out, "portfolio_equity", prev_key)
+        saved = runs.read_last_snapshot(root, conn, "portfolio_state")
+        equity = runs.read_series(root, "portfolio_equity")
     resume = {}
     for spec in specs:
         label = spec.rules.label
@@ -553,25 +562,18 @@ def run_configured(
         data = state_table(label, end.symbols, end.state, end.last_us, end.signature)
         data = data.append_column("run_id", pa.array([first.run_id] * data.num_rows))
         outputs.write_staged(data, out, first.run_id, "portfolio_state", label)
-    for label in sorted(continued):  # the snapshot tables hold every bar: restage the earlier
-        for table in ("portfolio_equity", "portfolio_orders", "portfolio_holdings"):
-            earlier = _of(_published(out, table, prev_key), label)
-            if earlier is not None and earlier.num_rows:
-                keep = [c for c in earlier.column_names if c not in ("run_id", "run_key")]
-                earlier = earlier.select(keep).append_column(
-                    "run_id", pa.array([first.run_id] * earlier.num_rows, pa.string())
-                )
-                outputs.write_staged(earlier, out, first.run_id, table, f"{label}-earlier")
-    return rows
-
-
-def _published(output_path: str, table: str, run_key: str | None) -> pa.Table | None:
-    """``table``'s published rows of ``run_key`` (None: no key, or nothing published)."""
-    from storage import delta
-
-    if run_key is None or delta.version(output_path, table) is None:
-        return None
-    return outputs.read_output(output_path, table, run_keys=[run_key])
+    labels = [spec.rules.label for spec in specs]
+    published = set(equity["portfolio"].to_pylist()) if equity is not None else set()
+    change = runs.Series(
+        whole=[label for label in labels if label not in continued],
+        extended={
+            label: resume[label].saved.last_us  # type: ignore[union-attr]
+            for label in labels
+            if label in continued
+        },
+        removed=sorted(published - set(labels)),
+    )
+    return rows, {"portfolio": change}
 
 
 def _of(table: pa.Table | None, label: str) -> pa.Table | None:
@@ -590,16 +592,21 @@ def write_portfolio_table(
 def read_staged(output_path: str, run_id: str, table: str, label: str) -> pa.Table:
     """One portfolio's staged rows of ``table`` in run ``run_id`` (before publishing)."""
     where = os.path.join(outputs.staging_dir(output_path, run_id), table)
-    files = sorted(
-        os.path.join(where, f) for f in os.listdir(where) if f.startswith(f"part-{label}-")
-    )
+    names = os.listdir(where) if os.path.isdir(where) else []
+    files = sorted(os.path.join(where, f) for f in names if f.startswith(f"part-{label}-"))
+    if not files:  # a continued portfolio without a new bar stages none
+        return tables.spec(table).schema.empty_table()
     return ds.dataset(files, format="parquet").to_table()
 
 
-def read_portfolio_table(output_path: str, table: str, label: str, run_key: str) -> pa.Table:
-    """One portfolio's published rows of ``table`` for ``run_key``."""
-    data = outputs.read_output(output_path, table, run_keys=[run_key])
-    return data.filter(pc.equal(data["portfolio"], label))
+def read_portfolio_table(
+    output_path: str, table: str, label: str, run_key: str | None = None
+) -> pa.Table:
+    """One portfolio's published rows of ``table``: every bar of the series tables (equity,
+    orders, holdings; ``run_key`` is then the night that published each row), the snapshot
+    of ``run_key`` of ``portfolio_metrics`` and ``portfolio_state`` (every snapshot if None)."""
+    keys = None if run_key is None or tables.spec(table).kind == "series" else [run_key]
+    return outputs.read_output(output_path, table, run_keys=keys, labels=[label])
 
 
 # --- Nights that extend the portfolio tables (issue 15 item 3; wired in ``run_configured``) ---

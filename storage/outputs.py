@@ -384,18 +384,27 @@ def read_output(
     *,
     run_keys: Iterable[str] | None = None,
     columns: Sequence[str] | None = None,
+    labels: Iterable[str] | None = None,
 ) -> pa.Table:
     """The current rows of an output table, with its ``run_key`` column last.
 
-    trades, equity, indicators, signals: the current rows (``run_key``: the run key of the
-    run that published each row); metrics, quarantine: every snapshot kept, one per run key.
-    ``run_keys`` keeps only rows of those keys. Reads the latest committed Delta version
-    (``storage.delta``): a commit in progress is never seen.
+    trades, equity, indicators, signals, and the portfolio series (equity, orders, holdings):
+    the current rows (``run_key``: the run key of the run that published each row); metrics,
+    quarantine, portfolio_metrics, portfolio_state: every snapshot kept, one per run key.
+    ``run_keys`` keeps only rows of those keys; ``labels`` only rows of those values of the
+    table's label column (``portfolio`` for the portfolio tables, else ``symbol``). Reads the
+    latest committed Delta version (``storage.delta``): a commit in progress is never seen.
     """
     from storage import delta
 
     declared = spec(table)
     where = None if run_keys is None else pads.field("run_key").isin(list(run_keys))
+    if labels is not None:
+        column = declared.group or (
+            "portfolio" if "portfolio" in declared.schema.names else "symbol"
+        )
+        chosen = pads.field(column).isin(list(labels))
+        where = chosen if where is None else where & chosen
     data = delta.read(os.fspath(root), table, filesystem, where=where)
     schema = declared.schema
     if declared.dynamic and data is not None:

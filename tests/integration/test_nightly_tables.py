@@ -588,6 +588,46 @@ PORTFOLIO = {
 PORTFOLIO_TABLES = ("portfolio_equity", "portfolio_orders", "portfolio_holdings")
 
 
+def _versions(out: Path, tables) -> dict[str, int]:
+    return {t: delta.version(str(out), t) if (out / t).exists() else -1 for t in tables}
+
+
+def _rows_added(out: Path, table: str, since: int | None) -> int:
+    """Rows the commits after version ``since`` added to ``table`` (every row if None), from
+    the Delta log's add actions: an append adds the new rows only, a rewrite adds them all."""
+    import json
+
+    log = out / table / "_delta_log"
+    rows = 0
+    for entry in sorted(log.glob("*.json")):
+        if since is not None and int(entry.stem) <= since:
+            continue
+        for line in entry.read_text().splitlines():
+            action = json.loads(line)
+            if "add" in action:
+                rows += json.loads(action["add"]["stats"])["numRecords"]
+    return rows
+
+
+def _assert_portfolio_sqlite_equals_delta(out: Path) -> None:
+    """barpipe.db mirrors the portfolio tables row for row (every snapshot of the metrics)."""
+    from storage import db
+    from storage.tables import TABLES
+
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        for table in (*PORTFOLIO_TABLES, "portfolio_metrics"):
+            order = [(k, "ascending") for k in (*TABLES[table].sort_keys, "run_key")]
+            lite = db.read_table(conn, table).sort_by(order)
+            lake = outputs.read_output(str(out), table).sort_by(order)
+            assert lite.num_rows == lake.num_rows, table
+            for name in (*TABLES[table].schema.names, "run_key"):
+                a, b = (
+                    lite[name].combine_chunks(),
+                    lake[name].combine_chunks().cast(lite[name].type),
+                )
+                assert a.equals(b), f"{table}.{name}: SQLite and Delta differ"
+
+
 @pytest.mark.parametrize("benchmark", [None, "equal_weight"])
 def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypatch, benchmark):
     """Nights with new bars continue the portfolio from its saved state (only the new bars
@@ -616,25 +656,50 @@ def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypa
         ({"AAA": 150, "BBB": 150, "CCC": 150}, {"BBB": 0.5}),  # CCC's new bars from 131
         ({"AAA": 160, "BBB": 160, "CCC": 160}, {"BBB": 0.5}),
     ]
+    added: list[int] = []  # the portfolio_equity rows each night's one commit added
     for i, (cuts, restated) in enumerate(nights):
         inp = _input(tmp_path / f"in-{i}", cuts, restated)
         key = f"2026-03-{i + 1:02d}"
+        before = _versions(out, PORTFOLIO_TABLES)
         summary, _ = _night(cluster, config, inp, out, key, **settings)
         assert summary.status == "succeeded"
-        equity = outputs.read_output(str(out), "portfolio_equity", run_keys=[key])
+        equity = outputs.read_output(str(out), "portfolio_equity")
         assert equity.num_rows == max(cuts.values())  # every bar of the history, once
+        after = _versions(out, PORTFOLIO_TABLES)
+        for table in PORTFOLIO_TABLES:  # at most one Delta commit per table per night
+            assert after[table] - (before[table] if i else -1) <= 1, (i, table)
+        added.append(
+            _rows_added(out, "portfolio_equity", before["portfolio_equity"] if i else None)
+        )
         ref = tmp_path / f"ref-{i}"
         with monkeypatch.context() as mp:
             mp.setattr(fp, "continue_from", continue_from)
             assert _night(cluster, config, inp, ref, key, **settings)[0].status == "succeeded"
-        for table in (*PORTFOLIO_TABLES, "portfolio_metrics", "portfolio_state"):
+        for table in PORTFOLIO_TABLES:  # series tables: every row once, whoever wrote it
+            _assert_bit_identical(
+                outputs.read_output(str(out), table),
+                outputs.read_output(str(ref), table),
+                f"night {i}: {table}",
+            )
+        for table in ("portfolio_metrics", "portfolio_state"):  # a snapshot per night
             _assert_bit_identical(
                 outputs.read_output(str(out), table, run_keys=[key]),
                 outputs.read_output(str(ref), table, run_keys=[key]),
                 f"night {i}: {table}",
             )
+        _assert_portfolio_sqlite_equals_delta(out)
+    # the report of the last (continued) night draws the portfolio's whole history
+    from flows.portfolio_report import portfolio_panels
+
+    curve = portfolio_panels(str(out), key)[1].renderers[0].data_source.data["equity"]
+    assert len(curve) == 160
+    # a continued night's commit adds only its new bars; a whole one rewrites the history
+    # (night 3 continues with 10 new bars, its CCC unchanged)
+    continued = [d == "continued" for d in decided]
+    assert [n for n, c in zip(added, continued, strict=True) if c] == [15, 10, 10]
+    assert [n for n, c in zip(added, continued, strict=True) if not c] == [100, 130, 150]
     if benchmark:  # the benchmark's past changed on nights 2 and 4: those nights are full
-        assert [d == "continued" for d in decided] == [False, True, False, True, False, True]
+        assert continued == [False, True, False, True, False, True]
         return
     assert decided == [
         "nothing published yet",
