@@ -90,6 +90,7 @@ class RowsJob:
     min_bars: int
     portfolios: tuple[PortfolioSpec, ...] = field(default_factory=tuple)
     row_group_rows: int = 65_536  # staged rows per Parquet row group
+    last_bar_at: tuple[int, ...] = ()  # saved bars (µs): report each symbol's last bar up to each
 
 
 def chunk_bars(n_symbols: int, n_times: int, worker_memory: int | None = None) -> int:
@@ -156,11 +157,20 @@ def stage_rows(job: RowsJob) -> dict[str, Any]:
         del rows, score
     pa.default_memory_pool().release_unused()
     first = {str(s): int(ts[i]) for s, i in zip(sym[starts], starts, strict=True)}
+    # per saved bar, each symbol's last bar at or before it: (time, close)
+    last_at: dict[int, dict[str, tuple[int, float]]] = {}
+    for cut in job.last_bar_at:
+        last_at[cut] = {}
+        for name, lo, hi in zip(sym[starts], offsets[:-1], offsets[1:], strict=True):
+            i = int(lo) + int(np.searchsorted(ts[lo:hi], cut, side="right")) - 1
+            if i >= lo:
+                last_at[cut][str(name)] = (int(ts[i]), float(inputs["close"][i]))
     return {
         "batch": job.batch,
         "timestamps": np.unique(ts),
         "n_rows": int(clean.num_rows),
         "first_us": first,
+        "last_at": last_at,
     }
 
 
@@ -314,6 +324,7 @@ def run_portfolios(
         return []
     warm_kernels(specs)
     symbols = tuple(s for batch in batches for s in batch)
+    saved_bars = {h.saved.last_us for h in (resume or {}).values() if h.saved is not None}
     ids = {s: i for i, s in enumerate(symbols)}
     for i, spec in enumerate(specs):
         if spec.benchmark not in (None, "equal_weight") and spec.benchmark not in ids:
@@ -334,6 +345,7 @@ def run_portfolios(
             end=end,
             min_bars=min_bars,
             portfolios=tuple(specs),
+            last_bar_at=tuple(sorted(saved_bars)),
         )
         for b, batch in enumerate(batches)
     ]
@@ -345,8 +357,11 @@ def run_portfolios(
     cal = allocation.calendar(np.concatenate([s["timestamps"] for s in staged] or [[]]))
     step = chunk_bars(len(symbols), cal.shape[0], worker_memory(client))
     first_us: dict[str, int] = {}
+    last_at: dict[int, dict[str, tuple[int, float]]] = {cut: {} for cut in saved_bars}
     for s in staged:
         first_us.update(s["first_us"])
+        for cut, bars_at in s["last_at"].items():
+            last_at[cut].update(bars_at)
     finals = []
     earlier: dict[str, pa.Table | None] = {}
     for spec in specs:
@@ -365,6 +380,9 @@ def run_portfolios(
                 full=False,
                 restated=how.restated,
                 extended_after=how.extended_after,
+                decisions_us=None if spec.rules.rebalance == "signal" else cal[sched],
+                benchmark=spec.benchmark,
+                last_at=last_at.get(how.saved.last_us) if how.saved else None,
             )
             after = int(np.searchsorted(cal, how.saved.last_us, side="right")) if how.saved else 0
             # whole when the published equity is not one row per bar up to the saved one (a
@@ -688,6 +706,9 @@ def continue_from(
     full: bool,
     restated: tuple[str, ...] = (),
     extended_after: Mapping[str, int] | None = None,
+    decisions_us: np.ndarray | None = None,
+    benchmark: str | None = None,
+    last_at: Mapping[str, tuple[int, float]] | None = None,
 ) -> tuple[PortfolioState | None, str]:
     """The state a night continues a portfolio from, laid out in the night's symbol order, or
     None and why the portfolio is recomputed whole.
@@ -696,12 +717,24 @@ def continue_from(
     bar (a saved symbol without one, quarantined tonight say, counts as vanished);
     ``restated``: the symbols whose published bars changed; ``extended_after``: the symbols
     with new bars, each with its last published bar. Whole on ``--full``, nothing saved, a
-    changed computation or portfolio config (``signature``), a restated symbol, a symbol
-    extended from before the saved bar (its new bars may fall inside the walked history), a
-    vanished symbol, a new symbol with a bar at or before the last published bar, or the old
-    symbols in another order (ties go to the lower symbol index, so the order is part of the
-    result). A new symbol whose bars all come later joins with the initial state a whole walk
-    would have given it at that bar.
+    changed computation or portfolio config (``signature``), a restated symbol, a vanished
+    symbol, a new symbol with a bar at or before the last published bar, or the old symbols
+    in another order (ties go to the lower symbol index, so the order is part of the result).
+    A new symbol whose bars all come later joins with the initial state a whole walk would
+    have given it at that bar.
+
+    A symbol that lagged (extended from before the saved bar: its new bars may fall inside
+    the walked history) is continued when those bars cannot have changed the walk: the walk
+    saw the symbol without a bar there, so it kept its position and filled nothing of it
+    (the rule for a symbol without a bar). That is exact when, at the saved bar, it holds no
+    position and has no order pending (so none was held or pending since its last bar: only
+    its own bars fill it), no decision bar (``decisions_us``, the timestamps of the
+    rebalance schedule; None: any bar may decide, ``rebalance: signal``) falls after its
+    last published bar up to the saved one (so the ranking never saw its late bars), and the
+    portfolio's ``benchmark`` is neither ``equal_weight`` nor that symbol (the published
+    benchmark returns would miss them). ``last_at`` (each symbol's last bar at or before the
+    saved one, ``(time µs, close)``) then gives its last close, as a whole walk has it; a
+    symbol whose late bars all come after the saved bar (a gap) continues unconditionally.
     """
     if full:
         return None, "--full"
@@ -712,9 +745,14 @@ def continue_from(
     old = set(saved.symbols)
     if any(s in old for s in restated):
         return None, f"symbol {next(s for s in restated if s in old)!r} was restated"
-    lagging = [s for s, last in (extended_after or {}).items() if last < saved.last_us]
-    if lagging:
-        return None, f"symbol {lagging[0]!r} got bars before the last published bar"
+    lagging = {s: last for s, last in (extended_after or {}).items() if last < saved.last_us}
+    late: dict[str, float] = {}  # a lagging symbol's close at its last bar up to the saved one
+    for s, last in sorted(lagging.items()):
+        why = _late_bars_matter(saved, s, last, decisions_us, benchmark, last_at)
+        if why:
+            return None, f"symbol {s!r} got bars before the last published bar{why}"
+        if s in old and last_at is not None and s in last_at:
+            late[s] = last_at[s][1]
     gone = [s for s in saved.symbols if s not in set(symbols) or s not in first_us]
     if gone:
         return None, f"symbol {gone[0]!r} vanished"
@@ -727,4 +765,34 @@ def continue_from(
     where = np.array([symbols.index(s) for s in saved.symbols], dtype=np.int64)
     for f in STATE_FIELDS:
         getattr(fresh, f)[where] = getattr(saved.state, f)
+    for s, close in late.items():
+        fresh.last_close[symbols.index(s)] = close
     return fresh, ""
+
+
+def _late_bars_matter(
+    saved: SavedState,
+    symbol: str,
+    last_us: int,
+    decisions_us: np.ndarray | None,
+    benchmark: str | None,
+    last_at: Mapping[str, tuple[int, float]] | None,
+) -> str:
+    """Why ``symbol``'s bars after ``last_us`` up to the saved bar may change the walked
+    history ('' when they cannot; see ``continue_from``)."""
+    if symbol not in saved.symbols:
+        return ""  # not in the walk: the new-symbol rules decide
+    if last_at is None or symbol not in last_at:
+        return " (its last bar up to the saved one is unknown)"
+    if last_at[symbol][0] <= last_us:
+        return ""  # no bar inside the walked history: the walk saw the input as it is
+    i = saved.symbols.index(symbol)
+    if saved.state.position[i] != 0.0 or saved.state.pending[i] != 0:
+        return " while held or with an order pending"
+    if decisions_us is None:
+        return " and any bar may rebalance (signal)"
+    if np.any((decisions_us > last_us) & (decisions_us <= saved.last_us)):
+        return " over a rebalance decision"
+    if benchmark in ("equal_weight", symbol):
+        return f" and the benchmark ({benchmark}) has them"
+    return ""

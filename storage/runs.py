@@ -345,6 +345,10 @@ def _publish_continuous(
     symbols' rows) and every new row (an extended symbol's rows are after its last published
     bar; delta-rs checks this). A night that only removes rows is one delete.
 
+    A series table (portfolio equity, orders, holdings) is partitioned by its label column,
+    so that recomputing one label whole rewrites none of the others' files; its night is
+    always one commit (a predicate overwrite, which also checks every new row's label).
+
     Two commits, a delete and then an append, where the night replaces rows of extended
     symbols (``t.replaced``: the trades still open at their last bar). A predicate overwrite
     writes the kept rows of each file it rewrites together with the night's new rows, so the
@@ -356,11 +360,13 @@ def _publish_continuous(
     """
     t = spec(name)
     reader = _with_key(schema, batches, run_key)
+    # a series table's files hold one label each: replacing a label rewrites no other's
+    parts = (t.group,) if t.kind == "series" and t.group else None
     if night.full:
-        return delta.overwrite(out.path, name, reader, out.filesystem, run_id)
+        return delta.overwrite(out.path, name, reader, out.filesystem, run_id, partition_by=parts)
     current = delta.version(out.path, name, out.filesystem)
     if current is None:
-        return delta.append(out.path, name, reader, out.filesystem, run_id)
+        return delta.append(out.path, name, reader, out.filesystem, run_id, partition_by=parts)
     c = _change(t, night)
     replaced = []  # rows the night takes out
     if c.whole or c.removed:

@@ -582,7 +582,15 @@ PORTFOLIO = {
             "top": 2,
             "rebalance": "weekly",
             "benchmark": "equal_weight",
-        }
+        },
+        {  # continues over CCC's lag on night 4: it holds none of CCC, no decision falls there
+            "label": "monthly",
+            "score": {"indicator": "roc", "params": {"timeperiod": 10}},
+            "top": 1,
+            "ascending": True,  # the weakest: not CCC at bar 140
+            "rebalance": "monthly",
+            "benchmark": "AAA",
+        },
     ]
 }
 PORTFOLIO_TABLES = ("portfolio_equity", "portfolio_orders", "portfolio_holdings")
@@ -631,8 +639,8 @@ def _assert_portfolio_sqlite_equals_delta(out: Path) -> None:
 @pytest.mark.parametrize("benchmark", [None, "equal_weight"])
 def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypatch, benchmark):
     """Nights with new bars continue the portfolio from its saved state (only the new bars
-    are walked); a restated symbol, or one extended from before the last published bar,
-    recomputes it whole. After every night the portfolio tables equal one full run's over
+    are walked and appended); a restated symbol, or one extended from before the last
+    published bar whose late bars matter (see ``continue_from``), recomputes it whole. After every night the portfolio tables equal one full run's over
     that night's input on an empty root, bit for bit. A sleeves' benchmark
     (``metrics.benchmark``) changes the night's signature every night but not the walk."""
     from flows import portfolio as fp
@@ -657,6 +665,7 @@ def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypa
         ({"AAA": 160, "BBB": 160, "CCC": 160}, {"BBB": 0.5}),
     ]
     added: list[int] = []  # the portfolio_equity rows each night's one commit added
+    written: list[dict[str, int]] = []  # per portfolio, the rows with the night's run key
     for i, (cuts, restated) in enumerate(nights):
         inp = _input(tmp_path / f"in-{i}", cuts, restated)
         key = f"2026-03-{i + 1:02d}"
@@ -664,13 +673,15 @@ def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypa
         summary, _ = _night(cluster, config, inp, out, key, **settings)
         assert summary.status == "succeeded"
         equity = outputs.read_output(str(out), "portfolio_equity")
-        assert equity.num_rows == max(cuts.values())  # every bar of the history, once
+        assert equity.num_rows == 2 * max(cuts.values())  # each portfolio: every bar, once
         after = _versions(out, PORTFOLIO_TABLES)
         for table in PORTFOLIO_TABLES:  # at most one Delta commit per table per night
             assert after[table] - (before[table] if i else -1) <= 1, (i, table)
         added.append(
             _rows_added(out, "portfolio_equity", before["portfolio_equity"] if i else None)
         )
+        mine = equity.filter(pa.compute.equal(equity["run_key"], key))["portfolio"].to_pylist()
+        written.append({label: mine.count(label) for label in ("rotation", "monthly")})
         ref = tmp_path / f"ref-{i}"
         with monkeypatch.context() as mp:
             mp.setattr(fp, "continue_from", continue_from)
@@ -693,19 +704,40 @@ def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypa
 
     curve = portfolio_panels(str(out), key)[1].renderers[0].data_source.data["equity"]
     assert len(curve) == 160
-    # a continued night's commit adds only its new bars; a whole one rewrites the history
-    # (night 3 continues with 10 new bars, its CCC unchanged)
-    continued = [d == "continued" for d in decided]
-    assert [n for n, c in zip(added, continued, strict=True) if c] == [15, 10, 10]
-    assert [n for n, c in zip(added, continued, strict=True) if not c] == [100, 130, 150]
-    if benchmark:  # the benchmark's past changed on nights 2 and 4: those nights are full
-        assert continued == [False, True, False, True, False, True]
+    # a continued night's commit adds only its new bars (night 3: 10, its CCC unchanged);
+    # a whole one rewrites that portfolio's history; no other row is rewritten
+    rotation, monthly = decided[0::2], decided[1::2]
+    for i, (cuts, _) in enumerate(nights):
+        bars, new = max(cuts.values()), max(cuts.values()) - max(nights[i - 1][0].values())
+        want = {
+            label: new if decided_ == "continued" else bars
+            for label, decided_ in (("rotation", rotation[i]), ("monthly", monthly[i]))
+        }
+        assert written[i] == want, (i, decided)
+        assert added[i] == sum(want.values()), i
+    if benchmark:  # the sleeves' benchmark past changed on night 4: a full night, all whole
+        assert (
+            rotation
+            == monthly
+            == [
+                "nothing published yet",
+                "continued",
+                "symbol 'BBB' was restated",
+                "continued",
+                "nothing published yet",
+                "continued",
+            ]
+        ), decided
         return
-    assert decided == [
+    assert rotation == [
         "nothing published yet",
         "continued",
         "symbol 'BBB' was restated",
         "continued",
-        "symbol 'CCC' got bars before the last published bar",
+        "symbol 'CCC' got bars before the last published bar while held or with an order pending",
         "continued",
     ]
+    # CCC's late bars (131 to 140) are inside monthly's walked history, but it held none of
+    # CCC and July's decision came before them: it continues (issue 15: a symbol without a
+    # bar keeps its position and is filled at its next bar)
+    assert monthly == [*rotation[:4], "continued", "continued"], decided

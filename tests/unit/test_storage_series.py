@@ -125,6 +125,9 @@ def test_a_label_recomputed_whole_replaces_its_rows_and_a_label_gone_loses_them(
     _stage(root, "r2", "A", range(11), 50.0)  # restated: every bar of A again
     _stage(root, "r2", "B", range(10, 11), 110.0)
     _publish(root, conn, "r2", "k2", _night(whole=["A"], extended={"B": _last_us(9)}))
+    # one commit; it rewrote no row of B (the table's files hold one label each)
+    version = delta.version(str(root), "portfolio_equity")
+    assert _added_rows(root, "portfolio_equity", version) == 11 + 1
     equity = _current(root, "portfolio_equity")
     a = equity.filter(pa.compute.equal(equity["portfolio"], "A"))
     b = equity.filter(pa.compute.equal(equity["portfolio"], "B"))
