@@ -741,3 +741,42 @@ def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypa
     # CCC and July's decision came before them: it continues (issue 15: a symbol without a
     # bar keeps its position and is filled at its next bar)
     assert monthly == [*rotation[:4], "continued", "continued"], decided
+
+
+@pytest.mark.parametrize("killed_after", ["portfolio_equity", "portfolio_state"])
+def test_a_portfolio_night_killed_during_publish_is_recovered(
+    cluster, config, tmp_path, monkeypatch, killed_after
+):
+    """A night killed after committing some portfolio tables to Delta (before its SQLite
+    commit) is rolled back by the next night's recovery: that night continues from the last
+    committed state, and the tables equal one full run's, in Delta and SQLite alike."""
+    out = tmp_path / "out"
+    first = _input(tmp_path / "in-0", {"AAA": 100, "BBB": 100, "CCC": 100}, {})
+    assert _night(cluster, config, first, out, "2026-04-01", **PORTFOLIO)[0].status == "succeeded"
+    killed = _input(tmp_path / "in-1", {"AAA": 110, "BBB": 110, "CCC": 110}, {})
+    with monkeypatch.context() as mp:
+        _kill_during_publish(mp, killed_after)
+        with pytest.raises(SystemExit):
+            _night(cluster, config, killed, out, "2026-04-02", **PORTFOLIO)
+    assert outputs.read_output(str(out), "portfolio_equity").num_rows == 2 * 110  # dead commit
+    inp = _input(tmp_path / "in-2", {"AAA": 120, "BBB": 120, "CCC": 120}, {})
+    summary, messages = _night(cluster, config, inp, out, "2026-04-02", **PORTFOLIO)
+    assert summary.status == "succeeded"
+    assert any("rolled portfolio_equity back" in m for m in messages), messages
+    assert summary.night.series["portfolio"].extended == {  # from night 1's saved bar
+        label: int(BASE["AAA"]["timestamp"][99].value) for label in ("rotation", "monthly")
+    }
+    ref = tmp_path / "ref"
+    assert _night(cluster, config, inp, ref, "2026-04-02", **PORTFOLIO)[0].status == "succeeded"
+    for table in PORTFOLIO_TABLES:
+        _assert_bit_identical(
+            outputs.read_output(str(out), table), outputs.read_output(str(ref), table), table
+        )
+    for table in ("portfolio_metrics", "portfolio_state"):
+        _assert_bit_identical(
+            outputs.read_output(str(out), table, run_keys=["2026-04-02"]),
+            outputs.read_output(str(ref), table, run_keys=["2026-04-02"]),
+            table,
+        )
+    _assert_portfolio_sqlite_equals_delta(out)
+    _both_stores_agree(out)

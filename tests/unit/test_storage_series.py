@@ -209,3 +209,18 @@ def test_a_new_series_table_does_not_force_a_full_night(tmp_path):
         assert (full, reason) == (True, "table equity is new")
     finally:
         conn.close()
+
+
+def test_prune_keeps_every_row_of_the_series_and_the_stores_agree(store):
+    root, conn = store
+    for night in range(2, 5):  # three more nights, one new bar each
+        _stage(root, f"r{night}", "A", range(8 + night, 9 + night), float(night))
+        _stage(root, f"r{night}", "B", range(8 + night, 9 + night), 100.0 + night)
+        cut = _last_us(7 + night)
+        _publish(root, conn, f"r{night}", f"k{night}", _night(extended={"A": cut, "B": cut}))
+    before = {t: _current(root, t) for t in SERIES}
+    runs.prune(runs.OutputRoot(str(root)), conn, "prune", keep_nights=1, echo=lambda _m: None)
+    for table in SERIES:
+        assert _current(root, table).equals(before[table]), table
+    assert _current(root, "portfolio_equity").num_rows == 26
+    _assert_stores_agree(root, conn)
