@@ -197,7 +197,7 @@ def execute(
 
                     clock = time.perf_counter()
                     summary.portfolios, series = task(run_configured)(
-                        client, settings, jobs, summary.night, conn
+                        client, settings, jobs, summary.night, conn, echo=echo
                     )
                     summary.night.series.update(series)
                     for worker, peak in worker_peaks(client).items():

@@ -308,6 +308,7 @@ def run_portfolios(
     resume: Mapping[str, Resume] | None = None,
     states: dict[str, SavedState] | None = None,
     continued: set[str] | None = None,
+    reasons: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Both phases on the Dask cluster behind ``client``; returns each portfolio's metrics.
 
@@ -318,7 +319,8 @@ def run_portfolios(
     ``continue_from`` accepts walks only the bars after the saved one and stages only their
     rows (its metrics cover its earlier equity too). ``states``: filled with each
     portfolio's state after the run's last bar, to save for the next night; ``continued``:
-    with the labels of the portfolios continued.
+    with the labels of the portfolios continued; ``reasons``: with why each portfolio with a
+    ``resume`` entry was walked whole, or how many new bars a continued one walked.
     """
     if not specs:
         return []
@@ -372,7 +374,7 @@ def run_portfolios(
         how = (resume or {}).get(label)
         earlier[label] = None
         if how is not None:
-            start, _reason = continue_from(
+            start, reason = continue_from(
                 how.saved,
                 symbols,
                 first_us,
@@ -394,6 +396,11 @@ def run_portfolios(
                 earlier[label] = how.equity
                 if continued is not None:
                     continued.add(label)
+                reason = f"continued: {cal.shape[0] - after} new bar(s) walked"
+            elif start is not None:
+                reason = "its published equity is not one row per bar up to the saved one"
+            if reasons is not None:
+                reasons[label] = reason
         for part, lo in enumerate(range(begin, cal.shape[0], step)):
             hi = min(lo + step, cal.shape[0])
             state = client.submit(
@@ -497,7 +504,12 @@ def _peak() -> tuple[str, int]:
 
 
 def run_configured(
-    client: Any, settings: Any, jobs: list[Any], night: Any = None, conn: Any = None
+    client: Any,
+    settings: Any,
+    jobs: list[Any],
+    night: Any = None,
+    conn: Any = None,
+    echo: Any = None,
 ) -> tuple[list[dict[str, Any]], dict[str, runs.Series]]:
     """``run_portfolios`` for the run's ``portfolio:`` entries over the batches it planned
     (``flows.tasks.BatchJob``s: their symbols, input, dates, minimum bars, annualization).
@@ -508,6 +520,7 @@ def run_configured(
     each portfolio's metrics and what the night changes in the portfolio tables
     (``storage.runs.Series`` by label column, for ``Night.series``): the continued portfolios
     with their saved bar, the others whole, and the published ones no longer configured.
+    ``echo`` (a callable) gets one line per portfolio: continued, or why it was walked whole.
     """
     import hashlib
     import json
@@ -558,6 +571,7 @@ def run_configured(
         )
     states: dict[str, SavedState] = {}
     continued: set[str] = set()
+    reasons: dict[str, str] = {}
     rows = run_portfolios(
         client,
         specs,
@@ -575,7 +589,11 @@ def run_configured(
         resume=resume,
         states=states,
         continued=continued,
+        reasons=reasons,
     )
+    if echo is not None and night is not None and not night.full:
+        for label, why in reasons.items():
+            echo(f"portfolio {label}: " + (why if label in continued else f"walked whole, {why}"))
     for label, end in states.items():
         data = state_table(label, end.symbols, end.state, end.last_us, end.signature)
         data = data.append_column("run_id", pa.array([first.run_id] * data.num_rows))
@@ -609,12 +627,7 @@ def write_portfolio_table(
 
 def read_staged(output_path: str, run_id: str, table: str, label: str) -> pa.Table:
     """One portfolio's staged rows of ``table`` in run ``run_id`` (before publishing)."""
-    where = os.path.join(outputs.staging_dir(output_path, run_id), table)
-    names = os.listdir(where) if os.path.isdir(where) else []
-    files = sorted(os.path.join(where, f) for f in names if f.startswith(f"part-{label}-"))
-    if not files:  # a continued portfolio without a new bar stages none
-        return tables.spec(table).schema.empty_table()
-    return ds.dataset(files, format="parquet").to_table()
+    return outputs.read_staged(output_path, run_id, table, label)
 
 
 def read_portfolio_table(

@@ -47,6 +47,7 @@ __all__ = [
     "list_staged_runs",
     "staged_files",
     "read_output",
+    "read_staged",
     "remove_staging",
     "staging_dir",
     "write_equity",
@@ -242,6 +243,28 @@ def list_staged_runs(root: str | os.PathLike[str], filesystem: FilesystemLike = 
         for info in list_dir(fs, join(path, STAGING))
         if info.type == pafs.FileType.Directory
     ]
+
+
+def read_staged(
+    root: str | os.PathLike[str],
+    run_id: str,
+    table: str,
+    part: str,
+    filesystem: FilesystemLike = None,
+) -> pa.Table:
+    """The rows run ``run_id`` staged for ``table`` under ``part`` (``write_staged``'s
+    ``batch``: files ``part-<part>-*``, in name order), before publishing; no rows (the
+    table's schema) when there are none."""
+    fs, path = resolve(root, filesystem)
+    stem = f"part-{require_component(part, 'part')}-"
+    files = sorted(
+        f
+        for f in staged_files(fs, join(path, STAGING, require_component(run_id, "run_id"), table))
+        if f.rsplit("/", 1)[-1].startswith(stem)
+    )
+    if not files:
+        return _schema(table).empty_table()
+    return pads.dataset(files, filesystem=fs, format="parquet").to_table()
 
 
 # --- publishing -----------------------------------------------------------------------------

@@ -666,12 +666,14 @@ def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypa
     ]
     added: list[int] = []  # the portfolio_equity rows each night's one commit added
     written: list[dict[str, int]] = []  # per portfolio, the rows with the night's run key
+    said: list[list[str]] = []
     for i, (cuts, restated) in enumerate(nights):
         inp = _input(tmp_path / f"in-{i}", cuts, restated)
         key = f"2026-03-{i + 1:02d}"
         before = _versions(out, PORTFOLIO_TABLES)
-        summary, _ = _night(cluster, config, inp, out, key, **settings)
+        summary, messages = _night(cluster, config, inp, out, key, **settings)
         assert summary.status == "succeeded"
+        said.append([m for m in messages if m.startswith("portfolio ")])
         equity = outputs.read_output(str(out), "portfolio_equity")
         assert equity.num_rows == 2 * max(cuts.values())  # each portfolio: every bar, once
         after = _versions(out, PORTFOLIO_TABLES)
@@ -741,6 +743,11 @@ def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypa
     # CCC and July's decision came before them: it continues (issue 15: a symbol without a
     # bar keeps its position and is filled at its next bar)
     assert monthly == [*rotation[:4], "continued", "continued"], decided
+    assert said[4] == [  # the run says what it did with each portfolio
+        "portfolio rotation: walked whole, symbol 'CCC' got bars before the last published bar "
+        "while held or with an order pending",
+        "portfolio monthly: continued: 10 new bar(s) walked",
+    ]
 
 
 @pytest.mark.parametrize("killed_after", ["portfolio_equity", "portfolio_state"])

@@ -159,6 +159,12 @@ def test_rows_of_a_label_the_night_does_not_name_fail_the_commit_and_change_noth
         _publish(root, conn, "r2", "k2", _night(extended={"A": _last_us(9)}))
     assert _current(root, "portfolio_equity").equals(before)
     _assert_stores_agree(root, conn)
+    # a night that says nothing of the labels (a caller's bug) appends nothing either
+    _stage(root, "r3", "A", range(10, 11), 10.0)
+    with pytest.raises(StorageError, match="portfolio_equity"):
+        _publish(root, conn, "r3", "k3", runs.Night(full=False, signature="s"))
+    assert _current(root, "portfolio_equity").equals(before)
+    _assert_stores_agree(root, conn)
 
 
 def test_a_publish_killed_before_its_sqlite_commit_is_rolled_back_by_recover(store, monkeypatch):
