@@ -396,7 +396,8 @@ def run_portfolios(
                 earlier[label] = how.equity
                 if continued is not None:
                     continued.add(label)
-                reason = f"continued: {cal.shape[0] - after} new bar(s) walked"
+                new = cal.shape[0] - after
+                reason = f"continued: {new} new bar(s) walked" if new else "continued, no new bar"
             elif start is not None:
                 reason = "its published equity is not one row per bar up to the saved one"
             if reasons is not None:

@@ -787,3 +787,10 @@ def test_a_portfolio_night_killed_during_publish_is_recovered(
         )
     _assert_portfolio_sqlite_equals_delta(out)
     _both_stores_agree(out)
+    # a rerun of the night walks nothing and commits nothing to the series tables
+    versions = _versions(out, PORTFOLIO_TABLES)
+    again, messages = _night(cluster, config, inp, out, "2026-04-02", **PORTFOLIO)
+    assert again.status == "succeeded"
+    assert "portfolio rotation: continued, no new bar" in messages
+    assert _versions(out, PORTFOLIO_TABLES) == versions
+    _assert_portfolio_sqlite_equals_delta(out)

@@ -230,3 +230,20 @@ def test_prune_keeps_every_row_of_the_series_and_the_stores_agree(store):
         assert _current(root, table).equals(before[table]), table
     assert _current(root, "portfolio_equity").num_rows == 26
     _assert_stores_agree(root, conn)
+
+
+def test_polars_and_duckdb_read_the_partitioned_series(store):
+    import duckdb
+    import polars as pl
+    from deltalake import DeltaTable
+
+    root, _conn = store
+    equity = pl.read_delta(str(root / "portfolio_equity")).sort(["portfolio", "timestamp"])
+    assert equity.height == 20
+    assert equity["portfolio"].to_list() == ["A"] * 10 + ["B"] * 10
+    assert equity["equity"].to_list()[:3] == [0.0, 1.0, 2.0]
+    portfolio_equity = DeltaTable(str(root / "portfolio_equity")).to_pyarrow_dataset()  # noqa: F841
+    got = duckdb.sql(
+        "SELECT portfolio, count(*), max(equity) FROM portfolio_equity GROUP BY ALL ORDER BY 1"
+    ).fetchall()
+    assert got == [("A", 10, 9.0), ("B", 10, 109.0)]
