@@ -794,3 +794,71 @@ def test_a_portfolio_night_killed_during_publish_is_recovered(
     assert "portfolio rotation: continued, no new bar" in messages
     assert _versions(out, PORTFOLIO_TABLES) == versions
     _assert_portfolio_sqlite_equals_delta(out)
+
+
+PORTFOLIO_NIGHT = st.fixed_dictionaries(
+    {
+        "grow": st.lists(st.integers(0, 25), min_size=3, max_size=3),  # unequal: lagging
+        "restate": st.sampled_from([None, None, *SYMBOLS]),
+        "rerun": st.booleans(),
+        "kill": st.sampled_from(
+            [None, "portfolio_equity", "portfolio_holdings", "portfolio_state"]
+        ),
+        "vanish": st.sampled_from([None, None, "BBB", "CCC"]),  # AAA: monthly's benchmark
+    }
+)
+
+
+@settings(
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(nights=st.lists(PORTFOLIO_NIGHT, min_size=2, max_size=3), start=st.integers(60, 100))
+def test_portfolio_nights_at_random_equal_one_full_run(
+    cluster, config, tmp_path_factory, nights, start
+):
+    """Random nights (symbols growing unequally, so some lag behind the saved bar; restated,
+    vanished and returning symbols; reruns; a publish killed after a portfolio table's
+    commit): the portfolio series tables, the last night's metrics and state equal one full
+    run's over the final input, and barpipe.db mirrors Delta."""
+    tmp = tmp_path_factory.mktemp("portfolio-nights")
+    out = tmp / "out"
+    cuts = {"AAA": start, "BBB": start + 10, "CCC": 0}  # CCC appears later: a new symbol
+    restated: dict[str, float] = {}
+    key = "2026-05-01"
+    inp = _input(tmp / "in-0", cuts, restated)
+    assert _night(cluster, config, inp, out, key, **PORTFOLIO)[0].status == "succeeded"
+    for i, night in enumerate(nights, start=1):
+        for symbol, extra in zip(SYMBOLS, night["grow"], strict=True):
+            if cuts[symbol] == 0 and extra:
+                extra += 60  # a new (or returning) symbol: enough bars for the lookbacks
+            cuts[symbol] = min(N_BARS, cuts[symbol] + extra)
+        gone = night["vanish"]
+        if gone and any(n for s, n in cuts.items() if s != gone):
+            cuts[gone] = 0
+        if night["restate"] and cuts[night["restate"]]:
+            restated[night["restate"]] = restated.get(night["restate"], 1.0) * 0.5
+        key = f"2026-05-{i + 1:02d}"
+        inp = _input(tmp / f"in-{i}", cuts, restated)
+        if night["kill"]:
+            with pytest.MonkeyPatch.context() as mp:
+                _kill_during_publish(mp, night["kill"])
+                with pytest.raises(SystemExit):
+                    _night(cluster, config, inp, out, key, **PORTFOLIO)
+        assert _night(cluster, config, inp, out, key, **PORTFOLIO)[0].status == "succeeded"
+        if night["rerun"]:
+            assert _night(cluster, config, inp, out, key, **PORTFOLIO)[0].status == "succeeded"
+    ref = tmp / "ref"
+    assert _night(cluster, config, inp, ref, key, **PORTFOLIO)[0].status == "succeeded"
+    for table in PORTFOLIO_TABLES:
+        _assert_bit_identical(
+            outputs.read_output(str(out), table), outputs.read_output(str(ref), table), table
+        )
+    for table in ("portfolio_metrics", "portfolio_state"):
+        _assert_bit_identical(
+            outputs.read_output(str(out), table, run_keys=[key]),
+            outputs.read_output(str(ref), table, run_keys=[key]),
+            table,
+        )
+    _assert_portfolio_sqlite_equals_delta(out)
