@@ -796,7 +796,8 @@ def commit_night(
     inserted in chunks (``storage.sqlite_bulk``), never whole. ``sleeves``: the report's
     per-sleeve summaries of the symbols this night computed (``report_sleeves``, replacing
     the run key's); a sleeve the night skipped keeps its summary from the night that computed
-    it (``read_report_sleeves``). ``removed``: symbols the input no longer holds; their rows
+    it (``read_report_sleeves``). ``dropped``: tables the night emptied (switched off), their
+    mirrored rows deleted too. ``removed``: symbols the input no longer holds; their rows
     of the continuous and state tables and their publish state are deleted. ``labels``: per
     label column of the ``series`` tables (``portfolio``), the labels whose rows go (recomputed
     whole or no longer produced); the other labels' rows stay and the night's rows are added.
@@ -870,7 +871,9 @@ def commit_night(
                     if symbol in changed or full
                 ],
             )
-            for table in dropped:
+            for table in dropped:  # emptied in Delta: their mirrored rows go too
+                if TABLES[table].sqlite:
+                    conn.execute(f"DELETE FROM {table}")
                 conn.execute("DELETE FROM table_versions WHERE table_name = ?", (table,))
             conn.executemany(
                 "INSERT OR REPLACE INTO table_versions (table_name, version, run_id, run_key, signature) "

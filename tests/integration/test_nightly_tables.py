@@ -862,3 +862,22 @@ def test_portfolio_nights_at_random_equal_one_full_run(
             table,
         )
     _assert_portfolio_sqlite_equals_delta(out)
+
+
+def test_a_night_without_portfolios_empties_the_series_in_both_stores(cluster, config, tmp_path):
+    """Portfolios no longer configured: their series rows go from Delta and barpipe.db alike
+    (like a portfolio label no longer configured); a later night with them walks them whole."""
+    out = tmp_path / "out"
+    inp = _input(tmp_path / "in-0", {"AAA": 100, "BBB": 100, "CCC": 100}, {})
+    assert _night(cluster, config, inp, out, "2026-06-01", **PORTFOLIO)[0].status == "succeeded"
+    inp = _input(tmp_path / "in-1", {"AAA": 105, "BBB": 105, "CCC": 105}, {})
+    assert _night(cluster, config, inp, out, "2026-06-02")[0].status == "succeeded"
+    for table in PORTFOLIO_TABLES:
+        assert outputs.read_output(str(out), table).num_rows == 0, table
+        assert _db_rows(out, f"SELECT count(*) FROM {table}") == [(0,)], table
+    inp = _input(tmp_path / "in-2", {"AAA": 110, "BBB": 110, "CCC": 110}, {})
+    summary, messages = _night(cluster, config, inp, out, "2026-06-03", **PORTFOLIO)
+    assert summary.status == "succeeded"
+    assert summary.night.series["portfolio"].whole == ["rotation", "monthly"], messages
+    assert outputs.read_output(str(out), "portfolio_equity").num_rows == 2 * 110
+    _assert_portfolio_sqlite_equals_delta(out)
