@@ -797,6 +797,11 @@ def test_a_portfolio_night_killed_during_publish_is_recovered(
     assert again.status == "succeeded"
     assert "portfolio rotation: continued, no new bar" in messages
     assert _versions(out, PORTFOLIO_TABLES) == versions
+    _assert_bit_identical(  # its metrics still cover the whole history
+        outputs.read_output(str(out), "portfolio_metrics", run_keys=["2026-04-02"]),
+        outputs.read_output(str(ref), "portfolio_metrics", run_keys=["2026-04-02"]),
+        "portfolio_metrics after the rerun",
+    )
     _assert_portfolio_sqlite_equals_delta(out)
 
 
