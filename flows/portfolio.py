@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from compute import allocation
+from compute import allocation, pipeline
 from compute.allocation import PortfolioRules, PortfolioState
 from compute.errors import ConfigError
 from storage import bars, outputs, runs, tables, validate
@@ -130,12 +130,12 @@ def stage_rows(job: RowsJob) -> dict[str, Any]:
         allow_empty=True,
     )
     clean, _, _ = validate.validate_bars(table, job.min_bars)
-    clean = clean.sort_by([("symbol", "ascending"), ("timestamp", "ascending")])
-    sym = clean["symbol"].to_numpy(zero_copy_only=False)
-    starts = np.flatnonzero(np.r_[True, sym[1:] != sym[:-1]]) if sym.size else np.array([], int)
-    offsets = np.r_[starts, sym.size].astype(np.int64)
+    clean = bars.sort_bars(clean)  # no copy when the file is already in that order
+    # the symbols from a run-end encoding, not one Python string per bar
+    names, offsets = pipeline.segments(clean)
+    starts = offsets[:-1]
     index = dict(zip(job.symbols, job.symbol_ids, strict=True))
-    ids = [index[s] for s in sym[starts]]
+    ids = [index[s] for s in names]
     inputs = {f: clean[f].to_numpy() for f in ("open", "high", "low", "close", "volume")}
     ts = clean["timestamp"].cast(pa.int64()).to_numpy()
     for spec in job.portfolios:
@@ -145,23 +145,25 @@ def stage_rows(job: RowsJob) -> dict[str, Any]:
         )
         where = _rows_dir(job.output_path, job.run_id, spec.rules.label)
         os.makedirs(where, exist_ok=True)
-        # by time, in row groups of about a chunk's rows: a chunk's read skips the others
-        order = np.argsort(rows["timestamp"], kind="stable")
-        pq.write_table(
-            pa.table({k: v[order] for k, v in rows.items()}),
+        # by time, one row group of about a chunk's rows at a time: a chunk's read skips the
+        # others, and only one group is copied at once
+        schema = pa.table({k: rows[k][:0] for k in allocation.ROW_FIELDS}).schema
+        with pq.ParquetWriter(
             os.path.join(where, f"batch-{job.batch:05d}.parquet"),
-            row_group_size=max(1, job.row_group_rows),
+            schema,
             compression="none",  # temporary rows: dictionary and snappy cost 3x the write
             use_dictionary=False,
-        )
+        ) as writer:
+            for group in allocation.rows_by_time(rows, max(1, job.row_group_rows)):
+                writer.write_table(pa.table(group, schema=schema))
         del rows, score
     pa.default_memory_pool().release_unused()
-    first = {str(s): int(ts[i]) for s, i in zip(sym[starts], starts, strict=True)}
+    first = {str(s): int(ts[i]) for s, i in zip(names, starts, strict=True)}
     # per saved bar, each symbol's last bar at or before it: (time, close)
     last_at: dict[int, dict[str, tuple[int, float]]] = {}
     for cut in job.last_bar_at:
         last_at[cut] = {}
-        for name, lo, hi in zip(sym[starts], offsets[:-1], offsets[1:], strict=True):
+        for name, lo, hi in zip(names, offsets[:-1], offsets[1:], strict=True):
             i = int(lo) + int(np.searchsorted(ts[lo:hi], cut, side="right")) - 1
             if i >= lo:
                 last_at[cut][str(name)] = (int(ts[i]), float(inputs["close"][i]))
