@@ -196,9 +196,10 @@ def execute(
                     from flows.portfolio import run_configured, worker_peaks
 
                     clock = time.perf_counter()
-                    summary.portfolios = task(run_configured)(
-                        client, settings, jobs, summary.night, conn
+                    summary.portfolios, series = task(run_configured)(
+                        client, settings, jobs, summary.night, conn, echo=echo
                     )
+                    summary.night.series.update(series)
                     for worker, peak in worker_peaks(client).items():
                         summary.peak_rss[worker] = max(summary.peak_rss.get(worker, 0), peak)
                     summary.stages["portfolios"] = time.perf_counter() - clock
