@@ -102,22 +102,12 @@ def hilbert_nb(x, long_warm, i1_out, q1_out, smooth_out, period_out):
         wsum += x[b + j] * (j + 1.0)
     trailing = 0.0
     trail_idx = b
-    for t in range(b + 3, t0):
-        v = x[t]
-        wsub += v
-        wsub -= trailing
-        wsum += v * 4.0
-        trailing = x[trail_idx]
-        trail_idx += 1
-        wsum -= wsub
-
     state = np.zeros((4, 2, 5))
     i1_prev2 = np.zeros(2)  # by parity of the bar that will read it
     i1_prev3 = np.zeros(2)
     k = 0
     period = smooth_period = prev_q2 = prev_i2 = re = im = 0.0
-    for t in range(t0, n):
-        adjust = fma_nb(0.075, period, 0.54)
+    for t in range(b + 3, n):
         v = x[t]
         wsub += v
         wsub -= trailing
@@ -126,6 +116,10 @@ def hilbert_nb(x, long_warm, i1_out, q1_out, smooth_out, period_out):
         trail_idx += 1
         smoothed = wsum * 0.1
         wsum -= wsub
+        if t < t0:  # the smoother's warm-up
+            continue
+
+        adjust = fma_nb(0.075, period, 0.54)
 
         p = t % 2
         i1 = i1_prev3[p]
