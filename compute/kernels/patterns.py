@@ -908,23 +908,21 @@ def cdlthrusting_nb(bars, o, h, lo_, c, i, equal1, long1):
 def cdltristar_nb(bars, o, h, lo_, c, i, doji2):
     """numba equivalent of ``talib.CDLTRISTAR``.
 
-    TA-Lib judges all three dojis against the average before the first one.
+    TA-Lib judges all three dojis against the average before the first one. The code is
+    computed without branches (the gap up and the gap down exclude each other): with
+    ``and`` and two ``if`` it mispredicted on random gaps, 1.78x TA-Lib (``inspect_asm``).
     """
-    doji = doji2
     hit = (
-        (real_body_nb(bars, i - 2) <= doji)
-        & (real_body_nb(bars, i - 1) <= doji)
-        & (real_body_nb(bars, i) <= doji)
+        (real_body_nb(bars, i - 2) <= doji2)
+        & (real_body_nb(bars, i - 1) <= doji2)
+        & (real_body_nb(bars, i) <= doji2)
     )
     # 2nd gaps up and the 3rd is not higher: bearish; the reverse: bullish
-    code = 0
-    if body_gap_up_nb(bars, i - 1, i - 2) and body_top_nb(bars, i) < body_top_nb(bars, i - 1):
-        code = -100
-    if body_gap_down_nb(bars, i - 1, i - 2) and body_bottom_nb(bars, i) > body_bottom_nb(
-        bars, i - 1
-    ):
-        code = 100
-    return code if hit else 0
+    up = body_gap_up_nb(bars, i - 1, i - 2) & (body_top_nb(bars, i) < body_top_nb(bars, i - 1))
+    down = body_gap_down_nb(bars, i - 1, i - 2) & (
+        body_bottom_nb(bars, i) > body_bottom_nb(bars, i - 1)
+    )
+    return 100 * (down - up) * hit
 
 
 @pattern(3, code=100)
