@@ -29,24 +29,21 @@ REAL_BODY = 0
 HIGH_LOW = 1
 SHADOWS = 2
 
-# TA-Lib's default candle settings: (range type, averaging period, factor). A period of 0
+# TA-Lib's default candle settings: (range type, averaging period, factor), by the name a
+# rule's parameter ``<name><k>`` takes for the average of candle ``i - k``. A period of 0
 # means "compare with this candle's own range"; SHADOWS averages are halved (one shadow).
-BODY_LONG = (REAL_BODY, 10, 1.0)  # body longer than the average body of the 10 before
-BODY_VERY_LONG = (REAL_BODY, 10, 3.0)  # 3 times that average (no TA-Lib pattern uses it)
-BODY_SHORT = (REAL_BODY, 10, 1.0)  # body shorter than the average body of the 10 before
-BODY_DOJI = (HIGH_LOW, 10, 0.1)  # body within 10% of the average high-low range
-SHADOW_LONG = (REAL_BODY, 0, 1.0)  # shadow longer than the candle's own body
-SHADOW_VERY_LONG = (REAL_BODY, 0, 2.0)  # shadow longer than twice the candle's own body
-SHADOW_SHORT = (SHADOWS, 10, 1.0)  # shadow shorter than half the average sum of shadows
-SHADOW_VERY_SHORT = (HIGH_LOW, 10, 0.1)  # shadow within 10% of the average high-low range
-NEAR = (HIGH_LOW, 5, 0.2)  # distances within 20% of the average range of the 5 before
-FAR = (HIGH_LOW, 5, 0.6)  # distances beyond 60% of that average
-EQUAL = (HIGH_LOW, 5, 0.05)  # distances within 5% of that average
-
-
-def lookback(candles, *settings):
-    """TA-Lib's lookback of a pattern: the longest averaging period plus ``candles - 1``."""
-    return max((s[1] for s in settings), default=0) + candles - 1
+SETTINGS = {
+    "long": (REAL_BODY, 10, 1.0),  # body longer than the average body of the 10 before
+    "short": (REAL_BODY, 10, 1.0),  # body shorter than the average body of the 10 before
+    "doji": (HIGH_LOW, 10, 0.1),  # body within 10% of the average high-low range
+    "shadow_long": (REAL_BODY, 0, 1.0),  # shadow longer than the candle's own body
+    "shadow_vlong": (REAL_BODY, 0, 2.0),  # shadow longer than twice the candle's own body
+    "shadow_short": (SHADOWS, 10, 1.0),  # shadow shorter than half the average shadows
+    "shadow_vshort": (HIGH_LOW, 10, 0.1),  # shadow within 10% of the average high-low range
+    "near": (HIGH_LOW, 5, 0.2),  # distances within 20% of the average range of the 5 before
+    "far": (HIGH_LOW, 5, 0.6),  # distances beyond 60% of that average
+    "equal": (HIGH_LOW, 5, 0.05),  # distances within 5% of that average
+}
 
 
 @intrinsic
@@ -220,54 +217,49 @@ def average_nb(bars, setting, total, j):
     return setting[2] * base / (2.0 if setting[0] == SHADOWS else 1.0)
 
 
-# a rule's parameter ``<setting><k>`` is the average ``setting`` sets for candle ``i - k``
-SETTINGS = {
-    "long": BODY_LONG,
-    "very_long": BODY_VERY_LONG,
-    "short": BODY_SHORT,
-    "doji": BODY_DOJI,
-    "shadow_long": SHADOW_LONG,
-    "shadow_vlong": SHADOW_VERY_LONG,
-    "shadow_short": SHADOW_SHORT,
-    "shadow_vshort": SHADOW_VERY_SHORT,
-    "near": NEAR,
-    "far": FAR,
-    "equal": EQUAL,
-}
-LOOKBACKS: dict[str, int] = {}  # pattern name -> TA-Lib's lookback, filled by ``pattern``
+KERNELS: dict[str, tuple] = {}  # pattern name -> (1-D kernel, its constant arguments)
+LOOKBACKS: dict[str, int] = {}  # pattern name -> TA-Lib's lookback
+_PRICES = ("bars", "o", "h", "lo_", "c")  # what a rule may read besides ``i``
 
 
-def pattern(candles, code=None, color_of=None, lookback_bars=None):
-    """Decorate a pattern's rule, ``rule(bars, o, h, lo_, c, i, *averages[, penetration])``
-    (``bars`` is ``(o, h, lo_, c)``), into its 1-D kernel ``kernel(open_, high, low, close,
-    out[, penetration])``, documented as TA-Lib's function, recording its lookback.
+def pattern(candles, code=None, color_of=None, lookback_bars=None, name=None, **bound):
+    """Register a pattern's rule for bar ``i`` as the pattern's 1-D kernel, ``kernel(open_,
+    high, low, close, out[, penetration])`` in ``KERNELS[name]`` (``name``: the rule's), and
+    its lookback in ``LOOKBACKS``; return the rule, so that stacked decorators declare
+    several patterns with one rule.
 
-    The rule's parameters after ``i`` name the candle averages it compares with: ``near1``
-    is ``average_nb`` of the ``NEAR`` setting for candle ``i - 1`` (``SETTINGS``). The kernel
-    keeps one running total per average, started with ``total_nb`` at the first bar judged
-    and moved with ``next_total_nb`` after each bar, in TA-Lib's order. The lookback is
-    TA-Lib's, the longest averaging period plus ``candles - 1`` (``lookback_bars`` where
-    TA-Lib declares another). The kernel starts that many bars after the first bar without a
-    NaN price (where the ``talib`` wrapper starts TA-Lib) and stores a code for every bar:
-    ``code`` (times the color of candle ``i - color_of``, if given) where the rule holds and
-    0 elsewhere, or, without ``code``, the code the rule returns. A rule with ``and``/``or``
-    becomes a closure in the kernel (its source); the others are inlined functions. The kernel
-    is inlined into its caller (the batch form from ``compute.kernels.driver``), which numba
-    compiles as one function.
+    The rule's parameters are bound by name: ``bars`` to ``(open, high, low, close)``, ``o``,
+    ``h``, ``lo_``, ``c`` to those arrays, ``i`` to the bar, ``<setting><k>`` (``near1``) to
+    the average ``SETTINGS[setting]`` sets for candle ``i - k``; ``bound`` gives a parameter
+    a constant (``d=1``) or the name of such an average (``small1="doji1"``); any other
+    (``penetration``) is a parameter of the kernel. The kernel keeps one running total per
+    average, started with ``total_nb`` at the first bar judged and moved with
+    ``next_total_nb`` after each bar, in TA-Lib's order. The lookback is TA-Lib's, the
+    longest averaging period plus ``candles - 1`` (``lookback_bars`` where TA-Lib declares
+    another). The kernel starts that many bars after the first bar without a NaN price
+    (where the ``talib`` wrapper starts TA-Lib) and stores a code for every bar: ``code``
+    (times the color of candle ``i - color_of``, if given) where the rule holds and 0
+    elsewhere, or, without ``code``, the code the rule returns. The kernel is inlined into
+    its caller (the batch form from ``compute.kernels.driver``), which numba compiles as one
+    function.
     """
 
-    def make(rule):
-        name = rule.__name__.removesuffix("_nb")
-        args = list(inspect.signature(rule).parameters)[6:]
-        averages = [
-            (a, SETTINGS[m[1]], int(m[2]))
-            for a in args
+    def make(declared):
+        rule = getattr(declared, "py_func", declared)  # a rule also compiled as a helper
+        label = name or rule.__name__
+        params = list(inspect.signature(rule).parameters)
+        args = {p: bound.get(p, p) for p in params}
+        args = {p: a if isinstance(a, str) else repr(a) for p, a in args.items()}
+        averages = {
+            a: (SETTINGS[m[1]], int(m[2]))
+            for a in args.values()
             if (m := re.fullmatch(r"([a-z_]+?)(\d)", a)) and m[1] in SETTINGS
-        ]
-        extra = args[len(averages) :]
+        }
+        own = (*_PRICES, "i", *averages)
+        extra = [p for p in params if args[p] == p and p not in own]  # penetration
         bars_ = lookback_bars
         if bars_ is None:
-            bars_ = lookback(candles, *(s for _, s, _ in averages))
+            bars_ = max((s[1] for s, _ in averages.values()), default=0) + candles - 1
         # A rule with ``and``/``or`` becomes a closure inside the kernel, over the kernel's
         # arrays: inlined as a function of its own (njit(inline="always")), its array
         # arguments were bound anew on every bar, and under the short-circuit ``and`` numba
@@ -276,31 +268,37 @@ def pattern(candles, code=None, color_of=None, lookback_bars=None):
         # closures BELTHOLD, CLOSINGMARUBOZU, DOJISTAR measured 0.95x TA-Lib instead of 0.3x.
         fn = ast.parse(textwrap.dedent(inspect.getsource(rule))).body[0]
         closure = any(isinstance(node, ast.BoolOp) for node in ast.walk(fn))
-        arrays = [a.arg for a in fn.args.args[1:5]]  # o, h, lo_, c
-        fn.args.args, fn.decorator_list, fn.name = fn.args.args[5:], [], "rule"
-        head = [] if closure else ["bars", "open_", "high", "low", "close"]
-        value = f"rule({', '.join([*head, 'i', *args])})"
+        if closure:
+            fn.args.args = [a for a in fn.args.args if a.arg not in _PRICES]
+            args = {p: a for p, a in args.items() if p not in _PRICES}
+        fn.decorator_list, fn.name = [], "rule"
+        value = f"rule({', '.join(args.values())})"
         if code is not None:
             sign = "" if color_of is None else f" * color_nb(bars, i - {color_of})"
             value = f"{code}{sign} if {value} else 0"
         body = "\n".join(
             [
                 f"({', '.join(['open_', 'high', 'low', 'close', 'out', *extra])}):",
-                "    bars = (open_, high, low, close)",
-                f"    {', '.join(arrays)} = open_, high, low, close",
+                "    bars = o, h, lo_, c = open_, high, low, close",
                 textwrap.indent(ast.unparse(fn), "    ") if closure else "",
                 "    n = close.shape[0]",
-                f"    start = max(first_valid_nb(bars, 0, n), 0) + {bars_}",
+                f"    start = first_valid_nb(bars, 0, n) + {bars_}",
                 "    if start >= n:",
                 "        return",
-                *(f"    t_{a} = total_nb(bars, {s!r}, start - {k})" for a, s, k in averages),
+                *(
+                    f"    t_{a} = total_nb(bars, {s!r}, start - {k})"
+                    for a, (s, k) in averages.items()
+                ),
                 "    for i in range(start, n):",
                 f"        i = at_least_nb(i, {bars_})",
-                *(f"        {a} = average_nb(bars, {s!r}, t_{a}, i - {k})" for a, s, k in averages),
+                *(
+                    f"        {a} = average_nb(bars, {s!r}, t_{a}, i - {k})"
+                    for a, (s, k) in averages.items()
+                ),
                 f"        out[i] = {value}",
                 *(
                     f"        t_{a} = next_total_nb(bars, {s!r}, t_{a}, i - {k})"
-                    for a, s, k in averages
+                    for a, (s, k) in averages.items()
                 ),
             ]
         )
@@ -314,10 +312,10 @@ def pattern(candles, code=None, color_of=None, lookback_bars=None):
             "color_nb": color_nb,
             "at_least_nb": at_least_nb,
         }
-        LOOKBACKS[name] = bars_
         doc = inspect.cleandoc(rule.__doc__ or "")
-        if not doc.startswith("numba equivalent"):
-            doc = f"numba equivalent of ``talib.{name.upper()}``.\n\n{doc}".strip()
-        return jit_source(name, body, namespace, rule, doc, inline="always")
+        doc = f"numba equivalent of ``talib.{label.upper()}``.\n\n{doc}".strip()
+        KERNELS[label] = (jit_source(label, body, namespace, rule, doc, inline="always"), ())
+        LOOKBACKS[label] = bars_
+        return declared
 
     return make

@@ -2,13 +2,15 @@
 
 A rule tells whether its pattern fires at bar ``i``; ``@pattern(candles, code=...)``
 (``compute.kernels.candles``) declares the code stored then (+-100, or that times the color
-of a candle) and makes the rule the pattern's 1-D kernel. The kernel walks the series from
-``a + lookback`` (TA-Lib's first output; ``a`` is the first bar without a NaN price, where
-the ``talib`` wrapper starts) and hands the rule the candle averages its parameters name
-(``long2``: the BODY_LONG average for candle ``i - 2``), each kept as a running total as
-TA-Lib does. Rules whose code depends on more than one candle (ENGULFING, HARAMI, TRISTAR,
-...) return the code themselves. CDLHIKKAKE and CDLHIKKAKEMOD carry a pending setup from bar
-to bar and are written as 1-D kernels by hand.
+of a candle) and registers the pattern's 1-D kernel, generated around the rule, in
+``KERNELS``. The kernel walks the series from ``a + lookback`` (TA-Lib's first output;
+``a`` is the first bar without a NaN price, where the ``talib`` wrapper starts) and hands
+the rule the prices and candle averages its parameters name (``long2``: the ``long``
+average for candle ``i - 2``), each kept as a running total as TA-Lib does. Patterns that
+differ in a constant or an average share one rule, one ``@pattern`` line each (the stars,
+HAMMER and HANGINGMAN, HARAMI and HARAMICROSS, ...). Rules whose code depends on more than
+one candle (ENGULFING, HARAMI, TRISTAR, ...) return the code themselves. CDLHIKKAKE and
+CDLHIKKAKEMOD carry a pending setup from bar to bar and share a 1-D kernel written by hand.
 
 Conditions are TA-Lib's, the candle colors first (``colors_nb``); the comments name the
 candles. Patterns that come in a white and a black form test both with one rule, ``d`` (1
@@ -27,8 +29,9 @@ forms give the same result: no test has side effects.
 from numba import njit
 
 from compute.kernels.candles import (
+    KERNELS,
     LOOKBACKS,
-    NEAR,
+    SETTINGS,
     average_nb,
     body_bottom_nb,
     body_gap_down_nb,
@@ -55,7 +58,7 @@ from compute.kernels.candles import (
 
 
 @pattern(3, code=-100)
-def cdl2crows_nb(bars, o, h, lo_, c, i, long2):
+def cdl2crows(bars, o, c, i, long2):
     return (
         colors_nb(bars, i, (1, -1, -1))
         & (real_body_nb(bars, i - 2) > long2)  # 1st: long white
@@ -68,7 +71,7 @@ def cdl2crows_nb(bars, o, h, lo_, c, i, long2):
 
 
 @pattern(4, code=-100)
-def cdl3blackcrows_nb(bars, o, h, lo_, c, i, shadow_vshort2, shadow_vshort1, shadow_vshort0):
+def cdl3blackcrows(bars, o, h, c, i, shadow_vshort2, shadow_vshort1, shadow_vshort0):
     return (
         colors_nb(bars, i, (1, -1, -1, -1))
         and lower_shadow_nb(bars, i - 2) < shadow_vshort2  # with very short lower shadows
@@ -85,7 +88,7 @@ def cdl3blackcrows_nb(bars, o, h, lo_, c, i, shadow_vshort2, shadow_vshort1, sha
 
 
 @pattern(3, code=-100, color_of=2)
-def cdl3inside_nb(bars, o, h, lo_, c, i, long2, short1):
+def cdl3inside(bars, o, c, i, long2, short1):
     d = color_nb(bars, i - 2)
     return (
         (real_body_nb(bars, i - 2) > long2)  # 1st long
@@ -100,7 +103,7 @@ def cdl3inside_nb(bars, o, h, lo_, c, i, long2, short1):
 
 
 @pattern(4, code=100, color_of=1)
-def cdl3linestrike_nb(bars, o, h, lo_, c, i, near3, near2):
+def cdl3linestrike(bars, o, c, i, near3, near2):
     d = color_nb(bars, i - 1)  # 1 white, -1 black: flips the comparisons of the closes
     return (
         color_nb(bars, i - 3) == color_nb(bars, i - 2)  # three of one color
@@ -120,7 +123,7 @@ def cdl3linestrike_nb(bars, o, h, lo_, c, i, near3, near2):
 
 # TA-Lib declares a lookback of 3 although it reads only 3 candles
 @pattern(3, code=100, color_of=1, lookback_bars=3)
-def cdl3outside_nb(bars, o, h, lo_, c, i):
+def cdl3outside(bars, o, c, i):
     d = color_nb(bars, i - 1)  # 1: white engulfs black, 3rd closes higher; -1: the reverse
     return (
         (color_nb(bars, i - 2) == -d)
@@ -131,7 +134,7 @@ def cdl3outside_nb(bars, o, h, lo_, c, i):
 
 
 @pattern(3, code=100)
-def cdl3starsinsouth_nb(
+def cdl3starsinsouth(
     bars, o, h, lo_, c, i, long2, shadow_long2, shadow_vshort1, shadow_vshort0, short0
 ):
     return (
@@ -157,21 +160,8 @@ def cdl3starsinsouth_nb(
 
 
 @pattern(3, code=100)
-def cdl3whitesoldiers_nb(
-    bars,
-    o,
-    h,
-    lo_,
-    c,
-    i,
-    shadow_vshort2,
-    shadow_vshort1,
-    shadow_vshort0,
-    near2,
-    near1,
-    far2,
-    far1,
-    short0,
+def cdl3whitesoldiers(
+    bars, o, c, i, shadow_vshort2, shadow_vshort1, shadow_vshort0, near2, near1, far2, far1, short0
 ):
     return (
         colors_nb(bars, i, (1, 1, 1))  # three white candles with very short upper shadows
@@ -193,7 +183,7 @@ def cdl3whitesoldiers_nb(
 
 
 @pattern(3, code=100, color_of=0)
-def cdlabandonedbaby_nb(bars, o, h, lo_, c, i, long2, doji1, short0, penetration):
+def cdlabandonedbaby(bars, c, i, long2, doji1, short0, penetration):
     d = color_nb(bars, i)  # -1: white, doji, black; 1: black, doji, white
     deep = d * real_body_nb(bars, i - 2) * penetration  # exact: d only flips the sign
     return (
@@ -208,11 +198,9 @@ def cdlabandonedbaby_nb(bars, o, h, lo_, c, i, long2, doji1, short0, penetration
 
 
 @pattern(3, code=-100)
-def cdladvanceblock_nb(
+def cdladvanceblock(
     bars,
     o,
-    h,
-    lo_,
     c,
     i,
     shadow_short2,
@@ -260,17 +248,23 @@ def cdladvanceblock_nb(
     )
 
 
-@pattern(1, code=100, color_of=0)
-def cdlbelthold_nb(bars, o, h, lo_, c, i, long0, shadow_vshort0):
+@pattern(1, code=100, color_of=0, name="cdlbelthold", at_close=False)
+@pattern(1, code=100, color_of=0, name="cdlclosingmarubozu", at_close=True)
+@njit(cache=True)
+def belt_nb(bars, i, long0, shadow_vshort0, at_close):
+    """Candle ``i`` is long with a very short shadow at its open (belt hold) or, with
+    ``at_close``, at its close (closing marubozu)."""
+    white, black = lower_shadow_nb(bars, i), upper_shadow_nb(bars, i)  # the shadows at the open
+    if at_close:
+        white, black = black, white
     return (real_body_nb(bars, i) > long0) & (
-        # white with a very short lower shadow, or black with a very short upper one
-        ((color_nb(bars, i) == 1) & (lower_shadow_nb(bars, i) < shadow_vshort0))
-        | ((color_nb(bars, i) == -1) & (upper_shadow_nb(bars, i) < shadow_vshort0))
+        ((color_nb(bars, i) == 1) & (white < shadow_vshort0))
+        | ((color_nb(bars, i) == -1) & (black < shadow_vshort0))
     )
 
 
 @pattern(5, code=100, color_of=0)
-def cdlbreakaway_nb(bars, o, h, lo_, c, i, long4):
+def cdlbreakaway(bars, o, h, lo_, c, i, long4):
     d = color_nb(bars, i - 4)  # 1 white, -1 black: flips the comparisons below
     return (
         (real_body_nb(bars, i - 4) > long4)  # 1st long
@@ -288,17 +282,8 @@ def cdlbreakaway_nb(bars, o, h, lo_, c, i, long4):
     )
 
 
-@pattern(1, code=100, color_of=0)
-def cdlclosingmarubozu_nb(bars, o, h, lo_, c, i, long0, shadow_vshort0):
-    return (real_body_nb(bars, i) > long0) & (
-        # white closing at its high, or black closing at its low
-        ((color_nb(bars, i) == 1) & (upper_shadow_nb(bars, i) < shadow_vshort0))
-        | ((color_nb(bars, i) == -1) & (lower_shadow_nb(bars, i) < shadow_vshort0))
-    )
-
-
 @pattern(4, code=100)
-def cdlconcealbabyswall_nb(bars, o, h, lo_, c, i, shadow_vshort3, shadow_vshort2, shadow_vshort1):
+def cdlconcealbabyswall(bars, h, lo_, c, i, shadow_vshort3, shadow_vshort2, shadow_vshort1):
     return (
         colors_nb(bars, i, (-1, -1, -1, -1))  # four black candles
         # 1st and 2nd: marubozu
@@ -317,7 +302,7 @@ def cdlconcealbabyswall_nb(bars, o, h, lo_, c, i, shadow_vshort3, shadow_vshort2
 
 
 @pattern(2, code=100, color_of=0)
-def cdlcounterattack_nb(bars, o, h, lo_, c, i, equal1, long1, long0):
+def cdlcounterattack(bars, c, i, equal1, long1, long0):
     return (
         (color_nb(bars, i - 1) == -color_nb(bars, i))  # opposite colors, both long
         & (real_body_nb(bars, i - 1) > long1)
@@ -327,7 +312,7 @@ def cdlcounterattack_nb(bars, o, h, lo_, c, i, equal1, long1, long0):
 
 
 @pattern(2, code=-100)
-def cdldarkcloudcover_nb(bars, o, h, lo_, c, i, long1, penetration):
+def cdldarkcloudcover(bars, o, h, c, i, long1, penetration):
     return (
         colors_nb(bars, i, (1, -1))
         & (real_body_nb(bars, i - 1) > long1)  # 1st: long white
@@ -338,12 +323,12 @@ def cdldarkcloudcover_nb(bars, o, h, lo_, c, i, long1, penetration):
 
 
 @pattern(1, code=100)
-def cdldoji_nb(bars, o, h, lo_, c, i, doji0):
+def cdldoji(bars, i, doji0):
     return real_body_nb(bars, i) <= doji0
 
 
 @pattern(2, code=-100, color_of=1)
-def cdldojistar_nb(bars, o, h, lo_, c, i, long1, doji0):
+def cdldojistar(bars, i, long1, doji0):
     return (
         (real_body_nb(bars, i - 1) > long1)  # 1st long
         & (real_body_nb(bars, i) <= doji0)  # 2nd doji
@@ -351,17 +336,20 @@ def cdldojistar_nb(bars, o, h, lo_, c, i, long1, doji0):
     )
 
 
-@pattern(1, code=100)
-def cdldragonflydoji_nb(bars, o, h, lo_, c, i, doji0, shadow_vshort0):
-    return (
-        (real_body_nb(bars, i) <= doji0)
-        & (upper_shadow_nb(bars, i) < shadow_vshort0)
-        & (lower_shadow_nb(bars, i) > shadow_vshort0)
-    )
+@pattern(1, code=100, name="cdldragonflydoji", up=False, longer0="shadow_vshort0")
+@pattern(1, code=100, name="cdlgravestonedoji", up=True, longer0="shadow_vshort0")
+@pattern(1, code=100, name="cdltakuri", up=False, longer0="shadow_vlong0")
+def one_shadow_doji(bars, i, doji0, shadow_vshort0, longer0, up):
+    """A doji with a very short shadow on one side and a longer one (``longer0``) on the
+    other: above for a gravestone (``up``), below for a dragonfly or takuri."""
+    short, long = upper_shadow_nb(bars, i), lower_shadow_nb(bars, i)
+    if up:
+        short, long = long, short
+    return (real_body_nb(bars, i) <= doji0) & (short < shadow_vshort0) & (long > longer0)
 
 
 @pattern(2, lookback_bars=2)  # TA-Lib declares 2 although it reads only 2 candles
-def cdlengulfing_nb(bars, o, h, lo_, c, i):
+def cdlengulfing(bars, o, c, i):
     hit = (
         (color_nb(bars, i) == 1)  # white engulfs black
         & (color_nb(bars, i - 1) == -1)
@@ -376,8 +364,11 @@ def cdlengulfing_nb(bars, o, h, lo_, c, i):
     return color_nb(bars, i) * size if hit else 0
 
 
-@njit(cache=True)
-def _star_nb(bars, c, i, long2, small1, short0, penetration, d):
+@pattern(3, code=-100, name="cdleveningdojistar", d=-1, small1="doji1")
+@pattern(3, code=-100, name="cdleveningstar", d=-1, small1="short1")
+@pattern(3, code=100, name="cdlmorningdojistar", d=1, small1="doji1")
+@pattern(3, code=100, name="cdlmorningstar", d=1, small1="short1")
+def star(bars, c, i, long2, small1, short0, penetration, d):
     """A morning (``d`` = 1) or evening (``d`` = -1) star: a long candle against ``d``, a
     small body (``small1``: a short or doji average) gapping away from it, then a candle of
     color ``d``, not short, closing well into the 1st body."""
@@ -398,18 +389,8 @@ def _star_nb(bars, c, i, long2, small1, short0, penetration, d):
     )
 
 
-@pattern(3, code=-100)
-def cdleveningdojistar_nb(bars, o, h, lo_, c, i, long2, doji1, short0, penetration):
-    return _star_nb(bars, c, i, long2, doji1, short0, penetration, -1)
-
-
-@pattern(3, code=-100)
-def cdleveningstar_nb(bars, o, h, lo_, c, i, long2, short1, short0, penetration):
-    return _star_nb(bars, c, i, long2, short1, short0, penetration, -1)
-
-
 @pattern(3)
-def cdlgapsidesidewhite_nb(bars, o, h, lo_, c, i, near1, equal1):
+def cdlgapsidesidewhite(bars, o, i, near1, equal1):
     hit = (
         (  # 2nd and 3rd both gap away from the 1st, the same way
             (body_gap_up_nb(bars, i - 1, i - 2) & body_gap_up_nb(bars, i, i - 2))
@@ -424,70 +405,37 @@ def cdlgapsidesidewhite_nb(bars, o, h, lo_, c, i, near1, equal1):
     return (100 if up else -100) if hit else 0
 
 
-@pattern(1, code=100)
-def cdlgravestonedoji_nb(bars, o, h, lo_, c, i, doji0, shadow_vshort0):
+@pattern(2, code=100, name="cdlhammer", d=1)
+@pattern(2, code=-100, name="cdlhangingman", d=-1)
+def hammer(bars, o, h, lo_, c, i, short0, shadow_long0, shadow_vshort0, near1, d):
+    """A small body with a long lower shadow and almost no upper one, near the prior
+    candle's low (hammer, ``d`` = 1) or high (hanging man, ``d`` = -1)."""
+    bottom = c_min_nb(c[i], o[i])
+    near = bottom <= lo_[i - 1] + near1 if d == 1 else bottom >= h[i - 1] - near1
     return (
-        (real_body_nb(bars, i) <= doji0)
-        & (lower_shadow_nb(bars, i) < shadow_vshort0)
-        & (upper_shadow_nb(bars, i) > shadow_vshort0)
-    )
-
-
-@pattern(2, code=100)
-def cdlhammer_nb(bars, o, h, lo_, c, i, short0, shadow_long0, shadow_vshort0, near1):
-    return (
-        (real_body_nb(bars, i) < short0)  # small body
-        & (lower_shadow_nb(bars, i) > shadow_long0)  # long lower
+        (real_body_nb(bars, i) < short0)
+        & (lower_shadow_nb(bars, i) > shadow_long0)
         & (upper_shadow_nb(bars, i) < shadow_vshort0)
-        # body near the prior candle's low
-        & (c_min_nb(c[i], o[i]) <= lo_[i - 1] + near1)
+        & near
     )
 
 
-@pattern(2, code=-100)
-def cdlhangingman_nb(bars, o, h, lo_, c, i, short0, shadow_long0, shadow_vshort0, near1):
-    return (
-        (real_body_nb(bars, i) < short0)  # small body
-        & (lower_shadow_nb(bars, i) > shadow_long0)  # long lower
-        & (upper_shadow_nb(bars, i) < shadow_vshort0)
-        # body near the prior candle's high
-        & (c_min_nb(c[i], o[i]) >= h[i - 1] - near1)
-    )
-
-
-@njit(cache=True)
-def _harami_code_nb(bars, i):
-    """The harami code at ``i`` once the long-then-small bodies are established."""
-    o, c = bars[0], bars[3]
+@pattern(2, name="cdlharami", small0="short0")
+@pattern(2, name="cdlharamicross", small0="doji0")
+def harami(bars, o, c, i, long1, small0):
+    """A long candle, then a short body (``small0``: a short or doji average) inside its
+    body: +-100 against the 1st candle's color, +-80 where one end of the bodies matches."""
+    hit = (real_body_nb(bars, i - 1) > long1) & (real_body_nb(bars, i) <= small0)
     top, bottom = c_max_nb(c[i], o[i]), c_min_nb(c[i], o[i])
     prev_top, prev_bottom = c_max_nb(c[i - 1], o[i - 1]), c_min_nb(c[i - 1], o[i - 1])
-    if top < prev_top and bottom > prev_bottom:
-        return -color_nb(bars, i - 1) * 100
-    if top <= prev_top and bottom >= prev_bottom:  # one end of the bodies matches
-        return -color_nb(bars, i - 1) * 80
-    return 0
-
-
-@pattern(2)
-def cdlharami_nb(bars, o, h, lo_, c, i, long1, short0):
-    hit = (
-        (real_body_nb(bars, i - 1) > long1)  # 1st long
-        & (real_body_nb(bars, i) <= short0)  # 2nd short
-    )
-    return _harami_code_nb(bars, i) if hit else 0
-
-
-@pattern(2)
-def cdlharamicross_nb(bars, o, h, lo_, c, i, long1, doji0):
-    hit = (
-        (real_body_nb(bars, i - 1) > long1)  # 1st long
-        & (real_body_nb(bars, i) <= doji0)  # 2nd doji
-    )
-    return _harami_code_nb(bars, i) if hit else 0
+    size = 0
+    if (top <= prev_top) & (bottom >= prev_bottom):
+        size = 100 if (top < prev_top) & (bottom > prev_bottom) else 80
+    return -color_nb(bars, i - 1) * size if hit else 0
 
 
 @pattern(1, code=100, color_of=0)
-def cdlhighwave_nb(bars, o, h, lo_, c, i, short0, shadow_vlong0):
+def cdlhighwave(bars, i, short0, shadow_vlong0):
     return (
         (real_body_nb(bars, i) < short0)
         & (upper_shadow_nb(bars, i) > shadow_vlong0)
@@ -495,34 +443,21 @@ def cdlhighwave_nb(bars, o, h, lo_, c, i, short0, shadow_vlong0):
     )
 
 
+NEAR = SETTINGS["near"]
 # TA-Lib declares 5: the 3-candle setup plus 3 bars replayed to know a pending confirmation
 CDLHIKKAKE_LOOKBACK = LOOKBACKS["cdlhikkake"] = 5
 CDLHIKKAKEMOD_LOOKBACK = LOOKBACKS["cdlhikkakemod"] = max(1, NEAR[1]) + 5
 
 
 @njit(cache=True)
-def cdlhikkake_nb(open_, high, low, close, out):
-    """numba equivalent of ``talib.CDLHIKKAKE``.
+def hikkake_nb(open_, high, low, close, out, modified):
+    """numba equivalent of ``talib.CDLHIKKAKE``, or with ``modified`` of ``CDLHIKKAKEMOD``.
 
     +-100 on the setup (an inside bar, then a bar breaking it one way), +-200 when a later
-    close within 3 bars confirms it by breaking the inside bar the other way.
+    close within 3 bars confirms it by breaking the inside bar the other way; the setup
+    stays pending for 3 bars. CDLHIKKAKEMOD wants two inside bars, the first one closing
+    near its low (bullish) or high (bearish).
     """
-    _hikkake_nb(open_, high, low, close, out, False)
-
-
-@njit(cache=True)
-def cdlhikkakemod_nb(open_, high, low, close, out):
-    """numba equivalent of ``talib.CDLHIKKAKEMOD``.
-
-    Like ``cdlhikkake_nb`` with two inside bars and the first one closing near its low
-    (bullish) or high (bearish).
-    """
-    _hikkake_nb(open_, high, low, close, out, True)
-
-
-@njit(cache=True)
-def _hikkake_nb(open_, high, low, close, out, modified):
-    """CDLHIKKAKE, or with ``modified`` CDLHIKKAKEMOD: a setup stays pending for 3 bars."""
     bars = (open_, high, low, close)
     h, lo_, c = high, low, close
     n = close.shape[0]
@@ -556,8 +491,12 @@ def _hikkake_nb(open_, high, low, close, out, modified):
             setup = a
 
 
+KERNELS["cdlhikkake"] = (hikkake_nb, (False,))
+KERNELS["cdlhikkakemod"] = (hikkake_nb, (True,))
+
+
 @pattern(2, code=100)
-def cdlhomingpigeon_nb(bars, o, h, lo_, c, i, long1, short0):
+def cdlhomingpigeon(bars, o, c, i, long1, short0):
     return (
         colors_nb(bars, i, (-1, -1))  # two black candles
         & (real_body_nb(bars, i - 1) > long1)  # long
@@ -568,8 +507,8 @@ def cdlhomingpigeon_nb(bars, o, h, lo_, c, i, long1, short0):
 
 
 @pattern(3, code=-100)
-def cdlidentical3crows_nb(
-    bars, o, h, lo_, c, i, shadow_vshort2, shadow_vshort1, shadow_vshort0, equal2, equal1
+def cdlidentical3crows(
+    bars, o, c, i, shadow_vshort2, shadow_vshort1, shadow_vshort0, equal2, equal1
 ):
     return (
         colors_nb(bars, i, (-1, -1, -1))  # three black candles with very short lower shadows
@@ -585,7 +524,7 @@ def cdlidentical3crows_nb(
 
 
 @pattern(2, code=-100)
-def cdlinneck_nb(bars, o, h, lo_, c, i, equal1, long1):
+def cdlinneck(bars, o, lo_, c, i, equal1, long1):
     return (
         colors_nb(bars, i, (-1, 1))
         and real_body_nb(bars, i - 1) > long1  # 1st: long black
@@ -596,55 +535,50 @@ def cdlinneck_nb(bars, o, h, lo_, c, i, equal1, long1):
     )
 
 
-@pattern(2, code=100)
-def cdlinvertedhammer_nb(bars, o, h, lo_, c, i, short0, shadow_long0, shadow_vshort0):
+@pattern(2, code=100, name="cdlinvertedhammer", d=1)
+@pattern(2, code=-100, name="cdlshootingstar", d=-1)
+def inverted_hammer(bars, i, short0, shadow_long0, shadow_vshort0, d):
+    """A small body with a long upper shadow and almost no lower one, its body gapping down
+    (inverted hammer, ``d`` = 1) or up (shooting star, ``d`` = -1)."""
     return (
-        (real_body_nb(bars, i) < short0)  # small body
-        & (upper_shadow_nb(bars, i) > shadow_long0)  # long upper
+        (real_body_nb(bars, i) < short0)
+        & (upper_shadow_nb(bars, i) > shadow_long0)
         & (lower_shadow_nb(bars, i) < shadow_vshort0)
-        & body_gap_down_nb(bars, i, i - 1)  # gapping down
+        & body_gap_nb(bars, i, i - 1, -d)
     )
 
 
+@pattern(1, code=100, color_of=0, name="cdlmarubozu")
 @njit(cache=True)
-def _marubozu_nb(bars, i, long, shadow_vshort):
+def marubozu_nb(bars, i, long0, shadow_vshort0):
     """Candle ``i`` is long with very short shadows (a marubozu)."""
     return (
-        (real_body_nb(bars, i) > long)
-        & (upper_shadow_nb(bars, i) < shadow_vshort)
-        & (lower_shadow_nb(bars, i) < shadow_vshort)
+        (real_body_nb(bars, i) > long0)
+        & (upper_shadow_nb(bars, i) < shadow_vshort0)
+        & (lower_shadow_nb(bars, i) < shadow_vshort0)
     )
 
 
-@njit(cache=True)
-def _kicking_nb(bars, i, long1, long0, shadow_vshort1, shadow_vshort0):
-    """Two opposite marubozu with a gap between them (CDLKICKING and CDLKICKINGBYLENGTH)."""
-    return (
+@pattern(2, name="cdlkicking", by_length=False)
+@pattern(2, name="cdlkickingbylength", by_length=True)
+def kicking(bars, i, shadow_vshort1, shadow_vshort0, long1, long0, by_length):
+    """Two marubozu of opposite colors with a gap between them: +-100 in the direction of
+    the 2nd or, ``by_length``, of the longer one."""
+    hit = (
         (color_nb(bars, i - 1) == -color_nb(bars, i))
-        & _marubozu_nb(bars, i - 1, long1, shadow_vshort1)
-        & _marubozu_nb(bars, i, long0, shadow_vshort0)
+        & marubozu_nb(bars, i - 1, long1, shadow_vshort1)
+        & marubozu_nb(bars, i, long0, shadow_vshort0)
         & (  # gap away from the 1st
             ((color_nb(bars, i - 1) == -1) & gap_up_nb(bars, i, i - 1))
             | ((color_nb(bars, i - 1) == 1) & gap_down_nb(bars, i, i - 1))
         )
     )
-
-
-@pattern(2, code=100, color_of=0)
-def cdlkicking_nb(bars, o, h, lo_, c, i, shadow_vshort1, shadow_vshort0, long1, long0):
-    return _kicking_nb(bars, i, long1, long0, shadow_vshort1, shadow_vshort0)
-
-
-@pattern(2)
-def cdlkickingbylength_nb(bars, o, h, lo_, c, i, shadow_vshort1, shadow_vshort0, long1, long0):
-    hit = _kicking_nb(bars, i, long1, long0, shadow_vshort1, shadow_vshort0)
-    # the direction of the longer marubozu
     longer = i if real_body_nb(bars, i) > real_body_nb(bars, i - 1) else i - 1
-    return color_nb(bars, longer) * 100 if hit else 0
+    return color_nb(bars, longer if by_length else i) * 100 if hit else 0
 
 
 @pattern(5, code=100)
-def cdlladderbottom_nb(bars, o, h, lo_, c, i, shadow_vshort1):
+def cdlladderbottom(bars, o, h, c, i, shadow_vshort1):
     return (
         colors_nb(bars, i, (-1, -1, -1, -1, 1))  # three black candles
         and o[i - 4] > o[i - 3]  # with lower opens
@@ -658,14 +592,14 @@ def cdlladderbottom_nb(bars, o, h, lo_, c, i, shadow_vshort1):
 
 
 @pattern(1, code=100)
-def cdllongleggeddoji_nb(bars, o, h, lo_, c, i, doji0, shadow_long0):
+def cdllongleggeddoji(bars, i, doji0, shadow_long0):
     return (real_body_nb(bars, i) <= doji0) & (
         (lower_shadow_nb(bars, i) > shadow_long0) | (upper_shadow_nb(bars, i) > shadow_long0)
     )
 
 
 @pattern(1, code=100, color_of=0)
-def cdllongline_nb(bars, o, h, lo_, c, i, long0, shadow_short0):
+def cdllongline(bars, i, long0, shadow_short0):
     return (
         (real_body_nb(bars, i) > long0)
         & (upper_shadow_nb(bars, i) < shadow_short0)
@@ -673,13 +607,8 @@ def cdllongline_nb(bars, o, h, lo_, c, i, long0, shadow_short0):
     )
 
 
-@pattern(1, code=100, color_of=0)
-def cdlmarubozu_nb(bars, o, h, lo_, c, i, long0, shadow_vshort0):
-    return _marubozu_nb(bars, i, long0, shadow_vshort0)
-
-
 @pattern(2, code=100)
-def cdlmatchinglow_nb(bars, o, h, lo_, c, i, equal1):
+def cdlmatchinglow(bars, c, i, equal1):
     return (
         colors_nb(bars, i, (-1, -1))
         & within_nb(c[i], c[i - 1], equal1)  # two black candles with the same close
@@ -687,7 +616,7 @@ def cdlmatchinglow_nb(bars, o, h, lo_, c, i, equal1):
 
 
 @pattern(5, code=100)
-def cdlmathold_nb(bars, o, h, lo_, c, i, long4, short3, short2, short1, penetration):
+def cdlmathold(bars, o, h, c, i, long4, short3, short2, short1, penetration):
     reach = c[i - 4] - real_body_nb(bars, i - 4) * penetration
     return (
         colors_nb(bars, i, (1, -1, 0, 0, 1))  # 1st long, then three small
@@ -711,18 +640,8 @@ def cdlmathold_nb(bars, o, h, lo_, c, i, long4, short3, short2, short1, penetrat
     )
 
 
-@pattern(3, code=100)
-def cdlmorningdojistar_nb(bars, o, h, lo_, c, i, long2, doji1, short0, penetration):
-    return _star_nb(bars, c, i, long2, doji1, short0, penetration, 1)
-
-
-@pattern(3, code=100)
-def cdlmorningstar_nb(bars, o, h, lo_, c, i, long2, short1, short0, penetration):
-    return _star_nb(bars, c, i, long2, short1, short0, penetration, 1)
-
-
 @pattern(2, code=-100)
-def cdlonneck_nb(bars, o, h, lo_, c, i, equal1, long1):
+def cdlonneck(bars, o, lo_, c, i, equal1, long1):
     return (
         colors_nb(bars, i, (-1, 1))
         & (real_body_nb(bars, i - 1) > long1)  # 1st: long black
@@ -733,7 +652,7 @@ def cdlonneck_nb(bars, o, h, lo_, c, i, equal1, long1):
 
 
 @pattern(2, code=100)
-def cdlpiercing_nb(bars, o, h, lo_, c, i, long1, long0):
+def cdlpiercing(bars, o, lo_, c, i, long1, long0):
     return (
         colors_nb(bars, i, (-1, 1))
         & (real_body_nb(bars, i - 1) > long1)  # 1st: long black
@@ -745,7 +664,7 @@ def cdlpiercing_nb(bars, o, h, lo_, c, i, long1, long0):
 
 
 @pattern(1, code=100)
-def cdlrickshawman_nb(bars, o, h, lo_, c, i, doji0, shadow_long0, near0):
+def cdlrickshawman(bars, lo_, i, doji0, shadow_long0, near0):
     mid = lo_[i] + high_low_nb(bars, i) / 2
     return (
         (real_body_nb(bars, i) <= doji0)  # doji
@@ -758,7 +677,7 @@ def cdlrickshawman_nb(bars, o, h, lo_, c, i, doji0, shadow_long0, near0):
 
 
 @pattern(5)
-def cdlrisefall3methods_nb(bars, o, h, lo_, c, i, long4, short3, short2, short1, long0):
+def cdlrisefall3methods(bars, o, h, lo_, c, i, long4, short3, short2, short1, long0):
     d = color_nb(bars, i - 4)  # +1 rising, -1 falling: flips the comparisons below
     hit = (
         # 1st long, then three small, 5th long
@@ -790,30 +709,16 @@ def cdlrisefall3methods_nb(bars, o, h, lo_, c, i, long4, short3, short2, short1,
 
 
 @pattern(2, code=100, color_of=0)
-def cdlseparatinglines_nb(bars, o, h, lo_, c, i, shadow_vshort0, long0, equal1):
+def cdlseparatinglines(bars, o, i, shadow_vshort0, long0, equal1):
     return (
         (color_nb(bars, i - 1) == -color_nb(bars, i))  # opposite colors, same open
         & within_nb(o[i], o[i - 1], equal1)
-        & (real_body_nb(bars, i) > long0)  # belt hold
-        & (
-            ((color_nb(bars, i) == 1) & (lower_shadow_nb(bars, i) < shadow_vshort0))
-            | ((color_nb(bars, i) == -1) & (upper_shadow_nb(bars, i) < shadow_vshort0))
-        )
-    )
-
-
-@pattern(2, code=-100)
-def cdlshootingstar_nb(bars, o, h, lo_, c, i, short0, shadow_long0, shadow_vshort0):
-    return (
-        (real_body_nb(bars, i) < short0)  # small body
-        & (upper_shadow_nb(bars, i) > shadow_long0)  # long upper
-        & (lower_shadow_nb(bars, i) < shadow_vshort0)
-        & body_gap_up_nb(bars, i, i - 1)  # gapping up
+        & belt_nb(bars, i, long0, shadow_vshort0, False)  # belt hold
     )
 
 
 @pattern(1, code=100, color_of=0)
-def cdlshortline_nb(bars, o, h, lo_, c, i, short0, shadow_short0):
+def cdlshortline(bars, i, short0, shadow_short0):
     return (
         (real_body_nb(bars, i) < short0)
         & (upper_shadow_nb(bars, i) < shadow_short0)
@@ -822,7 +727,7 @@ def cdlshortline_nb(bars, o, h, lo_, c, i, short0, shadow_short0):
 
 
 @pattern(1, code=100, color_of=0)
-def cdlspinningtop_nb(bars, o, h, lo_, c, i, short0):
+def cdlspinningtop(bars, i, short0):
     body = real_body_nb(bars, i)
     return (
         (body < short0)  # small body, longer shadows
@@ -832,7 +737,7 @@ def cdlspinningtop_nb(bars, o, h, lo_, c, i, short0):
 
 
 @pattern(3, code=-100)
-def cdlstalledpattern_nb(bars, o, h, lo_, c, i, long2, long1, short0, shadow_vshort1, near2, near1):
+def cdlstalledpattern(bars, o, c, i, long2, long1, short0, shadow_vshort1, near2, near1):
     return (
         colors_nb(bars, i, (1, 1, 1))
         and c[i] > c[i - 1]  # three white candles with higher closes
@@ -851,7 +756,7 @@ def cdlstalledpattern_nb(bars, o, h, lo_, c, i, long2, long1, short0, shadow_vsh
 
 
 @pattern(3, code=100)
-def cdlsticksandwich_nb(bars, o, h, lo_, c, i, equal2):
+def cdlsticksandwich(bars, lo_, c, i, equal2):
     return (
         colors_nb(bars, i, (-1, 1, -1))  # black, white, black
         and lo_[i - 1] > c[i - 2]  # 2nd trades above the 1st close
@@ -859,17 +764,8 @@ def cdlsticksandwich_nb(bars, o, h, lo_, c, i, equal2):
     )
 
 
-@pattern(1, code=100)
-def cdltakuri_nb(bars, o, h, lo_, c, i, doji0, shadow_vshort0, shadow_vlong0):
-    return (
-        (real_body_nb(bars, i) <= doji0)
-        & (upper_shadow_nb(bars, i) < shadow_vshort0)
-        & (lower_shadow_nb(bars, i) > shadow_vlong0)
-    )
-
-
 @pattern(3, code=100, color_of=1)
-def cdltasukigap_nb(bars, o, h, lo_, c, i, near1):
+def cdltasukigap(bars, o, c, i, near1):
     return (  # upside gap; white, then black opening in its body, closing in the gap
         body_gap_up_nb(bars, i - 1, i - 2)
         & (color_nb(bars, i - 1) == 1)
@@ -893,7 +789,7 @@ def cdltasukigap_nb(bars, o, h, lo_, c, i, near1):
 
 
 @pattern(2, code=-100)
-def cdlthrusting_nb(bars, o, h, lo_, c, i, equal1, long1):
+def cdlthrusting(bars, o, lo_, c, i, equal1, long1):
     return (
         colors_nb(bars, i, (-1, 1))
         and real_body_nb(bars, i - 1) > long1  # 1st: long black
@@ -905,7 +801,7 @@ def cdlthrusting_nb(bars, o, h, lo_, c, i, equal1, long1):
 
 
 @pattern(3)
-def cdltristar_nb(bars, o, h, lo_, c, i, doji2):
+def cdltristar(bars, i, doji2):
     """numba equivalent of ``talib.CDLTRISTAR``.
 
     TA-Lib judges all three dojis against the average before the first one. The code is
@@ -926,7 +822,7 @@ def cdltristar_nb(bars, o, h, lo_, c, i, doji2):
 
 
 @pattern(3, code=100)
-def cdlunique3river_nb(bars, o, h, lo_, c, i, long2, short0):
+def cdlunique3river(bars, o, lo_, c, i, long2, short0):
     return (
         colors_nb(bars, i, (-1, -1, 1))
         & (real_body_nb(bars, i - 2) > long2)  # long black
@@ -939,7 +835,7 @@ def cdlunique3river_nb(bars, o, h, lo_, c, i, long2, short0):
 
 
 @pattern(3, code=-100)
-def cdlupsidegap2crows_nb(bars, o, h, lo_, c, i, long2, short1):
+def cdlupsidegap2crows(bars, o, c, i, long2, short1):
     return (
         colors_nb(bars, i, (1, -1, -1))
         & (real_body_nb(bars, i - 2) > long2)  # 1st: long white
@@ -952,7 +848,7 @@ def cdlupsidegap2crows_nb(bars, o, h, lo_, c, i, long2, short1):
 
 
 @pattern(3, code=100, color_of=2)
-def cdlxsidegap3methods_nb(bars, o, h, lo_, c, i):
+def cdlxsidegap3methods(bars, o, c, i):
     return (
         (color_nb(bars, i - 2) == color_nb(bars, i - 1))  # two of one color
         & (color_nb(bars, i - 1) == -color_nb(bars, i))  # 3rd of the other
