@@ -144,41 +144,21 @@ def body_bottom_nb(bars, i):
 
 
 @njit(cache=True)
-def body_gap_up_nb(bars, i, prev):
-    """Candle ``i``'s real body lies entirely above candle ``prev``'s."""
-    return body_bottom_nb(bars, i) > body_top_nb(bars, prev)
-
-
-@njit(cache=True)
-def body_gap_down_nb(bars, i, prev):
-    """Candle ``i``'s real body lies entirely below candle ``prev``'s."""
-    return body_top_nb(bars, i) < body_bottom_nb(bars, prev)
-
-
-@njit(cache=True)
-def gap_up_nb(bars, i, prev):
-    """Candle ``i``'s low is above candle ``prev``'s high."""
-    return bars[2][i] > bars[1][prev]
-
-
-@njit(cache=True)
-def gap_down_nb(bars, i, prev):
-    """Candle ``i``'s high is below candle ``prev``'s low."""
-    return bars[1][i] < bars[2][prev]
-
-
-@njit(cache=True)
 def body_gap_nb(bars, i, prev, d):
-    """``body_gap_up_nb`` for ``d`` = 1, ``body_gap_down_nb`` for ``d`` = -1 (branch-free)."""
-    return ((d == 1) & body_gap_up_nb(bars, i, prev)) | (
-        (d == -1) & body_gap_down_nb(bars, i, prev)
-    )
+    """Candle ``i``'s real body lies entirely above (``d`` = 1) or below (``d`` = -1) candle
+    ``prev``'s; both tested, without branches."""
+    up = body_bottom_nb(bars, i) > body_top_nb(bars, prev)
+    down = body_top_nb(bars, i) < body_bottom_nb(bars, prev)
+    return ((d == 1) & up) | ((d == -1) & down)
 
 
 @njit(cache=True)
 def gap_nb(bars, i, prev, d):
-    """``gap_up_nb`` for ``d`` = 1, ``gap_down_nb`` for ``d`` = -1 (branch-free)."""
-    return ((d == 1) & gap_up_nb(bars, i, prev)) | ((d == -1) & gap_down_nb(bars, i, prev))
+    """Candle ``i``'s low is above (``d`` = 1) candle ``prev``'s high, or its high below
+    (``d`` = -1) that low; both tested, without branches."""
+    up = bars[2][i] > bars[1][prev]
+    down = bars[1][i] < bars[2][prev]
+    return ((d == 1) & up) | ((d == -1) & down)
 
 
 @njit(cache=True)

@@ -34,18 +34,14 @@ from compute.kernels.candles import (
     SETTINGS,
     average_nb,
     body_bottom_nb,
-    body_gap_down_nb,
     body_gap_nb,
-    body_gap_up_nb,
     body_top_nb,
     c_max_nb,
     c_min_nb,
     color_nb,
     colors_nb,
     first_valid_nb,
-    gap_down_nb,
     gap_nb,
-    gap_up_nb,
     high_low_nb,
     lower_shadow_nb,
     next_total_nb,
@@ -62,7 +58,7 @@ def cdl2crows(bars, o, c, i, long2):
     return (
         colors_nb(bars, i, (1, -1, -1))
         & (real_body_nb(bars, i - 2) > long2)  # 1st: long white
-        & body_gap_up_nb(bars, i - 1, i - 2)  # 2nd: black, body gapping up
+        & body_gap_nb(bars, i - 1, i - 2, 1)  # 2nd: black, body gapping up
         & (o[i] < o[i - 1])  # 3rd: black, opening within the 2nd body
         & (o[i] > c[i - 1])
         & (c[i] > o[i - 2])  # closing within the 1st body
@@ -292,7 +288,7 @@ def cdlconcealbabyswall(bars, h, lo_, c, i, shadow_vshort3, shadow_vshort2, shad
         and lower_shadow_nb(bars, i - 2) < shadow_vshort2
         and upper_shadow_nb(bars, i - 2) < shadow_vshort2
         # 3rd: gaps down, with an upper shadow reaching into the 2nd body
-        and body_gap_down_nb(bars, i - 1, i - 2)
+        and body_gap_nb(bars, i - 1, i - 2, -1)
         and upper_shadow_nb(bars, i - 1) > shadow_vshort1
         and h[i - 1] > c[i - 2]
         # 4th: engulfs the 3rd, shadows included
@@ -373,17 +369,12 @@ def star(bars, c, i, long2, small1, short0, penetration, d):
     small body (``small1``: a short or doji average) gapping away from it, then a candle of
     color ``d``, not short, closing well into the 1st body."""
     deep = real_body_nb(bars, i - 2) * penetration
-    if d == 1:
-        gap = body_gap_down_nb(bars, i - 1, i - 2)
-        closes_in = c[i] > c[i - 2] + deep
-    else:
-        gap = body_gap_up_nb(bars, i - 1, i - 2)
-        closes_in = c[i] < c[i - 2] - deep
+    closes_in = c[i] > c[i - 2] + deep if d == 1 else c[i] < c[i - 2] - deep
     return (
         colors_nb(bars, i, (-d, 0, d))
         & (real_body_nb(bars, i - 2) > long2)
         & (real_body_nb(bars, i - 1) <= small1)
-        & gap
+        & body_gap_nb(bars, i - 1, i - 2, -d)
         & (real_body_nb(bars, i) > short0)
         & closes_in
     )
@@ -393,15 +384,15 @@ def star(bars, c, i, long2, small1, short0, penetration, d):
 def cdlgapsidesidewhite(bars, o, i, near1, equal1):
     hit = (
         (  # 2nd and 3rd both gap away from the 1st, the same way
-            (body_gap_up_nb(bars, i - 1, i - 2) & body_gap_up_nb(bars, i, i - 2))
-            | (body_gap_down_nb(bars, i - 1, i - 2) & body_gap_down_nb(bars, i, i - 2))
+            (body_gap_nb(bars, i - 1, i - 2, 1) & body_gap_nb(bars, i, i - 2, 1))
+            | (body_gap_nb(bars, i - 1, i - 2, -1) & body_gap_nb(bars, i, i - 2, -1))
         )
         & (color_nb(bars, i - 1) == 1)  # two white candles of about the same size
         & (color_nb(bars, i) == 1)
         & within_nb(real_body_nb(bars, i), real_body_nb(bars, i - 1), near1)
         & within_nb(o[i], o[i - 1], equal1)  # and the same open
     )
-    up = body_gap_up_nb(bars, i - 1, i - 2)
+    up = body_gap_nb(bars, i - 1, i - 2, 1)
     return (100 if up else -100) if hit else 0
 
 
@@ -523,15 +514,24 @@ def cdlidentical3crows(
     )
 
 
-@pattern(2, code=-100)
-def cdlinneck(bars, o, lo_, c, i, equal1, long1):
+@pattern(2, code=-100, name="cdlinneck", closes=0)
+@pattern(2, code=-100, name="cdlonneck", closes=1)
+@pattern(2, code=-100, name="cdlthrusting", closes=2)
+def neck(bars, o, lo_, c, i, equal1, long1, closes):
+    """A long black candle, then a white one opening below its low and closing slightly
+    into its body (in-neck, ``closes`` 0), at its low (on-neck, 1), or into it but not above
+    its midpoint (thrusting, 2)."""
+    if closes == 0:
+        close = (c[i] <= c[i - 1] + equal1) & (c[i] >= c[i - 1])
+    elif closes == 1:
+        close = within_nb(c[i], lo_[i - 1], equal1)
+    else:
+        close = (c[i] > c[i - 1] + equal1) & (c[i] <= c[i - 1] + real_body_nb(bars, i - 1) * 0.5)
     return (
         colors_nb(bars, i, (-1, 1))
         and real_body_nb(bars, i - 1) > long1  # 1st: long black
         and o[i] < lo_[i - 1]  # 2nd: white, opening below the prior low
-        # closing slightly into the prior body
-        and c[i] <= c[i - 1] + equal1
-        and c[i] >= c[i - 1]
+        and close
     )
 
 
@@ -568,10 +568,7 @@ def kicking(bars, i, shadow_vshort1, shadow_vshort0, long1, long0, by_length):
         (color_nb(bars, i - 1) == -color_nb(bars, i))
         & marubozu_nb(bars, i - 1, long1, shadow_vshort1)
         & marubozu_nb(bars, i, long0, shadow_vshort0)
-        & (  # gap away from the 1st
-            ((color_nb(bars, i - 1) == -1) & gap_up_nb(bars, i, i - 1))
-            | ((color_nb(bars, i - 1) == 1) & gap_down_nb(bars, i, i - 1))
-        )
+        & gap_nb(bars, i, i - 1, -color_nb(bars, i - 1))  # gap away from the 1st
     )
     longer = i if real_body_nb(bars, i) > real_body_nb(bars, i - 1) else i - 1
     return color_nb(bars, longer if by_length else i) * 100 if hit else 0
@@ -598,10 +595,12 @@ def cdllongleggeddoji(bars, i, doji0, shadow_long0):
     )
 
 
-@pattern(1, code=100, color_of=0)
-def cdllongline(bars, i, long0, shadow_short0):
+@pattern(1, code=100, color_of=0, name="cdllongline", d=1, body0="long0")
+@pattern(1, code=100, color_of=0, name="cdlshortline", d=-1, body0="short0")
+def line(bars, i, body0, shadow_short0, d):
+    """A long (``d`` = 1) or short (``d`` = -1) body with short shadows."""
     return (
-        (real_body_nb(bars, i) > long0)
+        (real_body_nb(bars, i) * d > body0 * d)
         & (upper_shadow_nb(bars, i) < shadow_short0)
         & (lower_shadow_nb(bars, i) < shadow_short0)
     )
@@ -625,7 +624,7 @@ def cdlmathold(bars, o, h, c, i, long4, short3, short2, short1, penetration):
         & (real_body_nb(bars, i - 2) < short2)
         & (real_body_nb(bars, i - 1) < short1)
         # white, black, any two, white
-        & body_gap_up_nb(bars, i - 3, i - 4)  # 2nd gaps up from the 1st
+        & body_gap_nb(bars, i - 3, i - 4, 1)  # 2nd gaps up from the 1st
         # 3rd and 4th hold within the 1st body, above the penetration level
         & (body_bottom_nb(bars, i - 2) < c[i - 4])
         & (body_bottom_nb(bars, i - 1) < c[i - 4])
@@ -637,17 +636,6 @@ def cdlmathold(bars, o, h, c, i, long4, short3, short2, short1, penetration):
         # 5th opens above the prior close, closes above the reaction highs
         & (o[i] > c[i - 1])
         & (c[i] > c_max_nb(c_max_nb(h[i - 3], h[i - 2]), h[i - 1]))
-    )
-
-
-@pattern(2, code=-100)
-def cdlonneck(bars, o, lo_, c, i, equal1, long1):
-    return (
-        colors_nb(bars, i, (-1, 1))
-        & (real_body_nb(bars, i - 1) > long1)  # 1st: long black
-        & (o[i] < lo_[i - 1])  # 2nd: white, opening below the prior low
-        # closing at the prior low
-        & within_nb(c[i], lo_[i - 1], equal1)
     )
 
 
@@ -718,15 +706,6 @@ def cdlseparatinglines(bars, o, i, shadow_vshort0, long0, equal1):
 
 
 @pattern(1, code=100, color_of=0)
-def cdlshortline(bars, i, short0, shadow_short0):
-    return (
-        (real_body_nb(bars, i) < short0)
-        & (upper_shadow_nb(bars, i) < shadow_short0)
-        & (lower_shadow_nb(bars, i) < shadow_short0)
-    )
-
-
-@pattern(1, code=100, color_of=0)
 def cdlspinningtop(bars, i, short0):
     body = real_body_nb(bars, i)
     return (
@@ -766,37 +745,18 @@ def cdlsticksandwich(bars, lo_, c, i, equal2):
 
 @pattern(3, code=100, color_of=1)
 def cdltasukigap(bars, o, c, i, near1):
-    return (  # upside gap; white, then black opening in its body, closing in the gap
-        body_gap_up_nb(bars, i - 1, i - 2)
-        & (color_nb(bars, i - 1) == 1)
-        & (color_nb(bars, i) == -1)
-        & (o[i] < c[i - 1])
-        & (o[i] > o[i - 1])
-        & (c[i] < o[i - 1])
-        & (c[i] > c_max_nb(c[i - 2], o[i - 2]))
+    d = color_nb(bars, i - 1)  # 1: upside gap, white then black; -1: the reverse
+    edge = c_max_nb(c[i - 2], o[i - 2]) if d == 1 else c_min_nb(c[i - 2], o[i - 2])
+    return (
+        body_gap_nb(bars, i - 1, i - 2, d)
+        & (color_nb(bars, i) == -d)
+        # 3rd opens within the 2nd body and closes in the gap
+        & (o[i] * d < c[i - 1] * d)
+        & (o[i] * d > o[i - 1] * d)
+        & (c[i] * d < o[i - 1] * d)
+        & (c[i] * d > edge * d)
         # bodies of about the same size
         & (abs(real_body_nb(bars, i - 1) - real_body_nb(bars, i)) < near1)
-    ) | (  # downside gap; black, then white opening in its body, closing in the gap
-        body_gap_down_nb(bars, i - 1, i - 2)
-        & (color_nb(bars, i - 1) == -1)
-        & (color_nb(bars, i) == 1)
-        & (o[i] < o[i - 1])
-        & (o[i] > c[i - 1])
-        & (c[i] > o[i - 1])
-        & (c[i] < c_min_nb(c[i - 2], o[i - 2]))
-        & (abs(real_body_nb(bars, i - 1) - real_body_nb(bars, i)) < near1)
-    )
-
-
-@pattern(2, code=-100)
-def cdlthrusting(bars, o, lo_, c, i, equal1, long1):
-    return (
-        colors_nb(bars, i, (-1, 1))
-        and real_body_nb(bars, i - 1) > long1  # 1st: long black
-        and o[i] < lo_[i - 1]  # 2nd: white, opening below the prior low
-        # closing into the prior body, but not above its midpoint
-        and c[i] > c[i - 1] + equal1
-        and c[i] <= c[i - 1] + real_body_nb(bars, i - 1) * 0.5
     )
 
 
@@ -814,8 +774,8 @@ def cdltristar(bars, i, doji2):
         & (real_body_nb(bars, i) <= doji2)
     )
     # 2nd gaps up and the 3rd is not higher: bearish; the reverse: bullish
-    up = body_gap_up_nb(bars, i - 1, i - 2) & (body_top_nb(bars, i) < body_top_nb(bars, i - 1))
-    down = body_gap_down_nb(bars, i - 1, i - 2) & (
+    up = body_gap_nb(bars, i - 1, i - 2, 1) & (body_top_nb(bars, i) < body_top_nb(bars, i - 1))
+    down = body_gap_nb(bars, i - 1, i - 2, -1) & (
         body_bottom_nb(bars, i) > body_bottom_nb(bars, i - 1)
     )
     return 100 * (down - up) * hit
@@ -840,7 +800,7 @@ def cdlupsidegap2crows(bars, o, c, i, long2, short1):
         colors_nb(bars, i, (1, -1, -1))
         & (real_body_nb(bars, i - 2) > long2)  # 1st: long white
         & (real_body_nb(bars, i - 1) <= short1)  # 2nd: short black gapping up
-        & body_gap_up_nb(bars, i - 1, i - 2)
+        & body_gap_nb(bars, i - 1, i - 2, 1)
         & (o[i] > o[i - 1])  # 3rd: black engulfing the 2nd body
         & (c[i] < c[i - 1])
         & (c[i] > c[i - 2])  # closing above the 1st
