@@ -17,13 +17,13 @@ candles. Patterns that come in a white and a black form test both with one rule,
 or -1) flipping the comparisons: multiplying by -1 is exact, so ``x * d > y * d`` is
 ``x < y`` for ``d`` = -1 to the bit. Where TA-Lib's ``min``/``max`` take (close, open)
 rather than (open, close), ``c_min_nb``/``c_max_nb`` keep that order so NaN prices give
-TA-Lib's answer. Every bar stores its code (``code if hit else 0``) rather than storing only
-on a hit: a conditional store is a branch that mispredicts on noisy prices. Most rules
-combine the tests with ``&``, evaluated whole and branch-free; the multi-candle patterns
-whose leading color tests reject most bars keep the short-circuit ``and``, which measured
-faster for them (3WHITESOLDIERS, 3BLACKCROWS, 3LINESTRIKE, IDENTICAL3CROWS,
-CONCEALBABYSWALL, INNECK, THRUSTING, LADDERBOTTOM, STICKSANDWICH, STALLEDPATTERN). Both
-forms give the same result: no test has side effects.
+TA-Lib's answer. Every bar stores its code (``select_nb(hit, code, 0)``, which stays a
+cmov) rather than storing only on a hit: a conditional store is a branch that mispredicts
+on noisy prices. Most rules combine the tests with ``&``, evaluated whole and branch-free;
+the multi-candle patterns whose leading color tests reject most bars keep the
+short-circuit ``and``, which measured faster for them (3WHITESOLDIERS, 3BLACKCROWS,
+3LINESTRIKE, IDENTICAL3CROWS, CONCEALBABYSWALL, the necks, LADDERBOTTOM, STICKSANDWICH,
+STALLEDPATTERN). Both forms give the same result: no test has side effects.
 """
 
 from numba import njit
@@ -47,6 +47,7 @@ from compute.kernels.candles import (
     next_total_nb,
     pattern,
     real_body_nb,
+    select_nb,
     total_nb,
     upper_shadow_nb,
     within_nb,
@@ -357,7 +358,7 @@ def cdlengulfing(bars, o, c, i):
     )
     # 80 when one end of the bodies matches (engulfing on one side only)
     size = 100 if o[i] != c[i - 1] and c[i] != o[i - 1] else 80
-    return color_nb(bars, i) * size if hit else 0
+    return select_nb(hit, color_nb(bars, i) * size, 0)
 
 
 @pattern(3, code=-100, name="cdleveningdojistar", d=-1, small1="doji1")
@@ -393,7 +394,7 @@ def cdlgapsidesidewhite(bars, o, i, near1, equal1):
         & within_nb(o[i], o[i - 1], equal1)  # and the same open
     )
     up = body_gap_nb(bars, i - 1, i - 2, 1)
-    return (100 if up else -100) if hit else 0
+    return select_nb(hit, 100 if up else -100, 0)
 
 
 @pattern(2, code=100, name="cdlhammer", d=1)
@@ -422,7 +423,7 @@ def harami(bars, o, c, i, long1, small0):
     size = 0
     if (top <= prev_top) & (bottom >= prev_bottom):
         size = 100 if (top < prev_top) & (bottom > prev_bottom) else 80
-    return -color_nb(bars, i - 1) * size if hit else 0
+    return select_nb(hit, -color_nb(bars, i - 1) * size, 0)
 
 
 @pattern(1, code=100, color_of=0)
@@ -571,7 +572,7 @@ def kicking(bars, i, shadow_vshort1, shadow_vshort0, long1, long0, by_length):
         & gap_nb(bars, i, i - 1, -color_nb(bars, i - 1))  # gap away from the 1st
     )
     longer = i if real_body_nb(bars, i) > real_body_nb(bars, i - 1) else i - 1
-    return color_nb(bars, longer if by_length else i) * 100 if hit else 0
+    return select_nb(hit, color_nb(bars, longer if by_length else i) * 100, 0)
 
 
 @pattern(5, code=100)
@@ -693,7 +694,7 @@ def cdlrisefall3methods(bars, o, h, lo_, c, i, long4, short3, short2, short1, lo
         & (o[i] * d > c[i - 1] * d)
         & (c[i] * d > c[i - 4] * d)
     )
-    return 100 * d if hit else 0
+    return select_nb(hit, 100 * d, 0)
 
 
 @pattern(2, code=100, color_of=0)
