@@ -13,10 +13,8 @@ kernel: the loop over bars, the running totals and averages the rule names, and 
 stored for each bar are written once, here.
 """
 
-import ast
 import inspect
 import re
-import textwrap
 
 from llvmlite import ir
 from numba import njit, types
@@ -241,9 +239,11 @@ def pattern(candles, code=None, color_of=None, lookback_bars=None, name=None, **
     another). The kernel starts that many bars after the first bar without a NaN price
     (where the ``talib`` wrapper starts TA-Lib) and stores a code for every bar: ``code``
     (times the color of candle ``i - color_of``, if given) where the rule holds and 0
-    elsewhere, or, without ``code``, the code the rule returns. The kernel is inlined into
-    its caller (the batch form from ``compute.kernels.driver``), which numba compiles as one
-    function.
+    elsewhere, or, without ``code``, the code the rule returns. The rule is inlined into the
+    kernel and the kernel into its caller (the batch form from ``compute.kernels.driver``),
+    which numba compiles as one function. Rules combine their tests with ``&``: under a
+    short-circuit ``and`` numba kept the inlined rule's array arguments alive per bar, ~14
+    NRT_incref/NRT_decref calls a bar (``inspect_asm``), 8-12x TA-Lib's time.
     """
 
     def make(declared):
@@ -262,18 +262,6 @@ def pattern(candles, code=None, color_of=None, lookback_bars=None, name=None, **
         bars_ = lookback_bars
         if bars_ is None:
             bars_ = max((s[1] for s, _ in averages.values()), default=0) + candles - 1
-        # A rule with ``and``/``or`` becomes a closure inside the kernel, over the kernel's
-        # arrays: inlined as a function of its own (njit(inline="always")), its array
-        # arguments were bound anew on every bar, and under the short-circuit ``and`` numba
-        # could not prune the references taken, ~14 NRT_incref/NRT_decref calls a bar
-        # (``inspect_asm``): 8-12x TA-Lib's time. The ``&`` rules stay inlined functions: as
-        # closures BELTHOLD, CLOSINGMARUBOZU, DOJISTAR measured 0.95x TA-Lib instead of 0.3x.
-        fn = ast.parse(textwrap.dedent(inspect.getsource(rule))).body[0]
-        closure = any(isinstance(node, ast.BoolOp) for node in ast.walk(fn))
-        if closure:
-            fn.args.args = [a for a in fn.args.args if a.arg not in _PRICES]
-            args = {p: a for p, a in args.items() if p not in _PRICES}
-        fn.decorator_list, fn.name = [], "rule"
         value = f"rule({', '.join(args.values())})"
         if code is not None:
             sign = "" if color_of is None else f" * color_nb(bars, i - {color_of})"
@@ -282,7 +270,6 @@ def pattern(candles, code=None, color_of=None, lookback_bars=None, name=None, **
             [
                 f"({', '.join(['open_', 'high', 'low', 'close', 'out', *extra])}):",
                 "    bars = o, h, lo_, c = open_, high, low, close",
-                textwrap.indent(ast.unparse(fn), "    ") if closure else "",
                 "    n = close.shape[0]",
                 f"    start = first_valid_nb(bars, 0, n) + {bars_}",
                 "    if start >= n:",
@@ -306,7 +293,7 @@ def pattern(candles, code=None, color_of=None, lookback_bars=None, name=None, **
         )
         namespace = {
             **rule.__globals__,
-            "rule": njit(inline="always")(rule),  # shadowed by the closure if there is one
+            "rule": njit(inline="always")(rule),
             "first_valid_nb": first_valid_nb,
             "total_nb": total_nb,
             "next_total_nb": next_total_nb,
