@@ -266,6 +266,10 @@ def pattern(candles, code=None, color_of=None, lookback_bars=None, name=None, **
         if code is not None:
             sign = "" if color_of is None else f" * color_nb(bars, i - {color_of})"
             value = f"select_nb({value}, {code}{sign}, 0)"
+
+        def each(line):  # ``line`` for every average
+            return [line.format(a=a, s=s, k=k) for a, (s, k) in averages.items()]
+
         body = "\n".join(
             [
                 f"({', '.join(['open_', 'high', 'low', 'close', 'out', *extra])}):",
@@ -274,33 +278,19 @@ def pattern(candles, code=None, color_of=None, lookback_bars=None, name=None, **
                 f"    start = first_valid_nb(bars, 0, n) + {bars_}",
                 "    if start >= n:",
                 "        return",
-                *(
-                    f"    t_{a} = total_nb(bars, {s!r}, start - {k})"
-                    for a, (s, k) in averages.items()
-                ),
+                *each("    t_{a} = total_nb(bars, {s!r}, start - {k})"),
                 "    for i in range(start, n):",
                 f"        i = at_least_nb(i, {bars_})",
-                *(
-                    f"        {a} = average_nb(bars, {s!r}, t_{a}, i - {k})"
-                    for a, (s, k) in averages.items()
-                ),
+                *each("        {a} = average_nb(bars, {s!r}, t_{a}, i - {k})"),
                 f"        out[i] = {value}",
-                *(
-                    f"        t_{a} = next_total_nb(bars, {s!r}, t_{a}, i - {k})"
-                    for a, (s, k) in averages.items()
-                ),
+                *each("        t_{a} = next_total_nb(bars, {s!r}, t_{a}, i - {k})"),
             ]
         )
+        helpers = (first_valid_nb, total_nb, next_total_nb, average_nb, color_nb)
         namespace = {
             **rule.__globals__,
+            **{f.__name__: f for f in (*helpers, at_least_nb, select_nb)},
             "rule": njit(inline="always")(rule),
-            "first_valid_nb": first_valid_nb,
-            "total_nb": total_nb,
-            "next_total_nb": next_total_nb,
-            "average_nb": average_nb,
-            "color_nb": color_nb,
-            "at_least_nb": at_least_nb,
-            "select_nb": select_nb,
         }
         doc = inspect.cleandoc(rule.__doc__ or "")
         doc = f"numba equivalent of ``talib.{label.upper()}``.\n\n{doc}".strip()

@@ -751,7 +751,7 @@ def cdlsticksandwich(bars, lo_, c, i, equal2):
 @pattern(3, code=100, color_of=1)
 def cdltasukigap(bars, o, c, i, near1):
     d = color_nb(bars, i - 1)  # 1: upside gap, white then black; -1: the reverse
-    edge = c_max_nb(c[i - 2], o[i - 2]) if d == 1 else c_min_nb(c[i - 2], o[i - 2])
+    edge = select_nb(d == 1, c_max_nb(c[i - 2], o[i - 2]), c_min_nb(c[i - 2], o[i - 2]))
     return (
         body_gap_nb(bars, i - 1, i - 2, d)
         & (color_nb(bars, i) == -d)
