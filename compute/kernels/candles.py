@@ -7,10 +7,9 @@ The average is kept as a running total per (setting, candle offset), started wit
 and moved one candle at a time by ``total += (new - old)``: TA-Lib's order of operations, so
 comparisons that land on a rounding boundary flip the same way.
 
-Kernels pass the four price arrays as one tuple ``bars = (open, high, low, close)``; indices
-are positions in those arrays. ``pattern`` turns a pattern's rule for one bar into its 1-D
-kernel: the loop over bars, the running totals and averages the rule names, and the code
-stored for each bar are written once, here.
+Helpers take the four price arrays as one tuple ``bars = (open, high, low, close)`` and
+positions in them. ``pattern`` writes the loop over bars, the running totals and the code
+stored for each bar once, around each pattern's rule for one bar.
 """
 
 import inspect

@@ -1,16 +1,14 @@
 """Candlestick patterns (TA-Lib group "Pattern Recognition"), one rule per bar each.
 
-A rule tells whether its pattern fires at bar ``i``; ``@pattern(candles, code=...)``
-(``compute.kernels.candles``) declares the code stored then (+-100, or that times the color
-of a candle) and registers the pattern's 1-D kernel, generated around the rule, in
-``KERNELS``. The kernel walks the series from ``a + lookback`` (TA-Lib's first output;
-``a`` is the first bar without a NaN price, where the ``talib`` wrapper starts) and hands
-the rule the prices and candle averages its parameters name (``long2``: the ``long``
-average for candle ``i - 2``), each kept as a running total as TA-Lib does. Patterns that
-differ in a constant or an average share one rule, one ``@pattern`` line each (the stars,
-HAMMER and HANGINGMAN, HARAMI and HARAMICROSS, ...). Rules whose code depends on more than
-one candle (ENGULFING, HARAMI, TRISTAR, ...) return the code themselves. CDLHIKKAKE and
-CDLHIKKAKEMOD carry a pending setup from bar to bar and share a 1-D kernel written by hand.
+A rule tells whether its pattern fires at bar ``i``, from the prices and the candle averages
+its parameters name (``long2``: the ``long`` average for candle ``i - 2``);
+``@pattern(candles, code=...)`` (``compute.kernels.candles``) declares the code stored then
+(+-100, or that times the color of a candle) and registers the pattern's 1-D kernel,
+generated around the rule, in ``KERNELS``. Patterns that differ in a constant or an average
+share one rule, one ``@pattern`` line each (the stars, HAMMER and HANGINGMAN, ...). Rules
+whose code depends on more than one candle (ENGULFING, HARAMI, TRISTAR, ...) return it
+themselves. CDLHIKKAKE and CDLHIKKAKEMOD carry a pending setup from bar to bar and share a
+1-D kernel written by hand.
 
 Conditions are TA-Lib's, the candle colors first (``colors_nb``); the comments name the
 candles. Patterns that come in a white and a black form test both with one rule, ``d`` (1
