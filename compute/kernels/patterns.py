@@ -345,18 +345,14 @@ def one_shadow_doji(bars, i, doji0, shadow_vshort0, longer0, up):
 
 @pattern(2, lookback_bars=2)  # TA-Lib declares 2 although it reads only 2 candles
 def cdlengulfing(bars, o, c, i):
-    hit = (
-        (color_nb(bars, i) == 1)  # white engulfs black
-        & (color_nb(bars, i - 1) == -1)
-        & (((c[i] >= o[i - 1]) & (o[i] < c[i - 1])) | ((c[i] > o[i - 1]) & (o[i] <= c[i - 1])))
-    ) | (
-        (color_nb(bars, i) == -1)  # black engulfs white
-        & (color_nb(bars, i - 1) == 1)
-        & (((o[i] >= c[i - 1]) & (c[i] < o[i - 1])) | ((o[i] > c[i - 1]) & (c[i] <= o[i - 1])))
+    d = color_nb(bars, i)  # 1: white engulfs black; -1: black engulfs white
+    hit = (color_nb(bars, i - 1) == -d) & (
+        ((c[i] * d >= o[i - 1] * d) & (o[i] * d < c[i - 1] * d))
+        | ((c[i] * d > o[i - 1] * d) & (o[i] * d <= c[i - 1] * d))
     )
     # 80 when one end of the bodies matches (engulfing on one side only)
     size = 100 if (o[i] != c[i - 1]) & (c[i] != o[i - 1]) else 80
-    return select_nb(hit, color_nb(bars, i) * size, 0)
+    return select_nb(hit, d * size, 0)
 
 
 @pattern(3, code=-100, name="cdleveningdojistar", d=-1, small1="doji1")
@@ -381,18 +377,16 @@ def star(bars, c, i, long2, small1, short0, penetration, d):
 
 @pattern(3)
 def cdlgapsidesidewhite(bars, o, i, near1, equal1):
+    d = select_nb(body_gap_nb(bars, i - 1, i - 2, 1), 1, -1)  # 1: the gap is up
     hit = (
-        (  # 2nd and 3rd both gap away from the 1st, the same way
-            (body_gap_nb(bars, i - 1, i - 2, 1) & body_gap_nb(bars, i, i - 2, 1))
-            | (body_gap_nb(bars, i - 1, i - 2, -1) & body_gap_nb(bars, i, i - 2, -1))
-        )
+        body_gap_nb(bars, i - 1, i - 2, d)  # 2nd and 3rd both gap away from the 1st
+        & body_gap_nb(bars, i, i - 2, d)
         & (color_nb(bars, i - 1) == 1)  # two white candles of about the same size
         & (color_nb(bars, i) == 1)
         & within_nb(real_body_nb(bars, i), real_body_nb(bars, i - 1), near1)
         & within_nb(o[i], o[i - 1], equal1)  # and the same open
     )
-    up = body_gap_nb(bars, i - 1, i - 2, 1)
-    return select_nb(hit, 100 if up else -100, 0)
+    return select_nb(hit, 100 * d, 0)
 
 
 @pattern(2, code=100, name="cdlhammer", d=1)
