@@ -101,9 +101,7 @@ def cdl3inside(bars, o, c, i, long2, short1):
 def cdl3linestrike(bars, o, c, i, near3, near2):
     d = color_nb(bars, i - 1)  # 1 white, -1 black: flips the comparisons of the closes
     return (
-        (color_nb(bars, i - 3) == color_nb(bars, i - 2))  # three of one color
-        & (color_nb(bars, i - 2) == d)
-        & (color_nb(bars, i) == -d)  # 4th of the other
+        colors_nb(bars, i, (d, d, d, -d))  # three of one color, the 4th of the other
         # 2nd opens within or near the 1st body, 3rd within or near the 2nd
         & (o[i - 2] >= body_bottom_nb(bars, i - 3) - near3)
         & (o[i - 2] <= body_top_nb(bars, i - 3) + near3)
@@ -263,10 +261,7 @@ def cdlbreakaway(bars, o, h, lo_, c, i, long4):
     d = color_nb(bars, i - 4)  # 1 white, -1 black: flips the comparisons below
     return (
         (real_body_nb(bars, i - 4) > long4)  # 1st long
-        # 1st, 2nd and 4th of one color, 5th of the other
-        & (color_nb(bars, i - 3) == d)
-        & (color_nb(bars, i - 1) == d)
-        & (color_nb(bars, i) == -d)
+        & colors_nb(bars, i, (d, d, 0, d, -d))  # 1st, 2nd and 4th of one color, 5th not
         & body_gap_nb(bars, i - 3, i - 4, d)  # 2nd gaps away from the 1st
         & (h[i - 2] * d > h[i - 3] * d)  # higher (lower) highs and lows
         & (lo_[i - 2] * d > lo_[i - 3] * d)
@@ -671,11 +666,7 @@ def cdlrisefall3methods(bars, o, h, lo_, c, i, long4, short3, short2, short1, lo
         & (real_body_nb(bars, i - 2) < short2)
         & (real_body_nb(bars, i - 1) < short1)
         & (real_body_nb(bars, i) > long0)
-        # white, three black, white (or the reverse)
-        & (color_nb(bars, i - 4) == -color_nb(bars, i - 3))
-        & (color_nb(bars, i - 3) == color_nb(bars, i - 2))
-        & (color_nb(bars, i - 2) == color_nb(bars, i - 1))
-        & (color_nb(bars, i - 1) == -color_nb(bars, i))
+        & colors_nb(bars, i, (d, -d, -d, -d, d))  # white, three black, white (or reverse)
         # 2nd to 4th: part of each body within the 1st range
         & (body_bottom_nb(bars, i - 3) < h[i - 4])
         & (body_top_nb(bars, i - 3) > lo_[i - 4])
