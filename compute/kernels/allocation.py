@@ -104,16 +104,8 @@ def features_seg_nb(close, volume, offsets, adv_window, vol_window, with_history
 
 
 @njit(cache=True)
-def _grow_int_nb(buf, need):
-    if need <= buf.shape[0]:
-        return buf
-    out = np.empty((max(need, 2 * buf.shape[0]), buf.shape[1]), dtype=buf.dtype)
-    out[: buf.shape[0]] = buf
-    return out
-
-
-@njit(cache=True)
-def _grow_float_nb(buf, need):
+def _grow_nb(buf, need):
+    """``buf`` itself if it has ``need`` rows, else a copy with at least twice as many."""
     if need <= buf.shape[0]:
         return buf
     out = np.empty((max(need, 2 * buf.shape[0]), buf.shape[1]), dtype=buf.dtype)
@@ -419,8 +411,8 @@ def walk_chunk_nb(
                         pos[j] -= qty
                         side = -1
                     traded += qty * fill
-                    o_int = _grow_int_nb(o_int, n_orders + 1)
-                    o_fl = _grow_float_nb(o_fl, n_orders + 1)
+                    o_int = _grow_nb(o_int, n_orders + 1)
+                    o_fl = _grow_nb(o_fl, n_orders + 1)
                     o_int[n_orders, 0] = t
                     o_int[n_orders, 1] = j
                     o_int[n_orders, 2] = side
@@ -437,8 +429,8 @@ def walk_chunk_nb(
                         after += pos[j] * valp[j]
                 for j in range(n):
                     if pos[j] != 0.0:
-                        h_int = _grow_int_nb(h_int, n_holdings + 1)
-                        h_fl = _grow_float_nb(h_fl, n_holdings + 1)
+                        h_int = _grow_nb(h_int, n_holdings + 1)
+                        h_fl = _grow_nb(h_fl, n_holdings + 1)
                         h_int[n_holdings, 0] = t
                         h_int[n_holdings, 1] = j
                         h_fl[n_holdings, 0] = pos[j]
