@@ -413,7 +413,9 @@ register(
         inputs=HL,
         params=(period(default=14),),
         outputs=("real",),
-        kernel=k.aroonosc_into_nb,
+        kernel=k.aroon_into_nb,
+        scratch=1,  # the kernel's ``up``, unused by the oscillator
+        kernel_args=(True,),
         lookback=lambda timeperiod: timeperiod,
         examples=({"timeperiod": 2}, {"timeperiod": 5}, {"timeperiod": 25}),
         doc="Aroon oscillator: Aroon up - Aroon down",
@@ -711,7 +713,8 @@ register(
         inputs=("close",),
         params=(period("signalperiod", 9, low=1),),
         outputs=("macd", "macdsignal", "macdhist"),
-        kernel=k.macdfix_into_nb,
+        kernel=k.macd_emas_into_nb,
+        kernel_args=(12, 26, 0.15, 0.075),  # fast, slow and their EMA constants
         lookback=lambda signalperiod: 25 + signalperiod - 1,
         examples=({"signalperiod": 1}, {"signalperiod": 5}, {"signalperiod": 30}),
         doc="MACD 12/26 with TA-Lib's fixed EMA constants 0.15 and 0.075",

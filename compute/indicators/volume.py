@@ -3,6 +3,7 @@
 from compute.indicators._registry import Indicator, matype, period, register
 from compute.kernels import volume as k
 from compute.kernels.ma import ma_lookback
+from compute.kernels.momentum import apo_into_nb
 
 GROUP = "Volume Indicators"
 
@@ -135,7 +136,8 @@ register(
             matype(default=1),
         ),
         outputs=("real",),
-        kernel=k.pvo_into_nb,
+        kernel=apo_into_nb,  # PPO over volume
+        kernel_args=(True,),
         lookback=lambda fastperiod, slowperiod, matype: ma_lookback(
             max(fastperiod, slowperiod), matype
         ),

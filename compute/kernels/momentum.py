@@ -55,14 +55,17 @@ def macd_into_nb(x, macd, signal, hist, fast, slow, signal_period):
     """
     if slow < fast:
         fast, slow = slow, fast
-    _macd_emas_into_nb(
-        x, macd, signal, hist, fast, slow, signal_period, 2.0 / (fast + 1), 2.0 / (slow + 1)
+    macd_emas_into_nb(
+        x, macd, signal, hist, signal_period, fast, slow, 2.0 / (fast + 1), 2.0 / (slow + 1)
     )
 
 
+@writes_all
 @njit(cache=True)
-def _macd_emas_into_nb(x, macd, signal, hist, fast, slow, signal_period, k_fast, k_slow):
-    """MACD's three EMAs in one pass, each seeded and stepped exactly as ``ema_into_nb`` does.
+def macd_emas_into_nb(x, macd, signal, hist, signal_period, fast, slow, k_fast, k_slow):
+    """MACD's three EMAs in one pass, each seeded and stepped exactly as ``ema_into_nb`` does;
+    the signal EMA's constant is 2 / (n + 1), the others are given. TA-Lib MACDFIX is this
+    with 12/26 and the fixed constants 0.15 and 0.075 (not 0.1538... and 0.0741...).
 
     Every output starts at slow + signal - 2, and a signal period of 1 makes the signal the
     line itself (histogram 0). It writes the warm-up's NaNs itself (``writes_all``): the
@@ -479,7 +482,8 @@ def _apo_value_nb(f, s, percent):
 
 @njit(cache=True)
 def aroon_into_nb(high, low, down, up, period, osc):
-    """Write TA-Lib AROON (``down``, ``up``) or, with ``osc``, AROONOSC into ``up``.
+    """Write TA-Lib AROON (``down``, ``up``) or, with ``osc``, AROONOSC into ``down`` (``up``
+    is then unused: AROONOSC's declaration passes a scratch array).
 
     The window is ``period + 1`` bars; ties go to the latest extreme. Each line is
     (100 / period) * (period - bars since the extreme), the oscillator (100 / period) *
@@ -500,7 +504,7 @@ def aroon_into_nb(high, low, down, up, period, osc):
         elif high[i] >= hi:
             hi_idx, hi = i, high[i]
         if osc:
-            up[i] = factor * (hi_idx - lo_idx)
+            down[i] = factor * (hi_idx - lo_idx)
         else:
             up[i] = factor * (period - (i - hi_idx))
             down[i] = factor * (period - (i - lo_idx))
@@ -824,14 +828,6 @@ def macdext_into_nb(x, macd, signal, hist, fast, fast_t, slow, slow_t, signal_p,
 
 @writes_all
 @njit(cache=True)
-def macdfix_into_nb(x, macd, signal, hist, signal_period):
-    """Write TA-Lib MACDFIX: MACD 12/26 with the fixed EMA constants 0.15 and 0.075 (not
-    2 / (n + 1): 0.1538... and 0.0741...), seeded as MACD; the signal EMA uses 2 / (n + 1)."""
-    _macd_emas_into_nb(x, macd, signal, hist, 12, 26, signal_period, 0.15, 0.075)
-
-
-@writes_all
-@njit(cache=True)
 def smi_into_nb(high, low, close, smi, smi_signal, period, fast, slow, signal_p):
     """Write TA-Lib SMI (Blau's stochastic momentum index) and its signal EMA.
 
@@ -1134,12 +1130,6 @@ def roc_into_nb(close, out, period, kind):
             dst[j] = new[j] / old[j]
         else:
             dst[j] = (new[j] / old[j]) * 100.0
-
-
-@njit(cache=True)
-def aroonosc_into_nb(high, low, out, period):
-    """numba equivalent of ``talib.AROONOSC``: Aroon up - Aroon down."""
-    aroon_into_nb(high, low, out, out, period, True)
 
 
 @writes_all

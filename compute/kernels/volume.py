@@ -5,7 +5,7 @@ from numba import njit
 
 from compute.kernels.common import fma_nb
 from compute.kernels.driver import writes_all
-from compute.kernels.momentum import apo_into_nb, ema_stage_nb
+from compute.kernels.momentum import ema_stage_nb
 
 
 @writes_all
@@ -151,14 +151,6 @@ def volume_index_into_nb(close, volume, out, positive):
         out[i] = index
         prev_close = c
         prev_vol = v
-
-
-@njit(cache=True)
-def pvo_into_nb(volume, out, fastperiod, slowperiod, matype):
-    """numba equivalent of ``talib.PVO``: 100 * (MA(fast) - MA(slow)) / MA(slow) of volume, 0
-    where MA(slow) is TA_IS_ZERO, the periods swapped when slow < fast (PVO(26, 12) =
-    PVO(12, 26)): TA-Lib's PPO over volume, which ``apo_into_nb`` computes."""
-    apo_into_nb(volume, out, fastperiod, slowperiod, matype, True)
 
 
 @writes_all
