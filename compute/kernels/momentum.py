@@ -239,24 +239,47 @@ def cci_into_nb(high, low, close, out, period):
             out[i] = num / (0.015 * (dev / period))
 
 
-@njit(cache=True)
-def di_into_nb(high, low, close, out, period, plus):
-    """Write TA-Lib PLUS_DI (``plus``) or MINUS_DI: 100 smoothed DM / smoothed TR, 0 where
-    the smoothed TR is not positive.
+PLUS_DI, MINUS_DI, DX, ADX = 0, 1, 2, 3  # the ``kind`` of ``dmi_into_nb``
 
-    Period 1 gives the bar's DM over its true range as a fraction, not a percentage (as
-    TA-Lib does): Wilder's sums with 1 / n = 1 are the bar's own DM and TR, exactly.
+
+@njit(cache=True)
+def dmi_into_nb(high, low, close, out, period, kind):
+    """Write TA-Lib PLUS_DI, MINUS_DI, DX or ADX (``kind``) from Wilder's DMI sums.
+
+    A DI is 100 smoothed DM / smoothed TR, 0 where the smoothed TR is not positive; period 1
+    gives the bar's DM over its true range as a fraction, not a percentage (as TA-Lib does):
+    Wilder's sums with 1 / n = 1 are the bar's own DM and TR, exactly. DX is
+    100 |-DI - +DI| / (-DI + +DI); a bar whose TR sum is 0, or whose DIs sum to 0
+    (``TA_IS_ZERO``), has none and repeats the previous DX (0 at the first bar). ADX is the
+    Wilder average of DX seeded with the mean of the first ``period`` DX; a bar without a DX
+    adds nothing to the seed and leaves the ADX unchanged.
     """
     n = high.shape[0]
-    if n <= period:
+    first = 2 * period - 1 if kind == ADX else period
+    if n <= first:
         return
     scale = 1.0 if period == 1 else 100.0
     inv = 1.0 / period
     sum_p, sum_m, sum_tr = dmi_seed_nb(high, low, close, period)
+    value = 0.0  # the last DX, or the ADX (its seed sum before bar ``first``)
     for i in range(period, n):
         sum_p, sum_m, sum_tr = dmi_step_nb(high, low, close, i, inv, sum_p, sum_m, sum_tr)
-        dm = sum_p if plus else sum_m
-        out[i] = scale * (dm / sum_tr) if sum_tr > 0.0 else 0.0
+        if kind == PLUS_DI or kind == MINUS_DI:
+            dm = sum_p if kind == PLUS_DI else sum_m
+            out[i] = scale * (dm / sum_tr) if sum_tr > 0.0 else 0.0
+            continue
+        has_dx, dx = _dx_nb(sum_p, sum_m, sum_tr)
+        if kind == DX:
+            if has_dx:
+                value = dx
+        elif i < first:
+            value += dx
+            continue
+        elif i == first:
+            value = (value + dx) / period
+        elif has_dx:
+            value = value - (value - dx) * inv
+        out[i] = value
 
 
 @njit(cache=True)
@@ -270,34 +293,6 @@ def _dx_nb(sum_p, sum_m, sum_tr):
         if not is_zero_nb(total):
             return True, 100.0 * (abs(minus_di - plus_di) / total)
     return False, 0.0
-
-
-@njit(cache=True)
-def adx_into_nb(high, low, close, out, period):
-    """Write TA-Lib ADX: Wilder average of DX seeded with the mean of the first ``period`` DX.
-
-    A bar whose TR sum is 0, or whose DIs sum to 0, has no DX: it adds nothing to the seed
-    and leaves the ADX unchanged.
-    """
-    n = high.shape[0]
-    first = 2 * period - 1
-    if n <= first:
-        return
-    inv = 1.0 / period
-    sum_p, sum_m, sum_tr = dmi_seed_nb(high, low, close, period)
-    adx = 0.0
-    for i in range(period, n):
-        sum_p, sum_m, sum_tr = dmi_step_nb(high, low, close, i, inv, sum_p, sum_m, sum_tr)
-        has_dx, dx = _dx_nb(sum_p, sum_m, sum_tr)
-        if i < first:
-            adx += dx
-        elif i == first:
-            adx = (adx + dx) / period
-            out[i] = adx
-        else:
-            if has_dx:
-                adx = adx - (adx - dx) * inv
-            out[i] = adx
 
 
 @njit(cache=True)
@@ -430,7 +425,7 @@ def ac_into_nb(high, low, out, fast, slow, signal):
 def adxr_into_nb(high, low, close, out, period):
     """Write TA-Lib ADXR, the mean of today's ADX and the ADX ``period - 1`` bars ago."""
     first = 3 * period - 2
-    adx_into_nb(high, low, close, out, period)  # the ADX, averaged in place from the end
+    dmi_into_nb(high, low, close, out, period, ADX)  # the ADX, averaged in place from the end
     for i in range(high.shape[0] - 1, first - 1, -1):
         out[i] = (out[i] + out[i - (period - 1)]) / 2.0
     out[:first] = np.nan
@@ -619,27 +614,6 @@ def dpo_into_nb(x, out, period):
         value = total
         total -= x[i - period + 1]
         out[i] = x[i - shift] - value / period
-
-
-@njit(cache=True)
-def dx_into_nb(high, low, close, out, period):
-    """Write TA-Lib DX, 100 |-DI - +DI| / (-DI + +DI) from Wilder's DMI sums.
-
-    The first value is 0 when it cannot be formed; afterwards a bar whose TR sum is 0, or
-    whose DIs sum to 0 (``TA_IS_ZERO``), repeats the previous DX.
-    """
-    n = high.shape[0]
-    if n <= period:
-        return
-    inv = 1.0 / period
-    sum_p, sum_m, sum_tr = dmi_seed_nb(high, low, close, period)
-    prev = 0.0
-    for i in range(period, n):
-        sum_p, sum_m, sum_tr = dmi_step_nb(high, low, close, i, inv, sum_p, sum_m, sum_tr)
-        has_dx, dx = _dx_nb(sum_p, sum_m, sum_tr)
-        if has_dx:
-            prev = dx
-        out[i] = prev
 
 
 @njit(cache=True)
