@@ -2,6 +2,7 @@
 
 from compute.indicators._registry import Indicator, period, register
 from compute.kernels import volatility as k
+from compute.kernels.momentum import qstick_into_nb
 
 GROUP = "Volatility Indicators"
 HLC = ("high", "low", "close")
@@ -59,10 +60,10 @@ register(
     Indicator(
         name="adr",
         group=GROUP,
-        inputs=("high", "low"),
+        inputs=("low", "high"),  # QSTICK's SMA(close - open), summed as TA-Lib sums ADR
         params=(period(default=14, low=1, doc="period 1 gives high - low"),),
         outputs=("real",),
-        kernel=k.adr_into_nb,
+        kernel=qstick_into_nb,
         lookback=lambda timeperiod: timeperiod - 1,
         examples=({"timeperiod": 1}, {"timeperiod": 5}, {"timeperiod": 30}),
         doc="Average daily range: the simple moving average of high - low",

@@ -5,7 +5,7 @@ from numba import njit
 
 from compute.kernels.common import centred_var_nb, fma_nb, is_zero_nb, true_range_nb
 from compute.kernels.driver import writes_all
-from compute.kernels.momentum import ema_stage_nb, qstick_into_nb
+from compute.kernels.momentum import ema_stage_nb
 
 
 @writes_all
@@ -67,14 +67,6 @@ def atr_into_nb(high, low, close, out, period, normalise):
             out[i] = prev
         else:
             out[i] = 0.0 if is_zero_nb(c) else (prev / c) * 100.0
-
-
-@writes_all
-@njit(cache=True)
-def adr_into_nb(high, low, out, timeperiod):
-    """numba equivalent of ``talib.ADR``: the SMA of high - low, summed as TA-Lib does
-    (not SMA(high) - SMA(low)): QSTICK's loop with low as the open and high as the close."""
-    qstick_into_nb(low, high, out, timeperiod)
 
 
 @writes_all
