@@ -155,15 +155,12 @@ def stoch_into_nb(high, low, close, k, d, fastk_p, slowk_p, slowk_t, slowd_p, sl
     """Write TA-Lib STOCH: %K smoothed by MA(slowk), and MA(slowd) of that, from its first
     value (any MA types of ``ma_ext_into_nb``), NaN before; returns that first bar.
 
-    The raw %K and its window extremes are made in ``k`` and ``d`` (``fast_k_into_nb``).
+    STOCHF with MA(slowk) makes the raw %K in ``d`` and the slow %K in ``k``.
     """
-    n = high.shape[0]
-    lb_k = fastk_p - 1
-    lb_sk = lb_k + ma_ext_lookback_nb(slowk_p, slowk_t)
+    lb_sk = fastk_p - 1 + ma_ext_lookback_nb(slowk_p, slowk_t)
     start = lb_sk + ma_ext_lookback_nb(slowd_p, slowd_t)
-    if start < n:
-        fast_k_into_nb(high, low, close, d, k, fastk_p)
-        ma_ext_into_nb(d[lb_k:], k[lb_k:], slowk_p, slowk_t)
+    if start < high.shape[0]:
+        stochf_into_nb(high, low, close, d, k, fastk_p, slowk_p, slowk_t)
         ma_ext_into_nb(k[lb_sk:], d[lb_sk:], slowd_p, slowd_t)
     k[:start] = np.nan
     d[:start] = np.nan
@@ -904,12 +901,6 @@ def tsi_into_nb(x, out, first_p, second_p):
             out[i] = (100.0 * e2_num) / e2_den if e2_den > 0.0 else 0.0
 
 
-@njit(inline="always")
-def _ultosc_terms_nb(high, low, close, i):
-    """Bar ``i``'s close minus true low and true range (i >= 1)."""
-    return close[i] - min(low[i], close[i - 1]), true_range_nb(high[i], low[i], close[i - 1])
-
-
 @writes_all
 @njit(cache=True, error_model="numpy")
 def ultosc_into_nb(high, low, close, out, p1, p2, p3):
@@ -944,7 +935,8 @@ def ultosc_into_nb(high, low, close, out, p1, p2, p3):
     pb = (c - b + 1) % c
     pc = 1 % c
     for i in range(1, high.shape[0]):
-        cmtl, tr = _ultosc_terms_nb(high, low, close, i)
+        cmtl = close[i] - min(low[i], close[i - 1])  # close - true low
+        tr = true_range_nb(high[i], low[i], close[i - 1])
         ring_cm[pos] = cmtl
         ring_tr[pos] = tr
         pos = pos + 1 if pos + 1 < c else 0
