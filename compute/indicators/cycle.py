@@ -42,8 +42,9 @@ register(
         inputs=("close",),
         params=(),
         outputs=("real",),
-        kernel=k.ht_dcphase_into_nb,
+        kernel=k.ht_phase_or_trend_into_nb,
         scratch=2,
+        kernel_args=(False,),
         lookback=_long,
         doc="Hilbert Transform - Dominant Cycle Phase (degrees, in (-45, 315])",
     )
@@ -98,8 +99,9 @@ register(
         inputs=("close",),
         params=(),
         outputs=("real",),
-        kernel=k.ht_trendline_into_nb,
-        scratch=1,
+        kernel=k.ht_phase_or_trend_into_nb,
+        scratch=2,
+        kernel_args=(True,),
         lookback=_long,
         doc="Hilbert Transform - Instantaneous Trendline",
     )

@@ -294,11 +294,15 @@ def mama_into_nb(x, mama_out, fama_out, fastlimit, slowlimit):
 
 @writes_all
 @njit(cache=True)
-def ht_dcphase_into_nb(x, out, smooth, smooth_period):
-    """Write ``talib.HT_DCPHASE(x)`` into ``out``; the rest is scratch."""
+def ht_phase_or_trend_into_nb(x, out, smooth, smooth_period, trendline):
+    """Write ``talib.HT_TRENDLINE(x)`` (``trendline``) or ``talib.HT_DCPHASE(x)`` into ``out``;
+    the rest is scratch."""
     empty = np.empty(0)
     t0, first = hilbert_nb(x, True, empty, empty, smooth, smooth_period)
-    dc_phase_nb(smooth, smooth_period, t0, out)
+    if trendline:
+        trendline_nb(x, smooth_period, t0, out)
+    else:
+        dc_phase_nb(smooth, smooth_period, t0, out)
     out[:first] = np.nan
 
 
@@ -315,16 +319,6 @@ def ht_sine_into_nb(x, sine, leadsine, smooth, smooth_period):
         leadsine[t] = math.sin((phase + 45.0) * DEG2RAD)
     sine[:first] = np.nan
     leadsine[:first] = np.nan
-
-
-@writes_all
-@njit(cache=True)
-def ht_trendline_into_nb(x, out, smooth_period):
-    """Write ``talib.HT_TRENDLINE(x)`` into ``out``; the rest is scratch."""
-    empty = np.empty(0)
-    t0, first = hilbert_nb(x, True, empty, empty, empty, smooth_period)
-    trendline_nb(x, smooth_period, t0, out)
-    out[:first] = np.nan
 
 
 @njit(cache=True)
