@@ -15,6 +15,7 @@ register(
         params=(),
         outputs=("real",),
         kernel=k.obv_into_nb,
+        kernel_args=(False,),
         lookback=lambda: 0,
         doc="On-balance volume, starting at the first bar's volume",
     )
@@ -160,7 +161,8 @@ register(
         inputs=("close", "volume"),
         params=(),
         outputs=("real",),
-        kernel=k.pvt_into_nb,
+        kernel=k.obv_into_nb,
+        kernel_args=(True,),
         lookback=lambda: 0,
         doc="Price-volume trend: running sum of volume times the close's percent change",
     )

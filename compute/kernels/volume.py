@@ -10,20 +10,25 @@ from compute.kernels.momentum import ema_stage_nb
 
 @writes_all
 @njit(cache=True)
-def obv_into_nb(close, volume, out):
-    """numba equivalent of ``talib.OBV``: starts at the first volume."""
+def obv_into_nb(close, volume, out, pvt):
+    """numba equivalent of ``talib.OBV``, starting at the first volume, or with ``pvt`` of
+    ``talib.PVT`` (price-volume trend): the running sum of volume * percent change of close,
+    0 at the first bar and after a zero close."""
     n = close.shape[0]
     if n == 0:
         return
-    obv = volume[0]
+    total = 0.0 if pvt else volume[0]
     prev = close[0]
     for i in range(n):
         c = close[i]
-        if c > prev:
-            obv += volume[i]
+        if pvt:
+            if prev != 0.0:
+                total += (c - prev) / prev * volume[i]
+        elif c > prev:
+            total += volume[i]
         elif c < prev:
-            obv -= volume[i]
-        out[i] = obv
+            total -= volume[i]
+        out[i] = total
         prev = c
 
 
@@ -151,25 +156,6 @@ def volume_index_into_nb(close, volume, out, positive):
         out[i] = index
         prev_close = c
         prev_vol = v
-
-
-@writes_all
-@njit(cache=True)
-def pvt_into_nb(close, volume, out):
-    """numba equivalent of ``talib.PVT``: price-volume trend, the
-    running sum of volume * percent change of close (0 at the first bar and after a zero
-    close)."""
-    n = close.shape[0]
-    if n == 0:
-        return
-    pvt = 0.0
-    prev_close = close[0]
-    for i in range(n):
-        c = close[i]
-        if prev_close != 0.0:
-            pvt += (c - prev_close) / prev_close * volume[i]
-        out[i] = pvt
-        prev_close = c
 
 
 @njit(cache=True, error_model="numpy")
