@@ -29,7 +29,9 @@ register(
         inputs=("close",),
         params=(),
         outputs=("real",),
-        kernel=k.ht_dcperiod_into_nb,
+        kernel=k.ht_phasor_into_nb,
+        scratch=1,
+        kernel_args=(False,),
         lookback=_no_params,
         doc="Hilbert Transform - Dominant Cycle Period (bars)",
     )
@@ -58,6 +60,7 @@ register(
         params=(),
         outputs=("inphase", "quadrature"),
         kernel=k.ht_phasor_into_nb,
+        kernel_args=(True,),
         lookback=_no_params,
         doc="Hilbert Transform - Phasor Components (in-phase I1 and quadrature Q1)",
     )

@@ -239,19 +239,14 @@ def trendline_nb(x, smooth_period, t0, out):
 
 @writes_all
 @njit(cache=True)
-def ht_dcperiod_into_nb(x, out):
-    """Write ``talib.HT_DCPERIOD(x)`` into ``out``."""
+def ht_phasor_into_nb(x, inphase, quadrature, phasor):
+    """Write ``talib.HT_PHASOR(x)`` (``phasor``) into the outputs, or ``talib.HT_DCPERIOD(x)``
+    into ``inphase`` (``quadrature`` is then scratch)."""
     empty = np.empty(0)
-    first = hilbert_nb(x, False, empty, empty, empty, out)[1]
-    out[:first] = np.nan
-
-
-@writes_all
-@njit(cache=True)
-def ht_phasor_into_nb(x, inphase, quadrature):
-    """Write ``talib.HT_PHASOR(x)`` into the outputs."""
-    empty = np.empty(0)
-    first = hilbert_nb(x, False, inphase, quadrature, empty, empty)[1]
+    if phasor:
+        first = hilbert_nb(x, False, inphase, quadrature, empty, empty)[1]
+    else:
+        first = hilbert_nb(x, False, empty, empty, empty, inphase)[1]
     inphase[:first] = np.nan
     quadrature[:first] = np.nan
 
