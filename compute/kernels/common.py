@@ -25,12 +25,28 @@ from numba.extending import intrinsic
 ZERO_EPS = 1e-14  # TA-Lib's TA_EPSILON, the band of TA_IS_ZERO
 
 
+def writes_all(kernel):
+    """Mark the 1-D ``kernel`` as writing every element of its outputs, its warm-up too
+    (``nan_head_nb``): ``compute.kernels.driver`` then allocates them without a NaN fill."""
+    kernel.writes_all = True
+    return kernel
+
+
 @njit(cache=True)
 def nan_like_nb(x):
     """``np.full_like(x, np.nan)`` for float64 arrays."""
     out = np.empty(x.shape[0], dtype=np.float64)
     out[:] = np.nan
     return out
+
+
+@njit(cache=True)
+def nan_head_nb(out, k):
+    """Write NaN into ``out[:k]`` (all of ``out`` if it is shorter): the warm-up of a kernel
+    marked ``driver.writes_all``, whose outputs the driver does not fill (a loop: slice
+    assignment costs seconds to compile)."""
+    for i in range(min(k, out.shape[0])):
+        out[i] = np.nan
 
 
 @njit(cache=True)
@@ -272,6 +288,7 @@ def dmi_step_nb(high, low, close, i, inv_period, sum_p, sum_m, sum_tr):
     )
 
 
+@writes_all
 @njit(cache=True)
 def smma_into_nb(x, out, period):
     """Write TA-Lib 0.8's MA type 13, Wilder's smoothed MA, into ``out``: seeded with the mean
@@ -280,8 +297,12 @@ def smma_into_nb(x, out, period):
     ``b = (n - 1) / n`` and ``k = 1 - b``, with ``b`` then recomputed as ``1 - k``: TA-Lib's
     spelling of the weights, which (with that fused step) makes the output equal to
     ``talib.MA(x, n, 13)`` to the bit; ``(prev * (n - 1) + x) / n`` differs in the last bit.
+    It is also ``talib.RMA``, whose weights are ``b`` and ``1 - b``: for b >= 0.5 (every
+    period >= 2) ``1 - b`` is exact, so recomputing ``b`` gives ``b`` back; period 1 (b = 0)
+    copies the input.
     """
     n = x.shape[0]
+    nan_head_nb(out, period - 1)
     if n < period:
         return
     k = 1.0 - (period - 1.0) / period

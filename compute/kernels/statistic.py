@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit
 
-from compute.kernels.common import fma_nb, var_into_nb
+from compute.kernels.common import fma_nb, nan_head_nb, var_into_nb, writes_all
 
 
 @njit(cache=True)
@@ -239,6 +239,7 @@ def _linreg_sums_nb(x, lo, hi, period):
     return sum_y, sum_xy, sum_abs
 
 
+@writes_all
 @njit(cache=True)
 def linreg_into_nb(x, out, period, kind):
     """Write TA-Lib's least-squares line over each ``period``-bar window into ``out``: the
@@ -248,8 +249,11 @@ def linreg_into_nb(x, out, period, kind):
     line's value at the oldest bar) and recomputes them from scratch every 32 * period bars or
     when the departing term dwarfs the window (|period * old| > 100 * sum |y|); LINEARREG and
     TSF finish with one fused multiply-add, m * (period - 1) + b and m * period + b.
+    It writes its warm-up (``writes_all``): the driver's NaN fill of the output was most of
+    LINEARREG_SLOPE's gap to TA-Lib (1.23x; the loop alone 1.10x).
     """
     n = x.shape[0]
+    nan_head_nb(out, period - 1)
     if n < period:
         return
     fn = float(period)
@@ -290,48 +294,42 @@ def linreg_into_nb(x, out, period, kind):
                 out[t] = b
 
 
+@writes_all
 @njit(cache=True)
 def percentile_into_nb(x, out, period, percentile):
     """Write TA-Lib PERCENTILE into ``out``: the nearest-rank percentile of each window, the
     ceil(percentile * period / 100)-th smallest value (at least the 1st), no interpolation.
 
-    The window is kept sorted: each bar inserts its value by binary search and removes the
-    departing one, O(period) memory moves per bar.
+    The window is kept sorted: each bar finds the departing value's slot and its own by
+    counting, in one pass, the values below the one and up to the other, then moves only
+    the values between the two slots by one. Measured cause of the former 1.6x TA-Lib's
+    time (period 30, 44 ns/bar): two binary searches a bar, ten data-dependent branches
+    that a random walk leaves unpredictable; the counts are branch-free and vectorize
+    (29 ns/bar, TA-Lib's time).
     """
     n = x.shape[0]
-    if n < period:
-        return
+    nan_head_nb(out, period - 1)
     rank = int(np.ceil(percentile * float(period) / 100.0))
     rank = min(max(rank, 1), period)
     window = np.empty(period, dtype=np.float64)
-    size = 0
     for t in range(n):
         v = x[t]
-        if t >= period:
-            old = x[t - period]
-            lo = 0
-            hi = size
-            while lo < hi:  # first slot holding a value >= old
-                mid = (lo + hi) // 2
-                if window[mid] < old:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            for j in range(lo, size - 1):
+        size = min(t, period)
+        old = x[t - period] if t >= period else v
+        below_old = 0
+        slot = 0  # after v's equals
+        for j in range(size):
+            below_old += window[j] < old
+            slot += window[j] <= v
+        gone = below_old if t >= period else size  # the departing value's first equal
+        if gone < slot:  # the departing value is among those before v
+            slot -= 1
+            for j in range(gone, slot):
                 window[j] = window[j + 1]
-            size -= 1
-        lo = 0
-        hi = size
-        while lo < hi:  # after its equals
-            mid = (lo + hi) // 2
-            if window[mid] <= v:
-                lo = mid + 1
-            else:
-                hi = mid
-        for j in range(size, lo, -1):
-            window[j] = window[j - 1]
-        window[lo] = v
-        size += 1
+        else:
+            for j in range(gone, slot, -1):
+                window[j] = window[j - 1]
+        window[slot] = v
         if t >= period - 1:
             out[t] = window[rank - 1]
 

@@ -58,12 +58,15 @@ def test_writes_all_kernels_write_every_element(name):
     for n in (0, 1, 3, 60):
         low = 10 + rng.random(n)
         bars = {"open": low + 0.5, "high": low + 1, "low": low, "close": low + 0.3}
+        bars["periods"] = 2.0 + np.arange(n) % 7
         for params in [{}, *ind.examples]:
             values = list(ind.resolve(params).values())
             runs = []
             for old in (123.0, -7.0):
                 outs = [np.full(n, old) for _ in ind.outputs]
-                ind.kernel(*(bars[k] for k in ind.inputs), *outs, *values, *ind.kernel_args)
+                work = [np.full(n, old) for _ in range(ind.scratch)]
+                args = (*outs, *work, *values, *ind.kernel_args)
+                ind.kernel(*(bars[k] for k in ind.inputs), *args)
                 assert not any((o == old).any() for o in outs), (name, n, params, old)
                 runs.append(outs)
             for a, b in zip(*runs, strict=True):
