@@ -563,17 +563,5 @@ def supertrend_into_nb(high, low, close, line, trend, period, multiplier):
 @njit(cache=True)
 def sar_into_nb(high, low, out, acceleration, maximum):
     """numba equivalent of ``talib.SAR``: SAREXT with one acceleration for both sides."""
-    sarext_into_nb(
-        high,
-        low,
-        out,
-        0.0,
-        0.0,
-        acceleration,
-        acceleration,
-        maximum,
-        acceleration,
-        acceleration,
-        maximum,
-        False,
-    )
+    side = (acceleration, acceleration, maximum)  # initial, step, maximum
+    sarext_into_nb(high, low, out, 0.0, 0.0, *side, *side, False)

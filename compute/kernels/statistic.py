@@ -30,39 +30,37 @@ def _return_nb(price, prev, shift):
 
 
 @njit(cache=True)
-def _beta_sums_nb(x0, x1, lo, hi, shift_x, shift_y):
-    """Beta's five sums over the returns of bars ``lo..hi-1`` (each over the bar before it),
-    less the shifts: (Sxx, Sxy, Sx, Sy, Syy)."""
-    s_xx = 0.0
-    s_xy = 0.0
-    s_x = 0.0
-    s_y = 0.0
-    s_yy = 0.0
+def _pair_sums_nb(x0, x1, lo, hi, shift_x, shift_y, returns):
+    """(Sx, Sy, Sxx, Syy, Sxy) over bars ``lo..hi-1`` of the two series' values (with
+    ``returns``, of their one-bar returns, ``_return_nb``) less the shifts."""
+    s_x = s_y = s_xx = s_yy = s_xy = 0.0
     for j in range(lo, hi):
-        x = _return_nb(x0[j], x0[j - 1], shift_x)
-        y = _return_nb(x1[j], x1[j - 1], shift_y)
-        s_xx += x * x
+        if returns:
+            x = _return_nb(x0[j], x0[j - 1], shift_x)
+            y = _return_nb(x1[j], x1[j - 1], shift_y)
+        else:
+            x = x0[j] - shift_x
+            y = x1[j] - shift_y
         s_x += x
         s_y += y
+        s_xx += x * x
         s_yy += y * y
         s_xy += x * y
-    return s_xx, s_xy, s_x, s_y, s_yy
+    return s_x, s_y, s_xx, s_yy, s_xy
 
 
 @njit(cache=True)
-def _beta_rebuild_nb(x0, x1, lo, hi, n):
-    """Beta's reseed over the returns of bars ``lo..hi-1``: re-centre both on their window
-    means and redo the five sums."""
-    sum_x = 0.0
-    sum_y = 0.0
-    for j in range(lo, hi):
-        if x0[j - 1] != 0.0:
-            sum_x += (x0[j] - x0[j - 1]) / x0[j - 1]
-        if x1[j - 1] != 0.0:
-            sum_y += (x1[j] - x1[j - 1]) / x1[j - 1]
-    shift_x = sum_x / n
-    shift_y = sum_y / n
-    return (shift_x, shift_y, *_beta_sums_nb(x0, x1, lo, hi, shift_x, shift_y))
+def _recentred_sums_nb(x0, x1, lo, hi, returns, period):
+    """The reseed of BETA (``returns``) and CORREL: the shifts become the window's mean
+    values, then (shift_x, shift_y, ``_pair_sums_nb`` less them)."""
+    s_x, s_y, _, _, _ = _pair_sums_nb(x0, x1, lo, hi, 0.0, 0.0, returns)
+    if returns:  # BETA divides by the period, CORREL multiplies by its inverse
+        shift_x = s_x / period
+        shift_y = s_y / period
+    else:
+        shift_x = s_x * (1.0 / period)
+        shift_y = s_y * (1.0 / period)
+    return (shift_x, shift_y, *_pair_sums_nb(x0, x1, lo, hi, shift_x, shift_y, returns))
 
 
 @njit(cache=True)
@@ -81,7 +79,7 @@ def beta_into_nb(x0, x1, out, period):
     fn = float(period)
     shift_x = _return_nb(x0[1], x0[0], 0.0)
     shift_y = _return_nb(x1[1], x1[0], 0.0)
-    s_xx, s_xy, s_x, s_y, s_yy = _beta_sums_nb(x0, x1, 1, period, shift_x, shift_y)
+    s_x, s_y, s_xx, s_yy, s_xy = _pair_sums_nb(x0, x1, 1, period, shift_x, shift_y, True)
     leaving_xx = 0.0
     leaving_yy = 0.0
     budget = 32 * period
@@ -103,8 +101,8 @@ def beta_into_nb(x0, x1, out, period):
             or budget <= 0
         ):
             budget = 32 * period
-            shift_x, shift_y, s_xx, s_xy, s_x, s_y, s_yy = _beta_rebuild_nb(
-                x0, x1, i - period + 1, i + 1, fn
+            shift_x, shift_y, s_x, s_y, s_xx, s_yy, s_xy = _recentred_sums_nb(
+                x0, x1, i - period + 1, i + 1, True, period
             )
             scale = fn * s_xx
             den = max(scale - s_x * s_x, 0.0)
@@ -119,38 +117,6 @@ def beta_into_nb(x0, x1, out, period):
         s_xy -= x * y
         s_xx -= leaving_xx
         s_yy -= leaving_yy
-
-
-@njit(cache=True)
-def _correl_sums_nb(x0, x1, lo, hi, shift_x, shift_y):
-    """CORREL's five sums over bars ``lo..hi-1``, less the shifts: (Sx, Sy, Sxx, Syy, Sxy)."""
-    s_x = 0.0
-    s_y = 0.0
-    s_x2 = 0.0
-    s_y2 = 0.0
-    s_xy = 0.0
-    for j in range(lo, hi):
-        x = x0[j] - shift_x
-        y = x1[j] - shift_y
-        s_x += x
-        s_x2 += x * x
-        s_xy += x * y
-        s_y += y
-        s_y2 += y * y
-    return s_x, s_y, s_x2, s_y2, s_xy
-
-
-@njit(cache=True)
-def _correl_rebuild_nb(x0, x1, lo, hi, inv):
-    """CORREL's reseed: re-centre both series on their window means, redo the five sums."""
-    tot_x = 0.0
-    tot_y = 0.0
-    for j in range(lo, hi):
-        tot_x += x0[j]
-        tot_y += x1[j]
-    shift_x = tot_x * inv
-    shift_y = tot_y * inv
-    return (shift_x, shift_y, *_correl_sums_nb(x0, x1, lo, hi, shift_x, shift_y))
 
 
 @njit(cache=True)
@@ -169,7 +135,7 @@ def correl_into_nb(x0, x1, out, period):
     inv = 1.0 / float(period)
     shift_x = x0[0]
     shift_y = x1[0]
-    s_x, s_y, s_x2, s_y2, s_xy = _correl_sums_nb(x0, x1, 0, period - 1, shift_x, shift_y)
+    s_x, s_y, s_x2, s_y2, s_xy = _pair_sums_nb(x0, x1, 0, period - 1, shift_x, shift_y, False)
     leaving_x = 0.0
     leaving_y = 0.0
     budget = 32 * period
@@ -193,8 +159,8 @@ def correl_into_nb(x0, x1, out, period):
             or budget <= 0
         ):
             budget = 32 * period
-            shift_x, shift_y, s_x, s_y, s_x2, s_y2, s_xy = _correl_rebuild_nb(
-                x0, x1, t - period + 1, t + 1, inv
+            shift_x, shift_y, s_x, s_y, s_x2, s_y2, s_xy = _recentred_sums_nb(
+                x0, x1, t - period + 1, t + 1, False, period
             )
             ss_x = max(s_x2 - (s_x * s_x) * inv, 0.0)
             ss_y = max(s_y2 - (s_y * s_y) * inv, 0.0)
