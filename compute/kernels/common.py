@@ -103,9 +103,10 @@ def sum_nb(x, lo, hi):
     return total
 
 
+@writes_all
 @njit(cache=True)
 def sma_into_nb(x, out, period):
-    """Write TA-Lib SMA of ``x`` into ``out`` (same length); leading ``period - 1`` stay NaN.
+    """Write TA-Lib SMA of ``x`` into ``out`` (same length), NaN in the first ``period - 1``.
 
     Divides rather than multiplying by 1/period: the division is off the loop-carried chain
     (free in practice) and keeps the output equal to TA-Lib's to the bit, which MA-typed
@@ -113,6 +114,7 @@ def sma_into_nb(x, out, period):
     visible one: ``test_ma_typed_indicators_match_talib_for_every_ma_type``).
     """
     n = x.shape[0]
+    nan_head_nb(out, period - 1)
     if n < period:
         return
     total = sum_nb(x, 0, period - 1)
@@ -122,9 +124,11 @@ def sma_into_nb(x, out, period):
         total -= x[i - period + 1]
 
 
+@writes_all
 @njit(cache=True)
 def ema_into_nb(x, out, period, start):
-    """Write TA-Lib EMA into ``out``, seeded with mean(x[start:start+period]) at start+period-1.
+    """Write TA-Lib EMA into ``out``, seeded with mean(x[start:start+period]) at start+period-1,
+    NaN before.
 
     ``start`` lets callers seed later than index 0 (MACD seeds its fast EMA at the slow
     EMA's start; DEMA/TEMA chain EMAs over earlier EMAs' valid region). Each step is
@@ -132,6 +136,7 @@ def ema_into_nb(x, out, period, start):
     """
     n = x.shape[0]
     first = start + period - 1
+    nan_head_nb(out, first)
     if first >= n:
         return
     k = 2.0 / (period + 1)

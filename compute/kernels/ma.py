@@ -335,9 +335,9 @@ def ma_into_nb(x, out, period, matype):
     copies ``x`` (as TA_MA).
 
     MAMA (7) writes its MAMA line and drops FAMA, with TA-Lib's default limits 0.5 / 0.05.
-    Writing the warm-up here spares the driver its NaN fill of the whole output, which was
-    the whole gap of SMA, EMA and WMA to TA-Lib (0.2 ns/bar of 1.0-1.6; the loops alone
-    are at 0.99-1.04x TA-Lib's time).
+    Writing the warm-up here (and in ``sma_into_nb``, ``ema_into_nb``, ``t3_into_nb``)
+    spares the driver its NaN fill of the whole output, which was the whole gap of SMA,
+    EMA and WMA to TA-Lib (0.2 ns/bar of 1.0-1.6; the loops alone are at 0.99-1.04x).
     """
     nan_head_nb(out, ma_lookback_nb(period, matype))
     if period == 1:

@@ -445,14 +445,10 @@ def sarext_into_nb(
     n = high.shape[0]
     if n < 2:
         return
-    if af_init_long > af_max_long:
-        af_init_long = af_max_long
-    if af_step_long > af_max_long:
-        af_step_long = af_max_long
-    if af_init_short > af_max_short:
-        af_init_short = af_max_short
-    if af_step_short > af_max_short:
-        af_step_short = af_max_short
+    af_init_long = min(af_init_long, af_max_long)
+    af_step_long = min(af_step_long, af_max_long)
+    af_init_short = min(af_init_short, af_max_short)
+    af_step_short = min(af_step_short, af_max_short)
     af_long = af_init_long
     af_short = af_init_short
     if start_value == 0.0:
