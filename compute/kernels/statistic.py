@@ -6,14 +6,17 @@ from numba import njit
 from compute.kernels.common import fma_nb, nan_head_nb, var_into_nb, writes_all
 
 
+@writes_all
 @njit(cache=True)
 def stddev_into_nb(x, out, period, nbdev, root):
     """numba equivalent of ``talib.STDDEV`` (``root``: sqrt(VAR) * nbdev) or ``talib.VAR``
     (TA-Lib ignores ``nbdev`` there).
 
     The square roots run over a 0-indexed slice, so the pass vectorizes (``out[i]`` from
-    ``period - 1`` carried numba's negative-index check and stayed scalar).
+    ``period - 1`` carried numba's negative-index check and stayed scalar). It writes its
+    warm-up: the driver's NaN fill of the output was VAR's gap to TA-Lib (1.23x).
     """
+    nan_head_nb(out, period - 1)
     var_into_nb(x, out, period)
     if root and x.shape[0] >= period:
         dst = out[period - 1 :]
