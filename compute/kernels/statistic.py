@@ -234,20 +234,16 @@ def linreg_into_nb(x, out, period, kind):
     for t in range(period - 1, n):
         if t >= period:
             budget -= 1
-            if budget == 0:
+            new = x[t]
+            old = x[t - period]
+            n_old = fn * old
+            sum_abs = abs(new) + (sum_abs - abs(old))
+            if budget == 0 or abs(n_old) > 100.0 * sum_abs:
                 sum_y, sum_xy, sum_abs = _linreg_sums_nb(x, t - period + 1, t + 1, period)
                 budget = 32 * period
             else:
-                new = x[t]
-                old = x[t - period]
-                n_old = fn * old
-                sum_abs = abs(new) + (sum_abs - abs(old))
-                if abs(n_old) > 100.0 * sum_abs:
-                    sum_y, sum_xy, sum_abs = _linreg_sums_nb(x, t - period + 1, t + 1, period)
-                    budget = 32 * period
-                else:
-                    sum_xy = (sum_xy + sum_y) - n_old
-                    sum_y = (sum_y - old) + new
+                sum_xy = (sum_xy + sum_y) - n_old
+                sum_y = (sum_y - old) + new
         m = (fn * sum_xy - sum_x * sum_y) / divisor
         if kind == LINREG_SLOPE:
             out[t] = m
