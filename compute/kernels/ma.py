@@ -130,10 +130,7 @@ def ema_chain_seed_nb(x, period, depth):
     """
     lb = period - 1
     k = 2.0 / (period + 1)
-    total = 0.0
-    for i in range(period):
-        total += x[i]
-    e1 = total / period
+    e1 = sum_nb(x, 0, period) / period
     e2 = 0.0
     e3 = 0.0
     if depth >= 2:
