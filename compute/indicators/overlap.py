@@ -315,7 +315,6 @@ register(
         params=(period(default=20),),
         outputs=("upperband", "middleband", "lowerband"),
         kernel=k.accbands_into_nb,
-        scratch=2,
         lookback=lambda timeperiod: timeperiod - 1,
         examples=({"timeperiod": 2}, {"timeperiod": 10}, {"timeperiod": 50}),
         doc=(
