@@ -196,9 +196,10 @@ def execute(
                     from flows.portfolio import run_configured, worker_peaks
 
                     clock = time.perf_counter()
-                    summary.portfolios = task(run_configured)(
-                        client, settings, jobs, summary.night, conn
+                    summary.portfolios, series = task(run_configured)(
+                        client, settings, jobs, summary.night, conn, echo=echo
                     )
+                    summary.night.series.update(series)
                     for worker, peak in worker_peaks(client).items():
                         summary.peak_rss[worker] = max(summary.peak_rss.get(worker, 0), peak)
                     summary.stages["portfolios"] = time.perf_counter() - clock
@@ -571,11 +572,13 @@ def _stage_planned_quarantine(
 
 def _warm_marker(job: BatchJob) -> Path:
     """The numba-cache file that says this configuration's kernels were compiled."""
+    from compute.kernels import SOURCE_DIGEST
     from flows.cluster import numba_cache_dir
     from flows.kept_cluster import signature
 
     key = signature(
         {
+            "kernels": SOURCE_DIGEST,  # compiled from these sources (a new digest: a new folder)
             "indicators": sorted({i.name for i in job.indicators}),
             "strategies": sorted({s.name for s in job.strategies}),
             "backtest": job.backtest,

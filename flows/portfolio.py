@@ -18,7 +18,11 @@ Wiring only (the arithmetic is ``compute.allocation``, the bytes ``write_portfol
 
 The four portfolio tables (``PORTFOLIO_TABLES``) are declared in ``storage.tables`` like the
 other outputs (switch ``write_portfolios``): ``write_portfolio_table`` stages a part of one
-(``storage.outputs.write_staged``), and the run publishes them with everything else.
+(``storage.outputs.write_staged``), and the run publishes them with everything else. Equity,
+orders and holdings are ``series`` tables: a night continuing a portfolio stages only the
+rows after its saved bar and ``run_configured`` tells the publish which portfolios are
+appended to, replaced whole or gone (``storage.runs.Series``); what was published is read
+through storage (``storage.runs.read_last_snapshot``, ``read_series``).
 ``read_portfolio_table`` reads one portfolio's published rows, ``read_staged`` a run's staged
 ones (before publishing). Local output roots only, for now.
 """
@@ -37,10 +41,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from compute import allocation
+from compute import allocation, pipeline
 from compute.allocation import PortfolioRules, PortfolioState
 from compute.errors import ConfigError
-from storage import bars, outputs, validate
+from storage import bars, outputs, runs, tables, validate
 from storage.schemas import PORTFOLIO_METRICS
 
 PORTFOLIO_TABLES = (
@@ -86,6 +90,7 @@ class RowsJob:
     min_bars: int
     portfolios: tuple[PortfolioSpec, ...] = field(default_factory=tuple)
     row_group_rows: int = 65_536  # staged rows per Parquet row group
+    last_bar_at: tuple[int, ...] = ()  # saved bars (µs): report each symbol's last bar up to each
 
 
 def chunk_bars(n_symbols: int, n_times: int, worker_memory: int | None = None) -> int:
@@ -125,12 +130,12 @@ def stage_rows(job: RowsJob) -> dict[str, Any]:
         allow_empty=True,
     )
     clean, _, _ = validate.validate_bars(table, job.min_bars)
-    clean = clean.sort_by([("symbol", "ascending"), ("timestamp", "ascending")])
-    sym = clean["symbol"].to_numpy(zero_copy_only=False)
-    starts = np.flatnonzero(np.r_[True, sym[1:] != sym[:-1]]) if sym.size else np.array([], int)
-    offsets = np.r_[starts, sym.size].astype(np.int64)
+    clean = bars.sort_bars(clean)  # no copy when the file is already in that order
+    # the symbols from a run-end encoding, not one Python string per bar
+    names, offsets = pipeline.segments(clean)
+    starts = offsets[:-1]
     index = dict(zip(job.symbols, job.symbol_ids, strict=True))
-    ids = [index[s] for s in sym[starts]]
+    ids = [index[s] for s in names]
     inputs = {f: clean[f].to_numpy() for f in ("open", "high", "low", "close", "volume")}
     ts = clean["timestamp"].cast(pa.int64()).to_numpy()
     for spec in job.portfolios:
@@ -140,23 +145,34 @@ def stage_rows(job: RowsJob) -> dict[str, Any]:
         )
         where = _rows_dir(job.output_path, job.run_id, spec.rules.label)
         os.makedirs(where, exist_ok=True)
-        # by time, in row groups of about a chunk's rows: a chunk's read skips the others
-        order = np.argsort(rows["timestamp"], kind="stable")
-        pq.write_table(
-            pa.table({k: v[order] for k, v in rows.items()}),
+        # by time, one row group of about a chunk's rows at a time: a chunk's read skips the
+        # others, and only one group is copied at once
+        schema = pa.table({k: rows[k][:0] for k in allocation.ROW_FIELDS}).schema
+        with pq.ParquetWriter(
             os.path.join(where, f"batch-{job.batch:05d}.parquet"),
-            row_group_size=max(1, job.row_group_rows),
+            schema,
             compression="none",  # temporary rows: dictionary and snappy cost 3x the write
             use_dictionary=False,
-        )
+        ) as writer:
+            for group in allocation.rows_by_time(rows, max(1, job.row_group_rows)):
+                writer.write_table(pa.table(group, schema=schema))
         del rows, score
     pa.default_memory_pool().release_unused()
-    first = {str(s): int(ts[i]) for s, i in zip(sym[starts], starts, strict=True)}
+    first = {str(s): int(ts[i]) for s, i in zip(names, starts, strict=True)}
+    # per saved bar, each symbol's last bar at or before it: (time, close)
+    last_at: dict[int, dict[str, tuple[int, float]]] = {}
+    for cut in job.last_bar_at:
+        last_at[cut] = {}
+        for name, lo, hi in zip(names, offsets[:-1], offsets[1:], strict=True):
+            i = int(lo) + int(np.searchsorted(ts[lo:hi], cut, side="right")) - 1
+            if i >= lo:
+                last_at[cut][str(name)] = (int(ts[i]), float(inputs["close"][i]))
     return {
         "batch": job.batch,
         "timestamps": np.unique(ts),
         "n_rows": int(clean.num_rows),
         "first_us": first,
+        "last_at": last_at,
     }
 
 
@@ -256,7 +272,7 @@ def metrics_task(
     rows, after ``earlier`` (its published rows before a continued walk's first bar)."""
     label = spec.rules.label
     equity = read_staged(output_path, run_id, "portfolio_equity", label)
-    if earlier is not None:
+    if earlier is not None:  # a continued portfolio: its published bars, then tonight's
         equity = pa.concat_tables([earlier.select(equity.column_names).cast(equity.schema), equity])
     equity = equity.sort_by("timestamp")
     bench = equity["benchmark_return"].to_numpy() if spec.benchmark is not None else None
@@ -294,6 +310,7 @@ def run_portfolios(
     resume: Mapping[str, Resume] | None = None,
     states: dict[str, SavedState] | None = None,
     continued: set[str] | None = None,
+    reasons: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Both phases on the Dask cluster behind ``client``; returns each portfolio's metrics.
 
@@ -304,12 +321,14 @@ def run_portfolios(
     ``continue_from`` accepts walks only the bars after the saved one and stages only their
     rows (its metrics cover its earlier equity too). ``states``: filled with each
     portfolio's state after the run's last bar, to save for the next night; ``continued``:
-    with the labels of the portfolios continued.
+    with the labels of the portfolios continued; ``reasons``: with why each portfolio with a
+    ``resume`` entry was walked whole, or how many new bars a continued one walked.
     """
     if not specs:
         return []
     warm_kernels(specs)
     symbols = tuple(s for batch in batches for s in batch)
+    saved_bars = {h.saved.last_us for h in (resume or {}).values() if h.saved is not None}
     ids = {s: i for i, s in enumerate(symbols)}
     for i, spec in enumerate(specs):
         if spec.benchmark not in (None, "equal_weight") and spec.benchmark not in ids:
@@ -330,6 +349,7 @@ def run_portfolios(
             end=end,
             min_bars=min_bars,
             portfolios=tuple(specs),
+            last_bar_at=tuple(sorted(saved_bars)),
         )
         for b, batch in enumerate(batches)
     ]
@@ -341,8 +361,11 @@ def run_portfolios(
     cal = allocation.calendar(np.concatenate([s["timestamps"] for s in staged] or [[]]))
     step = chunk_bars(len(symbols), cal.shape[0], worker_memory(client))
     first_us: dict[str, int] = {}
+    last_at: dict[int, dict[str, tuple[int, float]]] = {cut: {} for cut in saved_bars}
     for s in staged:
         first_us.update(s["first_us"])
+        for cut, bars_at in s["last_at"].items():
+            last_at[cut].update(bars_at)
     finals = []
     earlier: dict[str, pa.Table | None] = {}
     for spec in specs:
@@ -353,7 +376,7 @@ def run_portfolios(
         how = (resume or {}).get(label)
         earlier[label] = None
         if how is not None:
-            start, _reason = continue_from(
+            start, reason = continue_from(
                 how.saved,
                 symbols,
                 first_us,
@@ -361,17 +384,26 @@ def run_portfolios(
                 full=False,
                 restated=how.restated,
                 extended_after=how.extended_after,
+                decisions_us=None if spec.rules.rebalance == "signal" else cal[sched],
+                benchmark=spec.benchmark,
+                last_at=last_at.get(how.saved.last_us) if how.saved else None,
             )
             after = int(np.searchsorted(cal, how.saved.last_us, side="right")) if how.saved else 0
-            # whole when there is no new bar, or the published equity is not one row per bar
-            # up to the saved one (a pruned or partial snapshot)
+            # whole when the published equity is not one row per bar up to the saved one (a
+            # night without portfolios emptied it, say); no new bar: nothing to walk
             kept = how.equity.num_rows if how.equity is not None else -1
-            if start is not None and 0 < after < cal.shape[0] and kept == after:
+            if start is not None and 0 < after <= cal.shape[0] and kept == after:
                 state = start
                 begin = after
                 earlier[label] = how.equity
                 if continued is not None:
                     continued.add(label)
+                new = cal.shape[0] - after
+                reason = f"continued: {new} new bar(s) walked" if new else "continued, no new bar"
+            elif start is not None:
+                reason = "its published equity is not one row per bar up to the saved one"
+            if reasons is not None:
+                reasons[label] = reason
         for part, lo in enumerate(range(begin, cal.shape[0], step)):
             hi = min(lo + step, cal.shape[0])
             state = client.submit(
@@ -388,7 +420,10 @@ def run_portfolios(
                 key=f"portfolio-walk-{run_id}-{spec.rules.label}-{part}",
             )
         finals.append(state)
-    ends = _gather(client, finals, paused_timeout_s)
+    walked = iter(
+        _gather(client, [f for f in finals if not isinstance(f, PortfolioState)], paused_timeout_s)
+    )
+    ends = [f if isinstance(f, PortfolioState) else next(walked) for f in finals]
     if states is not None and cal.shape[0]:
         for spec, end_state in zip(specs, ends, strict=True):
             sig = (resume or {}).get(spec.rules.label)
@@ -472,23 +507,32 @@ def _peak() -> tuple[str, int]:
 
 
 def run_configured(
-    client: Any, settings: Any, jobs: list[Any], night: Any = None, conn: Any = None
-) -> list[dict[str, Any]]:
+    client: Any,
+    settings: Any,
+    jobs: list[Any],
+    night: Any = None,
+    conn: Any = None,
+    echo: Any = None,
+) -> tuple[list[dict[str, Any]], dict[str, runs.Series]]:
     """``run_portfolios`` for the run's ``portfolio:`` entries over the batches it planned
     (``flows.tasks.BatchJob``s: their symbols, input, dates, minimum bars, annualization).
 
     With the night (``storage.runs.Night``) and ``barpipe.db``: a portfolio continues from
     the state the last night published (``portfolio_state``) when ``continue_from`` allows,
-    its earlier rows staged again with the new ones; every portfolio's state is staged.
+    and stages only the rows after the saved bar; every portfolio's state is staged. Returns
+    each portfolio's metrics and what the night changes in the portfolio tables
+    (``storage.runs.Series`` by label column, for ``Night.series``): the continued portfolios
+    with their saved bar, the others whole, and the published ones no longer configured.
+    ``echo`` (a callable) gets one line per portfolio: continued, or why it was walked whole.
     """
     import hashlib
     import json
 
+    from flows.nightly import output_root
     from flows.settings import portfolio_rules
-    from storage import db
 
     if not settings.portfolio or not jobs:
-        return []
+        return [], {}
     specs = [
         PortfolioSpec(
             rules=portfolio_rules(p, settings.backtest),
@@ -499,12 +543,11 @@ def run_configured(
     ]
     first = jobs[0]
     out = first.output.path
-    prev_key = None
+    root = output_root(settings)
+    saved = equity = None
     if night is not None and conn is not None and not night.full:
-        rec = db.read_table_versions(conn).get("portfolio_state")
-        prev_key = rec["run_key"] if rec is not None else None
-    saved = _published(out, "portfolio_state", prev_key)
-    equity = _published(out, "portfolio_equity", prev_key)
+        saved = runs.read_last_snapshot(root, conn, "portfolio_state")
+        equity = runs.read_series(root, "portfolio_equity")
     resume = {}
     for spec in specs:
         label = spec.rules.label
@@ -531,6 +574,7 @@ def run_configured(
         )
     states: dict[str, SavedState] = {}
     continued: set[str] = set()
+    reasons: dict[str, str] = {}
     rows = run_portfolios(
         client,
         specs,
@@ -548,30 +592,27 @@ def run_configured(
         resume=resume,
         states=states,
         continued=continued,
+        reasons=reasons,
     )
+    if echo is not None and night is not None and not night.full:
+        for label, why in reasons.items():
+            echo(f"portfolio {label}: " + (why if label in continued else f"walked whole, {why}"))
     for label, end in states.items():
         data = state_table(label, end.symbols, end.state, end.last_us, end.signature)
         data = data.append_column("run_id", pa.array([first.run_id] * data.num_rows))
         outputs.write_staged(data, out, first.run_id, "portfolio_state", label)
-    for label in sorted(continued):  # the snapshot tables hold every bar: restage the earlier
-        for table in ("portfolio_equity", "portfolio_orders", "portfolio_holdings"):
-            earlier = _of(_published(out, table, prev_key), label)
-            if earlier is not None and earlier.num_rows:
-                keep = [c for c in earlier.column_names if c not in ("run_id", "run_key")]
-                earlier = earlier.select(keep).append_column(
-                    "run_id", pa.array([first.run_id] * earlier.num_rows, pa.string())
-                )
-                outputs.write_staged(earlier, out, first.run_id, table, f"{label}-earlier")
-    return rows
-
-
-def _published(output_path: str, table: str, run_key: str | None) -> pa.Table | None:
-    """``table``'s published rows of ``run_key`` (None: no key, or nothing published)."""
-    from storage import delta
-
-    if run_key is None or delta.version(output_path, table) is None:
-        return None
-    return outputs.read_output(output_path, table, run_keys=[run_key])
+    labels = [spec.rules.label for spec in specs]
+    published = set(equity["portfolio"].to_pylist()) if equity is not None else set()
+    change = runs.Series(
+        whole=[label for label in labels if label not in continued],
+        extended={
+            label: resume[label].saved.last_us  # type: ignore[union-attr]
+            for label in labels
+            if label in continued
+        },
+        removed=sorted(published - set(labels)),
+    )
+    return rows, {"portfolio": change}
 
 
 def _of(table: pa.Table | None, label: str) -> pa.Table | None:
@@ -589,17 +630,17 @@ def write_portfolio_table(
 
 def read_staged(output_path: str, run_id: str, table: str, label: str) -> pa.Table:
     """One portfolio's staged rows of ``table`` in run ``run_id`` (before publishing)."""
-    where = os.path.join(outputs.staging_dir(output_path, run_id), table)
-    files = sorted(
-        os.path.join(where, f) for f in os.listdir(where) if f.startswith(f"part-{label}-")
-    )
-    return ds.dataset(files, format="parquet").to_table()
+    return outputs.read_staged(output_path, run_id, table, label)
 
 
-def read_portfolio_table(output_path: str, table: str, label: str, run_key: str) -> pa.Table:
-    """One portfolio's published rows of ``table`` for ``run_key``."""
-    data = outputs.read_output(output_path, table, run_keys=[run_key])
-    return data.filter(pc.equal(data["portfolio"], label))
+def read_portfolio_table(
+    output_path: str, table: str, label: str, run_key: str | None = None
+) -> pa.Table:
+    """One portfolio's published rows of ``table``: every bar of the series tables (equity,
+    orders, holdings; ``run_key`` is then the night that published each row), the snapshot
+    of ``run_key`` of ``portfolio_metrics`` and ``portfolio_state`` (every snapshot if None)."""
+    keys = None if run_key is None or tables.spec(table).kind == "series" else [run_key]
+    return outputs.read_output(output_path, table, run_keys=keys, labels=[label])
 
 
 # --- Nights that extend the portfolio tables (issue 15 item 3; wired in ``run_configured``) ---
@@ -681,6 +722,9 @@ def continue_from(
     full: bool,
     restated: tuple[str, ...] = (),
     extended_after: Mapping[str, int] | None = None,
+    decisions_us: np.ndarray | None = None,
+    benchmark: str | None = None,
+    last_at: Mapping[str, tuple[int, float]] | None = None,
 ) -> tuple[PortfolioState | None, str]:
     """The state a night continues a portfolio from, laid out in the night's symbol order, or
     None and why the portfolio is recomputed whole.
@@ -689,12 +733,24 @@ def continue_from(
     bar (a saved symbol without one, quarantined tonight say, counts as vanished);
     ``restated``: the symbols whose published bars changed; ``extended_after``: the symbols
     with new bars, each with its last published bar. Whole on ``--full``, nothing saved, a
-    changed computation or portfolio config (``signature``), a restated symbol, a symbol
-    extended from before the saved bar (its new bars may fall inside the walked history), a
-    vanished symbol, a new symbol with a bar at or before the last published bar, or the old
-    symbols in another order (ties go to the lower symbol index, so the order is part of the
-    result). A new symbol whose bars all come later joins with the initial state a whole walk
-    would have given it at that bar.
+    changed computation or portfolio config (``signature``), a restated symbol, a vanished
+    symbol, a new symbol with a bar at or before the last published bar, or the old symbols
+    in another order (ties go to the lower symbol index, so the order is part of the result).
+    A new symbol whose bars all come later joins with the initial state a whole walk would
+    have given it at that bar.
+
+    A symbol that lagged (extended from before the saved bar: its new bars may fall inside
+    the walked history) is continued when those bars cannot have changed the walk: the walk
+    saw the symbol without a bar there, so it kept its position and filled nothing of it
+    (the rule for a symbol without a bar). That is exact when, at the saved bar, it holds no
+    position and has no order pending (so none was held or pending since its last bar: only
+    its own bars fill it), no decision bar (``decisions_us``, the timestamps of the
+    rebalance schedule; None: any bar may decide, ``rebalance: signal``) falls after its
+    last published bar up to the saved one (so the ranking never saw its late bars), and the
+    portfolio's ``benchmark`` is neither ``equal_weight`` nor that symbol (the published
+    benchmark returns would miss them). ``last_at`` (each symbol's last bar at or before the
+    saved one, ``(time µs, close)``) then gives its last close, as a whole walk has it; a
+    symbol whose late bars all come after the saved bar (a gap) continues unconditionally.
     """
     if full:
         return None, "--full"
@@ -705,9 +761,14 @@ def continue_from(
     old = set(saved.symbols)
     if any(s in old for s in restated):
         return None, f"symbol {next(s for s in restated if s in old)!r} was restated"
-    lagging = [s for s, last in (extended_after or {}).items() if last < saved.last_us]
-    if lagging:
-        return None, f"symbol {lagging[0]!r} got bars before the last published bar"
+    lagging = {s: last for s, last in (extended_after or {}).items() if last < saved.last_us}
+    late: dict[str, float] = {}  # a lagging symbol's close at its last bar up to the saved one
+    for s, last in sorted(lagging.items()):
+        why = _late_bars_matter(saved, s, last, decisions_us, benchmark, last_at)
+        if why:
+            return None, f"symbol {s!r} got bars before the last published bar{why}"
+        if s in old and last_at is not None and s in last_at:
+            late[s] = last_at[s][1]
     gone = [s for s in saved.symbols if s not in set(symbols) or s not in first_us]
     if gone:
         return None, f"symbol {gone[0]!r} vanished"
@@ -720,4 +781,34 @@ def continue_from(
     where = np.array([symbols.index(s) for s in saved.symbols], dtype=np.int64)
     for f in STATE_FIELDS:
         getattr(fresh, f)[where] = getattr(saved.state, f)
+    for s, close in late.items():
+        fresh.last_close[symbols.index(s)] = close
     return fresh, ""
+
+
+def _late_bars_matter(
+    saved: SavedState,
+    symbol: str,
+    last_us: int,
+    decisions_us: np.ndarray | None,
+    benchmark: str | None,
+    last_at: Mapping[str, tuple[int, float]] | None,
+) -> str:
+    """Why ``symbol``'s bars after ``last_us`` up to the saved bar may change the walked
+    history ('' when they cannot; see ``continue_from``)."""
+    if symbol not in saved.symbols:
+        return ""  # not in the walk: the new-symbol rules decide
+    if last_at is None or symbol not in last_at:
+        return " (its last bar up to the saved one is unknown)"
+    if last_at[symbol][0] <= last_us:
+        return ""  # no bar inside the walked history: the walk saw the input as it is
+    i = saved.symbols.index(symbol)
+    if saved.state.position[i] != 0.0 or saved.state.pending[i] != 0:
+        return " while held or with an order pending"
+    if decisions_us is None:
+        return " and any bar may rebalance (signal)"
+    if np.any((decisions_us > last_us) & (decisions_us <= saved.last_us)):
+        return " over a rebalance decision"
+    if benchmark in ("equal_weight", symbol):
+        return f" and the benchmark ({benchmark}) has them"
+    return ""

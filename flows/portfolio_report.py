@@ -1,6 +1,7 @@
 """Report panels of the run's portfolios: equity against the benchmark, drawdown, monthly
 returns, holdings and turnover, the largest positions. Reads only the published portfolio
-tables of one run key (a row per bar, and the holdings); the arithmetic is in ``compute``."""
+tables of the portfolios of one run key (a row per bar, and the holdings); the arithmetic is
+in ``compute``."""
 
 from __future__ import annotations
 
@@ -26,12 +27,16 @@ def portfolio_panels(output_root: str, run_key: str, filesystem: Any = None) -> 
     """Bokeh panels for every portfolio published under ``run_key``; none when it has none."""
     if not os.path.isdir(os.path.join(output_root, "portfolio_equity")):
         return []  # no run of this output root has had a portfolio
-    equity = outputs.read_output(output_root, "portfolio_equity", filesystem, run_keys=[run_key])
-    holdings = outputs.read_output(
-        output_root, "portfolio_holdings", filesystem, run_keys=[run_key]
+    # the portfolios of that run (its metrics snapshot); their equity and holdings are
+    # series tables, each bar once, appended night after night
+    metrics = outputs.read_output(
+        output_root, "portfolio_metrics", filesystem, run_keys=[run_key], columns=["portfolio"]
     )
+    labels = sorted(set(metrics["portfolio"].to_pylist()))
+    equity = outputs.read_output(output_root, "portfolio_equity", filesystem, labels=labels)
+    holdings = outputs.read_output(output_root, "portfolio_holdings", filesystem, labels=labels)
     parts: list[Any] = []
-    for label in sorted(set(equity["portfolio"].to_pylist())):
+    for label in labels:
         mine = equity.filter(pc.equal(equity["portfolio"], label)).sort_by("timestamp")
         held = holdings.filter(pc.equal(holdings["portfolio"], label))
         parts += _panels(label, mine, held)

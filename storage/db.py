@@ -786,6 +786,7 @@ def commit_night(
     dropped: Sequence[str] = (),
     sleeves: Rows | None = None,
     removed: Sequence[str] = (),
+    labels: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, int]:
     """One night's SQLite commit, in ONE transaction: the mirrored tables' rows (replaced as
     their kind says, see ``storage.tables``), the changed symbols' publish state and every
@@ -795,8 +796,11 @@ def commit_night(
     inserted in chunks (``storage.sqlite_bulk``), never whole. ``sleeves``: the report's
     per-sleeve summaries of the symbols this night computed (``report_sleeves``, replacing
     the run key's); a sleeve the night skipped keeps its summary from the night that computed
-    it (``read_report_sleeves``). ``removed``: symbols the input no longer holds; their rows
-    of the continuous and state tables and their publish state are deleted.
+    it (``read_report_sleeves``). ``dropped``: tables the night emptied (switched off), their
+    mirrored rows deleted too. ``removed``: symbols the input no longer holds; their rows
+    of the continuous and state tables and their publish state are deleted. ``labels``: per
+    label column of the ``series`` tables (``portfolio``), the labels whose rows go (recomputed
+    whole or no longer produced); the other labels' rows stay and the night's rows are added.
     """
     from storage.tables import TABLES
 
@@ -823,6 +827,11 @@ def commit_night(
                     conn.execute(
                         f"DELETE FROM {name} WHERE symbol IN (SELECT symbol FROM temp.night)"
                     )
+                elif spec.kind == "series":
+                    gone = list((labels or {}).get(str(spec.group), ()))
+                    if gone:
+                        marks = ", ".join("?" for _ in gone)
+                        conn.execute(f"DELETE FROM {name} WHERE {spec.group} IN ({marks})", gone)
                 else:
                     conn.execute(
                         f"DELETE FROM {name} WHERE symbol IN ({symbols_of.format('whole')}) "
@@ -862,7 +871,9 @@ def commit_night(
                     if symbol in changed or full
                 ],
             )
-            for table in dropped:
+            for table in dropped:  # emptied in Delta: their mirrored rows go too
+                if TABLES[table].sqlite:
+                    conn.execute(f"DELETE FROM {table}")
                 conn.execute("DELETE FROM table_versions WHERE table_name = ?", (table,))
             conn.executemany(
                 "INSERT OR REPLACE INTO table_versions (table_name, version, run_id, run_key, signature) "

@@ -147,6 +147,7 @@ def _write(
     mode: str,
     predicate: str | None = None,
     schema_mode: str | None = None,
+    partition_by: Sequence[str] | None = None,
 ) -> int:
     from deltalake import write_deltalake
 
@@ -158,6 +159,7 @@ def _write(
             mode=mode,  # type: ignore[arg-type]
             predicate=predicate,
             schema_mode=schema_mode,  # type: ignore[arg-type]
+            partition_by=list(partition_by) if partition_by else None,
             storage_options=delta_options(root, filesystem),
             writer_properties=_writer_properties(),
             commit_properties=_props(run_id),
@@ -177,8 +179,12 @@ def append(
     run_id: str,
     *,
     merge_schema: bool = False,
+    partition_by: Sequence[str] | None = None,
 ) -> int:
-    """Append rows (creating the table); returns the new version."""
+    """Append rows (creating the table); returns the new version. ``partition_by``: the
+    partition columns of a table this creates (an existing table keeps its own)."""
+    if version(root, table, filesystem) is not None:
+        partition_by = None
     return _write(
         root,
         table,
@@ -187,6 +193,7 @@ def append(
         run_id,
         mode="append",
         schema_mode="merge" if merge_schema else None,
+        partition_by=partition_by,
     )
 
 
@@ -199,16 +206,22 @@ def overwrite(
     *,
     predicate: str | None = None,
     merge_schema: bool = False,
+    partition_by: Sequence[str] | None = None,
 ) -> int:
     """Replace the rows matching ``predicate`` (all rows and the schema if None) with
     ``data``, in one commit. Every row of ``data`` must match ``predicate`` (delta-rs checks
-    it and fails the write otherwise). ``merge_schema``: new columns of ``data`` are added."""
+    it and fails the write otherwise). ``merge_schema``: new columns of ``data`` are added.
+    ``partition_by``: the partition columns of a table this creates or replaces whole (a
+    predicate overwrite keeps the table's own)."""
     if version(root, table, filesystem) is None:
-        return _write(root, table, data, filesystem, run_id, mode="append")
+        return _write(
+            root, table, data, filesystem, run_id, mode="append", partition_by=partition_by
+        )
     if predicate is None:
         schema_mode = "overwrite"
     else:
         schema_mode = "merge" if merge_schema else None
+        partition_by = None
     return _write(
         root,
         table,
@@ -218,6 +231,7 @@ def overwrite(
         mode="overwrite",
         predicate=predicate,
         schema_mode=schema_mode,
+        partition_by=partition_by,
     )
 
 

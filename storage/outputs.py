@@ -47,6 +47,7 @@ __all__ = [
     "list_staged_runs",
     "staged_files",
     "read_output",
+    "read_staged",
     "remove_staging",
     "staging_dir",
     "write_equity",
@@ -244,6 +245,28 @@ def list_staged_runs(root: str | os.PathLike[str], filesystem: FilesystemLike = 
     ]
 
 
+def read_staged(
+    root: str | os.PathLike[str],
+    run_id: str,
+    table: str,
+    part: str,
+    filesystem: FilesystemLike = None,
+) -> pa.Table:
+    """The rows run ``run_id`` staged for ``table`` under ``part`` (``write_staged``'s
+    ``batch``: files ``part-<part>-*``, in name order), before publishing; no rows (the
+    table's schema) when there are none."""
+    fs, path = resolve(root, filesystem)
+    stem = f"part-{require_component(part, 'part')}-"
+    files = sorted(
+        f
+        for f in staged_files(fs, join(path, STAGING, require_component(run_id, "run_id"), table))
+        if f.rsplit("/", 1)[-1].startswith(stem)
+    )
+    if not files:
+        return _schema(table).empty_table()
+    return pads.dataset(files, filesystem=fs, format="parquet").to_table()
+
+
 # --- publishing -----------------------------------------------------------------------------
 
 
@@ -384,18 +407,27 @@ def read_output(
     *,
     run_keys: Iterable[str] | None = None,
     columns: Sequence[str] | None = None,
+    labels: Iterable[str] | None = None,
 ) -> pa.Table:
     """The current rows of an output table, with its ``run_key`` column last.
 
-    trades, equity, indicators, signals: the current rows (``run_key``: the run key of the
-    run that published each row); metrics, quarantine: every snapshot kept, one per run key.
-    ``run_keys`` keeps only rows of those keys. Reads the latest committed Delta version
-    (``storage.delta``): a commit in progress is never seen.
+    trades, equity, indicators, signals, and the portfolio series (equity, orders, holdings):
+    the current rows (``run_key``: the run key of the run that published each row); metrics,
+    quarantine, portfolio_metrics, portfolio_state: every snapshot kept, one per run key.
+    ``run_keys`` keeps only rows of those keys; ``labels`` only rows of those values of the
+    table's label column (``portfolio`` for the portfolio tables, else ``symbol``). Reads the
+    latest committed Delta version (``storage.delta``): a commit in progress is never seen.
     """
     from storage import delta
 
     declared = spec(table)
     where = None if run_keys is None else pads.field("run_key").isin(list(run_keys))
+    if labels is not None:
+        column = declared.group or (
+            "portfolio" if "portfolio" in declared.schema.names else "symbol"
+        )
+        chosen = pads.field(column).isin(list(labels))
+        where = chosen if where is None else where & chosen
     data = delta.read(os.fspath(root), table, filesystem, where=where)
     schema = declared.schema
     if declared.dynamic and data is not None:

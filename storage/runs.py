@@ -46,11 +46,14 @@ from storage.tables import TABLES, spec
 __all__ = [
     "Night",
     "OutputRoot",
+    "Series",
     "discard",
     "prepare",
     "prune",
     "publish",
     "read_table",
+    "read_last_snapshot",
+    "read_series",
     "recover",
     "stage_quarantine",
     "vanished",
@@ -72,6 +75,18 @@ class OutputRoot:
 
 
 @dataclass
+class Series:
+    """What a night changes in the ``series`` tables of one label column (``TableSpec.group``):
+    labels recomputed whole (their rows replaced), labels continued (each with its last
+    published bar, µs since the epoch, UTC: their new rows are after it; a label with no new
+    row is left as it is), and labels no longer produced (their rows are deleted)."""
+
+    whole: list[str] = field(default_factory=list)
+    extended: dict[str, int] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Night:
     """What one run changes: symbols published whole (new or restated), symbols extended
     by new bars, symbols skipped (unchanged), published symbols the input no longer holds
@@ -87,6 +102,10 @@ class Night:
     cutoff_us: dict[str, int] = field(default_factory=dict)
     """Per published symbol: its last published bar (µs since the epoch, UTC); an extended
     symbol's new rows are after it. Without it the night's commit is a delete + an append."""
+    series: dict[str, Series] = field(default_factory=dict)
+    """Per label column of the ``series`` tables (``portfolio``): what the night changes. A
+    column not given on a night that is not full: its tables take only appended rows of no
+    label (staged rows then fail the commit's check) and keep every published row."""
 
 
 def vanished(published: Iterable[str], input_symbols: Iterable[Any]) -> list[str]:
@@ -130,7 +149,9 @@ def prepare(
     recorded = db.read_table_versions(conn)
     for name in tables:
         rec = recorded.get(name)
-        if rec is None and spec(name).kind != "snapshot":  # a snapshot has no history to fill
+        # a snapshot has no history to fill; a series table's labels are recomputed whole
+        # by their producer when nothing of them is published (portfolios: no saved state)
+        if rec is None and spec(name).kind not in ("snapshot", "series"):
             return True, f"table {name} is new", {}
         if rec is None:
             continue
@@ -241,7 +262,7 @@ def publish(
             staged = _staged(out, run_id, name)
             schema = _key_schema(name, staged)
             batches = _scan(staged) if staged is not None else iter(())
-            if t.kind == "continuous":
+            if t.kind in ("continuous", "series"):
                 has_rows = staged is not None and staged.count_rows() > 0
                 version = _publish_continuous(
                     out, run_id, run_key, name, night, schema, batches, has_rows
@@ -290,6 +311,7 @@ def publish(
             conn, run_id, run_key, full=night.full, whole=night.whole, extended=night.extended,
             rows=sqlite_rows, states=night.states, versions=versions,
             signature=night.signature, dropped=dropped, sleeves=sleeves, removed=night.removed,
+            labels={c: [*g.whole, *g.removed] for c, g in night.series.items()},
         )  # fmt: skip
     except BaseException:
         try:
@@ -323,6 +345,10 @@ def _publish_continuous(
     symbols' rows) and every new row (an extended symbol's rows are after its last published
     bar; delta-rs checks this). A night that only removes rows is one delete.
 
+    A series table (portfolio equity, orders, holdings) is partitioned by its label column,
+    so that recomputing one label whole rewrites none of the others' files; its night is
+    always one commit (a predicate overwrite, which also checks every new row's label).
+
     Two commits, a delete and then an append, where the night replaces rows of extended
     symbols (``t.replaced``: the trades still open at their last bar). A predicate overwrite
     writes the kept rows of each file it rewrites together with the night's new rows, so the
@@ -334,48 +360,70 @@ def _publish_continuous(
     """
     t = spec(name)
     reader = _with_key(schema, batches, run_key)
+    # a series table's files hold one label each: replacing a label rewrites no other's
+    parts = (t.group,) if t.kind == "series" and t.group else None
     if night.full:
-        return delta.overwrite(out.path, name, reader, out.filesystem, run_id)
+        return delta.overwrite(out.path, name, reader, out.filesystem, run_id, partition_by=parts)
     current = delta.version(out.path, name, out.filesystem)
     if current is None:
-        return delta.append(out.path, name, reader, out.filesystem, run_id)
+        return delta.append(out.path, name, reader, out.filesystem, run_id, partition_by=parts)
+    c = _change(t, night)
     replaced = []  # rows the night takes out
-    if night.whole or night.removed:
-        replaced.append(delta.sql_in("symbol", [*night.whole, *night.removed]))
-    if night.extended and t.replaced:
-        replaced.append(f"({delta.sql_in('symbol', night.extended)} AND {t.replaced})")
+    if c.whole or c.removed:
+        replaced.append(delta.sql_in(c.column, [*c.whole, *c.removed]))
+    if c.extended and t.replaced:
+        replaced.append(f"({delta.sql_in(c.column, c.extended)} AND {t.replaced})")
     if not has_rows:
         if not replaced:
             return current  # nothing changed: no commit
         return delta.delete(out.path, name, " OR ".join(replaced), out.filesystem, run_id) or 0
-    if not replaced:
+    if not replaced and t.kind == "continuous":
         return delta.append(out.path, name, reader, out.filesystem, run_id, merge_schema=t.dynamic)
-    one_commit = not (night.extended and t.replaced) and all(
-        s in night.cutoff_us for s in night.extended
-    )
+    one_commit = not (c.extended and t.replaced) and all(s in c.cutoff_us for s in c.extended)
     if not one_commit:
         delta.delete(out.path, name, " OR ".join(replaced), out.filesystem, run_id)
         return delta.append(out.path, name, reader, out.filesystem, run_id, merge_schema=t.dynamic)
+    # a series table's append is a predicate overwrite too: delta-rs checks that every new
+    # row is of a label the night continues (after its last published bar) or recomputes
+    predicate = _night_predicate(t, c) or "false"
     return delta.overwrite(
-        out.path, name, reader, out.filesystem, run_id, predicate=_night_predicate(t, night),
+        out.path, name, reader, out.filesystem, run_id, predicate=predicate,
         merge_schema=t.dynamic,
     )  # fmt: skip
 
 
-def _night_predicate(t: Any, night: Night) -> str:
-    """What a night's commit of continuous table ``t`` replaces: whole and removed symbols'
-    rows, and per group of extended symbols with the same last published bar, the rows after
-    it (the new ones; none is published yet) and the rows ``t.replaced`` names, if any."""
+@dataclass(frozen=True)
+class _Change:
+    """A night's change to one table, by its label column (``symbol`` for continuous tables)."""
+
+    column: str
+    whole: list[str]
+    extended: list[str]
+    cutoff_us: Mapping[str, int]
+    removed: list[str]
+
+
+def _change(t: Any, night: Night) -> _Change:
+    if t.kind == "series":
+        g = night.series.get(t.group) or Series()
+        return _Change(t.group, list(g.whole), sorted(g.extended), g.extended, list(g.removed))
+    return _Change("symbol", night.whole, night.extended, night.cutoff_us, night.removed)
+
+
+def _night_predicate(t: Any, c: _Change) -> str:
+    """What a night's commit of continuous or series table ``t`` replaces: whole and removed
+    labels' rows, and per group of extended labels with the same last published bar, the rows
+    after it (the new ones; none is published yet) and the rows ``t.replaced`` names, if any."""
     parts = []
-    if night.whole or night.removed:
-        parts.append(delta.sql_in("symbol", [*night.whole, *night.removed]))
+    if c.whole or c.removed:
+        parts.append(delta.sql_in(c.column, [*c.whole, *c.removed]))
     by_cutoff: dict[int, list[str]] = {}
-    for symbol in night.extended:
-        by_cutoff.setdefault(night.cutoff_us[symbol], []).append(symbol)
-    for cutoff, symbols in sorted(by_cutoff.items()):
+    for label in c.extended:
+        by_cutoff.setdefault(c.cutoff_us[label], []).append(label)
+    for cutoff, labels in sorted(by_cutoff.items()):
         after = delta.sql_after(t.time_column, cutoff)
         rows = f"({after} OR {t.replaced})" if t.replaced else after
-        parts.append(f"({delta.sql_in('symbol', symbols)} AND {rows})")
+        parts.append(f"({delta.sql_in(c.column, labels)} AND {rows})")
     return " OR ".join(parts)
 
 
@@ -397,7 +445,9 @@ def _drop_unwritten(
     stale); snapshots of earlier run keys stay."""
     dropped = []
     for name, t in TABLES.items():
-        if name in tables or t.switch is None or t.kind != "continuous" or name not in recorded:
+        if name in tables or t.switch is None or name not in recorded:
+            continue
+        if t.kind not in ("continuous", "series"):
             continue
         if delta.version(out.path, name, out.filesystem) is not None:
             delta.restore(out.path, name, None, out.filesystem, run_id)
@@ -454,6 +504,34 @@ def recover(out: OutputRoot, conn: Any, run_id: str, *, echo: Echo) -> None:
 def read_table(out: OutputRoot, table: str) -> pa.Table | None:
     """A table's current rows (None when it does not exist)."""
     return delta.read(out.path, table, out.filesystem)
+
+
+def read_last_snapshot(out: OutputRoot, conn: Any, table: str) -> pa.Table | None:
+    """The rows of snapshot ``table`` that the last committed run published: the run key
+    ``barpipe.db`` records for the table (``portfolio_state``: the walk state a night
+    continues from). None when no run has committed the table, or it holds no rows of that
+    key (pruned)."""
+    if spec(table).kind != "snapshot":
+        raise ValueError(f"table {table} is {spec(table).kind}, not a snapshot")  # a caller's bug
+    rec = db.read_table_versions(conn).get(table)
+    if rec is None:
+        return None
+    rows = delta.read(
+        out.path, table, out.filesystem, where=pads.field("run_key") == str(rec["run_key"])
+    )
+    return rows if rows is not None and rows.num_rows else None
+
+
+def read_series(out: OutputRoot, table: str, labels: Iterable[str] | None = None) -> pa.Table:
+    """The current rows of ``series`` table ``table`` (of ``labels`` only, if given), without
+    ``run_key``; no rows when it does not exist (``portfolio_equity``: the published bars a
+    continued portfolio's metrics start from)."""
+    t = spec(table)
+    if t.kind != "series":
+        raise ValueError(f"table {table} is {t.kind}, not series")  # a caller's bug
+    return outputs.read_output(out.path, table, out.filesystem, labels=labels).drop_columns(
+        ["run_key"]
+    )
 
 
 def prune(out: OutputRoot, conn: Any, run_id: str, keep_nights: int, *, echo: Echo) -> None:

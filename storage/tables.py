@@ -13,6 +13,11 @@ that published it):
 - ``snapshot`` (metrics, quarantine): one snapshot per run key, replaced by a rerun of the
   key. ``carry``: symbols a night skips (unchanged) keep their rows of the last snapshot.
 - ``state`` (signals): one row per natural key, the changed symbols' rows replaced.
+- ``series`` (portfolio equity, orders, holdings): each row once, a time series per label
+  (the ``group`` column, e.g. the portfolio's label) rather than per symbol. A night appends,
+  per label it continues, the rows whose ``time_column`` is after the label's last published
+  bar; a label it recomputes whole has its rows replaced (a predicate on the label), and a
+  label no longer configured loses its rows (``storage.runs.Series``).
 - ``keyed`` (sweep and walk-forward outputs): one set of rows per run key (a sweep id),
   replaced whole when that key is published again (``storage.runs.publish_keyed``); nights
   neither write nor prune them (switch ``sweep`` / ``walkforward``). Writing
@@ -76,7 +81,7 @@ __all__ = [
 ]
 
 
-KINDS = ("continuous", "snapshot", "state", "keyed")
+KINDS = ("continuous", "snapshot", "state", "keyed", "series")
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class TableSpec:
     time_column: str | None = None  # continuous: rows after a symbol's cutoff are new
     replaced: str | None = None  # continuous: SQL condition of rows a night replaces
     carry: bool = False  # snapshot: skipped symbols keep their last snapshot's rows
+    group: str | None = None  # series: the label column a night extends or replaces
 
 
 TABLES: dict[str, TableSpec] = {
@@ -163,29 +169,35 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(
             "portfolio_equity",
             PORTFOLIO_EQUITY,
-            "snapshot",
+            "series",
             natural_key=("portfolio", "timestamp"),
             sort_keys=("portfolio", "timestamp"),
             sqlite=True,
             switch="write_portfolios",
+            group="portfolio",
+            time_column="timestamp",
         ),
         TableSpec(
             "portfolio_orders",
             PORTFOLIO_ORDERS,
-            "snapshot",
+            "series",
             natural_key=("portfolio", "timestamp", "symbol"),
             sort_keys=("portfolio", "timestamp", "symbol"),
             sqlite=True,
             switch="write_portfolios",
+            group="portfolio",
+            time_column="timestamp",
         ),
         TableSpec(
             "portfolio_holdings",
             PORTFOLIO_HOLDINGS,
-            "snapshot",
+            "series",
             natural_key=("portfolio", "timestamp", "symbol"),
             sort_keys=("portfolio", "timestamp", "symbol"),
             sqlite=True,
             switch="write_portfolios",
+            group="portfolio",
+            time_column="timestamp",
         ),
         TableSpec(
             "portfolio_metrics",

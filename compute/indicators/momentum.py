@@ -73,7 +73,8 @@ register(
         inputs=("close",),
         params=(period(default=10, low=1),),
         outputs=("real",),
-        kernel=k.mom_into_nb,
+        kernel=k.roc_into_nb,
+        kernel_args=(k.MOM,),
         lookback=lambda timeperiod: timeperiod,
         examples=({"timeperiod": 1}, {"timeperiod": 5}, {"timeperiod": 20}),
         doc="Momentum: price - price timeperiod bars ago",
@@ -476,6 +477,7 @@ register(
         ),
         outputs=("real",),
         kernel=k.coppock_into_nb,
+        scratch=1,
         lookback=lambda wmaperiod, roc1period, roc2period: (
             max(roc1period, roc2period) + wmaperiod - 1
         ),

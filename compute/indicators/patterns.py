@@ -17,8 +17,9 @@ INPUTS = ("open", "high", "low", "close")
 _PENETRATION_MAX = 3e37
 _PENETRATION_EXAMPLES = ({"penetration": 0.0}, {"penetration": 0.1}, {"penetration": 1.0})
 
-# name, default penetration (None: no such parameter), TA-Lib's description; the kernel is
-# ``compute.kernels.patterns.<name>_nb`` and its lookback ``LOOKBACKS[<name>]``
+# name, default penetration (None: no such parameter), TA-Lib's description; the kernel and
+# its constant arguments are ``compute.kernels.patterns.KERNELS[<name>]``, its lookback
+# ``LOOKBACKS[<name>]``
 _PATTERNS = (
     ("cdl2crows", None, "Two Crows"),
     ("cdl3blackcrows", None, "Three Black Crows"),
@@ -110,7 +111,8 @@ for _name, _penetration, _doc in _PATTERNS:
             inputs=INPUTS,
             params=_params,
             outputs=("integer",),
-            kernel=getattr(k, f"{_name}_nb"),
+            kernel=k.KERNELS[_name][0],
+            kernel_args=k.KERNELS[_name][1],
             lookback=_fixed(k.LOOKBACKS[_name]),
             examples=_examples,
             integer=True,

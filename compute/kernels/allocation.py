@@ -64,30 +64,32 @@ PENDING_NONE, PENDING_NEXT, PENDING_DELAYED = 0, 1, 2
 
 
 @njit(cache=True)
-def features_seg_nb(close, volume, offsets, adv_window, vol_window):
+def features_seg_nb(close, volume, offsets, adv_window, vol_window, with_history):
     """Per bar of each segment: ``(adv, vol, history)``.
 
     ``adv`` is the mean of ``close * volume`` over the last ``adv_window`` bars (NaN before
-    that many bars; NaN everywhere when ``adv_window`` is 0); ``vol`` the std (ddof=1) of the
-    last ``vol_window`` close-to-close returns (NaN before ``vol_window + 1`` bars, or when
-    ``vol_window`` < 2); ``history`` the number of the segment's bars up to and including
-    this one.
+    that many bars; empty when ``adv_window`` is 0: no filter reads it); ``vol`` the std
+    (ddof=1) of the last ``vol_window`` close-to-close returns (NaN before ``vol_window + 1``
+    bars, or when ``vol_window`` < 2); ``history`` the number of the segment's bars up to and
+    including this one (empty unless ``with_history``).
     """
     n = close.shape[0]
-    adv = np.empty(n, dtype=np.float64)
+    adv = np.empty(n if adv_window > 0 else 0, dtype=np.float64)
     vol = np.empty(n, dtype=np.float64)
-    history = np.empty(n, dtype=np.float64)
+    history = np.empty(n if with_history else 0, dtype=np.float64)
     for s in range(offsets.shape[0] - 1):
         a, b = offsets[s], offsets[s + 1]
         for i in range(a, b):
-            history[i] = i - a + 1
-            adv[i] = NAN
+            if with_history:
+                history[i] = i - a + 1
             vol[i] = NAN
-            if adv_window > 0 and i - a + 1 >= adv_window:
-                total = 0.0
-                for k in range(i - adv_window + 1, i + 1):
-                    total += close[k] * volume[k]
-                adv[i] = total / adv_window
+            if adv_window > 0:
+                adv[i] = NAN
+                if i - a + 1 >= adv_window:
+                    total = 0.0
+                    for k in range(i - adv_window + 1, i + 1):
+                        total += close[k] * volume[k]
+                    adv[i] = total / adv_window
             if vol_window >= 2 and i - a >= vol_window:
                 mean = 0.0
                 for k in range(i - vol_window + 1, i + 1):

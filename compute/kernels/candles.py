@@ -7,18 +7,17 @@ The average is kept as a running total per (setting, candle offset), started wit
 and moved one candle at a time by ``total += (new - old)``: TA-Lib's order of operations, so
 comparisons that land on a rounding boundary flip the same way.
 
-Kernels pass the four price arrays as one tuple ``bars = (open, high, low, close)``; indices
-are positions in those arrays. ``pattern`` turns a pattern's rule for one bar into its 1-D
-kernel: the loop over bars, the running totals and averages the rule names, and the code
-stored for each bar are written once, here.
+Helpers take the four price arrays as one tuple ``bars = (open, high, low, close)`` and
+positions in them. ``pattern`` writes the loop over bars, the running totals and the code
+stored for each bar once, around each pattern's rule for one bar.
 """
 
-import ast
 import inspect
 import re
-import textwrap
 
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from compute.kernels.common import first_valid_nb
 from compute.kernels.driver import jit_source
@@ -27,24 +26,64 @@ REAL_BODY = 0
 HIGH_LOW = 1
 SHADOWS = 2
 
-# TA-Lib's default candle settings: (range type, averaging period, factor). A period of 0
+# TA-Lib's default candle settings: (range type, averaging period, factor), by the name a
+# rule's parameter ``<name><k>`` takes for the average of candle ``i - k``. A period of 0
 # means "compare with this candle's own range"; SHADOWS averages are halved (one shadow).
-BODY_LONG = (REAL_BODY, 10, 1.0)  # body longer than the average body of the 10 before
-BODY_VERY_LONG = (REAL_BODY, 10, 3.0)  # 3 times that average (no TA-Lib pattern uses it)
-BODY_SHORT = (REAL_BODY, 10, 1.0)  # body shorter than the average body of the 10 before
-BODY_DOJI = (HIGH_LOW, 10, 0.1)  # body within 10% of the average high-low range
-SHADOW_LONG = (REAL_BODY, 0, 1.0)  # shadow longer than the candle's own body
-SHADOW_VERY_LONG = (REAL_BODY, 0, 2.0)  # shadow longer than twice the candle's own body
-SHADOW_SHORT = (SHADOWS, 10, 1.0)  # shadow shorter than half the average sum of shadows
-SHADOW_VERY_SHORT = (HIGH_LOW, 10, 0.1)  # shadow within 10% of the average high-low range
-NEAR = (HIGH_LOW, 5, 0.2)  # distances within 20% of the average range of the 5 before
-FAR = (HIGH_LOW, 5, 0.6)  # distances beyond 60% of that average
-EQUAL = (HIGH_LOW, 5, 0.05)  # distances within 5% of that average
+SETTINGS = {
+    "long": (REAL_BODY, 10, 1.0),  # body longer than the average body of the 10 before
+    "short": (REAL_BODY, 10, 1.0),  # body shorter than the average body of the 10 before
+    "doji": (HIGH_LOW, 10, 0.1),  # body within 10% of the average high-low range
+    "shadow_long": (REAL_BODY, 0, 1.0),  # shadow longer than the candle's own body
+    "shadow_vlong": (REAL_BODY, 0, 2.0),  # shadow longer than twice the candle's own body
+    "shadow_short": (SHADOWS, 10, 1.0),  # shadow shorter than half the average shadows
+    "shadow_vshort": (HIGH_LOW, 10, 0.1),  # shadow within 10% of the average high-low range
+    "near": (HIGH_LOW, 5, 0.2),  # distances within 20% of the average range of the 5 before
+    "far": (HIGH_LOW, 5, 0.6),  # distances beyond 60% of that average
+    "equal": (HIGH_LOW, 5, 0.05),  # distances within 5% of that average
+}
 
 
-def lookback(candles, *settings):
-    """TA-Lib's lookback of a pattern: the longest averaging period plus ``candles - 1``."""
-    return max((s[1] for s in settings), default=0) + candles - 1
+@intrinsic
+def at_least_nb(typingctx, i, low):
+    """``i``, telling LLVM that ``i >= low`` (``llvm.assume``).
+
+    A pattern kernel reads ``x[i - k]`` for ``k`` up to its lookback ``low``. numba wraps a
+    negative index (``idx < 0 ? idx + len : idx``) and its integer arithmetic carries no
+    ``nsw`` flag, so LLVM could not prove ``i - k >= 0``: every read kept a sign mask and a
+    select, and the loop ran out of registers and shuffled them each bar (``inspect_asm``).
+    With the assumption the reads are plain loads: CDLDOJI 1.68x -> 0.98x TA-Lib,
+    CDLONNECK 1.49x -> 0.81x, CDLMORNINGDOJISTAR 1.62x -> 0.40x.
+    """
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(1)])
+        assume = builder.module.declare_intrinsic("llvm.assume", fnty=fnty)
+        builder.call(assume, [builder.icmp_signed(">=", args[0], args[1])])
+        return args[0]
+
+    return types.intp(types.intp, types.intp), codegen
+
+
+@intrinsic
+def select_nb(typingctx, hit, a, b):
+    """``a if hit else b`` as one LLVM ``select`` marked ``!unpredictable``.
+
+    A pattern's tests compare prices with candle averages, each a division of a running
+    total. LLVM's x86 cmov converter saw those divisions on the conditions' path and turned
+    the cmovs of ``code if hit else 0`` into branches (``inspect_asm``: ``ja``/``xor`` per
+    test), which mispredict on every other bar of random prices: 3STARSINSOUTH 2.7x TA-Lib,
+    the doji stars 1.7x, KICKING 2.1x, 3INSIDE and XSIDEGAP3METHODS 1.35x. Marked
+    unpredictable, the select stays a cmov (the converter skips such cmovs): 0.59x, 0.41x,
+    0.32x, 0.34x and 0.39x. With the converter off for the whole process
+    (``-x86-cmov-converter=false``) the times were the same.
+    """
+
+    def codegen(context, builder, signature, args):
+        value = builder.select(args[0], args[1], args[2])
+        value.set_metadata("unpredictable", builder.module.add_metadata([]))
+        return value
+
+    return a(types.boolean, a, a), codegen
 
 
 @njit(cache=True)
@@ -124,41 +163,21 @@ def body_bottom_nb(bars, i):
 
 
 @njit(cache=True)
-def body_gap_up_nb(bars, i, prev):
-    """Candle ``i``'s real body lies entirely above candle ``prev``'s."""
-    return body_bottom_nb(bars, i) > body_top_nb(bars, prev)
-
-
-@njit(cache=True)
-def body_gap_down_nb(bars, i, prev):
-    """Candle ``i``'s real body lies entirely below candle ``prev``'s."""
-    return body_top_nb(bars, i) < body_bottom_nb(bars, prev)
-
-
-@njit(cache=True)
-def gap_up_nb(bars, i, prev):
-    """Candle ``i``'s low is above candle ``prev``'s high."""
-    return bars[2][i] > bars[1][prev]
-
-
-@njit(cache=True)
-def gap_down_nb(bars, i, prev):
-    """Candle ``i``'s high is below candle ``prev``'s low."""
-    return bars[1][i] < bars[2][prev]
-
-
-@njit(cache=True)
 def body_gap_nb(bars, i, prev, d):
-    """``body_gap_up_nb`` for ``d`` = 1, ``body_gap_down_nb`` for ``d`` = -1 (branch-free)."""
-    return ((d == 1) & body_gap_up_nb(bars, i, prev)) | (
-        (d == -1) & body_gap_down_nb(bars, i, prev)
-    )
+    """Candle ``i``'s real body lies entirely above (``d`` = 1) or below (``d`` = -1) candle
+    ``prev``'s; both tested, without branches."""
+    up = body_bottom_nb(bars, i) > body_top_nb(bars, prev)
+    down = body_top_nb(bars, i) < body_bottom_nb(bars, prev)
+    return ((d == 1) & up) | ((d == -1) & down)
 
 
 @njit(cache=True)
 def gap_nb(bars, i, prev, d):
-    """``gap_up_nb`` for ``d`` = 1, ``gap_down_nb`` for ``d`` = -1 (branch-free)."""
-    return ((d == 1) & gap_up_nb(bars, i, prev)) | ((d == -1) & gap_down_nb(bars, i, prev))
+    """Candle ``i``'s low is above (``d`` = 1) candle ``prev``'s high, or its high below
+    (``d`` = -1) that low; both tested, without branches."""
+    up = bars[2][i] > bars[1][prev]
+    down = bars[1][i] < bars[2][prev]
+    return ((d == 1) & up) | ((d == -1) & down)
 
 
 @njit(cache=True)
@@ -197,102 +216,85 @@ def average_nb(bars, setting, total, j):
     return setting[2] * base / (2.0 if setting[0] == SHADOWS else 1.0)
 
 
-# a rule's parameter ``<setting><k>`` is the average ``setting`` sets for candle ``i - k``
-SETTINGS = {
-    "long": BODY_LONG,
-    "very_long": BODY_VERY_LONG,
-    "short": BODY_SHORT,
-    "doji": BODY_DOJI,
-    "shadow_long": SHADOW_LONG,
-    "shadow_vlong": SHADOW_VERY_LONG,
-    "shadow_short": SHADOW_SHORT,
-    "shadow_vshort": SHADOW_VERY_SHORT,
-    "near": NEAR,
-    "far": FAR,
-    "equal": EQUAL,
-}
-LOOKBACKS: dict[str, int] = {}  # pattern name -> TA-Lib's lookback, filled by ``pattern``
+KERNELS: dict[str, tuple] = {}  # pattern name -> (1-D kernel, its constant arguments)
+LOOKBACKS: dict[str, int] = {}  # pattern name -> TA-Lib's lookback
+_PRICES = ("bars", "o", "h", "lo_", "c")  # what a rule may read besides ``i``
 
 
-def pattern(candles, code=None, color_of=None, lookback_bars=None):
-    """Decorate a pattern's rule, ``rule(bars, o, h, lo_, c, i, *averages[, penetration])``
-    (``bars`` is ``(o, h, lo_, c)``), into its 1-D kernel ``kernel(open_, high, low, close,
-    out[, penetration])``, documented as TA-Lib's function, recording its lookback.
+def pattern(candles, code=None, color_of=None, lookback_bars=None, name=None, **bound):
+    """Register a pattern's rule for bar ``i`` as the pattern's 1-D kernel, ``kernel(open_,
+    high, low, close, out[, penetration])`` in ``KERNELS[name]`` (``name``: the rule's), and
+    its lookback in ``LOOKBACKS``; return the rule, so that stacked decorators declare
+    several patterns with one rule.
 
-    The rule's parameters after ``i`` name the candle averages it compares with: ``near1``
-    is ``average_nb`` of the ``NEAR`` setting for candle ``i - 1`` (``SETTINGS``). The kernel
-    keeps one running total per average, started with ``total_nb`` at the first bar judged
-    and moved with ``next_total_nb`` after each bar, in TA-Lib's order. The lookback is
-    TA-Lib's, the longest averaging period plus ``candles - 1`` (``lookback_bars`` where
-    TA-Lib declares another). The kernel starts that many bars after the first bar without a
-    NaN price (where the ``talib`` wrapper starts TA-Lib) and stores a code for every bar:
-    ``code`` (times the color of candle ``i - color_of``, if given) where the rule holds and
-    0 elsewhere, or, without ``code``, the code the rule returns. A rule with ``and``/``or``
-    becomes a closure in the kernel (its source); the others are inlined functions. The kernel
-    is inlined into its caller (the batch form from ``compute.kernels.driver``), which numba
-    compiles as one function.
+    The rule's parameters are bound by name: ``bars`` to ``(open, high, low, close)``, ``o``,
+    ``h``, ``lo_``, ``c`` to those arrays, ``i`` to the bar, ``<setting><k>`` (``near1``) to
+    the average ``SETTINGS[setting]`` sets for candle ``i - k``; ``bound`` gives a parameter
+    a constant (``d=1``) or the name of such an average (``small1="doji1"``); any other
+    (``penetration``) is a parameter of the kernel. The kernel keeps one running total per
+    average, started with ``total_nb`` at the first bar judged and moved with
+    ``next_total_nb`` after each bar, in TA-Lib's order. The lookback is TA-Lib's, the
+    longest averaging period plus ``candles - 1`` (``lookback_bars`` where TA-Lib declares
+    another). The kernel starts that many bars after the first bar without a NaN price
+    (where the ``talib`` wrapper starts TA-Lib) and stores a code for every bar: ``code``
+    (times the color of candle ``i - color_of``, if given) where the rule holds and 0
+    elsewhere, or, without ``code``, the code the rule returns. The rule is inlined into the
+    kernel and the kernel into its caller (the batch form from ``compute.kernels.driver``),
+    which numba compiles as one function. Rules combine their tests with ``&``: under a
+    short-circuit ``and`` numba kept the inlined rule's array arguments alive per bar, ~14
+    NRT_incref/NRT_decref calls a bar (``inspect_asm``), 8-12x TA-Lib's time.
     """
 
-    def make(rule):
-        name = rule.__name__.removesuffix("_nb")
-        args = list(inspect.signature(rule).parameters)[6:]
-        averages = [
-            (a, SETTINGS[m[1]], int(m[2]))
-            for a in args
+    def make(declared):
+        rule = getattr(declared, "py_func", declared)  # a rule also compiled as a helper
+        label = name or rule.__name__
+        params = list(inspect.signature(rule).parameters)
+        args = {p: bound.get(p, p) for p in params}
+        args = {p: a if isinstance(a, str) else repr(a) for p, a in args.items()}
+        averages = {
+            a: (SETTINGS[m[1]], int(m[2]))
+            for a in args.values()
             if (m := re.fullmatch(r"([a-z_]+?)(\d)", a)) and m[1] in SETTINGS
-        ]
-        extra = args[len(averages) :]
+        }
+        own = (*_PRICES, "i", *averages)
+        extra = [p for p in params if args[p] == p and p not in own]  # penetration
         bars_ = lookback_bars
         if bars_ is None:
-            bars_ = lookback(candles, *(s for _, s, _ in averages))
-        # A rule with ``and``/``or`` becomes a closure inside the kernel, over the kernel's
-        # arrays: inlined as a function of its own (njit(inline="always")), its array
-        # arguments were bound anew on every bar, and under the short-circuit ``and`` numba
-        # could not prune the references taken, ~14 NRT_incref/NRT_decref calls a bar
-        # (``inspect_asm``): 8-12x TA-Lib's time. The ``&`` rules stay inlined functions: as
-        # closures BELTHOLD, CLOSINGMARUBOZU, DOJISTAR measured 0.95x TA-Lib instead of 0.3x.
-        fn = ast.parse(textwrap.dedent(inspect.getsource(rule))).body[0]
-        closure = any(isinstance(node, ast.BoolOp) for node in ast.walk(fn))
-        arrays = [a.arg for a in fn.args.args[1:5]]  # o, h, lo_, c
-        fn.args.args, fn.decorator_list, fn.name = fn.args.args[5:], [], "rule"
-        head = [] if closure else ["bars", "open_", "high", "low", "close"]
-        value = f"rule({', '.join([*head, 'i', *args])})"
+            bars_ = max((s[1] for s, _ in averages.values()), default=0) + candles - 1
+        value = f"rule({', '.join(args.values())})"
         if code is not None:
             sign = "" if color_of is None else f" * color_nb(bars, i - {color_of})"
-            value = f"{code}{sign} if {value} else 0"
+            value = f"select_nb({value}, {code}{sign}, 0)"
+
+        def each(line):  # ``line`` for every average
+            return [line.format(a=a, s=s, k=k) for a, (s, k) in averages.items()]
+
         body = "\n".join(
             [
                 f"({', '.join(['open_', 'high', 'low', 'close', 'out', *extra])}):",
-                "    bars = (open_, high, low, close)",
-                f"    {', '.join(arrays)} = open_, high, low, close",
-                textwrap.indent(ast.unparse(fn), "    ") if closure else "",
+                "    bars = o, h, lo_, c = open_, high, low, close",
                 "    n = close.shape[0]",
                 f"    start = first_valid_nb(bars, 0, n) + {bars_}",
                 "    if start >= n:",
                 "        return",
-                *(f"    t_{a} = total_nb(bars, {s!r}, start - {k})" for a, s, k in averages),
+                *each("    t_{a} = total_nb(bars, {s!r}, start - {k})"),
                 "    for i in range(start, n):",
-                *(f"        {a} = average_nb(bars, {s!r}, t_{a}, i - {k})" for a, s, k in averages),
+                f"        i = at_least_nb(i, {bars_})",
+                *each("        {a} = average_nb(bars, {s!r}, t_{a}, i - {k})"),
                 f"        out[i] = {value}",
-                *(
-                    f"        t_{a} = next_total_nb(bars, {s!r}, t_{a}, i - {k})"
-                    for a, s, k in averages
-                ),
+                *each("        t_{a} = next_total_nb(bars, {s!r}, t_{a}, i - {k})"),
             ]
         )
+        helpers = (first_valid_nb, total_nb, next_total_nb, average_nb, color_nb)
         namespace = {
             **rule.__globals__,
-            "rule": njit(inline="always")(rule),  # shadowed by the closure if there is one
-            "first_valid_nb": first_valid_nb,
-            "total_nb": total_nb,
-            "next_total_nb": next_total_nb,
-            "average_nb": average_nb,
-            "color_nb": color_nb,
+            **{f.__name__: f for f in (*helpers, at_least_nb, select_nb)},
+            "rule": njit(inline="always")(rule),
         }
-        LOOKBACKS[name] = bars_
         doc = inspect.cleandoc(rule.__doc__ or "")
-        if not doc.startswith("numba equivalent"):
-            doc = f"numba equivalent of ``talib.{name.upper()}``.\n\n{doc}".strip()
-        return jit_source(name, body, namespace, rule, doc, inline="always")
+        doc = f"numba equivalent of ``talib.{label.upper()}``.\n\n{doc}".strip()
+        KERNELS[label] = (jit_source(label, body, namespace, rule, doc, inline="always"), ())
+        LOOKBACKS[label] = bars_
+        return declared
 
     return make

@@ -1,53 +1,51 @@
 """Candlestick patterns (TA-Lib group "Pattern Recognition"), one rule per bar each.
 
-A rule tells whether its pattern fires at bar ``i``; ``@pattern(candles, code=...)``
-(``compute.kernels.candles``) declares the code stored then (+-100, or that times the color
-of a candle) and makes the rule the pattern's 1-D kernel. The kernel walks the series from
-``a + lookback`` (TA-Lib's first output; ``a`` is the first bar without a NaN price, where
-the ``talib`` wrapper starts) and hands the rule the candle averages its parameters name
-(``long2``: the BODY_LONG average for candle ``i - 2``), each kept as a running total as
-TA-Lib does. Rules whose code depends on more than one candle (ENGULFING, HARAMI, TRISTAR,
-...) return the code themselves. CDLHIKKAKE and CDLHIKKAKEMOD carry a pending setup from bar
-to bar and are written as 1-D kernels by hand.
+A rule tells whether its pattern fires at bar ``i``, from the prices and the candle averages
+its parameters name (``long2``: the ``long`` average for candle ``i - 2``);
+``@pattern(candles, code=...)`` (``compute.kernels.candles``) declares the code stored then
+(+-100, or that times the color of a candle) and registers the pattern's 1-D kernel,
+generated around the rule, in ``KERNELS``. Patterns that differ in a constant or an average
+share one rule, one ``@pattern`` line each (the stars, HAMMER and HANGINGMAN, ...). Rules
+whose code depends on more than one candle (ENGULFING, HARAMI, TRISTAR, ...) return it
+themselves. CDLHIKKAKE and CDLHIKKAKEMOD carry a pending setup from bar to bar and share a
+1-D kernel written by hand.
 
 Conditions are TA-Lib's, the candle colors first (``colors_nb``); the comments name the
 candles. Patterns that come in a white and a black form test both with one rule, ``d`` (1
 or -1) flipping the comparisons: multiplying by -1 is exact, so ``x * d > y * d`` is
 ``x < y`` for ``d`` = -1 to the bit. Where TA-Lib's ``min``/``max`` take (close, open)
 rather than (open, close), ``c_min_nb``/``c_max_nb`` keep that order so NaN prices give
-TA-Lib's answer. Every bar stores its code (``code if hit else 0``) rather than storing only
-on a hit: a conditional store is a branch that mispredicts on noisy prices. Most rules
-combine the tests with ``&``, evaluated whole and branch-free; the multi-candle patterns
-whose leading color tests reject most bars keep the short-circuit ``and``, which measured
-faster for them (3WHITESOLDIERS, 3BLACKCROWS, 3LINESTRIKE, IDENTICAL3CROWS,
-CONCEALBABYSWALL, INNECK, THRUSTING, LADDERBOTTOM, STICKSANDWICH, STALLEDPATTERN). Both
-forms give the same result: no test has side effects.
+TA-Lib's answer. Every bar stores its code (``select_nb(hit, code, 0)``, which stays a
+cmov) rather than storing only on a hit: a conditional store is a branch that mispredicts
+on noisy prices. The tests are combined with ``&``, evaluated whole and branch-free: with
+the short-circuit ``and`` (a branch per test, the results are the same) 3BLACKCROWS,
+3LINESTRIKE, CONCEALBABYSWALL, LADDERBOTTOM and STICKSANDWICH measured 1.0-1.1x TA-Lib,
+with ``&`` and ``select_nb`` 0.3-0.6x.
 """
 
 from numba import njit
 
 from compute.kernels.candles import (
+    KERNELS,
     LOOKBACKS,
-    NEAR,
+    SETTINGS,
+    at_least_nb,
     average_nb,
     body_bottom_nb,
-    body_gap_down_nb,
     body_gap_nb,
-    body_gap_up_nb,
     body_top_nb,
     c_max_nb,
     c_min_nb,
     color_nb,
     colors_nb,
     first_valid_nb,
-    gap_down_nb,
     gap_nb,
-    gap_up_nb,
     high_low_nb,
     lower_shadow_nb,
     next_total_nb,
     pattern,
     real_body_nb,
+    select_nb,
     total_nb,
     upper_shadow_nb,
     within_nb,
@@ -55,11 +53,11 @@ from compute.kernels.candles import (
 
 
 @pattern(3, code=-100)
-def cdl2crows_nb(bars, o, h, lo_, c, i, long2):
+def cdl2crows(bars, o, c, i, long2):
     return (
         colors_nb(bars, i, (1, -1, -1))
         & (real_body_nb(bars, i - 2) > long2)  # 1st: long white
-        & body_gap_up_nb(bars, i - 1, i - 2)  # 2nd: black, body gapping up
+        & body_gap_nb(bars, i - 1, i - 2, 1)  # 2nd: black, body gapping up
         & (o[i] < o[i - 1])  # 3rd: black, opening within the 2nd body
         & (o[i] > c[i - 1])
         & (c[i] > o[i - 2])  # closing within the 1st body
@@ -68,24 +66,24 @@ def cdl2crows_nb(bars, o, h, lo_, c, i, long2):
 
 
 @pattern(4, code=-100)
-def cdl3blackcrows_nb(bars, o, h, lo_, c, i, shadow_vshort2, shadow_vshort1, shadow_vshort0):
+def cdl3blackcrows(bars, o, h, c, i, shadow_vshort2, shadow_vshort1, shadow_vshort0):
     return (
         colors_nb(bars, i, (1, -1, -1, -1))
-        and lower_shadow_nb(bars, i - 2) < shadow_vshort2  # with very short lower shadows
-        and lower_shadow_nb(bars, i - 1) < shadow_vshort1
-        and lower_shadow_nb(bars, i) < shadow_vshort0
-        and o[i - 1] < o[i - 2]  # each opening within the prior black body
-        and o[i - 1] > c[i - 2]
-        and o[i] < o[i - 1]
-        and o[i] > c[i - 1]
-        and h[i - 3] > c[i - 2]  # 1st black closes under the white's high
-        and c[i - 2] > c[i - 1]  # three declining closes
-        and c[i - 1] > c[i]
+        & (lower_shadow_nb(bars, i - 2) < shadow_vshort2)  # with very short lower shadows
+        & (lower_shadow_nb(bars, i - 1) < shadow_vshort1)
+        & (lower_shadow_nb(bars, i) < shadow_vshort0)
+        & (o[i - 1] < o[i - 2])  # each opening within the prior black body
+        & (o[i - 1] > c[i - 2])
+        & (o[i] < o[i - 1])
+        & (o[i] > c[i - 1])
+        & (h[i - 3] > c[i - 2])  # 1st black closes under the white's high
+        & (c[i - 2] > c[i - 1])  # three declining closes
+        & (c[i - 1] > c[i])
     )
 
 
 @pattern(3, code=-100, color_of=2)
-def cdl3inside_nb(bars, o, h, lo_, c, i, long2, short1):
+def cdl3inside(bars, o, c, i, long2, short1):
     d = color_nb(bars, i - 2)
     return (
         (real_body_nb(bars, i - 2) > long2)  # 1st long
@@ -100,27 +98,25 @@ def cdl3inside_nb(bars, o, h, lo_, c, i, long2, short1):
 
 
 @pattern(4, code=100, color_of=1)
-def cdl3linestrike_nb(bars, o, h, lo_, c, i, near3, near2):
+def cdl3linestrike(bars, o, c, i, near3, near2):
     d = color_nb(bars, i - 1)  # 1 white, -1 black: flips the comparisons of the closes
     return (
-        color_nb(bars, i - 3) == color_nb(bars, i - 2)  # three of one color
-        and color_nb(bars, i - 2) == d
-        and color_nb(bars, i) == -d  # 4th of the other
+        colors_nb(bars, i, (d, d, d, -d))  # three of one color, the 4th of the other
         # 2nd opens within or near the 1st body, 3rd within or near the 2nd
-        and o[i - 2] >= body_bottom_nb(bars, i - 3) - near3
-        and o[i - 2] <= body_top_nb(bars, i - 3) + near3
-        and o[i - 1] >= body_bottom_nb(bars, i - 2) - near2
-        and o[i - 1] <= body_top_nb(bars, i - 2) + near2
-        and c[i - 1] * d > c[i - 2] * d  # higher closes (white), lower (black)
-        and c[i - 2] * d > c[i - 3] * d
-        and o[i] * d > c[i - 1] * d  # 4th opens beyond the 3rd close
-        and c[i] * d < o[i - 3] * d  # and closes beyond the 1st open
+        & (o[i - 2] >= body_bottom_nb(bars, i - 3) - near3)
+        & (o[i - 2] <= body_top_nb(bars, i - 3) + near3)
+        & (o[i - 1] >= body_bottom_nb(bars, i - 2) - near2)
+        & (o[i - 1] <= body_top_nb(bars, i - 2) + near2)
+        & (c[i - 1] * d > c[i - 2] * d)  # higher closes (white), lower (black)
+        & (c[i - 2] * d > c[i - 3] * d)
+        & (o[i] * d > c[i - 1] * d)  # 4th opens beyond the 3rd close
+        & (c[i] * d < o[i - 3] * d)  # and closes beyond the 1st open
     )
 
 
 # TA-Lib declares a lookback of 3 although it reads only 3 candles
 @pattern(3, code=100, color_of=1, lookback_bars=3)
-def cdl3outside_nb(bars, o, h, lo_, c, i):
+def cdl3outside(bars, o, c, i):
     d = color_nb(bars, i - 1)  # 1: white engulfs black, 3rd closes higher; -1: the reverse
     return (
         (color_nb(bars, i - 2) == -d)
@@ -131,7 +127,7 @@ def cdl3outside_nb(bars, o, h, lo_, c, i):
 
 
 @pattern(3, code=100)
-def cdl3starsinsouth_nb(
+def cdl3starsinsouth(
     bars, o, h, lo_, c, i, long2, shadow_long2, shadow_vshort1, shadow_vshort0, short0
 ):
     return (
@@ -157,43 +153,30 @@ def cdl3starsinsouth_nb(
 
 
 @pattern(3, code=100)
-def cdl3whitesoldiers_nb(
-    bars,
-    o,
-    h,
-    lo_,
-    c,
-    i,
-    shadow_vshort2,
-    shadow_vshort1,
-    shadow_vshort0,
-    near2,
-    near1,
-    far2,
-    far1,
-    short0,
+def cdl3whitesoldiers(
+    bars, o, c, i, shadow_vshort2, shadow_vshort1, shadow_vshort0, near2, near1, far2, far1, short0
 ):
     return (
         colors_nb(bars, i, (1, 1, 1))  # three white candles with very short upper shadows
-        and upper_shadow_nb(bars, i - 2) < shadow_vshort2
-        and upper_shadow_nb(bars, i - 1) < shadow_vshort1
-        and upper_shadow_nb(bars, i) < shadow_vshort0
-        and c[i] > c[i - 1]  # consecutive higher closes
-        and c[i - 1] > c[i - 2]
+        & (upper_shadow_nb(bars, i - 2) < shadow_vshort2)
+        & (upper_shadow_nb(bars, i - 1) < shadow_vshort1)
+        & (upper_shadow_nb(bars, i) < shadow_vshort0)
+        & (c[i] > c[i - 1])  # consecutive higher closes
+        & (c[i - 1] > c[i - 2])
         # each opens within or near the prior body
-        and o[i - 1] > o[i - 2]
-        and o[i - 1] <= c[i - 2] + near2
-        and o[i] > o[i - 1]
-        and o[i] <= c[i - 1] + near1
+        & (o[i - 1] > o[i - 2])
+        & (o[i - 1] <= c[i - 2] + near2)
+        & (o[i] > o[i - 1])
+        & (o[i] <= c[i - 1] + near1)
         # none far shorter than the one before; the 3rd not short
-        and real_body_nb(bars, i - 1) > real_body_nb(bars, i - 2) - far2
-        and real_body_nb(bars, i) > real_body_nb(bars, i - 1) - far1
-        and real_body_nb(bars, i) > short0
+        & (real_body_nb(bars, i - 1) > real_body_nb(bars, i - 2) - far2)
+        & (real_body_nb(bars, i) > real_body_nb(bars, i - 1) - far1)
+        & (real_body_nb(bars, i) > short0)
     )
 
 
 @pattern(3, code=100, color_of=0)
-def cdlabandonedbaby_nb(bars, o, h, lo_, c, i, long2, doji1, short0, penetration):
+def cdlabandonedbaby(bars, c, i, long2, doji1, short0, penetration):
     d = color_nb(bars, i)  # -1: white, doji, black; 1: black, doji, white
     deep = d * real_body_nb(bars, i - 2) * penetration  # exact: d only flips the sign
     return (
@@ -208,11 +191,9 @@ def cdlabandonedbaby_nb(bars, o, h, lo_, c, i, long2, doji1, short0, penetration
 
 
 @pattern(3, code=-100)
-def cdladvanceblock_nb(
+def cdladvanceblock(
     bars,
     o,
-    h,
-    lo_,
     c,
     i,
     shadow_short2,
@@ -260,24 +241,27 @@ def cdladvanceblock_nb(
     )
 
 
-@pattern(1, code=100, color_of=0)
-def cdlbelthold_nb(bars, o, h, lo_, c, i, long0, shadow_vshort0):
+@pattern(1, code=100, color_of=0, name="cdlbelthold", at_close=False)
+@pattern(1, code=100, color_of=0, name="cdlclosingmarubozu", at_close=True)
+@njit(cache=True)
+def belt_nb(bars, i, long0, shadow_vshort0, at_close):
+    """Candle ``i`` is long with a very short shadow at its open (belt hold) or, with
+    ``at_close``, at its close (closing marubozu)."""
+    white, black = lower_shadow_nb(bars, i), upper_shadow_nb(bars, i)  # the shadows at the open
+    if at_close:
+        white, black = black, white
     return (real_body_nb(bars, i) > long0) & (
-        # white with a very short lower shadow, or black with a very short upper one
-        ((color_nb(bars, i) == 1) & (lower_shadow_nb(bars, i) < shadow_vshort0))
-        | ((color_nb(bars, i) == -1) & (upper_shadow_nb(bars, i) < shadow_vshort0))
+        ((color_nb(bars, i) == 1) & (white < shadow_vshort0))
+        | ((color_nb(bars, i) == -1) & (black < shadow_vshort0))
     )
 
 
 @pattern(5, code=100, color_of=0)
-def cdlbreakaway_nb(bars, o, h, lo_, c, i, long4):
+def cdlbreakaway(bars, o, h, lo_, c, i, long4):
     d = color_nb(bars, i - 4)  # 1 white, -1 black: flips the comparisons below
     return (
         (real_body_nb(bars, i - 4) > long4)  # 1st long
-        # 1st, 2nd and 4th of one color, 5th of the other
-        & (color_nb(bars, i - 3) == d)
-        & (color_nb(bars, i - 1) == d)
-        & (color_nb(bars, i) == -d)
+        & colors_nb(bars, i, (d, d, 0, d, -d))  # 1st, 2nd and 4th of one color, 5th not
         & body_gap_nb(bars, i - 3, i - 4, d)  # 2nd gaps away from the 1st
         & (h[i - 2] * d > h[i - 3] * d)  # higher (lower) highs and lows
         & (lo_[i - 2] * d > lo_[i - 3] * d)
@@ -288,36 +272,27 @@ def cdlbreakaway_nb(bars, o, h, lo_, c, i, long4):
     )
 
 
-@pattern(1, code=100, color_of=0)
-def cdlclosingmarubozu_nb(bars, o, h, lo_, c, i, long0, shadow_vshort0):
-    return (real_body_nb(bars, i) > long0) & (
-        # white closing at its high, or black closing at its low
-        ((color_nb(bars, i) == 1) & (upper_shadow_nb(bars, i) < shadow_vshort0))
-        | ((color_nb(bars, i) == -1) & (lower_shadow_nb(bars, i) < shadow_vshort0))
-    )
-
-
 @pattern(4, code=100)
-def cdlconcealbabyswall_nb(bars, o, h, lo_, c, i, shadow_vshort3, shadow_vshort2, shadow_vshort1):
+def cdlconcealbabyswall(bars, h, lo_, c, i, shadow_vshort3, shadow_vshort2, shadow_vshort1):
     return (
         colors_nb(bars, i, (-1, -1, -1, -1))  # four black candles
         # 1st and 2nd: marubozu
-        and lower_shadow_nb(bars, i - 3) < shadow_vshort3
-        and upper_shadow_nb(bars, i - 3) < shadow_vshort3
-        and lower_shadow_nb(bars, i - 2) < shadow_vshort2
-        and upper_shadow_nb(bars, i - 2) < shadow_vshort2
+        & (lower_shadow_nb(bars, i - 3) < shadow_vshort3)
+        & (upper_shadow_nb(bars, i - 3) < shadow_vshort3)
+        & (lower_shadow_nb(bars, i - 2) < shadow_vshort2)
+        & (upper_shadow_nb(bars, i - 2) < shadow_vshort2)
         # 3rd: gaps down, with an upper shadow reaching into the 2nd body
-        and body_gap_down_nb(bars, i - 1, i - 2)
-        and upper_shadow_nb(bars, i - 1) > shadow_vshort1
-        and h[i - 1] > c[i - 2]
+        & body_gap_nb(bars, i - 1, i - 2, -1)
+        & (upper_shadow_nb(bars, i - 1) > shadow_vshort1)
+        & (h[i - 1] > c[i - 2])
         # 4th: engulfs the 3rd, shadows included
-        and h[i] > h[i - 1]
-        and lo_[i] < lo_[i - 1]
+        & (h[i] > h[i - 1])
+        & (lo_[i] < lo_[i - 1])
     )
 
 
 @pattern(2, code=100, color_of=0)
-def cdlcounterattack_nb(bars, o, h, lo_, c, i, equal1, long1, long0):
+def cdlcounterattack(bars, c, i, equal1, long1, long0):
     return (
         (color_nb(bars, i - 1) == -color_nb(bars, i))  # opposite colors, both long
         & (real_body_nb(bars, i - 1) > long1)
@@ -327,7 +302,7 @@ def cdlcounterattack_nb(bars, o, h, lo_, c, i, equal1, long1, long0):
 
 
 @pattern(2, code=-100)
-def cdldarkcloudcover_nb(bars, o, h, lo_, c, i, long1, penetration):
+def cdldarkcloudcover(bars, o, h, c, i, long1, penetration):
     return (
         colors_nb(bars, i, (1, -1))
         & (real_body_nb(bars, i - 1) > long1)  # 1st: long white
@@ -338,12 +313,12 @@ def cdldarkcloudcover_nb(bars, o, h, lo_, c, i, long1, penetration):
 
 
 @pattern(1, code=100)
-def cdldoji_nb(bars, o, h, lo_, c, i, doji0):
+def cdldoji(bars, i, doji0):
     return real_body_nb(bars, i) <= doji0
 
 
 @pattern(2, code=-100, color_of=1)
-def cdldojistar_nb(bars, o, h, lo_, c, i, long1, doji0):
+def cdldojistar(bars, i, long1, doji0):
     return (
         (real_body_nb(bars, i - 1) > long1)  # 1st long
         & (real_body_nb(bars, i) <= doji0)  # 2nd doji
@@ -351,143 +326,95 @@ def cdldojistar_nb(bars, o, h, lo_, c, i, long1, doji0):
     )
 
 
-@pattern(1, code=100)
-def cdldragonflydoji_nb(bars, o, h, lo_, c, i, doji0, shadow_vshort0):
-    return (
-        (real_body_nb(bars, i) <= doji0)
-        & (upper_shadow_nb(bars, i) < shadow_vshort0)
-        & (lower_shadow_nb(bars, i) > shadow_vshort0)
-    )
+@pattern(1, code=100, name="cdldragonflydoji", up=False, longer0="shadow_vshort0")
+@pattern(1, code=100, name="cdlgravestonedoji", up=True, longer0="shadow_vshort0")
+@pattern(1, code=100, name="cdltakuri", up=False, longer0="shadow_vlong0")
+def one_shadow_doji(bars, i, doji0, shadow_vshort0, longer0, up):
+    """A doji with a very short shadow on one side and a longer one (``longer0``) on the
+    other: above for a gravestone (``up``), below for a dragonfly or takuri."""
+    short, long = upper_shadow_nb(bars, i), lower_shadow_nb(bars, i)
+    if up:
+        short, long = long, short
+    return (real_body_nb(bars, i) <= doji0) & (short < shadow_vshort0) & (long > longer0)
 
 
 @pattern(2, lookback_bars=2)  # TA-Lib declares 2 although it reads only 2 candles
-def cdlengulfing_nb(bars, o, h, lo_, c, i):
-    hit = (
-        (color_nb(bars, i) == 1)  # white engulfs black
-        & (color_nb(bars, i - 1) == -1)
-        & (((c[i] >= o[i - 1]) & (o[i] < c[i - 1])) | ((c[i] > o[i - 1]) & (o[i] <= c[i - 1])))
-    ) | (
-        (color_nb(bars, i) == -1)  # black engulfs white
-        & (color_nb(bars, i - 1) == 1)
-        & (((o[i] >= c[i - 1]) & (c[i] < o[i - 1])) | ((o[i] > c[i - 1]) & (c[i] <= o[i - 1])))
+def cdlengulfing(bars, o, c, i):
+    d = color_nb(bars, i)  # 1: white engulfs black; -1: black engulfs white
+    hit = (color_nb(bars, i - 1) == -d) & (
+        ((c[i] * d >= o[i - 1] * d) & (o[i] * d < c[i - 1] * d))
+        | ((c[i] * d > o[i - 1] * d) & (o[i] * d <= c[i - 1] * d))
     )
     # 80 when one end of the bodies matches (engulfing on one side only)
-    size = 100 if o[i] != c[i - 1] and c[i] != o[i - 1] else 80
-    return color_nb(bars, i) * size if hit else 0
+    size = 100 if (o[i] != c[i - 1]) & (c[i] != o[i - 1]) else 80
+    return select_nb(hit, d * size, 0)
 
 
-@njit(cache=True)
-def _star_nb(bars, c, i, long2, small1, short0, penetration, d):
+@pattern(3, code=-100, name="cdleveningdojistar", d=-1, small1="doji1")
+@pattern(3, code=-100, name="cdleveningstar", d=-1, small1="short1")
+@pattern(3, code=100, name="cdlmorningdojistar", d=1, small1="doji1")
+@pattern(3, code=100, name="cdlmorningstar", d=1, small1="short1")
+def star(bars, c, i, long2, small1, short0, penetration, d):
     """A morning (``d`` = 1) or evening (``d`` = -1) star: a long candle against ``d``, a
     small body (``small1``: a short or doji average) gapping away from it, then a candle of
     color ``d``, not short, closing well into the 1st body."""
     deep = real_body_nb(bars, i - 2) * penetration
-    if d == 1:
-        gap = body_gap_down_nb(bars, i - 1, i - 2)
-        closes_in = c[i] > c[i - 2] + deep
-    else:
-        gap = body_gap_up_nb(bars, i - 1, i - 2)
-        closes_in = c[i] < c[i - 2] - deep
+    closes_in = c[i] > c[i - 2] + deep if d == 1 else c[i] < c[i - 2] - deep
     return (
         colors_nb(bars, i, (-d, 0, d))
         & (real_body_nb(bars, i - 2) > long2)
         & (real_body_nb(bars, i - 1) <= small1)
-        & gap
+        & body_gap_nb(bars, i - 1, i - 2, -d)
         & (real_body_nb(bars, i) > short0)
         & closes_in
     )
 
 
-@pattern(3, code=-100)
-def cdleveningdojistar_nb(bars, o, h, lo_, c, i, long2, doji1, short0, penetration):
-    return _star_nb(bars, c, i, long2, doji1, short0, penetration, -1)
-
-
-@pattern(3, code=-100)
-def cdleveningstar_nb(bars, o, h, lo_, c, i, long2, short1, short0, penetration):
-    return _star_nb(bars, c, i, long2, short1, short0, penetration, -1)
-
-
 @pattern(3)
-def cdlgapsidesidewhite_nb(bars, o, h, lo_, c, i, near1, equal1):
+def cdlgapsidesidewhite(bars, o, i, near1, equal1):
+    d = select_nb(body_gap_nb(bars, i - 1, i - 2, 1), 1, -1)  # 1: the gap is up
     hit = (
-        (  # 2nd and 3rd both gap away from the 1st, the same way
-            (body_gap_up_nb(bars, i - 1, i - 2) & body_gap_up_nb(bars, i, i - 2))
-            | (body_gap_down_nb(bars, i - 1, i - 2) & body_gap_down_nb(bars, i, i - 2))
-        )
+        body_gap_nb(bars, i - 1, i - 2, d)  # 2nd and 3rd both gap away from the 1st
+        & body_gap_nb(bars, i, i - 2, d)
         & (color_nb(bars, i - 1) == 1)  # two white candles of about the same size
         & (color_nb(bars, i) == 1)
         & within_nb(real_body_nb(bars, i), real_body_nb(bars, i - 1), near1)
         & within_nb(o[i], o[i - 1], equal1)  # and the same open
     )
-    up = body_gap_up_nb(bars, i - 1, i - 2)
-    return (100 if up else -100) if hit else 0
+    return select_nb(hit, 100 * d, 0)
 
 
-@pattern(1, code=100)
-def cdlgravestonedoji_nb(bars, o, h, lo_, c, i, doji0, shadow_vshort0):
+@pattern(2, code=100, name="cdlhammer", d=1)
+@pattern(2, code=-100, name="cdlhangingman", d=-1)
+def hammer(bars, o, h, lo_, c, i, short0, shadow_long0, shadow_vshort0, near1, d):
+    """A small body with a long lower shadow and almost no upper one, near the prior
+    candle's low (hammer, ``d`` = 1) or high (hanging man, ``d`` = -1)."""
+    bottom = c_min_nb(c[i], o[i])
+    near = bottom <= lo_[i - 1] + near1 if d == 1 else bottom >= h[i - 1] - near1
     return (
-        (real_body_nb(bars, i) <= doji0)
-        & (lower_shadow_nb(bars, i) < shadow_vshort0)
-        & (upper_shadow_nb(bars, i) > shadow_vshort0)
-    )
-
-
-@pattern(2, code=100)
-def cdlhammer_nb(bars, o, h, lo_, c, i, short0, shadow_long0, shadow_vshort0, near1):
-    return (
-        (real_body_nb(bars, i) < short0)  # small body
-        & (lower_shadow_nb(bars, i) > shadow_long0)  # long lower
+        (real_body_nb(bars, i) < short0)
+        & (lower_shadow_nb(bars, i) > shadow_long0)
         & (upper_shadow_nb(bars, i) < shadow_vshort0)
-        # body near the prior candle's low
-        & (c_min_nb(c[i], o[i]) <= lo_[i - 1] + near1)
+        & near
     )
 
 
-@pattern(2, code=-100)
-def cdlhangingman_nb(bars, o, h, lo_, c, i, short0, shadow_long0, shadow_vshort0, near1):
-    return (
-        (real_body_nb(bars, i) < short0)  # small body
-        & (lower_shadow_nb(bars, i) > shadow_long0)  # long lower
-        & (upper_shadow_nb(bars, i) < shadow_vshort0)
-        # body near the prior candle's high
-        & (c_min_nb(c[i], o[i]) >= h[i - 1] - near1)
-    )
-
-
-@njit(cache=True)
-def _harami_code_nb(bars, i):
-    """The harami code at ``i`` once the long-then-small bodies are established."""
-    o, c = bars[0], bars[3]
+@pattern(2, name="cdlharami", small0="short0")
+@pattern(2, name="cdlharamicross", small0="doji0")
+def harami(bars, o, c, i, long1, small0):
+    """A long candle, then a short body (``small0``: a short or doji average) inside its
+    body: +-100 against the 1st candle's color, +-80 where one end of the bodies matches."""
+    hit = (real_body_nb(bars, i - 1) > long1) & (real_body_nb(bars, i) <= small0)
     top, bottom = c_max_nb(c[i], o[i]), c_min_nb(c[i], o[i])
     prev_top, prev_bottom = c_max_nb(c[i - 1], o[i - 1]), c_min_nb(c[i - 1], o[i - 1])
-    if top < prev_top and bottom > prev_bottom:
-        return -color_nb(bars, i - 1) * 100
-    if top <= prev_top and bottom >= prev_bottom:  # one end of the bodies matches
-        return -color_nb(bars, i - 1) * 80
-    return 0
-
-
-@pattern(2)
-def cdlharami_nb(bars, o, h, lo_, c, i, long1, short0):
-    hit = (
-        (real_body_nb(bars, i - 1) > long1)  # 1st long
-        & (real_body_nb(bars, i) <= short0)  # 2nd short
-    )
-    return _harami_code_nb(bars, i) if hit else 0
-
-
-@pattern(2)
-def cdlharamicross_nb(bars, o, h, lo_, c, i, long1, doji0):
-    hit = (
-        (real_body_nb(bars, i - 1) > long1)  # 1st long
-        & (real_body_nb(bars, i) <= doji0)  # 2nd doji
-    )
-    return _harami_code_nb(bars, i) if hit else 0
+    size = 0
+    if (top <= prev_top) & (bottom >= prev_bottom):
+        size = 100 if (top < prev_top) & (bottom > prev_bottom) else 80
+    return select_nb(hit, -color_nb(bars, i - 1) * size, 0)
 
 
 @pattern(1, code=100, color_of=0)
-def cdlhighwave_nb(bars, o, h, lo_, c, i, short0, shadow_vlong0):
+def cdlhighwave(bars, i, short0, shadow_vlong0):
     return (
         (real_body_nb(bars, i) < short0)
         & (upper_shadow_nb(bars, i) > shadow_vlong0)
@@ -495,34 +422,24 @@ def cdlhighwave_nb(bars, o, h, lo_, c, i, short0, shadow_vlong0):
     )
 
 
+NEAR = SETTINGS["near"]
 # TA-Lib declares 5: the 3-candle setup plus 3 bars replayed to know a pending confirmation
 CDLHIKKAKE_LOOKBACK = LOOKBACKS["cdlhikkake"] = 5
 CDLHIKKAKEMOD_LOOKBACK = LOOKBACKS["cdlhikkakemod"] = max(1, NEAR[1]) + 5
 
 
 @njit(cache=True)
-def cdlhikkake_nb(open_, high, low, close, out):
-    """numba equivalent of ``talib.CDLHIKKAKE``.
+def hikkake_nb(open_, high, low, close, out, modified):
+    """numba equivalent of ``talib.CDLHIKKAKE``, or with ``modified`` of ``CDLHIKKAKEMOD``.
 
     +-100 on the setup (an inside bar, then a bar breaking it one way), +-200 when a later
-    close within 3 bars confirms it by breaking the inside bar the other way.
+    close within 3 bars confirms it by breaking the inside bar the other way; the setup
+    stays pending for 3 bars. CDLHIKKAKEMOD wants two inside bars, the first one closing
+    near its low (bullish) or high (bearish). The inside and breakout tests are combined
+    with ``&``, and ``at_least_nb`` drops the negative-index wrap of ``x[i - k]``: with
+    ``and`` (a branch per test on random highs and lows) and the wrap, 1.24x and 1.56x
+    TA-Lib; now 1.06x and 0.96x.
     """
-    _hikkake_nb(open_, high, low, close, out, False)
-
-
-@njit(cache=True)
-def cdlhikkakemod_nb(open_, high, low, close, out):
-    """numba equivalent of ``talib.CDLHIKKAKEMOD``.
-
-    Like ``cdlhikkake_nb`` with two inside bars and the first one closing near its low
-    (bullish) or high (bearish).
-    """
-    _hikkake_nb(open_, high, low, close, out, True)
-
-
-@njit(cache=True)
-def _hikkake_nb(open_, high, low, close, out, modified):
-    """CDLHIKKAKE, or with ``modified`` CDLHIKKAKEMOD: a setup stays pending for 3 bars."""
     bars = (open_, high, low, close)
     h, lo_, c = high, low, close
     n = close.shape[0]
@@ -534,16 +451,17 @@ def _hikkake_nb(open_, high, low, close, out, modified):
     setup = a  # index of the last setup bar; ``a`` (TA-Lib's 0) when none is pending
     result = 0
     for i in range(start - 3, n):
-        inside = h[i - 1] < h[i - 2] and lo_[i - 1] > lo_[i - 2]
-        bullish = h[i] < h[i - 1] and lo_[i] < lo_[i - 1]  # breaks down
-        bearish = h[i] > h[i - 1] and lo_[i] > lo_[i - 1]  # breaks up
+        i = at_least_nb(i, 3 if modified else 2)
+        inside = (h[i - 1] < h[i - 2]) & (lo_[i - 1] > lo_[i - 2])
+        bullish = (h[i] < h[i - 1]) & (lo_[i] < lo_[i - 1])  # breaks down
+        bearish = (h[i] > h[i - 1]) & (lo_[i] > lo_[i - 1])  # breaks up
         if modified:  # two inside bars, the 1st closing near its low (high)
-            inside = inside and h[i - 2] < h[i - 3] and lo_[i - 2] > lo_[i - 3]
+            inside &= (h[i - 2] < h[i - 3]) & (lo_[i - 2] > lo_[i - 3])
             near = average_nb(bars, NEAR, t_near, i - 2)
-            bullish = bullish and c[i - 2] <= lo_[i - 2] + near
-            bearish = bearish and c[i - 2] >= h[i - 2] - near
+            bullish &= c[i - 2] <= lo_[i - 2] + near
+            bearish &= c[i - 2] >= h[i - 2] - near
             t_near = next_total_nb(bars, NEAR, t_near, i - 2)
-        if inside and (bullish or bearish):
+        if inside & (bullish | bearish):
             result = 100 * (1 if h[i] < h[i - 1] else -1)
             setup = i
             if i >= start:
@@ -556,8 +474,12 @@ def _hikkake_nb(open_, high, low, close, out, modified):
             setup = a
 
 
+KERNELS["cdlhikkake"] = (hikkake_nb, (False,))
+KERNELS["cdlhikkakemod"] = (hikkake_nb, (True,))
+
+
 @pattern(2, code=100)
-def cdlhomingpigeon_nb(bars, o, h, lo_, c, i, long1, short0):
+def cdlhomingpigeon(bars, o, c, i, long1, short0):
     return (
         colors_nb(bars, i, (-1, -1))  # two black candles
         & (real_body_nb(bars, i - 1) > long1)  # long
@@ -568,118 +490,116 @@ def cdlhomingpigeon_nb(bars, o, h, lo_, c, i, long1, short0):
 
 
 @pattern(3, code=-100)
-def cdlidentical3crows_nb(
-    bars, o, h, lo_, c, i, shadow_vshort2, shadow_vshort1, shadow_vshort0, equal2, equal1
+def cdlidentical3crows(
+    bars, o, c, i, shadow_vshort2, shadow_vshort1, shadow_vshort0, equal2, equal1
 ):
     return (
         colors_nb(bars, i, (-1, -1, -1))  # three black candles with very short lower shadows
-        and lower_shadow_nb(bars, i - 2) < shadow_vshort2
-        and lower_shadow_nb(bars, i - 1) < shadow_vshort1
-        and lower_shadow_nb(bars, i) < shadow_vshort0
-        and c[i - 2] > c[i - 1]  # declining
-        and c[i - 1] > c[i]
+        & (lower_shadow_nb(bars, i - 2) < shadow_vshort2)
+        & (lower_shadow_nb(bars, i - 1) < shadow_vshort1)
+        & (lower_shadow_nb(bars, i) < shadow_vshort0)
+        & (c[i - 2] > c[i - 1])  # declining
+        & (c[i - 1] > c[i])
         # each opening at about the prior close
-        and within_nb(o[i - 1], c[i - 2], equal2)
-        and within_nb(o[i], c[i - 1], equal1)
+        & within_nb(o[i - 1], c[i - 2], equal2)
+        & within_nb(o[i], c[i - 1], equal1)
     )
 
 
-@pattern(2, code=-100)
-def cdlinneck_nb(bars, o, h, lo_, c, i, equal1, long1):
+@pattern(2, code=-100, name="cdlinneck", closes=0)
+@pattern(2, code=-100, name="cdlonneck", closes=1)
+@pattern(2, code=-100, name="cdlthrusting", closes=2)
+def neck(bars, o, lo_, c, i, equal1, long1, closes):
+    """A long black candle, then a white one opening below its low and closing slightly
+    into its body (in-neck, ``closes`` 0), at its low (on-neck, 1), or into it but not above
+    its midpoint (thrusting, 2)."""
+    if closes == 0:
+        close = (c[i] <= c[i - 1] + equal1) & (c[i] >= c[i - 1])
+    elif closes == 1:
+        close = within_nb(c[i], lo_[i - 1], equal1)
+    else:
+        close = (c[i] > c[i - 1] + equal1) & (c[i] <= c[i - 1] + real_body_nb(bars, i - 1) * 0.5)
     return (
         colors_nb(bars, i, (-1, 1))
-        and real_body_nb(bars, i - 1) > long1  # 1st: long black
-        and o[i] < lo_[i - 1]  # 2nd: white, opening below the prior low
-        # closing slightly into the prior body
-        and c[i] <= c[i - 1] + equal1
-        and c[i] >= c[i - 1]
+        & (real_body_nb(bars, i - 1) > long1)  # 1st: long black
+        & (o[i] < lo_[i - 1])  # 2nd: white, opening below the prior low
+        & close
     )
 
 
-@pattern(2, code=100)
-def cdlinvertedhammer_nb(bars, o, h, lo_, c, i, short0, shadow_long0, shadow_vshort0):
+@pattern(2, code=100, name="cdlinvertedhammer", d=1)
+@pattern(2, code=-100, name="cdlshootingstar", d=-1)
+def inverted_hammer(bars, i, short0, shadow_long0, shadow_vshort0, d):
+    """A small body with a long upper shadow and almost no lower one, its body gapping down
+    (inverted hammer, ``d`` = 1) or up (shooting star, ``d`` = -1)."""
     return (
-        (real_body_nb(bars, i) < short0)  # small body
-        & (upper_shadow_nb(bars, i) > shadow_long0)  # long upper
+        (real_body_nb(bars, i) < short0)
+        & (upper_shadow_nb(bars, i) > shadow_long0)
         & (lower_shadow_nb(bars, i) < shadow_vshort0)
-        & body_gap_down_nb(bars, i, i - 1)  # gapping down
+        & body_gap_nb(bars, i, i - 1, -d)
     )
 
 
+@pattern(1, code=100, color_of=0, name="cdlmarubozu")
 @njit(cache=True)
-def _marubozu_nb(bars, i, long, shadow_vshort):
+def marubozu_nb(bars, i, long0, shadow_vshort0):
     """Candle ``i`` is long with very short shadows (a marubozu)."""
     return (
-        (real_body_nb(bars, i) > long)
-        & (upper_shadow_nb(bars, i) < shadow_vshort)
-        & (lower_shadow_nb(bars, i) < shadow_vshort)
+        (real_body_nb(bars, i) > long0)
+        & (upper_shadow_nb(bars, i) < shadow_vshort0)
+        & (lower_shadow_nb(bars, i) < shadow_vshort0)
     )
 
 
-@njit(cache=True)
-def _kicking_nb(bars, i, long1, long0, shadow_vshort1, shadow_vshort0):
-    """Two opposite marubozu with a gap between them (CDLKICKING and CDLKICKINGBYLENGTH)."""
-    return (
+@pattern(2, name="cdlkicking", by_length=False)
+@pattern(2, name="cdlkickingbylength", by_length=True)
+def kicking(bars, i, shadow_vshort1, shadow_vshort0, long1, long0, by_length):
+    """Two marubozu of opposite colors with a gap between them: +-100 in the direction of
+    the 2nd or, ``by_length``, of the longer one."""
+    hit = (
         (color_nb(bars, i - 1) == -color_nb(bars, i))
-        & _marubozu_nb(bars, i - 1, long1, shadow_vshort1)
-        & _marubozu_nb(bars, i, long0, shadow_vshort0)
-        & (  # gap away from the 1st
-            ((color_nb(bars, i - 1) == -1) & gap_up_nb(bars, i, i - 1))
-            | ((color_nb(bars, i - 1) == 1) & gap_down_nb(bars, i, i - 1))
-        )
+        & marubozu_nb(bars, i - 1, long1, shadow_vshort1)
+        & marubozu_nb(bars, i, long0, shadow_vshort0)
+        & gap_nb(bars, i, i - 1, -color_nb(bars, i - 1))  # gap away from the 1st
     )
-
-
-@pattern(2, code=100, color_of=0)
-def cdlkicking_nb(bars, o, h, lo_, c, i, shadow_vshort1, shadow_vshort0, long1, long0):
-    return _kicking_nb(bars, i, long1, long0, shadow_vshort1, shadow_vshort0)
-
-
-@pattern(2)
-def cdlkickingbylength_nb(bars, o, h, lo_, c, i, shadow_vshort1, shadow_vshort0, long1, long0):
-    hit = _kicking_nb(bars, i, long1, long0, shadow_vshort1, shadow_vshort0)
-    # the direction of the longer marubozu
     longer = i if real_body_nb(bars, i) > real_body_nb(bars, i - 1) else i - 1
-    return color_nb(bars, longer) * 100 if hit else 0
+    return select_nb(hit, color_nb(bars, longer if by_length else i) * 100, 0)
 
 
 @pattern(5, code=100)
-def cdlladderbottom_nb(bars, o, h, lo_, c, i, shadow_vshort1):
+def cdlladderbottom(bars, o, h, c, i, shadow_vshort1):
     return (
         colors_nb(bars, i, (-1, -1, -1, -1, 1))  # three black candles
-        and o[i - 4] > o[i - 3]  # with lower opens
-        and o[i - 3] > o[i - 2]
-        and c[i - 4] > c[i - 3]  # and lower closes
-        and c[i - 3] > c[i - 2]
-        and upper_shadow_nb(bars, i - 1) > shadow_vshort1  # 4th: black with an upper shadow
-        and o[i] > o[i - 1]  # 5th: white, opening above the prior body
-        and c[i] > h[i - 1]  # and closing above the prior high
+        & (o[i - 4] > o[i - 3])  # with lower opens
+        & (o[i - 3] > o[i - 2])
+        & (c[i - 4] > c[i - 3])  # and lower closes
+        & (c[i - 3] > c[i - 2])
+        & (upper_shadow_nb(bars, i - 1) > shadow_vshort1)  # 4th: black with an upper shadow
+        & (o[i] > o[i - 1])  # 5th: white, opening above the prior body
+        & (c[i] > h[i - 1])  # and closing above the prior high
     )
 
 
 @pattern(1, code=100)
-def cdllongleggeddoji_nb(bars, o, h, lo_, c, i, doji0, shadow_long0):
+def cdllongleggeddoji(bars, i, doji0, shadow_long0):
     return (real_body_nb(bars, i) <= doji0) & (
         (lower_shadow_nb(bars, i) > shadow_long0) | (upper_shadow_nb(bars, i) > shadow_long0)
     )
 
 
-@pattern(1, code=100, color_of=0)
-def cdllongline_nb(bars, o, h, lo_, c, i, long0, shadow_short0):
+@pattern(1, code=100, color_of=0, name="cdllongline", d=1, body0="long0")
+@pattern(1, code=100, color_of=0, name="cdlshortline", d=-1, body0="short0")
+def line(bars, i, body0, shadow_short0, d):
+    """A long (``d`` = 1) or short (``d`` = -1) body with short shadows."""
     return (
-        (real_body_nb(bars, i) > long0)
+        (real_body_nb(bars, i) * d > body0 * d)
         & (upper_shadow_nb(bars, i) < shadow_short0)
         & (lower_shadow_nb(bars, i) < shadow_short0)
     )
 
 
-@pattern(1, code=100, color_of=0)
-def cdlmarubozu_nb(bars, o, h, lo_, c, i, long0, shadow_vshort0):
-    return _marubozu_nb(bars, i, long0, shadow_vshort0)
-
-
 @pattern(2, code=100)
-def cdlmatchinglow_nb(bars, o, h, lo_, c, i, equal1):
+def cdlmatchinglow(bars, c, i, equal1):
     return (
         colors_nb(bars, i, (-1, -1))
         & within_nb(c[i], c[i - 1], equal1)  # two black candles with the same close
@@ -687,7 +607,7 @@ def cdlmatchinglow_nb(bars, o, h, lo_, c, i, equal1):
 
 
 @pattern(5, code=100)
-def cdlmathold_nb(bars, o, h, lo_, c, i, long4, short3, short2, short1, penetration):
+def cdlmathold(bars, o, h, c, i, long4, short3, short2, short1, penetration):
     reach = c[i - 4] - real_body_nb(bars, i - 4) * penetration
     return (
         colors_nb(bars, i, (1, -1, 0, 0, 1))  # 1st long, then three small
@@ -696,7 +616,7 @@ def cdlmathold_nb(bars, o, h, lo_, c, i, long4, short3, short2, short1, penetrat
         & (real_body_nb(bars, i - 2) < short2)
         & (real_body_nb(bars, i - 1) < short1)
         # white, black, any two, white
-        & body_gap_up_nb(bars, i - 3, i - 4)  # 2nd gaps up from the 1st
+        & body_gap_nb(bars, i - 3, i - 4, 1)  # 2nd gaps up from the 1st
         # 3rd and 4th hold within the 1st body, above the penetration level
         & (body_bottom_nb(bars, i - 2) < c[i - 4])
         & (body_bottom_nb(bars, i - 1) < c[i - 4])
@@ -711,29 +631,8 @@ def cdlmathold_nb(bars, o, h, lo_, c, i, long4, short3, short2, short1, penetrat
     )
 
 
-@pattern(3, code=100)
-def cdlmorningdojistar_nb(bars, o, h, lo_, c, i, long2, doji1, short0, penetration):
-    return _star_nb(bars, c, i, long2, doji1, short0, penetration, 1)
-
-
-@pattern(3, code=100)
-def cdlmorningstar_nb(bars, o, h, lo_, c, i, long2, short1, short0, penetration):
-    return _star_nb(bars, c, i, long2, short1, short0, penetration, 1)
-
-
-@pattern(2, code=-100)
-def cdlonneck_nb(bars, o, h, lo_, c, i, equal1, long1):
-    return (
-        colors_nb(bars, i, (-1, 1))
-        & (real_body_nb(bars, i - 1) > long1)  # 1st: long black
-        & (o[i] < lo_[i - 1])  # 2nd: white, opening below the prior low
-        # closing at the prior low
-        & within_nb(c[i], lo_[i - 1], equal1)
-    )
-
-
 @pattern(2, code=100)
-def cdlpiercing_nb(bars, o, h, lo_, c, i, long1, long0):
+def cdlpiercing(bars, o, lo_, c, i, long1, long0):
     return (
         colors_nb(bars, i, (-1, 1))
         & (real_body_nb(bars, i - 1) > long1)  # 1st: long black
@@ -745,7 +644,7 @@ def cdlpiercing_nb(bars, o, h, lo_, c, i, long1, long0):
 
 
 @pattern(1, code=100)
-def cdlrickshawman_nb(bars, o, h, lo_, c, i, doji0, shadow_long0, near0):
+def cdlrickshawman(bars, lo_, i, doji0, shadow_long0, near0):
     mid = lo_[i] + high_low_nb(bars, i) / 2
     return (
         (real_body_nb(bars, i) <= doji0)  # doji
@@ -758,7 +657,7 @@ def cdlrickshawman_nb(bars, o, h, lo_, c, i, doji0, shadow_long0, near0):
 
 
 @pattern(5)
-def cdlrisefall3methods_nb(bars, o, h, lo_, c, i, long4, short3, short2, short1, long0):
+def cdlrisefall3methods(bars, o, h, lo_, c, i, long4, short3, short2, short1, long0):
     d = color_nb(bars, i - 4)  # +1 rising, -1 falling: flips the comparisons below
     hit = (
         # 1st long, then three small, 5th long
@@ -767,11 +666,7 @@ def cdlrisefall3methods_nb(bars, o, h, lo_, c, i, long4, short3, short2, short1,
         & (real_body_nb(bars, i - 2) < short2)
         & (real_body_nb(bars, i - 1) < short1)
         & (real_body_nb(bars, i) > long0)
-        # white, three black, white (or the reverse)
-        & (color_nb(bars, i - 4) == -color_nb(bars, i - 3))
-        & (color_nb(bars, i - 3) == color_nb(bars, i - 2))
-        & (color_nb(bars, i - 2) == color_nb(bars, i - 1))
-        & (color_nb(bars, i - 1) == -color_nb(bars, i))
+        & colors_nb(bars, i, (d, -d, -d, -d, d))  # white, three black, white (or reverse)
         # 2nd to 4th: part of each body within the 1st range
         & (body_bottom_nb(bars, i - 3) < h[i - 4])
         & (body_top_nb(bars, i - 3) > lo_[i - 4])
@@ -786,43 +681,20 @@ def cdlrisefall3methods_nb(bars, o, h, lo_, c, i, long4, short3, short2, short1,
         & (o[i] * d > c[i - 1] * d)
         & (c[i] * d > c[i - 4] * d)
     )
-    return 100 * d if hit else 0
+    return select_nb(hit, 100 * d, 0)
 
 
 @pattern(2, code=100, color_of=0)
-def cdlseparatinglines_nb(bars, o, h, lo_, c, i, shadow_vshort0, long0, equal1):
+def cdlseparatinglines(bars, o, i, shadow_vshort0, long0, equal1):
     return (
         (color_nb(bars, i - 1) == -color_nb(bars, i))  # opposite colors, same open
         & within_nb(o[i], o[i - 1], equal1)
-        & (real_body_nb(bars, i) > long0)  # belt hold
-        & (
-            ((color_nb(bars, i) == 1) & (lower_shadow_nb(bars, i) < shadow_vshort0))
-            | ((color_nb(bars, i) == -1) & (upper_shadow_nb(bars, i) < shadow_vshort0))
-        )
-    )
-
-
-@pattern(2, code=-100)
-def cdlshootingstar_nb(bars, o, h, lo_, c, i, short0, shadow_long0, shadow_vshort0):
-    return (
-        (real_body_nb(bars, i) < short0)  # small body
-        & (upper_shadow_nb(bars, i) > shadow_long0)  # long upper
-        & (lower_shadow_nb(bars, i) < shadow_vshort0)
-        & body_gap_up_nb(bars, i, i - 1)  # gapping up
+        & belt_nb(bars, i, long0, shadow_vshort0, False)  # belt hold
     )
 
 
 @pattern(1, code=100, color_of=0)
-def cdlshortline_nb(bars, o, h, lo_, c, i, short0, shadow_short0):
-    return (
-        (real_body_nb(bars, i) < short0)
-        & (upper_shadow_nb(bars, i) < shadow_short0)
-        & (lower_shadow_nb(bars, i) < shadow_short0)
-    )
-
-
-@pattern(1, code=100, color_of=0)
-def cdlspinningtop_nb(bars, o, h, lo_, c, i, short0):
+def cdlspinningtop(bars, i, short0):
     body = real_body_nb(bars, i)
     return (
         (body < short0)  # small body, longer shadows
@@ -832,103 +704,73 @@ def cdlspinningtop_nb(bars, o, h, lo_, c, i, short0):
 
 
 @pattern(3, code=-100)
-def cdlstalledpattern_nb(bars, o, h, lo_, c, i, long2, long1, short0, shadow_vshort1, near2, near1):
+def cdlstalledpattern(bars, o, c, i, long2, long1, short0, shadow_vshort1, near2, near1):
     return (
         colors_nb(bars, i, (1, 1, 1))
-        and c[i] > c[i - 1]  # three white candles with higher closes
-        and c[i - 1] > c[i - 2]
+        & (c[i] > c[i - 1])  # three white candles with higher closes
+        & (c[i - 1] > c[i - 2])
         # 1st and 2nd long, the 2nd with a very short upper shadow
-        and real_body_nb(bars, i - 2) > long2
-        and real_body_nb(bars, i - 1) > long1
-        and upper_shadow_nb(bars, i - 1) < shadow_vshort1
+        & (real_body_nb(bars, i - 2) > long2)
+        & (real_body_nb(bars, i - 1) > long1)
+        & (upper_shadow_nb(bars, i - 1) < shadow_vshort1)
         # 2nd opens within or near the 1st body
-        and o[i - 1] > o[i - 2]
-        and o[i - 1] <= c[i - 2] + near2
+        & (o[i - 1] > o[i - 2])
+        & (o[i - 1] <= c[i - 2] + near2)
         # 3rd: small, riding on the shoulder of the 2nd
-        and real_body_nb(bars, i) < short0
-        and o[i] >= c[i - 1] - real_body_nb(bars, i) - near1
+        & (real_body_nb(bars, i) < short0)
+        & (o[i] >= c[i - 1] - real_body_nb(bars, i) - near1)
     )
 
 
 @pattern(3, code=100)
-def cdlsticksandwich_nb(bars, o, h, lo_, c, i, equal2):
+def cdlsticksandwich(bars, lo_, c, i, equal2):
     return (
         colors_nb(bars, i, (-1, 1, -1))  # black, white, black
-        and lo_[i - 1] > c[i - 2]  # 2nd trades above the 1st close
-        and within_nb(c[i], c[i - 2], equal2)  # 1st, 3rd same close
-    )
-
-
-@pattern(1, code=100)
-def cdltakuri_nb(bars, o, h, lo_, c, i, doji0, shadow_vshort0, shadow_vlong0):
-    return (
-        (real_body_nb(bars, i) <= doji0)
-        & (upper_shadow_nb(bars, i) < shadow_vshort0)
-        & (lower_shadow_nb(bars, i) > shadow_vlong0)
+        & (lo_[i - 1] > c[i - 2])  # 2nd trades above the 1st close
+        & within_nb(c[i], c[i - 2], equal2)  # 1st, 3rd same close
     )
 
 
 @pattern(3, code=100, color_of=1)
-def cdltasukigap_nb(bars, o, h, lo_, c, i, near1):
-    return (  # upside gap; white, then black opening in its body, closing in the gap
-        body_gap_up_nb(bars, i - 1, i - 2)
-        & (color_nb(bars, i - 1) == 1)
-        & (color_nb(bars, i) == -1)
-        & (o[i] < c[i - 1])
-        & (o[i] > o[i - 1])
-        & (c[i] < o[i - 1])
-        & (c[i] > c_max_nb(c[i - 2], o[i - 2]))
+def cdltasukigap(bars, o, c, i, near1):
+    d = color_nb(bars, i - 1)  # 1: upside gap, white then black; -1: the reverse
+    edge = select_nb(d == 1, c_max_nb(c[i - 2], o[i - 2]), c_min_nb(c[i - 2], o[i - 2]))
+    return (
+        body_gap_nb(bars, i - 1, i - 2, d)
+        & (color_nb(bars, i) == -d)
+        # 3rd opens within the 2nd body and closes in the gap
+        & (o[i] * d < c[i - 1] * d)
+        & (o[i] * d > o[i - 1] * d)
+        & (c[i] * d < o[i - 1] * d)
+        & (c[i] * d > edge * d)
         # bodies of about the same size
         & (abs(real_body_nb(bars, i - 1) - real_body_nb(bars, i)) < near1)
-    ) | (  # downside gap; black, then white opening in its body, closing in the gap
-        body_gap_down_nb(bars, i - 1, i - 2)
-        & (color_nb(bars, i - 1) == -1)
-        & (color_nb(bars, i) == 1)
-        & (o[i] < o[i - 1])
-        & (o[i] > c[i - 1])
-        & (c[i] > o[i - 1])
-        & (c[i] < c_min_nb(c[i - 2], o[i - 2]))
-        & (abs(real_body_nb(bars, i - 1) - real_body_nb(bars, i)) < near1)
-    )
-
-
-@pattern(2, code=-100)
-def cdlthrusting_nb(bars, o, h, lo_, c, i, equal1, long1):
-    return (
-        colors_nb(bars, i, (-1, 1))
-        and real_body_nb(bars, i - 1) > long1  # 1st: long black
-        and o[i] < lo_[i - 1]  # 2nd: white, opening below the prior low
-        # closing into the prior body, but not above its midpoint
-        and c[i] > c[i - 1] + equal1
-        and c[i] <= c[i - 1] + real_body_nb(bars, i - 1) * 0.5
     )
 
 
 @pattern(3)
-def cdltristar_nb(bars, o, h, lo_, c, i, doji2):
+def cdltristar(bars, i, doji2):
     """numba equivalent of ``talib.CDLTRISTAR``.
 
-    TA-Lib judges all three dojis against the average before the first one.
+    TA-Lib judges all three dojis against the average before the first one. The code is
+    computed without branches (the gap up and the gap down exclude each other): with
+    ``and`` and two ``if`` it mispredicted on random gaps, 1.78x TA-Lib (``inspect_asm``).
     """
-    doji = doji2
     hit = (
-        (real_body_nb(bars, i - 2) <= doji)
-        & (real_body_nb(bars, i - 1) <= doji)
-        & (real_body_nb(bars, i) <= doji)
+        (real_body_nb(bars, i - 2) <= doji2)
+        & (real_body_nb(bars, i - 1) <= doji2)
+        & (real_body_nb(bars, i) <= doji2)
     )
     # 2nd gaps up and the 3rd is not higher: bearish; the reverse: bullish
-    code = 0
-    if body_gap_up_nb(bars, i - 1, i - 2) and body_top_nb(bars, i) < body_top_nb(bars, i - 1):
-        code = -100
-    if body_gap_down_nb(bars, i - 1, i - 2) and body_bottom_nb(bars, i) > body_bottom_nb(
-        bars, i - 1
-    ):
-        code = 100
-    return code if hit else 0
+    up = body_gap_nb(bars, i - 1, i - 2, 1) & (body_top_nb(bars, i) < body_top_nb(bars, i - 1))
+    down = body_gap_nb(bars, i - 1, i - 2, -1) & (
+        body_bottom_nb(bars, i) > body_bottom_nb(bars, i - 1)
+    )
+    return 100 * (down - up) * hit
 
 
 @pattern(3, code=100)
-def cdlunique3river_nb(bars, o, h, lo_, c, i, long2, short0):
+def cdlunique3river(bars, o, lo_, c, i, long2, short0):
     return (
         colors_nb(bars, i, (-1, -1, 1))
         & (real_body_nb(bars, i - 2) > long2)  # long black
@@ -941,12 +783,12 @@ def cdlunique3river_nb(bars, o, h, lo_, c, i, long2, short0):
 
 
 @pattern(3, code=-100)
-def cdlupsidegap2crows_nb(bars, o, h, lo_, c, i, long2, short1):
+def cdlupsidegap2crows(bars, o, c, i, long2, short1):
     return (
         colors_nb(bars, i, (1, -1, -1))
         & (real_body_nb(bars, i - 2) > long2)  # 1st: long white
         & (real_body_nb(bars, i - 1) <= short1)  # 2nd: short black gapping up
-        & body_gap_up_nb(bars, i - 1, i - 2)
+        & body_gap_nb(bars, i - 1, i - 2, 1)
         & (o[i] > o[i - 1])  # 3rd: black engulfing the 2nd body
         & (c[i] < c[i - 1])
         & (c[i] > c[i - 2])  # closing above the 1st
@@ -954,7 +796,7 @@ def cdlupsidegap2crows_nb(bars, o, h, lo_, c, i, long2, short1):
 
 
 @pattern(3, code=100, color_of=2)
-def cdlxsidegap3methods_nb(bars, o, h, lo_, c, i):
+def cdlxsidegap3methods(bars, o, c, i):
     return (
         (color_nb(bars, i - 2) == color_nb(bars, i - 1))  # two of one color
         & (color_nb(bars, i - 1) == -color_nb(bars, i))  # 3rd of the other

@@ -48,17 +48,26 @@ def avgdev_into_nb(x, out, period):
 
     Two passes over each window, as TA-Lib does: the sum from the newest bar back, then the
     deviations from ``sum / period``; a running sum would differ in the last bits.
+
+    Each window is read through a reversed view: indexed as ``x[j]`` with ``j`` counting
+    down, every read carried numba's negative-index wrap-around fix (three integer
+    instructions per element in ``inspect_asm``), which kept fewer windows in flight in the
+    out-of-order core (the two serial sums of each window are latency-bound): 1.6x TA-Lib's
+    time, 1.1x through the view.
     """
     for i in range(period - 1, x.shape[0]):
+        window = x[i - period + 1 : i + 1][::-1]  # newest first
         total = 0.0
-        for j in range(i, i - period, -1):
-            total += x[j]
+        for v in window:
+            total += v
+        mean = total / period
         dev = 0.0
-        for j in range(i, i - period, -1):
-            dev += abs(x[j] - total / period)
+        for v in window:
+            dev += abs(v - mean)
         out[i] = dev / period
 
 
+@writes_all
 @njit(cache=True)
 def ha_into_nb(open_, high, low, close, ha_open, ha_high, ha_low, ha_close):
     """Write TA-Lib HA (Heikin-Ashi) candles.

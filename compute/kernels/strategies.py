@@ -121,7 +121,4 @@ def bollinger_into_nb(close, upperband, lowerband, out, lower, upper):
         if math.isnan(hi) or math.isnan(lo):
             continue
         width = hi - lo
-        if width == 0.0:
-            out[i] = 0.0
-        else:
-            out[i] = _band_nb((close[i] - lo) / width, lower, upper)
+        out[i] = 0.0 if width == 0.0 else _band_nb((close[i] - lo) / width, lower, upper)

@@ -4,15 +4,20 @@ import numpy as np
 from numba import njit
 
 from compute.kernels.common import centred_var_nb, fma_nb, is_zero_nb, true_range_nb
+from compute.kernels.driver import writes_all
+from compute.kernels.momentum import ema_stage_nb, qstick_into_nb
 
 
+@writes_all
 @njit(cache=True)
 def trange_into_nb(high, low, close, out):
     """Write TA-Lib TRANGE into ``out``: the true range from the second bar on.
 
     Over slices indexed from 0, so the loop vectorizes (``close[i - 1]`` carried numba's
-    negative-index wrap-around check).
+    negative-index wrap-around check). The kernel alone took 0.7x TA-Lib's time; the
+    driver's NaN fill of the output before it (now skipped: ``writes_all``) made it 1.3x.
     """
+    out[:1] = np.nan
     m = high.shape[0] - 1
     if m <= 0:
         return
@@ -24,38 +29,28 @@ def trange_into_nb(high, low, close, out):
         dst[j] = true_range_nb(h[j], lo[j], prev[j])
 
 
-@njit(cache=True)
-def atr_into_nb(high, low, close, out, period):
-    """Write TA-Lib ATR into ``out``: Wilder's average of the true range, seeded with the mean
-    of the first ``period`` true ranges (bars 1..period); period 1 is TRANGE.
+@writes_all
+@njit(cache=True, error_model="numpy")
+def atr_into_nb(high, low, close, out, period, normalise):
+    """Write TA-Lib ATR into ``out`` or, with ``normalise``, NATR (100 * ATR / close, 0 where
+    the close is ``TA_IS_ZERO``): Wilder's average of the true range, seeded with the mean of
+    the first ``period`` true ranges (bars 1..period); period 1 is TRANGE (not normalised,
+    as TA-Lib does).
 
     Each step is TA-Lib 0.8's ``fma(b, prev, k * tr)`` with ``smma_into_nb``'s weights,
     which equals ``talib.ATR`` to the bit on every parity case (the former
     ``(prev * (n - 1) + tr) / n`` differed in the last bits). It also puts one fused
     multiply-add on the loop-carried chain instead of a multiply, an add and a multiply:
-    the cause of the 2.4x gap to TA-Lib.
+    the cause of the 2.4x gap to TA-Lib. The driver's NaN fill of the output before the
+    kernel (now skipped: ``writes_all``) was the rest of the gap (1.34x; the kernel 1.1x).
+    NATR divides each value by its close as it is made (one pass; numpy's error model: the
+    division is guarded).
     """
-    _atr_into_nb(high, low, close, out, period, False)
-
-
-@njit(cache=True)
-def natr_into_nb(high, low, close, out, timeperiod):
-    """numba equivalent of ``talib.NATR``: 100 * ATR / close.
-
-    As in TA-Lib, period 1 returns the plain true range (not normalised), and a close of
-    zero gives 0.
-    """
-    _atr_into_nb(high, low, close, out, timeperiod, True)
-
-
-@njit(cache=True, error_model="numpy")
-def _atr_into_nb(high, low, close, out, period, normalise):
-    """ATR's loop, each value divided by its close as it is made if ``normalise`` (NATR, in
-    one pass instead of two; numpy's error model: the division is guarded)."""
     n = high.shape[0]
     if period == 1:
         trange_into_nb(high, low, close, out)
         return
+    out[:period] = np.nan
     if n <= period:
         return
     total = 0.0
@@ -74,50 +69,42 @@ def _atr_into_nb(high, low, close, out, period, normalise):
             out[i] = 0.0 if is_zero_nb(c) else (prev / c) * 100.0
 
 
+@writes_all
 @njit(cache=True)
 def adr_into_nb(high, low, out, timeperiod):
-    """numba equivalent of ``talib.ADR``: the SMA of high - low.
-
-    TA-Lib sums the ranges (not SMA(high) - SMA(low)) with SMA's running-sum order and divides
-    by the period, which this repeats.
-    """
-    n = high.shape[0]
-    if n < timeperiod:
-        return
-    total = 0.0
-    for i in range(timeperiod - 1):
-        total += high[i] - low[i]
-    for i in range(timeperiod - 1, n):
-        total += high[i] - low[i]
-        out[i] = total / timeperiod
-        j = i - timeperiod + 1
-        total -= high[j] - low[j]
+    """numba equivalent of ``talib.ADR``: the SMA of high - low, summed as TA-Lib does
+    (not SMA(high) - SMA(low)): QSTICK's loop with low as the open and high as the close."""
+    qstick_into_nb(low, high, out, timeperiod)
 
 
-@njit(cache=True)
+@writes_all
+@njit(cache=True, error_model="numpy")
 def cvi_into_nb(high, low, out, period, roc_period):
     """Write TA-Lib CVI into ``out``: Chaikin volatility, the ``roc_period``-bar rate of change
     (in %) of an EMA of high - low seeded with the mean of its first ``period`` ranges; 0 where
-    the earlier EMA is exactly 0. The EMA step is TA-Lib 0.8's ``fma(x - prev, k, prev)``."""
+    the earlier EMA is exactly 0. The EMA step is TA-Lib 0.8's ``fma(x - prev, k, prev)``.
+
+    One pass, the last ``roc_period`` EMA values in a ring: the EMA written into ``out`` and
+    turned into its rate of change by a second pass from the end, after the driver's NaN
+    fill, took 1.5x TA-Lib's time (the division's zero test under numba's default error
+    model kept that pass from vectorizing).
+    """
     n = high.shape[0]
-    first = period - 1
-    if n <= first + roc_period:
-        return
+    first = period - 1 + roc_period
+    out[:first] = np.nan
     k = 2.0 / (period + 1)
-    total = 0.0
-    for i in range(period):
-        total += high[i] - low[i]
-    ema = total / period
-    out[first] = ema
-    for i in range(period, n):
-        ema = fma_nb((high[i] - low[i]) - ema, k, ema)
-        out[i] = ema
-    # out holds the EMA; turn it into its rate of change from the end, in place
-    for i in range(n - 1, first + roc_period - 1, -1):
-        lagged = out[i - roc_period]
-        out[i] = 100.0 * ((out[i] - lagged) / lagged) if lagged != 0.0 else 0.0
-    for i in range(first, first + roc_period):
-        out[i] = np.nan
+    ring = np.empty(roc_period)  # the EMA of bar t - roc_period, at ``pos`` on bar t
+    pos = 0
+    ema = total = 0.0
+    for t in range(n):
+        ema, total = ema_stage_nb(t, period, k, high[t] - low[t], ema, total)
+        if t < period - 1:
+            continue
+        if t >= first:
+            lagged = ring[pos]
+            out[t] = 100.0 * ((ema - lagged) / lagged) if lagged != 0.0 else 0.0
+        ring[pos] = ema
+        pos = pos + 1 if pos + 1 < roc_period else 0
 
 
 @njit(cache=True)
@@ -135,34 +122,16 @@ def massi_into_nb(high, low, out, fast, slow):
     k = 2.0 / (fast + 1)
     ring = np.empty(slow, dtype=np.float64)
     pos = 0
-    sum1 = 0.0
-    sum2 = 0.0
-    ema1 = 0.0
-    ema2 = 0.0
-    total = 0.0
+    sum1 = sum2 = ema1 = ema2 = total = 0.0
     for t in range(n):
-        hl = high[t] - low[t]
-        if t < fast:
-            sum1 += hl
-            if t == fast - 1:
-                ema1 = sum1 / fast
-        else:
-            ema1 = fma_nb(hl - ema1, k, ema1)
+        ema1, sum1 = ema_stage_nb(t, fast, k, high[t] - low[t], ema1, sum1)
         if t >= lb_ema:
-            t2 = t - lb_ema
-            if t2 < fast:
-                sum2 += ema1
-                if t2 == fast - 1:
-                    ema2 = sum2 / fast
-            else:
-                ema2 = fma_nb(ema1 - ema2, k, ema2)
+            ema2, sum2 = ema_stage_nb(t - lb_ema, fast, k, ema1, ema2, sum2)
         if t >= lb_ratio:
             ratio = 1.0 if ema2 == 0.0 else ema1 / ema2
             ring[pos] = ratio
             total += ratio
-            pos += 1
-            if pos == slow:
-                pos = 0
+            pos = pos + 1 if pos + 1 < slow else 0
             if t >= lb:
                 out[t] = total
                 total -= ring[pos]
@@ -188,17 +157,13 @@ def rvi_into_nb(x, out, period, sd_period):
     w_alpha = 1.0 - w_beta
     inv = 1.0 / float(sd_period)
     shift = x[0]
-    s1 = 0.0
-    s2 = 0.0
+    s1 = s2 = 0.0
     for j in range(sd_period - 1):
         d = x[j] - shift
         s1 += d
         s2 += d * d
     budget = 32 * sd_period
-    up_total = 0.0
-    dn_total = 0.0
-    prev_up = 0.0
-    prev_dn = 0.0
+    up_total = dn_total = prev_up = prev_dn = 0.0
     for t in range(sd_period - 1, n):
         d = x[t] - shift
         s1 += d
@@ -219,17 +184,13 @@ def rvi_into_nb(x, out, period, sd_period):
             s2 -= d * d
         sigma = np.sqrt(var)
         delta = x[t] - x[t - 1]
-        if t < lb:
+        if t <= lb:
             if delta > 0.0:
                 up_total += sigma
             elif delta < 0.0:
                 dn_total += sigma
-            continue
-        if t == lb:
-            if delta > 0.0:
-                up_total += sigma
-            elif delta < 0.0:
-                dn_total += sigma
+            if t < lb:
+                continue
             prev_up = up_total / period
             prev_dn = dn_total / period
         else:

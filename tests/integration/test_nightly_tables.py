@@ -582,17 +582,69 @@ PORTFOLIO = {
             "top": 2,
             "rebalance": "weekly",
             "benchmark": "equal_weight",
-        }
+        },
+        {  # continues over CCC's lag on night 4: it holds none of CCC, no decision falls there
+            "label": "monthly",
+            "score": {"indicator": "roc", "params": {"timeperiod": 10}},
+            "top": 1,
+            "ascending": True,  # the weakest: not CCC at bar 140
+            "rebalance": "monthly",
+            "benchmark": "AAA",
+        },
     ]
 }
 PORTFOLIO_TABLES = ("portfolio_equity", "portfolio_orders", "portfolio_holdings")
 
 
+def _versions(out: Path, tables) -> dict[str, int]:
+    return {t: delta.version(str(out), t) if (out / t).exists() else -1 for t in tables}
+
+
+def _rows_added(out: Path, table: str, since: int | None) -> int:
+    """Rows the commits after version ``since`` added to ``table`` (every row if None), from
+    the Delta log's add actions: an append adds the new rows only, a rewrite adds them all."""
+    import json
+
+    log = out / table / "_delta_log"
+    rows = 0
+    for entry in sorted(log.glob("*.json")):
+        if since is not None and int(entry.stem) <= since:
+            continue
+        for line in entry.read_text().splitlines():
+            action = json.loads(line)
+            if "add" in action:
+                rows += json.loads(action["add"]["stats"])["numRecords"]
+    return rows
+
+
+def _assert_portfolio_sqlite_equals_delta(out: Path) -> None:
+    """barpipe.db mirrors the portfolio tables row for row (every snapshot of the metrics)."""
+    from storage import db
+    from storage.tables import TABLES
+
+    with sqlite3.connect(out / "barpipe.db") as conn:
+        for table in (*PORTFOLIO_TABLES, "portfolio_metrics"):
+            order = [(k, "ascending") for k in (*TABLES[table].sort_keys, "run_key")]
+            lite = db.read_table(conn, table).sort_by(order)
+            lake = outputs.read_output(str(out), table).sort_by(order)
+            assert lite.num_rows == lake.num_rows, table
+            for name in (*TABLES[table].schema.names, "run_key"):
+                a, b = (
+                    lite[name].combine_chunks(),
+                    lake[name].combine_chunks().cast(lite[name].type),
+                )
+                if pa.types.is_floating(a.type):  # SQLite stores NaN as NULL
+                    a, b = a.fill_null(float("nan")), b.fill_null(float("nan"))
+                    np.testing.assert_array_equal(a, b, err_msg=f"{table}.{name}")
+                else:
+                    assert a.equals(b), f"{table}.{name}: SQLite and Delta differ"
+
+
 @pytest.mark.parametrize("benchmark", [None, "equal_weight"])
 def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypatch, benchmark):
     """Nights with new bars continue the portfolio from its saved state (only the new bars
-    are walked); a restated symbol, or one extended from before the last published bar,
-    recomputes it whole. After every night the portfolio tables equal one full run's over
+    are walked and appended); a restated symbol, or one extended from before the last
+    published bar whose late bars matter (see ``continue_from``), recomputes it whole. After every night the portfolio tables equal one full run's over
     that night's input on an empty root, bit for bit. A sleeves' benchmark
     (``metrics.benchmark``) changes the night's signature every night but not the walk."""
     from flows import portfolio as fp
@@ -616,31 +668,227 @@ def test_portfolio_nights_equal_one_full_run(cluster, config, tmp_path, monkeypa
         ({"AAA": 150, "BBB": 150, "CCC": 150}, {"BBB": 0.5}),  # CCC's new bars from 131
         ({"AAA": 160, "BBB": 160, "CCC": 160}, {"BBB": 0.5}),
     ]
+    added: list[int] = []  # the portfolio_equity rows each night's one commit added
+    written: list[dict[str, int]] = []  # per portfolio, the rows with the night's run key
+    said: list[list[str]] = []
     for i, (cuts, restated) in enumerate(nights):
         inp = _input(tmp_path / f"in-{i}", cuts, restated)
         key = f"2026-03-{i + 1:02d}"
-        summary, _ = _night(cluster, config, inp, out, key, **settings)
+        before = _versions(out, PORTFOLIO_TABLES)
+        summary, messages = _night(cluster, config, inp, out, key, **settings)
         assert summary.status == "succeeded"
-        equity = outputs.read_output(str(out), "portfolio_equity", run_keys=[key])
-        assert equity.num_rows == max(cuts.values())  # every bar of the history, once
+        said.append([m for m in messages if m.startswith("portfolio ")])
+        equity = outputs.read_output(str(out), "portfolio_equity")
+        assert equity.num_rows == 2 * max(cuts.values())  # each portfolio: every bar, once
+        after = _versions(out, PORTFOLIO_TABLES)
+        for table in PORTFOLIO_TABLES:  # at most one Delta commit per table per night
+            assert after[table] - (before[table] if i else -1) <= 1, (i, table)
+        added.append(
+            _rows_added(out, "portfolio_equity", before["portfolio_equity"] if i else None)
+        )
+        mine = equity.filter(pa.compute.equal(equity["run_key"], key))["portfolio"].to_pylist()
+        written.append({label: mine.count(label) for label in ("rotation", "monthly")})
         ref = tmp_path / f"ref-{i}"
         with monkeypatch.context() as mp:
             mp.setattr(fp, "continue_from", continue_from)
             assert _night(cluster, config, inp, ref, key, **settings)[0].status == "succeeded"
-        for table in (*PORTFOLIO_TABLES, "portfolio_metrics", "portfolio_state"):
+        for table in PORTFOLIO_TABLES:  # series tables: every row once, whoever wrote it
+            _assert_bit_identical(
+                outputs.read_output(str(out), table),
+                outputs.read_output(str(ref), table),
+                f"night {i}: {table}",
+            )
+        for table in ("portfolio_metrics", "portfolio_state"):  # a snapshot per night
             _assert_bit_identical(
                 outputs.read_output(str(out), table, run_keys=[key]),
                 outputs.read_output(str(ref), table, run_keys=[key]),
                 f"night {i}: {table}",
             )
-    if benchmark:  # the benchmark's past changed on nights 2 and 4: those nights are full
-        assert [d == "continued" for d in decided] == [False, True, False, True, False, True]
+        _assert_portfolio_sqlite_equals_delta(out)
+    # the report of the last (continued) night draws the portfolio's whole history
+    from flows.portfolio_report import portfolio_panels
+
+    curve = portfolio_panels(str(out), key)[1].renderers[0].data_source.data["equity"]
+    assert len(curve) == 160
+    # a continued night's commit adds only its new bars (night 3: 10, its CCC unchanged);
+    # a whole one rewrites that portfolio's history; no other row is rewritten
+    rotation, monthly = decided[0::2], decided[1::2]
+    for i, (cuts, _) in enumerate(nights):
+        bars, new = max(cuts.values()), max(cuts.values()) - max(nights[i - 1][0].values())
+        want = {
+            label: new if decided_ == "continued" else bars
+            for label, decided_ in (("rotation", rotation[i]), ("monthly", monthly[i]))
+        }
+        assert written[i] == want, (i, decided)
+        assert added[i] == sum(want.values()), i
+    if benchmark:  # the sleeves' benchmark past changed on night 4: a full night, all whole
+        assert (
+            rotation
+            == monthly
+            == [
+                "nothing published yet",
+                "continued",
+                "symbol 'BBB' was restated",
+                "continued",
+                "nothing published yet",
+                "continued",
+            ]
+        ), decided
         return
-    assert decided == [
+    assert rotation == [
         "nothing published yet",
         "continued",
         "symbol 'BBB' was restated",
         "continued",
-        "symbol 'CCC' got bars before the last published bar",
+        "symbol 'CCC' got bars before the last published bar while held or with an order pending",
         "continued",
     ]
+    # CCC's late bars (131 to 140) are inside monthly's walked history, but it held none of
+    # CCC and July's decision came before them: it continues (issue 15: a symbol without a
+    # bar keeps its position and is filled at its next bar)
+    assert monthly == [*rotation[:4], "continued", "continued"], decided
+    assert said[4] == [  # the run says what it did with each portfolio
+        "portfolio rotation: walked whole, symbol 'CCC' got bars before the last published bar "
+        "while held or with an order pending",
+        "portfolio monthly: continued: 10 new bar(s) walked",
+    ]
+
+
+@pytest.mark.parametrize("killed_after", ["portfolio_equity", "portfolio_state"])
+def test_a_portfolio_night_killed_during_publish_is_recovered(
+    cluster, config, tmp_path, monkeypatch, killed_after
+):
+    """A night killed after committing some portfolio tables to Delta (before its SQLite
+    commit) is rolled back by the next night's recovery: that night continues from the last
+    committed state, and the tables equal one full run's, in Delta and SQLite alike."""
+    out = tmp_path / "out"
+    first = _input(tmp_path / "in-0", {"AAA": 100, "BBB": 100, "CCC": 100}, {})
+    assert _night(cluster, config, first, out, "2026-04-01", **PORTFOLIO)[0].status == "succeeded"
+    killed = _input(tmp_path / "in-1", {"AAA": 110, "BBB": 110, "CCC": 110}, {})
+    with monkeypatch.context() as mp:
+        _kill_during_publish(mp, killed_after)
+        with pytest.raises(SystemExit):
+            _night(cluster, config, killed, out, "2026-04-02", **PORTFOLIO)
+    assert outputs.read_output(str(out), "portfolio_equity").num_rows == 2 * 110  # dead commit
+    inp = _input(tmp_path / "in-2", {"AAA": 120, "BBB": 120, "CCC": 120}, {})
+    summary, messages = _night(cluster, config, inp, out, "2026-04-02", **PORTFOLIO)
+    assert summary.status == "succeeded"
+    assert any("rolled portfolio_equity back" in m for m in messages), messages
+    assert summary.night.series["portfolio"].extended == {  # from night 1's saved bar
+        label: int(BASE["AAA"]["timestamp"][99].value) for label in ("rotation", "monthly")
+    }
+    ref = tmp_path / "ref"
+    assert _night(cluster, config, inp, ref, "2026-04-02", **PORTFOLIO)[0].status == "succeeded"
+    for table in PORTFOLIO_TABLES:
+        _assert_bit_identical(
+            outputs.read_output(str(out), table), outputs.read_output(str(ref), table), table
+        )
+    for table in ("portfolio_metrics", "portfolio_state"):
+        _assert_bit_identical(
+            outputs.read_output(str(out), table, run_keys=["2026-04-02"]),
+            outputs.read_output(str(ref), table, run_keys=["2026-04-02"]),
+            table,
+        )
+    _assert_portfolio_sqlite_equals_delta(out)
+    _both_stores_agree(out)
+    # a rerun of the night walks nothing and commits nothing to the series tables
+    versions = _versions(out, PORTFOLIO_TABLES)
+    again, messages = _night(cluster, config, inp, out, "2026-04-02", **PORTFOLIO)
+    assert again.status == "succeeded"
+    assert "portfolio rotation: continued, no new bar" in messages
+    assert _versions(out, PORTFOLIO_TABLES) == versions
+    _assert_bit_identical(  # its metrics still cover the whole history
+        outputs.read_output(str(out), "portfolio_metrics", run_keys=["2026-04-02"]),
+        outputs.read_output(str(ref), "portfolio_metrics", run_keys=["2026-04-02"]),
+        "portfolio_metrics after the rerun",
+    )
+    _assert_portfolio_sqlite_equals_delta(out)
+
+
+PORTFOLIO_NIGHT = st.fixed_dictionaries(
+    {
+        "grow": st.lists(st.integers(0, 25), min_size=3, max_size=3),  # unequal: lagging
+        "restate": st.sampled_from([None, None, *SYMBOLS]),
+        "rerun": st.booleans(),
+        "kill": st.sampled_from(
+            [None, "portfolio_equity", "portfolio_holdings", "portfolio_state"]
+        ),
+        "vanish": st.sampled_from([None, None, "BBB", "CCC"]),  # AAA: monthly's benchmark
+    }
+)
+
+
+@settings(
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(nights=st.lists(PORTFOLIO_NIGHT, min_size=2, max_size=3), start=st.integers(60, 100))
+def test_portfolio_nights_at_random_equal_one_full_run(
+    cluster, config, tmp_path_factory, nights, start
+):
+    """Random nights (symbols growing unequally, so some lag behind the saved bar; restated,
+    vanished and returning symbols; reruns; a publish killed after a portfolio table's
+    commit): the portfolio series tables, the last night's metrics and state equal one full
+    run's over the final input, and barpipe.db mirrors Delta."""
+    tmp = tmp_path_factory.mktemp("portfolio-nights")
+    out = tmp / "out"
+    quiet = {**PORTFOLIO["portfolio"][1], "label": "quiet", "benchmark": None}
+    portfolios = {"portfolio": [*PORTFOLIO["portfolio"], quiet]}  # quiet: often continued
+    cuts = {"AAA": start, "BBB": start + 10, "CCC": 0}  # CCC appears later: a new symbol
+    restated: dict[str, float] = {}
+    key = "2026-05-01"
+    inp = _input(tmp / "in-0", cuts, restated)
+    assert _night(cluster, config, inp, out, key, **portfolios)[0].status == "succeeded"
+    for i, night in enumerate(nights, start=1):
+        for symbol, extra in zip(SYMBOLS, night["grow"], strict=True):
+            if cuts[symbol] == 0 and extra:
+                extra += 60  # a new (or returning) symbol: enough bars for the lookbacks
+            cuts[symbol] = min(N_BARS, cuts[symbol] + extra)
+        gone = night["vanish"]
+        if gone and any(n for s, n in cuts.items() if s != gone):
+            cuts[gone] = 0
+        if night["restate"] and cuts[night["restate"]]:
+            restated[night["restate"]] = restated.get(night["restate"], 1.0) * 0.5
+        key = f"2026-05-{i + 1:02d}"
+        inp = _input(tmp / f"in-{i}", cuts, restated)
+        if night["kill"]:
+            with pytest.MonkeyPatch.context() as mp:
+                _kill_during_publish(mp, night["kill"])
+                with pytest.raises(SystemExit):
+                    _night(cluster, config, inp, out, key, **portfolios)
+        assert _night(cluster, config, inp, out, key, **portfolios)[0].status == "succeeded"
+        if night["rerun"]:
+            assert _night(cluster, config, inp, out, key, **portfolios)[0].status == "succeeded"
+    ref = tmp / "ref"
+    assert _night(cluster, config, inp, ref, key, **portfolios)[0].status == "succeeded"
+    for table in PORTFOLIO_TABLES:
+        _assert_bit_identical(
+            outputs.read_output(str(out), table), outputs.read_output(str(ref), table), table
+        )
+    for table in ("portfolio_metrics", "portfolio_state"):
+        _assert_bit_identical(
+            outputs.read_output(str(out), table, run_keys=[key]),
+            outputs.read_output(str(ref), table, run_keys=[key]),
+            table,
+        )
+    _assert_portfolio_sqlite_equals_delta(out)
+
+
+def test_a_night_without_portfolios_empties_the_series_in_both_stores(cluster, config, tmp_path):
+    """Portfolios no longer configured: their series rows go from Delta and barpipe.db alike
+    (like a portfolio label no longer configured); a later night with them walks them whole."""
+    out = tmp_path / "out"
+    inp = _input(tmp_path / "in-0", {"AAA": 100, "BBB": 100, "CCC": 100}, {})
+    assert _night(cluster, config, inp, out, "2026-06-01", **PORTFOLIO)[0].status == "succeeded"
+    inp = _input(tmp_path / "in-1", {"AAA": 105, "BBB": 105, "CCC": 105}, {})
+    assert _night(cluster, config, inp, out, "2026-06-02")[0].status == "succeeded"
+    for table in PORTFOLIO_TABLES:
+        assert outputs.read_output(str(out), table).num_rows == 0, table
+        assert _db_rows(out, f"SELECT count(*) FROM {table}") == [(0,)], table
+    inp = _input(tmp_path / "in-2", {"AAA": 110, "BBB": 110, "CCC": 110}, {})
+    summary, messages = _night(cluster, config, inp, out, "2026-06-03", **PORTFOLIO)
+    assert summary.status == "succeeded"
+    assert summary.night.series["portfolio"].whole == ["rotation", "monthly"], messages
+    assert outputs.read_output(str(out), "portfolio_equity").num_rows == 2 * 110
+    _assert_portfolio_sqlite_equals_delta(out)

@@ -52,20 +52,22 @@ WRITES_ALL = [n for n in indicators.names() if getattr(indicators.spec(n).kernel
 @pytest.mark.parametrize("name", WRITES_ALL)
 def test_writes_all_kernels_write_every_element(name):
     """The driver skips the NaN fill of a ``writes_all`` kernel's outputs: whatever the
-    outputs held before, the kernel leaves the same values, none of the old ones."""
+    outputs (and its scratch arrays) held before, the kernel leaves the same values, none of
+    the old ones."""
     ind = indicators.spec(name)
     rng = np.random.default_rng(5)
     for n in (0, 1, 3, 60):
         low = 10 + rng.random(n)
         bars = {"open": low + 0.5, "high": low + 1, "low": low, "close": low + 0.3}
         bars["periods"] = 2.0 + np.arange(n) % 7
+        bars["volume"] = 1000 * low
         for params in [{}, *ind.examples]:
             values = list(ind.resolve(params).values())
             runs = []
             for old in (123.0, -7.0):
                 outs = [np.full(n, old) for _ in ind.outputs]
-                work = [np.full(n, old) for _ in range(ind.scratch)]
-                args = (*outs, *work, *values, *ind.kernel_args)
+                scratch = [np.full(n, old) for _ in range(ind.scratch)]
+                args = (*outs, *scratch, *values, *ind.kernel_args)
                 ind.kernel(*(bars[k] for k in ind.inputs), *args)
                 assert not any((o == old).any() for o in outs), (name, n, params, old)
                 runs.append(outs)

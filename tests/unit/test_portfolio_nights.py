@@ -9,7 +9,7 @@ import pytest
 
 from compute import allocation
 from compute.allocation import PortfolioRules, PortfolioState
-from flows.portfolio import SavedState, continue_from, read_state, state_table
+from flows.portfolio import STATE_FIELDS, SavedState, continue_from, read_state, state_table
 
 DAY_US = 86_400_000_000
 RULES = {
@@ -201,3 +201,110 @@ def test_state_table_round_trips_every_field():
         assert a.dtype == b.dtype, f
         np.testing.assert_array_equal(a, b, err_msg=f)
     assert read_state(table, "other") is None
+
+
+def _lagging_night(rules, lag_bars=4, benchmark=None, pick_held=False):
+    """Last night: every symbol up to a saved bar S, one symbol L only up to ``lag_bars`` bars
+    before S (no decision bar in between); tonight L's late bars arrive with the rest.
+    Returns what ``continue_from`` needs, the walk of tonight and the whole walk."""
+    final = _universe(n_bars=260)
+    symbols = tuple(f"S{i}" for i in range(len(final)))
+    cols, offsets = _concat(final)
+    rows = allocation.batch_rows(
+        cols["ts"], cols["open"], cols["close"], cols["volume"], cols["score"], offsets,
+        np.arange(len(final)), rules,
+    )  # fmt: skip
+    cal = allocation.calendar(rows["timestamp"])
+    sched = allocation.rebalance_schedule(cal, rules.rebalance)
+    decisions = np.flatnonzero(sched)
+    # S: a bar with no decision in the lag_bars bars up to it, and later decisions to come
+    s_idx = next(
+        i
+        for i in range(150, 220)
+        if not sched[i - lag_bars + 1 : i + 1].any() and sched[i + 1 :].any()
+    )
+    saved_us, lag_us = int(cal[s_idx]), int(cal[s_idx - lag_bars])
+    whole = _simulate(final, rules)
+    for lag in range(len(final)):  # L: a symbol the whole walk (hence also last night) ...
+        before = [
+            {k: v[p["ts"] <= (lag_us if i == lag else saved_us)] for k, v in p.items()}
+            for i, p in enumerate(final)
+        ]
+        night1 = _simulate(before, rules)
+        st = night1.state
+        held = st.position[lag] != 0.0 or st.pending[lag] != 0
+        late = ((final[lag]["ts"] > lag_us) & (final[lag]["ts"] <= saved_us)).any()
+        if held == pick_held and late:  # ... holds (or not) at S, and has late bars
+            break
+    else:
+        raise AssertionError("no symbol fits")
+    np.testing.assert_array_equal(night1.calendar_us, cal[: s_idx + 1])  # same calendar
+    saved = read_state(state_table("p", symbols, night1.state, saved_us, "sig"), "p")
+    last_at = {}
+    for s, p in zip(symbols, final, strict=True):
+        j = int(np.searchsorted(p["ts"], saved_us, side="right")) - 1
+        last_at[s] = (int(p["ts"][j]), float(p["close"][j]))
+    state, reason = continue_from(
+        saved, symbols, {s: int(p["ts"][0]) for s, p in zip(symbols, final, strict=True)},
+        "sig", full=False, extended_after={symbols[lag]: lag_us}, decisions_us=cal[sched],
+        benchmark=benchmark, last_at=last_at,
+    )  # fmt: skip
+    assert decisions.size > 3
+    return symbols, rows, cal, sched, s_idx, night1, whole, state, reason
+
+
+@pytest.mark.parametrize("rules_name", list(RULES))
+def test_a_symbol_lagging_behind_is_continued_and_equals_one_walk(rules_name):
+    rules = RULES[rules_name]
+    symbols, rows, cal, sched, s_idx, night1, whole, state, reason = _lagging_night(rules)
+    assert state is not None, reason
+    start = s_idx + 1
+    after = rows["timestamp"] > cal[s_idx]
+    part, end = allocation.walk_rows(
+        {k: v[after] for k, v in rows.items()}, cal[start:], sched[start:], len(symbols),
+        state, rules, bar_offset=start,
+    )  # fmt: skip
+    assert (whole.result.orders["bar"] >= start).sum() > 5  # the continued part trades
+    last_night, tonight = _named(night1.result, symbols), _named(part, symbols)
+    for table, want in _named(whole.result, symbols).items():
+        for col, values in want.items():
+            got = np.concatenate([last_night[table][col], tonight[table][col]])
+            np.testing.assert_array_equal(got, values, err_msg=f"{table}.{col}")
+    for f in (*STATE_FIELDS, "cash"):  # the next night's saved state too
+        np.testing.assert_array_equal(getattr(end, f), getattr(whole.state, f), err_msg=f)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"pick_held": True}, "while held or with an order pending"),
+        ({"benchmark": "equal_weight"}, "and the benchmark (equal_weight) has them"),
+    ],
+)
+def test_a_lagging_symbol_whose_late_bars_matter_recomputes_whole(kwargs, reason):
+    *_, state, why = _lagging_night(RULES["rank_weekly_fees"], **kwargs)
+    assert state is None
+    assert why.endswith(reason), why
+
+
+def test_a_lagging_symbol_over_a_decision_or_under_signal_rebalancing_recomputes_whole():
+    saved = _saved()
+    saved.state.position[1] = 0.0
+    at = {"A": (100, 1.0), "B": (100, 2.0), "C": (100, 3.0)}
+    common = {"full": False, "extended_after": {"B": 90}, "last_at": at}
+    state, why = continue_from(
+        saved, ("A", "B", "C"), FIRST, "sig", decisions_us=np.array([95]), **common
+    )
+    assert (state, why) == (
+        None,
+        "symbol 'B' got bars before the last published bar over a rebalance decision",
+    )
+    state, why = continue_from(saved, ("A", "B", "C"), FIRST, "sig", **common)
+    assert state is None
+    assert why.endswith("any bar may rebalance (signal)")
+    state, why = continue_from(
+        saved, ("A", "B", "C"), FIRST, "sig", decisions_us=np.array([80, 101]), **common
+    )
+    assert why == ""
+    assert state is not None
+    assert state.last_close[1] == 2.0  # its close at its last bar up to the saved one

@@ -8,12 +8,20 @@ import uuid
 import fsspec
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 from compute.errors import DataError, StorageError
 from storage import schemas
-from storage.bars import fingerprint_dataset, load_bars, open_dataset, scan_symbols, write_bars
+from storage.bars import (
+    fingerprint_dataset,
+    load_bars,
+    open_dataset,
+    scan_symbols,
+    sort_bars,
+    write_bars,
+)
 
 DAY_US = 86_400_000_000
 
@@ -298,3 +306,57 @@ def test_fingerprint_changes_with_the_data(tmp_path):
     assert fingerprint_dataset(tmp_path / "d") == first
     write_bars(bars("A", 4), tmp_path / "d", overwrite=True)
     assert fingerprint_dataset(tmp_path / "d") != first
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["sorted", "symbols_swapped", "time_reversed_in_one_symbol", "null_time_first", "null_symbol"],
+)
+@pytest.mark.parametrize("by_time", [True, False])
+def test_load_bars_order_equals_a_stable_sort_of_the_file(tmp_path, layout, by_time):
+    # load_bars skips its sort (and its exact filter) when they would keep every row in
+    # place; the result must still be the stable sort of the file's rows, nulls last
+    raw = pa.concat_tables([bars("AAA", 4), bars("BBB", 3)])
+    if layout == "symbols_swapped":
+        raw = pa.concat_tables([bars("BBB", 3), bars("AAA", 4)])
+    elif layout == "time_reversed_in_one_symbol":
+        raw = raw.take([0, 1, 3, 2, 4, 5, 6])
+    elif layout == "null_time_first":
+        ts = raw["timestamp"].to_pylist()
+        raw = raw.set_column(1, "timestamp", pa.array([None, *ts[1:]], schemas.TIMESTAMP))
+    elif layout == "null_symbol":
+        sym = raw["symbol"].to_pylist()
+        raw = raw.set_column(0, "symbol", pa.array([*sym[:5], None, sym[6]], pa.string()))
+    pq.write_table(raw, tmp_path / "bars.parquet")
+    keys = [("symbol", "ascending")] + ([("timestamp", "ascending")] if by_time else [])
+    want = raw.take(pc.sort_indices(raw, sort_keys=keys))
+    got = load_bars(tmp_path / "bars.parquet", sort_timestamps=by_time)
+    assert got.to_pydict() == want.to_pydict()
+    within = load_bars(tmp_path / "bars.parquet", symbols=["AAA"], sort_timestamps=by_time)
+    assert within.to_pydict() == want.filter(pc.equal(want["symbol"], "AAA")).to_pydict()
+
+
+def test_sort_bars_copies_only_when_the_rows_are_out_of_order():
+    ordered = pa.concat_tables([bars("AAA", 3), bars("BBB", 2)])
+    assert sort_bars(ordered) is ordered  # nothing to do: no copy
+    shuffled = ordered.take([3, 0, 4, 2, 1])
+    assert sort_bars(shuffled).to_pydict() == ordered.to_pydict()
+    assert (
+        sort_bars(shuffled, by_timestamp=False)["symbol"].to_pylist() == ["AAA"] * 3 + ["BBB"] * 2
+    )
+
+
+def test_scan_by_reading_combines_record_batches(tmp_path, monkeypatch):
+    # row groups holding several symbols make the scan read the columns, a batch at a time;
+    # a symbol split across batches (and a null time) still gives one exact row
+    from storage import bars as bars_module
+
+    monkeypatch.setattr(bars_module, "SCAN_BATCH_ROWS", 3)
+    raw = pa.concat_tables([bars("BBB", 4, first_day=2), bars("AAA", 5), bars("BBB", 2)])
+    ts = raw["timestamp"].to_pylist()
+    raw = raw.set_column(1, "timestamp", pa.array([*ts[:6], None, *ts[7:]], schemas.TIMESTAMP))
+    pq.write_table(raw, tmp_path / "mixed.parquet", row_group_size=100)
+    got = scan_symbols(tmp_path / "mixed.parquet").to_pylist()
+    assert [(r["symbol"], r["n_rows"]) for r in got] == [("AAA", 5), ("BBB", 6)]
+    spans = [(r["min_timestamp"], r["max_timestamp"]) for r in got]
+    assert spans == [(day(0), day(4)), (day(0), day(5))]
