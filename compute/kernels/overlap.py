@@ -105,7 +105,7 @@ def mavp_into_nb(x, periods, out, tmp, minperiod, maxperiod, matype):
 # --- rolling extremes: MIDPOINT, MIDPRICE, DONCHIAN ----------------------------------------
 
 
-RANGE_MID, RANGE_WILLR, RANGE_BANDS = 0, 1, 2  # what ``extremes_into_nb`` writes
+RANGE_MID, RANGE_WILLR, RANGE_BANDS, RANGE_MAX_MIN = 0, 1, 2, 3  # ``extremes_into_nb``
 
 
 @njit(inline="always")
@@ -113,7 +113,8 @@ def extremes_into_nb(hi_src, lo_src, close, out, upper, lower, period, kind):
     """The rolling max of ``hi_src`` and min of ``lo_src`` over ``period`` bars, written as
     ``kind`` says: RANGE_MID (max + min) / 2 into ``out``; RANGE_WILLR TA-Lib WILLR,
     -100 (max - close) / (max - min), 0 where max == min; RANGE_BANDS the max into
-    ``upper``, the midpoint into ``out``, the min into ``lower``. NaN in the warm-up.
+    ``upper``, the midpoint into ``out``, the min into ``lower``; RANGE_MAX_MIN the max
+    and the min only. NaN in the warm-up.
 
     Van Herk / Gil-Werman in one loop per block of ``period`` bars: a running max/min of the
     block combined with the previous block's suffix extremes (a ring, +-inf past its end, so
@@ -138,11 +139,11 @@ def extremes_into_nb(hi_src, lo_src, close, out, upper, lower, period, kind):
             lo = min(suf_lo[k + 1], run_lo)
             if kind == RANGE_WILLR:
                 out[i] = (hi - close[i]) / (hi - lo) * -100.0 if hi - lo != 0.0 else 0.0
-            else:
+            elif kind != RANGE_MAX_MIN:
                 out[i] = (hi + lo) / 2.0
-                if kind == RANGE_BANDS:
-                    upper[i] = hi
-                    lower[i] = lo
+            if kind == RANGE_BANDS or kind == RANGE_MAX_MIN:
+                upper[i] = hi
+                lower[i] = lo
         run_hi = -np.inf
         run_lo = np.inf
         for k in range(min(period, n - start) - 1, -1, -1):
@@ -158,6 +159,13 @@ def extremes_into_nb(hi_src, lo_src, close, out, upper, lower, period, kind):
 def range_into_nb(hi_src, lo_src, close, out, period, willr):
     """``extremes_into_nb``'s midpoint, or with ``willr`` its WILLR, into ``out``."""
     extremes_into_nb(hi_src, lo_src, close, out, out, out, period, 1 if willr else 0)
+
+
+@njit(inline="always")
+def max_min_into_nb(hi_src, lo_src, upper, lower, period):
+    """``extremes_into_nb``'s rolling max of ``hi_src`` into ``upper`` and min of ``lo_src``
+    into ``lower``, NaN in the warm-up."""
+    extremes_into_nb(hi_src, lo_src, lo_src, upper, upper, lower, period, RANGE_MAX_MIN)
 
 
 @writes_all
