@@ -118,8 +118,8 @@ def extremes_into_nb(hi_src, lo_src, close, out, upper, lower, period, kind):
 
     Van Herk / Gil-Werman in one loop per block of ``period`` bars: a running max/min of the
     block combined with the previous block's suffix extremes (a ring, +-inf past its end, so
-    no branch), then the block's own suffixes. Calling ``block_extremes_nb`` per block and
-    reading its outputs back cost 2.7 ns/bar against TA-Lib's 1.2 (MIDPRICE, 1 M bars);
+    no branch), then the block's own suffixes. A block-extremes function called per block,
+    its outputs read back, cost 2.7 ns/bar against TA-Lib's 1.2 (MIDPRICE, 1 M bars);
     this loop 1.7. The values are those of a full rescan (a max or min is exact).
     Inlined (``inline="always"``), ``kind`` is a constant in each caller and the loop keeps
     only its writes; called, the loop tested ``kind`` every bar: MIDPOINT 1.5x TA-Lib's
