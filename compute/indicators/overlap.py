@@ -243,6 +243,7 @@ register(
         ),
         outputs=("real",),
         kernel=k.mavp_into_nb,
+        scratch=1,
         lookback=lambda minperiod, maxperiod, matype: ma_lookback(maxperiod, matype),
         examples=(
             {"minperiod": 5, "maxperiod": 20, "matype": 1},
@@ -365,6 +366,7 @@ register(
         params=(period(default=20, low=1, doc="period 1 copies the input"),),
         outputs=("real",),
         kernel=k.hma_into_nb,
+        scratch=1,
         lookback=_hma_lookback,
         examples=({"timeperiod": 2}, {"timeperiod": 4}, {"timeperiod": 49}),
         doc=(
@@ -381,7 +383,7 @@ register(
         inputs=("close",),
         params=(period(default=30, low=1, doc="period 1 copies the input"),),
         outputs=("real",),
-        kernel=k.rma_into_nb,
+        kernel=common_k.smma_into_nb,
         lookback=lambda timeperiod: timeperiod - 1,
         examples=({"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 14}),
         doc="Wilder's moving average (alpha 1 / timeperiod), seeded with the SMA of the first values",

@@ -25,12 +25,28 @@ from numba.extending import intrinsic
 ZERO_EPS = 1e-14  # TA-Lib's TA_EPSILON, the band of TA_IS_ZERO
 
 
+def writes_all(kernel):
+    """Mark the 1-D ``kernel`` as writing every element of its outputs, its warm-up too
+    (``nan_head_nb``): ``compute.kernels.driver`` then allocates them without a NaN fill."""
+    kernel.writes_all = True
+    return kernel
+
+
 @njit(cache=True)
 def nan_like_nb(x):
     """``np.full_like(x, np.nan)`` for float64 arrays."""
     out = np.empty(x.shape[0], dtype=np.float64)
     out[:] = np.nan
     return out
+
+
+@njit(cache=True)
+def nan_head_nb(out, k):
+    """Write NaN into ``out[:k]`` (all of ``out`` if it is shorter): the warm-up of a kernel
+    marked ``driver.writes_all``, whose outputs the driver does not fill (a loop: slice
+    assignment costs seconds to compile)."""
+    for i in range(min(k, out.shape[0])):
+        out[i] = np.nan
 
 
 @njit(cache=True)
@@ -87,9 +103,10 @@ def sum_nb(x, lo, hi):
     return total
 
 
+@writes_all
 @njit(cache=True)
 def sma_into_nb(x, out, period):
-    """Write TA-Lib SMA of ``x`` into ``out`` (same length); leading ``period - 1`` stay NaN.
+    """Write TA-Lib SMA of ``x`` into ``out`` (same length), NaN in the first ``period - 1``.
 
     Divides rather than multiplying by 1/period: the division is off the loop-carried chain
     (free in practice) and keeps the output equal to TA-Lib's to the bit, which MA-typed
@@ -97,6 +114,7 @@ def sma_into_nb(x, out, period):
     visible one: ``test_ma_typed_indicators_match_talib_for_every_ma_type``).
     """
     n = x.shape[0]
+    nan_head_nb(out, period - 1)
     if n < period:
         return
     total = sum_nb(x, 0, period - 1)
@@ -106,9 +124,11 @@ def sma_into_nb(x, out, period):
         total -= x[i - period + 1]
 
 
+@writes_all
 @njit(cache=True)
 def ema_into_nb(x, out, period, start):
-    """Write TA-Lib EMA into ``out``, seeded with mean(x[start:start+period]) at start+period-1.
+    """Write TA-Lib EMA into ``out``, seeded with mean(x[start:start+period]) at start+period-1,
+    NaN before.
 
     ``start`` lets callers seed later than index 0 (MACD seeds its fast EMA at the slow
     EMA's start; DEMA/TEMA chain EMAs over earlier EMAs' valid region). Each step is
@@ -116,6 +136,7 @@ def ema_into_nb(x, out, period, start):
     """
     n = x.shape[0]
     first = start + period - 1
+    nan_head_nb(out, first)
     if first >= n:
         return
     k = 2.0 / (period + 1)
@@ -272,6 +293,7 @@ def dmi_step_nb(high, low, close, i, inv_period, sum_p, sum_m, sum_tr):
     )
 
 
+@writes_all
 @njit(cache=True)
 def smma_into_nb(x, out, period):
     """Write TA-Lib 0.8's MA type 13, Wilder's smoothed MA, into ``out``: seeded with the mean
@@ -280,8 +302,12 @@ def smma_into_nb(x, out, period):
     ``b = (n - 1) / n`` and ``k = 1 - b``, with ``b`` then recomputed as ``1 - k``: TA-Lib's
     spelling of the weights, which (with that fused step) makes the output equal to
     ``talib.MA(x, n, 13)`` to the bit; ``(prev * (n - 1) + x) / n`` differs in the last bit.
+    It is also ``talib.RMA``, whose weights are ``b`` and ``1 - b``: for b >= 0.5 (every
+    period >= 2) ``1 - b`` is exact, so recomputing ``b`` gives ``b`` back; period 1 (b = 0)
+    copies the input.
     """
     n = x.shape[0]
+    nan_head_nb(out, period - 1)
     if n < period:
         return
     k = 1.0 - (period - 1.0) / period
@@ -291,48 +317,3 @@ def smma_into_nb(x, out, period):
     for i in range(period, n):
         prev = fma_nb(b, prev, k * x[i])
         out[i] = prev
-
-
-@njit(cache=True)
-def block_extremes_nb(hi_src, lo_src, start, period, suf_hi, suf_lo, out_hi, out_lo):
-    """Rolling max of ``hi_src`` and min of ``lo_src`` over ``period`` bars for the block of
-    bars ``[start, start + period)`` (van Herk / Gil-Werman), written to ``out_hi[k]`` /
-    ``out_lo[k]`` for bar ``start + k`` (bars before ``period - 1`` get partial windows).
-
-    ``suf_hi`` / ``suf_lo`` hold the previous block's suffix extremes on entry (anything
-    for the first block) and this block's on return. Per bar it costs a few branch-free
-    max/min operations, where the keep-the-index-and-rescan scheme (``window_max_nb``) pays
-    a mispredicted branch on most new extremes and on every rescan: measured 5.1 ns/bar for
-    one rolling max against TA-Lib MAX's 0.7 on 1-minute synthetic bars. The values are the
-    same to the bit (a max or min is exact); only the index of a tie is not tracked.
-    """
-    n = hi_src.shape[0]
-    end = min(start + period, n)
-    m = end - start
-    # forward: prefix extremes of this block, combined with the previous block's suffix
-    run_hi = hi_src[start]
-    run_lo = lo_src[start]
-    for k in range(m):
-        v = hi_src[start + k]
-        run_hi = v if v > run_hi else run_hi
-        w = lo_src[start + k]
-        run_lo = w if w < run_lo else run_lo
-        if k == period - 1 or start == 0:
-            out_hi[k] = run_hi
-            out_lo[k] = run_lo
-        else:  # the window also covers the previous block's bars from k + 1 on
-            a = suf_hi[k + 1]
-            b = suf_lo[k + 1]
-            out_hi[k] = a if a > run_hi else run_hi
-            out_lo[k] = b if b < run_lo else run_lo
-    # backward: this block's suffix extremes, for the next block
-    if m == period:
-        run_hi = hi_src[end - 1]
-        run_lo = lo_src[end - 1]
-        for k in range(m - 1, -1, -1):
-            v = hi_src[start + k]
-            run_hi = v if v > run_hi else run_hi
-            w = lo_src[start + k]
-            run_lo = w if w < run_lo else run_lo
-            suf_hi[k] = run_hi
-            suf_lo[k] = run_lo

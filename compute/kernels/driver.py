@@ -23,7 +23,9 @@ import inspect
 import numpy as np
 from numba import njit
 
-from compute.kernels.common import nan_like_nb
+from compute.kernels.common import nan_like_nb, writes_all
+
+__all__ = ["INT", "NAN", "ZERO", "jit_source", "segmented", "writes_all"]
 
 NAN = "nan"  # a real output, NaN where the kernel writes nothing (warm-up)
 ZERO = "zero"  # a real output that holds TA-Lib integers: 0.0 in the warm-up
@@ -37,12 +39,6 @@ _ALLOC = {
     "all": ("np.empty({0}.shape[0])", np.empty),  # a NAN output of a ``writes_all`` kernel
 }
 _BATCH: dict[tuple, object] = {}
-
-
-def writes_all(kernel):
-    """Mark the 1-D ``kernel`` as writing every element of its outputs (see the module)."""
-    kernel.writes_all = True
-    return kernel
 
 
 def segmented(kernel, n_inputs, fills, scratch=0, consts=(), numpy=False):

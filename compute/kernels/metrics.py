@@ -211,23 +211,12 @@ def kelly_fraction_nb(returns):
 
     NaN returns are skipped; zero returns count as trades that are neither wins nor losses.
     """
-    n = 0
-    n_win = 0
-    n_loss = 0
-    sum_win = 0.0
-    sum_loss = 0.0
-    for i in range(returns.shape[0]):
-        r = returns[i]
-        if math.isnan(r):
-            continue
-        n += 1
-        if r > 0.0:
-            n_win += 1
-            sum_win += r
-        elif r < 0.0:
-            n_loss += 1
-            sum_loss -= r
-    return kelly_from_sums_nb(n, n_win, sum_win, n_loss, sum_loss)
+    valid = returns[~np.isnan(returns)]
+    wins = valid[valid > 0.0]
+    losses = valid[valid < 0.0]
+    return kelly_from_sums_nb(
+        valid.shape[0], wins.shape[0], wins.sum(), losses.shape[0], -losses.sum()
+    )
 
 
 @njit(cache=True)

@@ -4,18 +4,18 @@ import numpy as np
 from numba import njit
 
 from compute.kernels.common import (
-    block_extremes_nb,
     directional_move_nb,
-    ema_into_nb,
     fma_nb,
     is_zero_nb,
+    nan_head_nb,
     true_range_nb,
     var_into_nb,
+    writes_all,
 )
-from compute.kernels.driver import writes_all
-from compute.kernels.ma import _wma_sums_nb, ma_into_nb, ma_lookback_nb
+from compute.kernels.ma import _wma_sums_nb, ma_into_nb, ma_lookback_nb, wma_step_nb
 
 
+@writes_all
 @njit(cache=True)
 def bbands_into_nb(x, upper, middle, lower, period, nbdevup, nbdevdn, matype):
     """Write TA-Lib BBANDS: an MA of ``matype`` +/- nbdev population standard deviations.
@@ -24,19 +24,26 @@ def bbands_into_nb(x, upper, middle, lower, period, nbdevup, nbdevdn, matype):
     formula), and the bands start where both the MA and the deviation have a value.
 
     The variance is computed into ``upper`` rather than a temporary: the former array of
-    the input's length faulted in 8 MB of fresh pages on every call at 1 M bars.
+    the input's length faulted in 8 MB of fresh pages on every call at 1 M bars. The bands
+    are then made over slices from their first bar, a loop that vectorizes (``vsqrtpd``):
+    the former loop over every bar, with a NaN test each, took its square roots one at a
+    time, 1.8 ns/bar of BBANDS' 4.3 (TA-Lib: 3.3 in all).
     """
     n = x.shape[0]
+    first = max(period - 1, ma_lookback_nb(period, matype))
     ma_into_nb(x, middle, period, matype)
     var_into_nb(x, upper, period)  # ``upper`` holds the variance until its band replaces it
-    for i in range(n):
-        if i < period - 1 or np.isnan(middle[i]):
-            middle[i] = np.nan
-            upper[i] = np.nan
-            continue
-        std = np.sqrt(upper[i])
-        upper[i] = middle[i] + std * nbdevup
-        lower[i] = middle[i] - std * nbdevdn
+    for out in (upper, middle, lower):
+        nan_head_nb(out, first)
+    if n <= first:
+        return
+    mid = middle[first:]
+    up = upper[first:]
+    low = lower[first:]
+    for j in range(mid.shape[0]):
+        std = np.sqrt(up[j])
+        up[j] = mid[j] + std * nbdevup
+        low[j] = mid[j] - std * nbdevdn
 
 
 # --- MA-typed wrappers over ``ma_into_nb`` (MA, TRIMA, KAMA, T3) and MAVP -----------------
@@ -54,76 +61,69 @@ def mavp_period_nb(value, minperiod, maxperiod):
     return int(value)
 
 
+@writes_all
 @njit(cache=True)
-def mavp_into_nb(x, periods, out, minperiod, maxperiod, matype):
+def mavp_into_nb(x, periods, out, tmp, minperiod, maxperiod, matype):
     """Write TA-Lib MAVP, an MA of ``matype`` whose period varies bar by bar, into ``out``.
 
     As in TA-Lib, every bar's MA is the one TA_MA returns when asked to start at the lookback
     of ``maxperiod``: a recursive MA (EMA, DEMA, TEMA, KAMA, T3, MAMA) of a shorter period is
     seeded only as many bars before that start as its own lookback, not at the first bar.
-    Each distinct period is computed once over the whole segment.
+    Each distinct period is computed once over the segment into ``tmp`` (scratch from the
+    driver) and copied to its bars, which a counting sort by period lists. Measured cause of
+    the former 1.3x TA-Lib's time: the bars of each period were found by rescanning a table
+    of every bar's period (29 passes over 8 MB at the benchmark's periods), and that table
+    and the MA buffer were allocated in the kernel (fresh pages on every call).
     """
     n = x.shape[0]
     start = ma_lookback_nb(maxperiod, matype)
+    nan_head_nb(out, start)
     if n <= start:
         return
-    todo = np.empty(n - start, dtype=np.int64)
+    span = maxperiod - minperiod + 1
+    first_of = np.zeros(span + 1, dtype=np.int64)  # bars of period minperiod + p: slots
+    for i in range(start, n):  # first_of[p]..first_of[p + 1] - 1 of ``order``
+        first_of[mavp_period_nb(periods[i], minperiod, maxperiod) - minperiod + 1] += 1
+    for p in range(span):
+        first_of[p + 1] += first_of[p]
+    order = np.empty(n - start, dtype=np.int64)
+    slot = first_of[:span].copy()
     for i in range(start, n):
-        todo[i - start] = mavp_period_nb(periods[i], minperiod, maxperiod)
-    tmp = np.empty(n)
-    for i in range(n - start):
-        p = todo[i]
-        if p == 0:
+        p = mavp_period_nb(periods[i], minperiod, maxperiod) - minperiod
+        order[slot[p]] = i
+        slot[p] += 1
+    for p in range(span):
+        if first_of[p] == first_of[p + 1]:
             continue
-        first = start - ma_lookback_nb(p, matype)
-        ma_into_nb(x[first:], tmp[first:], p, matype)
-        for j in range(i, n - start):
-            if todo[j] == p:
-                todo[j] = 0
-                out[start + j] = tmp[start + j]
+        period = minperiod + p
+        first = start - ma_lookback_nb(period, matype)
+        ma_into_nb(x[first:], tmp[first:], period, matype)
+        for j in range(first_of[p], first_of[p + 1]):
+            out[order[j]] = tmp[order[j]]
 
 
 # --- rolling extremes: MIDPOINT, MIDPRICE, DONCHIAN ----------------------------------------
 
 
-@njit(cache=True)
-def max_min_into_nb(hi_src, lo_src, upper, lower, period):
-    """Write the rolling max of ``hi_src`` and min of ``lo_src`` over ``period`` bars.
-
-    Branch-free blocks (``block_extremes_nb``) give the values of a full rescan; TA-Lib's
-    keep-the-index-and-rescan scheme cost ~10 ns/bar here in mispredicted branches.
-    """
-    n = hi_src.shape[0]
-    suf_hi = np.empty(period)
-    suf_lo = np.empty(period)
-    block_hi = np.empty(period)
-    block_lo = np.empty(period)
-    for start in range(0, n, period):
-        block_extremes_nb(hi_src, lo_src, start, period, suf_hi, suf_lo, block_hi, block_lo)
-        for k in range(max(period - 1 - start, 0), min(period, n - start)):
-            upper[start + k] = block_hi[k]
-            lower[start + k] = block_lo[k]
+RANGE_MID, RANGE_WILLR, RANGE_BANDS, RANGE_MAX_MIN = 0, 1, 2, 3  # ``extremes_into_nb``
 
 
-@njit(cache=True)
-def donchian_into_nb(high, low, upper, middle, lower, period):
-    """numba equivalent of ``talib.DONCHIAN``: highest high, the midpoint, lowest low over the
-    last ``period`` bars (the current bar included)."""
-    max_min_into_nb(high, low, upper, lower, period)
-    for i in range(period - 1, high.shape[0]):
-        middle[i] = (upper[i] + lower[i]) / 2.0
-
-
-@njit(cache=True)
-def range_into_nb(hi_src, lo_src, close, out, period, willr):
-    """Write (rolling max of ``hi_src`` + rolling min of ``lo_src``) / 2 over ``period`` bars,
-    or with ``willr`` TA-Lib WILLR, -100 (max - close) / (max - min), 0 where max == min.
+@njit(inline="always")
+def extremes_into_nb(hi_src, lo_src, close, out, upper, lower, period, kind):
+    """The rolling max of ``hi_src`` and min of ``lo_src`` over ``period`` bars, written as
+    ``kind`` says: RANGE_MID (max + min) / 2 into ``out``; RANGE_WILLR TA-Lib WILLR,
+    -100 (max - close) / (max - min), 0 where max == min; RANGE_BANDS the max into
+    ``upper``, the midpoint into ``out``, the min into ``lower``; RANGE_MAX_MIN the max
+    and the min only. NaN in the warm-up.
 
     Van Herk / Gil-Werman in one loop per block of ``period`` bars: a running max/min of the
     block combined with the previous block's suffix extremes (a ring, +-inf past its end, so
-    no branch), then the block's own suffixes. Calling ``block_extremes_nb`` per block and
-    reading its outputs back cost 2.7 ns/bar against TA-Lib's 1.2 (MIDPRICE, 1 M bars);
+    no branch), then the block's own suffixes. A block-extremes function called per block,
+    its outputs read back, cost 2.7 ns/bar against TA-Lib's 1.2 (MIDPRICE, 1 M bars);
     this loop 1.7. The values are those of a full rescan (a max or min is exact).
+    Inlined (``inline="always"``), ``kind`` is a constant in each caller and the loop keeps
+    only its writes; called, the loop tested ``kind`` every bar: MIDPOINT 1.5x TA-Lib's
+    time, 1.0x inlined.
     """
     n = hi_src.shape[0]
     suf_hi = np.full(period + 1, -np.inf)
@@ -137,10 +137,13 @@ def range_into_nb(hi_src, lo_src, close, out, period, willr):
             run_lo = min(lo_src[i], run_lo)
             hi = max(suf_hi[k + 1], run_hi)
             lo = min(suf_lo[k + 1], run_lo)
-            if not willr:
-                out[i] = (hi + lo) / 2.0
-            else:
+            if kind == RANGE_WILLR:
                 out[i] = (hi - close[i]) / (hi - lo) * -100.0 if hi - lo != 0.0 else 0.0
+            elif kind != RANGE_MAX_MIN:
+                out[i] = (hi + lo) / 2.0
+            if kind == RANGE_BANDS or kind == RANGE_MAX_MIN:
+                upper[i] = hi
+                lower[i] = lo
         run_hi = -np.inf
         run_lo = np.inf
         for k in range(min(period, n - start) - 1, -1, -1):
@@ -148,7 +151,29 @@ def range_into_nb(hi_src, lo_src, close, out, period, willr):
             run_lo = min(lo_src[start + k], run_lo)
             suf_hi[k] = run_hi
             suf_lo[k] = run_lo
-    out[: period - 1] = np.nan  # the first block's partial windows
+    for arr in (out, upper, lower):  # the first block's partial windows
+        nan_head_nb(arr, period - 1)
+
+
+@njit(inline="always")
+def range_into_nb(hi_src, lo_src, close, out, period, willr):
+    """``extremes_into_nb``'s midpoint, or with ``willr`` its WILLR, into ``out``."""
+    extremes_into_nb(hi_src, lo_src, close, out, out, out, period, 1 if willr else 0)
+
+
+@njit(inline="always")
+def max_min_into_nb(hi_src, lo_src, upper, lower, period):
+    """``extremes_into_nb``'s rolling max of ``hi_src`` into ``upper`` and min of ``lo_src``
+    into ``lower``, NaN in the warm-up."""
+    extremes_into_nb(hi_src, lo_src, lo_src, upper, upper, lower, period, RANGE_MAX_MIN)
+
+
+@writes_all
+@njit(cache=True)
+def donchian_into_nb(high, low, upper, middle, lower, period):
+    """numba equivalent of ``talib.DONCHIAN``: highest high, the midpoint, lowest low over the
+    last ``period`` bars (the current bar included)."""
+    extremes_into_nb(high, low, low, middle, upper, lower, period, RANGE_BANDS)
 
 
 @writes_all
@@ -215,6 +240,7 @@ def accbands_into_nb(high, low, close, upper, middle, lower, period):
             total_mid -= close[i - period + 1]
 
 
+@writes_all
 @njit(cache=True)
 def kc_into_nb(high, low, close, upper, middle, lower, period, atr_period, nbdev):
     """Write TA-Lib KC (Keltner channels): EMA of the typical price +/- nbdev ATR.
@@ -223,68 +249,81 @@ def kc_into_nb(high, low, close, upper, middle, lower, period, atr_period, nbdev
     own lookback: the shorter one is seeded with the bars just before the first band, not
     with the first bars (when atrperiod >= timeperiod the centre line is not the EMA of the
     whole series; otherwise the ATR is not ``talib.ATR``'s). The ATR is Wilder's RMA of the
-    true range, TA-Lib 0.8's ``fma`` step included.
+    true range, TA-Lib 0.8's ``fma`` step included (``smma_into_nb``'s weights).
+
+    Both legs are seeded at the first band and stepped in one loop, on scalars: the former
+    typical-price and true-range arrays of the input's length (16 MB of fresh pages a call
+    at 1 M bars) and the driver's NaN fill of the three outputs made KC 1.7x TA-Lib's time.
     """
     n = close.shape[0]
-    ema_lb = period - 1
-    atr_lb = atr_period if atr_period > 1 else 1
-    lb = ema_lb if ema_lb > atr_lb else atr_lb
+    atr_lb = max(atr_period, 1)
+    lb = max(period - 1, atr_lb)
+    for out in (upper, middle, lower):
+        nan_head_nb(out, lb)
     if n <= lb:
         return
-    typ = np.empty(n)
-    for i in range(n):
-        typ[i] = (high[i] + low[i] + close[i]) / 3.0
-    atr = np.empty(n)
-    for i in range(lb - atr_lb + 1, n):
-        atr[i] = true_range_nb(high[i], low[i], close[i - 1])
-    if atr_period > 1:
-        rma_into_nb(atr[lb - atr_lb + 1 :], atr[lb - atr_lb + 1 :], atr_period)
-    ema_into_nb(typ, middle, period, lb - ema_lb)
+    k = 2.0 / (period + 1)
+    ema = 0.0
+    for i in range(lb - period + 1, lb + 1):
+        ema += (high[i] + low[i] + close[i]) / 3.0
+    ema /= period
+    beta = (atr_lb - 1) / atr_lb
+    alpha = 1.0 - beta
+    atr = 0.0
+    for i in range(lb - atr_lb + 1, lb + 1):
+        atr += true_range_nb(high[i], low[i], close[i - 1])
+    atr /= atr_lb
     for i in range(lb, n):
-        band = atr[i] * nbdev
-        upper[i] = middle[i] + band
-        lower[i] = middle[i] - band
+        if i > lb:
+            ema = fma_nb((high[i] + low[i] + close[i]) / 3.0 - ema, k, ema)
+            atr = fma_nb(beta, atr, alpha * true_range_nb(high[i], low[i], close[i - 1]))
+        band = atr * nbdev
+        middle[i] = ema
+        upper[i] = ema + band
+        lower[i] = ema - band
 
 
-# --- moving averages outside TA-Lib's MA types: HMA, RMA, VWMA, ZLEMA --------------------
+# --- moving averages outside TA-Lib's MA types: HMA, VWMA, ZLEMA (RMA: ``smma_into_nb``) --
 
 
-@njit(inline="always")
-def _wma_step_nb(v, period, total, plain, leaving):
-    """``wma_into_nb``'s update for a new value ``v``, before its re-anchor check."""
-    plain += v
-    plain -= leaving
-    total += v * period
-    return total, plain
-
-
+@writes_all
 @njit(cache=True, error_model="numpy")
-def _hma_fused_into_nb(x, out, period, half, root):
-    """HMA (``hma_into_nb``) with its three WMAs in one pass, each as ``wma_into_nb`` steps.
+def hma_into_nb(x, out, work, period):
+    """Write TA-Lib HMA, WMA(2 WMA(x, n // 2) - WMA(x, n), int(sqrt(n))), into ``out``.
 
-    The outer WMA's window of de-lagged values lives in a ring of ``root`` slots, read
-    oldest first when its sums are re-anchored, so every sum is added in the same order as
-    over the arrays and the output is the same to the bit.
+    Composed of WMAs as TA-Lib 0.8 does, each started where its first value is needed (the
+    half-period WMA n // 2 - 1 bars before bar n - 1, not at bar 0): WMA's re-anchored sums
+    then round as TA-Lib's do and the output is its to the bit (a difference of WMAs
+    magnifies any last-bit difference). Period 1 copies the input.
+
+    The two inner WMAs step together (as ``wma_into_nb`` does) and write the de-lagged series into
+    ``work``, scratch from the driver, which ``ma_into_nb``'s WMA then smooths. Measured causes
+    of the former gaps: three arrays of the input's length allocated in the kernel (24 MB
+    of fresh pages a call at 1 M bars: 5.2x TA-Lib's time); then one loop over all three
+    WMAs with a ring for the outer one (1.5x): its twenty-odd loop-carried values spilled
+    to the stack and the ring's re-anchor became a masked move on the outer sum's chain
+    (``inspect_asm``). Two passes: 1.08x.
     """
     n = x.shape[0]
-    off = period - half  # the half-period WMA runs over x[off:]
+    root = int(np.sqrt(period))
+    nan_head_nb(out, period + root - 2)
+    if period == 1:
+        for i in range(n):
+            out[i] = x[i]
+        return
+    if n <= period + root - 2:
+        return
+    half = period // 2
     div_full = period * (period + 1) / 2.0
     div_half = half * (half + 1) / 2.0
-    div_root = root * (root + 1) / 2.0
     f_total, f_plain = _wma_sums_nb(x, 0, period - 1)
-    h_total, h_plain = _wma_sums_nb(x, off, off + half - 1)
-    f_leaving = h_leaving = r_leaving = 0.0
+    h_total, h_plain = _wma_sums_nb(x, period - half, period - 1)
+    f_leaving = h_leaving = 0.0
     f_count = 8 * period
     h_count = 8 * half
-    r_count = 8 * root
-    ring = np.empty(root)
-    r_total = r_plain = 0.0
-    w = 1
-    pos = 0
     for i in range(period - 1, n):
         v = x[i]
-        # WMA(x, period)
-        f_total, f_plain = _wma_step_nb(v, period, f_total, f_plain, f_leaving)
+        f_total, f_plain = wma_step_nb(v, period, f_total, f_plain, f_leaving)
         f_count -= 1
         if f_count <= 0:
             f_count = 8 * period
@@ -292,97 +331,18 @@ def _hma_fused_into_nb(x, out, period, half, root):
         f_leaving = x[i - period + 1]
         full = f_total / div_full
         f_total -= f_plain
-        # WMA(x[off:], half)
-        h_total, h_plain = _wma_step_nb(v, half, h_total, h_plain, h_leaving)
+        if half == 1:  # a WMA of one value is that value (its sliding sums would round)
+            work[i] = 2.0 * v - full
+            continue
+        h_total, h_plain = wma_step_nb(v, half, h_total, h_plain, h_leaving)
         h_count -= 1
         if h_count <= 0:
             h_count = 8 * half
             h_total, h_plain = _wma_sums_nb(x, i - half + 1, i + 1)
         h_leaving = x[i - half + 1]
-        half_ma = h_total / div_half
+        work[i] = 2.0 * (h_total / div_half) - full
         h_total -= h_plain
-        # WMA(de-lagged, root): value j of its series is bar period - 1 + j
-        d = 2.0 * half_ma - full
-        ring[pos] = d
-        pos = pos + 1 if pos + 1 < root else 0  # now the slot of the window's oldest value
-        if w < root:  # its first root - 1 values only build the sums
-            r_plain += d
-            r_total += d * w
-            w += 1
-            continue
-        r_total, r_plain = _wma_step_nb(d, root, r_total, r_plain, r_leaving)
-        r_count -= 1
-        if r_count <= 0:
-            r_count = 8 * root
-            r_total = 0.0
-            r_plain = 0.0
-            slot = pos
-            for m in range(root):
-                e = ring[slot]
-                r_plain += e
-                r_total += e * (m + 1)
-                slot = slot + 1 if slot + 1 < root else 0
-        r_leaving = ring[pos]
-        out[i] = r_total / div_root
-        r_total -= r_plain
-
-
-@njit(cache=True)
-def hma_into_nb(x, out, period):
-    """Write TA-Lib HMA, WMA(2 WMA(x, n // 2) - WMA(x, n), int(sqrt(n))), into ``out``.
-
-    Composed of WMAs as TA-Lib 0.8 does, each started where its first value is needed (the
-    half-period WMA n // 2 - 1 bars before bar n - 1, not at bar 0): WMA's re-anchored sums
-    then round as TA-Lib's do and the output is its to the bit (a difference of WMAs
-    magnifies any last-bit difference). Periods 2 and 3 give 2 x - WMA(x, n); period 1
-    copies the input.
-
-    From period 4 on, ``_hma_fused_into_nb`` runs the three WMAs in one pass: the three
-    intermediate arrays of the input's length made every call fault in 24 MB of fresh pages
-    at 1 M bars, the cause of the 5.2x gap to TA-Lib.
-    """
-    n = x.shape[0]
-    if period == 1:
-        out[:] = x
-        return
-    half = period // 2
-    root = int(np.sqrt(period))
-    if n <= period - 1 + root - 1:
-        return
-    if half >= 2 and root >= 2:
-        _hma_fused_into_nb(x, out, period, half, root)
-        return
-    full = np.empty(n)
-    half_ma = np.empty(n)
-    ma_into_nb(x, full, period, 2)
-    ma_into_nb(x[period - half :], half_ma[period - half :], half, 2)
-    delagged = np.empty(n)
-    for i in range(period - 1, n):
-        delagged[i] = 2.0 * half_ma[i] - full[i]
-    ma_into_nb(delagged[period - 1 :], out[period - 1 :], root, 2)
-
-
-@njit(cache=True)
-def rma_into_nb(x, out, period):
-    """Write TA-Lib RMA (Wilder's moving average, alpha 1 / period) into ``out``.
-
-    Seeded with the mean of the first ``period`` values; each step is TA-Lib 0.8's
-    ``fma(beta, prev, alpha * x)`` with beta = (period - 1) / period and alpha = 1 - beta
-    (which makes alpha + beta exactly 1). Period 1 copies the input.
-    """
-    n = x.shape[0]
-    if n < period:
-        return
-    beta = (period - 1) / period
-    alpha = 1.0 - beta
-    total = 0.0
-    for i in range(period):
-        total += x[i]
-    prev = total / period
-    out[period - 1] = prev
-    for i in range(period, n):
-        prev = fma_nb(beta, prev, alpha * x[i])
-        out[i] = prev
+    ma_into_nb(work[period - 1 :], out[period - 1 :], root, 2)
 
 
 @njit(cache=True, error_model="numpy")
@@ -493,14 +453,10 @@ def sarext_into_nb(
     n = high.shape[0]
     if n < 2:
         return
-    if af_init_long > af_max_long:
-        af_init_long = af_max_long
-    if af_step_long > af_max_long:
-        af_step_long = af_max_long
-    if af_init_short > af_max_short:
-        af_init_short = af_max_short
-    if af_step_short > af_max_short:
-        af_step_short = af_max_short
+    af_init_long = min(af_init_long, af_max_long)
+    af_step_long = min(af_step_long, af_max_long)
+    af_init_short = min(af_init_short, af_max_short)
+    af_step_short = min(af_step_short, af_max_short)
     af_long = af_init_long
     af_short = af_init_short
     if start_value == 0.0:
@@ -573,7 +529,7 @@ def supertrend_into_nb(high, low, close, line, trend, period, multiplier):
     for i in range(1, period + 1):
         total += true_range_nb(high[i], low[i], close[i - 1])
     atr = total / period
-    beta = (period - 1) / period  # Wilder's smoothing as ``rma_into_nb`` steps it
+    beta = (period - 1) / period  # Wilder's smoothing as ``smma_into_nb`` steps it
     alpha = 1.0 - beta
     band = multiplier * atr
     mid = (high[period] + low[period]) / 2.0
@@ -611,17 +567,5 @@ def supertrend_into_nb(high, low, close, line, trend, period, multiplier):
 @njit(cache=True)
 def sar_into_nb(high, low, out, acceleration, maximum):
     """numba equivalent of ``talib.SAR``: SAREXT with one acceleration for both sides."""
-    sarext_into_nb(
-        high,
-        low,
-        out,
-        0.0,
-        0.0,
-        acceleration,
-        acceleration,
-        maximum,
-        acceleration,
-        acceleration,
-        maximum,
-        False,
-    )
+    side = (acceleration, acceleration, maximum)  # initial, step, maximum
+    sarext_into_nb(high, low, out, 0.0, 0.0, *side, *side, False)

@@ -3,17 +3,20 @@
 import numpy as np
 from numba import njit
 
-from compute.kernels.common import fma_nb, var_into_nb
+from compute.kernels.common import fma_nb, nan_head_nb, var_into_nb, writes_all
 
 
+@writes_all
 @njit(cache=True)
 def stddev_into_nb(x, out, period, nbdev, root):
     """numba equivalent of ``talib.STDDEV`` (``root``: sqrt(VAR) * nbdev) or ``talib.VAR``
     (TA-Lib ignores ``nbdev`` there).
 
     The square roots run over a 0-indexed slice, so the pass vectorizes (``out[i]`` from
-    ``period - 1`` carried numba's negative-index check and stayed scalar).
+    ``period - 1`` carried numba's negative-index check and stayed scalar). It writes its
+    warm-up: the driver's NaN fill of the output was VAR's gap to TA-Lib (1.23x).
     """
+    nan_head_nb(out, period - 1)
     var_into_nb(x, out, period)
     if root and x.shape[0] >= period:
         dst = out[period - 1 :]
@@ -30,39 +33,37 @@ def _return_nb(price, prev, shift):
 
 
 @njit(cache=True)
-def _beta_sums_nb(x0, x1, lo, hi, shift_x, shift_y):
-    """Beta's five sums over the returns of bars ``lo..hi-1`` (each over the bar before it),
-    less the shifts: (Sxx, Sxy, Sx, Sy, Syy)."""
-    s_xx = 0.0
-    s_xy = 0.0
-    s_x = 0.0
-    s_y = 0.0
-    s_yy = 0.0
+def _pair_sums_nb(x0, x1, lo, hi, shift_x, shift_y, returns):
+    """(Sx, Sy, Sxx, Syy, Sxy) over bars ``lo..hi-1`` of the two series' values (with
+    ``returns``, of their one-bar returns, ``_return_nb``) less the shifts."""
+    s_x = s_y = s_xx = s_yy = s_xy = 0.0
     for j in range(lo, hi):
-        x = _return_nb(x0[j], x0[j - 1], shift_x)
-        y = _return_nb(x1[j], x1[j - 1], shift_y)
-        s_xx += x * x
+        if returns:
+            x = _return_nb(x0[j], x0[j - 1], shift_x)
+            y = _return_nb(x1[j], x1[j - 1], shift_y)
+        else:
+            x = x0[j] - shift_x
+            y = x1[j] - shift_y
         s_x += x
         s_y += y
+        s_xx += x * x
         s_yy += y * y
         s_xy += x * y
-    return s_xx, s_xy, s_x, s_y, s_yy
+    return s_x, s_y, s_xx, s_yy, s_xy
 
 
 @njit(cache=True)
-def _beta_rebuild_nb(x0, x1, lo, hi, n):
-    """Beta's reseed over the returns of bars ``lo..hi-1``: re-centre both on their window
-    means and redo the five sums."""
-    sum_x = 0.0
-    sum_y = 0.0
-    for j in range(lo, hi):
-        if x0[j - 1] != 0.0:
-            sum_x += (x0[j] - x0[j - 1]) / x0[j - 1]
-        if x1[j - 1] != 0.0:
-            sum_y += (x1[j] - x1[j - 1]) / x1[j - 1]
-    shift_x = sum_x / n
-    shift_y = sum_y / n
-    return (shift_x, shift_y, *_beta_sums_nb(x0, x1, lo, hi, shift_x, shift_y))
+def _recentred_sums_nb(x0, x1, lo, hi, returns, period):
+    """The reseed of BETA (``returns``) and CORREL: the shifts become the window's mean
+    values, then (shift_x, shift_y, ``_pair_sums_nb`` less them)."""
+    s_x, s_y, _, _, _ = _pair_sums_nb(x0, x1, lo, hi, 0.0, 0.0, returns)
+    if returns:  # BETA divides by the period, CORREL multiplies by its inverse
+        shift_x = s_x / period
+        shift_y = s_y / period
+    else:
+        shift_x = s_x * (1.0 / period)
+        shift_y = s_y * (1.0 / period)
+    return (shift_x, shift_y, *_pair_sums_nb(x0, x1, lo, hi, shift_x, shift_y, returns))
 
 
 @njit(cache=True)
@@ -81,7 +82,7 @@ def beta_into_nb(x0, x1, out, period):
     fn = float(period)
     shift_x = _return_nb(x0[1], x0[0], 0.0)
     shift_y = _return_nb(x1[1], x1[0], 0.0)
-    s_xx, s_xy, s_x, s_y, s_yy = _beta_sums_nb(x0, x1, 1, period, shift_x, shift_y)
+    s_x, s_y, s_xx, s_yy, s_xy = _pair_sums_nb(x0, x1, 1, period, shift_x, shift_y, True)
     leaving_xx = 0.0
     leaving_yy = 0.0
     budget = 32 * period
@@ -103,8 +104,8 @@ def beta_into_nb(x0, x1, out, period):
             or budget <= 0
         ):
             budget = 32 * period
-            shift_x, shift_y, s_xx, s_xy, s_x, s_y, s_yy = _beta_rebuild_nb(
-                x0, x1, i - period + 1, i + 1, fn
+            shift_x, shift_y, s_x, s_y, s_xx, s_yy, s_xy = _recentred_sums_nb(
+                x0, x1, i - period + 1, i + 1, True, period
             )
             scale = fn * s_xx
             den = max(scale - s_x * s_x, 0.0)
@@ -119,38 +120,6 @@ def beta_into_nb(x0, x1, out, period):
         s_xy -= x * y
         s_xx -= leaving_xx
         s_yy -= leaving_yy
-
-
-@njit(cache=True)
-def _correl_sums_nb(x0, x1, lo, hi, shift_x, shift_y):
-    """CORREL's five sums over bars ``lo..hi-1``, less the shifts: (Sx, Sy, Sxx, Syy, Sxy)."""
-    s_x = 0.0
-    s_y = 0.0
-    s_x2 = 0.0
-    s_y2 = 0.0
-    s_xy = 0.0
-    for j in range(lo, hi):
-        x = x0[j] - shift_x
-        y = x1[j] - shift_y
-        s_x += x
-        s_x2 += x * x
-        s_xy += x * y
-        s_y += y
-        s_y2 += y * y
-    return s_x, s_y, s_x2, s_y2, s_xy
-
-
-@njit(cache=True)
-def _correl_rebuild_nb(x0, x1, lo, hi, inv):
-    """CORREL's reseed: re-centre both series on their window means, redo the five sums."""
-    tot_x = 0.0
-    tot_y = 0.0
-    for j in range(lo, hi):
-        tot_x += x0[j]
-        tot_y += x1[j]
-    shift_x = tot_x * inv
-    shift_y = tot_y * inv
-    return (shift_x, shift_y, *_correl_sums_nb(x0, x1, lo, hi, shift_x, shift_y))
 
 
 @njit(cache=True)
@@ -169,7 +138,7 @@ def correl_into_nb(x0, x1, out, period):
     inv = 1.0 / float(period)
     shift_x = x0[0]
     shift_y = x1[0]
-    s_x, s_y, s_x2, s_y2, s_xy = _correl_sums_nb(x0, x1, 0, period - 1, shift_x, shift_y)
+    s_x, s_y, s_x2, s_y2, s_xy = _pair_sums_nb(x0, x1, 0, period - 1, shift_x, shift_y, False)
     leaving_x = 0.0
     leaving_y = 0.0
     budget = 32 * period
@@ -193,8 +162,8 @@ def correl_into_nb(x0, x1, out, period):
             or budget <= 0
         ):
             budget = 32 * period
-            shift_x, shift_y, s_x, s_y, s_x2, s_y2, s_xy = _correl_rebuild_nb(
-                x0, x1, t - period + 1, t + 1, inv
+            shift_x, shift_y, s_x, s_y, s_x2, s_y2, s_xy = _recentred_sums_nb(
+                x0, x1, t - period + 1, t + 1, False, period
             )
             ss_x = max(s_x2 - (s_x * s_x) * inv, 0.0)
             ss_y = max(s_y2 - (s_y * s_y) * inv, 0.0)
@@ -239,6 +208,7 @@ def _linreg_sums_nb(x, lo, hi, period):
     return sum_y, sum_xy, sum_abs
 
 
+@writes_all
 @njit(cache=True)
 def linreg_into_nb(x, out, period, kind):
     """Write TA-Lib's least-squares line over each ``period``-bar window into ``out``: the
@@ -248,8 +218,11 @@ def linreg_into_nb(x, out, period, kind):
     line's value at the oldest bar) and recomputes them from scratch every 32 * period bars or
     when the departing term dwarfs the window (|period * old| > 100 * sum |y|); LINEARREG and
     TSF finish with one fused multiply-add, m * (period - 1) + b and m * period + b.
+    It writes its warm-up (``writes_all``): the driver's NaN fill of the output was most of
+    LINEARREG_SLOPE's gap to TA-Lib (1.23x; the loop alone 1.10x).
     """
     n = x.shape[0]
+    nan_head_nb(out, period - 1)
     if n < period:
         return
     fn = float(period)
@@ -261,20 +234,16 @@ def linreg_into_nb(x, out, period, kind):
     for t in range(period - 1, n):
         if t >= period:
             budget -= 1
-            if budget == 0:
+            new = x[t]
+            old = x[t - period]
+            n_old = fn * old
+            sum_abs = abs(new) + (sum_abs - abs(old))
+            if budget == 0 or abs(n_old) > 100.0 * sum_abs:
                 sum_y, sum_xy, sum_abs = _linreg_sums_nb(x, t - period + 1, t + 1, period)
                 budget = 32 * period
             else:
-                new = x[t]
-                old = x[t - period]
-                n_old = fn * old
-                sum_abs = abs(new) + (sum_abs - abs(old))
-                if abs(n_old) > 100.0 * sum_abs:
-                    sum_y, sum_xy, sum_abs = _linreg_sums_nb(x, t - period + 1, t + 1, period)
-                    budget = 32 * period
-                else:
-                    sum_xy = (sum_xy + sum_y) - n_old
-                    sum_y = (sum_y - old) + new
+                sum_xy = (sum_xy + sum_y) - n_old
+                sum_y = (sum_y - old) + new
         m = (fn * sum_xy - sum_x * sum_y) / divisor
         if kind == LINREG_SLOPE:
             out[t] = m
@@ -290,48 +259,42 @@ def linreg_into_nb(x, out, period, kind):
                 out[t] = b
 
 
+@writes_all
 @njit(cache=True)
 def percentile_into_nb(x, out, period, percentile):
     """Write TA-Lib PERCENTILE into ``out``: the nearest-rank percentile of each window, the
     ceil(percentile * period / 100)-th smallest value (at least the 1st), no interpolation.
 
-    The window is kept sorted: each bar inserts its value by binary search and removes the
-    departing one, O(period) memory moves per bar.
+    The window is kept sorted: each bar finds the departing value's slot and its own by
+    counting, in one pass, the values below the one and up to the other, then moves only
+    the values between the two slots by one. Measured cause of the former 1.6x TA-Lib's
+    time (period 30, 44 ns/bar): two binary searches a bar, ten data-dependent branches
+    that a random walk leaves unpredictable; the counts are branch-free and vectorize
+    (29 ns/bar, TA-Lib's time).
     """
     n = x.shape[0]
-    if n < period:
-        return
+    nan_head_nb(out, period - 1)
     rank = int(np.ceil(percentile * float(period) / 100.0))
     rank = min(max(rank, 1), period)
     window = np.empty(period, dtype=np.float64)
-    size = 0
     for t in range(n):
         v = x[t]
-        if t >= period:
-            old = x[t - period]
-            lo = 0
-            hi = size
-            while lo < hi:  # first slot holding a value >= old
-                mid = (lo + hi) // 2
-                if window[mid] < old:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            for j in range(lo, size - 1):
+        size = min(t, period)
+        old = x[t - period] if t >= period else v
+        below_old = 0
+        slot = 0  # after v's equals
+        for j in range(size):
+            below_old += window[j] < old
+            slot += window[j] <= v
+        gone = below_old if t >= period else size  # the departing value's first equal
+        if gone < slot:  # the departing value is among those before v
+            slot -= 1
+            for j in range(gone, slot):
                 window[j] = window[j + 1]
-            size -= 1
-        lo = 0
-        hi = size
-        while lo < hi:  # after its equals
-            mid = (lo + hi) // 2
-            if window[mid] <= v:
-                lo = mid + 1
-            else:
-                hi = mid
-        for j in range(size, lo, -1):
-            window[j] = window[j - 1]
-        window[lo] = v
-        size += 1
+        else:
+            for j in range(gone, slot, -1):
+                window[j] = window[j - 1]
+        window[slot] = v
         if t >= period - 1:
             out[t] = window[rank - 1]
 

@@ -54,31 +54,22 @@ _REASON = INT_FIELDS.index("exit_reason")
 
 
 @njit(cache=True)
-def past_mean_table_nb(close, offsets, windows):
-    """Row j: ``mean(close[i - windows[j]:i])`` per bar (the bars before i), NaN in warm-up.
+def past_table_nb(close, offsets, windows, zscore):
+    """Row j, per bar (NaN in warm-up): ``mean(close[i - windows[j]:i])``, the bars before i,
+    as ``ma_crossover_into_nb`` computes it; with ``zscore`` the z-score of the close against
+    those bars, as ``zscore_into_nb`` computes it (0 where they have no dispersion).
 
-    The same value ``ma_crossover_into_nb`` computes inline, shared by every combination
-    that uses the window.
+    Computed once per window and shared by every combination that uses it.
     """
     out = np.full((windows.shape[0], close.shape[0]), np.nan)
     for j in range(windows.shape[0]):
         w = windows[j]
         for s in range(offsets.shape[0] - 1):
             for i in range(offsets[s] + w, offsets[s + 1]):
-                out[j, i] = _past_mean_nb(close, i, w)
-    return out
-
-
-@njit(cache=True)
-def past_zscore_table_nb(close, offsets, windows):
-    """Row j: z-score of the close against the ``windows[j]`` bars before it, as
-    ``zscore_into_nb`` computes it; 0 where those bars have no dispersion, NaN in warm-up."""
-    out = np.full((windows.shape[0], close.shape[0]), np.nan)
-    for j in range(windows.shape[0]):
-        w = windows[j]
-        for s in range(offsets.shape[0] - 1):
-            for i in range(offsets[s] + w, offsets[s + 1]):
                 mean = _past_mean_nb(close, i, w)
+                if not zscore:
+                    out[j, i] = mean
+                    continue
                 ss = 0.0
                 for k in range(i - w, i):
                     d = close[k] - mean
@@ -127,54 +118,19 @@ def _target_nb(kind, close, offsets, series, refs, fvals, out):
 
 @njit(cache=True)
 def evaluate_window_nb(
-    open_,
-    high,
-    low,
-    close,
-    target,
-    init_cash,
-    fee_rate,
-    slip_rate,
-    fraction,
-    long_short,
-    kelly,
-    stop_loss,
-    take_profit,
-    annualization,
-    risk_free,
-    required_return,
-    include_open,
-    out,
-    moments,
+    open_, high, low, close, target, settings, ratios, include_open, out, moments
 ):
     """Backtest one series and write its ``N_METRICS`` metrics into ``out``; keeps nothing.
 
-    The nightly kernels, called as ``simulate_batch`` + ``metrics_batch`` call them. With
-    ``moments`` of shape ``(S, 5)``, S > 0, also writes ``block_moments_nb`` of its bar
-    returns.
+    The nightly kernels, called as ``simulate_batch`` + ``metrics_batch`` call them:
+    ``settings`` is ``simulate_seg_nb``'s arguments after ``offsets``, ``ratios`` its
+    (annualization, risk_free, required_return). With ``moments`` of shape ``(S, 5)``,
+    S > 0, also writes ``block_moments_nb`` of its bar returns.
     """
-    n = close.shape[0]
-    offs = np.zeros(2, dtype=np.int64)
-    offs[1] = n
-    equity, fl, it = simulate_seg_nb(
-        open_,
-        high,
-        low,
-        close,
-        target,
-        offs,
-        init_cash,
-        fee_rate,
-        slip_rate,
-        fraction,
-        long_short,
-        kelly,
-        stop_loss,
-        take_profit,
-    )
-    ret = return_metrics_seg_nb(equity, offs, annualization, risk_free, required_return)
-    n_bars = offs[1:] - offs[:1]
-    stats = trade_stats_seg_nb(
+    offs = np.array([0, close.shape[0]], dtype=np.int64)
+    equity, fl, it = simulate_seg_nb(open_, high, low, close, target, offs, *settings)
+    out[:N_RETURN_METRICS] = return_metrics_seg_nb(equity, offs, *ratios)[:, 0]
+    out[N_RETURN_METRICS:] = trade_stats_seg_nb(
         1,
         it[:, _SEGMENT],
         fl[:, _NET_PNL],
@@ -183,13 +139,9 @@ def evaluate_window_nb(
         it[:, _ENTRY],
         it[:, _EXIT],
         it[:, _REASON],
-        n_bars,
+        offs[1:] - offs[:1],
         include_open,
-    )
-    for r in range(N_RETURN_METRICS):
-        out[r] = ret[r, 0]
-    for r in range(stats.shape[0]):
-        out[N_RETURN_METRICS + r] = stats[r, 0]
+    )[:, 0]
     if moments.shape[0] > 0:
         block_moments_nb(equity, moments)
 
@@ -259,33 +211,34 @@ def sweep_chunk_nb(
     out = np.full((n_combo, n_win, n_seg, N_METRICS), np.nan)
     moments = np.zeros((n_combo, n_win, n_seg, n_blocks, N_MOMENTS))
     target = np.empty(close.shape[0])
+    ratios = (annualization, risk_free, required_return)
     for c in range(n_combo):
         _target_nb(kind, close, offsets, series, refs[c], fvals[c], target)
+        settings = (
+            init_cash,
+            fee_rate,
+            slip_rate,
+            fraction[c],
+            long_short[c],
+            kelly,
+            stop_loss[c],
+            take_profit[c],
+        )
         for w in range(n_win):
             for s in range(n_seg):
                 a = offsets[s] + win_start[w, s]
                 b = offsets[s] + win_end[w, s]
-                if b <= a:
-                    continue
-                evaluate_window_nb(
-                    open_[a:b],
-                    high[a:b],
-                    low[a:b],
-                    close[a:b],
-                    target[a:b],
-                    init_cash,
-                    fee_rate,
-                    slip_rate,
-                    fraction[c],
-                    long_short[c],
-                    kelly,
-                    stop_loss[c],
-                    take_profit[c],
-                    annualization,
-                    risk_free,
-                    required_return,
-                    include_open,
-                    out[c, w, s],
-                    moments[c, w, s],
-                )
+                if b > a:
+                    evaluate_window_nb(
+                        open_[a:b],
+                        high[a:b],
+                        low[a:b],
+                        close[a:b],
+                        target[a:b],
+                        settings,
+                        ratios,
+                        include_open,
+                        out[c, w, s],
+                        moments[c, w, s],
+                    )
     return out, moments

@@ -80,7 +80,7 @@ _ADAPTERS: dict[str, _Adapter] = {
         lambda v: (v["lower"], v["upper"]),
     ),
 }
-_TABLES = {"past_mean": k.past_mean_table_nb, "past_zscore": k.past_zscore_table_nb}
+_TABLES = {"past_mean": False, "past_zscore": True}  # past_table_nb's ``zscore``
 
 
 def supported() -> list[str]:
@@ -140,7 +140,7 @@ def _series(
             by_table.setdefault(key[0], []).append(row)
     for table, rows in by_table.items():
         windows = np.array([keys[r][1] for r in rows], dtype=np.int64)
-        out[rows] = _TABLES[table](arrays["close"], offsets, windows)
+        out[rows] = k.past_table_nb(arrays["close"], offsets, windows, _TABLES[table])
     return out
 
 

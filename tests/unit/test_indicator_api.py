@@ -59,6 +59,7 @@ def test_writes_all_kernels_write_every_element(name):
     for n in (0, 1, 3, 60):
         low = 10 + rng.random(n)
         bars = {"open": low + 0.5, "high": low + 1, "low": low, "close": low + 0.3}
+        bars["periods"] = 2.0 + np.arange(n) % 7
         bars["volume"] = 1000 * low
         for params in [{}, *ind.examples]:
             values = list(ind.resolve(params).values())
